@@ -1,0 +1,423 @@
+//! The write barrier: every write ends here. It invalidates what the write can change,
+//! brings `now` caches (and caches that were being read) up to date once, and commits —
+//! or, if an invariant fails or a computation panics, puts everything back.
+
+use std::any::Any;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::cell::Vacant;
+use crate::error::Error;
+use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
+use crate::heap::Heap;
+use crate::object::{Field, FieldMask, Object};
+use crate::track::{CellId, Compute, CycleUnwind, Frame, State};
+
+/// Why a barrier did not commit.
+pub(crate) enum Failure {
+    /// This invariant's value is an `Err`.
+    Invariant(CellId),
+    /// A computation that had to run needed its own value.
+    Cycle(Error),
+    /// A computation that had to run panicked; the payload is re-raised after rollback.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// Write access to one object inside [`Heap::write`] or [`Heap::mutate`]: each field is
+/// written through its descriptor, so the barrier knows what changed and saves each field
+/// once, before its first write, in case the operation is rolled back.
+pub struct Writer<'a, T: Object> {
+    value: &'a mut T,
+    written: FieldMask,
+    saved: Vec<T::Saved>,
+    /// `T::save` declined: a rollback removes the object instead of restoring it.
+    lost: bool,
+}
+
+impl<'a, T: Object> Writer<'a, T> {
+    fn new(value: &'a mut T) -> Self {
+        Writer { value, written: FieldMask::EMPTY, saved: Vec::new(), lost: false }
+    }
+
+    /// Reads a field.
+    pub fn field<F>(&self, field: &Field<T, F>) -> &F {
+        field.get(self.value)
+    }
+
+    /// Writes a field in place.
+    pub fn field_mut<F>(&mut self, field: &Field<T, F>) -> &mut F {
+        self.touch(field.mask());
+        field.get_mut(self.value)
+    }
+
+    /// Replaces a field, returning the old value.
+    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> F {
+        mem::replace(self.field_mut(field), value)
+    }
+
+    /// Unchecked access to the fields in `fields`, all at once. Used by the derive, which
+    /// borrows exactly those fields; writing another field breaks coherence.
+    #[doc(hidden)]
+    pub fn __fields_mut(&mut self, fields: FieldMask) -> &mut T {
+        self.touch(fields);
+        self.value
+    }
+
+    fn touch(&mut self, fields: FieldMask) {
+        let new = FieldMask(fields.0 & !self.written.0);
+        if new.is_empty() {
+            return;
+        }
+        match self.value.save(new) {
+            Some(saved) => self.saved.push(saved),
+            None => self.lost = true,
+        }
+        self.written = self.written.union(new);
+    }
+}
+
+impl Heap {
+    /// Replaces a field of a mutable object and returns the old value. Caches that read
+    /// the field are invalidated; invariants that read it are rechecked, and if one fails
+    /// the field keeps its old value and the error names the invariant.
+    pub fn set<T: Object, F>(&mut self, handle: Mut<T>, field: &Field<T, F>, value: F) -> Result<F, Error> {
+        let key = self.key::<T>(handle.id)?;
+        let old = mem::replace(field.get_mut(self.value_mut::<T>(key)), value);
+        match self.barrier(key, field.mask()) {
+            Ok(()) => Ok(old),
+            Err(failure) => {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                *field.get_mut(self.value_mut::<T>(key)) = old;
+                Err(raise(error))
+            }
+        }
+    }
+
+    /// Writes to a mutable object through a [`Writer`]; the barrier runs once, when `f`
+    /// returns. If an invariant fails or `f` panics, every field `f` wrote is put back.
+    pub fn write<T: Object, R>(&mut self, handle: Mut<T>, f: impl FnOnce(&mut Writer<'_, T>) -> R) -> Result<R, Error> {
+        self.operate(handle.id, false, f)
+    }
+
+    /// Runs a capsule mutator: `f` writes the capsule's fields through a [`Writer`], and the
+    /// barrier runs once at the end (L42's `Cache.Clear` methods). A failing invariant or a
+    /// panic puts back every field `f` wrote.
+    pub fn mutate<T: Object, R>(&mut self, capsule: &Capsule<T>, f: impl FnOnce(&mut Writer<'_, T>) -> R) -> Result<R, Error> {
+        self.operate(capsule.id, false, f)
+    }
+
+    /// Opens a capsule: `f` gets unchecked `&mut` access to the whole value, invariants are
+    /// open inside, and at the end every cache of the object is invalidated and every
+    /// invariant that may have changed is rechecked exactly once. A failure puts the whole
+    /// value back (saved with [`Object::save`] before `f` runs).
+    pub fn open_box<T: Object, R>(&mut self, capsule: &Capsule<T>, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+        self.operate(capsule.id, true, |w: &mut Writer<'_, T>| f(w.__fields_mut(FieldMask::ALL)))
+    }
+
+    fn operate<T: Object, R>(
+        &mut self,
+        id: ObjectId,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        let key = self.key::<T>(id)?;
+        let mut writer = Writer::new(self.value_mut::<T>(key));
+        if whole {
+            writer.touch(FieldMask::ALL);
+        }
+        let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
+        let Writer { written, saved, lost, .. } = writer;
+        let out = match out {
+            Ok(out) => out,
+            Err(payload) => {
+                // Nothing was invalidated yet: putting the fields back is the whole rollback.
+                self.restore::<T>(key, saved, lost);
+                panic::resume_unwind(payload)
+            }
+        };
+        if written.is_empty() {
+            return Ok(out);
+        }
+        match self.barrier(key, written) {
+            Ok(()) => Ok(out),
+            Err(failure) => {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                let removed = self.restore::<T>(key, saved, lost);
+                let mut error = raise(error);
+                if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
+                    *slot = Some(value);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Puts back saved fields, or removes an object that could not be saved and returns
+    /// its value.
+    fn restore<T: Object>(&mut self, key: ObjectKey, saved: Vec<T::Saved>, lost: bool) -> Option<Box<dyn Any + Send + Sync>> {
+        if lost {
+            // Invalidate what read it, without a veto: there is no consistent state to go back to.
+            self.mark_removed(key);
+            self.commit();
+            self.discard(key);
+            return Some(self.slots.remove(key).expect("live").obj.into_any());
+        }
+        let value = self.value_mut::<T>(key);
+        for s in saved.into_iter().rev() {
+            value.restore(s);
+        }
+        None
+    }
+
+    pub(crate) fn value_mut<T: Object>(&mut self, key: ObjectKey) -> &mut T {
+        self.slots[key].obj.as_any_mut().downcast_mut().expect("checked by Heap::key")
+    }
+
+    /// Removes `key` from view, invalidates what read it and rechecks; on failure the
+    /// object comes back. The caller takes the slot out after success.
+    pub(crate) fn remove_key(&mut self, key: ObjectKey) -> Result<(), Error> {
+        self.slots[key].gone = true;
+        self.mark_removed(key);
+        let settled = self.settle_journal();
+        match settled {
+            Ok(()) => {
+                self.commit();
+                self.discard(key);
+                Ok(())
+            }
+            Err(failure) => {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                self.slots[key].gone = false;
+                Err(raise(error))
+            }
+        }
+    }
+
+    fn mark_removed(&mut self, key: ObjectKey) {
+        let graph = self.slots[key].graph.get_mut();
+        let mut work: Vec<(CellId, State)> = graph.readers.keys().map(|&c| (c, State::Dirty)).collect();
+        for node in &graph.nodes {
+            work.extend(node.dependents.iter().map(|&c| (c, State::Dirty)));
+        }
+        self.mark(work);
+    }
+
+    /// Invalidates what a write of `written` on `key` can change, then settles.
+    fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
+        let slot = &mut self.slots[key];
+        let graph = slot.graph.get_mut();
+        let journal = self.journal.get_mut();
+        let mut work = Vec::new();
+        for (i, node) in graph.nodes.iter_mut().enumerate() {
+            if node.state != State::Dirty && node.reads.intersects(written) {
+                let prev = node.state;
+                let hot = prev == State::Clean && slot.cells[i].invalidate();
+                if node.save(hot) {
+                    journal.push(CellId { key, index: i as u32 });
+                }
+                node.state = State::Dirty;
+                if prev == State::Clean {
+                    work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+                }
+            }
+        }
+        work.extend(graph.readers.iter().filter(|(_, m)| m.intersects(written)).map(|(&c, _)| (c, State::Dirty)));
+        self.mark(work);
+        let result = self.settle_journal();
+        if result.is_ok() {
+            self.commit();
+        }
+        result
+    }
+
+    /// Raises cells to at least the given state, and their dependents to `Check`.
+    fn mark(&mut self, mut work: Vec<(CellId, State)>) {
+        let journal = self.journal.get_mut();
+        while let Some((id, level)) = work.pop() {
+            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
+            if node.state >= level {
+                continue;
+            }
+            let prev = node.state;
+            let hot = prev == State::Clean && slot.cells[id.index as usize].invalidate();
+            if node.save(hot) {
+                journal.push(id);
+            }
+            node.state = level;
+            if prev == State::Clean {
+                work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+            }
+        }
+    }
+
+    /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy
+    /// cache that had been read since it was computed (so the next read is a hit).
+    fn settle_journal(&mut self) -> Result<(), Failure> {
+        if self.journal.get_mut().is_empty() {
+            return Ok(());
+        }
+        self.rev += 1;
+        self.in_barrier = true;
+        let result = (|| {
+            let mut i = 0;
+            while let Some(&id) = self.journal.get_mut().get(i) {
+                i += 1;
+                let Some(slot) = self.slots.get_mut(id.key) else { continue };
+                let node = &slot.graph.get_mut().nodes[id.index as usize];
+                let saved = node.saved.as_ref().expect("journaled nodes are saved");
+                if slot.obj.kind(id.index as usize).is_eager() {
+                    if self.settle(id)? {
+                        return Err(Failure::Invariant(id));
+                    }
+                } else if saved.state == State::Clean && saved.hot {
+                    // Speculative: a failure here is the lazy cache's, reported when it is read.
+                    let _ = self.settle(id);
+                }
+            }
+            Ok(())
+        })();
+        self.in_barrier = false;
+        result
+    }
+
+    /// Brings the given cells up to date (at creation); no journal, nothing to roll back.
+    pub(crate) fn settle_cells(&mut self, cells: &[CellId]) -> Result<(), Failure> {
+        for &id in cells {
+            if self.settle(id)? {
+                return Err(Failure::Invariant(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings one cell up to date with the cell taken out of the heap, so the value is
+    /// published with plain stores. Returns whether it is a failed invariant.
+    fn settle(&mut self, id: CellId) -> Result<bool, Failure> {
+        let rev = self.rev;
+        let index = id.index as usize;
+        let slot = &mut self.slots[id.key];
+        let node = &slot.graph.get_mut().nodes[index];
+        if node.state == State::Clean {
+            return Ok(node.failed);
+        }
+        let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
+        let mut cell = mem::replace(&mut slot.cells[index], Box::new(Vacant));
+        self.owned_tasks += 1;
+        let frame = Frame::new(self.owned_tasks | 1 << 63, id, None);
+        let this = &*self;
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            if let Some((deps, verified_at)) = &check {
+                if !this.inputs_changed(deps, *verified_at, &frame)? {
+                    cell.revalidate_owned();
+                    return Ok(None);
+                }
+            }
+            Ok(Some(this.slots[id.key].obj.compute(this, &frame, id, Compute::Owned(&mut *cell))))
+        }));
+        let slot = &mut self.slots[id.key];
+        slot.cells[index] = cell;
+        let node = &mut slot.graph.get_mut().nodes[index];
+        match result {
+            Ok(Ok(None)) => {
+                node.revalidated(rev);
+                Ok(false)
+            }
+            Ok(Ok(Some(fresh))) => {
+                let old = node.record(&frame, fresh, rev, self.in_barrier);
+                let slot = &self.slots[id.key];
+                self.relink(id, old, slot);
+                Ok(fresh.failed)
+            }
+            Ok(Err(error)) => {
+                self.forget_partial(id, &frame);
+                Err(Failure::Cycle(error))
+            }
+            Err(payload) => {
+                self.forget_partial(id, &frame);
+                match payload.downcast::<CycleUnwind>() {
+                    Ok(cycle) => Err(Failure::Cycle(cycle.0)),
+                    Err(payload) => Err(Failure::Panic(payload)),
+                }
+            }
+        }
+    }
+
+    /// Unlinks the back edges an abandoned computation made before it stopped.
+    pub(crate) fn forget_partial(&self, id: CellId, frame: &Frame<'_>) {
+        let partial = frame.take_deps();
+        if partial.is_empty() {
+            return;
+        }
+        let Some(slot) = self.slots.get(id.key) else { return };
+        let kept = slot.graph.lock().nodes[id.index as usize].deps.clone();
+        self.unlink(id, partial.iter().filter(|d| !kept.contains(d)));
+    }
+
+    /// The error a failure reports (or the panic to re-raise); call before rolling back.
+    pub(crate) fn failure_error(&mut self, failure: Failure) -> Result<Error, Box<dyn Any + Send>> {
+        match failure {
+            Failure::Invariant(id) => {
+                let invariant = self.name_of(id);
+                let slot = &mut self.slots[id.key];
+                let source = slot
+                    .obj
+                    .take_failure(id.index as usize, &mut *slot.cells[id.index as usize])
+                    .expect("a failed invariant holds its error");
+                Ok(Error::Invariant { invariant, source, value: None })
+            }
+            Failure::Cycle(error) => Ok(error),
+            Failure::Panic(payload) => Err(payload),
+        }
+    }
+
+    /// The barrier succeeded: forget what a rollback would have needed.
+    fn commit(&mut self) {
+        let journal = mem::take(self.journal.get_mut());
+        for &id in &journal {
+            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            slot.graph.get_mut().nodes[id.index as usize].saved = None;
+            slot.cells[id.index as usize].commit();
+        }
+        *self.journal.get_mut() = reuse(journal);
+    }
+
+    /// The barrier failed: every journaled cell gets back its value, state and reads.
+    fn roll_back(&mut self) {
+        let journal = mem::take(self.journal.get_mut());
+        for &id in journal.iter().rev() {
+            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
+            let Some(saved) = node.saved.take() else { continue };
+            node.state = saved.state;
+            node.failed = false;
+            node.changed_at = saved.changed_at;
+            node.verified_at = saved.verified_at;
+            slot.cells[id.index as usize].roll_back(saved.state == State::Clean);
+            if let Some((reads, deps)) = saved.reads {
+                node.reads = reads;
+                let new = mem::replace(&mut node.deps, deps);
+                let old = node.deps.clone();
+                self.unlink(id, new.iter().filter(|d| !old.contains(d)));
+                self.link(id, old.iter().filter(|d| !new.contains(d)));
+            }
+        }
+        *self.journal.get_mut() = reuse(journal);
+    }
+}
+
+fn reuse(mut journal: Vec<CellId>) -> Vec<CellId> {
+    journal.clear();
+    journal
+}
+
+/// The error to return, or the panic to resume.
+fn raise(error: Result<Error, Box<dyn Any + Send>>) -> Error {
+    match error {
+        Ok(error) => error,
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}

@@ -1,0 +1,205 @@
+//! Cache cells: a value published once per invalidation, and the stale value kept for
+//! early cutoff and rollback.
+//!
+//! A hit is one acquire load (`OnceCell::get`) plus a relaxed load of the `seen` flag.
+//! Publishing through `&self` costs the `OnceCell`'s own synchronisation and happens only
+//! after the caller claimed the cell (see `track`); publishing through `&mut self` (the
+//! barrier, which holds `&mut Heap`) is plain stores.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use once_cell::sync::OnceCell;
+
+use crate::object::Fresh;
+use crate::sync::Mutex;
+
+/// How a cache compares values (early cutoff) and judges them (invariants).
+pub(crate) struct Rule<V> {
+    pub(crate) eq: fn(&V, &V) -> bool,
+    pub(crate) holds: fn(&V) -> bool,
+}
+
+impl<V> Clone for Rule<V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for Rule<V> {}
+
+pub(crate) struct Cell<V> {
+    value: OnceCell<V>,
+    /// Read since it was last computed: the barrier recomputes such a cache at the end of
+    /// the write that invalidates it (under `&mut Heap`, without atomics), so that a read
+    /// after a write is a hit.
+    seen: AtomicBool,
+    /// The previous value while the cell is invalid (compared for early cutoff), and
+    /// during a barrier until it commits (put back if it rolls back).
+    stale: Mutex<Option<V>>,
+}
+
+
+impl<V: Send + Sync + 'static> Cell<V> {
+    pub(crate) fn new() -> Self {
+        Cell { value: OnceCell::new(), seen: AtomicBool::new(false), stale: Mutex::new(None) }
+    }
+
+    pub(crate) fn downcast(cell: &dyn ErasedCell) -> &Self {
+        cell.as_any().downcast_ref().expect("cache descriptor and cell types agree (checked at allocation)")
+    }
+
+    pub(crate) fn downcast_mut(cell: &mut dyn ErasedCell) -> &mut Self {
+        cell.as_any_mut().downcast_mut().expect("cache descriptor and cell types agree (checked at allocation)")
+    }
+
+    /// The value, if valid. Marks the cell as read.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&V> {
+        let v = self.value.get()?;
+        if !self.seen.load(Ordering::Relaxed) {
+            self.seen.store(true, Ordering::Relaxed);
+        }
+        Some(v)
+    }
+
+    pub(crate) fn take(&mut self) -> Option<V> {
+        self.value.take()
+    }
+
+    fn judge(new: &V, old: Option<&V>, rule: Rule<V>) -> Fresh {
+        Fresh { changed: !old.is_some_and(|old| (rule.eq)(old, new)), failed: !(rule.holds)(new) }
+    }
+
+    pub(crate) fn publish_shared(
+        &self,
+        value: V,
+        rule: Rule<V>,
+        keep_stale: bool,
+    ) -> Fresh {
+        let mut stale = self.stale.lock();
+        let fresh = Self::judge(&value, stale.as_ref(), rule);
+        if !keep_stale {
+            *stale = None;
+        }
+        drop(stale);
+        self.seen.store(true, Ordering::Relaxed);
+        let _ = self.value.set(value);
+        fresh
+    }
+
+    pub(crate) fn publish_owned(
+        &mut self,
+        value: V,
+        rule: Rule<V>,
+        keep_stale: bool,
+    ) -> Fresh {
+        let stale = self.stale.get_mut();
+        let fresh = Self::judge(&value, stale.as_ref(), rule);
+        if !keep_stale {
+            *stale = None;
+        }
+        *self.seen.get_mut() = false;
+        self.value = OnceCell::with_value(value);
+        fresh
+    }
+}
+
+/// A cell with its value type erased, as the heap stores it.
+pub trait ErasedCell: Any + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// Whether the cell holds a valid value.
+    fn is_ready(&self) -> bool;
+    /// Moves a valid value to `stale`; returns whether it had been read.
+    fn invalidate(&mut self) -> bool;
+    /// Makes the stale value valid again (a check found its inputs unchanged).
+    fn revalidate_shared(&self);
+    fn revalidate_owned(&mut self);
+    /// Returns to the state before a barrier began: valid with its old value, or invalid.
+    fn roll_back(&mut self, was_valid: bool);
+    /// Forgets the stale value of a valid cell once a barrier commits.
+    fn commit(&mut self);
+    /// Whether this is the placeholder of a cell the barrier took out to compute.
+    fn is_vacant(&self) -> bool {
+        false
+    }
+}
+
+impl<V: Send + Sync + 'static> ErasedCell for Cell<V> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn is_ready(&self) -> bool {
+        self.value.get().is_some()
+    }
+
+    fn invalidate(&mut self) -> bool {
+        if let Some(v) = self.value.take() {
+            *self.stale.get_mut() = Some(v);
+        }
+        std::mem::replace(self.seen.get_mut(), false)
+    }
+
+    fn revalidate_shared(&self) {
+        if let Some(v) = self.stale.lock().take() {
+            let _ = self.value.set(v);
+        }
+    }
+
+    fn revalidate_owned(&mut self) {
+        if let Some(v) = self.stale.get_mut().take() {
+            self.value = OnceCell::with_value(v);
+        }
+    }
+
+    fn roll_back(&mut self, was_valid: bool) {
+        let stale = self.stale.get_mut();
+        if was_valid {
+            if let Some(old) = stale.take() {
+                self.value = OnceCell::with_value(old);
+            }
+        } else if let Some(v) = self.value.take() {
+            if stale.is_none() {
+                *stale = Some(v);
+            }
+        }
+    }
+
+    fn commit(&mut self) {
+        if self.value.get().is_some() {
+            *self.stale.get_mut() = None;
+        }
+    }
+}
+
+/// Stands in for a cell while the barrier computes it with the cell out of the heap; a
+/// read that finds it is a computation asking for its own value.
+pub(crate) struct Vacant;
+
+impl ErasedCell for Vacant {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn is_ready(&self) -> bool {
+        false
+    }
+    fn invalidate(&mut self) -> bool {
+        false
+    }
+    fn revalidate_shared(&self) {}
+    fn revalidate_owned(&mut self) {}
+    fn roll_back(&mut self, _: bool) {}
+    fn commit(&mut self) {}
+    fn is_vacant(&self) -> bool {
+        true
+    }
+}

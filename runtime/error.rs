@@ -1,0 +1,145 @@
+//! The one error type of the runtime.
+
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::handle::ObjectId;
+
+/// A cached method named by object, type and method, as errors report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheName {
+    /// The object whose cache it is.
+    pub object: ObjectId,
+    /// The object's Rust type.
+    pub type_name: &'static str,
+    /// The cached method.
+    pub cache: &'static str,
+}
+
+impl fmt::Display for CacheName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::{} of {}", short(self.type_name), self.cache, self.object)
+    }
+}
+
+/// Everything that can go wrong in a heap operation.
+///
+/// Every variant names the object it happened to; invariant failures carry the
+/// invariant's own error as [`source`](StdError::source).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handle names an object that was removed (or a computation was reading an object
+    /// being removed).
+    Removed {
+        /// The object's id.
+        object: ObjectId,
+        /// The type the handle expected.
+        type_name: &'static str,
+    },
+    /// The handle belongs to another heap.
+    ForeignHandle {
+        /// The object's id (its heap differs from this heap).
+        object: ObjectId,
+        /// This heap's number.
+        heap: u64,
+    },
+    /// An invariant (`now` method returning `Result`) failed, so the operation was rolled
+    /// back: the heap is exactly as it was before it began.
+    Invariant {
+        /// The invariant that failed, and its object (which may differ from the written
+        /// object when a cross-object invariant vetoes a write).
+        invariant: CacheName,
+        /// The invariant's own error.
+        source: Box<dyn StdError + Send + Sync>,
+        /// A value handed back so that nothing is lost: the value of an object whose
+        /// creation was refused, or of an object that could not be restored and was removed
+        /// (see [`Object::save`](crate::Object::save)). Take it with [`Error::into_value`].
+        value: Option<Box<dyn Any + Send + Sync>>,
+    },
+    /// A computation needed its own value, directly or through other caches; `chain` lists
+    /// the caches from the one that was asked for to the one that asked for it again.
+    Cycle {
+        /// The caches in the cycle, in the order they were entered.
+        chain: Vec<CacheName>,
+    },
+    /// A cache descriptor does not belong to the object's type (an index out of range or a
+    /// value type that differs from the declaration), or a type declares more than 64
+    /// fields. Only hand-written [`Object`](crate::Object) impls can produce this.
+    Schema {
+        /// The object's type.
+        type_name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Takes the value handed back by a refused creation or by the remove-on-failure
+    /// fallback, if it is a `T`.
+    pub fn into_value<T: 'static>(self) -> Option<T> {
+        match self {
+            Error::Invariant { value: Some(v), .. } => v.downcast().ok().map(|b| *b),
+            _ => None,
+        }
+    }
+
+    /// The invariant's name, if this is an invariant failure.
+    pub fn invariant(&self) -> Option<&CacheName> {
+        match self {
+            Error::Invariant { invariant, .. } => Some(invariant),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Removed { object, type_name } => {
+                write!(f, "{} {object} was removed", short(type_name))
+            }
+            Error::ForeignHandle { object, heap } => {
+                write!(f, "handle to {object} used with heap{heap}")
+            }
+            Error::Invariant { invariant, source, .. } => {
+                write!(f, "invariant {invariant} failed: {source}")
+            }
+            Error::Cycle { chain } => {
+                f.write_str("cycle: ")?;
+                for (i, c) in chain.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" -> ")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                if let Some(first) = chain.first() {
+                    write!(f, " -> {first}")?;
+                }
+                Ok(())
+            }
+            Error::Schema { type_name, detail } => {
+                write!(f, "bad schema for {}: {detail}", short(type_name))
+            }
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Invariant { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// `std::any::type_name` without its module path, for messages.
+pub(crate) fn short(type_name: &'static str) -> &'static str {
+    let base = type_name.split('<').next().unwrap_or(type_name);
+    match base.rfind("::") {
+        Some(i) => &type_name[i + 2..],
+        None => type_name,
+    }
+}

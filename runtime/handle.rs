@@ -1,0 +1,179 @@
+//! Typed, generational handles to heap objects, one type per ownership tag.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+use slotmap::Key;
+
+slotmap::new_key_type! {
+    /// The arena key of an object (index and generation).
+    pub(crate) struct ObjectKey;
+}
+
+/// Identifies one object of one heap, whatever its type and tag.
+///
+/// Two ids are equal only if they name the same object of the same heap; an id of a
+/// removed object never names a later one (keys are generational).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectId {
+    pub(crate) key: ObjectKey,
+    pub(crate) heap: u64,
+}
+
+impl ObjectId {
+    /// The arena index and generation, packed; stable for the object's lifetime.
+    pub fn as_u64(self) -> u64 {
+        self.key.data().as_ffi()
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = self.key.data().as_ffi();
+        write!(f, "#{}v{}@heap{}", raw & 0xffff_ffff, raw >> 32, self.heap)
+    }
+}
+
+
+/// The ownership tag of an object (see the crate docs for what each allows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tag {
+    /// Never mutated again; aliasable and shareable across threads.
+    Imm,
+    /// Changed only through its mutators or a box; its handle is unique.
+    Capsule,
+    /// Aliasable and writable; every write goes through the barrier.
+    Mut,
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Tag::Imm => "imm",
+            Tag::Capsule => "capsule",
+            Tag::Mut => "mut",
+        })
+    }
+}
+
+macro_rules! handle {
+    ($(#[$doc:meta])* $name:ident, $tag:expr, copy: $copy:tt) => {
+        $(#[$doc])*
+        pub struct $name<T> {
+            pub(crate) id: ObjectId,
+            _type: PhantomData<fn() -> T>,
+        }
+
+        impl<T> $name<T> {
+            pub(crate) fn new(id: ObjectId) -> Self {
+                Self { id, _type: PhantomData }
+            }
+
+            /// The id of the object this handle names.
+            pub fn id(&self) -> ObjectId {
+                self.id
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}<{}>({})", stringify!($name), std::any::type_name::<T>(), self.id)
+            }
+        }
+
+        impl<T> PartialEq for $name<T> {
+            fn eq(&self, other: &Self) -> bool {
+                self.id == other.id
+            }
+        }
+
+        impl<T> Eq for $name<T> {}
+
+        impl<T> Hash for $name<T> {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.id.hash(state);
+            }
+        }
+
+        impl<T> Handle<T> for $name<T> {
+            const TAG: Tag = $tag;
+            fn id(&self) -> ObjectId {
+                self.id
+            }
+        }
+
+        impl<T> Handle<T> for &$name<T> {
+            const TAG: Tag = $tag;
+            fn id(&self) -> ObjectId {
+                self.id
+            }
+        }
+
+        handle!(@copy $copy $name);
+    };
+    (@copy true $name:ident) => {
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<T> Copy for $name<T> {}
+    };
+    (@copy false $name:ident) => {};
+}
+
+handle!(
+    /// A handle to an immutable object: `Copy`, and no API takes it for writing.
+    ///
+    /// ```compile_fail
+    /// # use steadfast::{Heap, Imm};
+    /// # fn f(heap: &mut Heap, h: Imm<u8>) {
+    /// heap.open_box(h, |_v| ()); // an immutable object has no box
+    /// # }
+    /// ```
+    Imm, Tag::Imm, copy: true
+);
+handle!(
+    /// The unique handle to a capsule object: not `Clone`, so the object cannot be aliased
+    /// from outside; its state changes only through [`Heap::mutate`](crate::Heap::mutate)
+    /// and [`Heap::open_box`](crate::Heap::open_box).
+    ///
+    /// ```compile_fail
+    /// # use steadfast::Capsule;
+    /// fn alias(c: Capsule<u8>) -> (Capsule<u8>, Capsule<u8>) {
+    ///     (c.clone(), c) // a capsule handle cannot be cloned
+    /// }
+    /// ```
+    Capsule, Tag::Capsule, copy: false
+);
+handle!(
+    /// A handle to a mutable object: `Copy` (aliasable); every write goes through the
+    /// barrier ([`Heap::set`](crate::Heap::set), [`Heap::write`](crate::Heap::write)).
+    Mut, Tag::Mut, copy: true
+);
+
+/// Anything that names an object of type `T`: [`Imm`], [`Capsule`], [`Mut`] or a reference
+/// to one. Reads accept any handle; writes name the tags they allow in their signatures.
+pub trait Handle<T>: sealed::Sealed {
+    /// The tag the object had when this handle was made.
+    const TAG: Tag;
+    /// The object's id.
+    fn id(&self) -> ObjectId;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for super::Imm<T> {}
+    impl<T> Sealed for super::Capsule<T> {}
+    impl<T> Sealed for super::Mut<T> {}
+    impl<T> Sealed for &super::Imm<T> {}
+    impl<T> Sealed for &super::Capsule<T> {}
+    impl<T> Sealed for &super::Mut<T> {}
+}

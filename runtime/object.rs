@@ -1,0 +1,333 @@
+//! What a type declares to live on the heap: its fields, its cached methods and how a
+//! rejected operation restores it. The derive macros generate these declarations; they
+//! can also be written by hand.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::cell::{Cell, ErasedCell, Rule};
+use crate::track::Ctx;
+
+/// A set of fields of one type, one bit per field (so a type has at most 64 fields).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FieldMask(pub(crate) u64);
+
+impl FieldMask {
+    /// No field.
+    pub const EMPTY: FieldMask = FieldMask(0);
+    /// Every field.
+    pub const ALL: FieldMask = FieldMask(u64::MAX);
+
+    /// The field with this index.
+    ///
+    /// # Panics
+    /// If `index >= 64` (in a const context this is a compile error).
+    pub const fn field(index: usize) -> FieldMask {
+        assert!(index < 64, "a steadfast object has at most 64 fields");
+        FieldMask(1 << index)
+    }
+
+    /// Both sets together.
+    #[must_use]
+    pub const fn union(self, other: FieldMask) -> FieldMask {
+        FieldMask(self.0 | other.0)
+    }
+
+    /// Whether the sets share a field.
+    pub const fn intersects(self, other: FieldMask) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Debug for FieldMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FieldMask({:#b})", self.0)
+    }
+}
+
+/// A field of `T` of type `F`: its bit and how to reach it.
+///
+/// Reads and writes through a descriptor are what the runtime tracks, so each field must
+/// have exactly one descriptor, whose index is the field's position in
+/// [`Object::FIELDS`]. The derive generates them.
+pub struct Field<T, F> {
+    index: usize,
+    get: fn(&T) -> &F,
+    get_mut: fn(&mut T) -> &mut F,
+}
+
+impl<T, F> Field<T, F> {
+    /// Declares field number `index` of `T`, reached by `get` and `get_mut`.
+    pub const fn new(index: usize, get: fn(&T) -> &F, get_mut: fn(&mut T) -> &mut F) -> Self {
+        assert!(index < 64, "a steadfast object has at most 64 fields");
+        Field { index, get, get_mut }
+    }
+
+    /// The field's position in [`Object::FIELDS`].
+    pub const fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The field as a set of one.
+    pub const fn mask(&self) -> FieldMask {
+        FieldMask::field(self.index)
+    }
+
+    pub(crate) fn get<'a>(&self, value: &'a T) -> &'a F {
+        (self.get)(value)
+    }
+
+    pub(crate) fn get_mut<'a>(&self, value: &'a mut T) -> &'a mut F {
+        (self.get_mut)(value)
+    }
+}
+
+impl<T, F> fmt::Debug for Field<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Field<{}>({})", std::any::type_name::<T>(), self.index)
+    }
+}
+
+/// When a cached method is computed (the L42 cache kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Computed on first read, for immutable objects (`Cache.Lazy`).
+    Lazy,
+    /// Computed on first read after an invalidation (`Cache.LazyRead`).
+    LazyRead,
+    /// Computed at creation and right after every invalidation (`Cache.Now`); an
+    /// invariant if it returns `Result<(), E>`.
+    Now,
+    /// Computed right after creation, for immutable objects (`Cache.Eager`). Computed
+    /// synchronously for now.
+    Eager,
+}
+
+impl Kind {
+    /// Whether the barrier brings this cache up to date before an operation ends.
+    pub(crate) fn is_eager(self) -> bool {
+        matches!(self, Kind::Now | Kind::Eager)
+    }
+}
+
+/// A cached method of `T` returning `V`: the derive's output, or written by hand.
+///
+/// `V: PartialEq` gives early cutoff: a recomputation that yields a value equal to the
+/// old one does not invalidate what depends on it.
+///
+/// ```
+/// use steadfast::{Cache, Ctx, Field, Object, FieldMask, AnyCache};
+///
+/// struct Point { x: f64, y: f64 }
+/// impl Point {
+///     const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
+///     const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
+///     const DIST: Cache<Point, f64> = Cache::lazy_read(0, "dist", |c| {
+///         (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
+///     });
+/// }
+/// impl Object for Point {
+///     const FIELDS: &'static [&'static str] = &["x", "y"];
+///     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST];
+///     type Saved = (f64, f64);
+///     fn save(&self, _: FieldMask) -> Option<(f64, f64)> { Some((self.x, self.y)) }
+///     fn restore(&mut self, (x, y): (f64, f64)) { self.x = x; self.y = y; }
+/// }
+///
+/// let mut heap = steadfast::Heap::new();
+/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
+/// assert_eq!(*heap.cache(p, &Point::DIST)?, 5.0);
+/// heap.set(p, &Point::X, 0.0)?;
+/// assert_eq!(*heap.cache(p, &Point::DIST)?, 4.0);
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+pub struct Cache<T, V> {
+    index: usize,
+    name: &'static str,
+    kind: Kind,
+    compute: fn(&Ctx<'_, T>) -> V,
+    rule: Rule<V>,
+    failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+}
+
+fn always<V>(_: &V) -> bool {
+    true
+}
+
+fn never_fails<V>(_: V) -> Option<Box<dyn StdError + Send + Sync>> {
+    None
+}
+
+fn error_of<E: StdError + Send + Sync + 'static>(
+    v: Result<(), E>,
+) -> Option<Box<dyn StdError + Send + Sync>> {
+    v.err().map(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)
+}
+
+fn both_ok<E>(a: &Result<(), E>, b: &Result<(), E>) -> bool {
+    a.is_ok() && b.is_ok()
+}
+
+impl<T, V: PartialEq> Cache<T, V> {
+    const fn value(index: usize, name: &'static str, kind: Kind, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+        Cache {
+            index,
+            name,
+            kind,
+            compute,
+            rule: Rule { eq: <V as PartialEq>::eq, holds: always::<V> },
+            failure: never_fails::<V>,
+        }
+    }
+
+    /// A `lazy` cache: computed on first read (meant for immutable objects).
+    pub const fn lazy(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+        Self::value(index, name, Kind::Lazy, compute)
+    }
+
+    /// A `lazy_read` cache: computed on first read after an invalidation.
+    pub const fn lazy_read(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+        Self::value(index, name, Kind::LazyRead, compute)
+    }
+
+    /// A `now` value: computed at creation and right after every invalidation.
+    pub const fn now(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+        Self::value(index, name, Kind::Now, compute)
+    }
+
+    /// An `eager` cache: computed right after creation (meant for immutable objects).
+    pub const fn eager(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+        Self::value(index, name, Kind::Eager, compute)
+    }
+}
+
+impl<T, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
+    /// An invariant: a `now` method whose `Err` vetoes the creation or operation that made
+    /// it fail. The error is carried in [`Error::Invariant`](crate::Error::Invariant).
+    pub const fn invariant(
+        index: usize,
+        name: &'static str,
+        compute: fn(&Ctx<'_, T>) -> Result<(), E>,
+    ) -> Self {
+        Cache {
+            index,
+            name,
+            kind: Kind::Now,
+            compute,
+            rule: Rule { eq: both_ok::<E>, holds: Result::is_ok },
+            failure: error_of::<E>,
+        }
+    }
+}
+
+impl<T, V> Cache<T, V> {
+    /// The cache's position in [`Object::CACHES`].
+    pub const fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl<T, V> fmt::Debug for Cache<T, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cache<{}>({}, {:?})", std::any::type_name::<T>(), self.name, self.kind)
+    }
+}
+
+/// The result of bringing a cell up to date by computing it.
+#[derive(Clone, Copy, Debug)]
+pub struct Fresh {
+    /// The value differs from the one it replaces (or there was none).
+    pub(crate) changed: bool,
+    /// The value is an invariant's `Err`.
+    pub(crate) failed: bool,
+}
+
+/// A cache of `T` with its value type erased, as [`Object::CACHES`] lists it. Implemented
+/// by [`Cache`] only.
+pub trait AnyCache<T>: Send + Sync + sealed::Ops<T> {
+    /// The cache's position in [`Object::CACHES`].
+    fn index(&self) -> usize;
+    /// The method's name.
+    fn name(&self) -> &'static str;
+    /// When it is computed.
+    fn kind(&self) -> Kind;
+}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// What the runtime does with a cache whose value type it does not know.
+    pub trait Ops<T> {
+        fn new_cell(&self) -> Box<dyn ErasedCell>;
+        /// Computes into a cell shared with other readers (claimed by the caller).
+        fn compute_shared(&self, ctx: &Ctx<'_, T>, cell: &dyn ErasedCell, keep_stale: bool) -> Fresh;
+        /// Computes into a cell the caller holds exclusively.
+        fn compute_owned(&self, ctx: &Ctx<'_, T>, cell: &mut dyn ErasedCell, keep_stale: bool) -> Fresh;
+        /// Moves the error out of a failed invariant's cell, leaving it empty.
+        fn take_failure(&self, cell: &mut dyn ErasedCell) -> Option<Box<dyn StdError + Send + Sync>>;
+    }
+}
+
+impl<T: 'static, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+impl<T: 'static, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
+    fn new_cell(&self) -> Box<dyn ErasedCell> {
+        Box::new(Cell::<V>::new())
+    }
+
+    fn compute_shared(&self, ctx: &Ctx<'_, T>, cell: &dyn ErasedCell, keep_stale: bool) -> Fresh {
+        let cell = Cell::<V>::downcast(cell);
+        let value = (self.compute)(ctx);
+        cell.publish_shared(value, self.rule, keep_stale)
+    }
+
+    fn compute_owned(&self, ctx: &Ctx<'_, T>, cell: &mut dyn ErasedCell, keep_stale: bool) -> Fresh {
+        let cell = Cell::<V>::downcast_mut(cell);
+        let value = (self.compute)(ctx);
+        cell.publish_owned(value, self.rule, keep_stale)
+    }
+
+    fn take_failure(&self, cell: &mut dyn ErasedCell) -> Option<Box<dyn StdError + Send + Sync>> {
+        Cell::<V>::downcast_mut(cell).take().and_then(self.failure)
+    }
+}
+
+/// A type whose values live on a [`Heap`](crate::Heap): its fields, its cached methods,
+/// and how a rejected operation puts its fields back.
+///
+/// The derive macros implement it; see [`Cache`] for a hand-written implementation.
+pub trait Object: Sized + Send + Sync + 'static {
+    /// The field names, in the order of their [`Field`] indices (at most 64).
+    const FIELDS: &'static [&'static str];
+    /// The cached methods; entry `i` must have index `i`.
+    const CACHES: &'static [&'static dyn AnyCache<Self>];
+    /// What [`save`](Object::save) keeps: typically the fields themselves.
+    type Saved: Send;
+
+    /// Copies the fields in `fields` so that a rejected operation can put them back, or
+    /// returns `None` if this type cannot be restored cheaply. Then a rejected operation
+    /// removes the object and hands its (broken) value back inside the error, and a panic
+    /// inside an operation removes and drops it: nothing broken stays on the heap.
+    fn save(&self, fields: FieldMask) -> Option<Self::Saved>;
+
+    /// Puts back what [`save`](Object::save) returned.
+    fn restore(&mut self, saved: Self::Saved);
+}

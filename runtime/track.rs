@@ -1,0 +1,495 @@
+//! Dependency tracking: what each computation read, who depends on what, and the
+//! protocol that brings a cell up to date through `&Heap` (claim, wait, detect cycles).
+
+use std::cell::{Cell as StdCell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+
+use indexmap::{IndexMap, IndexSet};
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::cell::{Cell, ErasedCell};
+use crate::error::{CacheName, Error};
+use crate::handle::{Handle, ObjectId, ObjectKey};
+use crate::heap::{Heap, Slot};
+use crate::object::{Cache, Field, FieldMask, Fresh, Object};
+
+/// One cache cell of one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CellId {
+    pub(crate) key: ObjectKey,
+    pub(crate) index: u32,
+}
+
+/// Something a computation read on another object (or on its own through a handle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dep {
+    /// A cached value.
+    Cell(CellId),
+    /// Fields of an object (recorded in that object's `readers`).
+    Fields(ObjectKey),
+}
+
+/// Validity of a cell, ordered by how much work it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum State {
+    /// The value is valid.
+    Clean,
+    /// A cache it read may have changed: recheck its inputs, recompute only if one did.
+    Check,
+    /// A field it read changed, or it was never computed: recompute.
+    Dirty,
+}
+
+/// What a barrier must put back if it rolls back.
+#[derive(Debug)]
+pub(crate) struct Saved {
+    pub(crate) state: State,
+    pub(crate) hot: bool,
+    pub(crate) changed_at: u64,
+    pub(crate) verified_at: u64,
+    /// The reads of the computation a recomputation replaced, if one did.
+    pub(crate) reads: Option<(FieldMask, Vec<Dep>)>,
+}
+
+/// The tracking data of one cell.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) state: State,
+    /// The value is an invariant's `Err` (only ever seen inside a barrier).
+    pub(crate) failed: bool,
+    /// Own fields the last computation read.
+    pub(crate) reads: FieldMask,
+    /// Other objects' data the last computation read.
+    pub(crate) deps: Vec<Dep>,
+    /// Cells whose last computation read this cell.
+    pub(crate) dependents: IndexSet<CellId, FxBuildHasher>,
+    /// Revision at which the value last changed, and at which it was last known valid.
+    pub(crate) changed_at: u64,
+    pub(crate) verified_at: u64,
+    pub(crate) saved: Option<Saved>,
+}
+
+impl Node {
+    pub(crate) fn new() -> Self {
+        Node {
+            state: State::Dirty,
+            failed: false,
+            reads: FieldMask::EMPTY,
+            deps: Vec::new(),
+            dependents: IndexSet::default(),
+            changed_at: 0,
+            verified_at: 0,
+            saved: None,
+        }
+    }
+
+    /// Records a new computation's reads; returns the deps it replaces.
+    pub(crate) fn record(&mut self, frame: &Frame<'_>, fresh: Fresh, rev: u64, in_barrier: bool) -> Vec<Dep> {
+        let deps = frame.deps.take();
+        let old_reads = std::mem::replace(&mut self.reads, FieldMask(frame.reads.get()));
+        let old_deps = std::mem::replace(&mut self.deps, deps);
+        if in_barrier {
+            if let Some(saved) = &mut self.saved {
+                if saved.reads.is_none() {
+                    saved.reads = Some((old_reads, old_deps.clone()));
+                }
+            }
+        }
+        self.state = State::Clean;
+        self.failed = fresh.failed;
+        if fresh.changed {
+            self.changed_at = rev;
+        }
+        self.verified_at = rev;
+        old_deps
+    }
+
+    pub(crate) fn revalidated(&mut self, rev: u64) {
+        self.state = State::Clean;
+        self.verified_at = rev;
+    }
+
+    /// Starts a barrier's record of this node, once.
+    pub(crate) fn save(&mut self, hot: bool) -> bool {
+        if self.saved.is_some() {
+            return false;
+        }
+        self.saved = Some(Saved {
+            state: self.state,
+            hot,
+            changed_at: self.changed_at,
+            verified_at: self.verified_at,
+            reads: None,
+        });
+        true
+    }
+}
+
+/// The tracking data of one object.
+#[derive(Debug, Default)]
+pub(crate) struct Graph {
+    pub(crate) nodes: Vec<Node>,
+    /// Cells of other objects that read this object's fields, with the fields they read.
+    pub(crate) readers: IndexMap<CellId, FieldMask, FxBuildHasher>,
+}
+
+/// Which cells are being computed by which task, and which task waits for which cell.
+#[derive(Debug, Default)]
+pub(crate) struct Sched {
+    owners: FxHashMap<CellId, u64>,
+    waiting: FxHashMap<u64, CellId>,
+}
+
+impl Sched {
+    /// If `task` waiting for a cell owned by `owner` would close a cycle of waits, the
+    /// cells along it.
+    fn wait_cycle(&self, mut owner: u64, task: u64, first: CellId) -> Option<Vec<CellId>> {
+        let mut path = vec![first];
+        while let Some(&cell) = self.waiting.get(&owner) {
+            path.push(cell);
+            owner = *self.owners.get(&cell)?;
+            if owner == task {
+                return Some(path);
+            }
+            if path.len() > self.waiting.len() + 1 {
+                return None;
+            }
+        }
+        None
+    }
+}
+
+/// The computation in progress on this thread, linked to the one that asked for it.
+pub(crate) struct Frame<'a> {
+    pub(crate) task: u64,
+    pub(crate) cell: CellId,
+    pub(crate) parent: Option<&'a Frame<'a>>,
+    reads: StdCell<u64>,
+    deps: RefCell<Vec<Dep>>,
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(task: u64, cell: CellId, parent: Option<&'a Frame<'a>>) -> Self {
+        Frame { task, cell, parent, reads: StdCell::new(0), deps: RefCell::new(Vec::new()) }
+    }
+
+    pub(crate) fn take_deps(&self) -> Vec<Dep> {
+        self.deps.take()
+    }
+
+    fn depend(&self, dep: Dep) {
+        let mut deps = self.deps.borrow_mut();
+        if !deps.contains(&dep) {
+            deps.push(dep);
+        }
+    }
+}
+
+/// The unwinding payload that carries a cycle error out of the computations in it.
+pub(crate) struct CycleUnwind(pub(crate) Error);
+
+/// What a cached computation sees: its own object's fields and the rest of the heap,
+/// every read recorded so that exactly the writes that can change the result invalidate it.
+///
+/// It gives shared access only: a computation cannot write to the heap.
+pub struct Ctx<'a, T> {
+    pub(crate) this: &'a T,
+    pub(crate) id: ObjectId,
+    pub(crate) heap: &'a Heap,
+    pub(crate) frame: &'a Frame<'a>,
+}
+
+impl<'a, T: Object> Ctx<'a, T> {
+    /// Reads a field of this object; a write to it will invalidate the computation.
+    pub fn field<F>(&self, field: &Field<T, F>) -> &'a F {
+        self.frame.reads.set(self.frame.reads.get() | field.mask().0);
+        field.get(self.this)
+    }
+
+    /// Reads the whole object; a write to any field will invalidate the computation.
+    pub fn all(&self) -> &'a T {
+        self.frame.reads.set(u64::MAX);
+        self.this
+    }
+
+    /// The id of this object.
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// Reads another object; any write to it will invalidate the computation.
+    pub fn get<U: Object>(&self, handle: impl Handle<U>) -> Result<&'a U, Error> {
+        self.heap_field(handle.id(), FieldMask::ALL, |u: &'a U| u)
+    }
+
+    /// Reads one field of another object; only writes to that field invalidate the
+    /// computation.
+    pub fn field_of<U: Object, F>(&self, handle: impl Handle<U>, field: &Field<U, F>) -> Result<&'a F, Error> {
+        self.heap_field(handle.id(), field.mask(), |u: &'a U| field.get(u))
+    }
+
+    fn heap_field<U: Object, R: ?Sized>(
+        &self,
+        id: ObjectId,
+        mask: FieldMask,
+        project: impl FnOnce(&'a U) -> &'a R,
+    ) -> Result<&'a R, Error> {
+        let (slot, key) = self.heap.slot(id)?;
+        let value = Heap::value_of::<U>(slot)?;
+        let me = self.frame.cell;
+        let mut graph = slot.graph.lock();
+        let entry = graph.readers.entry(me).or_insert(FieldMask::EMPTY);
+        *entry = entry.union(mask);
+        drop(graph);
+        self.frame.depend(Dep::Fields(key));
+        Ok(project(value))
+    }
+
+    /// Reads a cached value of another object (or of this one, through its handle); the
+    /// computation is invalidated when that value changes.
+    ///
+    /// If the value is, directly or through other caches, the one being computed, the
+    /// computation is abandoned and the outermost read returns [`Error::Cycle`].
+    pub fn cache<U: Object, V: Send + Sync + 'static>(
+        &self,
+        handle: impl Handle<U>,
+        cache: &Cache<U, V>,
+    ) -> Result<&'a V, Error> {
+        let (slot, key) = self.heap.slot(handle.id())?;
+        let id = CellId { key, index: cache.index() as u32 };
+        let value = match Heap::typed_cell::<U, V>(slot, cache) {
+            Ok(cell) => match cell.get() {
+                Some(v) => v,
+                None => {
+                    if let Err(e) = self.heap.refresh(id, Some(self.frame)) {
+                        match e {
+                            Error::Cycle { .. } => panic::resume_unwind(Box::new(CycleUnwind(e))),
+                            e => return Err(e),
+                        }
+                    }
+                    cell.get().expect("a refreshed cell is valid")
+                }
+            },
+            Err(e) if slot.cells.get(id.index as usize).is_some_and(|c| c.is_vacant()) => {
+                let _ = e;
+                panic::resume_unwind(Box::new(CycleUnwind(self.heap.cycle(&[id], Some(self.frame)))))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut graph = slot.graph.lock();
+        graph.nodes[id.index as usize].dependents.insert(self.frame.cell);
+        drop(graph);
+        self.frame.depend(Dep::Cell(id));
+        Ok(value)
+    }
+}
+
+/// Releases a claimed cell and wakes its waiters, also when the computation unwinds.
+struct Claim<'h> {
+    heap: &'h Heap,
+    id: CellId,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut sched = self.heap.sched.lock();
+        sched.owners.remove(&self.id);
+        drop(sched);
+        self.heap.wake.notify_all();
+    }
+}
+
+impl Heap {
+    /// Brings a cell up to date through `&Heap`: a concurrent reader of the same cell waits
+    /// for the one computing it; a computation that needs itself gets `Error::Cycle`.
+    pub(crate) fn refresh(&self, id: CellId, parent: Option<&Frame<'_>>) -> Result<(), Error> {
+        let slot = self.slot_by_key(id.key)?;
+        let cell = &*slot.cells[id.index as usize];
+        if cell.is_ready() {
+            return Ok(());
+        }
+        if cell.is_vacant() {
+            return Err(self.cycle(&[id], parent));
+        }
+        let task = match parent {
+            Some(frame) => frame.task,
+            None => self.next_task.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        let mut sched = self.sched.lock();
+        loop {
+            if cell.is_ready() {
+                return Ok(());
+            }
+            match sched.owners.get(&id).copied() {
+                None => {
+                    sched.owners.insert(id, task);
+                    break;
+                }
+                Some(owner) if owner == task => {
+                    drop(sched);
+                    return Err(self.cycle(&[id], parent));
+                }
+                Some(owner) => {
+                    if let Some(path) = sched.wait_cycle(owner, task, id) {
+                        drop(sched);
+                        return Err(self.cycle(&path, parent));
+                    }
+                    sched.waiting.insert(task, id);
+                    sched = self.wake.wait(sched);
+                    sched.waiting.remove(&task);
+                }
+            }
+        }
+        drop(sched);
+        let _claim = Claim { heap: self, id };
+        let frame = Frame::new(task, id, parent);
+        let check = {
+            let graph = slot.graph.lock();
+            let node = &graph.nodes[id.index as usize];
+            (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
+        };
+        if let Some((deps, verified_at)) = check {
+            if !self.inputs_changed(&deps, verified_at, &frame)? {
+                cell.revalidate_shared();
+                slot.graph.lock().nodes[id.index as usize].revalidated(self.rev);
+                return Ok(());
+            }
+        }
+        let fresh = slot.obj.compute(self, &frame, id, Compute::Shared(cell));
+        let old = slot.graph.lock().nodes[id.index as usize].record(&frame, fresh, self.rev, self.in_barrier);
+        self.relink(id, old, slot);
+        Ok(())
+    }
+
+    /// Whether a cache read by a `Check` computation changed after it was last verified.
+    pub(crate) fn inputs_changed(&self, deps: &[Dep], verified_at: u64, frame: &Frame<'_>) -> Result<bool, Error> {
+        for dep in deps {
+            let Dep::Cell(input) = *dep else { continue };
+            match self.refresh(input, Some(frame)) {
+                Ok(()) => {}
+                Err(Error::Removed { .. }) => return Ok(true),
+                Err(e) => return Err(e),
+            }
+            let Ok(slot) = self.slot_by_key(input.key) else { return Ok(true) };
+            if slot.graph.lock().nodes[input.index as usize].changed_at > verified_at {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Drops the back edges of `id`'s previous computation that its new one did not
+    /// renew (the new reads linked themselves as they happened, see `Ctx`).
+    pub(crate) fn relink(&self, id: CellId, old: Vec<Dep>, slot: &Slot) {
+        if old.is_empty() {
+            return;
+        }
+        let graph = slot.graph.lock();
+        let new = &graph.nodes[id.index as usize].deps;
+        let gone: Vec<Dep> = old.into_iter().filter(|d| !new.contains(d)).collect();
+        drop(graph);
+        self.unlink(id, gone.iter());
+    }
+
+    /// Removes `id` from the back edges of `deps`.
+    pub(crate) fn unlink<'d>(&self, id: CellId, deps: impl Iterator<Item = &'d Dep>) {
+        for dep in deps {
+            let key = match *dep {
+                Dep::Cell(c) => c.key,
+                Dep::Fields(k) => k,
+            };
+            let Some(slot) = self.slots.get(key) else { continue };
+            let mut graph = slot.graph.lock();
+            match *dep {
+                Dep::Cell(c) => {
+                    graph.nodes[c.index as usize].dependents.swap_remove(&id);
+                }
+                Dep::Fields(_) => {
+                    graph.readers.swap_remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Adds `id` to the back edges of `deps` (used when a rollback reinstates old reads).
+    pub(crate) fn link<'d>(&self, id: CellId, deps: impl Iterator<Item = &'d Dep>) {
+        for dep in deps {
+            match *dep {
+                Dep::Cell(c) => {
+                    if let Some(slot) = self.slots.get(c.key) {
+                        slot.graph.lock().nodes[c.index as usize].dependents.insert(id);
+                    }
+                }
+                Dep::Fields(k) => {
+                    if let Some(slot) = self.slots.get(k) {
+                        slot.graph.lock().readers.entry(id).or_insert(FieldMask::ALL);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cycle error for a wait on `path[0]` closing a cycle through `path` and the
+    /// frames of the computation that asked.
+    pub(crate) fn cycle(&self, path: &[CellId], parent: Option<&Frame<'_>>) -> Error {
+        let mut chain: Vec<CellId> = Vec::new();
+        let mut frame = parent;
+        while let Some(f) = frame {
+            chain.push(f.cell);
+            if f.cell == path[0] {
+                break;
+            }
+            frame = f.parent;
+        }
+        chain.reverse();
+        if chain.first() != Some(&path[0]) {
+            chain.splice(0..0, path.iter().rev().copied());
+        }
+        Error::Cycle { chain: chain.into_iter().map(|c| self.name_of(c)).collect() }
+    }
+
+    pub(crate) fn name_of(&self, id: CellId) -> CacheName {
+        let object = ObjectId { key: id.key, heap: self.id };
+        match self.slots.get(id.key) {
+            Some(slot) => CacheName {
+                object,
+                type_name: slot.obj.type_name(),
+                cache: slot.obj.cache_name(id.index as usize),
+            },
+            None => CacheName { object, type_name: "?", cache: "?" },
+        }
+    }
+
+    /// Runs `f`, turning a cycle that unwound out of nested computations into its error.
+    pub(crate) fn catch_cycle<R>(f: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(payload) => match payload.downcast::<CycleUnwind>() {
+                Ok(cycle) => Err(cycle.0),
+                Err(payload) => panic::resume_unwind(payload),
+            },
+        }
+    }
+
+    pub(crate) fn typed_cell<'h, U: Object, V: Send + Sync + 'static>(
+        slot: &'h Slot,
+        cache: &Cache<U, V>,
+    ) -> Result<&'h Cell<V>, Error> {
+        slot.cells
+            .get(cache.index())
+            .and_then(|c| c.as_any().downcast_ref::<Cell<V>>())
+            .ok_or_else(|| Error::Schema {
+                type_name: std::any::type_name::<U>(),
+                detail: format!("{cache:?} is not cache {} of this type", cache.index()),
+            })
+    }
+}
+
+/// Where a computation stores its value.
+pub(crate) enum Compute<'c> {
+    /// Claimed through `&Heap`; published with the cell's synchronisation.
+    Shared(&'c dyn ErasedCell),
+    /// Taken out of the heap by the barrier; published with plain stores.
+    Owned(&'c mut dyn ErasedCell),
+}
