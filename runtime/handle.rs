@@ -132,11 +132,20 @@ macro_rules! handle {
 handle!(
     /// A handle to an immutable object: `Copy`, and no API takes it for writing.
     ///
-    /// ```compile_fail
-    /// # use steadfast::{Heap, Imm};
-    /// # fn f(heap: &mut Heap, h: Imm<u8>) {
-    /// heap.open_box(h, |_v| ()); // an immutable object has no box
+    /// ```compile_fail,E0308
+    /// # use steadfast::{AnyCache, FieldMask, Object};
+    /// # struct Unit;
+    /// # impl Object for Unit {
+    /// #     const FIELDS: &'static [&'static str] = &[];
+    /// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    /// #     type Saved = ();
+    /// #     fn save(&self, _: FieldMask) -> Option<()> { Some(()) }
+    /// #     fn restore(&mut self, _: ()) {}
     /// # }
+    /// # use steadfast::{Heap, Imm};
+    /// fn f(heap: &mut Heap, h: Imm<Unit>) {
+    ///     heap.open_box(h, |_v| ()); // an immutable object has no box
+    /// }
     /// ```
     Imm, Tag::Imm, copy: true
 );
@@ -145,9 +154,18 @@ handle!(
     /// from outside; its state changes only through [`Heap::mutate`](crate::Heap::mutate)
     /// and [`Heap::open_box`](crate::Heap::open_box).
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0599
+    /// # use steadfast::{AnyCache, FieldMask, Object};
+    /// # struct Unit;
+    /// # impl Object for Unit {
+    /// #     const FIELDS: &'static [&'static str] = &[];
+    /// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    /// #     type Saved = ();
+    /// #     fn save(&self, _: FieldMask) -> Option<()> { Some(()) }
+    /// #     fn restore(&mut self, _: ()) {}
+    /// # }
     /// # use steadfast::Capsule;
-    /// fn alias(c: Capsule<u8>) -> (Capsule<u8>, Capsule<u8>) {
+    /// fn alias(c: Capsule<Unit>) -> (Capsule<Unit>, Capsule<Unit>) {
     ///     (c.clone(), c) // a capsule handle cannot be cloned
     /// }
     /// ```

@@ -139,6 +139,19 @@ impl Heap {
         self.slots.is_empty()
     }
 
+    /// The number of recorded dependency edges (a diagnostic): each is one cache's read of
+    /// another object's field or cache. Edges of recomputed caches are replaced, not
+    /// accumulated, so this stays proportional to the live computations.
+    pub fn edges(&self) -> usize {
+        self.slots
+            .values()
+            .map(|s| {
+                let g = s.graph.lock();
+                g.readers.len() + g.nodes.iter().map(|n| n.dependents.len()).sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Creates a mutable object. Its `now` and `eager` caches are computed first; if an
     /// invariant fails, nothing is created and the value comes back inside the error
     /// ([`Error::into_value`]).

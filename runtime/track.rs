@@ -256,7 +256,20 @@ impl<'a, T: Object> Ctx<'a, T> {
         handle: impl Handle<U>,
         cache: &Cache<U, V>,
     ) -> Result<&'a V, Error> {
-        let (slot, key) = self.heap.slot(handle.id())?;
+        self.cache_of(handle.id(), cache)
+    }
+
+    /// Reads another cached value of this object; the computation is invalidated when
+    /// that value changes. A cycle is handled as in [`Ctx::cache`].
+    pub fn own<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> &'a V {
+        match self.cache_of(self.id, cache) {
+            Ok(v) => v,
+            Err(e) => panic!("steadfast: reading {cache:?} of the object being computed: {e}"),
+        }
+    }
+
+    fn cache_of<U: Object, V: Send + Sync + 'static>(&self, id: ObjectId, cache: &Cache<U, V>) -> Result<&'a V, Error> {
+        let (slot, key) = self.heap.slot(id)?;
         let id = CellId { key, index: cache.index() as u32 };
         let value = match Heap::typed_cell::<U, V>(slot, cache) {
             Ok(cell) => match cell.get() {
