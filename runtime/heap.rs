@@ -179,7 +179,7 @@ impl Heap {
 
     /// The tag of the object a handle names.
     pub fn tag<T: Object>(&self, handle: impl Handle<T>) -> Result<Tag, Error> {
-        Ok(self.slot(handle.id())?.0.tag)
+        Ok(self.typed_slot::<T>(handle.id())?.0.tag)
     }
 
     /// Whether the handle names a live object of this heap.
@@ -189,7 +189,7 @@ impl Heap {
 
     /// Reads an object.
     pub fn get<T: Object>(&self, handle: impl Handle<T>) -> Result<&T, Error> {
-        Self::value_of(self.slot(handle.id())?.0)
+        Self::value_of(self.typed_slot::<T>(handle.id())?.0)
     }
 
     /// Reads a cached method's value, computing it if it is not valid.
@@ -206,7 +206,7 @@ impl Heap {
         handle: impl Handle<T>,
         cache: &Cache<T, V>,
     ) -> Result<&V, Error> {
-        let (slot, key) = self.slot(handle.id())?;
+        let (slot, key) = self.typed_slot::<T>(handle.id())?;
         let cell = Self::typed_cell(slot, cache)?;
         if let Some(v) = cell.get() {
             return Ok(v);
@@ -244,12 +244,18 @@ impl Heap {
         Ok(self.slot(ObjectId { key, heap: self.id })?.0)
     }
 
-    /// The key of a live object of type `T`.
-    pub(crate) fn key<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
-        let (slot, key) = self.slot(id).map_err(|e| match e {
+    /// [`slot`](Heap::slot), with errors naming the handle's type.
+    #[inline]
+    pub(crate) fn typed_slot<T: Object>(&self, id: ObjectId) -> Result<(&Slot, ObjectKey), Error> {
+        self.slot(id).map_err(|e| match e {
             Error::Removed { object, .. } => Error::Removed { object, type_name: std::any::type_name::<T>() },
             e => e,
-        })?;
+        })
+    }
+
+    /// The key of a live object of type `T`.
+    pub(crate) fn key<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
+        let (slot, key) = self.typed_slot::<T>(id)?;
         Self::value_of::<T>(slot)?;
         Ok(key)
     }

@@ -235,7 +235,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         mask: FieldMask,
         project: impl FnOnce(&'a U) -> &'a R,
     ) -> Result<&'a R, Error> {
-        let (slot, key) = self.heap.slot(id)?;
+        let (slot, key) = self.heap.typed_slot::<U>(id)?;
         let value = Heap::value_of::<U>(slot)?;
         let me = self.frame.cell;
         let mut graph = slot.graph.lock();
@@ -269,7 +269,7 @@ impl<'a, T: Object> Ctx<'a, T> {
     }
 
     fn cache_of<U: Object, V: Send + Sync + 'static>(&self, id: ObjectId, cache: &Cache<U, V>) -> Result<&'a V, Error> {
-        let (slot, key) = self.heap.slot(id)?;
+        let (slot, key) = self.heap.typed_slot::<U>(id)?;
         let id = CellId { key, index: cache.index() as u32 };
         let value = match Heap::typed_cell::<U, V>(slot, cache) {
             Ok(cell) => match cell.get() {
