@@ -1,0 +1,92 @@
+//! Re-entrancy: a computation that needs its own value gets a cycle error naming the
+//! chain, never a deadlock or a stack overflow — also across threads.
+
+use steadfast::{AnyCache, Cache, Error, Field, FieldMask, Heap, Mut, Object};
+
+#[derive(Clone)]
+struct Link {
+    next: Option<Mut<Link>>,
+}
+
+impl Link {
+    const NEXT: Field<Link, Option<Mut<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
+    const DEPTH: Cache<Link, usize> = Cache::lazy_read(0, "depth", |c| match *c.field(&Link::NEXT) {
+        Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
+        None => 0,
+    });
+    /// Reads itself.
+    const SELF: Cache<Link, usize> = Cache::lazy_read(1, "itself", |c| *c.own(&Link::SELF) + 1);
+}
+
+impl Object for Link {
+    const FIELDS: &'static [&'static str] = &["next"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Link::DEPTH, &Link::SELF];
+    type Saved = Link;
+    fn save(&self, _: FieldMask) -> Option<Link> {
+        Some(self.clone())
+    }
+    fn restore(&mut self, saved: Link) {
+        *self = saved;
+    }
+}
+
+#[test]
+fn a_cache_reading_itself_is_a_cycle() {
+    let mut heap = Heap::new();
+    let a = heap.alloc(Link { next: None }).unwrap();
+    let err = heap.cache(a, &Link::SELF).unwrap_err();
+    let Error::Cycle { chain } = &err else { panic!("{err}") };
+    assert_eq!(chain.len(), 1);
+    assert_eq!(chain[0].cache, "itself");
+    // Not poisoned: the same error again, not a hang.
+    assert!(matches!(heap.cache(a, &Link::SELF), Err(Error::Cycle { .. })));
+}
+
+#[test]
+fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
+    let mut heap = Heap::new();
+    let a = heap.alloc(Link { next: None }).unwrap();
+    let b = heap.alloc(Link { next: Some(a) }).unwrap();
+    let c = heap.alloc(Link { next: Some(b) }).unwrap();
+    assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
+    heap.set(a, &Link::NEXT, Some(c)).unwrap();
+    let err = heap.cache(c, &Link::DEPTH).unwrap_err();
+    let Error::Cycle { chain } = &err else { panic!("{err}") };
+    let ids: Vec<_> = chain.iter().map(|n| n.object).collect();
+    assert_eq!(ids, vec![c.id(), b.id(), a.id()], "{err}");
+    assert!(err.to_string().starts_with("cycle: Link::depth of"), "{err}");
+    heap.set(a, &Link::NEXT, None).unwrap();
+    assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
+}
+
+#[test]
+fn a_long_chain_does_not_overflow_when_built_bottom_up() {
+    let mut heap = Heap::new();
+    let mut prev = heap.alloc(Link { next: None }).unwrap();
+    for i in 1..2_000 {
+        prev = heap.alloc(Link { next: Some(prev) }).unwrap();
+        if i % 100 == 0 {
+            heap.cache(prev, &Link::DEPTH).unwrap();
+        }
+    }
+    assert_eq!(*heap.cache(prev, &Link::DEPTH).unwrap(), 1_999);
+}
+
+#[test]
+fn a_cycle_across_threads_is_an_error_not_a_deadlock() {
+    // Two threads each start at a different end of a two-object cycle; whatever the
+    // interleaving, both return (a cycle error, from one side or both).
+    for _ in 0..200 {
+        let mut heap = Heap::new();
+        let a = heap.alloc(Link { next: None }).unwrap();
+        let b = heap.alloc(Link { next: Some(a) }).unwrap();
+        heap.set(a, &Link::NEXT, Some(b)).unwrap();
+        let heap = &heap;
+        std::thread::scope(|s| {
+            let t1 = s.spawn(move || heap.cache(a, &Link::DEPTH).map(|v| *v));
+            let t2 = s.spawn(move || heap.cache(b, &Link::DEPTH).map(|v| *v));
+            assert!(matches!(t1.join().unwrap(), Err(Error::Cycle { .. })));
+            assert!(matches!(t2.join().unwrap(), Err(Error::Cycle { .. })));
+        });
+    }
+}
