@@ -1,0 +1,89 @@
+//! Model checks of the cache cell protocol under `--cfg loom`: once semantics, waiter
+//! wake-up, and a panic during the computation (the cell is not poisoned).
+//!
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_cell`.
+#![cfg(loom)]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use loom::sync::Arc;
+use loom::thread;
+use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Object};
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+static PANICS_LEFT: AtomicUsize = AtomicUsize::new(0);
+
+struct Cell2 {
+    n: u64,
+}
+
+impl Cell2 {
+    const N: Field<Cell2, u64> = Field::new(0, |c| &c.n, |c| &mut c.n);
+    const DOUBLE: Cache<Cell2, u64> = Cache::lazy_read(0, "double", |c| {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        if PANICS_LEFT.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            panic!("first computation panics");
+        }
+        c.field(&Cell2::N) * 2
+    });
+}
+
+impl Object for Cell2 {
+    const FIELDS: &'static [&'static str] = &["n"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Cell2::DOUBLE];
+    type Saved = u64;
+    fn save(&self, _: FieldMask) -> Option<u64> {
+        Some(self.n)
+    }
+    fn restore(&mut self, n: u64) {
+        self.n = n;
+    }
+}
+
+#[test]
+fn concurrent_first_reads_compute_once_and_all_see_the_value() {
+    static ITER: AtomicUsize = AtomicUsize::new(0);
+    loom::model(|| {
+        ITER.fetch_add(1, Ordering::SeqCst);
+        RUNS.store(0, Ordering::SeqCst);
+        PANICS_LEFT.store(0, Ordering::SeqCst);
+        let mut heap = Heap::new();
+        let c = heap.alloc(Cell2 { n: 21 }).unwrap();
+        let heap = Arc::new(heap);
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let heap = heap.clone();
+                thread::spawn(move || *heap.cache(c, &Cell2::DOUBLE).unwrap())
+            })
+            .collect();
+        assert_eq!(*heap.cache(c, &Cell2::DOUBLE).unwrap(), 42);
+        for r in readers {
+            assert_eq!(r.join().unwrap(), 42);
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1, "computed exactly once");
+    });
+    eprintln!("explored {} interleavings", ITER.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
+    loom::model(|| {
+        RUNS.store(0, Ordering::SeqCst);
+        PANICS_LEFT.store(1, Ordering::SeqCst);
+        let mut heap = Heap::new();
+        let c = heap.alloc(Cell2 { n: 5 }).unwrap();
+        let heap = Arc::new(heap);
+        let other = {
+            let heap = heap.clone();
+            thread::spawn(move || catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok())
+        };
+        let mine = catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok();
+        let theirs = other.join().unwrap();
+        // Exactly one of the two reads saw the panic; the other computed the value.
+        assert_eq!([mine, theirs].iter().filter(|r| r.is_none()).count(), 1);
+        assert!([mine, theirs].contains(&Some(10)));
+        assert_eq!(*heap.cache(c, &Cell2::DOUBLE).unwrap(), 10);
+        assert_eq!(RUNS.load(Ordering::SeqCst), 2);
+    });
+}
