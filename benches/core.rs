@@ -1,1 +1,215 @@
-fn main() {}
+//! The core speed targets: a hit, a set-then-read, and invalidation propagation per
+//! affected cache, each next to its hand-written equivalent.
+//!
+//! `cargo bench --bench core` (full) or `cargo bench --bench core -- --quick` (CI).
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use slotmap::{DefaultKey, SlotMap};
+use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Mut, Object};
+
+#[derive(Clone)]
+struct Point {
+    x: f64,
+    y: f64,
+    z: f64,
+}
+
+impl Point {
+    const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
+    const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
+    const Z: Field<Point, f64> = Field::new(2, |p| &p.z, |p| &mut p.z);
+    const DIST: Cache<Point, f64> = Cache::lazy_read(0, "dist", |c| {
+        (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
+    });
+    const HEIGHT: Cache<Point, f64> = Cache::lazy_read(1, "height", |c| c.field(&Point::Z).abs());
+}
+
+impl Object for Point {
+    const FIELDS: &'static [&'static str] = &["x", "y", "z"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST, &Point::HEIGHT];
+    type Saved = Point;
+    fn save(&self, _: FieldMask) -> Option<Point> {
+        Some(self.clone())
+    }
+    fn restore(&mut self, saved: Point) {
+        *self = saved;
+    }
+}
+
+/// The hand-written baseline: a struct in a slotmap with `Option` caches cleared by setters.
+struct HandPoint {
+    x: f64,
+    y: f64,
+    z: f64,
+    dist: Option<f64>,
+    height: Option<f64>,
+}
+
+impl HandPoint {
+    fn set_x(&mut self, x: f64) {
+        self.x = x;
+        self.dist = None;
+    }
+    fn dist(&mut self) -> f64 {
+        let (x, y) = (self.x, self.y);
+        *self.dist.get_or_insert_with(|| (x * x + y * y).sqrt())
+    }
+    fn height(&mut self) -> f64 {
+        let z = self.z;
+        *self.height.get_or_insert_with(|| z.abs())
+    }
+}
+
+#[derive(Clone)]
+struct Leaf {
+    v: i64,
+}
+
+impl Leaf {
+    const V: Field<Leaf, i64> = Field::new(0, |l| &l.v, |l| &mut l.v);
+}
+
+impl Object for Leaf {
+    const FIELDS: &'static [&'static str] = &["v"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    type Saved = i64;
+    fn save(&self, _: FieldMask) -> Option<i64> {
+        Some(self.v)
+    }
+    fn restore(&mut self, v: i64) {
+        self.v = v;
+    }
+}
+
+#[derive(Clone)]
+struct Reader {
+    leaf: Mut<Leaf>,
+}
+
+impl Reader {
+    const LEAF: Field<Reader, Mut<Leaf>> = Field::new(0, |r| &r.leaf, |r| &mut r.leaf);
+    const DOUBLE: Cache<Reader, i64> = Cache::lazy_read(0, "double", |c| {
+        c.field_of(*c.field(&Reader::LEAF), &Leaf::V)
+            .map_or(0, |v| v * 2)
+    });
+}
+
+impl Object for Reader {
+    const FIELDS: &'static [&'static str] = &["leaf"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Reader::DOUBLE];
+    type Saved = Mut<Leaf>;
+    fn save(&self, _: FieldMask) -> Option<Mut<Leaf>> {
+        Some(self.leaf)
+    }
+    fn restore(&mut self, leaf: Mut<Leaf>) {
+        self.leaf = leaf;
+    }
+}
+
+fn hit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hit");
+    let mut map: SlotMap<DefaultKey, HandPoint> = SlotMap::new();
+    let k = map.insert(HandPoint {
+        x: 3.0,
+        y: 4.0,
+        z: 1.0,
+        dist: None,
+        height: None,
+    });
+    map[k].dist();
+    g.bench_function("hand-written", |b| {
+        b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
+    });
+    let mut heap = Heap::new();
+    let p = heap
+        .alloc(Point {
+            x: 3.0,
+            y: 4.0,
+            z: 1.0,
+        })
+        .unwrap();
+    heap.cache(p, &Point::DIST).unwrap();
+    g.bench_function("steadfast", |b| {
+        b.iter(|| black_box(*heap.cache(black_box(p), &Point::DIST).unwrap()))
+    });
+    g.finish();
+}
+
+fn set_then_read(c: &mut Criterion) {
+    let mut g = c.benchmark_group("set_then_read");
+    let mut map: SlotMap<DefaultKey, HandPoint> = SlotMap::new();
+    let k = map.insert(HandPoint {
+        x: 3.0,
+        y: 4.0,
+        z: 1.0,
+        dist: None,
+        height: None,
+    });
+    let mut i = 0.0;
+    g.bench_function("hand-written", |b| {
+        b.iter(|| {
+            i += 1.0;
+            let p = map.get_mut(black_box(k)).unwrap();
+            p.set_x(i);
+            black_box(p.dist() + p.height())
+        })
+    });
+    let mut heap = Heap::new();
+    let p = heap
+        .alloc(Point {
+            x: 3.0,
+            y: 4.0,
+            z: 1.0,
+        })
+        .unwrap();
+    heap.cache(p, &Point::DIST).unwrap();
+    heap.cache(p, &Point::HEIGHT).unwrap();
+    let mut i = 0.0;
+    g.bench_function("steadfast", |b| {
+        b.iter(|| {
+            i += 1.0;
+            heap.set(black_box(p), &Point::X, i).unwrap();
+            black_box(
+                *heap.cache(p, &Point::DIST).unwrap() + *heap.cache(p, &Point::HEIGHT).unwrap(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn invalidate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("invalidate_per_cache");
+    const K: usize = 1000;
+    let mut heap = Heap::new();
+    let leaf = heap.alloc(Leaf { v: 0 }).unwrap();
+    let readers: Vec<_> = (0..K)
+        .map(|_| heap.alloc(Reader { leaf }).unwrap())
+        .collect();
+    // Read once, then never again: each write invalidates K caches (cold, so the barrier
+    // only marks them).
+    for &r in &readers {
+        heap.cache(r, &Reader::DOUBLE).unwrap();
+    }
+    let mut i = 0;
+    g.bench_function(
+        "steadfast, 1000 dependents (time / 1000 = per cache)",
+        |b| {
+            b.iter(|| {
+                i += 1;
+                heap.set(leaf, &Leaf::V, i).unwrap();
+                // Re-read one so the dependents keep their edges (a read re-links only itself).
+                for &r in &readers {
+                    heap.cache(r, &Reader::DOUBLE).unwrap();
+                }
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, hit, set_then_read, invalidate);
+criterion_main!(benches);

@@ -36,7 +36,12 @@ pub struct Writer<'a, T: Object> {
 
 impl<'a, T: Object> Writer<'a, T> {
     fn new(value: &'a mut T) -> Self {
-        Writer { value, written: FieldMask::EMPTY, saved: Vec::new(), lost: false }
+        Writer {
+            value,
+            written: FieldMask::EMPTY,
+            saved: Vec::new(),
+            lost: false,
+        }
     }
 
     /// Reads a field.
@@ -80,7 +85,12 @@ impl Heap {
     /// Replaces a field of a mutable object and returns the old value. Caches that read
     /// the field are invalidated; invariants that read it are rechecked, and if one fails
     /// the field keeps its old value and the error names the invariant.
-    pub fn set<T: Object, F>(&mut self, handle: Mut<T>, field: &Field<T, F>, value: F) -> Result<F, Error> {
+    pub fn set<T: Object, F>(
+        &mut self,
+        handle: Mut<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<F, Error> {
         let key = self.key::<T>(handle.id)?;
         let old = mem::replace(field.get_mut(self.value_mut::<T>(key)), value);
         match self.barrier(key, field.mask()) {
@@ -96,14 +106,22 @@ impl Heap {
 
     /// Writes to a mutable object through a [`Writer`]; the barrier runs once, when `f`
     /// returns. If an invariant fails or `f` panics, every field `f` wrote is put back.
-    pub fn write<T: Object, R>(&mut self, handle: Mut<T>, f: impl FnOnce(&mut Writer<'_, T>) -> R) -> Result<R, Error> {
+    pub fn write<T: Object, R>(
+        &mut self,
+        handle: Mut<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
         self.operate(handle.id, false, f)
     }
 
     /// Runs a capsule mutator: `f` writes the capsule's fields through a [`Writer`], and the
     /// barrier runs once at the end (L42's `Cache.Clear` methods). A failing invariant or a
     /// panic puts back every field `f` wrote.
-    pub fn mutate<T: Object, R>(&mut self, capsule: &Capsule<T>, f: impl FnOnce(&mut Writer<'_, T>) -> R) -> Result<R, Error> {
+    pub fn mutate<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
         self.operate(capsule.id, false, f)
     }
 
@@ -111,8 +129,14 @@ impl Heap {
     /// open inside, and at the end every cache of the object is invalidated and every
     /// invariant that may have changed is rechecked exactly once. A failure puts the whole
     /// value back (saved with [`Object::save`] before `f` runs).
-    pub fn open_box<T: Object, R>(&mut self, capsule: &Capsule<T>, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
-        self.operate(capsule.id, true, |w: &mut Writer<'_, T>| f(w.__fields_mut(FieldMask::ALL)))
+    pub fn open_box<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error> {
+        self.operate(capsule.id, true, |w: &mut Writer<'_, T>| {
+            f(w.__fields_mut(FieldMask::ALL))
+        })
     }
 
     fn operate<T: Object, R>(
@@ -127,7 +151,12 @@ impl Heap {
             writer.touch(FieldMask::ALL);
         }
         let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-        let Writer { written, saved, lost, .. } = writer;
+        let Writer {
+            written,
+            saved,
+            lost,
+            ..
+        } = writer;
         let out = match out {
             Ok(out) => out,
             Err(payload) => {
@@ -156,7 +185,12 @@ impl Heap {
 
     /// Puts back saved fields, or removes an object that could not be saved and returns
     /// its value.
-    fn restore<T: Object>(&mut self, key: ObjectKey, saved: Vec<T::Saved>, lost: bool) -> Option<Box<dyn Any + Send + Sync>> {
+    fn restore<T: Object>(
+        &mut self,
+        key: ObjectKey,
+        saved: Vec<T::Saved>,
+        lost: bool,
+    ) -> Option<Box<dyn Any + Send + Sync>> {
         if lost {
             // Invalidate what read it, without a veto: there is no consistent state to go back to.
             self.mark_removed(key);
@@ -172,7 +206,11 @@ impl Heap {
     }
 
     pub(crate) fn value_mut<T: Object>(&mut self, key: ObjectKey) -> &mut T {
-        self.slots[key].obj.as_any_mut().downcast_mut().expect("checked by Heap::key")
+        self.slots[key]
+            .obj
+            .as_any_mut()
+            .downcast_mut()
+            .expect("checked by Heap::key")
     }
 
     /// Removes `key` from view, invalidates what read it and rechecks; on failure the
@@ -198,7 +236,8 @@ impl Heap {
 
     fn mark_removed(&mut self, key: ObjectKey) {
         let graph = self.slots[key].graph.get_mut();
-        let mut work: Vec<(CellId, State)> = graph.readers.keys().map(|&c| (c, State::Dirty)).collect();
+        let mut work: Vec<(CellId, State)> =
+            graph.readers.keys().map(|&c| (c, State::Dirty)).collect();
         for node in &graph.nodes {
             work.extend(node.dependents.iter().map(|&c| (c, State::Dirty)));
         }
@@ -216,7 +255,10 @@ impl Heap {
                 let prev = node.state;
                 let hot = prev == State::Clean && slot.cells[i].invalidate();
                 if node.save(hot) {
-                    journal.push(CellId { key, index: i as u32 });
+                    journal.push(CellId {
+                        key,
+                        index: i as u32,
+                    });
                 }
                 node.state = State::Dirty;
                 if prev == State::Clean {
@@ -224,7 +266,13 @@ impl Heap {
                 }
             }
         }
-        work.extend(graph.readers.iter().filter(|(_, m)| m.intersects(written)).map(|(&c, _)| (c, State::Dirty)));
+        work.extend(
+            graph
+                .readers
+                .iter()
+                .filter(|(_, m)| m.intersects(written))
+                .map(|(&c, _)| (c, State::Dirty)),
+        );
         self.mark(work);
         let result = self.settle_journal();
         if result.is_ok() {
@@ -237,7 +285,9 @@ impl Heap {
     fn mark(&mut self, mut work: Vec<(CellId, State)>) {
         let journal = self.journal.get_mut();
         while let Some((id, level)) = work.pop() {
-            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            let Some(slot) = self.slots.get_mut(id.key) else {
+                continue;
+            };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             if node.state >= level {
                 continue;
@@ -266,7 +316,9 @@ impl Heap {
             let mut i = 0;
             while let Some(&id) = self.journal.get_mut().get(i) {
                 i += 1;
-                let Some(slot) = self.slots.get_mut(id.key) else { continue };
+                let Some(slot) = self.slots.get_mut(id.key) else {
+                    continue;
+                };
                 let node = &slot.graph.get_mut().nodes[id.index as usize];
                 let saved = node.saved.as_ref().expect("journaled nodes are saved");
                 if slot.obj.kind(id.index as usize).is_eager() {
@@ -316,7 +368,12 @@ impl Heap {
                     return Ok(None);
                 }
             }
-            Ok(Some(this.slots[id.key].obj.compute(this, &frame, id, Compute::Owned(&mut *cell))))
+            Ok(Some(this.slots[id.key].obj.compute(
+                this,
+                &frame,
+                id,
+                Compute::Owned(&mut *cell),
+            )))
         }));
         let slot = &mut self.slots[id.key];
         slot.cells[index] = cell;
@@ -352,7 +409,9 @@ impl Heap {
         if partial.is_empty() {
             return;
         }
-        let Some(slot) = self.slots.get(id.key) else { return };
+        let Some(slot) = self.slots.get(id.key) else {
+            return;
+        };
         let kept = slot.graph.lock().nodes[id.index as usize].deps.clone();
         self.unlink(id, partial.iter().filter(|d| !kept.contains(d)));
     }
@@ -367,7 +426,11 @@ impl Heap {
                     .obj
                     .take_failure(id.index as usize, &mut *slot.cells[id.index as usize])
                     .expect("a failed invariant holds its error");
-                Ok(Error::Invariant { invariant, source, value: None })
+                Ok(Error::Invariant {
+                    invariant,
+                    source,
+                    value: None,
+                })
             }
             Failure::Cycle(error) => Ok(error),
             Failure::Panic(payload) => Err(payload),
@@ -378,7 +441,9 @@ impl Heap {
     fn commit(&mut self) {
         let journal = mem::take(self.journal.get_mut());
         for &id in &journal {
-            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            let Some(slot) = self.slots.get_mut(id.key) else {
+                continue;
+            };
             slot.graph.get_mut().nodes[id.index as usize].saved = None;
             slot.cells[id.index as usize].commit();
         }
@@ -389,9 +454,13 @@ impl Heap {
     fn roll_back(&mut self) {
         let journal = mem::take(self.journal.get_mut());
         for &id in journal.iter().rev() {
-            let Some(slot) = self.slots.get_mut(id.key) else { continue };
+            let Some(slot) = self.slots.get_mut(id.key) else {
+                continue;
+            };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let Some(saved) = node.saved.take() else { continue };
+            let Some(saved) = node.saved.take() else {
+                continue;
+            };
             node.state = saved.state;
             node.failed = false;
             node.changed_at = saved.changed_at;

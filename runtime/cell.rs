@@ -39,18 +39,25 @@ pub(crate) struct Cell<V> {
     stale: Mutex<Option<V>>,
 }
 
-
 impl<V: Send + Sync + 'static> Cell<V> {
     pub(crate) fn new() -> Self {
-        Cell { value: OnceCell::new(), seen: AtomicBool::new(false), stale: Mutex::new(None) }
+        Cell {
+            value: OnceCell::new(),
+            seen: AtomicBool::new(false),
+            stale: Mutex::new(None),
+        }
     }
 
     pub(crate) fn downcast(cell: &dyn ErasedCell) -> &Self {
-        cell.as_any().downcast_ref().expect("cache descriptor and cell types agree (checked at allocation)")
+        cell.as_any()
+            .downcast_ref()
+            .expect("cache descriptor and cell types agree (checked at allocation)")
     }
 
     pub(crate) fn downcast_mut(cell: &mut dyn ErasedCell) -> &mut Self {
-        cell.as_any_mut().downcast_mut().expect("cache descriptor and cell types agree (checked at allocation)")
+        cell.as_any_mut()
+            .downcast_mut()
+            .expect("cache descriptor and cell types agree (checked at allocation)")
     }
 
     /// The value, if valid. Marks the cell as read.
@@ -68,15 +75,13 @@ impl<V: Send + Sync + 'static> Cell<V> {
     }
 
     fn judge(new: &V, old: Option<&V>, rule: Rule<V>) -> Fresh {
-        Fresh { changed: !old.is_some_and(|old| (rule.eq)(old, new)), failed: !(rule.holds)(new) }
+        Fresh {
+            changed: !old.is_some_and(|old| (rule.eq)(old, new)),
+            failed: !(rule.holds)(new),
+        }
     }
 
-    pub(crate) fn publish_shared(
-        &self,
-        value: V,
-        rule: Rule<V>,
-        keep_stale: bool,
-    ) -> Fresh {
+    pub(crate) fn publish_shared(&self, value: V, rule: Rule<V>, keep_stale: bool) -> Fresh {
         let mut stale = self.stale.lock();
         let fresh = Self::judge(&value, stale.as_ref(), rule);
         if !keep_stale {
@@ -88,12 +93,7 @@ impl<V: Send + Sync + 'static> Cell<V> {
         fresh
     }
 
-    pub(crate) fn publish_owned(
-        &mut self,
-        value: V,
-        rule: Rule<V>,
-        keep_stale: bool,
-    ) -> Fresh {
+    pub(crate) fn publish_owned(&mut self, value: V, rule: Rule<V>, keep_stale: bool) -> Fresh {
         let stale = self.stale.get_mut();
         let fresh = Self::judge(&value, stale.as_ref(), rule);
         if !keep_stale {

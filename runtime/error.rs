@@ -19,7 +19,13 @@ pub struct CacheName {
 
 impl fmt::Display for CacheName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}::{} of {}", short(self.type_name), self.cache, self.object)
+        write!(
+            f,
+            "{}::{} of {}",
+            short(self.type_name),
+            self.cache,
+            self.object
+        )
     }
 }
 
@@ -103,7 +109,9 @@ impl fmt::Display for Error {
             Error::ForeignHandle { object, heap } => {
                 write!(f, "handle to {object} used with heap{heap}")
             }
-            Error::Invariant { invariant, source, .. } => {
+            Error::Invariant {
+                invariant, source, ..
+            } => {
                 write!(f, "invariant {invariant} failed: {source}")
             }
             Error::Cycle { chain } => {

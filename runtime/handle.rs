@@ -41,7 +41,6 @@ impl fmt::Display for ObjectId {
     }
 }
 
-
 /// The ownership tag of an object (see the crate docs for what each allows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tag {

@@ -59,7 +59,11 @@ pub(crate) trait ErasedObject: Any + Send + Sync {
     fn cache_name(&self, index: usize) -> &'static str;
     fn kind(&self, index: usize) -> Kind;
     fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh;
-    fn take_failure(&self, index: usize, cell: &mut dyn ErasedCell) -> Option<Box<dyn std::error::Error + Send + Sync>>;
+    fn take_failure(
+        &self,
+        index: usize,
+        cell: &mut dyn ErasedCell,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
 }
 
 impl<T: Object> ErasedObject for T {
@@ -88,7 +92,15 @@ impl<T: Object> ErasedObject for T {
     }
 
     fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh {
-        let ctx = Ctx { this: self, id: ObjectId { key: id.key, heap: heap.id }, heap, frame };
+        let ctx = Ctx {
+            this: self,
+            id: ObjectId {
+                key: id.key,
+                heap: heap.id,
+            },
+            heap,
+            frame,
+        };
         let cache = T::CACHES[id.index as usize];
         match into {
             Compute::Shared(cell) => cache.compute_shared(&ctx, cell, heap.in_barrier),
@@ -96,7 +108,11 @@ impl<T: Object> ErasedObject for T {
         }
     }
 
-    fn take_failure(&self, index: usize, cell: &mut dyn ErasedCell) -> Option<Box<dyn std::error::Error + Send + Sync>> {
+    fn take_failure(
+        &self,
+        index: usize,
+        cell: &mut dyn ErasedCell,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>> {
         T::CACHES[index].take_failure(cell)
     }
 }
@@ -109,7 +125,10 @@ impl Default for Heap {
 
 impl fmt::Debug for Heap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Heap").field("id", &self.id).field("objects", &self.slots.len()).finish_non_exhaustive()
+        f.debug_struct("Heap")
+            .field("id", &self.id)
+            .field("objects", &self.slots.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,7 +203,8 @@ impl Heap {
 
     /// Whether the handle names a live object of this heap.
     pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
-        self.slot(handle.id()).is_ok_and(|(s, _)| s.obj.as_any().is::<T>())
+        self.slot(handle.id())
+            .is_ok_and(|(s, _)| s.obj.as_any().is::<T>())
     }
 
     /// Reads an object.
@@ -211,7 +231,10 @@ impl Heap {
         if let Some(v) = cell.get() {
             return Ok(v);
         }
-        let id = CellId { key, index: cache.index() as u32 };
+        let id = CellId {
+            key,
+            index: cache.index() as u32,
+        };
         Self::catch_cycle(|| self.refresh(id, None))?;
         Ok(cell.get().expect("a refreshed cell is valid"))
     }
@@ -232,11 +255,17 @@ impl Heap {
     #[inline]
     pub(crate) fn slot(&self, id: ObjectId) -> Result<(&Slot, ObjectKey), Error> {
         if id.heap != self.id {
-            return Err(Error::ForeignHandle { object: id, heap: self.id });
+            return Err(Error::ForeignHandle {
+                object: id,
+                heap: self.id,
+            });
         }
         match self.slots.get(id.key) {
             Some(slot) if !slot.gone => Ok((slot, id.key)),
-            _ => Err(Error::Removed { object: id, type_name: "object" }),
+            _ => Err(Error::Removed {
+                object: id,
+                type_name: "object",
+            }),
         }
     }
 
@@ -248,7 +277,10 @@ impl Heap {
     #[inline]
     pub(crate) fn typed_slot<T: Object>(&self, id: ObjectId) -> Result<(&Slot, ObjectKey), Error> {
         self.slot(id).map_err(|e| match e {
-            Error::Removed { object, .. } => Error::Removed { object, type_name: std::any::type_name::<T>() },
+            Error::Removed { object, .. } => Error::Removed {
+                object,
+                type_name: std::any::type_name::<T>(),
+            },
             e => e,
         })
     }
@@ -261,32 +293,56 @@ impl Heap {
     }
 
     pub(crate) fn value_of<T: Object>(slot: &Slot) -> Result<&T, Error> {
-        slot.obj.as_any().downcast_ref().ok_or_else(|| Error::Schema {
-            type_name: std::any::type_name::<T>(),
-            detail: format!("the object is a {}", slot.obj.type_name()),
-        })
+        slot.obj
+            .as_any()
+            .downcast_ref()
+            .ok_or_else(|| Error::Schema {
+                type_name: std::any::type_name::<T>(),
+                detail: format!("the object is a {}", slot.obj.type_name()),
+            })
     }
 
     fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<ObjectId, Error> {
         check_schema::<T>()?;
         let cells: Box<[Box<dyn ErasedCell>]> = T::CACHES.iter().map(|c| c.new_cell()).collect();
-        let graph = Graph { nodes: T::CACHES.iter().map(|_| Node::new()).collect(), readers: Default::default() };
-        let key = self.slots.insert(Slot { tag, gone: false, obj: Box::new(value), cells, graph: Mutex::new(graph) });
+        let graph = Graph {
+            nodes: T::CACHES.iter().map(|_| Node::new()).collect(),
+            readers: Default::default(),
+        };
+        let key = self.slots.insert(Slot {
+            tag,
+            gone: false,
+            obj: Box::new(value),
+            cells,
+            graph: Mutex::new(graph),
+        });
         let id = ObjectId { key, heap: self.id };
         let eager: Vec<CellId> = (0..T::CACHES.len())
             .filter(|&i| T::CACHES[i].kind().is_eager())
-            .map(|i| CellId { key, index: i as u32 })
+            .map(|i| CellId {
+                key,
+                index: i as u32,
+            })
             .collect();
         match self.settle_cells(&eager) {
             Ok(()) => Ok(id),
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.discard(key);
-                let value = self.slots.remove(key).expect("just inserted").obj.into_any();
+                let value = self
+                    .slots
+                    .remove(key)
+                    .expect("just inserted")
+                    .obj
+                    .into_any();
                 match error {
-                    Ok(Error::Invariant { invariant, source, .. }) => {
-                        Err(Error::Invariant { invariant, source, value: Some(value) })
-                    }
+                    Ok(Error::Invariant {
+                        invariant, source, ..
+                    }) => Err(Error::Invariant {
+                        invariant,
+                        source,
+                        value: Some(value),
+                    }),
                     Ok(e) => Err(e),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
@@ -302,7 +358,15 @@ impl Heap {
             .nodes
             .iter_mut()
             .enumerate()
-            .map(|(i, n)| (CellId { key, index: i as u32 }, std::mem::take(&mut n.deps)))
+            .map(|(i, n)| {
+                (
+                    CellId {
+                        key,
+                        index: i as u32,
+                    },
+                    std::mem::take(&mut n.deps),
+                )
+            })
             .collect();
         for (id, deps) in deps {
             self.unlink(id, deps.iter());
@@ -311,13 +375,22 @@ impl Heap {
 }
 
 fn check_schema<T: Object>() -> Result<(), Error> {
-    let bad = |detail: String| Err(Error::Schema { type_name: std::any::type_name::<T>(), detail });
+    let bad = |detail: String| {
+        Err(Error::Schema {
+            type_name: std::any::type_name::<T>(),
+            detail,
+        })
+    };
     if T::FIELDS.len() > 64 {
         return bad(format!("{} fields (at most 64)", T::FIELDS.len()));
     }
     for (i, cache) in T::CACHES.iter().enumerate() {
         if cache.index() != i {
-            return bad(format!("cache `{}` is listed at {i} but has index {}", cache.name(), cache.index()));
+            return bad(format!(
+                "cache `{}` is listed at {i} but has index {}",
+                cache.name(),
+                cache.index()
+            ));
         }
     }
     Ok(())

@@ -65,7 +65,11 @@ impl<T, F> Field<T, F> {
     /// Declares field number `index` of `T`, reached by `get` and `get_mut`.
     pub const fn new(index: usize, get: fn(&T) -> &F, get_mut: fn(&mut T) -> &mut F) -> Self {
         assert!(index < 64, "a steadfast object has at most 64 fields");
-        Field { index, get, get_mut }
+        Field {
+            index,
+            get,
+            get_mut,
+        }
     }
 
     /// The field's position in [`Object::FIELDS`].
@@ -167,7 +171,8 @@ fn never_fails<V>(_: V) -> Option<Box<dyn StdError + Send + Sync>> {
 fn error_of<E: StdError + Send + Sync + 'static>(
     v: Result<(), E>,
 ) -> Option<Box<dyn StdError + Send + Sync>> {
-    v.err().map(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)
+    v.err()
+        .map(|e| Box::new(e) as Box<dyn StdError + Send + Sync>)
 }
 
 fn both_ok<E>(a: &Result<(), E>, b: &Result<(), E>) -> bool {
@@ -175,13 +180,21 @@ fn both_ok<E>(a: &Result<(), E>, b: &Result<(), E>) -> bool {
 }
 
 impl<T, V: PartialEq> Cache<T, V> {
-    const fn value(index: usize, name: &'static str, kind: Kind, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+    const fn value(
+        index: usize,
+        name: &'static str,
+        kind: Kind,
+        compute: fn(&Ctx<'_, T>) -> V,
+    ) -> Self {
         Cache {
             index,
             name,
             kind,
             compute,
-            rule: Rule { eq: <V as PartialEq>::eq, holds: always::<V> },
+            rule: Rule {
+                eq: <V as PartialEq>::eq,
+                holds: always::<V>,
+            },
             failure: never_fails::<V>,
         }
     }
@@ -192,7 +205,11 @@ impl<T, V: PartialEq> Cache<T, V> {
     }
 
     /// A `lazy_read` cache: computed on first read after an invalidation.
-    pub const fn lazy_read(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
+    pub const fn lazy_read(
+        index: usize,
+        name: &'static str,
+        compute: fn(&Ctx<'_, T>) -> V,
+    ) -> Self {
         Self::value(index, name, Kind::LazyRead, compute)
     }
 
@@ -220,7 +237,10 @@ impl<T, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
             name,
             kind: Kind::Now,
             compute,
-            rule: Rule { eq: both_ok::<E>, holds: Result::is_ok },
+            rule: Rule {
+                eq: both_ok::<E>,
+                holds: Result::is_ok,
+            },
             failure: error_of::<E>,
         }
     }
@@ -235,7 +255,13 @@ impl<T, V> Cache<T, V> {
 
 impl<T, V> fmt::Debug for Cache<T, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cache<{}>({}, {:?})", std::any::type_name::<T>(), self.name, self.kind)
+        write!(
+            f,
+            "Cache<{}>({}, {:?})",
+            std::any::type_name::<T>(),
+            self.name,
+            self.kind
+        )
     }
 }
 
@@ -266,11 +292,24 @@ pub(crate) mod sealed {
     pub trait Ops<T> {
         fn new_cell(&self) -> Box<dyn ErasedCell>;
         /// Computes into a cell shared with other readers (claimed by the caller).
-        fn compute_shared(&self, ctx: &Ctx<'_, T>, cell: &dyn ErasedCell, keep_stale: bool) -> Fresh;
+        fn compute_shared(
+            &self,
+            ctx: &Ctx<'_, T>,
+            cell: &dyn ErasedCell,
+            keep_stale: bool,
+        ) -> Fresh;
         /// Computes into a cell the caller holds exclusively.
-        fn compute_owned(&self, ctx: &Ctx<'_, T>, cell: &mut dyn ErasedCell, keep_stale: bool) -> Fresh;
+        fn compute_owned(
+            &self,
+            ctx: &Ctx<'_, T>,
+            cell: &mut dyn ErasedCell,
+            keep_stale: bool,
+        ) -> Fresh;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
-        fn take_failure(&self, cell: &mut dyn ErasedCell) -> Option<Box<dyn StdError + Send + Sync>>;
+        fn take_failure(
+            &self,
+            cell: &mut dyn ErasedCell,
+        ) -> Option<Box<dyn StdError + Send + Sync>>;
     }
 }
 
@@ -299,7 +338,12 @@ impl<T: 'static, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         cell.publish_shared(value, self.rule, keep_stale)
     }
 
-    fn compute_owned(&self, ctx: &Ctx<'_, T>, cell: &mut dyn ErasedCell, keep_stale: bool) -> Fresh {
+    fn compute_owned(
+        &self,
+        ctx: &Ctx<'_, T>,
+        cell: &mut dyn ErasedCell,
+        keep_stale: bool,
+    ) -> Fresh {
         let cell = Cell::<V>::downcast_mut(cell);
         let value = (self.compute)(ctx);
         cell.publish_owned(value, self.rule, keep_stale)

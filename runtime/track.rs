@@ -85,7 +85,13 @@ impl Node {
     }
 
     /// Records a new computation's reads; returns the deps it replaces.
-    pub(crate) fn record(&mut self, frame: &Frame<'_>, fresh: Fresh, rev: u64, in_barrier: bool) -> Vec<Dep> {
+    pub(crate) fn record(
+        &mut self,
+        frame: &Frame<'_>,
+        fresh: Fresh,
+        rev: u64,
+        in_barrier: bool,
+    ) -> Vec<Dep> {
         let deps = frame.deps.take();
         let old_reads = std::mem::replace(&mut self.reads, FieldMask(frame.reads.get()));
         let old_deps = std::mem::replace(&mut self.deps, deps);
@@ -171,7 +177,13 @@ pub(crate) struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     pub(crate) fn new(task: u64, cell: CellId, parent: Option<&'a Frame<'a>>) -> Self {
-        Frame { task, cell, parent, reads: StdCell::new(0), deps: RefCell::new(Vec::new()) }
+        Frame {
+            task,
+            cell,
+            parent,
+            reads: StdCell::new(0),
+            deps: RefCell::new(Vec::new()),
+        }
     }
 
     pub(crate) fn take_deps(&self) -> Vec<Dep> {
@@ -203,7 +215,9 @@ pub struct Ctx<'a, T> {
 impl<'a, T: Object> Ctx<'a, T> {
     /// Reads a field of this object; a write to it will invalidate the computation.
     pub fn field<F>(&self, field: &Field<T, F>) -> &'a F {
-        self.frame.reads.set(self.frame.reads.get() | field.mask().0);
+        self.frame
+            .reads
+            .set(self.frame.reads.get() | field.mask().0);
         field.get(self.this)
     }
 
@@ -225,7 +239,11 @@ impl<'a, T: Object> Ctx<'a, T> {
 
     /// Reads one field of another object; only writes to that field invalidate the
     /// computation.
-    pub fn field_of<U: Object, F>(&self, handle: impl Handle<U>, field: &Field<U, F>) -> Result<&'a F, Error> {
+    pub fn field_of<U: Object, F>(
+        &self,
+        handle: impl Handle<U>,
+        field: &Field<U, F>,
+    ) -> Result<&'a F, Error> {
         self.heap_field(handle.id(), field.mask(), |u: &'a U| field.get(u))
     }
 
@@ -268,9 +286,16 @@ impl<'a, T: Object> Ctx<'a, T> {
         }
     }
 
-    fn cache_of<U: Object, V: Send + Sync + 'static>(&self, id: ObjectId, cache: &Cache<U, V>) -> Result<&'a V, Error> {
+    fn cache_of<U: Object, V: Send + Sync + 'static>(
+        &self,
+        id: ObjectId,
+        cache: &Cache<U, V>,
+    ) -> Result<&'a V, Error> {
         let (slot, key) = self.heap.typed_slot::<U>(id)?;
-        let id = CellId { key, index: cache.index() as u32 };
+        let id = CellId {
+            key,
+            index: cache.index() as u32,
+        };
         let value = match Heap::typed_cell::<U, V>(slot, cache) {
             Ok(cell) => match cell.get() {
                 Some(v) => v,
@@ -284,14 +309,23 @@ impl<'a, T: Object> Ctx<'a, T> {
                     cell.get().expect("a refreshed cell is valid")
                 }
             },
-            Err(e) if slot.cells.get(id.index as usize).is_some_and(|c| c.is_vacant()) => {
+            Err(e)
+                if slot
+                    .cells
+                    .get(id.index as usize)
+                    .is_some_and(|c| c.is_vacant()) =>
+            {
                 let _ = e;
-                panic::resume_unwind(Box::new(CycleUnwind(self.heap.cycle(&[id], Some(self.frame)))))
+                panic::resume_unwind(Box::new(CycleUnwind(
+                    self.heap.cycle(&[id], Some(self.frame)),
+                )))
             }
             Err(e) => return Err(e),
         };
         let mut graph = slot.graph.lock();
-        graph.nodes[id.index as usize].dependents.insert(self.frame.cell);
+        graph.nodes[id.index as usize]
+            .dependents
+            .insert(self.frame.cell);
         drop(graph);
         self.frame.depend(Dep::Cell(id));
         Ok(value)
@@ -370,13 +404,23 @@ impl Heap {
             }
         }
         let fresh = slot.obj.compute(self, &frame, id, Compute::Shared(cell));
-        let old = slot.graph.lock().nodes[id.index as usize].record(&frame, fresh, self.rev, self.in_barrier);
+        let old = slot.graph.lock().nodes[id.index as usize].record(
+            &frame,
+            fresh,
+            self.rev,
+            self.in_barrier,
+        );
         self.relink(id, old, slot);
         Ok(())
     }
 
     /// Whether a cache read by a `Check` computation changed after it was last verified.
-    pub(crate) fn inputs_changed(&self, deps: &[Dep], verified_at: u64, frame: &Frame<'_>) -> Result<bool, Error> {
+    pub(crate) fn inputs_changed(
+        &self,
+        deps: &[Dep],
+        verified_at: u64,
+        frame: &Frame<'_>,
+    ) -> Result<bool, Error> {
         for dep in deps {
             let Dep::Cell(input) = *dep else { continue };
             match self.refresh(input, Some(frame)) {
@@ -384,7 +428,9 @@ impl Heap {
                 Err(Error::Removed { .. }) => return Ok(true),
                 Err(e) => return Err(e),
             }
-            let Ok(slot) = self.slot_by_key(input.key) else { return Ok(true) };
+            let Ok(slot) = self.slot_by_key(input.key) else {
+                return Ok(true);
+            };
             if slot.graph.lock().nodes[input.index as usize].changed_at > verified_at {
                 return Ok(true);
             }
@@ -412,7 +458,9 @@ impl Heap {
                 Dep::Cell(c) => c.key,
                 Dep::Fields(k) => k,
             };
-            let Some(slot) = self.slots.get(key) else { continue };
+            let Some(slot) = self.slots.get(key) else {
+                continue;
+            };
             let mut graph = slot.graph.lock();
             match *dep {
                 Dep::Cell(c) => {
@@ -431,12 +479,18 @@ impl Heap {
             match *dep {
                 Dep::Cell(c) => {
                     if let Some(slot) = self.slots.get(c.key) {
-                        slot.graph.lock().nodes[c.index as usize].dependents.insert(id);
+                        slot.graph.lock().nodes[c.index as usize]
+                            .dependents
+                            .insert(id);
                     }
                 }
                 Dep::Fields(k) => {
                     if let Some(slot) = self.slots.get(k) {
-                        slot.graph.lock().readers.entry(id).or_insert(FieldMask::ALL);
+                        slot.graph
+                            .lock()
+                            .readers
+                            .entry(id)
+                            .or_insert(FieldMask::ALL);
                     }
                 }
             }
@@ -459,18 +513,27 @@ impl Heap {
         if chain.first() != Some(&path[0]) {
             chain.splice(0..0, path.iter().rev().copied());
         }
-        Error::Cycle { chain: chain.into_iter().map(|c| self.name_of(c)).collect() }
+        Error::Cycle {
+            chain: chain.into_iter().map(|c| self.name_of(c)).collect(),
+        }
     }
 
     pub(crate) fn name_of(&self, id: CellId) -> CacheName {
-        let object = ObjectId { key: id.key, heap: self.id };
+        let object = ObjectId {
+            key: id.key,
+            heap: self.id,
+        };
         match self.slots.get(id.key) {
             Some(slot) => CacheName {
                 object,
                 type_name: slot.obj.type_name(),
                 cache: slot.obj.cache_name(id.index as usize),
             },
-            None => CacheName { object, type_name: "?", cache: "?" },
+            None => CacheName {
+                object,
+                type_name: "?",
+                cache: "?",
+            },
         }
     }
 

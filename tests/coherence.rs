@@ -20,7 +20,11 @@ fn lazy_read_computes_once_per_invalidation() {
     heap.set(p, &Point::Y, 8.0).unwrap();
     assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 10.0);
     assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 10.0);
-    assert!(count(DIST_RUNS) <= 3, "at most once per invalidation, got {}", count(DIST_RUNS));
+    assert!(
+        count(DIST_RUNS) <= 3,
+        "at most once per invalidation, got {}",
+        count(DIST_RUNS)
+    );
 }
 
 #[test]
@@ -55,9 +59,24 @@ fn set_returns_old_value_and_write_tracks_fields() {
 fn cross_object_field_read_is_invalidated() {
     reset();
     let mut heap = Heap::new();
-    let a = heap.alloc(Item { cost: 5, note: String::new() }).unwrap();
-    let b = heap.alloc(Item { cost: 7, note: String::new() }).unwrap();
-    let budget = heap.capsule(Budget { items: vec![a, b], cap: 100 }).unwrap();
+    let a = heap
+        .alloc(Item {
+            cost: 5,
+            note: String::new(),
+        })
+        .unwrap();
+    let b = heap
+        .alloc(Item {
+            cost: 7,
+            note: String::new(),
+        })
+        .unwrap();
+    let budget = heap
+        .capsule(Budget {
+            items: vec![a, b],
+            cap: 100,
+        })
+        .unwrap();
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 12);
     let runs = count(TOTAL_RUNS);
     heap.set(a, &Item::COST, 10).unwrap();
@@ -101,7 +120,9 @@ fn reading_a_removed_object_recomputes() {
 fn edges_do_not_grow_over_many_writes() {
     let mut heap = Heap::new();
     let n = heap.alloc(Num { n: 0 }).unwrap();
-    let watchers: Vec<_> = (0..10).map(|_| heap.alloc(Watcher { src: n }).unwrap()).collect();
+    let watchers: Vec<_> = (0..10)
+        .map(|_| heap.alloc(Watcher { src: n }).unwrap())
+        .collect();
     let mut sizes = Vec::new();
     for round in 0..20_000 {
         heap.set(n, &Num::N, round).unwrap();
@@ -112,7 +133,10 @@ fn edges_do_not_grow_over_many_writes() {
             sizes.push(heap.edges());
         }
     }
-    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "edge count changed: {sizes:?}");
+    assert!(
+        sizes.windows(2).all(|w| w[0] == w[1]),
+        "edge count changed: {sizes:?}"
+    );
     assert_eq!(sizes[0], 10);
 }
 

@@ -10,10 +10,11 @@ struct Link {
 
 impl Link {
     const NEXT: Field<Link, Option<Mut<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
-    const DEPTH: Cache<Link, usize> = Cache::lazy_read(0, "depth", |c| match *c.field(&Link::NEXT) {
-        Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
-        None => 0,
-    });
+    const DEPTH: Cache<Link, usize> =
+        Cache::lazy_read(0, "depth", |c| match *c.field(&Link::NEXT) {
+            Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
+            None => 0,
+        });
     /// Reads itself.
     const SELF: Cache<Link, usize> = Cache::lazy_read(1, "itself", |c| *c.own(&Link::SELF) + 1);
 }
@@ -35,11 +36,16 @@ fn a_cache_reading_itself_is_a_cycle() {
     let mut heap = Heap::new();
     let a = heap.alloc(Link { next: None }).unwrap();
     let err = heap.cache(a, &Link::SELF).unwrap_err();
-    let Error::Cycle { chain } = &err else { panic!("{err}") };
+    let Error::Cycle { chain } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(chain.len(), 1);
     assert_eq!(chain[0].cache, "itself");
     // Not poisoned: the same error again, not a hang.
-    assert!(matches!(heap.cache(a, &Link::SELF), Err(Error::Cycle { .. })));
+    assert!(matches!(
+        heap.cache(a, &Link::SELF),
+        Err(Error::Cycle { .. })
+    ));
 }
 
 #[test]
@@ -51,10 +57,15 @@ fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
     assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
     heap.set(a, &Link::NEXT, Some(c)).unwrap();
     let err = heap.cache(c, &Link::DEPTH).unwrap_err();
-    let Error::Cycle { chain } = &err else { panic!("{err}") };
+    let Error::Cycle { chain } = &err else {
+        panic!("{err}")
+    };
     let ids: Vec<_> = chain.iter().map(|n| n.object).collect();
     assert_eq!(ids, vec![c.id(), b.id(), a.id()], "{err}");
-    assert!(err.to_string().starts_with("cycle: Link::depth of"), "{err}");
+    assert!(
+        err.to_string().starts_with("cycle: Link::depth of"),
+        "{err}"
+    );
     heap.set(a, &Link::NEXT, None).unwrap();
     assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
 }
@@ -83,8 +94,8 @@ fn a_cycle_across_threads_is_an_error_not_a_deadlock() {
         heap.set(a, &Link::NEXT, Some(b)).unwrap();
         let heap = &heap;
         std::thread::scope(|s| {
-            let t1 = s.spawn(move || heap.cache(a, &Link::DEPTH).map(|v| *v));
-            let t2 = s.spawn(move || heap.cache(b, &Link::DEPTH).map(|v| *v));
+            let t1 = s.spawn(move || heap.cache(a, &Link::DEPTH).copied());
+            let t2 = s.spawn(move || heap.cache(b, &Link::DEPTH).copied());
             assert!(matches!(t1.join().unwrap(), Err(Error::Cycle { .. })));
             assert!(matches!(t2.join().unwrap(), Err(Error::Cycle { .. })));
         });

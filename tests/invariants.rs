@@ -47,17 +47,22 @@ fn each_mutator_and_box_runs_the_invariant_exactly_once() {
     .unwrap();
     assert_eq!(count(INV_RUNS), 2);
     // A write to a field the invariant does not read: no check.
-    heap.mutate(&p, |w| w.set(&Path::LABEL, "x".to_string())).unwrap();
+    heap.mutate(&p, |w| w.set(&Path::LABEL, "x".to_string()))
+        .unwrap();
     assert_eq!(count(INV_RUNS), 2);
 }
 
 #[test]
 fn the_tutorial_bug_and_its_fix_with_a_box() {
     let mut heap = Heap::new();
-    let p = heap.capsule(Path::new(vec![(3, 0), (0, 1)], (0, 0))).unwrap();
+    let p = heap
+        .capsule(Path::new(vec![(3, 0), (0, 1)], (0, 0)))
+        .unwrap();
     // Moving the location onto a point, then removing that point, as two mutators: the
     // first leaves the invariant broken, so it is refused...
-    let err = heap.mutate(&p, |w| w.set(&Path::LOCATION, (3, 0))).unwrap_err();
+    let err = heap
+        .mutate(&p, |w| w.set(&Path::LOCATION, (3, 0)))
+        .unwrap_err();
     assert!(matches!(err, Error::Invariant { .. }), "{err}");
     assert_eq!(heap.get(&p).unwrap().location, (0, 0));
     // ...while one box that does both is checked once, at its end, and passes.
@@ -73,14 +78,35 @@ fn the_tutorial_bug_and_its_fix_with_a_box() {
 #[test]
 fn a_cross_object_invariant_vetoes_a_write() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Item { cost: 5, note: String::new() }).unwrap();
-    let b = heap.alloc(Item { cost: 7, note: String::new() }).unwrap();
-    let budget = heap.capsule(Budget { items: vec![a, b], cap: 20 }).unwrap();
+    let a = heap
+        .alloc(Item {
+            cost: 5,
+            note: String::new(),
+        })
+        .unwrap();
+    let b = heap
+        .alloc(Item {
+            cost: 7,
+            note: String::new(),
+        })
+        .unwrap();
+    let budget = heap
+        .capsule(Budget {
+            items: vec![a, b],
+            cap: 20,
+        })
+        .unwrap();
     heap.set(a, &Item::COST, 10).unwrap();
     let err = heap.set(a, &Item::COST, 50).unwrap_err();
     let inv = err.invariant().expect("invariant error");
     assert_eq!((inv.cache, inv.object), ("within_cap", budget.id()));
-    assert_eq!(err.to_string(), format!("invariant Budget::within_cap of {} failed: total 57 exceeds cap 20", budget.id()));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invariant Budget::within_cap of {} failed: total 57 exceeds cap 20",
+            budget.id()
+        )
+    );
     assert_eq!(heap[a].cost, 10, "the vetoed write is undone");
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
     assert!(heap.cache(&budget, &Budget::WITHIN_CAP).unwrap().is_ok());
@@ -89,9 +115,24 @@ fn a_cross_object_invariant_vetoes_a_write() {
 #[test]
 fn a_cross_object_invariant_vetoes_a_removal() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Item { cost: -50, note: String::new() }).unwrap();
-    let b = heap.alloc(Item { cost: 60, note: String::new() }).unwrap();
-    let budget = heap.capsule(Budget { items: vec![a, b], cap: 20 }).unwrap();
+    let a = heap
+        .alloc(Item {
+            cost: -50,
+            note: String::new(),
+        })
+        .unwrap();
+    let b = heap
+        .alloc(Item {
+            cost: 60,
+            note: String::new(),
+        })
+        .unwrap();
+    let budget = heap
+        .capsule(Budget {
+            items: vec![a, b],
+            cap: 20,
+        })
+        .unwrap();
     let err = heap.remove(a).unwrap_err();
     assert_eq!(err.invariant().unwrap().object, budget.id());
     assert_eq!(heap[a].cost, -50, "the object stays");
@@ -104,7 +145,12 @@ fn a_cross_object_invariant_vetoes_a_removal() {
 fn the_invariant_error_is_carried_not_stringified() {
     let mut heap = Heap::new();
     let p = heap.capsule(path()).unwrap();
-    let err = heap.mutate(&p, |w| w.set(&Path::LOCATION, (1, 0))).unwrap_err();
+    let err = heap
+        .mutate(&p, |w| w.set(&Path::LOCATION, (1, 0)))
+        .unwrap_err();
     let source = std::error::Error::source(&err).unwrap();
-    assert_eq!(source.downcast_ref::<Broken>(), Some(&Broken("location (1, 0) is on the path".into())));
+    assert_eq!(
+        source.downcast_ref::<Broken>(),
+        Some(&Broken("location (1, 0) is on the path".into()))
+    );
 }

@@ -22,7 +22,10 @@ impl Cell2 {
     const N: Field<Cell2, u64> = Field::new(0, |c| &c.n, |c| &mut c.n);
     const DOUBLE: Cache<Cell2, u64> = Cache::lazy_read(0, "double", |c| {
         RUNS.fetch_add(1, Ordering::SeqCst);
-        if PANICS_LEFT.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if PANICS_LEFT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             panic!("first computation panics");
         }
         c.field(&Cell2::N) * 2
@@ -76,7 +79,9 @@ fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
         let heap = Arc::new(heap);
         let other = {
             let heap = heap.clone();
-            thread::spawn(move || catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok())
+            thread::spawn(move || {
+                catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok()
+            })
         };
         let mine = catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok();
         let theirs = other.join().unwrap();

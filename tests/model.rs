@@ -21,14 +21,43 @@ enum Tag {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Create { tag: Tag, a: i64, b: i64, refs: Vec<usize> },
-    SetA { i: usize, v: i64 },
-    SetB { i: usize, v: i64 },
-    Write { i: usize, a: i64, b: i64, panic: bool },
-    Mutate { i: usize, b: i64, panic: bool },
-    OpenBox { i: usize, a: i64, b: i64, panic: bool },
-    Freeze { i: usize },
-    Remove { i: usize },
+    Create {
+        tag: Tag,
+        a: i64,
+        b: i64,
+        refs: Vec<usize>,
+    },
+    SetA {
+        i: usize,
+        v: i64,
+    },
+    SetB {
+        i: usize,
+        v: i64,
+    },
+    Write {
+        i: usize,
+        a: i64,
+        b: i64,
+        panic: bool,
+    },
+    Mutate {
+        i: usize,
+        b: i64,
+        panic: bool,
+    },
+    OpenBox {
+        i: usize,
+        a: i64,
+        b: i64,
+        panic: bool,
+    },
+    Freeze {
+        i: usize,
+    },
+    Remove {
+        i: usize,
+    },
 }
 
 fn value() -> impl Strategy<Value = i64> {
@@ -76,11 +105,20 @@ fn local(o: &M) -> Option<i64> {
 }
 
 fn total(m: &Model, o: &M) -> i64 {
-    o.a + o.refs.iter().map(|&r| clamp(m, r) + m[r].as_ref().map_or(0, |x| x.a)).sum::<i64>()
+    o.a + o
+        .refs
+        .iter()
+        .map(|&r| clamp(m, r) + m[r].as_ref().map_or(0, |x| x.a))
+        .sum::<i64>()
 }
 
 fn bounded(m: &Model, o: &M) -> bool {
-    o.a + o.refs.iter().map(|&r| m[r].as_ref().map_or(0, |x| x.b)).sum::<i64>() <= LIMIT
+    o.a + o
+        .refs
+        .iter()
+        .map(|&r| m[r].as_ref().map_or(0, |x| x.b))
+        .sum::<i64>()
+        <= LIMIT
 }
 
 /// Whether every live object of a candidate model satisfies its invariants, and no `now`
@@ -128,7 +166,16 @@ fn run(ops: Vec<Op>) {
             let refs: Vec<usize> = refs
                 .iter()
                 .copied()
-                .filter(|&r| r < model.len() && matches!(model[r], Some(M { tag: Tag::Imm | Tag::Mut, .. })))
+                .filter(|&r| {
+                    r < model.len()
+                        && matches!(
+                            model[r],
+                            Some(M {
+                                tag: Tag::Imm | Tag::Mut,
+                                ..
+                            })
+                        )
+                })
                 .collect();
             let value = Obj {
                 a: *a,
@@ -142,7 +189,12 @@ fn run(ops: Vec<Op>) {
                     })
                     .collect(),
             };
-            next.push(Some(M { tag: *tag, a: *a, b: *b, refs }));
+            next.push(Some(M {
+                tag: *tag,
+                a: *a,
+                b: *b,
+                refs,
+            }));
             let expected = judge(&next, &[next.len() - 1]);
             let r = catch_unwind(AssertUnwindSafe(|| match tag {
                 Tag::Imm => heap.imm(value).map(Handle::Imm),
@@ -158,7 +210,11 @@ fn run(ops: Vec<Op>) {
                 model = next;
                 handles.push(handle);
             } else {
-                assert_eq!(heap.len(), handles.iter().flatten().count(), "a refused creation leaves nothing");
+                assert_eq!(
+                    heap.len(),
+                    handles.iter().flatten().count(),
+                    "a refused creation leaves nothing"
+                );
             }
             check(&heap, &model, &handles);
             continue;
@@ -173,7 +229,9 @@ fn run(ops: Vec<Op>) {
             | Op::Remove { i } => *i,
             Op::Create { .. } => unreachable!(),
         };
-        let Some(Some(h)) = handles.get(i) else { continue };
+        let Some(Some(h)) = handles.get(i) else {
+            continue;
+        };
         let o = next[i].as_mut().expect("live handle, live model");
         let mut panics = false;
         let r: Result<Result<(), Error>, _> = match (&op, h) {
@@ -218,7 +276,9 @@ fn run(ops: Vec<Op>) {
                 }))
             }
             (Op::Freeze { .. }, Handle::Capsule(_)) => {
-                let Some(Handle::Capsule(h)) = handles[i].take() else { unreachable!() };
+                let Some(Handle::Capsule(h)) = handles[i].take() else {
+                    unreachable!()
+                };
                 handles[i] = Some(Handle::Imm(heap.freeze(h).expect("freeze a live capsule")));
                 o.tag = Tag::Imm;
                 Ok(Ok(()))
@@ -234,8 +294,16 @@ fn run(ops: Vec<Op>) {
             _ => continue, // the tag does not allow this operation
         };
         let outcome = r.map_err(drop);
-        let touched: &[usize] = if matches!(op, Op::Remove { .. }) { &[] } else { &[i] };
-        let expected = if panics { Verdict::Panic } else { judge(&next, touched) };
+        let touched: &[usize] = if matches!(op, Op::Remove { .. }) {
+            &[]
+        } else {
+            &[i]
+        };
+        let expected = if panics {
+            Verdict::Panic
+        } else {
+            judge(&next, touched)
+        };
         if expect(&op, &expected, &outcome) {
             if matches!(op, Op::Remove { .. }) {
                 handles[i] = None;
@@ -259,23 +327,42 @@ fn name(v: &Verdict) -> &'static str {
 fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>]) {
     for (i, (m, h)) in model.iter().zip(handles).enumerate() {
         let (Some(m), Some(h)) = (m, h) else {
-            assert!(m.is_none() && h.is_none(), "object {i}: model and heap disagree on liveness");
+            assert!(
+                m.is_none() && h.is_none(),
+                "object {i}: model and heap disagree on liveness"
+            );
             continue;
         };
         macro_rules! read {
             ($h:expr) => {{
                 let obj = heap.get($h).expect("live");
                 assert_eq!((obj.a, obj.b), (m.a, m.b), "object {i}: fields");
-                let local_r = catch_unwind(AssertUnwindSafe(|| heap.cache($h, &Obj::LOCAL).map(|v| *v)));
+                let local_r =
+                    catch_unwind(AssertUnwindSafe(|| heap.cache($h, &Obj::LOCAL).copied()));
                 match local(m) {
                     Some(v) => assert_eq!(local_r.unwrap().unwrap(), v, "object {i}: local"),
                     None => assert!(local_r.is_err(), "object {i}: local should panic"),
                 }
-                assert_eq!(*heap.cache($h, &Obj::CLAMP).unwrap(), m.b.min(10), "object {i}: clamp");
-                assert_eq!(*heap.cache($h, &Obj::TOTAL).unwrap(), total(model, m), "object {i}: total");
-                assert!(heap.cache($h, &Obj::BOUNDED).unwrap().is_ok(), "object {i}: invariant");
+                assert_eq!(
+                    *heap.cache($h, &Obj::CLAMP).unwrap(),
+                    m.b.min(10),
+                    "object {i}: clamp"
+                );
+                assert_eq!(
+                    *heap.cache($h, &Obj::TOTAL).unwrap(),
+                    total(model, m),
+                    "object {i}: total"
+                );
+                assert!(
+                    heap.cache($h, &Obj::BOUNDED).unwrap().is_ok(),
+                    "object {i}: invariant"
+                );
                 assert!(bounded(model, m), "object {i}: model invariant");
-                assert_eq!(*heap.cache($h, &Obj::DIFF).unwrap(), m.a - m.b, "object {i}: diff");
+                assert_eq!(
+                    *heap.cache($h, &Obj::DIFF).unwrap(),
+                    m.a - m.b,
+                    "object {i}: diff"
+                );
             }};
         }
         match h {
@@ -287,7 +374,10 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>]) {
 }
 
 fn cases() -> u32 {
-    std::env::var("STEADFAST_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("STEADFAST_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 proptest! {

@@ -13,8 +13,14 @@ fn removed_and_stale_handles_are_errors_never_another_object() {
     let q = heap.alloc(Point::new(2.0, 0.0)).unwrap();
     assert_ne!(p, q);
     assert!(matches!(heap.get(p), Err(Error::Removed { object, .. }) if object == p.id()));
-    assert!(matches!(heap.cache(p, &Point::DIST), Err(Error::Removed { .. })));
-    assert!(matches!(heap.set(p, &Point::X, 1.0), Err(Error::Removed { .. })));
+    assert!(matches!(
+        heap.cache(p, &Point::DIST),
+        Err(Error::Removed { .. })
+    ));
+    assert!(matches!(
+        heap.set(p, &Point::X, 1.0),
+        Err(Error::Removed { .. })
+    ));
     assert!(matches!(heap.remove(p), Err(Error::Removed { .. })));
     assert_eq!(heap[q].x, 2.0);
     assert!(!heap.contains(p));
@@ -29,7 +35,10 @@ fn foreign_handles_are_errors() {
     let err = two.get(p).unwrap_err();
     assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
     assert!(err.to_string().starts_with("handle to #"), "{err}");
-    assert!(matches!(two.set(p, &Point::X, 0.0), Err(Error::ForeignHandle { .. })));
+    assert!(matches!(
+        two.set(p, &Point::X, 0.0),
+        Err(Error::ForeignHandle { .. })
+    ));
 }
 
 #[test]

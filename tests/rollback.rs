@@ -12,7 +12,9 @@ use steadfast::{AnyCache, Cache, Error, Field, FieldMask, Heap, Object};
 fn a_failed_mutator_restores_fields_and_caches() {
     reset();
     let mut heap = Heap::new();
-    let p = heap.capsule(Path::new(vec![(1, 1), (2, 2)], (0, 0))).unwrap();
+    let p = heap
+        .capsule(Path::new(vec![(1, 1), (2, 2)], (0, 0)))
+        .unwrap();
     assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
     let before = heap.get(&p).unwrap().clone();
     let runs = count(LEN_RUNS);
@@ -55,14 +57,21 @@ fn a_panicking_mutator_and_box_leave_the_heap_as_it_was() {
     assert!(r.is_err());
     assert_eq!(heap.get(&p).unwrap(), &before);
     assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 1);
-    heap.mutate(&p, |w| w.field_mut(&Path::POINTS).push((4, 4))).unwrap();
+    heap.mutate(&p, |w| w.field_mut(&Path::POINTS).push((4, 4)))
+        .unwrap();
     assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
 }
 
 #[test]
 fn a_panic_in_a_now_cache_rolls_the_write_back() {
     let mut heap = Heap::new();
-    let o = heap.alloc(Obj { a: 1, b: 1, refs: vec![] }).unwrap();
+    let o = heap
+        .alloc(Obj {
+            a: 1,
+            b: 1,
+            refs: vec![],
+        })
+        .unwrap();
     let r = catch_unwind(AssertUnwindSafe(|| heap.set(o, &Obj::A, PANIC_A)));
     assert!(r.is_err());
     assert_eq!(heap[o].a, 1);
@@ -72,9 +81,15 @@ fn a_panic_in_a_now_cache_rolls_the_write_back() {
 #[test]
 fn a_panic_in_a_lazy_cache_does_not_poison_it() {
     let mut heap = Heap::new();
-    let o = heap.alloc(Obj { a: 1, b: PANIC_B, refs: vec![] }).unwrap();
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).map(|v| *v))).is_err());
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).map(|v| *v))).is_err());
+    let o = heap
+        .alloc(Obj {
+            a: 1,
+            b: PANIC_B,
+            refs: vec![],
+        })
+        .unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).copied())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).copied())).is_err());
     heap.set(o, &Obj::B, 1).unwrap();
     assert_eq!(*heap.cache(o, &Obj::LOCAL).unwrap(), 3);
 }
@@ -82,7 +97,13 @@ fn a_panic_in_a_lazy_cache_does_not_poison_it() {
 #[test]
 fn a_panic_at_creation_creates_nothing() {
     let mut heap = Heap::new();
-    let r = catch_unwind(AssertUnwindSafe(|| heap.alloc(Obj { a: PANIC_A, b: 0, refs: vec![] })));
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        heap.alloc(Obj {
+            a: PANIC_A,
+            b: 0,
+            refs: vec![],
+        })
+    }));
     assert!(r.is_err());
     assert!(heap.is_empty());
 }
@@ -94,8 +115,13 @@ struct Opaque {
 
 impl Opaque {
     const N: Field<Opaque, i64> = Field::new(0, |o| &o.n, |o| &mut o.n);
-    const SMALL: Cache<Opaque, Result<(), Broken>> =
-        Cache::invariant(0, "small", |c| if *c.field(&Opaque::N) < 10 { Ok(()) } else { Err(Broken("big".into())) });
+    const SMALL: Cache<Opaque, Result<(), Broken>> = Cache::invariant(0, "small", |c| {
+        if *c.field(&Opaque::N) < 10 {
+            Ok(())
+        } else {
+            Err(Broken("big".into()))
+        }
+    });
 }
 
 impl Object for Opaque {
@@ -114,7 +140,12 @@ fn an_unrestorable_object_is_removed_and_handed_back() {
     let o = heap.alloc(Opaque { n: 1 }).unwrap();
     heap.write(o, |w| w.set(&Opaque::N, 5)).unwrap();
     let err = heap.write(o, |w| w.set(&Opaque::N, 50)).unwrap_err();
-    assert!(matches!(heap.get(o), Err(Error::Removed { .. })), "nothing broken stays on the heap");
-    let value = err.into_value::<Opaque>().expect("the broken value comes back");
+    assert!(
+        matches!(heap.get(o), Err(Error::Removed { .. })),
+        "nothing broken stays on the heap"
+    );
+    let value = err
+        .into_value::<Opaque>()
+        .expect("the broken value comes back");
     assert_eq!(value.n, 50);
 }

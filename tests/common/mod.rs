@@ -65,7 +65,11 @@ impl Point {
         (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
     });
     pub fn new(x: f64, y: f64) -> Self {
-        Point { x, y, name: String::new() }
+        Point {
+            x,
+            y,
+            name: String::new(),
+        }
     }
 }
 
@@ -91,8 +95,10 @@ pub struct Path {
 }
 
 impl Path {
-    pub const POINTS: Field<Path, Vec<(i32, i32)>> = Field::new(0, |p| &p.points, |p| &mut p.points);
-    pub const LOCATION: Field<Path, (i32, i32)> = Field::new(1, |p| &p.location, |p| &mut p.location);
+    pub const POINTS: Field<Path, Vec<(i32, i32)>> =
+        Field::new(0, |p| &p.points, |p| &mut p.points);
+    pub const LOCATION: Field<Path, (i32, i32)> =
+        Field::new(1, |p| &p.location, |p| &mut p.location);
     pub const LABEL: Field<Path, String> = Field::new(2, |p| &p.label, |p| &mut p.label);
     pub const LEN: Cache<Path, usize> = Cache::lazy_read(0, "len", |c| {
         bump(LEN_RUNS);
@@ -110,7 +116,11 @@ impl Path {
     });
 
     pub fn new(points: Vec<(i32, i32)>, location: (i32, i32)) -> Self {
-        Path { points, location, label: String::new() }
+        Path {
+            points,
+            location,
+            label: String::new(),
+        }
     }
 
     /// The tutorial's `remove_far` mutator body: drop points farther than `max` from the location.
@@ -175,17 +185,21 @@ impl Budget {
     pub const CAP: Field<Budget, i64> = Field::new(1, |b| &b.cap, |b| &mut b.cap);
     pub const TOTAL: Cache<Budget, i64> = Cache::lazy_read(0, "total", |c| {
         bump(TOTAL_RUNS);
-        c.field(&Budget::ITEMS).iter().map(|&i| c.field_of(i, &Item::COST).copied().unwrap_or(0)).sum()
+        c.field(&Budget::ITEMS)
+            .iter()
+            .map(|&i| c.field_of(i, &Item::COST).copied().unwrap_or(0))
+            .sum()
     });
-    pub const WITHIN_CAP: Cache<Budget, Result<(), Broken>> = Cache::invariant(1, "within_cap", |c| {
-        let total = *c.own(&Budget::TOTAL);
-        let cap = *c.field(&Budget::CAP);
-        if total <= cap {
-            Ok(())
-        } else {
-            Err(Broken(format!("total {total} exceeds cap {cap}")))
-        }
-    });
+    pub const WITHIN_CAP: Cache<Budget, Result<(), Broken>> =
+        Cache::invariant(1, "within_cap", |c| {
+            let total = *c.own(&Budget::TOTAL);
+            let cap = *c.field(&Budget::CAP);
+            if total <= cap {
+                Ok(())
+            } else {
+                Err(Broken(format!("total {total} exceeds cap {cap}")))
+            }
+        });
 }
 
 impl Object for Budget {
@@ -289,14 +303,21 @@ impl Obj {
         c.field(&Obj::A) * 2 + b
     });
     /// Early-cutoff candidate: equal for every b >= 10.
-    pub const CLAMP: Cache<Obj, i64> = Cache::lazy_read(1, "clamp", |c| (*c.field(&Obj::B)).min(10));
+    pub const CLAMP: Cache<Obj, i64> =
+        Cache::lazy_read(1, "clamp", |c| (*c.field(&Obj::B)).min(10));
     /// Reads other objects' fields and caches.
     pub const TOTAL: Cache<Obj, i64> = Cache::lazy_read(2, "total", |c| {
         let mut t = *c.field(&Obj::A);
         for r in c.field(&Obj::REFS) {
             t += match *r {
-                Ref::Mut(h) => c.cache(h, &Obj::CLAMP).copied().unwrap_or(0) + c.field_of(h, &Obj::A).copied().unwrap_or(0),
-                Ref::Imm(h) => c.cache(h, &Obj::CLAMP).copied().unwrap_or(0) + c.field_of(h, &Obj::A).copied().unwrap_or(0),
+                Ref::Mut(h) => {
+                    c.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                        + c.field_of(h, &Obj::A).copied().unwrap_or(0)
+                }
+                Ref::Imm(h) => {
+                    c.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                        + c.field_of(h, &Obj::A).copied().unwrap_or(0)
+                }
             };
         }
         t
@@ -310,7 +331,11 @@ impl Obj {
                 Ref::Imm(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
             };
         }
-        if s <= LIMIT { Ok(()) } else { Err(Broken(format!("sum {s} > {LIMIT}"))) }
+        if s <= LIMIT {
+            Ok(())
+        } else {
+            Err(Broken(format!("sum {s} > {LIMIT}")))
+        }
     });
     /// A `now` value; panics on `a == PANIC_A`.
     pub const DIFF: Cache<Obj, i64> = Cache::now(4, "diff", |c| {
@@ -322,8 +347,13 @@ impl Obj {
 
 impl Object for Obj {
     const FIELDS: &'static [&'static str] = &["a", "b", "refs"];
-    const CACHES: &'static [&'static dyn AnyCache<Self>] =
-        &[&Obj::LOCAL, &Obj::CLAMP, &Obj::TOTAL, &Obj::BOUNDED, &Obj::DIFF];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[
+        &Obj::LOCAL,
+        &Obj::CLAMP,
+        &Obj::TOTAL,
+        &Obj::BOUNDED,
+        &Obj::DIFF,
+    ];
     type Saved = Obj;
     fn save(&self, _: FieldMask) -> Option<Obj> {
         Some(self.clone())
