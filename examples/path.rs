@@ -64,29 +64,47 @@ impl Object for Path {
 fn main() -> Result<(), steadfast::Error> {
     let mut heap = Heap::new();
     println!("create a path (the invariant is checked at creation):");
-    let path = heap.capsule(Path { points: vec![(1, 0), (2, 0), (7, 7)], location: (0, 0) })?;
+    let path = heap.capsule(Path {
+        points: vec![(1, 0), (2, 0), (7, 7)],
+        location: (0, 0),
+    })?;
     println!("len = {}", heap.cache(&path, &Path::LEN)?);
-    println!("len = {} (a hit: nothing recomputed)", heap.cache(&path, &Path::LEN)?);
+    println!(
+        "len = {} (a hit: nothing recomputed)",
+        heap.cache(&path, &Path::LEN)?
+    );
 
     println!("\nremove_far(3): one mutator, one invariant check:");
     heap.mutate(&path, |w| {
         let loc = *w.field(&Path::LOCATION);
         Path::remove_far(w.field_mut(&Path::POINTS), loc, 3);
     })?;
-    println!("points = {:?}, len = {}", heap.get(&path)?.points, heap.cache(&path, &Path::LEN)?);
+    println!(
+        "points = {:?}, len = {}",
+        heap.get(&path)?.points,
+        heap.cache(&path, &Path::LEN)?
+    );
 
     println!("\nthe bug: move the location onto a point, then remove it, as two steps:");
     match heap.mutate(&path, |w| w.set(&Path::LOCATION, (2, 0))) {
         Ok(_) => unreachable!("the invariant refuses this"),
         Err(e) => println!("refused: {e}"),
     }
-    println!("rolled back: location = {:?}, points = {:?}", heap.get(&path)?.location, heap.get(&path)?.points);
+    println!(
+        "rolled back: location = {:?}, points = {:?}",
+        heap.get(&path)?.location,
+        heap.get(&path)?.points
+    );
 
     println!("\nthe fix: one box does both edits; the invariant is checked once, at its end:");
     heap.open_box(&path, |raw| {
         raw.location = (2, 0);
         raw.points.retain(|&p| p != (2, 0));
     })?;
-    println!("location = {:?}, points = {:?}", heap.get(&path)?.location, heap.get(&path)?.points);
+    println!(
+        "location = {:?}, points = {:?}",
+        heap.get(&path)?.location,
+        heap.get(&path)?.points
+    );
     Ok(())
 }
