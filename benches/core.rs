@@ -201,7 +201,8 @@ fn invalidate(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 heap.set(leaf, &Leaf::V, i).unwrap();
-                // Re-read one so the dependents keep their edges (a read re-links only itself).
+                // Re-read all: a dependent that is not read stays invalid, and the next write
+                // would find nothing to invalidate.
                 for &r in &readers {
                     heap.cache(r, &Reader::DOUBLE).unwrap();
                 }
