@@ -11,18 +11,31 @@ use loom::sync::Arc;
 use loom::thread;
 use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Object};
 
-static RUNS: AtomicUsize = AtomicUsize::new(0);
-static PANICS_LEFT: AtomicUsize = AtomicUsize::new(0);
+/// Counters live in the object, not in statics: the test harness runs both models at once, and
+/// shared statics would let one model's injected panic leak into the other.
+#[derive(Default)]
+struct Probe {
+    runs: std::sync::Arc<AtomicUsize>,
+    panics_left: std::sync::Arc<AtomicUsize>,
+}
 
 struct Cell2 {
     n: u64,
+    probe: Probe,
 }
 
 impl Cell2 {
+    fn new(n: u64, panics: usize) -> Self {
+        let probe = Probe::default();
+        probe.panics_left.store(panics, Ordering::SeqCst);
+        Cell2 { n, probe }
+    }
     const N: Field<Cell2, u64> = Field::new(0, |c| &c.n, |c| &mut c.n);
     const DOUBLE: Cache<Cell2, u64> = Cache::lazy_read(0, "double", |c| {
-        RUNS.fetch_add(1, Ordering::SeqCst);
-        if PANICS_LEFT
+        let probe = &c.all().probe;
+        probe.runs.fetch_add(1, Ordering::SeqCst);
+        if probe
+            .panics_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
@@ -49,10 +62,10 @@ fn concurrent_first_reads_compute_once_and_all_see_the_value() {
     static ITER: AtomicUsize = AtomicUsize::new(0);
     loom::model(|| {
         ITER.fetch_add(1, Ordering::SeqCst);
-        RUNS.store(0, Ordering::SeqCst);
-        PANICS_LEFT.store(0, Ordering::SeqCst);
         let mut heap = Heap::new();
-        let c = heap.alloc(Cell2 { n: 21 }).unwrap();
+        let cell = Cell2::new(21, 0);
+        let runs = cell.probe.runs.clone();
+        let c = heap.alloc(cell).unwrap();
         let heap = Arc::new(heap);
         let readers: Vec<_> = (0..2)
             .map(|_| {
@@ -64,7 +77,7 @@ fn concurrent_first_reads_compute_once_and_all_see_the_value() {
         for r in readers {
             assert_eq!(r.join().unwrap(), 42);
         }
-        assert_eq!(RUNS.load(Ordering::SeqCst), 1, "computed exactly once");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "computed exactly once");
     });
     eprintln!("explored {} interleavings", ITER.load(Ordering::SeqCst));
 }
@@ -72,10 +85,10 @@ fn concurrent_first_reads_compute_once_and_all_see_the_value() {
 #[test]
 fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
     loom::model(|| {
-        RUNS.store(0, Ordering::SeqCst);
-        PANICS_LEFT.store(1, Ordering::SeqCst);
         let mut heap = Heap::new();
-        let c = heap.alloc(Cell2 { n: 5 }).unwrap();
+        let cell = Cell2::new(5, 1);
+        let runs = cell.probe.runs.clone();
+        let c = heap.alloc(cell).unwrap();
         let heap = Arc::new(heap);
         let other = {
             let heap = heap.clone();
@@ -89,6 +102,6 @@ fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
         assert_eq!([mine, theirs].iter().filter(|r| r.is_none()).count(), 1);
         assert!([mine, theirs].contains(&Some(10)));
         assert_eq!(*heap.cache(c, &Cell2::DOUBLE).unwrap(), 10);
-        assert_eq!(RUNS.load(Ordering::SeqCst), 2);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     });
 }
