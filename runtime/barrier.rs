@@ -6,12 +6,12 @@ use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::cell::Vacant;
+use crate::cell::{ErasedCell, Vacant};
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
 use crate::heap::Heap;
 use crate::object::{Field, FieldMask, Object};
-use crate::track::{CellId, Compute, CycleUnwind, Frame, State};
+use crate::track::{CellId, Compute, CycleUnwind, Frame, Node, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -93,6 +93,9 @@ impl Heap {
     ) -> Result<F, Error> {
         let key = self.key::<T>(handle.id)?;
         let old = mem::replace(field.get_mut(self.value_mut::<T>(key)), value);
+        if self.quiet_write(key, field.mask()) {
+            return Ok(old);
+        }
         match self.barrier(key, field.mask()) {
             Ok(()) => Ok(old),
             Err(failure) => {
@@ -165,7 +168,7 @@ impl Heap {
                 panic::resume_unwind(payload)
             }
         };
-        if written.is_empty() {
+        if written.is_empty() || self.quiet_write(key, written) {
             return Ok(out);
         }
         match self.barrier(key, written) {
@@ -206,9 +209,7 @@ impl Heap {
     }
 
     pub(crate) fn value_mut<T: Object>(&mut self, key: ObjectKey) -> &mut T {
-        self.slots[key]
-            .obj
-            .as_any_mut()
+        (&mut *self.slots[key].obj as &mut dyn Any)
             .downcast_mut()
             .expect("checked by Heap::key")
     }
@@ -244,35 +245,69 @@ impl Heap {
         self.mark(work);
     }
 
+    /// The barrier for the common write that can neither fail nor reach another cell: every
+    /// cell it invalidates is lazy, has no dependents, and no other object read the
+    /// written fields. Such a write has nothing to recheck and nothing to roll back, so it
+    /// skips the journal; cells that were being read are recomputed at once, as in
+    /// [`settle_journal`](Heap::settle_journal). Returns `false`, having changed nothing,
+    /// if the write needs the full barrier.
+    fn quiet_write(&mut self, key: ObjectKey, written: FieldMask) -> bool {
+        let slot = &mut self.slots[key];
+        let graph = slot.graph.get_mut();
+        let quiet = graph.nodes.iter().all(|n| {
+            n.state == State::Dirty
+                || !n.reads.intersects(written)
+                || (!n.eager && n.dependents.is_empty())
+        }) && graph.readers.values().all(|m| !m.intersects(written));
+        if !quiet {
+            return false;
+        }
+        let mut hot = 0u64;
+        for (i, node) in graph.nodes.iter_mut().enumerate() {
+            if node.state != State::Dirty && node.reads.intersects(written) {
+                if node.state == State::Clean && slot.cells[i].invalidate() && i < 64 {
+                    hot |= 1 << i;
+                }
+                node.state = State::Dirty;
+            }
+        }
+        if hot == 0 {
+            return true;
+        }
+        self.rev += 1;
+        while hot != 0 {
+            let index = hot.trailing_zeros();
+            hot &= hot - 1;
+            // Speculative: a failure here is the lazy cache's, reported when it is read.
+            let _ = self.settle(CellId { key, index });
+        }
+        true
+    }
+
     /// Invalidates what a write of `written` on `key` can change, then settles.
+    ///
+    /// The written object's own cells are journaled first, in declaration order, so that
+    /// they settle (and report a failure) before the cells of other objects.
     fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
         let slot = &mut self.slots[key];
         let graph = slot.graph.get_mut();
         let journal = self.journal.get_mut();
-        let mut work = Vec::new();
+        let mut work: Vec<(CellId, State)> = graph
+            .readers
+            .iter()
+            .filter(|(_, m)| m.intersects(written))
+            .map(|(&c, _)| (c, State::Dirty))
+            .collect();
         for (i, node) in graph.nodes.iter_mut().enumerate() {
-            if node.state != State::Dirty && node.reads.intersects(written) {
-                let prev = node.state;
-                let hot = prev == State::Clean && slot.cells[i].invalidate();
-                if node.save(hot) {
-                    journal.push(CellId {
-                        key,
-                        index: i as u32,
-                    });
-                }
-                node.state = State::Dirty;
-                if prev == State::Clean {
-                    work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
-                }
+            if node.reads.intersects(written) {
+                let id = CellId {
+                    key,
+                    index: i as u32,
+                };
+                let cell = &mut *slot.cells[i];
+                self.urgent += raise_cell(id, node, cell, State::Dirty, journal, &mut work);
             }
         }
-        work.extend(
-            graph
-                .readers
-                .iter()
-                .filter(|(_, m)| m.intersects(written))
-                .map(|(&c, _)| (c, State::Dirty)),
-        );
         self.mark(work);
         let result = self.settle_journal();
         if result.is_ok() {
@@ -289,18 +324,8 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            if node.state >= level {
-                continue;
-            }
-            let prev = node.state;
-            let hot = prev == State::Clean && slot.cells[id.index as usize].invalidate();
-            if node.save(hot) {
-                journal.push(id);
-            }
-            node.state = level;
-            if prev == State::Clean {
-                work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
-            }
+            let cell = &mut *slot.cells[id.index as usize];
+            self.urgent += raise_cell(id, node, cell, level, journal, &mut work);
         }
     }
 
@@ -311,6 +336,10 @@ impl Heap {
             return Ok(());
         }
         self.rev += 1;
+        // Only cold lazy caches were invalidated: marking them was the whole job.
+        if mem::take(&mut self.urgent) == 0 {
+            return Ok(());
+        }
         self.in_barrier = true;
         let result = (|| {
             let mut i = 0;
@@ -321,7 +350,7 @@ impl Heap {
                 };
                 let node = &slot.graph.get_mut().nodes[id.index as usize];
                 let saved = node.saved.as_ref().expect("journaled nodes are saved");
-                if slot.obj.kind(id.index as usize).is_eager() {
+                if node.eager {
                     if self.settle(id)? {
                         return Err(Failure::Invariant(id));
                     }
@@ -439,19 +468,26 @@ impl Heap {
 
     /// The barrier succeeded: forget what a rollback would have needed.
     fn commit(&mut self) {
+        self.urgent = 0;
         let journal = mem::take(self.journal.get_mut());
         for &id in &journal {
             let Some(slot) = self.slots.get_mut(id.key) else {
                 continue;
             };
-            slot.graph.get_mut().nodes[id.index as usize].saved = None;
-            slot.cells[id.index as usize].commit();
+            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
+            node.saved = None;
+            // Only a valid cell has a stale value to forget; an invalid one keeps it for
+            // early cutoff.
+            if node.state == State::Clean {
+                slot.cells[id.index as usize].commit();
+            }
         }
         *self.journal.get_mut() = reuse(journal);
     }
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.
     fn roll_back(&mut self) {
+        self.urgent = 0;
         let journal = mem::take(self.journal.get_mut());
         for &id in journal.iter().rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {
@@ -476,6 +512,34 @@ impl Heap {
         }
         *self.journal.get_mut() = reuse(journal);
     }
+}
+
+/// Raises one cell to at least `level`, journaling it before its first change and queuing
+/// its dependents for `Check`. Returns 1 if the barrier must bring it up to date (`now`,
+/// `eager`, or read since last computed), else 0.
+fn raise_cell(
+    id: CellId,
+    node: &mut Node,
+    cell: &mut dyn ErasedCell,
+    level: State,
+    journal: &mut Vec<CellId>,
+    work: &mut Vec<(CellId, State)>,
+) -> usize {
+    if node.state >= level {
+        return 0;
+    }
+    let prev = node.state;
+    let hot = prev == State::Clean && cell.invalidate();
+    let mut urgent = 0;
+    if node.save(hot) {
+        journal.push(id);
+        urgent = usize::from(node.eager || hot);
+    }
+    node.state = level;
+    if prev == State::Clean {
+        work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+    }
+    urgent
 }
 
 fn reuse(mut journal: Vec<CellId>) -> Vec<CellId> {

@@ -49,13 +49,13 @@ impl<V: Send + Sync + 'static> Cell<V> {
     }
 
     pub(crate) fn downcast(cell: &dyn ErasedCell) -> &Self {
-        cell.as_any()
+        (cell as &dyn Any)
             .downcast_ref()
             .expect("cache descriptor and cell types agree (checked at allocation)")
     }
 
     pub(crate) fn downcast_mut(cell: &mut dyn ErasedCell) -> &mut Self {
-        cell.as_any_mut()
+        (cell as &mut dyn Any)
             .downcast_mut()
             .expect("cache descriptor and cell types agree (checked at allocation)")
     }
@@ -107,8 +107,6 @@ impl<V: Send + Sync + 'static> Cell<V> {
 
 /// A cell with its value type erased, as the heap stores it.
 pub trait ErasedCell: Any + Send + Sync {
-    fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether the cell holds a valid value.
     fn is_ready(&self) -> bool;
     /// Moves a valid value to `stale`; returns whether it had been read.
@@ -127,14 +125,6 @@ pub trait ErasedCell: Any + Send + Sync {
 }
 
 impl<V: Send + Sync + 'static> ErasedCell for Cell<V> {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
     fn is_ready(&self) -> bool {
         self.value.get().is_some()
     }
@@ -183,12 +173,6 @@ impl<V: Send + Sync + 'static> ErasedCell for Cell<V> {
 pub(crate) struct Vacant;
 
 impl ErasedCell for Vacant {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
     fn is_ready(&self) -> bool {
         false
     }

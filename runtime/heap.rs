@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 
 use slotmap::SlotMap;
 
-use crate::cell::ErasedCell;
+use crate::cell::{Cell, ErasedCell};
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
-use crate::object::{Cache, Fresh, Kind, Object};
+use crate::object::{Cache, Fresh, Object};
 use crate::sync::{AtomicU64, Condvar, Mutex};
 use crate::track::{CellId, Compute, Ctx, Frame, Graph, Node, Sched};
 
@@ -38,6 +38,9 @@ pub struct Heap {
     pub(crate) owned_tasks: u64,
     /// Cells whose node holds a barrier's `Saved` record.
     pub(crate) journal: Mutex<Vec<CellId>>,
+    /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
+    /// last computed); when none, settling is skipped.
+    pub(crate) urgent: usize,
 }
 
 /// One object with its caches and tracking data.
@@ -52,12 +55,9 @@ pub(crate) struct Slot {
 
 /// An object with its type erased.
 pub(crate) trait ErasedObject: Any + Send + Sync {
-    fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
     fn type_name(&self) -> &'static str;
     fn cache_name(&self, index: usize) -> &'static str;
-    fn kind(&self, index: usize) -> Kind;
     fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh;
     fn take_failure(
         &self,
@@ -67,14 +67,6 @@ pub(crate) trait ErasedObject: Any + Send + Sync {
 }
 
 impl<T: Object> ErasedObject for T {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
         self
     }
@@ -85,10 +77,6 @@ impl<T: Object> ErasedObject for T {
 
     fn cache_name(&self, index: usize) -> &'static str {
         T::CACHES[index].name()
-    }
-
-    fn kind(&self, index: usize) -> Kind {
-        T::CACHES[index].kind()
     }
 
     fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh {
@@ -145,6 +133,7 @@ impl Heap {
             next_task: AtomicU64::new(0),
             owned_tasks: 0,
             journal: Mutex::new(Vec::new()),
+            urgent: 0,
         }
     }
 
@@ -204,7 +193,7 @@ impl Heap {
     /// Whether the handle names a live object of this heap.
     pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
         self.slot(handle.id())
-            .is_ok_and(|(s, _)| s.obj.as_any().is::<T>())
+            .is_ok_and(|(s, _)| (&*s.obj as &dyn Any).is::<T>())
     }
 
     /// Reads an object.
@@ -226,7 +215,33 @@ impl Heap {
         handle: impl Handle<T>,
         cache: &Cache<T, V>,
     ) -> Result<&V, Error> {
-        let (slot, key) = self.typed_slot::<T>(handle.id())?;
+        let id = handle.id();
+        if id.heap == self.id {
+            if let Some(slot) = self.slots.get(id.key) {
+                if let Some(Some(v)) = slot
+                    .cells
+                    .get(cache.index())
+                    .and_then(|c| (&**c as &dyn Any).downcast_ref::<Cell<V>>())
+                    .map(Cell::get)
+                {
+                    if !slot.gone {
+                        return Ok(v);
+                    }
+                }
+            }
+        }
+        self.cache_miss(id, cache)
+    }
+
+    /// Everything but a hit, kept out of line so that the hit inlines into the caller.
+    #[cold]
+    #[inline(never)]
+    fn cache_miss<T: Object, V: Send + Sync + 'static>(
+        &self,
+        id: ObjectId,
+        cache: &Cache<T, V>,
+    ) -> Result<&V, Error> {
+        let (slot, key) = self.typed_slot::<T>(id)?;
         let cell = Self::typed_cell(slot, cache)?;
         if let Some(v) = cell.get() {
             return Ok(v);
@@ -293,8 +308,7 @@ impl Heap {
     }
 
     pub(crate) fn value_of<T: Object>(slot: &Slot) -> Result<&T, Error> {
-        slot.obj
-            .as_any()
+        (&*slot.obj as &dyn Any)
             .downcast_ref()
             .ok_or_else(|| Error::Schema {
                 type_name: std::any::type_name::<T>(),
@@ -306,7 +320,10 @@ impl Heap {
         check_schema::<T>()?;
         let cells: Box<[Box<dyn ErasedCell>]> = T::CACHES.iter().map(|c| c.new_cell()).collect();
         let graph = Graph {
-            nodes: T::CACHES.iter().map(|_| Node::new()).collect(),
+            nodes: T::CACHES
+                .iter()
+                .map(|c| Node::new(c.kind().is_eager()))
+                .collect(),
             readers: Default::default(),
         };
         let key = self.slots.insert(Slot {

@@ -55,6 +55,8 @@ pub(crate) struct Saved {
 /// The tracking data of one cell.
 #[derive(Debug)]
 pub(crate) struct Node {
+    /// `now` or `eager`: brought up to date by every barrier that invalidates it.
+    pub(crate) eager: bool,
     pub(crate) state: State,
     /// The value is an invariant's `Err` (only ever seen inside a barrier).
     pub(crate) failed: bool,
@@ -71,8 +73,9 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(eager: bool) -> Self {
         Node {
+            eager,
             state: State::Dirty,
             failed: false,
             reads: FieldMask::EMPTY,
@@ -554,7 +557,7 @@ impl Heap {
     ) -> Result<&'h Cell<V>, Error> {
         slot.cells
             .get(cache.index())
-            .and_then(|c| c.as_any().downcast_ref::<Cell<V>>())
+            .and_then(|c| (&**c as &dyn std::any::Any).downcast_ref::<Cell<V>>())
             .ok_or_else(|| Error::Schema {
                 type_name: std::any::type_name::<U>(),
                 detail: format!("{cache:?} is not cache {} of this type", cache.index()),
