@@ -300,11 +300,10 @@ impl Heap {
         })
     }
 
-    /// The key of a live object of type `T`.
+    /// The key of a live object of type `T`. Only the heap makes handles, each typed for
+    /// the object it names, so a live handle's object is a `T` (no downcast here).
     pub(crate) fn key<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
-        let (slot, key) = self.typed_slot::<T>(id)?;
-        Self::value_of::<T>(slot)?;
-        Ok(key)
+        Ok(self.typed_slot::<T>(id)?.1)
     }
 
     pub(crate) fn value_of<T: Object>(slot: &Slot) -> Result<&T, Error> {

@@ -22,6 +22,7 @@ impl FieldMask {
     ///
     /// # Panics
     /// If `index >= 64` (in a const context this is a compile error).
+    #[inline]
     pub const fn field(index: usize) -> FieldMask {
         assert!(index < 64, "a steadfast object has at most 64 fields");
         FieldMask(1 << index)
@@ -29,16 +30,19 @@ impl FieldMask {
 
     /// Both sets together.
     #[must_use]
+    #[inline]
     pub const fn union(self, other: FieldMask) -> FieldMask {
         FieldMask(self.0 | other.0)
     }
 
     /// Whether the sets share a field.
+    #[inline]
     pub const fn intersects(self, other: FieldMask) -> bool {
         self.0 & other.0 != 0
     }
 
     /// Whether the set is empty.
+    #[inline]
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -78,14 +82,18 @@ impl<T, F> Field<T, F> {
     }
 
     /// The field as a set of one.
+    #[inline]
     pub const fn mask(&self) -> FieldMask {
-        FieldMask::field(self.index)
+        // `new` checked the index.
+        FieldMask(1 << self.index)
     }
 
+    #[inline]
     pub(crate) fn get<'a>(&self, value: &'a T) -> &'a F {
         (self.get)(value)
     }
 
+    #[inline]
     pub(crate) fn get_mut<'a>(&self, value: &'a mut T) -> &'a mut F {
         (self.get_mut)(value)
     }

@@ -217,6 +217,7 @@ pub struct Ctx<'a, T> {
 
 impl<'a, T: Object> Ctx<'a, T> {
     /// Reads a field of this object; a write to it will invalidate the computation.
+    #[inline]
     pub fn field<F>(&self, field: &Field<T, F>) -> &'a F {
         self.frame
             .reads
