@@ -77,12 +77,18 @@ mod error;
 mod handle;
 mod heap;
 mod object;
+mod owned;
 mod sync;
 mod track;
+
+#[doc(hidden)]
+pub mod __private;
 
 pub use barrier::Writer;
 pub use error::{CacheName, Error};
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
 pub use object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
+pub use owned::Owned;
+pub use steadfast_derive::{cached, capsule, imm, mutable, Owned};
 pub use track::Ctx;

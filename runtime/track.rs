@@ -225,6 +225,15 @@ impl<'a, T: Object> Ctx<'a, T> {
         field.get(self.this)
     }
 
+    /// Reads the fields in `fields` (the derive destructures the result); a write to one of
+    /// them will invalidate the computation.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __fields(&self, fields: FieldMask) -> &'a T {
+        self.frame.reads.set(self.frame.reads.get() | fields.0);
+        self.this
+    }
+
     /// Reads the whole object; a write to any field will invalidate the computation.
     pub fn all(&self) -> &'a T {
         self.frame.reads.set(u64::MAX);

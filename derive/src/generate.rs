@@ -1,0 +1,425 @@
+//! Code generation: wiring only. Every rule lives in the runtime; the output names
+//! `::steadfast::__private` and nothing else.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Attribute, Data, DeriveInput, ImplItem, ItemImpl, ItemStruct, ReturnType, Visibility};
+
+use crate::model::{CacheModel, Kind, Methods, Object, Param, Tag};
+
+fn rt() -> TokenStream {
+    quote!(::steadfast::__private)
+}
+
+/// The struct, its `Object` impl, field descriptors, getters and setters.
+pub(crate) fn object(object: &Object) -> TokenStream {
+    let rt = rt();
+    let item = &object.item;
+    let name = &item.ident;
+    let vis = &item.vis;
+    let names: Vec<String> = object.fields.iter().map(|f| f.ident.to_string()).collect();
+    let idents: Vec<_> = object.fields.iter().map(|f| &f.ident).collect();
+    let tys: Vec<_> = object.fields.iter().map(|f| &f.ty).collect();
+    let index: Vec<_> = (0..object.fields.len()).map(syn::Index::from).collect();
+    let tag_marker = match object.tag {
+        Tag::Imm => quote!(impl #rt::ImmType for #name {}),
+        Tag::Capsule => quote!(impl #rt::CapsuleType for #name {}),
+        Tag::Mutable => quote!(),
+    };
+    let owned_checks = object
+        .fields
+        .iter()
+        .filter(|f| f.capsule || object.tag == Tag::Imm)
+        .map(|f| {
+            let ty = &f.ty;
+            quote_spanned!(ty.span()=> const _: () = #rt::assert_owned::<#ty>();)
+        });
+    let mut accessors = Vec::new();
+    for (i, f) in object.fields.iter().enumerate() {
+        let (ident, ty) = (&f.ident, &f.ty);
+        let konst = format_ident!("{}", upper(&ident.to_string()), span = ident.span());
+        let setter = format_ident!("set_{}", ident, span = ident.span());
+        let doc_const =
+            format!("The field `{ident}`: its descriptor, for `Heap::set`, `Writer` and `Ctx`.");
+        let doc_get = format!("The field `{ident}`.");
+        accessors.push(quote! {
+            #[doc = #doc_const]
+            #vis const #konst: #rt::Field<Self, #ty> = #rt::Field::new(#i, |o| &o.#ident, |o| &mut o.#ident);
+            #[doc = #doc_get]
+            #[allow(dead_code)]
+            #vis fn #ident(&self) -> &#ty { &self.#ident }
+        });
+        let doc_set = format!(
+            "Replaces the field `{ident}` through the write barrier and returns the old value; \
+             if an invariant fails the field keeps its old value and the error names it."
+        );
+        match object.tag {
+            Tag::Mutable => accessors.push(quote! {
+                #[doc = #doc_set]
+                #[allow(dead_code)]
+                #vis fn #setter(heap: &mut #rt::Heap, this: #rt::Mut<Self>, value: #ty)
+                    -> #rt::Result<#ty, #rt::Error> {
+                    heap.set(this, &Self::#konst, value)
+                }
+            }),
+            Tag::Capsule if !f.capsule => accessors.push(quote! {
+                #[doc = #doc_set]
+                #[allow(dead_code)]
+                #vis fn #setter(heap: &mut #rt::Heap, this: &#rt::Capsule<Self>, value: #ty)
+                    -> #rt::Result<#ty, #rt::Error> {
+                    heap.mutate(this, |w| w.set(&Self::#konst, value))
+                }
+            }),
+            _ => {}
+        }
+    }
+    quote! {
+        #item
+
+        impl #rt::Object for #name {
+            const FIELDS: &'static [&'static str] = &[#(#names),*];
+            const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] =
+                <Self as #rt::Caches>::CACHES;
+            type Saved = (#(#rt::Option<#tys>,)*);
+
+            #[allow(unused_variables)]
+            fn save(&self, fields: #rt::FieldMask) -> #rt::Option<Self::Saved> {
+                #[allow(unused_imports)]
+                use #rt::{CloneField as _, KeepField as _};
+                #rt::Some((#(
+                    if fields.intersects(#rt::FieldMask::field(#index)) {
+                        #rt::Some((&#rt::Probe(&self.#idents)).try_clone()?)
+                    } else {
+                        #rt::None
+                    },
+                )*))
+            }
+
+            #[allow(unused_variables)]
+            fn restore(&mut self, saved: Self::Saved) {
+                #(if let #rt::Some(value) = saved.#index { self.#idents = value; })*
+            }
+        }
+
+        #tag_marker
+        #(#owned_checks)*
+
+        impl #name {
+            #(#accessors)*
+        }
+    }
+}
+
+/// On an error: the struct alone, without the attributes this crate reads.
+pub(crate) fn object_stub(item: TokenStream) -> TokenStream {
+    let Ok(mut item) = syn::parse2::<ItemStruct>(item) else {
+        return TokenStream::new();
+    };
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|a| !a.path().is_ident("capsule"));
+    }
+    item.into_token_stream()
+}
+
+/// The impl block with each cached method rewired, and the type's cache list.
+pub(crate) fn methods(methods: &Methods) -> TokenStream {
+    let rt = rt();
+    let self_ty = &methods.self_ty;
+    let mut members = Vec::new();
+    let mut cells = Vec::new();
+    let mut checks = Vec::new();
+    let mut index = 0usize;
+    for cache in &methods.caches {
+        let kind_span = cache.kind_span;
+        match cache.kind {
+            Kind::Lazy | Kind::Eager => checks
+                .push(quote_spanned!(kind_span=> const _: () = #rt::assert_imm::<#self_ty>();)),
+            Kind::Clear => checks
+                .push(quote_spanned!(kind_span=> const _: () = #rt::assert_capsule::<#self_ty>();)),
+            Kind::LazyRead | Kind::Now => {}
+        }
+        members.push(hidden(cache));
+        if cache.kind == Kind::Clear {
+            members.push(clear(cache));
+        } else {
+            let konst = format_ident!("{}", upper(&cache.func.sig.ident.to_string()));
+            members.push(cell(cache, index, &konst));
+            cells.push(quote!(&<#self_ty>::#konst));
+            index += 1;
+        }
+    }
+    let ItemImpl {
+        attrs,
+        impl_token,
+        self_ty: _,
+        items,
+        ..
+    } = &methods.item;
+    quote! {
+        #(#attrs)*
+        #impl_token #self_ty {
+            #(#items)*
+            #(#members)*
+        }
+
+        impl #rt::Caches for #self_ty {
+            const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[#(#cells),*];
+        }
+
+        #(#checks)*
+    }
+}
+
+/// On an error: the impl block with the `#[cache]` attributes removed, and an empty cache
+/// list, so that the type still has its methods and its `Object` impl.
+pub(crate) fn methods_stub(item: TokenStream) -> TokenStream {
+    let rt = rt();
+    let Ok(mut item) = syn::parse2::<ItemImpl>(item) else {
+        return TokenStream::new();
+    };
+    for member in item.items.iter_mut() {
+        if let ImplItem::Fn(f) = member {
+            f.attrs.retain(|a| !a.path().is_ident("cache"));
+        }
+    }
+    let self_ty = &item.self_ty;
+    quote! {
+        #item
+        impl #rt::Caches for #self_ty {
+            const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[];
+        }
+    }
+}
+
+/// The user's function under a hidden name, with its doc comments moved to what the user
+/// calls.
+fn hidden(cache: &CacheModel) -> TokenStream {
+    let mut func = cache.func.clone();
+    func.attrs.retain(|a| !a.path().is_ident("doc"));
+    func.vis = Visibility::Inherited;
+    func.sig.ident = hidden_name(cache);
+    quote! {
+        #[doc(hidden)]
+        #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
+        #func
+    }
+}
+
+fn hidden_name(cache: &CacheModel) -> syn::Ident {
+    format_ident!("__steadfast_{}", cache.func.sig.ident)
+}
+
+fn docs(cache: &CacheModel) -> Vec<&Attribute> {
+    cache
+        .func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect()
+}
+
+/// The names of the field parameters, their mask, and the arguments that pass them.
+fn field_args(cache: &CacheModel, reads: &syn::Ident) -> (TokenStream, Vec<TokenStream>) {
+    let rt = rt();
+    let mut bound = Vec::new();
+    let mut args = Vec::new();
+    let mut extra = 0usize;
+    for param in &cache.params {
+        match param {
+            Param::Field { ident, ty, .. } => {
+                bound.push(ident.clone());
+                // Spanned at the user's type, so a mismatch points there.
+                args.push(quote_spanned!(ty.span()=> #ident));
+            }
+            Param::Ctx => args.push(quote!(#reads)),
+            Param::Extra { .. } => {
+                let arg = format_ident!("__arg{}", extra);
+                extra += 1;
+                args.push(quote!(#arg));
+            }
+        }
+    }
+    let names: Vec<String> = bound.iter().map(|i| i.to_string()).collect();
+    let destructure = quote! {
+        Self { #(#bound,)* .. }
+    };
+    let mask = quote! {
+        const { #rt::mask_of(<Self as #rt::Object>::FIELDS, &[#(#names),*]) }
+    };
+    (quote!(#destructure = #mask), args)
+}
+
+/// A cell-backed kind: its descriptor and its getter.
+fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
+    let rt = rt();
+    let sig = &cache.func.sig;
+    let vis = &cache.func.vis;
+    let name = &sig.ident;
+    let name_str = name.to_string();
+    let hidden = hidden_name(cache);
+    let value = match &sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => unreachable!("checked by the model"),
+    };
+    let ctx = format_ident!("__ctx");
+    let compute = match cache.kind {
+        Kind::Lazy | Kind::Eager => quote!(#ctx.all().#hidden()),
+        _ => {
+            let (binding, args) = field_args(cache, &ctx);
+            let (destructure, mask) = split_binding(binding);
+            quote! {{
+                let #destructure = #ctx.__fields(#mask);
+                Self::#hidden(#(#args),*)
+            }}
+        }
+    };
+    let ctor = match (cache.kind, cache.invariant) {
+        (Kind::Lazy, _) => quote!(lazy),
+        (Kind::Eager, _) => quote!(eager),
+        (Kind::LazyRead, _) => quote!(lazy_read),
+        (Kind::Now, true) => quote!(invariant),
+        (Kind::Now, false) => quote!(now),
+        (Kind::Clear, _) => unreachable!("not a cell"),
+    };
+    let ctor = quote_spanned!(cache.kind_span=> #rt::Cache::#ctor);
+    let doc_const =
+        format!("The cache `{name}`: its descriptor, for `Heap::cache` and `Ctx::cache`.");
+    let docs = docs(cache);
+    let getter = (!cache.invariant).then(|| {
+        quote! {
+            #(#docs)*
+            ///
+            /// Cached: a hit is a lookup; the value is recomputed only after a write to what
+            /// it read.
+            #[allow(dead_code)]
+            #vis fn #name<'heap>(
+                heap: &'heap #rt::Heap,
+                this: impl #rt::Handle<Self>,
+            ) -> #rt::Result<&'heap #value, #rt::Error> {
+                heap.cache(this, &Self::#konst)
+            }
+        }
+    });
+    quote! {
+        #[doc = #doc_const]
+        #vis const #konst: #rt::Cache<Self, #value> =
+            #ctor(#index, #name_str, |#ctx| #compute);
+        #getter
+    }
+}
+
+/// A `clear` mutator: runs the user's function on the fields it names, through the barrier.
+fn clear(cache: &CacheModel) -> TokenStream {
+    let rt = rt();
+    let sig = &cache.func.sig;
+    let vis = &cache.func.vis;
+    let name = &sig.ident;
+    let hidden = hidden_name(cache);
+    let out = match &sig.output {
+        ReturnType::Type(_, ty) => quote!(#ty),
+        ReturnType::Default => quote!(()),
+    };
+    let mutated: Vec<String> = cache
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            Param::Field {
+                ident,
+                mutable: true,
+                ..
+            } => Some(ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let extras: Vec<TokenStream> = cache
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            Param::Extra { ty, .. } => Some(ty),
+            _ => None,
+        })
+        .enumerate()
+        .map(|(i, ty)| {
+            let arg = format_ident!("__arg{}", i);
+            quote!(#arg: #ty)
+        })
+        .collect();
+    let ctx = format_ident!("__ctx");
+    let (binding, args) = field_args(cache, &ctx);
+    let (destructure, _) = split_binding(binding);
+    let docs = docs(cache);
+    quote! {
+        #(#docs)*
+        ///
+        /// A capsule mutator: the barrier runs once at its end; if an invariant fails or it
+        /// panics, every field it wrote is put back.
+        #[allow(dead_code)]
+        #vis fn #name(
+            heap: &mut #rt::Heap,
+            this: &#rt::Capsule<Self>,
+            #(#extras),*
+        ) -> #rt::Result<#out, #rt::Error> {
+            heap.mutate(this, move |__writer| {
+                let #destructure = __writer.__fields_mut(
+                    const { #rt::mask_of(<Self as #rt::Object>::FIELDS, &[#(#mutated),*]) },
+                );
+                Self::#hidden(#(#args),*)
+            })
+        }
+    }
+}
+
+fn split_binding(binding: TokenStream) -> (TokenStream, TokenStream) {
+    let mut left = TokenStream::new();
+    let mut right = TokenStream::new();
+    let mut seen_eq = false;
+    for tt in binding {
+        match &tt {
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == '=' && !seen_eq => seen_eq = true,
+            _ if seen_eq => right.extend([tt]),
+            _ => left.extend([tt]),
+        }
+    }
+    (left, right)
+}
+
+/// `#[derive(Owned)]`: the impl, and a check that every field is `Owned`, spanned at it.
+pub(crate) fn owned(input: &DeriveInput) -> TokenStream {
+    let rt = rt();
+    let name = &input.ident;
+    let tys: Vec<&syn::Type> = match &input.data {
+        Data::Struct(s) => s.fields.iter().map(|f| &f.ty).collect(),
+        Data::Enum(e) => e
+            .variants
+            .iter()
+            .flat_map(|v| v.fields.iter().map(|f| &f.ty))
+            .collect(),
+        Data::Union(u) => {
+            return syn::Error::new_spanned(
+                u.union_token,
+                "a union cannot be `Owned`: its fields are not tracked",
+            )
+            .to_compile_error()
+        }
+    };
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(#rt::Owned));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let checks = tys
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #rt::assert_owned::<#ty>();));
+    quote! {
+        impl #impl_generics #rt::Owned for #name #ty_generics #where_clause {}
+        const _: () = {
+            #[allow(dead_code, clippy::extra_unused_type_parameters)]
+            fn __check #impl_generics () #where_clause { #(#checks)* }
+        };
+    }
+}
+
+fn upper(name: &str) -> String {
+    name.to_uppercase()
+}

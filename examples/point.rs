@@ -1,0 +1,48 @@
+//! The tutorial's `Point`: a distance from the origin, cached lazily; the setters go through
+//! the write barrier, so the distance is recomputed only after a write to `x` or `y`.
+//!
+//! `cargo run --example point`
+
+use steadfast::{cached, mutable, Error, Heap};
+
+#[mutable]
+#[derive(Clone, Debug)]
+struct Point {
+    x: f64,
+    y: f64,
+    label: String,
+}
+
+#[cached]
+impl Point {
+    /// The distance from the origin.
+    #[cache(lazy_read)]
+    fn distance(x: &f64, y: &f64) -> f64 {
+        println!("  (computing the distance of ({x}, {y}))");
+        (x * x + y * y).sqrt()
+    }
+}
+
+fn main() -> Result<(), Error> {
+    let mut heap = Heap::new();
+    let p = heap.alloc(Point {
+        x: 3.0,
+        y: 4.0,
+        label: "p".into(),
+    })?;
+
+    println!("first read:");
+    println!("  distance = {}", Point::distance(&heap, p)?);
+    println!("second read (a hit, nothing computed):");
+    println!("  distance = {}", Point::distance(&heap, p)?);
+
+    println!("set_label: the distance does not read the label, so it stays valid:");
+    Point::set_label(&mut heap, p, "q".into())?;
+    println!("  distance = {}", Point::distance(&heap, p)?);
+
+    println!("set_x: the distance reads x, so it is recomputed:");
+    Point::set_x(&mut heap, p, 6.0)?;
+    println!("  distance = {}", Point::distance(&heap, p)?);
+    println!("  label = {}, x = {}", heap[p].label(), heap[p].x());
+    Ok(())
+}

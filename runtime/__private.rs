@@ -1,0 +1,111 @@
+//! What the derive's output names. Not public API: no semver guarantee.
+
+pub use core::option::Option::{self, None, Some};
+pub use core::result::Result::{self, Err, Ok};
+pub use core::stringify;
+
+pub use crate::barrier::Writer;
+pub use crate::error::Error;
+pub use crate::handle::{Capsule, Handle, Imm, Mut};
+pub use crate::heap::Heap;
+pub use crate::object::{AnyCache, Cache, Field, FieldMask, Object};
+pub use crate::owned::Owned;
+pub use crate::track::Ctx;
+
+/// The cached methods of a type, from its `#[cached]` impl block.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[steadfast::cached]` impl block",
+    label = "its caches are declared in a `#[steadfast::cached] impl` block",
+    note = "add one, even an empty one: `#[steadfast::cached] impl {Self} {{}}`"
+)]
+pub trait Caches: Sized + 'static {
+    /// Entry `i` has index `i`.
+    const CACHES: &'static [&'static dyn AnyCache<Self>];
+}
+
+/// Declared `#[imm]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an immutable type",
+    label = "`lazy` and `eager` caches need a type declared `#[steadfast::imm]`",
+    note = "on a `#[capsule]` or `#[mutable]` type, use `lazy_read` (recomputed after a write) instead"
+)]
+pub trait ImmType {}
+
+/// Declared `#[capsule]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a capsule type",
+    label = "`clear` mutators need a type declared `#[steadfast::capsule]`",
+    note = "a `#[mutable]` type is written with its setters or `Heap::write`"
+)]
+pub trait CapsuleType {}
+
+/// Compile-time checks, spanned at the user's tokens by the derive.
+pub const fn assert_imm<T: ImmType>() {}
+/// See [`assert_imm`].
+pub const fn assert_capsule<T: CapsuleType>() {}
+/// See [`assert_imm`].
+pub const fn assert_owned<T: ?Sized + Owned>() {}
+
+/// The mask of the named fields among `fields` (names that are not fields are skipped: the
+/// derive's destructuring reports them, with a suggestion).
+pub const fn mask_of(fields: &[&str], names: &[&str]) -> FieldMask {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = 0;
+        while j < fields.len() && j < 64 {
+            if str_eq(fields[j], names[i]) {
+                mask |= 1 << j;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    FieldMask(mask)
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Saving a field for rollback: `(&Probe(&x)).try_clone()` clones when the field's type is
+/// `Clone` and gives `None` otherwise (then a rejected operation removes the object and
+/// hands its value back, as [`Object::save`] documents).
+pub struct Probe<'a, T>(pub &'a T);
+
+/// Picked when `T: Clone` (method resolution tries `Probe` before `&Probe`).
+pub trait CloneField<T> {
+    /// A copy of the field.
+    fn try_clone(&self) -> Option<T>;
+}
+
+impl<T: Clone> CloneField<T> for Probe<'_, T> {
+    #[inline]
+    fn try_clone(&self) -> Option<T> {
+        Some(self.0.clone())
+    }
+}
+
+/// Picked when `T` is not `Clone`.
+pub trait KeepField<T> {
+    /// No copy.
+    fn try_clone(&self) -> Option<T>;
+}
+
+impl<T> KeepField<T> for &Probe<'_, T> {
+    #[inline]
+    fn try_clone(&self) -> Option<T> {
+        None
+    }
+}
