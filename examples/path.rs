@@ -1,21 +1,26 @@
 //! The L42 tutorial's `Path`: a capsule with the invariant "the location is not on the
-//! path", the `remove_far` mutator, the bug where two separate mutations trip the
-//! invariant, and its fix with a box checked once at the end.
+//! path", the `remove_far` mutator, the bug where a setter followed by a removal trips the
+//! invariant, its fix with a box checked once at the end, and a rejected mutation rolled back.
 //!
 //! `cargo run --example path`
 
 use std::fmt;
 
-use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Object};
+use steadfast::{cached, capsule, Error, Heap};
 
 type Point = (i32, i32);
 
-#[derive(Clone, Debug)]
+#[capsule]
+#[derive(Debug)]
 struct Path {
+    /// The points, encapsulated: changed only by `clear` mutators or a box.
+    #[capsule]
     points: Vec<Point>,
+    /// Where we are: a plain field with a setter that goes through the barrier.
     location: Point,
 }
 
+/// The invariant's error: which location is on the path.
 #[derive(Debug)]
 struct OnPath(Point);
 
@@ -27,73 +32,68 @@ impl fmt::Display for OnPath {
 
 impl std::error::Error for OnPath {}
 
+#[cached]
 impl Path {
-    const POINTS: Field<Path, Vec<Point>> = Field::new(0, |p| &p.points, |p| &mut p.points);
-    const LOCATION: Field<Path, Point> = Field::new(1, |p| &p.location, |p| &mut p.location);
-    const LEN: Cache<Path, usize> = Cache::lazy_read(0, "len", |c| {
+    /// How many points the path has.
+    #[cache(lazy_read)]
+    fn len(points: &Vec<Point>) -> usize {
         println!("    (computing len)");
-        c.field(&Path::POINTS).len()
-    });
-    const OFF_PATH: Cache<Path, Result<(), OnPath>> = Cache::invariant(1, "off_path", |c| {
-        println!("    (checking the invariant)");
-        let loc = *c.field(&Path::LOCATION);
-        if c.field(&Path::POINTS).contains(&loc) {
-            Err(OnPath(loc))
-        } else {
-            Ok(())
-        }
-    });
+        points.len()
+    }
 
-    fn remove_far(points: &mut Vec<Point>, location: Point, max: i32) {
+    /// The invariant: the location is not one of the points.
+    #[cache(now)]
+    fn off_path(points: &Vec<Point>, location: &Point) -> Result<(), OnPath> {
+        println!("    (checking the invariant)");
+        match points.contains(location) {
+            true => Err(OnPath(*location)),
+            false => Ok(()),
+        }
+    }
+
+    /// Removes the points farther than `max` from the location (Manhattan distance).
+    #[cache(clear)]
+    fn remove_far(points: &mut Vec<Point>, location: &Point, max: i32) {
         points.retain(|p| (p.0 - location.0).abs() + (p.1 - location.1).abs() <= max);
     }
-}
 
-impl Object for Path {
-    const FIELDS: &'static [&'static str] = &["points", "location"];
-    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Path::LEN, &Path::OFF_PATH];
-    type Saved = Path;
-    fn save(&self, _: FieldMask) -> Option<Path> {
-        Some(self.clone())
-    }
-    fn restore(&mut self, saved: Path) {
-        *self = saved;
+    /// Adds a point at the end.
+    #[cache(clear)]
+    fn push(points: &mut Vec<Point>, point: Point) {
+        points.push(point);
     }
 }
 
-fn main() -> Result<(), steadfast::Error> {
+fn main() -> Result<(), Error> {
     let mut heap = Heap::new();
     println!("create a path (the invariant is checked at creation):");
     let path = heap.capsule(Path {
         points: vec![(1, 0), (2, 0), (7, 7)],
         location: (0, 0),
     })?;
-    println!("len = {}", heap.cache(&path, &Path::LEN)?);
+    println!("len = {}", Path::len(&heap, &path)?);
     println!(
         "len = {} (a hit: nothing recomputed)",
-        heap.cache(&path, &Path::LEN)?
+        Path::len(&heap, &path)?
     );
 
     println!("\nremove_far(3): one mutator, one invariant check:");
-    heap.mutate(&path, |w| {
-        let loc = *w.field(&Path::LOCATION);
-        Path::remove_far(w.field_mut(&Path::POINTS), loc, 3);
-    })?;
+    Path::remove_far(&mut heap, &path, 3)?;
     println!(
         "points = {:?}, len = {}",
-        heap.get(&path)?.points,
-        heap.cache(&path, &Path::LEN)?
+        heap[&path].points(),
+        Path::len(&heap, &path)?
     );
 
-    println!("\nthe bug: move the location onto a point, then remove it, as two steps:");
-    match heap.mutate(&path, |w| w.set(&Path::LOCATION, (2, 0))) {
+    println!("\nthe bug: move the location onto a point, meaning to remove that point next:");
+    match Path::set_location(&mut heap, &path, (2, 0)) {
         Ok(_) => unreachable!("the invariant refuses this"),
         Err(e) => println!("refused: {e}"),
     }
     println!(
         "rolled back: location = {:?}, points = {:?}",
-        heap.get(&path)?.location,
-        heap.get(&path)?.points
+        heap[&path].location(),
+        heap[&path].points()
     );
 
     println!("\nthe fix: one box does both edits; the invariant is checked once, at its end:");
@@ -103,8 +103,23 @@ fn main() -> Result<(), steadfast::Error> {
     })?;
     println!(
         "location = {:?}, points = {:?}",
-        heap.get(&path)?.location,
-        heap.get(&path)?.points
+        heap[&path].location(),
+        heap[&path].points()
+    );
+
+    println!("\na mutator that breaks the invariant is rolled back, and nothing is lost:");
+    let err = Path::push(&mut heap, &path, (2, 0)).unwrap_err();
+    println!("refused: {err}");
+    if let Error::Invariant { source, .. } = &err {
+        let cause = source
+            .downcast_ref::<OnPath>()
+            .expect("the invariant's own error type");
+        println!("the invariant's own error is carried: {cause:?}");
+    }
+    println!(
+        "points = {:?}, len = {}",
+        heap[&path].points(),
+        Path::len(&heap, &path)?
     );
     Ok(())
 }
