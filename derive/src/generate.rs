@@ -133,10 +133,15 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
     for cache in &methods.caches {
         let kind_span = cache.kind_span;
         match cache.kind {
-            Kind::Lazy | Kind::Eager => checks
-                .push(quote_spanned!(kind_span=> const _: () = #rt::assert_imm::<#self_ty>();)),
-            Kind::Clear => checks
-                .push(quote_spanned!(kind_span=> const _: () = #rt::assert_capsule::<#self_ty>();)),
+            Kind::Lazy | Kind::Eager => {
+                let ty = respan(self_ty.to_token_stream(), kind_span);
+                checks.push(quote_spanned!(kind_span=> const _: () = #rt::assert_imm::<#ty>();));
+            }
+            Kind::Clear => {
+                let ty = respan(self_ty.to_token_stream(), kind_span);
+                checks
+                    .push(quote_spanned!(kind_span=> const _: () = #rt::assert_capsule::<#ty>();));
+            }
             Kind::LazyRead | Kind::Now => {}
         }
         members.push(hidden(cache));
@@ -219,20 +224,34 @@ fn docs(cache: &CacheModel) -> Vec<&Attribute> {
         .collect()
 }
 
-/// The names of the field parameters, their mask, and the arguments that pass them.
-fn field_args(cache: &CacheModel, reads: &syn::Ident) -> (TokenStream, Vec<TokenStream>) {
+/// Statements binding each field parameter to its field of `obj` (`&mut` for the fields a
+/// `clear` mutates), the mask of the named fields, and the arguments of the user's function.
+///
+/// Field accesses rather than a destructuring pattern: for a parameter that names no field,
+/// rustc then suggests the closest field name.
+fn field_args(
+    cache: &CacheModel,
+    obj: &syn::Ident,
+    ctx: &syn::Ident,
+    which: impl Fn(bool) -> bool,
+) -> (Vec<TokenStream>, TokenStream, Vec<TokenStream>) {
     let rt = rt();
-    let mut bound = Vec::new();
+    let mut lets = Vec::new();
+    let mut names = Vec::new();
     let mut args = Vec::new();
     let mut extra = 0usize;
     for param in &cache.params {
         match param {
-            Param::Field { ident, ty, .. } => {
-                bound.push(ident.clone());
+            Param::Field { ident, ty, mutable } => {
+                if which(*mutable) {
+                    names.push(ident.to_string());
+                }
+                let borrow = if *mutable { quote!(&mut) } else { quote!(&) };
+                lets.push(quote!(let #ident = #borrow #obj.#ident;));
                 // Spanned at the user's type, so a mismatch points there.
                 args.push(quote_spanned!(ty.span()=> #ident));
             }
-            Param::Ctx => args.push(quote!(#reads)),
+            Param::Ctx => args.push(quote!(#ctx)),
             Param::Extra { .. } => {
                 let arg = format_ident!("__arg{}", extra);
                 extra += 1;
@@ -240,14 +259,10 @@ fn field_args(cache: &CacheModel, reads: &syn::Ident) -> (TokenStream, Vec<Token
             }
         }
     }
-    let names: Vec<String> = bound.iter().map(|i| i.to_string()).collect();
-    let destructure = quote! {
-        Self { #(#bound,)* .. }
-    };
     let mask = quote! {
         const { #rt::mask_of(<Self as #rt::Object>::FIELDS, &[#(#names),*]) }
     };
-    (quote!(#destructure = #mask), args)
+    (lets, mask, args)
 }
 
 /// A cell-backed kind: its descriptor and its getter.
@@ -266,10 +281,11 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     let compute = match cache.kind {
         Kind::Lazy | Kind::Eager => quote!(#ctx.all().#hidden()),
         _ => {
-            let (binding, args) = field_args(cache, &ctx);
-            let (destructure, mask) = split_binding(binding);
+            let obj = format_ident!("__obj");
+            let (lets, mask, args) = field_args(cache, &obj, &ctx, |_| true);
             quote! {{
-                let #destructure = #ctx.__fields(#mask);
+                let #obj = #ctx.__fields(#mask);
+                #(#lets)*
                 Self::#hidden(#(#args),*)
             }}
         }
@@ -282,7 +298,13 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
         (Kind::Now, false) => quote!(now),
         (Kind::Clear, _) => unreachable!("not a cell"),
     };
-    let ctor = quote_spanned!(cache.kind_span=> #rt::Cache::#ctor);
+    // A `now` value must be comparable (early cutoff): a missing `PartialEq` is reported at
+    // the return type; anything else about the kind, at the kind.
+    let span = match (cache.kind, cache.invariant) {
+        (Kind::Now, false) => value.span(),
+        _ => cache.kind_span,
+    };
+    let ctor = respan(quote!(#rt::Cache::#ctor), span);
     let doc_const =
         format!("The cache `{name}`: its descriptor, for `Heap::cache` and `Ctx::cache`.");
     let docs = docs(cache);
@@ -320,18 +342,6 @@ fn clear(cache: &CacheModel) -> TokenStream {
         ReturnType::Type(_, ty) => quote!(#ty),
         ReturnType::Default => quote!(()),
     };
-    let mutated: Vec<String> = cache
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            Param::Field {
-                ident,
-                mutable: true,
-                ..
-            } => Some(ident.to_string()),
-            _ => None,
-        })
-        .collect();
     let extras: Vec<TokenStream> = cache
         .params
         .iter()
@@ -345,9 +355,8 @@ fn clear(cache: &CacheModel) -> TokenStream {
             quote!(#arg: #ty)
         })
         .collect();
-    let ctx = format_ident!("__ctx");
-    let (binding, args) = field_args(cache, &ctx);
-    let (destructure, _) = split_binding(binding);
+    let obj = format_ident!("__obj");
+    let (lets, mask, args) = field_args(cache, &obj, &obj, |mutable| mutable);
     let docs = docs(cache);
     quote! {
         #(#docs)*
@@ -361,27 +370,12 @@ fn clear(cache: &CacheModel) -> TokenStream {
             #(#extras),*
         ) -> #rt::Result<#out, #rt::Error> {
             heap.mutate(this, move |__writer| {
-                let #destructure = __writer.__fields_mut(
-                    const { #rt::mask_of(<Self as #rt::Object>::FIELDS, &[#(#mutated),*]) },
-                );
+                let #obj = __writer.__fields_mut(#mask);
+                #(#lets)*
                 Self::#hidden(#(#args),*)
             })
         }
     }
-}
-
-fn split_binding(binding: TokenStream) -> (TokenStream, TokenStream) {
-    let mut left = TokenStream::new();
-    let mut right = TokenStream::new();
-    let mut seen_eq = false;
-    for tt in binding {
-        match &tt {
-            proc_macro2::TokenTree::Punct(p) if p.as_char() == '=' && !seen_eq => seen_eq = true,
-            _ if seen_eq => right.extend([tt]),
-            _ => left.extend([tt]),
-        }
-    }
-    (left, right)
 }
 
 /// `#[derive(Owned)]`: the impl, and a check that every field is `Owned`, spanned at it.
@@ -418,6 +412,23 @@ pub(crate) fn owned(input: &DeriveInput) -> TokenStream {
             fn __check #impl_generics () #where_clause { #(#checks)* }
         };
     }
+}
+
+/// The tokens with every span set to `span`, so that an error about them points there.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 fn upper(name: &str) -> String {

@@ -1,0 +1,8 @@
+use steadfast::mutable;
+
+#[mutable]
+struct Wrapper<T> {
+    value: T,
+}
+
+fn main() {}
