@@ -90,5 +90,161 @@ pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
 pub use object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
-pub use steadfast_derive::{cached, capsule, imm, mutable, Owned};
+
+/// Declares a capsule type: encapsulated mutable state (L42's capsule), created with
+/// [`Heap::capsule`].
+///
+/// Fields marked `#[capsule]` are the encapsulated state: readable (a getter is generated),
+/// but changed only by `#[cache(clear)]` mutators or [`Heap::open_box`]; their types must be
+/// [`Owned`]. Every other field gets a getter and a setter `set_<field>(&mut heap, &capsule,
+/// value)` that goes through the write barrier. The struct also gets a [`Field`] descriptor
+/// per field (`Self::FIELD_NAME` in upper case) and its [`Object`] implementation; its cached
+/// methods come from a [`cached`] impl block (which may be empty).
+///
+/// ```
+/// use steadfast::{cached, capsule, Heap};
+///
+/// #[capsule]
+/// struct Stack {
+///     #[capsule]
+///     items: Vec<u32>,
+///     label: String,
+/// }
+///
+/// #[cached]
+/// impl Stack {
+///     #[cache(lazy_read)]
+///     fn depth(items: &Vec<u32>) -> usize {
+///         items.len()
+///     }
+///
+///     #[cache(clear)]
+///     fn push(items: &mut Vec<u32>, item: u32) {
+///         items.push(item);
+///     }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let s = heap.capsule(Stack { items: vec![], label: "s".into() })?;
+/// Stack::push(&mut heap, &s, 7)?;
+/// Stack::set_label(&mut heap, &s, "t".into())?;
+/// assert_eq!(*Stack::depth(&heap, &s)?, 1);
+/// assert_eq!(heap[&s].label(), "t");
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+pub use steadfast_derive::capsule;
+
+/// Declares an immutable type, created with [`Heap::imm`]: never mutated, so it has no
+/// setters and may have `lazy` and `eager` caches. Every field must be [`Owned`].
+///
+/// ```
+/// use steadfast::{cached, imm, Heap};
+///
+/// #[imm]
+/// struct Circle {
+///     radius: f64,
+/// }
+///
+/// #[cached]
+/// impl Circle {
+///     #[cache(lazy)]
+///     fn area(&self) -> f64 {
+///         std::f64::consts::PI * self.radius * self.radius
+///     }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let c = heap.imm(Circle { radius: 1.0 })?;
+/// assert!((Circle::area(&heap, c)? - 3.14159).abs() < 1e-5);
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+pub use steadfast_derive::imm;
+
+/// Declares a plain mutable type, created with [`Heap::alloc`]: aliasable ([`Mut`] is
+/// `Copy`), written through generated setters `set_<field>(&mut heap, handle, value)`, or
+/// [`Heap::write`], each of which goes through the write barrier.
+///
+/// ```
+/// use steadfast::{cached, mutable, Heap};
+///
+/// #[mutable]
+/// struct Point {
+///     x: f64,
+///     y: f64,
+/// }
+///
+/// #[cached]
+/// impl Point {
+///     #[cache(lazy_read)]
+///     fn distance(x: &f64, y: &f64) -> f64 {
+///         (x * x + y * y).sqrt()
+///     }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
+/// assert_eq!(*Point::distance(&heap, p)?, 5.0);
+/// Point::set_x(&mut heap, p, 0.0)?; // invalidates `distance`: it reads `x`
+/// assert_eq!(*Point::distance(&heap, p)?, 4.0);
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+pub use steadfast_derive::mutable;
+
+/// Declares the cached methods of a [`capsule`], [`imm`] or [`mutable`] type; each carries
+/// `#[cache(kind)]` (L42's `Cache.*` annotations):
+///
+/// | kind | form | generated |
+/// |---|---|---|
+/// | `lazy`, `eager` | `fn f(&self) -> V` on an `#[imm]` type | `Self::f(&heap, handle) -> Result<&V>` |
+/// | `lazy_read` | `fn f(field: &T, ...) -> V` | `Self::f(&heap, handle) -> Result<&V>`, recomputed after a write to a named field |
+/// | `now` | `fn f(field: &T, ...) -> Result<(), E>` (an invariant) or `-> V` | checked at creation and at the end of every operation that writes a named field; an `Err` vetoes it |
+/// | `clear` | `fn f(field: &mut T, ..., read: &U, ..., extra: X, ...) -> R` on a `#[capsule]` | `Self::f(&mut heap, &capsule, extra...) -> Result<R>`: a mutator, checked once at its end |
+///
+/// Parameters are named after the fields they read, which is how a write to a field
+/// invalidates exactly the caches that read it. A `lazy_read` or `now` may also take
+/// `ctx: &Ctx<Self>` to read other heap objects, tracked at run time. Each cache also gets a
+/// [`Cache`] descriptor `Self::NAME` (upper case). See `docs/guide.md`.
+///
+/// ```
+/// use steadfast::{cached, capsule, Error, Heap};
+///
+/// #[derive(Debug)]
+/// struct Overdrawn(i64);
+/// impl std::fmt::Display for Overdrawn {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "balance {} is negative", self.0)
+///     }
+/// }
+/// impl std::error::Error for Overdrawn {}
+///
+/// #[capsule]
+/// struct Account {
+///     #[capsule]
+///     balance: i64,
+/// }
+///
+/// #[cached]
+/// impl Account {
+///     #[cache(now)]
+///     fn solvent(balance: &i64) -> Result<(), Overdrawn> {
+///         if *balance < 0 { Err(Overdrawn(*balance)) } else { Ok(()) }
+///     }
+///
+///     #[cache(clear)]
+///     fn withdraw(balance: &mut i64, amount: i64) {
+///         *balance -= amount;
+///     }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let acc = heap.capsule(Account { balance: 10 })?;
+/// Account::withdraw(&mut heap, &acc, 4)?;
+/// let err = Account::withdraw(&mut heap, &acc, 100).unwrap_err();
+/// assert!(matches!(err, Error::Invariant { .. }));
+/// assert_eq!(*heap[&acc].balance(), 6); // rolled back
+/// # Ok::<(), Error>(())
+/// ```
+pub use steadfast_derive::cached;
+
+pub use steadfast_derive::Owned;
 pub use track::Ctx;
