@@ -206,3 +206,40 @@ proptest! {
         }
     }
 }
+
+#[mutable]
+#[derive(Clone, Debug)]
+struct Leaf {
+    v: i64,
+}
+
+#[cached]
+impl Leaf {}
+
+#[mutable]
+#[derive(Clone, Debug)]
+struct Watch {
+    leaf: steadfast::Mut<Leaf>,
+    scale: i64,
+}
+
+#[cached]
+impl Watch {
+    /// Reads another object through `ctx`: tracked at run time.
+    #[cache(lazy_read)]
+    fn scaled(leaf: &steadfast::Mut<Leaf>, scale: &i64, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
+        ctx.field_of(*leaf, &Leaf::V).map_or(0, |v| v * scale)
+    }
+}
+
+#[test]
+fn a_ctx_parameter_tracks_reads_of_other_objects() {
+    let mut heap = Heap::new();
+    let leaf = heap.alloc(Leaf { v: 2 }).unwrap();
+    let w = heap.alloc(Watch { leaf, scale: 3 }).unwrap();
+    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 6);
+    Leaf::set_v(&mut heap, leaf, 5).unwrap();
+    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 15);
+    Watch::set_scale(&mut heap, w, 10).unwrap();
+    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 50);
+}
