@@ -1,8 +1,8 @@
 //! Derive macros for [steadfast](https://docs.rs/steadfast). Use them through the
 //! `steadfast` crate, which re-exports them and documents each one with examples.
 //!
-//! Each entry point parses into a typed model ([`model`]), which validates with spanned
-//! errors, and then generates code ([`generate`]) that names only
+//! Each entry point parses into a typed model (`model`), which validates with spanned
+//! errors, and then generates code (`generate`) that names only
 //! `::steadfast::__private`. On an error, a minimal stub is emitted next to the error, so the
 //! user sees one message rather than a cascade.
 
