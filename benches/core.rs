@@ -11,6 +11,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use slotmap::{DefaultKey, SlotMap};
 use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Mut, Object};
 
+/// What a user writes: the derive declares both caches as reading only their fields.
+#[steadfast::mutable]
 #[derive(Clone)]
 struct Point {
     x: f64,
@@ -18,25 +20,16 @@ struct Point {
     z: f64,
 }
 
+#[steadfast::cached]
 impl Point {
-    const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
-    const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
-    const Z: Field<Point, f64> = Field::new(2, |p| &p.z, |p| &mut p.z);
-    const DIST: Cache<Point, f64> = Cache::lazy_read(0, "dist", |c| {
-        (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
-    });
-    const HEIGHT: Cache<Point, f64> = Cache::lazy_read(1, "height", |c| c.field(&Point::Z).abs());
-}
-
-impl Object for Point {
-    const FIELDS: &'static [&'static str] = &["x", "y", "z"];
-    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST, &Point::HEIGHT];
-    type Saved = Point;
-    fn save(&self, _: FieldMask) -> Option<Point> {
-        Some(self.clone())
+    #[cache(lazy_read)]
+    fn dist(x: &f64, y: &f64) -> f64 {
+        (x * x + y * y).sqrt()
     }
-    fn restore(&mut self, saved: Point) {
-        *self = saved;
+
+    #[cache(lazy_read)]
+    fn height(z: &f64) -> f64 {
+        z.abs()
     }
 }
 
@@ -132,9 +125,9 @@ fn hit(c: &mut Criterion) {
             z: 1.0,
         })
         .unwrap();
-    heap.cache(p, &Point::DIST).unwrap();
+    Point::dist(&heap, p).unwrap();
     g.bench_function("steadfast", |b| {
-        b.iter(|| black_box(*heap.cache(black_box(p), &Point::DIST).unwrap()))
+        b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
     });
     g.finish();
 }
@@ -166,16 +159,14 @@ fn set_then_read(c: &mut Criterion) {
             z: 1.0,
         })
         .unwrap();
-    heap.cache(p, &Point::DIST).unwrap();
-    heap.cache(p, &Point::HEIGHT).unwrap();
+    Point::dist(&heap, p).unwrap();
+    Point::height(&heap, p).unwrap();
     let mut i = 0.0;
     g.bench_function("steadfast", |b| {
         b.iter(|| {
             i += 1.0;
-            heap.set(black_box(p), &Point::X, i).unwrap();
-            black_box(
-                *heap.cache(p, &Point::DIST).unwrap() + *heap.cache(p, &Point::HEIGHT).unwrap(),
-            )
+            Point::set_x(&mut heap, black_box(p), i).unwrap();
+            black_box(Point::dist(&heap, p).unwrap() + Point::height(&heap, p).unwrap())
         })
     });
     g.finish();

@@ -8,7 +8,7 @@ pub use crate::barrier::Writer;
 pub use crate::error::Error;
 pub use crate::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
-pub use crate::object::{AnyCache, Cache, Field, FieldMask, Object};
+pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
 pub use crate::track::Ctx;
 

@@ -9,7 +9,8 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::cell::{ErasedCell, Vacant};
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
-use crate::heap::Heap;
+use crate::heap::{Heap, Slot};
+use crate::object::sealed::Refill;
 use crate::object::{Field, FieldMask, Object};
 use crate::track::{CellId, Compute, CycleUnwind, Frame, Node, State};
 
@@ -93,7 +94,7 @@ impl Heap {
     ) -> Result<F, Error> {
         let key = self.key::<T>(handle.id)?;
         let old = mem::replace(field.get_mut(self.value_mut::<T>(key)), value);
-        if self.quiet_write(key, field.mask()) {
+        if self.quiet_write::<T>(key, field.mask()) {
             return Ok(old);
         }
         match self.barrier(key, field.mask()) {
@@ -168,7 +169,7 @@ impl Heap {
                 panic::resume_unwind(payload)
             }
         };
-        if written.is_empty() || self.quiet_write(key, written) {
+        if written.is_empty() || self.quiet_write::<T>(key, written) {
             return Ok(out);
         }
         match self.barrier(key, written) {
@@ -251,9 +252,12 @@ impl Heap {
     /// skips the journal; cells that were being read are recomputed at once, as in
     /// [`settle_journal`](Heap::settle_journal). Returns `false`, having changed nothing,
     /// if the write needs the full barrier.
-    fn quiet_write(&mut self, key: ObjectKey, written: FieldMask) -> bool {
-        let slot = &mut self.slots[key];
-        let graph = slot.graph.get_mut();
+    fn quiet_write<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> bool {
+        let rev = self.rev + 1;
+        let Slot {
+            obj, cells, graph, ..
+        } = &mut self.slots[key];
+        let graph = graph.get_mut();
         let quiet = graph.nodes.iter().all(|n| {
             n.state == State::Dirty
                 || !n.reads.intersects(written)
@@ -262,19 +266,34 @@ impl Heap {
         if !quiet {
             return false;
         }
-        let mut hot = 0u64;
+        let value: &T = (&**obj as &dyn Any)
+            .downcast_ref()
+            .expect("checked by Heap::key");
+        let (mut hot, mut touched) = (0u64, false);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
-            if node.state != State::Dirty && node.reads.intersects(written) {
-                if node.state == State::Clean && slot.cells[i].invalidate() && i < 64 {
-                    hot |= 1 << i;
-                }
-                node.state = State::Dirty;
+            if node.state == State::Dirty || !node.reads.intersects(written) {
+                continue;
             }
+            if node.state == State::Clean {
+                touched = true;
+                match T::CACHES[i].refill(value, &mut *cells[i]) {
+                    // No dependents: no early cutoff to compute, the value counts as changed.
+                    Refill::Recomputed => {
+                        node.changed_at = rev;
+                        node.verified_at = rev;
+                        continue;
+                    }
+                    Refill::Invalidated { hot: true } if i < 64 => hot |= 1 << i,
+                    Refill::Invalidated { .. } => {}
+                }
+            }
+            node.state = State::Dirty;
         }
-        if hot == 0 {
-            return true;
+        if touched {
+            self.rev = rev;
         }
-        self.rev += 1;
+        // Cells read since computed that need tracking: recomputed now, as in
+        // `settle_journal`, so that the next read is a hit.
         while hot != 0 {
             let index = hot.trailing_zeros();
             hot &= hot - 1;

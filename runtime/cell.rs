@@ -70,6 +70,18 @@ impl<V: Send + Sync + 'static> Cell<V> {
         Some(v)
     }
 
+    /// Whether it was read since it was last computed.
+    pub(crate) fn seen_mut(&mut self) -> bool {
+        *self.seen.get_mut()
+    }
+
+    /// Replaces a valid value by a fresh one (no early cutoff: for a cell without
+    /// dependents, under `&mut Heap`).
+    pub(crate) fn replace(&mut self, value: V) {
+        self.value = OnceCell::with_value(value);
+        *self.seen.get_mut() = false;
+    }
+
     pub(crate) fn take(&mut self) -> Option<V> {
         self.value.take()
     }

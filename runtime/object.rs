@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 
 use crate::cell::{Cell, ErasedCell, Rule};
 use crate::track::Ctx;
@@ -163,9 +164,36 @@ pub struct Cache<T, V> {
     index: usize,
     name: &'static str,
     kind: Kind,
-    compute: fn(&Ctx<'_, T>) -> V,
+    body: Body<T, V>,
     rule: Rule<V>,
     failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+}
+
+/// How a cache computes its value.
+enum Body<T, V> {
+    /// Through a [`Ctx`] that records every read, of this object or of others.
+    Tracked(fn(&Ctx<'_, T>) -> V),
+    /// From the fields in the mask of its own object only. Nothing needs tracking, so the
+    /// barrier recomputes such a cache directly, without a [`Ctx`].
+    Fields(FieldMask, fn(&T) -> V),
+}
+
+impl<T, V> Clone for Body<T, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, V> Copy for Body<T, V> {}
+
+impl<T: Object, V> Body<T, V> {
+    #[inline]
+    fn run(self, ctx: &Ctx<'_, T>) -> V {
+        match self {
+            Body::Tracked(f) => f(ctx),
+            Body::Fields(reads, f) => f(ctx.__fields(reads)),
+        }
+    }
 }
 
 fn always<V>(_: &V) -> bool {
@@ -188,17 +216,12 @@ fn both_ok<E>(a: &Result<(), E>, b: &Result<(), E>) -> bool {
 }
 
 impl<T, V: PartialEq> Cache<T, V> {
-    const fn value(
-        index: usize,
-        name: &'static str,
-        kind: Kind,
-        compute: fn(&Ctx<'_, T>) -> V,
-    ) -> Self {
+    const fn value(index: usize, name: &'static str, kind: Kind, body: Body<T, V>) -> Self {
         Cache {
             index,
             name,
             kind,
-            compute,
+            body,
             rule: Rule {
                 eq: <V as PartialEq>::eq,
                 holds: always::<V>,
@@ -209,7 +232,7 @@ impl<T, V: PartialEq> Cache<T, V> {
 
     /// A `lazy` cache: computed on first read (meant for immutable objects).
     pub const fn lazy(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Lazy, compute)
+        Self::value(index, name, Kind::Lazy, Body::Tracked(compute))
     }
 
     /// A `lazy_read` cache: computed on first read after an invalidation.
@@ -218,17 +241,59 @@ impl<T, V: PartialEq> Cache<T, V> {
         name: &'static str,
         compute: fn(&Ctx<'_, T>) -> V,
     ) -> Self {
-        Self::value(index, name, Kind::LazyRead, compute)
+        Self::value(index, name, Kind::LazyRead, Body::Tracked(compute))
     }
 
     /// A `now` value: computed at creation and right after every invalidation.
     pub const fn now(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Now, compute)
+        Self::value(index, name, Kind::Now, Body::Tracked(compute))
     }
 
     /// An `eager` cache: computed right after creation (meant for immutable objects).
     pub const fn eager(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Eager, compute)
+        Self::value(index, name, Kind::Eager, Body::Tracked(compute))
+    }
+
+    /// A cache of the given kind whose computation is tracked through a [`Ctx`] (as with
+    /// [`lazy_read`](Cache::lazy_read) and the others, with the kind as a value).
+    pub const fn tracked(
+        index: usize,
+        name: &'static str,
+        kind: Kind,
+        compute: fn(&Ctx<'_, T>) -> V,
+    ) -> Self {
+        Self::value(index, name, kind, Body::Tracked(compute))
+    }
+
+    /// A cache of the given kind whose computation reads only the fields in `reads` of its
+    /// own object, given to it as `&T`. The runtime does not track such a computation: the
+    /// barrier recomputes it directly, which makes a write followed by a read cheaper. The
+    /// derive declares every method whose parameters are all fields this way.
+    ///
+    /// Reading a field outside `reads` breaks coherence: a write to it would not
+    /// invalidate the cache.
+    ///
+    /// ```
+    /// # use steadfast::{Cache, Field, Kind, FieldMask};
+    /// # struct Point { x: f64, y: f64 }
+    /// const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
+    /// const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
+    /// const DIST: Cache<Point, f64> = Cache::on_fields(
+    ///     0,
+    ///     "dist",
+    ///     Kind::LazyRead,
+    ///     X.mask().union(Y.mask()),
+    ///     |p| (p.x * p.x + p.y * p.y).sqrt(),
+    /// );
+    /// ```
+    pub const fn on_fields(
+        index: usize,
+        name: &'static str,
+        kind: Kind,
+        reads: FieldMask,
+        compute: fn(&T) -> V,
+    ) -> Self {
+        Self::value(index, name, kind, Body::Fields(reads, compute))
     }
 }
 
@@ -240,11 +305,26 @@ impl<T, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
         name: &'static str,
         compute: fn(&Ctx<'_, T>) -> Result<(), E>,
     ) -> Self {
+        Self::checking(index, name, Body::Tracked(compute))
+    }
+
+    /// An invariant that reads only the fields in `reads` of its own object (see
+    /// [`Cache::on_fields`]).
+    pub const fn invariant_on_fields(
+        index: usize,
+        name: &'static str,
+        reads: FieldMask,
+        compute: fn(&T) -> Result<(), E>,
+    ) -> Self {
+        Self::checking(index, name, Body::Fields(reads, compute))
+    }
+
+    const fn checking(index: usize, name: &'static str, body: Body<T, Result<(), E>>) -> Self {
         Cache {
             index,
             name,
             kind: Kind::Now,
-            compute,
+            body,
             rule: Rule {
                 eq: both_ok::<E>,
                 holds: Result::is_ok,
@@ -296,6 +376,14 @@ pub trait AnyCache<T>: Send + Sync + sealed::Ops<T> {
 pub(crate) mod sealed {
     use super::*;
 
+    /// What a quiet write did to a cell (see `Ops::refill`).
+    pub enum Refill {
+        /// Recomputed in place: valid, with a value that may differ from the old one.
+        Recomputed,
+        /// Now invalid; `hot` if it had been read since it was last computed.
+        Invalidated { hot: bool },
+    }
+
     /// What the runtime does with a cache whose value type it does not know.
     pub trait Ops<T> {
         fn new_cell(&self) -> Box<dyn ErasedCell>;
@@ -313,6 +401,10 @@ pub(crate) mod sealed {
             cell: &mut dyn ErasedCell,
             keep_stale: bool,
         ) -> Fresh;
+        /// Under a quiet write that invalidates this cache: a cache computed from its own
+        /// fields only that was read since it was last computed is recomputed in place,
+        /// untracked; any other cache is invalidated.
+        fn refill(&self, value: &T, cell: &mut dyn ErasedCell) -> Refill;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
         fn take_failure(
             &self,
@@ -321,7 +413,7 @@ pub(crate) mod sealed {
     }
 }
 
-impl<T: 'static, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
+impl<T: Object, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
     fn index(&self) -> usize {
         self.index
     }
@@ -335,14 +427,14 @@ impl<T: 'static, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
     }
 }
 
-impl<T: 'static, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
+impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     fn new_cell(&self) -> Box<dyn ErasedCell> {
         Box::new(Cell::<V>::new())
     }
 
     fn compute_shared(&self, ctx: &Ctx<'_, T>, cell: &dyn ErasedCell, keep_stale: bool) -> Fresh {
         let cell = Cell::<V>::downcast(cell);
-        let value = (self.compute)(ctx);
+        let value = self.body.run(ctx);
         cell.publish_shared(value, self.rule, keep_stale)
     }
 
@@ -353,8 +445,24 @@ impl<T: 'static, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         keep_stale: bool,
     ) -> Fresh {
         let cell = Cell::<V>::downcast_mut(cell);
-        let value = (self.compute)(ctx);
+        let value = self.body.run(ctx);
         cell.publish_owned(value, self.rule, keep_stale)
+    }
+
+    fn refill(&self, value: &T, cell: &mut dyn ErasedCell) -> sealed::Refill {
+        let cell = Cell::<V>::downcast_mut(cell);
+        if let (Body::Fields(_, compute), true) = (self.body, cell.seen_mut()) {
+            // A panic leaves the cell invalid: the next read recomputes and raises it.
+            if let Ok(v) = panic::catch_unwind(AssertUnwindSafe(|| compute(value))) {
+                cell.replace(v);
+                return sealed::Refill::Recomputed;
+            }
+            cell.invalidate();
+            return sealed::Refill::Invalidated { hot: false };
+        }
+        sealed::Refill::Invalidated {
+            hot: cell.invalidate(),
+        }
     }
 
     fn take_failure(&self, cell: &mut dyn ErasedCell) -> Option<Box<dyn StdError + Send + Sync>> {

@@ -278,25 +278,43 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
         ReturnType::Default => unreachable!("checked by the model"),
     };
     let ctx = format_ident!("__ctx");
-    let compute = match cache.kind {
-        Kind::Lazy | Kind::Eager => quote!(#ctx.all().#hidden()),
-        _ => {
-            let obj = format_ident!("__obj");
-            let (lets, mask, args) = field_args(cache, &obj, &ctx, |_| true);
-            quote! {{
-                let #obj = #ctx.__fields(#mask);
-                #(#lets)*
-                Self::#hidden(#(#args),*)
-            }}
-        }
+    let obj = format_ident!("__obj");
+    let tracked = cache.params.iter().any(|p| matches!(p, Param::Ctx));
+    // Without a `ctx` parameter a method reads only its own fields, known statically: it
+    // is declared `on_fields`, and the runtime recomputes it untracked.
+    let (lets, mask, args) = field_args(cache, &obj, &ctx, |_| true);
+    let call = match cache.kind {
+        Kind::Lazy | Kind::Eager => quote!(#obj.#hidden()),
+        _ => quote!({ #(#lets)* Self::#hidden(#(#args),*) }),
     };
-    let ctor = match (cache.kind, cache.invariant) {
-        (Kind::Lazy, _) => quote!(lazy),
-        (Kind::Eager, _) => quote!(eager),
-        (Kind::LazyRead, _) => quote!(lazy_read),
-        (Kind::Now, true) => quote!(invariant),
-        (Kind::Now, false) => quote!(now),
-        (Kind::Clear, _) => unreachable!("not a cell"),
+    let mask = match cache.kind {
+        Kind::Lazy | Kind::Eager => quote!(#rt::FieldMask::ALL),
+        _ => mask,
+    };
+    let kind = match cache.kind {
+        Kind::Lazy => quote!(Lazy),
+        Kind::Eager => quote!(Eager),
+        Kind::LazyRead => quote!(LazyRead),
+        Kind::Now => quote!(Now),
+        Kind::Clear => unreachable!("not a cell"),
+    };
+    let (ctor, args) = match (tracked, cache.invariant) {
+        (true, true) => (
+            quote!(invariant),
+            quote!(|#ctx| { let #obj = #ctx.__fields(#mask); #call }),
+        ),
+        (true, false) => (
+            quote!(tracked),
+            quote!(#rt::Kind::#kind, |#ctx| { let #obj = #ctx.__fields(#mask); #call }),
+        ),
+        (false, true) => (
+            quote!(invariant_on_fields),
+            quote!(#mask, |#obj: &Self| #call),
+        ),
+        (false, false) => (
+            quote!(on_fields),
+            quote!(#rt::Kind::#kind, #mask, |#obj: &Self| #call),
+        ),
     };
     // A `now` value must be comparable (early cutoff): a missing `PartialEq` is reported at
     // the return type; anything else about the kind, at the kind.
@@ -326,7 +344,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     quote! {
         #[doc = #doc_const]
         #vis const #konst: #rt::Cache<Self, #value> =
-            #ctor(#index, #name_str, |#ctx| #compute);
+            #ctor(#index, #name_str, #args);
         #getter
     }
 }
