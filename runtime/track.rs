@@ -405,8 +405,13 @@ impl Heap {
         let _claim = Claim { heap: self, id };
         let frame = Frame::new(task, id, parent);
         let check = {
-            let graph = slot.graph.lock();
-            let node = &graph.nodes[id.index as usize];
+            let mut graph = slot.graph.lock();
+            let node = &mut graph.nodes[id.index as usize];
+            // A barrier is checking: whatever this computes sees the state it may roll back,
+            // so the rollback must put the cell back as it was (invalid).
+            if self.in_barrier && node.save(false) {
+                self.journal.lock().push(id);
+            }
             (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
         };
         if let Some((deps, verified_at)) = check {

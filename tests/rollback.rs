@@ -149,3 +149,84 @@ fn an_unrestorable_object_is_removed_and_handed_back() {
         .expect("the broken value comes back");
     assert_eq!(value.n, 50);
 }
+
+mod first_read_in_a_rejected_barrier {
+    use steadfast::{cached, mutable, Ctx, Heap, Mut};
+
+    #[mutable]
+    #[derive(Clone)]
+    pub struct Level {
+        pub v: i64,
+    }
+
+    #[cached]
+    impl Level {}
+
+    #[mutable]
+    #[derive(Clone)]
+    pub struct Mirror {
+        pub level: Mut<Level>,
+    }
+
+    #[cached]
+    impl Mirror {
+        #[cache(lazy_read)]
+        pub fn double(level: &Mut<Level>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.field_of(*level, &Level::V).map_or(0, |v| v * 2)
+        }
+    }
+
+    #[derive(Debug)]
+    pub struct TooHigh(i64);
+
+    impl std::fmt::Display for TooHigh {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "the mirror shows {}", self.0)
+        }
+    }
+
+    impl std::error::Error for TooHigh {}
+
+    #[mutable]
+    #[derive(Clone)]
+    pub struct Guard {
+        pub level: Mut<Level>,
+        pub mirror: Mut<Mirror>,
+    }
+
+    #[cached]
+    impl Guard {
+        /// Reads the mirror only when the level is high: a cache the barrier computes for
+        /// the first time while it checks.
+        #[cache(now)]
+        pub fn bounded(
+            level: &Mut<Level>,
+            mirror: &Mut<Mirror>,
+            ctx: &Ctx<'_, Self>,
+        ) -> Result<(), TooHigh> {
+            let v = ctx.field_of(*level, &Level::V).copied().unwrap_or(0);
+            if v > 5 {
+                let shown = *ctx.cache(*mirror, &Mirror::DOUBLE).unwrap_or(&0);
+                if shown >= 100 {
+                    return Err(TooHigh(shown));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// A cache first computed inside a barrier that then rolls back saw the rejected
+    /// state: the rollback must invalidate it, not leave it valid.
+    #[test]
+    fn does_not_keep_a_value_of_the_rejected_state() {
+        let mut heap = Heap::new();
+        let level = heap.alloc(Level { v: 1 }).unwrap();
+        let mirror = heap.alloc(Mirror { level }).unwrap();
+        heap.alloc(Guard { level, mirror }).unwrap();
+        assert!(Level::set_v(&mut heap, level, 70).is_err());
+        assert_eq!(heap[level].v, 1);
+        assert_eq!(*Mirror::double(&heap, mirror).unwrap(), 2);
+        Level::set_v(&mut heap, level, 7).unwrap();
+        assert_eq!(*Mirror::double(&heap, mirror).unwrap(), 14);
+    }
+}
