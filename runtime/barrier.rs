@@ -238,10 +238,21 @@ impl Heap {
 
     fn mark_removed(&mut self, key: ObjectKey) {
         let graph = self.slots[key].graph.get_mut();
-        let mut work: Vec<(CellId, State)> =
-            graph.readers.keys().map(|&c| (c, State::Dirty)).collect();
+        // The object's own cells that read its other cells go with it: nothing to recheck.
+        let others = |c: &&CellId| c.key != key;
+        let mut work: Vec<(CellId, State)> = graph
+            .readers
+            .keys()
+            .filter(others)
+            .map(|&c| (c, State::Dirty))
+            .collect();
         for node in &graph.nodes {
-            work.extend(node.dependents.iter().map(|&c| (c, State::Dirty)));
+            work.extend(
+                node.dependents
+                    .iter()
+                    .filter(others)
+                    .map(|&c| (c, State::Dirty)),
+            );
         }
         self.mark(work);
     }
@@ -339,7 +350,8 @@ impl Heap {
     fn mark(&mut self, mut work: Vec<(CellId, State)>) {
         let journal = self.journal.get_mut();
         while let Some((id, level)) = work.pop() {
-            let Some(slot) = self.slots.get_mut(id.key) else {
+            // A removed object's cells go with it.
+            let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];

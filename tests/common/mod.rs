@@ -322,9 +322,13 @@ impl Obj {
         }
         t
     });
-    /// Cross-object invariant: a + the b of every live ref <= LIMIT.
+    /// Cross-object invariant: a + the b of every live ref <= LIMIT, and for an odd a, plus
+    /// this object's clamp: a cache that a barrier may compute for the first time.
     pub const BOUNDED: Cache<Obj, Result<(), Broken>> = Cache::invariant(3, "bounded", |c| {
         let mut s = *c.field(&Obj::A);
+        if s % 2 != 0 {
+            s += *c.own(&Obj::CLAMP);
+        }
         for r in c.field(&Obj::REFS) {
             s += match *r {
                 Ref::Mut(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
