@@ -155,8 +155,8 @@ mod first_read_in_a_rejected_barrier {
 
     #[mutable]
     #[derive(Clone)]
-    pub struct Level {
-        pub v: i64,
+    struct Level {
+        v: i64,
     }
 
     #[cached]
@@ -164,20 +164,20 @@ mod first_read_in_a_rejected_barrier {
 
     #[mutable]
     #[derive(Clone)]
-    pub struct Mirror {
-        pub level: Mut<Level>,
+    struct Mirror {
+        level: Mut<Level>,
     }
 
     #[cached]
     impl Mirror {
         #[cache(lazy_read)]
-        pub fn double(level: &Mut<Level>, ctx: &Ctx<'_, Self>) -> i64 {
+        fn double(level: &Mut<Level>, ctx: &Ctx<'_, Self>) -> i64 {
             ctx.field_of(*level, &Level::V).map_or(0, |v| v * 2)
         }
     }
 
     #[derive(Debug)]
-    pub struct TooHigh(i64);
+    struct TooHigh(i64);
 
     impl std::fmt::Display for TooHigh {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,9 +189,9 @@ mod first_read_in_a_rejected_barrier {
 
     #[mutable]
     #[derive(Clone)]
-    pub struct Guard {
-        pub level: Mut<Level>,
-        pub mirror: Mut<Mirror>,
+    struct Guard {
+        level: Mut<Level>,
+        mirror: Mut<Mirror>,
     }
 
     #[cached]
@@ -199,7 +199,7 @@ mod first_read_in_a_rejected_barrier {
         /// Reads the mirror only when the level is high: a cache the barrier computes for
         /// the first time while it checks.
         #[cache(now)]
-        pub fn bounded(
+        fn bounded(
             level: &Mut<Level>,
             mirror: &Mut<Mirror>,
             ctx: &Ctx<'_, Self>,
