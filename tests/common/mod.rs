@@ -7,6 +7,8 @@ use std::fmt;
 
 use steadfast::{AnyCache, Cache, Field, FieldMask, Imm, Mut, Object};
 
+pub mod derived;
+
 thread_local! {
     static COUNTS: Cell<[usize; 8]> = const { Cell::new([0; 8]) };
 }

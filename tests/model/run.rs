@@ -1,0 +1,397 @@
+// The body of the model test, included once per `Obj` (see `tests/model.rs`).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::common::{LIMIT, PANIC_A, PANIC_B};
+use proptest::prelude::*;
+use steadfast::{Capsule, Error, Heap, Imm, Mut};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tag {
+    Imm,
+    Capsule,
+    Mut,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create {
+        tag: Tag,
+        a: i64,
+        b: i64,
+        refs: Vec<usize>,
+    },
+    SetA {
+        i: usize,
+        v: i64,
+    },
+    SetB {
+        i: usize,
+        v: i64,
+    },
+    Write {
+        i: usize,
+        a: i64,
+        b: i64,
+        panic: bool,
+    },
+    Mutate {
+        i: usize,
+        b: i64,
+        panic: bool,
+    },
+    OpenBox {
+        i: usize,
+        a: i64,
+        b: i64,
+        panic: bool,
+    },
+    Freeze {
+        i: usize,
+    },
+    Remove {
+        i: usize,
+    },
+}
+
+fn value() -> impl Strategy<Value = i64> {
+    prop_oneof![8 => -5i64..30, 1 => Just(PANIC_A), 1 => Just(PANIC_B), 1 => 40i64..70]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let i = 0usize..12;
+    prop_oneof![
+        3 => (prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mut)], value(), value(), prop::collection::vec(0usize..12, 0..3))
+            .prop_map(|(tag, a, b, refs)| Op::Create { tag, a, b, refs }),
+        3 => (i.clone(), value()).prop_map(|(i, v)| Op::SetA { i, v }),
+        3 => (i.clone(), value()).prop_map(|(i, v)| Op::SetB { i, v }),
+        2 => (i.clone(), value(), value(), prop::bool::weighted(0.15)).prop_map(|(i, a, b, panic)| Op::Write { i, a, b, panic }),
+        2 => (i.clone(), value(), prop::bool::weighted(0.15)).prop_map(|(i, b, panic)| Op::Mutate { i, b, panic }),
+        2 => (i.clone(), value(), value(), prop::bool::weighted(0.15)).prop_map(|(i, a, b, panic)| Op::OpenBox { i, a, b, panic }),
+        1 => i.clone().prop_map(|i| Op::Freeze { i }),
+        1 => i.prop_map(|i| Op::Remove { i }),
+    ]
+}
+
+enum Handle {
+    Imm(Imm<Obj>),
+    Capsule(Capsule<Obj>),
+    Mut(Mut<Obj>),
+}
+
+/// The naive model: plain values, every method recomputed from scratch.
+#[derive(Clone, Debug, PartialEq)]
+struct M {
+    tag: Tag,
+    a: i64,
+    b: i64,
+    refs: Vec<usize>,
+}
+
+type Model = Vec<Option<M>>;
+
+fn clamp(m: &Model, r: usize) -> i64 {
+    m[r].as_ref().map_or(0, |o| o.b.min(10))
+}
+
+fn local(o: &M) -> Option<i64> {
+    (o.b != PANIC_B).then(|| o.a * 2 + o.b)
+}
+
+fn total(m: &Model, o: &M) -> i64 {
+    o.a + o
+        .refs
+        .iter()
+        .map(|&r| clamp(m, r) + m[r].as_ref().map_or(0, |x| x.a))
+        .sum::<i64>()
+}
+
+fn bounded(m: &Model, o: &M) -> bool {
+    let own = if o.a % 2 != 0 { o.b.min(10) } else { 0 };
+    o.a + own
+        + o.refs
+            .iter()
+            .map(|&r| m[r].as_ref().map_or(0, |x| x.b))
+            .sum::<i64>()
+        <= LIMIT
+}
+
+/// Whether every live object of a candidate model satisfies its invariants, and no `now`
+/// value panics (the runtime refuses or unwinds otherwise).
+enum Verdict {
+    Ok,
+    Invariant,
+    Panic,
+}
+
+/// What the runtime must answer for a candidate model: the written object's caches
+/// settle in declaration order (`bounded` before `diff`), then other objects' invariants.
+fn judge(m: &Model, touched: &[usize]) -> Verdict {
+    for &i in touched {
+        if let Some(o) = &m[i] {
+            if !bounded(m, o) {
+                return Verdict::Invariant;
+            }
+            if o.a == PANIC_A {
+                return Verdict::Panic;
+            }
+        }
+    }
+    if m.iter().flatten().any(|o| !bounded(m, o)) {
+        return Verdict::Invariant;
+    }
+    Verdict::Ok
+}
+
+fn expect(op: &Op, expected: &Verdict, outcome: &Result<Result<(), Error>, ()>) -> bool {
+    match (expected, outcome) {
+        (Verdict::Ok, Ok(Ok(()))) => true,
+        (Verdict::Invariant, Ok(Err(Error::Invariant { .. }))) | (Verdict::Panic, Err(())) => false,
+        _ => panic!("{op:?}: expected {}, got {outcome:?}", name(expected)),
+    }
+}
+
+fn run(ops: Vec<(Op, u8)>) {
+    let mut heap = Heap::new();
+    let mut model: Model = Vec::new();
+    let mut handles: Vec<Option<Handle>> = Vec::new();
+    for (op, reads) in ops {
+        let mut next = model.clone();
+        if let Op::Create { tag, a, b, refs } = &op {
+            let refs: Vec<usize> = refs
+                .iter()
+                .copied()
+                .filter(|&r| {
+                    r < model.len()
+                        && matches!(
+                            model[r],
+                            Some(M {
+                                tag: Tag::Imm | Tag::Mut,
+                                ..
+                            })
+                        )
+                })
+                .collect();
+            let value = Obj {
+                a: *a,
+                b: *b,
+                refs: refs
+                    .iter()
+                    .map(|&r| match handles[r] {
+                        Some(Handle::Imm(h)) => Ref::Imm(h),
+                        Some(Handle::Mut(h)) => Ref::Mut(h),
+                        _ => unreachable!("filtered to live imm and mut objects"),
+                    })
+                    .collect(),
+            };
+            next.push(Some(M {
+                tag: *tag,
+                a: *a,
+                b: *b,
+                refs,
+            }));
+            let expected = judge(&next, &[next.len() - 1]);
+            let r = catch_unwind(AssertUnwindSafe(|| match tag {
+                Tag::Imm => heap.imm(value).map(Handle::Imm),
+                Tag::Capsule => heap.capsule(value).map(Handle::Capsule),
+                Tag::Mut => heap.alloc(value).map(Handle::Mut),
+            }));
+            let (outcome, handle) = match r {
+                Ok(Ok(h)) => (Ok(Ok(())), Some(h)),
+                Ok(Err(e)) => (Ok(Err(e)), None),
+                Err(_) => (Err(()), None),
+            };
+            if expect(&op, &expected, &outcome) {
+                model = next;
+                handles.push(handle);
+            } else {
+                assert_eq!(
+                    heap.len(),
+                    handles.iter().flatten().count(),
+                    "a refused creation leaves nothing"
+                );
+            }
+            check(&heap, &model, &handles, reads);
+            continue;
+        }
+        let i = match &op {
+            Op::SetA { i, .. }
+            | Op::SetB { i, .. }
+            | Op::Write { i, .. }
+            | Op::Mutate { i, .. }
+            | Op::OpenBox { i, .. }
+            | Op::Freeze { i }
+            | Op::Remove { i } => *i,
+            Op::Create { .. } => unreachable!(),
+        };
+        let Some(Some(h)) = handles.get(i) else {
+            continue;
+        };
+        let o = next[i].as_mut().expect("live handle, live model");
+        let mut panics = false;
+        let r: Result<Result<(), Error>, _> = match (&op, h) {
+            (Op::SetA { v, .. }, Handle::Mut(h)) => {
+                o.a = *v;
+                let h = *h;
+                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::A, *v).map(drop)))
+            }
+            (Op::SetB { v, .. }, Handle::Mut(h)) => {
+                o.b = *v;
+                let h = *h;
+                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::B, *v).map(drop)))
+            }
+            (Op::Write { a, b, panic, .. }, Handle::Mut(h)) => {
+                (o.a, o.b, panics) = (*a, *b, *panic);
+                let h = *h;
+                catch_unwind(AssertUnwindSafe(|| {
+                    heap.write(h, |w| {
+                        w.set(&Obj::A, *a);
+                        w.set(&Obj::B, *b);
+                        assert!(!panic, "write panics");
+                    })
+                }))
+            }
+            (Op::Mutate { b, panic, .. }, Handle::Capsule(h)) => {
+                (o.b, panics) = (*b, *panic);
+                catch_unwind(AssertUnwindSafe(|| {
+                    heap.mutate(h, |w| {
+                        w.set(&Obj::B, *b);
+                        assert!(!panic, "mutator panics");
+                    })
+                }))
+            }
+            (Op::OpenBox { a, b, panic, .. }, Handle::Capsule(h)) => {
+                (o.a, o.b, panics) = (*a, *b, *panic);
+                catch_unwind(AssertUnwindSafe(|| {
+                    heap.open_box(h, |raw| {
+                        raw.a = *a;
+                        raw.b = *b;
+                        assert!(!panic, "box panics");
+                    })
+                }))
+            }
+            (Op::Freeze { .. }, Handle::Capsule(_)) => {
+                let Some(Handle::Capsule(h)) = handles[i].take() else {
+                    unreachable!()
+                };
+                handles[i] = Some(Handle::Imm(heap.freeze(h).expect("freeze a live capsule")));
+                o.tag = Tag::Imm;
+                Ok(Ok(()))
+            }
+            (Op::Remove { .. }, h) => {
+                next[i] = None;
+                catch_unwind(AssertUnwindSafe(|| match h {
+                    Handle::Imm(h) => heap.remove(*h).map(drop),
+                    Handle::Mut(h) => heap.remove(*h).map(drop),
+                    Handle::Capsule(h) => heap.remove(h).map(drop),
+                }))
+            }
+            _ => continue, // the tag does not allow this operation
+        };
+        let outcome = r.map_err(drop);
+        let touched: &[usize] = if matches!(op, Op::Remove { .. }) {
+            &[]
+        } else {
+            &[i]
+        };
+        let expected = if panics {
+            Verdict::Panic
+        } else {
+            judge(&next, touched)
+        };
+        if expect(&op, &expected, &outcome) {
+            if matches!(op, Op::Remove { .. }) {
+                handles[i] = None;
+            }
+            model = next;
+        }
+        check(&heap, &model, &handles, reads);
+    }
+}
+
+fn name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::Invariant => "an invariant error",
+        Verdict::Panic => "a panic",
+    }
+}
+
+/// G1 and G2 (and G3, since the model did not change on refusal): every cache of every
+/// live object equals a fresh computation, and every invariant holds.
+///
+/// Only the lazy caches whose bit is set in `reads` are read: a cache that is not read
+/// stays invalid across later steps, so that barriers meet caches in every state (one they
+/// must compute for the first time, say).
+fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
+    for (i, (m, h)) in model.iter().zip(handles).enumerate() {
+        let (Some(m), Some(h)) = (m, h) else {
+            assert!(
+                m.is_none() && h.is_none(),
+                "object {i}: model and heap disagree on liveness"
+            );
+            continue;
+        };
+        macro_rules! read {
+            ($h:expr) => {{
+                let obj = heap.get($h).expect("live");
+                assert_eq!((obj.a, obj.b), (m.a, m.b), "object {i}: fields");
+                if reads & 1 != 0 {
+                    let local_r =
+                        catch_unwind(AssertUnwindSafe(|| heap.cache($h, &Obj::LOCAL).copied()));
+                    match local(m) {
+                        Some(v) => assert_eq!(local_r.unwrap().unwrap(), v, "object {i}: local"),
+                        None => assert!(local_r.is_err(), "object {i}: local should panic"),
+                    }
+                }
+                if reads & 2 != 0 {
+                    assert_eq!(
+                        *heap.cache($h, &Obj::CLAMP).unwrap(),
+                        m.b.min(10),
+                        "object {i}: clamp"
+                    );
+                }
+                if reads & 4 != 0 {
+                    assert_eq!(
+                        *heap.cache($h, &Obj::TOTAL).unwrap(),
+                        total(model, m),
+                        "object {i}: total"
+                    );
+                }
+                assert!(
+                    heap.cache($h, &Obj::BOUNDED).unwrap().is_ok(),
+                    "object {i}: invariant"
+                );
+                assert!(bounded(model, m), "object {i}: model invariant");
+                assert_eq!(
+                    *heap.cache($h, &Obj::DIFF).unwrap(),
+                    m.a - m.b,
+                    "object {i}: diff"
+                );
+            }};
+        }
+        match h {
+            Handle::Imm(h) => read!(*h),
+            Handle::Capsule(h) => read!(h),
+            Handle::Mut(h) => read!(*h),
+        }
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("STEADFAST_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_match_the_model(
+        ops in prop::collection::vec((op(), prop_oneof![2 => Just(7u8), 1 => 0u8..7]), 1..40)
+    ) {
+        run(ops);
+    }
+}
