@@ -12,7 +12,7 @@ use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
 use crate::heap::{Heap, Slot};
 use crate::object::sealed::Refill;
 use crate::object::{Field, FieldMask, Object};
-use crate::track::{CellId, Compute, CycleUnwind, Frame, Node, State};
+use crate::track::{keep_reads, CellId, Compute, CycleUnwind, Frame, Node, Saved, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -319,6 +319,7 @@ impl Heap {
     /// The written object's own cells are journaled first, in declaration order, so that
     /// they settle (and report a failure) before the cells of other objects.
     fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
+        let epoch = self.epoch;
         let slot = &mut self.slots[key];
         let graph = slot.graph.get_mut();
         let journal = self.journal.get_mut();
@@ -335,7 +336,7 @@ impl Heap {
                     index: i as u32,
                 };
                 let cell = &mut *slot.cells[i];
-                self.urgent += raise_cell(id, node, cell, State::Dirty, journal, &mut work);
+                self.urgent += raise_cell(id, node, cell, State::Dirty, epoch, journal, &mut work);
             }
         }
         self.mark(work);
@@ -348,6 +349,7 @@ impl Heap {
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
     fn mark(&mut self, mut work: Vec<(CellId, State)>) {
+        let epoch = self.epoch;
         let journal = self.journal.get_mut();
         while let Some((id, level)) = work.pop() {
             // A removed object's cells go with it.
@@ -356,7 +358,7 @@ impl Heap {
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             let cell = &mut *slot.cells[id.index as usize];
-            self.urgent += raise_cell(id, node, cell, level, journal, &mut work);
+            self.urgent += raise_cell(id, node, cell, level, epoch, journal, &mut work);
         }
     }
 
@@ -372,20 +374,21 @@ impl Heap {
             return Ok(());
         }
         self.in_barrier = true;
+        self.settled = true;
         let result = (|| {
             let mut i = 0;
-            while let Some(&id) = self.journal.get_mut().get(i) {
+            // Computations below may journal more cells: index, do not iterate.
+            while let Some((id, saved)) = self.journal.get_mut().get(i) {
+                let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
                 i += 1;
                 let Some(slot) = self.slots.get_mut(id.key) else {
                     continue;
                 };
-                let node = &slot.graph.get_mut().nodes[id.index as usize];
-                let saved = node.saved.as_ref().expect("journaled nodes are saved");
-                if node.eager {
+                if slot.graph.get_mut().nodes[id.index as usize].eager {
                     if self.settle(id)? {
                         return Err(Failure::Invariant(id));
                     }
-                } else if saved.state == State::Clean && saved.hot {
+                } else if was_hot {
                     // Speculative: a failure here is the lazy cache's, reported when it is read.
                     let _ = self.settle(id);
                 }
@@ -444,7 +447,11 @@ impl Heap {
                 Ok(false)
             }
             Ok(Ok(Some(fresh))) => {
-                let old = node.record(&frame, fresh, rev, self.in_barrier);
+                let journaled = node.journaled;
+                let (reads, old) = node.record(&frame, fresh, rev);
+                if self.in_barrier {
+                    keep_reads(self.journal.get_mut(), self.epoch, journaled, reads, &old);
+                }
                 let slot = &self.slots[id.key];
                 self.relink(id, old, slot);
                 Ok(fresh.failed)
@@ -501,33 +508,31 @@ impl Heap {
     fn commit(&mut self) {
         self.urgent = 0;
         let journal = mem::take(self.journal.get_mut());
-        for &id in &journal {
-            let Some(slot) = self.slots.get_mut(id.key) else {
-                continue;
-            };
-            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            node.saved = None;
-            // Only a valid cell has a stale value to forget; an invalid one keeps it for
-            // early cutoff.
-            if node.state == State::Clean {
-                slot.cells[id.index as usize].commit();
+        // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
+        // early cutoff); without settling, the journal holds marked cells only.
+        if mem::take(&mut self.settled) {
+            for (id, _) in &journal {
+                let Some(slot) = self.slots.get_mut(id.key) else {
+                    continue;
+                };
+                if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
+                    slot.cells[id.index as usize].commit();
+                }
             }
         }
-        *self.journal.get_mut() = reuse(journal);
+        self.end_barrier(journal);
     }
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.
     fn roll_back(&mut self) {
         self.urgent = 0;
-        let journal = mem::take(self.journal.get_mut());
-        for &id in journal.iter().rev() {
+        self.settled = false;
+        let mut journal = mem::take(self.journal.get_mut());
+        for (id, saved) in journal.drain(..).rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let Some(saved) = node.saved.take() else {
-                continue;
-            };
             node.state = saved.state;
             node.failed = false;
             node.changed_at = saved.changed_at;
@@ -541,7 +546,15 @@ impl Heap {
                 self.link(id, old.iter().filter(|d| !new.contains(d)));
             }
         }
-        *self.journal.get_mut() = reuse(journal);
+        self.end_barrier(journal);
+    }
+
+    /// Voids every record of this barrier's journal (by moving to the next epoch) and keeps
+    /// the journal's allocation for the next one.
+    fn end_barrier(&mut self, mut journal: Vec<(CellId, Saved)>) {
+        journal.clear();
+        *self.journal.get_mut() = journal;
+        self.epoch += 1;
     }
 }
 
@@ -553,7 +566,8 @@ fn raise_cell(
     node: &mut Node,
     cell: &mut dyn ErasedCell,
     level: State,
-    journal: &mut Vec<CellId>,
+    epoch: u64,
+    journal: &mut Vec<(CellId, Saved)>,
     work: &mut Vec<(CellId, State)>,
 ) -> usize {
     if node.state >= level {
@@ -562,8 +576,7 @@ fn raise_cell(
     let prev = node.state;
     let hot = prev == State::Clean && cell.invalidate();
     let mut urgent = 0;
-    if node.save(hot) {
-        journal.push(id);
+    if node.save(id, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
     }
     node.state = level;
@@ -571,11 +584,6 @@ fn raise_cell(
         work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
     }
     urgent
-}
-
-fn reuse(mut journal: Vec<CellId>) -> Vec<CellId> {
-    journal.clear();
-    journal
 }
 
 /// The error to return, or the panic to resume.

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::object::{Cache, Fresh, Object};
 use crate::sync::{AtomicU64, Condvar, Mutex};
-use crate::track::{CellId, Compute, Ctx, Frame, Graph, Node, Sched};
+use crate::track::{CellId, Compute, Ctx, Frame, Graph, Node, Saved, Sched};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
@@ -36,8 +36,13 @@ pub struct Heap {
     pub(crate) next_task: AtomicU64,
     /// Tasks of computations the barrier runs under `&mut Heap` (high bit set).
     pub(crate) owned_tasks: u64,
-    /// Cells whose node holds a barrier's `Saved` record.
-    pub(crate) journal: Mutex<Vec<CellId>>,
+    /// What the running barrier must put back if it rolls back, one record per cell it
+    /// changed, in the order it changed them.
+    pub(crate) journal: Mutex<Vec<(CellId, Saved)>>,
+    /// Numbers barriers, so that a node's pointer into an earlier journal is void.
+    pub(crate) epoch: u64,
+    /// The running barrier recomputed cells (their stale values go at commit).
+    pub(crate) settled: bool,
     /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
     /// last computed); when none, settling is skipped.
     pub(crate) urgent: usize,
@@ -133,6 +138,8 @@ impl Heap {
             next_task: AtomicU64::new(0),
             owned_tasks: 0,
             journal: Mutex::new(Vec::new()),
+            epoch: 1,
+            settled: false,
             urgent: 0,
         }
     }

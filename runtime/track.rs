@@ -69,7 +69,10 @@ pub(crate) struct Node {
     /// Revision at which the value last changed, and at which it was last known valid.
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
-    pub(crate) saved: Option<Saved>,
+    /// Where a barrier keeps this node's [`Saved`] record: the barrier's epoch and the
+    /// index in its journal. A record of an earlier epoch is void, so committing a barrier
+    /// does not need to visit the nodes it journaled.
+    pub(crate) journaled: (u64, u32),
 }
 
 impl Node {
@@ -83,35 +86,27 @@ impl Node {
             dependents: IndexSet::default(),
             changed_at: 0,
             verified_at: 0,
-            saved: None,
+            journaled: (0, 0),
         }
     }
 
-    /// Records a new computation's reads; returns the deps it replaces.
+    /// Records a new computation's reads; returns the reads and deps it replaces.
     pub(crate) fn record(
         &mut self,
         frame: &Frame<'_>,
         fresh: Fresh,
         rev: u64,
-        in_barrier: bool,
-    ) -> Vec<Dep> {
+    ) -> (FieldMask, Vec<Dep>) {
         let deps = frame.deps.take();
         let old_reads = std::mem::replace(&mut self.reads, FieldMask(frame.reads.get()));
         let old_deps = std::mem::replace(&mut self.deps, deps);
-        if in_barrier {
-            if let Some(saved) = &mut self.saved {
-                if saved.reads.is_none() {
-                    saved.reads = Some((old_reads, old_deps.clone()));
-                }
-            }
-        }
         self.state = State::Clean;
         self.failed = fresh.failed;
         if fresh.changed {
             self.changed_at = rev;
         }
         self.verified_at = rev;
-        old_deps
+        (old_reads, old_deps)
     }
 
     pub(crate) fn revalidated(&mut self, rev: u64) {
@@ -119,18 +114,29 @@ impl Node {
         self.verified_at = rev;
     }
 
-    /// Starts a barrier's record of this node, once.
-    pub(crate) fn save(&mut self, hot: bool) -> bool {
-        if self.saved.is_some() {
+    /// Starts the record of this node in the journal of the barrier of `epoch`, once.
+    /// Returns whether it did.
+    pub(crate) fn save(
+        &mut self,
+        id: CellId,
+        hot: bool,
+        epoch: u64,
+        journal: &mut Vec<(CellId, Saved)>,
+    ) -> bool {
+        if self.journaled.0 == epoch {
             return false;
         }
-        self.saved = Some(Saved {
-            state: self.state,
-            hot,
-            changed_at: self.changed_at,
-            verified_at: self.verified_at,
-            reads: None,
-        });
+        self.journaled = (epoch, journal.len() as u32);
+        journal.push((
+            id,
+            Saved {
+                state: self.state,
+                hot,
+                changed_at: self.changed_at,
+                verified_at: self.verified_at,
+                reads: None,
+            },
+        ));
         true
     }
 }
@@ -409,8 +415,8 @@ impl Heap {
             let node = &mut graph.nodes[id.index as usize];
             // A barrier is checking: whatever this computes sees the state it may roll back,
             // so the rollback must put the cell back as it was (invalid).
-            if self.in_barrier && node.save(false) {
-                self.journal.lock().push(id);
+            if self.in_barrier {
+                node.save(id, false, self.epoch, &mut self.journal.lock());
             }
             (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
         };
@@ -422,12 +428,14 @@ impl Heap {
             }
         }
         let fresh = slot.obj.compute(self, &frame, id, Compute::Shared(cell));
-        let old = slot.graph.lock().nodes[id.index as usize].record(
-            &frame,
-            fresh,
-            self.rev,
-            self.in_barrier,
-        );
+        let (journaled, (reads, old)) = {
+            let mut graph = slot.graph.lock();
+            let node = &mut graph.nodes[id.index as usize];
+            (node.journaled, node.record(&frame, fresh, self.rev))
+        };
+        if self.in_barrier {
+            keep_reads(&mut self.journal.lock(), self.epoch, journaled, reads, &old);
+        }
         self.relink(id, old, slot);
         Ok(())
     }
@@ -577,6 +585,24 @@ impl Heap {
                 type_name: std::any::type_name::<U>(),
                 detail: format!("{cache:?} is not cache {} of this type", cache.index()),
             })
+    }
+}
+
+/// Keeps in a journaled node's record the reads its first recomputation in the barrier
+/// replaced, so that a rollback can reinstate them.
+pub(crate) fn keep_reads(
+    journal: &mut [(CellId, Saved)],
+    epoch: u64,
+    (at, index): (u64, u32),
+    reads: FieldMask,
+    deps: &[Dep],
+) {
+    if at != epoch {
+        return;
+    }
+    let saved = &mut journal[index as usize].1;
+    if saved.reads.is_none() {
+        saved.reads = Some((reads, deps.to_vec()));
     }
 }
 
