@@ -5,9 +5,11 @@
 
 #![allow(missing_docs)]
 
+use std::any::Any;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use once_cell::sync::OnceCell;
 use slotmap::{DefaultKey, SlotMap};
 use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Mut, Object};
 
@@ -129,7 +131,33 @@ fn hit(c: &mut Criterion) {
     g.bench_function("steadfast", |b| {
         b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
     });
+    // The floor of any heap that stores objects type-erased without `unsafe`: one slot
+    // lookup, one `Any` downcast (a dynamic call) and one `OnceCell` read, nothing else.
+    let mut erased: SlotMap<DefaultKey, Box<dyn Any + Send + Sync>> = SlotMap::new();
+    let e = erased.insert(Box::new(ErasedPoint {
+        x: 3.0,
+        y: 4.0,
+        dist: OnceCell::with_value(5.0),
+    }));
+    g.bench_function("floor: erased slot, downcast, once-cell read", |b| {
+        b.iter(|| {
+            let point = erased[black_box(e)].downcast_ref::<ErasedPoint>().unwrap();
+            black_box(*point.dist.get().unwrap())
+        })
+    });
+    black_box((
+        erased[e].downcast_ref::<ErasedPoint>().unwrap().x,
+        erased[e].downcast_ref::<ErasedPoint>().unwrap().y,
+    ));
     g.finish();
+}
+
+/// The floor's object: a point with its cache cell inline, stored as `dyn Any`.
+#[allow(dead_code)]
+struct ErasedPoint {
+    x: f64,
+    y: f64,
+    dist: OnceCell<f64>,
 }
 
 fn set_then_read(c: &mut Criterion) {
