@@ -11,7 +11,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use once_cell::sync::OnceCell;
 use slotmap::{DefaultKey, SlotMap};
-use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mut, Object};
 
 /// What a user writes: the derive declares both caches as reading only their fields.
 #[steadfast::mutable]
@@ -71,6 +71,7 @@ impl Leaf {
 impl Object for Leaf {
     const FIELDS: &'static [&'static str] = &["v"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    type Cells = ();
     type Saved = i64;
     fn save(&self, _: FieldMask) -> Option<i64> {
         Some(self.v)
@@ -87,7 +88,7 @@ struct Reader {
 
 impl Reader {
     const LEAF: Field<Reader, Mut<Leaf>> = Field::new(0, |r| &r.leaf, |r| &mut r.leaf);
-    const DOUBLE: Cache<Reader, i64> = Cache::lazy_read(0, "double", |c| {
+    const DOUBLE: Cache<Reader, i64> = Cache::lazy_read::<0>("double", |c| {
         c.field_of(*c.field(&Reader::LEAF), &Leaf::V)
             .map_or(0, |v| v * 2)
     });
@@ -96,6 +97,7 @@ impl Reader {
 impl Object for Reader {
     const FIELDS: &'static [&'static str] = &["leaf"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Reader::DOUBLE];
+    type Cells = (CacheCell<i64>,);
     type Saved = Mut<Leaf>;
     fn save(&self, _: FieldMask) -> Option<Mut<Leaf>> {
         Some(self.leaf)

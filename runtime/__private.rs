@@ -8,6 +8,7 @@ pub use crate::barrier::Writer;
 pub use crate::error::Error;
 pub use crate::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
+pub use crate::cell::CacheCell;
 pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
 pub use crate::track::Ctx;
@@ -18,7 +19,9 @@ pub use crate::track::Ctx;
     label = "its caches are declared in a `#[steadfast::cached] impl` block",
     note = "add one, even an empty one: `#[steadfast::cached] impl {Self} {{}}`"
 )]
-pub trait Caches: Sized + 'static {
+pub trait Caches: Object {
+    /// One cell per entry of `CACHES`.
+    type Cells: Default + Send + Sync + 'static;
     /// Entry `i` has index `i`.
     const CACHES: &'static [&'static dyn AnyCache<Self>];
 }

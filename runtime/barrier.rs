@@ -6,13 +6,13 @@ use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::cell::{ErasedCell, Vacant};
+use crate::cell::ErasedCell;
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
-use crate::heap::{Heap, Slot};
+use crate::heap::{Heap, Slot, Stored};
 use crate::object::sealed::Refill;
 use crate::object::{Field, FieldMask, Object};
-use crate::track::{keep_reads, CellId, Compute, CycleUnwind, Frame, Node, Saved, State};
+use crate::track::{keep_reads, CellId, CycleUnwind, Frame, Node, Saved, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -200,7 +200,8 @@ impl Heap {
             self.mark_removed(key);
             self.commit();
             self.discard(key);
-            return Some(self.slots.remove(key).expect("live").obj.into_any());
+            let slot = self.slots.remove(key).expect("live");
+            return Some(slot.ops.into_value(slot.obj));
         }
         let value = self.value_mut::<T>(key);
         for s in saved.into_iter().rev() {
@@ -210,9 +211,7 @@ impl Heap {
     }
 
     pub(crate) fn value_mut<T: Object>(&mut self, key: ObjectKey) -> &mut T {
-        (&mut *self.slots[key].obj as &mut dyn Any)
-            .downcast_mut()
-            .expect("checked by Heap::key")
+        &mut self.stored_mut::<T>(key).value
     }
 
     /// Removes `key` from view, invalidates what read it and rechecks; on failure the
@@ -265,9 +264,7 @@ impl Heap {
     /// if the write needs the full barrier.
     fn quiet_write<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> bool {
         let rev = self.rev + 1;
-        let Slot {
-            obj, cells, graph, ..
-        } = &mut self.slots[key];
+        let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
         let quiet = graph.nodes.iter().all(|n| {
             n.state == State::Dirty
@@ -277,9 +274,7 @@ impl Heap {
         if !quiet {
             return false;
         }
-        let value: &T = (&**obj as &dyn Any)
-            .downcast_ref()
-            .expect("checked by Heap::key");
+        let Stored { value, cells } = obj.downcast_mut::<Stored<T>>().expect("checked by Heap::key");
         let (mut hot, mut touched) = (0u64, false);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.state == State::Dirty || !node.reads.intersects(written) {
@@ -287,7 +282,7 @@ impl Heap {
             }
             if node.state == State::Clean {
                 touched = true;
-                match T::CACHES[i].refill(value, &mut *cells[i]) {
+                match T::CACHES[i].refill(value, cells) {
                     // No dependents: no early cutoff to compute, the value counts as changed.
                     Refill::Recomputed => {
                         node.changed_at = rev;
@@ -320,8 +315,10 @@ impl Heap {
     /// they settle (and report a failure) before the cells of other objects.
     fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
         let epoch = self.epoch;
-        let slot = &mut self.slots[key];
-        let graph = slot.graph.get_mut();
+        let Slot {
+            obj, ops, graph, ..
+        } = &mut self.slots[key];
+        let graph = graph.get_mut();
         let journal = self.journal.get_mut();
         let mut work: Vec<(CellId, State)> = graph
             .readers
@@ -335,7 +332,7 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let cell = &mut *slot.cells[i];
+                let cell = ops.cell_mut(&mut **obj, i);
                 self.urgent += raise_cell(id, node, cell, State::Dirty, epoch, journal, &mut work);
             }
         }
@@ -357,7 +354,7 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let cell = &mut *slot.cells[id.index as usize];
+            let cell = slot.ops.cell_mut(&mut *slot.obj, id.index as usize);
             self.urgent += raise_cell(id, node, cell, level, epoch, journal, &mut work);
         }
     }
@@ -415,32 +412,28 @@ impl Heap {
         let rev = self.rev;
         let index = id.index as usize;
         let slot = &mut self.slots[id.key];
-        let node = &slot.graph.get_mut().nodes[index];
+        let ops = slot.ops;
+        let node = &mut slot.graph.get_mut().nodes[index];
         if node.state == State::Clean {
             return Ok(node.failed);
         }
         let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
-        let mut cell = mem::replace(&mut slot.cells[index], Box::new(Vacant));
+        node.computing = true;
         self.owned_tasks += 1;
         let frame = Frame::new(self.owned_tasks | 1 << 63, id, None);
-        let this = &*self;
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             if let Some((deps, verified_at)) = &check {
-                if !this.inputs_changed(deps, *verified_at, &frame)? {
-                    cell.revalidate_owned();
+                if !self.inputs_changed(deps, *verified_at, &frame)? {
+                    let obj = &mut *self.slots[id.key].obj;
+                    ops.cell_mut(obj, index).revalidate_owned();
                     return Ok(None);
                 }
             }
-            Ok(Some(this.slots[id.key].obj.compute(
-                this,
-                &frame,
-                id,
-                Compute::Owned(&mut *cell),
-            )))
+            Ok(Some(ops.compute_owned(self, &frame, id)))
         }));
         let slot = &mut self.slots[id.key];
-        slot.cells[index] = cell;
         let node = &mut slot.graph.get_mut().nodes[index];
+        node.computing = false;
         match result {
             Ok(Ok(None)) => {
                 node.revalidated(rev);
@@ -490,8 +483,8 @@ impl Heap {
                 let invariant = self.name_of(id);
                 let slot = &mut self.slots[id.key];
                 let source = slot
-                    .obj
-                    .take_failure(id.index as usize, &mut *slot.cells[id.index as usize])
+                    .ops
+                    .take_failure(&mut *slot.obj, id.index as usize)
                     .expect("a failed invariant holds its error");
                 Ok(Error::Invariant {
                     invariant,
@@ -516,7 +509,7 @@ impl Heap {
                     continue;
                 };
                 if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
-                    slot.cells[id.index as usize].commit();
+                    slot.ops.cell_mut(&mut *slot.obj, id.index as usize).commit();
                 }
             }
         }
@@ -537,7 +530,9 @@ impl Heap {
             node.failed = false;
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
-            slot.cells[id.index as usize].roll_back(saved.state == State::Clean);
+            slot.ops
+                .cell_mut(&mut *slot.obj, id.index as usize)
+                .roll_back(saved.state == State::Clean);
             if let Some((reads, deps)) = saved.reads {
                 node.reads = reads;
                 let new = mem::replace(&mut node.deps, deps);

@@ -6,7 +6,7 @@
 //! after the caller claimed the cell (see `track`); publishing through `&mut self` (the
 //! barrier, which holds `&mut Heap`) is plain stores.
 
-use std::any::Any;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use once_cell::sync::OnceCell;
@@ -28,7 +28,10 @@ impl<V> Clone for Rule<V> {
 
 impl<V> Copy for Rule<V> {}
 
-pub(crate) struct Cell<V> {
+/// The storage of one cached value: [`Object::Cells`](crate::Object::Cells) holds one per
+/// cache, so that a cache's cell lies next to its object's value. Only the runtime reads
+/// or writes it.
+pub struct CacheCell<V> {
     value: OnceCell<V>,
     /// Read since it was last computed: the barrier recomputes such a cache at the end of
     /// the write that invalidates it (under `&mut Heap`, without atomics), so that a read
@@ -39,27 +42,27 @@ pub(crate) struct Cell<V> {
     stale: Mutex<Option<V>>,
 }
 
-impl<V: Send + Sync + 'static> Cell<V> {
-    pub(crate) fn new() -> Self {
-        Cell {
+impl<V> Default for CacheCell<V> {
+    fn default() -> Self {
+        CacheCell {
             value: OnceCell::new(),
             seen: AtomicBool::new(false),
             stale: Mutex::new(None),
         }
     }
+}
 
-    pub(crate) fn downcast(cell: &dyn ErasedCell) -> &Self {
-        (cell as &dyn Any)
-            .downcast_ref()
-            .expect("cache descriptor and cell types agree (checked at allocation)")
+impl<V> fmt::Debug for CacheCell<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.value.get().is_some() {
+            "CacheCell(valid)"
+        } else {
+            "CacheCell(invalid)"
+        })
     }
+}
 
-    pub(crate) fn downcast_mut(cell: &mut dyn ErasedCell) -> &mut Self {
-        (cell as &mut dyn Any)
-            .downcast_mut()
-            .expect("cache descriptor and cell types agree (checked at allocation)")
-    }
-
+impl<V: Send + Sync + 'static> CacheCell<V> {
     /// The value, if valid. Marks the cell as read.
     #[inline]
     pub(crate) fn get(&self) -> Option<&V> {
@@ -118,7 +121,7 @@ impl<V: Send + Sync + 'static> Cell<V> {
 }
 
 /// A cell with its value type erased, as the heap stores it.
-pub trait ErasedCell: Any + Send + Sync {
+pub trait ErasedCell: Send + Sync {
     /// Whether the cell holds a valid value.
     fn is_ready(&self) -> bool;
     /// Moves a valid value to `stale`; returns whether it had been read.
@@ -130,13 +133,9 @@ pub trait ErasedCell: Any + Send + Sync {
     fn roll_back(&mut self, was_valid: bool);
     /// Forgets the stale value of a valid cell once a barrier commits.
     fn commit(&mut self);
-    /// Whether this is the placeholder of a cell the barrier took out to compute.
-    fn is_vacant(&self) -> bool {
-        false
-    }
 }
 
-impl<V: Send + Sync + 'static> ErasedCell for Cell<V> {
+impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
     fn is_ready(&self) -> bool {
         self.value.get().is_some()
     }
@@ -177,25 +176,5 @@ impl<V: Send + Sync + 'static> ErasedCell for Cell<V> {
         if self.value.get().is_some() {
             *self.stale.get_mut() = None;
         }
-    }
-}
-
-/// Stands in for a cell while the barrier computes it with the cell out of the heap; a
-/// read that finds it is a computation asking for its own value.
-pub(crate) struct Vacant;
-
-impl ErasedCell for Vacant {
-    fn is_ready(&self) -> bool {
-        false
-    }
-    fn invalidate(&mut self) -> bool {
-        false
-    }
-    fn revalidate_shared(&self) {}
-    fn revalidate_owned(&mut self) {}
-    fn roll_back(&mut self, _: bool) {}
-    fn commit(&mut self) {}
-    fn is_vacant(&self) -> bool {
-        true
     }
 }

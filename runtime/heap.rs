@@ -3,18 +3,19 @@
 
 use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Index;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering;
 
 use slotmap::SlotMap;
 
-use crate::cell::{Cell, ErasedCell};
+use crate::cell::ErasedCell;
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::object::{Cache, Fresh, Object};
 use crate::sync::{AtomicU64, Condvar, Mutex};
-use crate::track::{CellId, Compute, Ctx, Frame, Graph, Node, Saved, Sched};
+use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
@@ -53,29 +54,58 @@ pub(crate) struct Slot {
     pub(crate) tag: Tag,
     /// Being removed: invisible to reads while the removal settles.
     pub(crate) gone: bool,
-    pub(crate) obj: Box<dyn ErasedObject>,
-    pub(crate) cells: Box<[Box<dyn ErasedCell>]>,
+    /// A `Stored<T>`: the value with its cells, so that one downcast reaches both.
+    pub(crate) obj: Box<dyn Any + Send + Sync>,
+    /// What the runtime does with the object without knowing its type.
+    pub(crate) ops: &'static dyn TypeOps,
     pub(crate) graph: Mutex<Graph>,
 }
 
-/// An object with its type erased.
-pub(crate) trait ErasedObject: Any + Send + Sync {
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
-    fn type_name(&self) -> &'static str;
-    fn cache_name(&self, index: usize) -> &'static str;
-    fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh;
-    fn take_failure(
-        &self,
-        index: usize,
-        cell: &mut dyn ErasedCell,
-    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
+/// An object's value and the cells of its cached methods.
+pub(crate) struct Stored<T: Object> {
+    pub(crate) value: T,
+    pub(crate) cells: T::Cells,
 }
 
-impl<T: Object> ErasedObject for T {
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
-        self
-    }
+/// The operations on a `Stored<T>` that the runtime performs with `T` erased.
+pub(crate) trait TypeOps: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn cache_name(&self, index: usize) -> &'static str;
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell;
+    /// Computes a claimed cell through `&Heap`.
+    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh;
+    /// Computes a cell and publishes it through `&mut Heap`.
+    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Fresh;
+    fn take_failure(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
+    /// The value without its cells, as a `Box<T>`.
+    fn into_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync>;
+}
 
+/// [`TypeOps`] for `T`.
+struct OpsOf<T>(PhantomData<fn() -> T>);
+
+impl<T: Object> OpsOf<T> {
+    const OPS: &'static dyn TypeOps = &OpsOf::<T>(PhantomData);
+}
+
+fn stored<T: Object>(obj: &(dyn Any + Send + Sync)) -> &Stored<T> {
+    obj.downcast_ref().expect("a slot's ops match its object")
+}
+
+fn stored_mut<T: Object>(obj: &mut (dyn Any + Send + Sync)) -> &mut Stored<T> {
+    obj.downcast_mut().expect("a slot's ops match its object")
+}
+
+impl<T: Object> TypeOps for OpsOf<T> {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
     }
@@ -84,29 +114,44 @@ impl<T: Object> ErasedObject for T {
         T::CACHES[index].name()
     }
 
-    fn compute(&self, heap: &Heap, frame: &Frame<'_>, id: CellId, into: Compute<'_>) -> Fresh {
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
+        T::CACHES[index].cell(&stored::<T>(obj).cells)
+    }
+
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        T::CACHES[index].cell_mut(&mut stored_mut::<T>(obj).cells)
+    }
+
+    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh {
+        let stored = heap.stored::<T>(id.key);
         let ctx = Ctx {
-            this: self,
-            id: ObjectId {
-                key: id.key,
-                heap: heap.id,
-            },
+            this: &stored.value,
+            id: heap.id_of(id.key),
             heap,
             frame,
         };
-        let cache = T::CACHES[id.index as usize];
-        match into {
-            Compute::Shared(cell) => cache.compute_shared(&ctx, cell, heap.in_barrier),
-            Compute::Owned(cell) => cache.compute_owned(&ctx, cell, heap.in_barrier),
-        }
+        T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.in_barrier)
+    }
+
+    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Fresh {
+        T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
     }
 
     fn take_failure(
         &self,
+        obj: &mut (dyn Any + Send + Sync),
         index: usize,
-        cell: &mut dyn ErasedCell,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>> {
-        T::CACHES[index].take_failure(cell)
+        T::CACHES[index].take_failure(&mut stored_mut::<T>(obj).cells)
+    }
+
+    fn into_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync> {
+        let stored: Box<Stored<T>> = obj.downcast().expect("a slot's ops match its object");
+        Box::new(stored.value)
     }
 }
 
@@ -200,7 +245,7 @@ impl Heap {
     /// Whether the handle names a live object of this heap.
     pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
         self.slot(handle.id())
-            .is_ok_and(|(s, _)| (&*s.obj as &dyn Any).is::<T>())
+            .is_ok_and(|(s, _)| s.obj.is::<Stored<T>>())
     }
 
     /// Reads an object.
@@ -225,14 +270,11 @@ impl Heap {
         let id = handle.id();
         if id.heap == self.id {
             if let Some(slot) = self.slots.get(id.key) {
-                if let Some(Some(v)) = slot
-                    .cells
-                    .get(cache.index())
-                    .and_then(|c| (&**c as &dyn Any).downcast_ref::<Cell<V>>())
-                    .map(Cell::get)
-                {
-                    if !slot.gone {
-                        return Ok(v);
+                if let Some(stored) = slot.obj.downcast_ref::<Stored<T>>() {
+                    if let Some(v) = (cache.cell)(&stored.cells).get() {
+                        if !slot.gone {
+                            return Ok(v);
+                        }
                     }
                 }
             }
@@ -249,7 +291,7 @@ impl Heap {
         cache: &Cache<T, V>,
     ) -> Result<&V, Error> {
         let (slot, key) = self.typed_slot::<T>(id)?;
-        let cell = Self::typed_cell(slot, cache)?;
+        let cell = (cache.cell)(&Self::stored_in::<T>(slot)?.cells);
         if let Some(v) = cell.get() {
             return Ok(v);
         }
@@ -270,7 +312,8 @@ impl Heap {
         let key = self.key::<T>(handle.id())?;
         self.remove_key(key)?;
         let slot = self.slots.remove(key).expect("checked live");
-        Ok(*slot.obj.into_any().downcast::<T>().expect("checked type"))
+        let stored: Box<Stored<T>> = slot.obj.downcast().expect("checked type");
+        Ok(stored.value)
     }
 
     /// The slot a handle names, checked for heap, generation and removal.
@@ -314,17 +357,34 @@ impl Heap {
     }
 
     pub(crate) fn value_of<T: Object>(slot: &Slot) -> Result<&T, Error> {
-        (&*slot.obj as &dyn Any)
-            .downcast_ref()
-            .ok_or_else(|| Error::Schema {
-                type_name: std::any::type_name::<T>(),
-                detail: format!("the object is a {}", slot.obj.type_name()),
-            })
+        Self::stored_in::<T>(slot).map(|s| &s.value)
+    }
+
+    /// The value and cells in a slot, checked to be a `T`.
+    pub(crate) fn stored_in<T: Object>(slot: &Slot) -> Result<&Stored<T>, Error> {
+        slot.obj.downcast_ref().ok_or_else(|| Error::Schema {
+            type_name: std::any::type_name::<T>(),
+            detail: format!("the object is a {}", slot.ops.type_name()),
+        })
+    }
+
+    /// The value and cells of a live object known to be a `T`.
+    pub(crate) fn stored<T: Object>(&self, key: ObjectKey) -> &Stored<T> {
+        stored::<T>(&*self.slots[key].obj)
+    }
+
+    /// The value and cells of a live object known to be a `T`, exclusively.
+    pub(crate) fn stored_mut<T: Object>(&mut self, key: ObjectKey) -> &mut Stored<T> {
+        stored_mut::<T>(&mut *self.slots[key].obj)
+    }
+
+    /// The id of the object at `key` in this heap.
+    pub(crate) fn id_of(&self, key: ObjectKey) -> ObjectId {
+        ObjectId { key, heap: self.id }
     }
 
     fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<ObjectId, Error> {
         check_schema::<T>()?;
-        let cells: Box<[Box<dyn ErasedCell>]> = T::CACHES.iter().map(|c| c.new_cell()).collect();
         let graph = Graph {
             nodes: T::CACHES
                 .iter()
@@ -335,8 +395,11 @@ impl Heap {
         let key = self.slots.insert(Slot {
             tag,
             gone: false,
-            obj: Box::new(value),
-            cells,
+            obj: Box::new(Stored {
+                value,
+                cells: T::Cells::default(),
+            }),
+            ops: OpsOf::<T>::OPS,
             graph: Mutex::new(graph),
         });
         let id = ObjectId { key, heap: self.id };
@@ -352,12 +415,8 @@ impl Heap {
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.discard(key);
-                let value = self
-                    .slots
-                    .remove(key)
-                    .expect("just inserted")
-                    .obj
-                    .into_any();
+                let slot = self.slots.remove(key).expect("just inserted");
+                let value = slot.ops.into_value(slot.obj);
                 match error {
                     Ok(Error::Invariant {
                         invariant, source, ..

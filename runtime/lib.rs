@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use std::fmt;
-//! use steadfast::{AnyCache, Cache, Error, Field, FieldMask, Heap, Object};
+//! use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Object};
 //!
 //! #[derive(Clone, Debug)]
 //! struct Path { points: Vec<(i32, i32)>, location: (i32, i32) }
@@ -29,8 +29,8 @@
 //! impl Path {
 //!     const POINTS: Field<Path, Vec<(i32, i32)>> = Field::new(0, |p| &p.points, |p| &mut p.points);
 //!     const LOCATION: Field<Path, (i32, i32)> = Field::new(1, |p| &p.location, |p| &mut p.location);
-//!     const LEN: Cache<Path, usize> = Cache::lazy_read(0, "len", |c| c.field(&Path::POINTS).len());
-//!     const OFF_PATH: Cache<Path, Result<(), OnPath>> = Cache::invariant(1, "off_path", |c| {
+//!     const LEN: Cache<Path, usize> = Cache::lazy_read::<0>("len", |c| c.field(&Path::POINTS).len());
+//!     const OFF_PATH: Cache<Path, Result<(), OnPath>> = Cache::invariant::<1>("off_path", |c| {
 //!         let loc = *c.field(&Path::LOCATION);
 //!         if c.field(&Path::POINTS).contains(&loc) { Err(OnPath(loc)) } else { Ok(()) }
 //!     });
@@ -39,6 +39,7 @@
 //! impl Object for Path {
 //!     const FIELDS: &'static [&'static str] = &["points", "location"];
 //!     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Path::LEN, &Path::OFF_PATH];
+//!     type Cells = (CacheCell<usize>, CacheCell<Result<(), OnPath>>);
 //!     type Saved = Path;
 //!     fn save(&self, _: FieldMask) -> Option<Path> { Some(self.clone()) }
 //!     fn restore(&mut self, saved: Path) { *self = saved }
@@ -88,7 +89,8 @@ pub use barrier::Writer;
 pub use error::{CacheName, Error};
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
-pub use object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
+pub use cell::CacheCell;
+pub use object::{AnyCache, Cache, CellAt, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
 
 /// Declares a capsule type: encapsulated mutable state (L42's capsule), created with

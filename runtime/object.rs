@@ -6,8 +6,10 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::cell::{Cell, ErasedCell, Rule};
-use crate::track::Ctx;
+use crate::cell::{CacheCell, ErasedCell, Rule};
+use crate::handle::ObjectKey;
+use crate::heap::Heap;
+use crate::track::{Ctx, Frame};
 
 /// A set of fields of one type, one bit per field (so a type has at most 64 fields).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -131,23 +133,27 @@ impl Kind {
 
 /// A cached method of `T` returning `V`: the derive's output, or written by hand.
 ///
-/// `V: PartialEq` gives early cutoff: a recomputation that yields a value equal to the
-/// old one does not invalidate what depends on it.
+/// Cache number `I` of a type keeps its value in cell `I` of the type's
+/// [`Cells`](Object::Cells), which the constructors reach through [`CellAt<I>`]; so a
+/// descriptor and its cell cannot disagree. `V: PartialEq` gives early cutoff: a
+/// recomputation that yields a value equal to the old one does not invalidate what depends
+/// on it.
 ///
 /// ```
-/// use steadfast::{Cache, Ctx, Field, Object, FieldMask, AnyCache};
+/// use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Object};
 ///
 /// struct Point { x: f64, y: f64 }
 /// impl Point {
 ///     const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
 ///     const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
-///     const DIST: Cache<Point, f64> = Cache::lazy_read(0, "dist", |c| {
+///     const DIST: Cache<Point, f64> = Cache::lazy_read::<0>("dist", |c| {
 ///         (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
 ///     });
 /// }
 /// impl Object for Point {
 ///     const FIELDS: &'static [&'static str] = &["x", "y"];
 ///     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST];
+///     type Cells = (CacheCell<f64>,);
 ///     type Saved = (f64, f64);
 ///     fn save(&self, _: FieldMask) -> Option<(f64, f64)> { Some((self.x, self.y)) }
 ///     fn restore(&mut self, (x, y): (f64, f64)) { self.x = x; self.y = y; }
@@ -160,14 +166,66 @@ impl Kind {
 /// assert_eq!(*heap.cache(p, &Point::DIST)?, 4.0);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
-pub struct Cache<T, V> {
+pub struct Cache<T: Object, V> {
     index: usize,
     name: &'static str,
     kind: Kind,
     body: Body<T, V>,
     rule: Rule<V>,
     failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+    pub(crate) cell: fn(&T::Cells) -> &CacheCell<V>,
+    cell_mut: fn(&mut T::Cells) -> &mut CacheCell<V>,
 }
+
+/// Cell number `I` of a [`Cells`](Object::Cells) type: implemented for tuples of
+/// [`CacheCell`]s of up to 16 elements, which is how the derive declares a type's cells.
+pub trait CellAt<const I: usize> {
+    /// The value type of the cell.
+    type Value;
+    /// The cell.
+    fn cell(&self) -> &CacheCell<Self::Value>;
+    /// The cell, exclusively.
+    fn cell_mut(&mut self) -> &mut CacheCell<Self::Value>;
+}
+
+macro_rules! cell_at {
+    ($($i:tt $V:ident),+) => {
+        cell_at!(@each [$($V),+] $($i $V),+);
+    };
+    (@each $all:tt $($i:tt $V:ident),+) => {
+        $( cell_at!(@one $all $i $V); )+
+    };
+    (@one [$($A:ident),+] $i:tt $V:ident) => {
+        impl<$($A),+> CellAt<$i> for ($(CacheCell<$A>,)+) {
+            type Value = $V;
+            #[inline]
+            fn cell(&self) -> &CacheCell<$V> {
+                &self.$i
+            }
+            #[inline]
+            fn cell_mut(&mut self) -> &mut CacheCell<$V> {
+                &mut self.$i
+            }
+        }
+    };
+}
+
+cell_at!(0 A);
+cell_at!(0 A, 1 B);
+cell_at!(0 A, 1 B, 2 C);
+cell_at!(0 A, 1 B, 2 C, 3 D);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O);
+cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O, 15 P);
 
 /// How a cache computes its value.
 enum Body<T, V> {
@@ -215,54 +273,88 @@ fn both_ok<E>(a: &Result<(), E>, b: &Result<(), E>) -> bool {
     a.is_ok() && b.is_ok()
 }
 
-impl<T, V: PartialEq> Cache<T, V> {
-    const fn value(index: usize, name: &'static str, kind: Kind, body: Body<T, V>) -> Self {
+impl<T: Object, V> Cache<T, V> {
+    const fn new<const I: usize>(
+        name: &'static str,
+        kind: Kind,
+        body: Body<T, V>,
+        rule: Rule<V>,
+        failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
         Cache {
-            index,
+            index: I,
             name,
             kind,
             body,
-            rule: Rule {
-                eq: <V as PartialEq>::eq,
-                holds: always::<V>,
-            },
-            failure: never_fails::<V>,
+            rule,
+            failure,
+            cell: <T::Cells as CellAt<I>>::cell,
+            cell_mut: <T::Cells as CellAt<I>>::cell_mut,
         }
+    }
+}
+
+impl<T: Object, V: PartialEq> Cache<T, V> {
+    const fn value<const I: usize>(name: &'static str, kind: Kind, body: Body<T, V>) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        let rule = Rule {
+            eq: <V as PartialEq>::eq,
+            holds: always::<V>,
+        };
+        Self::new::<I>(name, kind, body, rule, never_fails::<V>)
     }
 
     /// A `lazy` cache: computed on first read (meant for immutable objects).
-    pub const fn lazy(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Lazy, Body::Tracked(compute))
+    pub const fn lazy<const I: usize>(name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, Kind::Lazy, Body::Tracked(compute))
     }
 
     /// A `lazy_read` cache: computed on first read after an invalidation.
-    pub const fn lazy_read(
-        index: usize,
+    pub const fn lazy_read<const I: usize>(
         name: &'static str,
         compute: fn(&Ctx<'_, T>) -> V,
-    ) -> Self {
-        Self::value(index, name, Kind::LazyRead, Body::Tracked(compute))
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, Kind::LazyRead, Body::Tracked(compute))
     }
 
     /// A `now` value: computed at creation and right after every invalidation.
-    pub const fn now(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Now, Body::Tracked(compute))
+    pub const fn now<const I: usize>(name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, Kind::Now, Body::Tracked(compute))
     }
 
     /// An `eager` cache: computed right after creation (meant for immutable objects).
-    pub const fn eager(index: usize, name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self {
-        Self::value(index, name, Kind::Eager, Body::Tracked(compute))
+    pub const fn eager<const I: usize>(name: &'static str, compute: fn(&Ctx<'_, T>) -> V) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, Kind::Eager, Body::Tracked(compute))
     }
 
     /// A cache of the given kind whose computation is tracked through a [`Ctx`] (as with
     /// [`lazy_read`](Cache::lazy_read) and the others, with the kind as a value).
-    pub const fn tracked(
-        index: usize,
+    pub const fn tracked<const I: usize>(
         name: &'static str,
         kind: Kind,
         compute: fn(&Ctx<'_, T>) -> V,
-    ) -> Self {
-        Self::value(index, name, kind, Body::Tracked(compute))
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, kind, Body::Tracked(compute))
     }
 
     /// A cache of the given kind whose computation reads only the fields in `reads` of its
@@ -274,74 +366,90 @@ impl<T, V: PartialEq> Cache<T, V> {
     /// invalidate the cache.
     ///
     /// ```
-    /// # use steadfast::{Cache, Field, Kind, FieldMask};
+    /// # use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Kind, Object};
     /// # struct Point { x: f64, y: f64 }
+    /// # impl Object for Point {
+    /// #     const FIELDS: &'static [&'static str] = &["x", "y"];
+    /// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&DIST];
+    /// #     type Cells = (CacheCell<f64>,);
+    /// #     type Saved = ();
+    /// #     fn save(&self, _: FieldMask) -> Option<()> { None }
+    /// #     fn restore(&mut self, _: ()) {}
+    /// # }
     /// const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
     /// const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
-    /// const DIST: Cache<Point, f64> = Cache::on_fields(
-    ///     0,
+    /// const DIST: Cache<Point, f64> = Cache::on_fields::<0>(
     ///     "dist",
     ///     Kind::LazyRead,
     ///     X.mask().union(Y.mask()),
     ///     |p| (p.x * p.x + p.y * p.y).sqrt(),
     /// );
     /// ```
-    pub const fn on_fields(
-        index: usize,
+    pub const fn on_fields<const I: usize>(
         name: &'static str,
         kind: Kind,
         reads: FieldMask,
         compute: fn(&T) -> V,
-    ) -> Self {
-        Self::value(index, name, kind, Body::Fields(reads, compute))
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = V>,
+    {
+        Self::value::<I>(name, kind, Body::Fields(reads, compute))
     }
 }
 
-impl<T, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
+impl<T: Object, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
+    const RULE: Rule<Result<(), E>> = Rule {
+        eq: both_ok::<E>,
+        holds: Result::is_ok,
+    };
+
     /// An invariant: a `now` method whose `Err` vetoes the creation or operation that made
     /// it fail. The error is carried in [`Error::Invariant`](crate::Error::Invariant).
-    pub const fn invariant(
-        index: usize,
+    pub const fn invariant<const I: usize>(
         name: &'static str,
         compute: fn(&Ctx<'_, T>) -> Result<(), E>,
-    ) -> Self {
-        Self::checking(index, name, Body::Tracked(compute))
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = Result<(), E>>,
+    {
+        Self::new::<I>(
+            name,
+            Kind::Now,
+            Body::Tracked(compute),
+            Self::RULE,
+            error_of::<E>,
+        )
     }
 
     /// An invariant that reads only the fields in `reads` of its own object (see
     /// [`Cache::on_fields`]).
-    pub const fn invariant_on_fields(
-        index: usize,
+    pub const fn invariant_on_fields<const I: usize>(
         name: &'static str,
         reads: FieldMask,
         compute: fn(&T) -> Result<(), E>,
-    ) -> Self {
-        Self::checking(index, name, Body::Fields(reads, compute))
-    }
-
-    const fn checking(index: usize, name: &'static str, body: Body<T, Result<(), E>>) -> Self {
-        Cache {
-            index,
+    ) -> Self
+    where
+        T::Cells: CellAt<I, Value = Result<(), E>>,
+    {
+        Self::new::<I>(
             name,
-            kind: Kind::Now,
-            body,
-            rule: Rule {
-                eq: both_ok::<E>,
-                holds: Result::is_ok,
-            },
-            failure: error_of::<E>,
-        }
+            Kind::Now,
+            Body::Fields(reads, compute),
+            Self::RULE,
+            error_of::<E>,
+        )
     }
 }
 
-impl<T, V> Cache<T, V> {
+impl<T: Object, V> Cache<T, V> {
     /// The cache's position in [`Object::CACHES`].
     pub const fn index(&self) -> usize {
         self.index
     }
 }
 
-impl<T, V> fmt::Debug for Cache<T, V> {
+impl<T: Object, V> fmt::Debug for Cache<T, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -364,7 +472,7 @@ pub struct Fresh {
 
 /// A cache of `T` with its value type erased, as [`Object::CACHES`] lists it. Implemented
 /// by [`Cache`] only.
-pub trait AnyCache<T>: Send + Sync + sealed::Ops<T> {
+pub trait AnyCache<T: Object>: Send + Sync + sealed::Ops<T> {
     /// The cache's position in [`Object::CACHES`].
     fn index(&self) -> usize;
     /// The method's name.
@@ -385,31 +493,26 @@ pub(crate) mod sealed {
     }
 
     /// What the runtime does with a cache whose value type it does not know.
-    pub trait Ops<T> {
-        fn new_cell(&self) -> Box<dyn ErasedCell>;
-        /// Computes into a cell shared with other readers (claimed by the caller).
-        fn compute_shared(
-            &self,
-            ctx: &Ctx<'_, T>,
-            cell: &dyn ErasedCell,
-            keep_stale: bool,
-        ) -> Fresh;
-        /// Computes into a cell the caller holds exclusively.
-        fn compute_owned(
-            &self,
-            ctx: &Ctx<'_, T>,
-            cell: &mut dyn ErasedCell,
-            keep_stale: bool,
-        ) -> Fresh;
+    // Sealed: nameable only inside the crate, so its crate-private types stay private.
+    #[allow(private_interfaces)]
+    pub trait Ops<T: Object> {
+        /// The cache's cell among the object's cells.
+        fn cell<'a>(&self, cells: &'a T::Cells) -> &'a dyn ErasedCell;
+        /// The cache's cell among the object's cells, exclusively.
+        fn cell_mut<'a>(&self, cells: &'a mut T::Cells) -> &'a mut dyn ErasedCell;
+        /// Computes into the cell through `&Heap`, shared with other readers (the caller
+        /// claimed it).
+        fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool)
+            -> Fresh;
+        /// Computes through `&Heap`, then publishes into the cell through `&mut Heap`
+        /// (the barrier's way: no atomics).
+        fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Fresh;
         /// Under a quiet write that invalidates this cache: a cache computed from its own
         /// fields only that was read since it was last computed is recomputed in place,
         /// untracked; any other cache is invalidated.
-        fn refill(&self, value: &T, cell: &mut dyn ErasedCell) -> Refill;
+        fn refill(&self, value: &T, cells: &mut T::Cells) -> Refill;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
-        fn take_failure(
-            &self,
-            cell: &mut dyn ErasedCell,
-        ) -> Option<Box<dyn StdError + Send + Sync>>;
+        fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>>;
     }
 }
 
@@ -427,30 +530,39 @@ impl<T: Object, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
     }
 }
 
+#[allow(private_interfaces)]
 impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
-    fn new_cell(&self) -> Box<dyn ErasedCell> {
-        Box::new(Cell::<V>::new())
+    fn cell<'a>(&self, cells: &'a T::Cells) -> &'a dyn ErasedCell {
+        (self.cell)(cells)
     }
 
-    fn compute_shared(&self, ctx: &Ctx<'_, T>, cell: &dyn ErasedCell, keep_stale: bool) -> Fresh {
-        let cell = Cell::<V>::downcast(cell);
-        let value = self.body.run(ctx);
-        cell.publish_shared(value, self.rule, keep_stale)
+    fn cell_mut<'a>(&self, cells: &'a mut T::Cells) -> &'a mut dyn ErasedCell {
+        (self.cell_mut)(cells)
     }
 
-    fn compute_owned(
-        &self,
-        ctx: &Ctx<'_, T>,
-        cell: &mut dyn ErasedCell,
-        keep_stale: bool,
-    ) -> Fresh {
-        let cell = Cell::<V>::downcast_mut(cell);
+    fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh {
         let value = self.body.run(ctx);
+        (self.cell)(cells).publish_shared(value, self.rule, keep_stale)
+    }
+
+    fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Fresh {
+        let value = {
+            let heap = &*heap;
+            let ctx = Ctx {
+                this: &heap.stored::<T>(key).value,
+                id: heap.id_of(key),
+                heap,
+                frame,
+            };
+            self.body.run(&ctx)
+        };
+        let keep_stale = heap.in_barrier;
+        let cell = (self.cell_mut)(&mut heap.stored_mut::<T>(key).cells);
         cell.publish_owned(value, self.rule, keep_stale)
     }
 
-    fn refill(&self, value: &T, cell: &mut dyn ErasedCell) -> sealed::Refill {
-        let cell = Cell::<V>::downcast_mut(cell);
+    fn refill(&self, value: &T, cells: &mut T::Cells) -> sealed::Refill {
+        let cell = (self.cell_mut)(cells);
         if let (Body::Fields(_, compute), true) = (self.body, cell.seen_mut()) {
             // A panic leaves the cell invalid: the next read recomputes and raises it.
             if let Ok(v) = panic::catch_unwind(AssertUnwindSafe(|| compute(value))) {
@@ -465,8 +577,8 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         }
     }
 
-    fn take_failure(&self, cell: &mut dyn ErasedCell) -> Option<Box<dyn StdError + Send + Sync>> {
-        Cell::<V>::downcast_mut(cell).take().and_then(self.failure)
+    fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>> {
+        (self.cell_mut)(cells).take().and_then(self.failure)
     }
 }
 
@@ -479,6 +591,9 @@ pub trait Object: Sized + Send + Sync + 'static {
     const FIELDS: &'static [&'static str];
     /// The cached methods; entry `i` must have index `i`.
     const CACHES: &'static [&'static dyn AnyCache<Self>];
+    /// The cells of the cached methods, stored with the value: a tuple with one
+    /// [`CacheCell`] per entry of [`CACHES`](Object::CACHES), in that order (`()` for none).
+    type Cells: Default + Send + Sync + 'static;
     /// What [`save`](Object::save) keeps: typically the fields themselves.
     type Saved: Send;
 

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use indexmap::{IndexMap, IndexSet};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::cell::{Cell, ErasedCell};
 use crate::error::{CacheName, Error};
 use crate::handle::{Handle, ObjectId, ObjectKey};
 use crate::heap::{Heap, Slot};
@@ -57,6 +56,8 @@ pub(crate) struct Saved {
 pub(crate) struct Node {
     /// `now` or `eager`: brought up to date by every barrier that invalidates it.
     pub(crate) eager: bool,
+    /// The barrier is computing it (a read of it from that computation is a cycle).
+    pub(crate) computing: bool,
     pub(crate) state: State,
     /// The value is an invariant's `Err` (only ever seen inside a barrier).
     pub(crate) failed: bool,
@@ -79,6 +80,7 @@ impl Node {
     pub(crate) fn new(eager: bool) -> Self {
         Node {
             eager,
+            computing: false,
             state: State::Dirty,
             failed: false,
             reads: FieldMask::EMPTY,
@@ -315,31 +317,18 @@ impl<'a, T: Object> Ctx<'a, T> {
             key,
             index: cache.index() as u32,
         };
-        let value = match Heap::typed_cell::<U, V>(slot, cache) {
-            Ok(cell) => match cell.get() {
-                Some(v) => v,
-                None => {
-                    if let Err(e) = self.heap.refresh(id, Some(self.frame)) {
-                        match e {
-                            Error::Cycle { .. } => panic::resume_unwind(Box::new(CycleUnwind(e))),
-                            e => return Err(e),
-                        }
+        let cell = (cache.cell)(&Heap::stored_in::<U>(slot)?.cells);
+        let value = match cell.get() {
+            Some(v) => v,
+            None => {
+                if let Err(e) = self.heap.refresh(id, Some(self.frame)) {
+                    match e {
+                        Error::Cycle { .. } => panic::resume_unwind(Box::new(CycleUnwind(e))),
+                        e => return Err(e),
                     }
-                    cell.get().expect("a refreshed cell is valid")
                 }
-            },
-            Err(e)
-                if slot
-                    .cells
-                    .get(id.index as usize)
-                    .is_some_and(|c| c.is_vacant()) =>
-            {
-                let _ = e;
-                panic::resume_unwind(Box::new(CycleUnwind(
-                    self.heap.cycle(&[id], Some(self.frame)),
-                )))
+                cell.get().expect("a refreshed cell is valid")
             }
-            Err(e) => return Err(e),
         };
         let mut graph = slot.graph.lock();
         graph.nodes[id.index as usize]
@@ -371,11 +360,12 @@ impl Heap {
     /// for the one computing it; a computation that needs itself gets `Error::Cycle`.
     pub(crate) fn refresh(&self, id: CellId, parent: Option<&Frame<'_>>) -> Result<(), Error> {
         let slot = self.slot_by_key(id.key)?;
-        let cell = &*slot.cells[id.index as usize];
+        let cell = slot.ops.cell(&*slot.obj, id.index as usize);
         if cell.is_ready() {
             return Ok(());
         }
-        if cell.is_vacant() {
+        if slot.graph.lock().nodes[id.index as usize].computing {
+            // The barrier is computing it: only that computation can be asking.
             return Err(self.cycle(&[id], parent));
         }
         let task = match parent {
@@ -427,7 +417,7 @@ impl Heap {
                 return Ok(());
             }
         }
-        let fresh = slot.obj.compute(self, &frame, id, Compute::Shared(cell));
+        let fresh = slot.ops.compute_shared(self, &frame, id);
         let (journaled, (reads, old)) = {
             let mut graph = slot.graph.lock();
             let node = &mut graph.nodes[id.index as usize];
@@ -552,8 +542,8 @@ impl Heap {
         match self.slots.get(id.key) {
             Some(slot) => CacheName {
                 object,
-                type_name: slot.obj.type_name(),
-                cache: slot.obj.cache_name(id.index as usize),
+                type_name: slot.ops.type_name(),
+                cache: slot.ops.cache_name(id.index as usize),
             },
             None => CacheName {
                 object,
@@ -573,19 +563,6 @@ impl Heap {
             },
         }
     }
-
-    pub(crate) fn typed_cell<'h, U: Object, V: Send + Sync + 'static>(
-        slot: &'h Slot,
-        cache: &Cache<U, V>,
-    ) -> Result<&'h Cell<V>, Error> {
-        slot.cells
-            .get(cache.index())
-            .and_then(|c| (&**c as &dyn std::any::Any).downcast_ref::<Cell<V>>())
-            .ok_or_else(|| Error::Schema {
-                type_name: std::any::type_name::<U>(),
-                detail: format!("{cache:?} is not cache {} of this type", cache.index()),
-            })
-    }
 }
 
 /// Keeps in a journaled node's record the reads its first recomputation in the barrier
@@ -604,12 +581,4 @@ pub(crate) fn keep_reads(
     if saved.reads.is_none() {
         saved.reads = Some((reads, deps.to_vec()));
     }
-}
-
-/// Where a computation stores its value.
-pub(crate) enum Compute<'c> {
-    /// Claimed through `&Heap`; published with the cell's synchronisation.
-    Shared(&'c dyn ErasedCell),
-    /// Taken out of the heap by the barrier; published with plain stores.
-    Owned(&'c mut dyn ErasedCell),
 }

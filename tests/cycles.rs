@@ -1,7 +1,7 @@
 //! Re-entrancy: a computation that needs its own value gets a cycle error naming the
 //! chain, never a deadlock or a stack overflow — also across threads.
 
-use steadfast::{AnyCache, Cache, Error, Field, FieldMask, Heap, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Mut, Object};
 
 #[derive(Clone)]
 struct Link {
@@ -11,17 +11,18 @@ struct Link {
 impl Link {
     const NEXT: Field<Link, Option<Mut<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
     const DEPTH: Cache<Link, usize> =
-        Cache::lazy_read(0, "depth", |c| match *c.field(&Link::NEXT) {
+        Cache::lazy_read::<0>("depth", |c| match *c.field(&Link::NEXT) {
             Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
             None => 0,
         });
     /// Reads itself.
-    const SELF: Cache<Link, usize> = Cache::lazy_read(1, "itself", |c| *c.own(&Link::SELF) + 1);
+    const SELF: Cache<Link, usize> = Cache::lazy_read::<1>("itself", |c| *c.own(&Link::SELF) + 1);
 }
 
 impl Object for Link {
     const FIELDS: &'static [&'static str] = &["next"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Link::DEPTH, &Link::SELF];
+    type Cells = (CacheCell<usize>, CacheCell<usize>);
     type Saved = Link;
     fn save(&self, _: FieldMask) -> Option<Link> {
         Some(self.clone())

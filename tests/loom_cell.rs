@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::sync::Arc;
 use loom::thread;
-use steadfast::{AnyCache, Cache, Field, FieldMask, Heap, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Object};
 
 /// Counters live in the object, not in statics: the test harness runs both models at once, and
 /// shared statics would let one model's injected panic leak into the other.
@@ -31,7 +31,7 @@ impl Cell2 {
         Cell2 { n, probe }
     }
     const N: Field<Cell2, u64> = Field::new(0, |c| &c.n, |c| &mut c.n);
-    const DOUBLE: Cache<Cell2, u64> = Cache::lazy_read(0, "double", |c| {
+    const DOUBLE: Cache<Cell2, u64> = Cache::lazy_read::<0>("double", |c| {
         let probe = &c.all().probe;
         probe.runs.fetch_add(1, Ordering::SeqCst);
         if probe
@@ -48,6 +48,7 @@ impl Cell2 {
 impl Object for Cell2 {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Cell2::DOUBLE];
+    type Cells = (CacheCell<u64>,);
     type Saved = u64;
     fn save(&self, _: FieldMask) -> Option<u64> {
         Some(self.n)

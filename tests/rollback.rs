@@ -6,7 +6,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::*;
-use steadfast::{AnyCache, Cache, Error, Field, FieldMask, Heap, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Object};
 
 #[test]
 fn a_failed_mutator_restores_fields_and_caches() {
@@ -115,7 +115,7 @@ struct Opaque {
 
 impl Opaque {
     const N: Field<Opaque, i64> = Field::new(0, |o| &o.n, |o| &mut o.n);
-    const SMALL: Cache<Opaque, Result<(), Broken>> = Cache::invariant(0, "small", |c| {
+    const SMALL: Cache<Opaque, Result<(), Broken>> = Cache::invariant::<0>("small", |c| {
         if *c.field(&Opaque::N) < 10 {
             Ok(())
         } else {
@@ -127,6 +127,7 @@ impl Opaque {
 impl Object for Opaque {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Opaque::SMALL];
+    type Cells = (CacheCell<Result<(), Broken>>,);
     type Saved = ();
     fn save(&self, _: FieldMask) -> Option<()> {
         None

@@ -81,6 +81,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             const FIELDS: &'static [&'static str] = &[#(#names),*];
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] =
                 <Self as #rt::Caches>::CACHES;
+            type Cells = <Self as #rt::Caches>::Cells;
             type Saved = (#(#rt::Option<#tys>,)*);
 
             #[allow(unused_variables)]
@@ -128,6 +129,7 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
     let self_ty = &methods.self_ty;
     let mut members = Vec::new();
     let mut cells = Vec::new();
+    let mut values = Vec::new();
     let mut checks = Vec::new();
     let mut index = 0usize;
     for cache in &methods.caches {
@@ -151,6 +153,10 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
             let konst = format_ident!("{}", upper(&cache.func.sig.ident.to_string()));
             members.push(cell(cache, index, &konst));
             cells.push(quote!(&<#self_ty>::#konst));
+            values.push(match &cache.func.sig.output {
+                ReturnType::Type(_, ty) => (**ty).clone(),
+                ReturnType::Default => unreachable!("checked by the model"),
+            });
             index += 1;
         }
     }
@@ -169,6 +175,7 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
         }
 
         impl #rt::Caches for #self_ty {
+            type Cells = (#(#rt::CacheCell<#values>,)*);
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[#(#cells),*];
         }
 
@@ -192,6 +199,7 @@ pub(crate) fn methods_stub(item: TokenStream) -> TokenStream {
     quote! {
         #item
         impl #rt::Caches for #self_ty {
+            type Cells = ();
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[];
         }
     }
@@ -344,7 +352,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     quote! {
         #[doc = #doc_const]
         #vis const #konst: #rt::Cache<Self, #value> =
-            #ctor(#index, #name_str, #args);
+            #ctor::<#index>(#name_str, #args);
         #getter
     }
 }

@@ -177,6 +177,22 @@ impl Methods {
             }
         }
         item.items = kept;
+        // The runtime stores the cells as a tuple, which it supports up to this size.
+        if let Some(extra) = caches
+            .iter()
+            .filter(|c: &&CacheModel| c.kind != Kind::Clear)
+            .nth(MAX_CELLS)
+        {
+            push(
+                &mut errors,
+                Error::new(
+                    extra.kind_span,
+                    format!(
+                        "a type has at most {MAX_CELLS} cached methods (`clear` mutators not counted)"
+                    ),
+                ),
+            );
+        }
         match errors {
             Some(e) => Err(e),
             None => Ok(Methods {
@@ -187,6 +203,9 @@ impl Methods {
         }
     }
 }
+
+/// The most cached methods of one type (the runtime's `CellAt` tuples).
+const MAX_CELLS: usize = 16;
 
 /// Removes the `#[cache(kind)]` attribute of a method and returns its kind.
 fn take_kind(func: &mut ImplItemFn) -> syn::Result<Option<(Kind, Span)>> {

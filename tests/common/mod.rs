@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::fmt;
 
-use steadfast::{AnyCache, Cache, Field, FieldMask, Imm, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Imm, Mut, Object};
 
 pub mod derived;
 
@@ -62,7 +62,7 @@ impl Point {
     pub const X: Field<Point, f64> = Field::new(0, |p| &p.x, |p| &mut p.x);
     pub const Y: Field<Point, f64> = Field::new(1, |p| &p.y, |p| &mut p.y);
     pub const NAME: Field<Point, String> = Field::new(2, |p| &p.name, |p| &mut p.name);
-    pub const DIST: Cache<Point, f64> = Cache::lazy_read(0, "distance", |c| {
+    pub const DIST: Cache<Point, f64> = Cache::lazy_read::<0>("distance", |c| {
         bump(DIST_RUNS);
         (c.field(&Point::X).powi(2) + c.field(&Point::Y).powi(2)).sqrt()
     });
@@ -78,6 +78,7 @@ impl Point {
 impl Object for Point {
     const FIELDS: &'static [&'static str] = &["x", "y", "name"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST];
+    type Cells = (CacheCell<f64>,);
     type Saved = Point;
     fn save(&self, _: FieldMask) -> Option<Point> {
         Some(self.clone())
@@ -102,12 +103,12 @@ impl Path {
     pub const LOCATION: Field<Path, (i32, i32)> =
         Field::new(1, |p| &p.location, |p| &mut p.location);
     pub const LABEL: Field<Path, String> = Field::new(2, |p| &p.label, |p| &mut p.label);
-    pub const LEN: Cache<Path, usize> = Cache::lazy_read(0, "len", |c| {
+    pub const LEN: Cache<Path, usize> = Cache::lazy_read::<0>("len", |c| {
         bump(LEN_RUNS);
         c.field(&Path::POINTS).len()
     });
     /// The tutorial's invariant: the location is not in the path.
-    pub const OFF_PATH: Cache<Path, Result<(), Broken>> = Cache::invariant(1, "off_path", |c| {
+    pub const OFF_PATH: Cache<Path, Result<(), Broken>> = Cache::invariant::<1>("off_path", |c| {
         bump(INV_RUNS);
         let loc = *c.field(&Path::LOCATION);
         if c.field(&Path::POINTS).contains(&loc) {
@@ -134,6 +135,7 @@ impl Path {
 impl Object for Path {
     const FIELDS: &'static [&'static str] = &["points", "location", "label"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Path::LEN, &Path::OFF_PATH];
+    type Cells = (CacheCell<usize>, CacheCell<Result<(), Broken>>);
     type Saved = (FieldMask, Path);
     fn save(&self, fields: FieldMask) -> Option<Self::Saved> {
         Some((fields, self.clone()))
@@ -167,6 +169,7 @@ impl Item {
 impl Object for Item {
     const FIELDS: &'static [&'static str] = &["cost", "note"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    type Cells = ();
     type Saved = Item;
     fn save(&self, _: FieldMask) -> Option<Item> {
         Some(self.clone())
@@ -185,7 +188,7 @@ pub struct Budget {
 impl Budget {
     pub const ITEMS: Field<Budget, Vec<Mut<Item>>> = Field::new(0, |b| &b.items, |b| &mut b.items);
     pub const CAP: Field<Budget, i64> = Field::new(1, |b| &b.cap, |b| &mut b.cap);
-    pub const TOTAL: Cache<Budget, i64> = Cache::lazy_read(0, "total", |c| {
+    pub const TOTAL: Cache<Budget, i64> = Cache::lazy_read::<0>("total", |c| {
         bump(TOTAL_RUNS);
         c.field(&Budget::ITEMS)
             .iter()
@@ -193,7 +196,7 @@ impl Budget {
             .sum()
     });
     pub const WITHIN_CAP: Cache<Budget, Result<(), Broken>> =
-        Cache::invariant(1, "within_cap", |c| {
+        Cache::invariant::<1>("within_cap", |c| {
             let total = *c.own(&Budget::TOTAL);
             let cap = *c.field(&Budget::CAP);
             if total <= cap {
@@ -207,6 +210,7 @@ impl Budget {
 impl Object for Budget {
     const FIELDS: &'static [&'static str] = &["items", "cap"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Budget::TOTAL, &Budget::WITHIN_CAP];
+    type Cells = (CacheCell<i64>, CacheCell<Result<(), Broken>>);
     type Saved = Budget;
     fn save(&self, _: FieldMask) -> Option<Budget> {
         Some(self.clone())
@@ -225,7 +229,7 @@ pub struct Num {
 
 impl Num {
     pub const N: Field<Num, i64> = Field::new(0, |n| &n.n, |n| &mut n.n);
-    pub const PARITY: Cache<Num, bool> = Cache::lazy_read(0, "parity", |c| {
+    pub const PARITY: Cache<Num, bool> = Cache::lazy_read::<0>("parity", |c| {
         bump(PARITY_RUNS);
         c.field(&Num::N) % 2 == 0
     });
@@ -234,6 +238,7 @@ impl Num {
 impl Object for Num {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Num::PARITY];
+    type Cells = (CacheCell<bool>,);
     type Saved = Num;
     fn save(&self, _: FieldMask) -> Option<Num> {
         Some(self.clone())
@@ -250,7 +255,7 @@ pub struct Watcher {
 
 impl Watcher {
     pub const SRC: Field<Watcher, Mut<Num>> = Field::new(0, |w| &w.src, |w| &mut w.src);
-    pub const LABEL: Cache<Watcher, &'static str> = Cache::lazy_read(0, "label", |c| {
+    pub const LABEL: Cache<Watcher, &'static str> = Cache::lazy_read::<0>("label", |c| {
         bump(LABEL_RUNS);
         match c.cache(*c.field(&Watcher::SRC), &Num::PARITY) {
             Ok(true) => "even",
@@ -263,6 +268,7 @@ impl Watcher {
 impl Object for Watcher {
     const FIELDS: &'static [&'static str] = &["src"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Watcher::LABEL];
+    type Cells = (CacheCell<&'static str>,);
     type Saved = Watcher;
     fn save(&self, _: FieldMask) -> Option<Watcher> {
         Some(self.clone())
@@ -299,16 +305,16 @@ impl Obj {
     pub const REFS: Field<Obj, Vec<Ref>> = Field::new(2, |o| &o.refs, |o| &mut o.refs);
 
     /// Own fields only; panics on `b == PANIC_B`.
-    pub const LOCAL: Cache<Obj, i64> = Cache::lazy_read(0, "local", |c| {
+    pub const LOCAL: Cache<Obj, i64> = Cache::lazy_read::<0>("local", |c| {
         let b = *c.field(&Obj::B);
         assert!(b != PANIC_B, "local panics on b == {PANIC_B}");
         c.field(&Obj::A) * 2 + b
     });
     /// Early-cutoff candidate: equal for every b >= 10.
     pub const CLAMP: Cache<Obj, i64> =
-        Cache::lazy_read(1, "clamp", |c| (*c.field(&Obj::B)).min(10));
+        Cache::lazy_read::<1>("clamp", |c| (*c.field(&Obj::B)).min(10));
     /// Reads other objects' fields and caches.
-    pub const TOTAL: Cache<Obj, i64> = Cache::lazy_read(2, "total", |c| {
+    pub const TOTAL: Cache<Obj, i64> = Cache::lazy_read::<2>("total", |c| {
         let mut t = *c.field(&Obj::A);
         for r in c.field(&Obj::REFS) {
             t += match *r {
@@ -326,7 +332,7 @@ impl Obj {
     });
     /// Cross-object invariant: a + the b of every live ref <= LIMIT, and for an odd a, plus
     /// this object's clamp: a cache that a barrier may compute for the first time.
-    pub const BOUNDED: Cache<Obj, Result<(), Broken>> = Cache::invariant(3, "bounded", |c| {
+    pub const BOUNDED: Cache<Obj, Result<(), Broken>> = Cache::invariant::<3>("bounded", |c| {
         let mut s = *c.field(&Obj::A);
         if s % 2 != 0 {
             s += *c.own(&Obj::CLAMP);
@@ -344,7 +350,7 @@ impl Obj {
         }
     });
     /// A `now` value; panics on `a == PANIC_A`.
-    pub const DIFF: Cache<Obj, i64> = Cache::now(4, "diff", |c| {
+    pub const DIFF: Cache<Obj, i64> = Cache::now::<4>("diff", |c| {
         let a = *c.field(&Obj::A);
         assert!(a != PANIC_A, "diff panics on a == {PANIC_A}");
         a - c.field(&Obj::B)
@@ -360,6 +366,13 @@ impl Object for Obj {
         &Obj::BOUNDED,
         &Obj::DIFF,
     ];
+    type Cells = (
+        CacheCell<i64>,
+        CacheCell<i64>,
+        CacheCell<i64>,
+        CacheCell<Result<(), Broken>>,
+        CacheCell<i64>,
+    );
     type Saved = Obj;
     fn save(&self, _: FieldMask) -> Option<Obj> {
         Some(self.clone())
