@@ -5,10 +5,10 @@ pub use core::result::Result::{self, Err, Ok};
 pub use core::stringify;
 
 pub use crate::barrier::Writer;
+pub use crate::cell::CacheCell;
 pub use crate::error::Error;
 pub use crate::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
-pub use crate::cell::CacheCell;
 pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
 pub use crate::track::Ctx;

@@ -201,7 +201,7 @@ impl Heap {
             self.commit();
             self.discard(key);
             let slot = self.slots.remove(key).expect("live");
-            return Some(slot.ops.into_value(slot.obj));
+            return Some(slot.ops.unwrap_value(slot.obj));
         }
         let value = self.value_mut::<T>(key);
         for s in saved.into_iter().rev() {
@@ -274,7 +274,9 @@ impl Heap {
         if !quiet {
             return false;
         }
-        let Stored { value, cells } = obj.downcast_mut::<Stored<T>>().expect("checked by Heap::key");
+        let Stored { value, cells } = obj
+            .downcast_mut::<Stored<T>>()
+            .expect("checked by Heap::key");
         let (mut hot, mut touched) = (0u64, false);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.state == State::Dirty || !node.reads.intersects(written) {
@@ -509,7 +511,9 @@ impl Heap {
                     continue;
                 };
                 if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
-                    slot.ops.cell_mut(&mut *slot.obj, id.index as usize).commit();
+                    slot.ops
+                        .cell_mut(&mut *slot.obj, id.index as usize)
+                        .commit();
                 }
             }
         }

@@ -87,7 +87,7 @@ pub(crate) trait TypeOps: Send + Sync {
         index: usize,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
     /// The value without its cells, as a `Box<T>`.
-    fn into_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync>;
+    fn unwrap_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync>;
 }
 
 /// [`TypeOps`] for `T`.
@@ -149,7 +149,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         T::CACHES[index].take_failure(&mut stored_mut::<T>(obj).cells)
     }
 
-    fn into_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync> {
+    fn unwrap_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync> {
         let stored: Box<Stored<T>> = obj.downcast().expect("a slot's ops match its object");
         Box::new(stored.value)
     }
@@ -416,7 +416,7 @@ impl Heap {
                 let error = self.failure_error(failure);
                 self.discard(key);
                 let slot = self.slots.remove(key).expect("just inserted");
-                let value = slot.ops.into_value(slot.obj);
+                let value = slot.ops.unwrap_value(slot.obj);
                 match error {
                     Ok(Error::Invariant {
                         invariant, source, ..

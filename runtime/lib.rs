@@ -86,10 +86,10 @@ mod track;
 pub mod __private;
 
 pub use barrier::Writer;
+pub use cell::CacheCell;
 pub use error::{CacheName, Error};
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
-pub use cell::CacheCell;
 pub use object::{AnyCache, Cache, CellAt, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
 

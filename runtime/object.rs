@@ -502,8 +502,7 @@ pub(crate) mod sealed {
         fn cell_mut<'a>(&self, cells: &'a mut T::Cells) -> &'a mut dyn ErasedCell;
         /// Computes into the cell through `&Heap`, shared with other readers (the caller
         /// claimed it).
-        fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool)
-            -> Fresh;
+        fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh;
         /// Computes through `&Heap`, then publishes into the cell through `&mut Heap`
         /// (the barrier's way: no atomics).
         fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Fresh;
