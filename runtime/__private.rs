@@ -21,7 +21,7 @@ pub use crate::track::Ctx;
 )]
 pub trait Caches: Object {
     /// One cell per entry of `CACHES`.
-    type Cells: Default + Send + Sync + 'static;
+    type Cells: crate::object::CellSet;
     /// Entry `i` has index `i`.
     const CACHES: &'static [&'static dyn AnyCache<Self>];
 }

@@ -6,7 +6,6 @@ use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::cell::ErasedCell;
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
 use crate::heap::{Heap, Slot, Stored};
@@ -334,8 +333,16 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let cell = ops.cell_mut(&mut **obj, i);
-                self.urgent += raise_cell(id, node, cell, State::Dirty, epoch, journal, &mut work);
+                let invalidate = || ops.invalidate(&mut **obj, i);
+                self.urgent += raise_cell(
+                    id,
+                    node,
+                    invalidate,
+                    State::Dirty,
+                    epoch,
+                    journal,
+                    &mut work,
+                );
             }
         }
         self.mark(work);
@@ -356,8 +363,9 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let cell = slot.ops.cell_mut(&mut *slot.obj, id.index as usize);
-            self.urgent += raise_cell(id, node, cell, level, epoch, journal, &mut work);
+            let (ops, obj) = (slot.ops, &mut *slot.obj);
+            let invalidate = || ops.invalidate(obj, id.index as usize);
+            self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
     }
 
@@ -563,7 +571,7 @@ impl Heap {
 fn raise_cell(
     id: CellId,
     node: &mut Node,
-    cell: &mut dyn ErasedCell,
+    invalidate: impl FnOnce() -> bool,
     level: State,
     epoch: u64,
     journal: &mut Vec<(CellId, Saved)>,
@@ -573,7 +581,7 @@ fn raise_cell(
         return 0;
     }
     let prev = node.state;
-    let hot = prev == State::Clean && cell.invalidate();
+    let hot = prev == State::Clean && invalidate();
     let mut urgent = 0;
     if node.save(id, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);

@@ -13,6 +13,7 @@ use slotmap::SlotMap;
 use crate::cell::ErasedCell;
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::object::sealed::Cells as _;
 use crate::object::{Cache, Fresh, Object};
 use crate::sync::{AtomicU64, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched};
@@ -77,6 +78,8 @@ pub(crate) trait TypeOps: Send + Sync {
         obj: &'a mut (dyn Any + Send + Sync),
         index: usize,
     ) -> &'a mut dyn ErasedCell;
+    /// Invalidates a cell; returns whether it had been read since it was computed.
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool;
     /// Computes a claimed cell through `&Heap`.
     fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh;
     /// Computes a cell and publishes it through `&mut Heap`.
@@ -115,7 +118,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
     }
 
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
-        T::CACHES[index].cell(&stored::<T>(obj).cells)
+        stored::<T>(obj).cells.cell(index)
     }
 
     fn cell_mut<'a>(
@@ -123,7 +126,11 @@ impl<T: Object> TypeOps for OpsOf<T> {
         obj: &'a mut (dyn Any + Send + Sync),
         index: usize,
     ) -> &'a mut dyn ErasedCell {
-        T::CACHES[index].cell_mut(&mut stored_mut::<T>(obj).cells)
+        stored_mut::<T>(obj).cells.cell_mut(index)
+    }
+
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool {
+        stored_mut::<T>(obj).cells.invalidate(index)
     }
 
     fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh {
@@ -397,7 +404,7 @@ impl Heap {
             gone: false,
             obj: Box::new(Stored {
                 value,
-                cells: T::Cells::default(),
+                cells: T::Cells::empty(),
             }),
             ops: OpsOf::<T>::OPS,
             graph: Mutex::new(graph),

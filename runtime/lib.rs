@@ -90,7 +90,7 @@ pub use cell::CacheCell;
 pub use error::{CacheName, Error};
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
-pub use object::{AnyCache, Cache, CellAt, Field, FieldMask, Kind, Object};
+pub use object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
 
 /// Declares a capsule type: encapsulated mutable state (L42's capsule), created with

@@ -188,9 +188,53 @@ pub trait CellAt<const I: usize> {
     fn cell_mut(&mut self) -> &mut CacheCell<Self::Value>;
 }
 
+/// The cells of one type's cached methods, as [`Object::Cells`] declares them: implemented
+/// for `()` and for tuples of up to 16 [`CacheCell`]s.
+pub trait CellSet: Send + Sync + 'static + sealed::Cells {}
+
+impl sealed::Cells for () {
+    fn empty() -> Self {}
+    fn cell(&self, index: usize) -> &dyn ErasedCell {
+        panic!("steadfast: no cache cell {index} in a type without caches")
+    }
+    fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell {
+        panic!("steadfast: no cache cell {index} in a type without caches")
+    }
+    fn invalidate(&mut self, index: usize) -> bool {
+        panic!("steadfast: no cache cell {index} in a type without caches")
+    }
+}
+
+impl CellSet for () {}
+
 macro_rules! cell_at {
     ($($i:tt $V:ident),+) => {
         cell_at!(@each [$($V),+] $($i $V),+);
+        impl<$($V: Send + Sync + 'static),+> sealed::Cells for ($(CacheCell<$V>,)+) {
+            fn empty() -> Self {
+                ($(CacheCell::<$V>::default(),)+)
+            }
+            fn cell(&self, index: usize) -> &dyn ErasedCell {
+                match index {
+                    $($i => &self.$i,)+
+                    _ => panic!("steadfast: no cache cell {index}"),
+                }
+            }
+            fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell {
+                match index {
+                    $($i => &mut self.$i,)+
+                    _ => panic!("steadfast: no cache cell {index}"),
+                }
+            }
+            #[inline]
+            fn invalidate(&mut self, index: usize) -> bool {
+                match index {
+                    $($i => ErasedCell::invalidate(&mut self.$i),)+
+                    _ => panic!("steadfast: no cache cell {index}"),
+                }
+            }
+        }
+        impl<$($V: Send + Sync + 'static),+> CellSet for ($(CacheCell<$V>,)+) {}
     };
     (@each $all:tt $($i:tt $V:ident),+) => {
         $( cell_at!(@one $all $i $V); )+
@@ -492,14 +536,22 @@ pub(crate) mod sealed {
         Invalidated { hot: bool },
     }
 
+    /// A type's cells, reached by index (the index of their cache).
+    pub trait Cells {
+        /// Every cell invalid.
+        fn empty() -> Self
+        where
+            Self: Sized;
+        fn cell(&self, index: usize) -> &dyn ErasedCell;
+        fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell;
+        /// [`ErasedCell::invalidate`] without a dynamic call.
+        fn invalidate(&mut self, index: usize) -> bool;
+    }
+
     /// What the runtime does with a cache whose value type it does not know.
     // Sealed: nameable only inside the crate, so its crate-private types stay private.
     #[allow(private_interfaces)]
     pub trait Ops<T: Object> {
-        /// The cache's cell among the object's cells.
-        fn cell<'a>(&self, cells: &'a T::Cells) -> &'a dyn ErasedCell;
-        /// The cache's cell among the object's cells, exclusively.
-        fn cell_mut<'a>(&self, cells: &'a mut T::Cells) -> &'a mut dyn ErasedCell;
         /// Computes into the cell through `&Heap`, shared with other readers (the caller
         /// claimed it).
         fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh;
@@ -531,14 +583,6 @@ impl<T: Object, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
 
 #[allow(private_interfaces)]
 impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
-    fn cell<'a>(&self, cells: &'a T::Cells) -> &'a dyn ErasedCell {
-        (self.cell)(cells)
-    }
-
-    fn cell_mut<'a>(&self, cells: &'a mut T::Cells) -> &'a mut dyn ErasedCell {
-        (self.cell_mut)(cells)
-    }
-
     fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh {
         let value = self.body.run(ctx);
         (self.cell)(cells).publish_shared(value, self.rule, keep_stale)
@@ -592,7 +636,7 @@ pub trait Object: Sized + Send + Sync + 'static {
     const CACHES: &'static [&'static dyn AnyCache<Self>];
     /// The cells of the cached methods, stored with the value: a tuple with one
     /// [`CacheCell`] per entry of [`CACHES`](Object::CACHES), in that order (`()` for none).
-    type Cells: Default + Send + Sync + 'static;
+    type Cells: CellSet;
     /// What [`save`](Object::save) keeps: typically the fields themselves.
     type Saved: Send;
 

@@ -243,3 +243,104 @@ fn a_ctx_parameter_tracks_reads_of_other_objects() {
     Watch::set_scale(&mut heap, w, 10).unwrap();
     assert_eq!(*Watch::scaled(&heap, w).unwrap(), 50);
 }
+
+/// The most cached methods a type may have (one more is a compile error, see
+/// `tests/ui/too_many_caches.rs`).
+#[mutable]
+#[derive(Clone)]
+struct Wide {
+    x: u32,
+}
+
+#[cached]
+impl Wide {
+    #[cache(lazy_read)]
+    fn m0(x: &u32) -> u32 {
+        *x
+    }
+
+    #[cache(lazy_read)]
+    fn m1(x: &u32) -> u32 {
+        x + 1
+    }
+
+    #[cache(lazy_read)]
+    fn m2(x: &u32) -> u32 {
+        x + 2
+    }
+
+    #[cache(lazy_read)]
+    fn m3(x: &u32) -> u32 {
+        x + 3
+    }
+
+    #[cache(lazy_read)]
+    fn m4(x: &u32) -> u32 {
+        x + 4
+    }
+
+    #[cache(lazy_read)]
+    fn m5(x: &u32) -> u32 {
+        x + 5
+    }
+
+    #[cache(lazy_read)]
+    fn m6(x: &u32) -> u32 {
+        x + 6
+    }
+
+    #[cache(lazy_read)]
+    fn m7(x: &u32) -> u32 {
+        x + 7
+    }
+
+    #[cache(lazy_read)]
+    fn m8(x: &u32) -> u32 {
+        x + 8
+    }
+
+    #[cache(lazy_read)]
+    fn m9(x: &u32) -> u32 {
+        x + 9
+    }
+
+    #[cache(lazy_read)]
+    fn m10(x: &u32) -> u32 {
+        x + 10
+    }
+
+    #[cache(lazy_read)]
+    fn m11(x: &u32) -> u32 {
+        x + 11
+    }
+
+    #[cache(lazy_read)]
+    fn m12(x: &u32) -> u32 {
+        x + 12
+    }
+
+    #[cache(lazy_read)]
+    fn m13(x: &u32) -> u32 {
+        x + 13
+    }
+
+    #[cache(lazy_read)]
+    fn m14(x: &u32) -> u32 {
+        x + 14
+    }
+
+    #[cache(lazy_read)]
+    fn m15(x: &u32) -> u32 {
+        x + 15
+    }
+}
+
+#[test]
+fn a_type_may_have_sixteen_caches() {
+    let mut heap = Heap::new();
+    let w = heap.alloc(Wide { x: 1 }).unwrap();
+    assert_eq!(*Wide::m0(&heap, w).unwrap(), 1);
+    assert_eq!(*Wide::m15(&heap, w).unwrap(), 16);
+    Wide::set_x(&mut heap, w, 10).unwrap();
+    assert_eq!(*Wide::m15(&heap, w).unwrap(), 25);
+}
