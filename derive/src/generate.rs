@@ -306,31 +306,38 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
         Kind::Now => quote!(Now),
         Kind::Clear => unreachable!("not a cell"),
     };
-    let (ctor, args) = match (tracked, cache.invariant) {
+    let compute = format_ident!("__compute");
+    let (ctor, closure, args) = match (tracked, cache.invariant) {
         (true, true) => (
             quote!(invariant),
-            quote!(|#ctx| { let #obj = #ctx.__fields(#mask); #call }),
+            quote!(|#ctx: &#rt::Ctx<'_, Self>| { let #obj = #ctx.__fields(#mask); #call }),
+            quote!(#compute),
         ),
         (true, false) => (
             quote!(tracked),
-            quote!(#rt::Kind::#kind, |#ctx| { let #obj = #ctx.__fields(#mask); #call }),
+            quote!(|#ctx: &#rt::Ctx<'_, Self>| { let #obj = #ctx.__fields(#mask); #call }),
+            quote!(#rt::Kind::#kind, #compute),
         ),
         (false, true) => (
             quote!(invariant_on_fields),
-            quote!(#mask, |#obj: &Self| #call),
+            quote!(|#obj: &Self| #call),
+            quote!(#mask, #compute),
         ),
         (false, false) => (
             quote!(on_fields),
-            quote!(#rt::Kind::#kind, #mask, |#obj: &Self| #call),
+            quote!(|#obj: &Self| #call),
+            quote!(#rt::Kind::#kind, #mask, #compute),
         ),
     };
     // A `now` value must be comparable (early cutoff): a missing `PartialEq` is reported at
-    // the return type; anything else about the kind, at the kind.
+    // the return type; anything else about the kind, at the kind. The whole constructor call
+    // carries that span (rustc reports an unmet bound at the call); the user's code, in the
+    // closure, keeps its own spans.
     let span = match (cache.kind, cache.invariant) {
         (Kind::Now, false) => value.span(),
         _ => cache.kind_span,
     };
-    let ctor = respan(quote!(#rt::Cache::#ctor), span);
+    let construct = respan(quote!(#rt::Cache::#ctor::<#index>(#name_str, #args)), span);
     let doc_const =
         format!("The cache `{name}`: its descriptor, for `Heap::cache` and `Ctx::cache`.");
     let docs = docs(cache);
@@ -351,8 +358,10 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     });
     quote! {
         #[doc = #doc_const]
-        #vis const #konst: #rt::Cache<Self, #value> =
-            #ctor::<#index>(#name_str, #args);
+        #vis const #konst: #rt::Cache<Self, #value> = {
+            let #compute = #closure;
+            #construct
+        };
         #getter
     }
 }
