@@ -151,6 +151,23 @@ fn hit(c: &mut Criterion) {
         erased[e].downcast_ref::<ErasedPoint>().unwrap().x,
         erased[e].downcast_ref::<ErasedPoint>().unwrap().y,
     ));
+    // The same floor with steadfast's handle: 16 bytes (key and heap id), and the heap-id
+    // check that turns another heap's handle into an error instead of another object.
+    #[derive(Clone, Copy)]
+    struct Wide {
+        key: DefaultKey,
+        heap: u64,
+    }
+    let wide = Wide { key: e, heap: 7 };
+    let heap_id = 7u64;
+    g.bench_function("floor with a 16-byte handle and its heap check", |b| {
+        b.iter(|| {
+            let h = black_box(wide);
+            assert!(h.heap == heap_id, "another heap's handle");
+            let point = erased[h.key].downcast_ref::<ErasedPoint>().unwrap();
+            black_box(*point.dist.get().unwrap())
+        })
+    });
     g.finish();
 }
 
