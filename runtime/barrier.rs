@@ -92,8 +92,9 @@ impl Heap {
         value: F,
     ) -> Result<F, Error> {
         let key = self.key::<T>(handle.id)?;
-        let old = mem::replace(field.get_mut(self.value_mut::<T>(key)), value);
-        if self.quiet_write::<T>(key, field.mask()) {
+        let (old, quiet) =
+            self.write_quiet::<T, _>(key, field.mask(), |v| mem::replace(field.get_mut(v), value));
+        if quiet {
             return Ok(old);
         }
         match self.barrier(key, field.mask()) {
@@ -168,7 +169,7 @@ impl Heap {
                 panic::resume_unwind(payload)
             }
         };
-        if written.is_empty() || self.quiet_write::<T>(key, written) {
+        if written.is_empty() || self.write_quiet::<T, _>(key, written, |_| ()).1 {
             return Ok(out);
         }
         match self.barrier(key, written) {
@@ -255,27 +256,35 @@ impl Heap {
         self.mark(work);
     }
 
-    /// The barrier for the common write that can neither fail nor reach another cell: every
-    /// cell it invalidates is lazy, has no dependents, and no other object read the
-    /// written fields. Such a write has nothing to recheck and nothing to roll back, so it
-    /// skips the journal; cells that were being read are recomputed at once, as in
-    /// [`settle_journal`](Heap::settle_journal). Returns `false`, having changed nothing,
-    /// if the write needs the full barrier.
-    fn quiet_write<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> bool {
+    /// Runs `write`, which writes `written` on `key`, and then, if the write is *quiet*, its
+    /// whole barrier; returns whether it was. A quiet write can neither fail nor reach
+    /// another cell: every cell it invalidates is lazy, has no dependents, and no other
+    /// object read the written fields. So it has nothing to recheck and nothing to roll
+    /// back, and skips the journal; cells that were being read are recomputed at once, as
+    /// in [`settle_journal`](Heap::settle_journal). A write that is not quiet is left to
+    /// the full barrier, with nothing invalidated yet. The object is reached once for the
+    /// write and the barrier together.
+    fn write_quiet<T: Object, R>(
+        &mut self,
+        key: ObjectKey,
+        written: FieldMask,
+        write: impl FnOnce(&mut T) -> R,
+    ) -> (R, bool) {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
+        let Stored { value, cells } = obj
+            .downcast_mut::<Stored<T>>()
+            .expect("checked by Heap::key");
+        let out = write(value);
         let quiet = graph.nodes.iter().all(|n| {
             n.state == State::Dirty
                 || !n.reads.intersects(written)
                 || (!n.eager && n.dependents.is_empty())
         }) && graph.readers.values().all(|m| !m.intersects(written));
         if !quiet {
-            return false;
+            return (out, false);
         }
-        let Stored { value, cells } = obj
-            .downcast_mut::<Stored<T>>()
-            .expect("checked by Heap::key");
         let (mut hot, mut touched) = (0u64, false);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.state == State::Dirty || !node.reads.intersects(written) {
@@ -307,7 +316,7 @@ impl Heap {
             // Speculative: a failure here is the lazy cache's, reported when it is read.
             let _ = self.settle(CellId { key, index });
         }
-        true
+        (out, true)
     }
 
     /// Invalidates what a write of `written` on `key` can change, then settles.
