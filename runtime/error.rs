@@ -79,6 +79,16 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A graph given to [`norm::Graph::normalize`](crate::norm::Graph::normalize) names a
+    /// child that is not one of its nodes.
+    DanglingEdge {
+        /// The node whose child is missing.
+        from: usize,
+        /// The missing child.
+        to: usize,
+        /// The number of nodes in the graph.
+        nodes: usize,
+    },
 }
 
 impl Error {
@@ -130,6 +140,10 @@ impl fmt::Display for Error {
             Error::Schema { type_name, detail } => {
                 write!(f, "bad schema for {}: {detail}", short(type_name))
             }
+            Error::DanglingEdge { from, to, nodes } => write!(
+                f,
+                "node {from} has a child {to}, but the graph has only {nodes} nodes"
+            ),
         }
     }
 }

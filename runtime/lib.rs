@@ -77,6 +77,7 @@ mod cell;
 mod error;
 mod handle;
 mod heap;
+pub mod norm;
 mod object;
 mod owned;
 mod sync;
