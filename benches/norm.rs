@@ -42,16 +42,42 @@ fn tangle(n: usize) -> Graph<u8> {
     g
 }
 
-fn normalize(c: &mut Criterion) {
-    let mut group = c.benchmark_group("normalize");
-    group.sample_size(10);
-    for n in [10_000, 100_000, 1_000_000] {
-        let g = tangle(n);
-        group.bench_with_input(BenchmarkId::from_parameter(n), &g, |b, g| {
-            b.iter(|| black_box(g.normalize().unwrap().classes()))
-        });
+/// What frozen object graphs tend to look like: many small structures allocated together.
+/// Rings of 10 nodes (labels from a ring number in `0..64`, so equal rings recur), each node
+/// also pointing at a node of a ring nearby, and one node in 64 closing a longer cycle.
+fn rings(n: usize) -> Graph<u8> {
+    let mut g = Graph::new();
+    for i in 0..n {
+        let ring = i / 10;
+        let start = ring * 10;
+        let len = (n - start).min(10);
+        let next = start + (i - start + 1) % len;
+        let near = (i + 10 * (1 + ring % 3)) % n;
+        let label = ((ring % 64) as u8) ^ ((i - start) as u8);
+        if i % 64 == 0 {
+            g.add_node(label, [next, near, (i + n / 2) % n]);
+        } else {
+            g.add_node(label, [next, near]);
+        }
     }
-    group.finish();
+    g
+}
+
+fn normalize(c: &mut Criterion) {
+    for (name, make) in [
+        ("normalize rings", rings as fn(usize) -> Graph<u8>),
+        ("normalize random tangle", tangle),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.sample_size(10);
+        for n in [10_000, 100_000, 1_000_000] {
+            let g = make(n);
+            group.bench_with_input(BenchmarkId::from_parameter(n), &g, |b, g| {
+                b.iter(|| black_box(g.normalize().unwrap().classes()))
+            });
+        }
+        group.finish();
+    }
 }
 
 criterion_group!(benches, normalize);
