@@ -1,7 +1,7 @@
 //! Normalization of large immutable graphs with many cycles: time by size, to show
 //! O(n log n) growth, and the 1,000,000-node figure against its target (under 1 s).
 //!
-//! `cargo bench --bench norm` (full) or `cargo bench --bench norm -- --quick` (CI).
+//! `cargo bench -p steadfast-benches --bench norm` (full), `-- --quick` for CI.
 
 #![allow(missing_docs)]
 

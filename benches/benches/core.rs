@@ -1,7 +1,7 @@
 //! The core speed targets: a hit, a set-then-read, and invalidation propagation per
 //! affected cache, each next to its hand-written equivalent.
 //!
-//! `cargo bench --bench core` (full) or `cargo bench --bench core -- --quick` (CI).
+//! `cargo bench -p steadfast-benches --bench core` (full), `-- --quick` for CI.
 
 #![allow(missing_docs)]
 
@@ -12,52 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use once_cell::sync::OnceCell;
 use slotmap::{DefaultKey, SlotMap};
 use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mut, Object};
-
-/// What a user writes: the derive declares both caches as reading only their fields.
-#[steadfast::mutable]
-#[derive(Clone)]
-struct Point {
-    x: f64,
-    y: f64,
-    z: f64,
-}
-
-#[steadfast::cached]
-impl Point {
-    #[cache(lazy_read)]
-    fn dist(x: &f64, y: &f64) -> f64 {
-        (x * x + y * y).sqrt()
-    }
-
-    #[cache(lazy_read)]
-    fn height(z: &f64) -> f64 {
-        z.abs()
-    }
-}
-
-/// The hand-written baseline: a struct in a slotmap with `Option` caches cleared by setters.
-struct HandPoint {
-    x: f64,
-    y: f64,
-    z: f64,
-    dist: Option<f64>,
-    height: Option<f64>,
-}
-
-impl HandPoint {
-    fn set_x(&mut self, x: f64) {
-        self.x = x;
-        self.dist = None;
-    }
-    fn dist(&mut self) -> f64 {
-        let (x, y) = (self.x, self.y);
-        *self.dist.get_or_insert_with(|| (x * x + y * y).sqrt())
-    }
-    fn height(&mut self) -> f64 {
-        let z = self.z;
-        *self.height.get_or_insert_with(|| z.abs())
-    }
-}
+use steadfast_benches::{hand_points, steadfast_point, Point};
 
 #[derive(Clone)]
 struct Leaf {
@@ -109,26 +64,12 @@ impl Object for Reader {
 
 fn hit(c: &mut Criterion) {
     let mut g = c.benchmark_group("hit");
-    let mut map: SlotMap<DefaultKey, HandPoint> = SlotMap::new();
-    let k = map.insert(HandPoint {
-        x: 3.0,
-        y: 4.0,
-        z: 1.0,
-        dist: None,
-        height: None,
-    });
+    let (mut map, k) = hand_points();
     map[k].dist();
     g.bench_function("hand-written", |b| {
         b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
     });
-    let mut heap = Heap::new();
-    let p = heap
-        .alloc(Point {
-            x: 3.0,
-            y: 4.0,
-            z: 1.0,
-        })
-        .unwrap();
+    let (heap, p) = steadfast_point();
     Point::dist(&heap, p).unwrap();
     g.bench_function("steadfast", |b| {
         b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
@@ -181,14 +122,7 @@ struct ErasedPoint {
 
 fn set_then_read(c: &mut Criterion) {
     let mut g = c.benchmark_group("set_then_read");
-    let mut map: SlotMap<DefaultKey, HandPoint> = SlotMap::new();
-    let k = map.insert(HandPoint {
-        x: 3.0,
-        y: 4.0,
-        z: 1.0,
-        dist: None,
-        height: None,
-    });
+    let (mut map, k) = hand_points();
     let mut i = 0.0;
     g.bench_function("hand-written", |b| {
         b.iter(|| {
@@ -198,14 +132,7 @@ fn set_then_read(c: &mut Criterion) {
             black_box(p.dist() + p.height())
         })
     });
-    let mut heap = Heap::new();
-    let p = heap
-        .alloc(Point {
-            x: 3.0,
-            y: 4.0,
-            z: 1.0,
-        })
-        .unwrap();
+    let (mut heap, p) = steadfast_point();
     Point::dist(&heap, p).unwrap();
     Point::height(&heap, p).unwrap();
     let mut i = 0.0;
