@@ -96,3 +96,99 @@ pub fn steadfast_point() -> (steadfast::Heap, steadfast::Mut<Point>) {
         .expect("a point has no invariant to fail");
     (heap, p)
 }
+
+/// A point of a [`Path`].
+pub type Spot = (i32, i32);
+
+/// The L42 tutorial's path: the invariant "the location is not on the path" is checked at
+/// the end of every mutator and box.
+#[steadfast::capsule]
+#[derive(Clone, Debug)]
+pub struct Path {
+    /// The points, changed only by mutators or a box.
+    #[capsule]
+    pub points: Vec<Spot>,
+    /// Where we are.
+    pub location: Spot,
+}
+
+/// The invariant's error.
+#[derive(Debug)]
+pub struct OnPath(pub Spot);
+
+impl std::fmt::Display for OnPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the location {:?} is on the path", self.0)
+    }
+}
+
+impl std::error::Error for OnPath {}
+
+#[steadfast::cached]
+impl Path {
+    /// The invariant.
+    #[cache(now)]
+    pub fn off_path(points: &Vec<Spot>, location: &Spot) -> Result<(), OnPath> {
+        match points.contains(location) {
+            true => Err(OnPath(*location)),
+            false => Ok(()),
+        }
+    }
+
+    /// Replaces the last point.
+    #[cache(clear)]
+    pub fn set_last(points: &mut Vec<Spot>, spot: Spot) {
+        if let Some(last) = points.last_mut() {
+            *last = spot;
+        }
+    }
+}
+
+/// The hand-written path: each method checks the invariant at its end and undoes its edit
+/// if the check fails.
+#[derive(Clone, Debug)]
+pub struct HandPath {
+    points: Vec<Spot>,
+    location: Spot,
+}
+
+impl HandPath {
+    /// A path; `None` if the location is on it.
+    #[inline]
+    pub fn new(points: Vec<Spot>, location: Spot) -> Option<Self> {
+        let path = HandPath { points, location };
+        path.check().is_ok().then_some(path)
+    }
+
+    #[inline]
+    fn check(&self) -> Result<(), OnPath> {
+        match self.points.contains(&self.location) {
+            true => Err(OnPath(self.location)),
+            false => Ok(()),
+        }
+    }
+
+    /// Replaces the last point, checked.
+    #[inline]
+    pub fn set_last(&mut self, spot: Spot) -> Result<(), OnPath> {
+        let Some(last) = self.points.last_mut() else {
+            return Ok(());
+        };
+        let old = std::mem::replace(last, spot);
+        self.check().inspect_err(|_| {
+            if let Some(last) = self.points.last_mut() {
+                *last = old;
+            }
+        })
+    }
+
+    /// The points.
+    pub fn points(&self) -> &[Spot] {
+        &self.points
+    }
+}
+
+/// `n` points on the line `y = 1`, away from the origin where the location is.
+pub fn path_points(n: usize) -> Vec<Spot> {
+    (0..n as i32).map(|i| (i, 1)).collect()
+}

@@ -1,0 +1,140 @@
+//! The benchmarks issue's workloads 3 and 4: invariant-checked mutation of the tutorial's
+//! `Path`, and the cost of one write as the heap grows.
+//!
+//! `cargo bench -p steadfast-benches --bench workloads` (full), `-- --quick` for CI.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use steadfast::{cached, mutable, Ctx, Heap, Mut};
+use steadfast_benches::{path_points, HandPath, Path};
+
+fn checked_mutation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("checked mutation");
+    for n in [10, 1_000, 100_000] {
+        let mut hand = HandPath::new(path_points(n), (0, 0)).unwrap();
+        let mut i = 0;
+        g.bench_with_input(BenchmarkId::new("hand-written", n), &n, |b, _| {
+            b.iter(|| {
+                i += 1;
+                black_box(hand.set_last((i, 2)).is_ok())
+            })
+        });
+        let mut heap = Heap::new();
+        let path = heap
+            .capsule(Path {
+                points: path_points(n),
+                location: (0, 0),
+            })
+            .unwrap();
+        let mut i = 0;
+        g.bench_with_input(BenchmarkId::new("steadfast", n), &n, |b, _| {
+            b.iter(|| {
+                i += 1;
+                black_box(Path::set_last(&mut heap, &path, (i, 2)).is_ok())
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A box of 100 edits: steadfast checks once at its end; the hand-written methods check
+/// after each edit (visible-state semantics).
+fn box_of_edits(c: &mut Criterion) {
+    let mut g = c.benchmark_group("100 edits");
+    let n = 1_000;
+    let mut hand = HandPath::new(path_points(n), (0, 0)).unwrap();
+    let mut i = 0;
+    g.bench_function("hand-written, checked per edit", |b| {
+        b.iter(|| {
+            for _ in 0..100 {
+                i += 1;
+                hand.set_last((i, 2)).unwrap();
+            }
+            black_box(hand.points().len())
+        })
+    });
+    let mut heap = Heap::new();
+    let path = heap
+        .capsule(Path {
+            points: path_points(n),
+            location: (0, 0),
+        })
+        .unwrap();
+    let mut i = 0;
+    g.bench_function("steadfast, one box", |b| {
+        b.iter(|| {
+            heap.open_box(&path, |p| {
+                for _ in 0..100 {
+                    i += 1;
+                    if let Some(last) = p.points.last_mut() {
+                        *last = (i, 2);
+                    }
+                }
+            })
+            .unwrap();
+            black_box(heap[&path].points.len())
+        })
+    });
+    g.finish();
+}
+
+#[mutable]
+struct Source {
+    v: i64,
+}
+
+#[cached]
+impl Source {}
+
+#[mutable]
+struct Reader {
+    source: Mut<Source>,
+}
+
+#[cached]
+impl Reader {
+    #[cache(lazy_read)]
+    fn double(source: &Mut<Source>, ctx: &Ctx<'_, Self>) -> i64 {
+        ctx.field_of(*source, &Source::V).map_or(0, |v| v * 2)
+    }
+}
+
+/// One write invalidating `k` readers, in heaps of 1,000 and 1,000,000 other objects: the
+/// time must not depend on the heap's size, and grow linearly in `k`. Each iteration writes
+/// and reads the `k` readers back (so the next write finds them valid again).
+fn scaling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one write, k readers");
+    g.sample_size(20);
+    for others in [1_000, 1_000_000] {
+        for k in [10, 100, 1_000] {
+            let mut heap = Heap::new();
+            for v in 0..others {
+                heap.alloc(Source { v }).unwrap();
+            }
+            let source = heap.alloc(Source { v: 0 }).unwrap();
+            let readers: Vec<_> = (0..k)
+                .map(|_| heap.alloc(Reader { source }).unwrap())
+                .collect();
+            for &r in &readers {
+                Reader::double(&heap, r).unwrap();
+            }
+            let mut i = 0;
+            g.bench_function(BenchmarkId::new(format!("heap of {others}"), k), |b| {
+                b.iter(|| {
+                    i += 1;
+                    Source::set_v(&mut heap, source, i).unwrap();
+                    for &r in &readers {
+                        black_box(Reader::double(&heap, r).unwrap());
+                    }
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checked_mutation, box_of_edits, scaling);
+criterion_main!(benches);
