@@ -6,6 +6,7 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use comemo::{Track, Tracked};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -84,6 +85,72 @@ fn comemo_height(p: Tracked<'_, ComemoPoint>) -> f64 {
 /// write-then-read, evicting every 1, 16, 64 and 256 writes: 152 ms, 430 ns, 413 ns,
 /// 590 µs (eviction walks state that grows with every `track()` call). 64 is used.
 const EVICT_EVERY: u32 = 64;
+
+// ---------------------------------------------------------------- a chain of caches
+
+/// The chain's length, and the link whose value stays equal when the base changes a little.
+const CHAIN: u32 = 1_000;
+const COARSE: u32 = 500;
+
+/// Counts computations of chain links, to show where each crate stopped.
+static LINK_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn link_value(below: i64, depth: u32) -> i64 {
+    LINK_RUNS.fetch_add(1, Ordering::Relaxed);
+    if depth == COARSE {
+        below / 1_000_000_000
+    } else {
+        below + 1
+    }
+}
+
+#[steadfast::mutable]
+struct Base {
+    v: i64,
+}
+
+#[steadfast::cached]
+impl Base {}
+
+#[derive(Clone, Copy)]
+enum Below {
+    Base(steadfast::Mut<Base>),
+    Link(steadfast::Mut<Link>),
+}
+
+#[steadfast::mutable]
+struct Link {
+    below: Below,
+    depth: u32,
+}
+
+#[steadfast::cached]
+impl Link {
+    #[cache(lazy_read)]
+    fn value(below: &Below, depth: &u32, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
+        let v = match *below {
+            Below::Base(b) => ctx.field_of(b, &Base::V).copied(),
+            Below::Link(l) => ctx.cache(l, &Link::VALUE).copied(),
+        };
+        link_value(v.unwrap_or(0), *depth)
+    }
+}
+
+#[salsa::input]
+struct SalsaBase {
+    #[returns(copy)]
+    v: i64,
+}
+
+#[salsa::tracked(returns(copy))]
+fn salsa_link(db: &dyn salsa::Database, base: SalsaBase, depth: u32) -> i64 {
+    let below = if depth == 1 {
+        base.v(db)
+    } else {
+        salsa_link(db, base, depth - 1)
+    };
+    link_value(below, depth)
+}
 
 // ---------------------------------------------------------------- workloads
 
@@ -175,5 +242,57 @@ fn set_then_read(c: &mut Criterion) {
     comemo::evict(0);
 }
 
-criterion_group!(benches, hit, set_then_read);
+/// A chain of 1,000 caches over one base; the write changes the base, and the 500th link
+/// computes an equal value, so an incremental system stops there (early cutoff in
+/// steadfast, backdating in salsa). Each iteration writes the base and reads the top.
+fn chain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("peers chain of 1000, cutoff at 500");
+    let mut heap = steadfast::Heap::new();
+    let base = heap.alloc(Base { v: 0 }).unwrap();
+    let mut below = Below::Base(base);
+    let mut top = None;
+    for depth in 1..=CHAIN {
+        let link = heap.alloc(Link { below, depth }).unwrap();
+        below = Below::Link(link);
+        top = Some(link);
+    }
+    let top = top.unwrap();
+    Link::value(&heap, top).unwrap();
+    LINK_RUNS.store(0, Ordering::Relaxed);
+    Base::set_v(&mut heap, base, 1).unwrap();
+    Link::value(&heap, top).unwrap();
+    println!(
+        "steadfast: one write recomputed {} of {CHAIN} links",
+        LINK_RUNS.swap(0, Ordering::Relaxed)
+    );
+    let mut i = 1;
+    g.bench_function("steadfast", |b| {
+        b.iter(|| {
+            i += 1;
+            Base::set_v(&mut heap, base, i).unwrap();
+            black_box(*Link::value(&heap, top).unwrap())
+        })
+    });
+    let mut db = SalsaDb::default();
+    let sb = SalsaBase::new(&db, 0);
+    salsa_link(&db, sb, CHAIN);
+    LINK_RUNS.store(0, Ordering::Relaxed);
+    sb.set_v(&mut db).to(1);
+    salsa_link(&db, sb, CHAIN);
+    println!(
+        "salsa: one write recomputed {} of {CHAIN} links",
+        LINK_RUNS.swap(0, Ordering::Relaxed)
+    );
+    let mut i = 1;
+    g.bench_function("salsa", |b| {
+        b.iter(|| {
+            i += 1;
+            sb.set_v(&mut db).to(i);
+            black_box(salsa_link(&db, sb, CHAIN))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hit, set_then_read, chain);
 criterion_main!(benches);
