@@ -7,9 +7,11 @@
 
 use std::hint::black_box;
 
+use std::sync::atomic::Ordering;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use steadfast::{cached, mutable, Ctx, Heap, Mut};
-use steadfast_benches::{path_points, HandPath, Path};
+use steadfast::{cached, mutable, Capsule, Ctx, Heap, Mut};
+use steadfast_benches::{path_points, widget_tree, HandLayout, HandPath, Layout, Path, CHECKS};
 
 fn checked_mutation(c: &mut Criterion) {
     let mut g = c.benchmark_group("checked mutation");
@@ -136,5 +138,107 @@ fn scaling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checked_mutation, box_of_edits, scaling);
+/// Runs `f` once and returns how many invariant checks it made.
+fn checks(f: impl FnOnce()) -> usize {
+    CHECKS.store(0, Ordering::Relaxed);
+    f();
+    CHECKS.swap(0, Ordering::Relaxed)
+}
+
+/// The tutorial's path: 100 single edits, then 100 edits at once. steadfast: 100 mutators and
+/// one box; visible-state contracts: 200 calls, each checked on entry and exit.
+fn path_scenario_steadfast(heap: &mut Heap, path: &Capsule<Path>, round: i32) {
+    for k in 0..100 {
+        Path::set_last(heap, path, (round + k, 2)).unwrap();
+    }
+    heap.open_box(path, |p| {
+        for k in 0..100 {
+            if let Some(last) = p.points.last_mut() {
+                *last = (round + k, 3);
+            }
+        }
+    })
+    .unwrap();
+}
+
+fn path_scenario_contracts(path: &mut HandPath, round: i32) {
+    for k in 0..100 {
+        path.set_last_contract((round + k, 2)).unwrap();
+    }
+    for k in 0..100 {
+        path.set_last_contract((round + k, 3)).unwrap();
+    }
+}
+
+/// A GUI frame: each of the ten panels moves right, then back, with its buttons.
+fn widget_frame_steadfast(heap: &mut Heap, layout: &Capsule<Layout>) {
+    for panel in (1..111).step_by(11) {
+        Layout::move_subtree(heap, layout, panel, 1, 0).unwrap();
+        Layout::move_subtree(heap, layout, panel, -1, 0).unwrap();
+    }
+}
+
+fn widget_frame_contracts(layout: &mut HandLayout) {
+    for panel in (1..111).step_by(11) {
+        layout.move_subtree(panel, 1, 0).unwrap();
+        layout.move_subtree(panel, -1, 0).unwrap();
+    }
+}
+
+/// The benchmarks issue's workload 6: invariant executions and time, steadfast against
+/// visible-state contracts, on the path and on a widget tree.
+fn check_counts(c: &mut Criterion) {
+    let mut heap = Heap::new();
+    let path = heap
+        .capsule(Path {
+            points: path_points(1_000),
+            location: (0, 0),
+        })
+        .unwrap();
+    let mut hand_path = HandPath::new(path_points(1_000), (0, 0)).unwrap();
+    let layout = heap
+        .capsule(Layout {
+            widgets: widget_tree(),
+        })
+        .unwrap();
+    let mut hand_layout = HandLayout::new(widget_tree()).unwrap();
+    println!(
+        "invariant checks: path scenario: steadfast {}, visible-state contracts {}; \
+         widget frame: steadfast {}, visible-state contracts {}",
+        checks(|| path_scenario_steadfast(&mut heap, &path, 0)),
+        checks(|| path_scenario_contracts(&mut hand_path, 0)),
+        checks(|| widget_frame_steadfast(&mut heap, &layout)),
+        checks(|| widget_frame_contracts(&mut hand_layout)),
+    );
+    assert_eq!(heap[&layout].widgets, hand_layout.widgets());
+    let mut g = c.benchmark_group("check counts");
+    let mut round = 0;
+    g.bench_function("path scenario, steadfast", |b| {
+        b.iter(|| {
+            round += 1;
+            path_scenario_steadfast(&mut heap, &path, round);
+        })
+    });
+    g.bench_function("path scenario, visible-state contracts", |b| {
+        b.iter(|| {
+            round += 1;
+            path_scenario_contracts(&mut hand_path, round);
+        })
+    });
+    g.bench_function("widget frame, steadfast", |b| {
+        b.iter(|| widget_frame_steadfast(&mut heap, &layout))
+    });
+    g.bench_function("widget frame, visible-state contracts", |b| {
+        b.iter(|| widget_frame_contracts(&mut hand_layout))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    checked_mutation,
+    box_of_edits,
+    scaling,
+    check_counts
+);
 criterion_main!(benches);

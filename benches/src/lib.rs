@@ -129,6 +129,7 @@ impl Path {
     /// The invariant.
     #[cache(now)]
     pub fn off_path(points: &Vec<Spot>, location: &Spot) -> Result<(), OnPath> {
+        counted();
         match points.contains(location) {
             true => Err(OnPath(*location)),
             false => Ok(()),
@@ -162,6 +163,7 @@ impl HandPath {
 
     #[inline]
     fn check(&self) -> Result<(), OnPath> {
+        counted();
         match self.points.contains(&self.location) {
             true => Err(OnPath(self.location)),
             false => Ok(()),
@@ -182,6 +184,12 @@ impl HandPath {
         })
     }
 
+    /// Replaces the last point under a visible-state contract: checked on entry too.
+    pub fn set_last_contract(&mut self, spot: Spot) -> Result<(), OnPath> {
+        self.check()?;
+        self.set_last(spot)
+    }
+
     /// The points.
     pub fn points(&self) -> &[Spot] {
         &self.points
@@ -191,4 +199,161 @@ impl HandPath {
 /// `n` points on the line `y = 1`, away from the origin where the location is.
 pub fn path_points(n: usize) -> Vec<Spot> {
     (0..n as i32).map(|i| (i, 1)).collect()
+}
+
+/// Invariant checks counted by the check-counting workloads.
+pub static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted() {
+    CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A widget of a GUI-like tree: a rectangle inside its parent's.
+#[derive(steadfast::Owned)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Widget {
+    /// The parent's index, or `None` for the root.
+    pub parent: Option<usize>,
+    /// Left edge.
+    pub x: i32,
+    /// Top edge.
+    pub y: i32,
+    /// Width.
+    pub w: i32,
+    /// Height.
+    pub h: i32,
+}
+
+/// The layout invariant's error: which widget sticks out of its parent.
+#[derive(Debug)]
+pub struct SticksOut(pub usize);
+
+impl std::fmt::Display for SticksOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "widget {} sticks out of its parent", self.0)
+    }
+}
+
+impl std::error::Error for SticksOut {}
+
+fn layout_holds(widgets: &[Widget]) -> Result<(), SticksOut> {
+    counted();
+    for (i, w) in widgets.iter().enumerate() {
+        if let Some(p) = w.parent {
+            let p = &widgets[p];
+            if w.x < p.x || w.y < p.y || w.x + w.w > p.x + p.w || w.y + w.h > p.y + p.h {
+                return Err(SticksOut(i));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A root of 1,000 × 1,000, ten panels of 80 × 80 in a row, ten buttons of 5 × 5 in each.
+pub fn widget_tree() -> Vec<Widget> {
+    let mut widgets = vec![Widget {
+        parent: None,
+        x: 0,
+        y: 0,
+        w: 1000,
+        h: 1000,
+    }];
+    for p in 0..10 {
+        let panel = widgets.len();
+        widgets.push(Widget {
+            parent: Some(0),
+            x: 10 + 90 * p,
+            y: 10,
+            w: 80,
+            h: 80,
+        });
+        for b in 0..10 {
+            widgets.push(Widget {
+                parent: Some(panel),
+                x: 10 + 90 * p + 2 + 7 * b,
+                y: 12,
+                w: 5,
+                h: 5,
+            });
+        }
+    }
+    widgets
+}
+
+/// The widget tree with steadfast: one check at the end of each mutator.
+#[steadfast::capsule]
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The widgets, changed only by mutators.
+    #[capsule]
+    pub widgets: Vec<Widget>,
+}
+
+#[steadfast::cached]
+impl Layout {
+    /// The layout invariant: every widget inside its parent.
+    #[cache(now)]
+    pub fn inside(widgets: &Vec<Widget>) -> Result<(), SticksOut> {
+        layout_holds(widgets)
+    }
+
+    /// Moves a widget and everything inside it.
+    #[cache(clear)]
+    pub fn move_subtree(widgets: &mut Vec<Widget>, root: usize, dx: i32, dy: i32) {
+        for i in subtree(widgets, root) {
+            widgets[i].x += dx;
+            widgets[i].y += dy;
+        }
+    }
+}
+
+fn subtree(widgets: &[Widget], root: usize) -> Vec<usize> {
+    let mut out = vec![root];
+    let mut k = 0;
+    while k < out.len() {
+        let at = out[k];
+        out.extend((0..widgets.len()).filter(|&i| widgets[i].parent == Some(at)));
+        k += 1;
+    }
+    out
+}
+
+/// The widget tree with visible-state contracts (Eiffel, Spec#, the `contracts` crate): every
+/// public method checks the invariant on entry and on exit, also when another public method
+/// calls it.
+#[derive(Clone, Debug)]
+pub struct HandLayout {
+    widgets: Vec<Widget>,
+}
+
+impl HandLayout {
+    /// A checked layout.
+    pub fn new(widgets: Vec<Widget>) -> Result<Self, SticksOut> {
+        layout_holds(&widgets)?;
+        Ok(HandLayout { widgets })
+    }
+
+    /// Moves one widget.
+    pub fn move_widget(&mut self, i: usize, dx: i32, dy: i32) -> Result<(), SticksOut> {
+        layout_holds(&self.widgets)?;
+        self.widgets[i].x += dx;
+        self.widgets[i].y += dy;
+        layout_holds(&self.widgets)
+    }
+
+    /// Moves a widget and everything inside it, one public call per widget.
+    pub fn move_subtree(&mut self, root: usize, dx: i32, dy: i32) -> Result<(), SticksOut> {
+        layout_holds(&self.widgets)?;
+        // The root moves first; every child keeps a margin inside its parent, so each inner
+        // call starts and ends in a state where the invariant holds, as its contract demands.
+        for i in subtree(&self.widgets, root) {
+            self.move_widget(i, dx, dy)?;
+        }
+        layout_holds(&self.widgets)
+    }
+
+    /// The widgets.
+    pub fn widgets(&self) -> &[Widget] {
+        &self.widgets
+    }
 }
