@@ -209,8 +209,7 @@ fn counted() {
 }
 
 /// A widget of a GUI-like tree: a rectangle inside its parent's.
-#[derive(steadfast::Owned)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(steadfast::Owned, Clone, Copy, Debug, PartialEq)]
 pub struct Widget {
     /// The parent's index, or `None` for the root.
     pub parent: Option<usize>,
