@@ -70,9 +70,10 @@ pub enum Error {
         /// The caches in the cycle, in the order they were entered.
         chain: Vec<CacheName>,
     },
-    /// A cache descriptor does not belong to the object's type (an index out of range or a
-    /// value type that differs from the declaration), or a type declares more than 64
-    /// fields. Only hand-written [`Object`](crate::Object) impls can produce this.
+    /// A type's declaration does not hold together: a cache listed in
+    /// [`Object::CACHES`](crate::Object::CACHES) at another position than its index, or
+    /// more than 64 fields. Only hand-written [`Object`](crate::Object) impls can produce
+    /// this (a cache's value type and cell are checked at compile time).
     Schema {
         /// The object's type.
         type_name: &'static str,
@@ -142,7 +143,7 @@ impl fmt::Display for Error {
             }
             Error::DanglingEdge { from, to, nodes } => write!(
                 f,
-                "node {from} has a child {to}, but the graph has only {nodes} nodes"
+                "node {from} has a child {to}, but the graph's nodes are numbered below {nodes}"
             ),
         }
     }

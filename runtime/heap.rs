@@ -262,8 +262,9 @@ impl Heap {
 
     /// Reads a cached method's value, computing it if it is not valid.
     ///
-    /// A hit costs a slot lookup and one acquire load. A miss computes once, also when
-    /// several threads miss at once (the others wait for the value).
+    /// A hit costs a slot lookup, one type check of the object (its cells are stored with
+    /// it) and one acquire load. A miss computes once, also when several threads miss at
+    /// once (the others wait for the value).
     ///
     /// # Errors
     /// A stale or foreign handle, a cache of another type, or [`Error::Cycle`] if the
@@ -342,7 +343,7 @@ impl Heap {
     }
 
     pub(crate) fn slot_by_key(&self, key: ObjectKey) -> Result<&Slot, Error> {
-        Ok(self.slot(ObjectId { key, heap: self.id })?.0)
+        Ok(self.slot(self.id_of(key))?.0)
     }
 
     /// [`slot`](Heap::slot), with errors naming the handle's type.
@@ -409,7 +410,7 @@ impl Heap {
             ops: OpsOf::<T>::OPS,
             graph: Mutex::new(graph),
         });
-        let id = ObjectId { key, heap: self.id };
+        let id = self.id_of(key);
         let eager: Vec<CellId> = (0..T::CACHES.len())
             .filter(|&i| T::CACHES[i].kind().is_eager())
             .map(|i| CellId {

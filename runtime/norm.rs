@@ -63,6 +63,9 @@ impl<L> Graph<L> {
     }
 
     /// Adds a node and returns its index (nodes are numbered from 0 in the order added).
+    ///
+    /// # Panics
+    /// If the graph would have more than `u32::MAX` nodes or edges.
     pub fn add_node(&mut self, label: L, children: impl IntoIterator<Item = usize>) -> usize {
         self.labels.push(label);
         self.children.extend(children.into_iter().map(index));

@@ -535,10 +535,7 @@ impl Heap {
     }
 
     pub(crate) fn name_of(&self, id: CellId) -> CacheName {
-        let object = ObjectId {
-            key: id.key,
-            heap: self.id,
-        };
+        let object = self.id_of(id.key);
         match self.slots.get(id.key) {
             Some(slot) => CacheName {
                 object,

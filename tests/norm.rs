@@ -210,7 +210,7 @@ fn a_missing_child_is_an_error_not_a_panic() {
     ));
     assert_eq!(
         err.to_string(),
-        "node 1 has a child 5, but the graph has only 2 nodes"
+        "node 1 has a child 5, but the graph's nodes are numbered below 2"
     );
 }
 

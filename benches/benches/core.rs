@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use once_cell::sync::OnceCell;
 use slotmap::{DefaultKey, SlotMap};
 use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mut, Object};
-use steadfast_benches::{hand_points, steadfast_point, Point};
+use steadfast_benches::{hit_rows, set_then_read_rows};
 
 #[derive(Clone)]
 struct Leaf {
@@ -64,16 +64,7 @@ impl Object for Reader {
 
 fn hit(c: &mut Criterion) {
     let mut g = c.benchmark_group("hit");
-    let (mut map, k) = hand_points();
-    map[k].dist();
-    g.bench_function("hand-written", |b| {
-        b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
-    });
-    let (heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
-    g.bench_function("steadfast", |b| {
-        b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
-    });
+    hit_rows(&mut g);
     // The floor of any heap that stores objects type-erased without `unsafe`: one slot
     // lookup, one `Any` downcast (a dynamic call) and one `OnceCell` read, nothing else.
     let mut erased: SlotMap<DefaultKey, Box<dyn Any + Send + Sync>> = SlotMap::new();
@@ -122,27 +113,7 @@ struct ErasedPoint {
 
 fn set_then_read(c: &mut Criterion) {
     let mut g = c.benchmark_group("set_then_read");
-    let (mut map, k) = hand_points();
-    let mut i = 0.0;
-    g.bench_function("hand-written", |b| {
-        b.iter(|| {
-            i += 1.0;
-            let p = map.get_mut(black_box(k)).unwrap();
-            p.set_x(i);
-            black_box(p.dist() + p.height())
-        })
-    });
-    let (mut heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
-    Point::height(&heap, p).unwrap();
-    let mut i = 0.0;
-    g.bench_function("steadfast", |b| {
-        b.iter(|| {
-            i += 1.0;
-            Point::set_x(&mut heap, black_box(p), i).unwrap();
-            black_box(Point::dist(&heap, p).unwrap() + Point::height(&heap, p).unwrap())
-        })
-    });
+    set_then_read_rows(&mut g);
     g.finish();
 }
 

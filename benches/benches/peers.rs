@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use comemo::{Track, Tracked};
 use criterion::{criterion_group, criterion_main, Criterion};
 use salsa::Setter;
-use steadfast_benches::{hand_points, steadfast_point, Point};
+use steadfast_benches::{hit_rows, set_then_read_rows};
 
 // ---------------------------------------------------------------- salsa
 
@@ -156,16 +156,7 @@ fn salsa_link(db: &dyn salsa::Database, base: SalsaBase, depth: u32) -> i64 {
 
 fn hit(c: &mut Criterion) {
     let mut g = c.benchmark_group("peers hit");
-    let (mut map, k) = hand_points();
-    map[k].dist();
-    g.bench_function("hand-written", |b| {
-        b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
-    });
-    let (heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
-    g.bench_function("steadfast", |b| {
-        b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
-    });
+    hit_rows(&mut g);
     let db = SalsaDb::default();
     let sp = SalsaPoint::new(&db, 3.0, 4.0, 1.0);
     salsa_dist(&db, sp);
@@ -187,27 +178,7 @@ fn hit(c: &mut Criterion) {
 
 fn set_then_read(c: &mut Criterion) {
     let mut g = c.benchmark_group("peers set_then_read");
-    let (mut map, k) = hand_points();
-    let mut i = 0.0;
-    g.bench_function("hand-written", |b| {
-        b.iter(|| {
-            i += 1.0;
-            let p = map.get_mut(black_box(k)).unwrap();
-            p.set_x(i);
-            black_box(p.dist() + p.height())
-        })
-    });
-    let (mut heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
-    Point::height(&heap, p).unwrap();
-    let mut i = 0.0;
-    g.bench_function("steadfast", |b| {
-        b.iter(|| {
-            i += 1.0;
-            Point::set_x(&mut heap, black_box(p), i).unwrap();
-            black_box(Point::dist(&heap, p).unwrap() + Point::height(&heap, p).unwrap())
-        })
-    });
+    set_then_read_rows(&mut g);
     let mut db = SalsaDb::default();
     let sp = SalsaPoint::new(&db, 3.0, 4.0, 1.0);
     salsa_dist(&db, sp);

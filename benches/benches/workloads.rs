@@ -11,7 +11,9 @@ use std::sync::atomic::Ordering;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use steadfast::{cached, mutable, Capsule, Ctx, Heap, Mut};
-use steadfast_benches::{path_points, widget_tree, HandLayout, HandPath, Layout, Path, CHECKS};
+use steadfast_benches::{
+    path_points, steadfast_path, widget_tree, HandLayout, HandPath, Layout, Path, CHECKS,
+};
 
 fn checked_mutation(c: &mut Criterion) {
     let mut g = c.benchmark_group("checked mutation");
@@ -24,13 +26,7 @@ fn checked_mutation(c: &mut Criterion) {
                 black_box(hand.set_last((i, 2)).is_ok())
             })
         });
-        let mut heap = Heap::new();
-        let path = heap
-            .capsule(Path {
-                points: path_points(n),
-                location: (0, 0),
-            })
-            .unwrap();
+        let (mut heap, path) = steadfast_path(n);
         let mut i = 0;
         g.bench_with_input(BenchmarkId::new("steadfast", n), &n, |b, _| {
             b.iter(|| {
@@ -58,13 +54,7 @@ fn box_of_edits(c: &mut Criterion) {
             black_box(hand.points().len())
         })
     });
-    let mut heap = Heap::new();
-    let path = heap
-        .capsule(Path {
-            points: path_points(n),
-            location: (0, 0),
-        })
-        .unwrap();
+    let (mut heap, path) = steadfast_path(n);
     let mut i = 0;
     g.bench_function("steadfast, one box", |b| {
         b.iter(|| {
@@ -188,13 +178,7 @@ fn widget_frame_contracts(layout: &mut HandLayout) {
 /// The benchmarks issue's workload 6: invariant executions and time, steadfast against
 /// visible-state contracts, on the path and on a widget tree.
 fn check_counts(c: &mut Criterion) {
-    let mut heap = Heap::new();
-    let path = heap
-        .capsule(Path {
-            points: path_points(1_000),
-            location: (0, 0),
-        })
-        .unwrap();
+    let (mut heap, path) = steadfast_path(1_000);
     let mut hand_path = HandPath::new(path_points(1_000), (0, 0)).unwrap();
     let layout = heap
         .capsule(Layout {

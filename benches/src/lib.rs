@@ -1,6 +1,10 @@
 //! The workloads the benches share: each type in its steadfast form and its hand-written
 //! equivalent, so that every bench compares like with like.
 
+use std::hint::black_box;
+
+use criterion::measurement::WallTime;
+use criterion::BenchmarkGroup;
 use slotmap::{DefaultKey, SlotMap};
 
 /// A point with two cached values, declared as a user declares it: `dist` reads `x` and `y`,
@@ -82,6 +86,46 @@ pub fn hand_points() -> (SlotMap<DefaultKey, HandPoint>, DefaultKey) {
     let mut map = SlotMap::new();
     let key = map.insert(HandPoint::new(3.0, 4.0, 1.0));
     (map, key)
+}
+
+/// The hit workload's hand-written and steadfast rows: read a valid cache.
+pub fn hit_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let (mut map, k) = hand_points();
+    map[k].dist();
+    g.bench_function("hand-written", |b| {
+        b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
+    });
+    let (heap, p) = steadfast_point();
+    Point::dist(&heap, p).unwrap();
+    g.bench_function("steadfast", |b| {
+        b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
+    });
+}
+
+/// The write-then-read workload's hand-written and steadfast rows: set `x`, then read the
+/// cache that depends on it and the one that does not.
+pub fn set_then_read_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let (mut map, k) = hand_points();
+    let mut i = 0.0;
+    g.bench_function("hand-written", |b| {
+        b.iter(|| {
+            i += 1.0;
+            let p = map.get_mut(black_box(k)).unwrap();
+            p.set_x(i);
+            black_box(p.dist() + p.height())
+        })
+    });
+    let (mut heap, p) = steadfast_point();
+    Point::dist(&heap, p).unwrap();
+    Point::height(&heap, p).unwrap();
+    let mut i = 0.0;
+    g.bench_function("steadfast", |b| {
+        b.iter(|| {
+            i += 1.0;
+            Point::set_x(&mut heap, black_box(p), i).unwrap();
+            black_box(Point::dist(&heap, p).unwrap() + Point::height(&heap, p).unwrap())
+        })
+    });
 }
 
 /// The steadfast point at the same coordinates, in a fresh heap.
@@ -194,6 +238,18 @@ impl HandPath {
     pub fn points(&self) -> &[Spot] {
         &self.points
     }
+}
+
+/// A steadfast path of `n` points (see [`path_points`]) at the origin, in a fresh heap.
+pub fn steadfast_path(n: usize) -> (steadfast::Heap, steadfast::Capsule<Path>) {
+    let mut heap = steadfast::Heap::new();
+    let path = heap
+        .capsule(Path {
+            points: path_points(n),
+            location: (0, 0),
+        })
+        .expect("the origin is not on the path");
+    (heap, path)
 }
 
 /// `n` points on the line `y = 1`, away from the origin where the location is.
