@@ -7,11 +7,14 @@ pub use core::stringify;
 pub use crate::barrier::Writer;
 pub use crate::cell::CacheCell;
 pub use crate::error::Error;
+pub use crate::handle::ObjectId;
 pub use crate::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
 pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
+pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
 pub use crate::track::Ctx;
+pub use core::hash::Hasher;
 
 /// The cached methods of a type, from its `#[cached]` impl block.
 #[diagnostic::on_unimplemented(
@@ -48,6 +51,8 @@ pub const fn assert_imm<T: ImmType>() {}
 pub const fn assert_capsule<T: CapsuleType>() {}
 /// See [`assert_imm`].
 pub const fn assert_owned<T: ?Sized + Owned>() {}
+/// See [`assert_imm`].
+pub const fn assert_structural<T: ?Sized + Structural>() {}
 
 /// The mask of the named fields among `fields` (names that are not fields are skipped: the
 /// derive's destructuring reports them, with a suggestion).

@@ -7,7 +7,7 @@ use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::Error;
-use crate::handle::{Capsule, Mut, ObjectId, ObjectKey};
+use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Slot, Stored};
 use crate::object::sealed::Refill;
 use crate::object::{Field, FieldMask, Object};
@@ -91,7 +91,7 @@ impl Heap {
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
-        let key = self.key::<T>(handle.id)?;
+        let key = self.writable::<T>(handle.id)?;
         let (old, quiet) =
             self.write_quiet::<T, _>(key, field.mask(), |v| mem::replace(field.get_mut(v), value));
         if quiet {
@@ -149,7 +149,7 @@ impl Heap {
         whole: bool,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        let key = self.key::<T>(id)?;
+        let key = self.writable::<T>(id)?;
         let mut writer = Writer::new(self.value_mut::<T>(key));
         if whole {
             writer.touch(FieldMask::ALL);
@@ -200,7 +200,7 @@ impl Heap {
             self.mark_removed(key);
             self.commit();
             self.discard(key);
-            let slot = self.slots.remove(key).expect("live");
+            let slot = self.take_slot(key);
             return Some(slot.ops.unwrap_value(slot.obj));
         }
         let value = self.value_mut::<T>(key);
@@ -210,6 +210,18 @@ impl Heap {
         None
     }
 
+    /// The key of a live object of type `T` that may be written.
+    fn writable<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
+        let (slot, key) = self.typed_slot::<T>(id)?;
+        match slot.tag {
+            Tag::Imm => Err(Error::Immutable {
+                object: id,
+                type_name: std::any::type_name::<T>(),
+            }),
+            _ => Ok(key),
+        }
+    }
+
     pub(crate) fn value_mut<T: Object>(&mut self, key: ObjectKey) -> &mut T {
         &mut self.stored_mut::<T>(key).value
     }
@@ -217,19 +229,32 @@ impl Heap {
     /// Removes `key` from view, invalidates what read it and rechecks; on failure the
     /// object comes back. The caller takes the slot out after success.
     pub(crate) fn remove_key(&mut self, key: ObjectKey) -> Result<(), Error> {
-        self.slots[key].gone = true;
-        self.mark_removed(key);
+        self.remove_keys(&[key])
+    }
+
+    /// [`remove_key`](Heap::remove_key) for several objects at once, with one recheck.
+    pub(crate) fn remove_keys(&mut self, keys: &[ObjectKey]) -> Result<(), Error> {
+        for &key in keys {
+            self.slots[key].gone = true;
+        }
+        for &key in keys {
+            self.mark_removed(key);
+        }
         let settled = self.settle_journal();
         match settled {
             Ok(()) => {
                 self.commit();
-                self.discard(key);
+                for &key in keys {
+                    self.discard(key);
+                }
                 Ok(())
             }
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.roll_back();
-                self.slots[key].gone = false;
+                for &key in keys {
+                    self.slots[key].gone = false;
+                }
                 Err(raise(error))
             }
         }
@@ -274,6 +299,7 @@ impl Heap {
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
         let Stored { value, cells } = obj
+            .get_mut()
             .downcast_mut::<Stored<T>>()
             .expect("checked by Heap::key");
         let out = write(value);
@@ -342,7 +368,7 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let invalidate = || ops.invalidate(&mut **obj, i);
+                let invalidate = || ops.invalidate(obj.get_mut(), i);
                 self.urgent += raise_cell(
                     id,
                     node,
@@ -372,7 +398,7 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let (ops, obj) = (slot.ops, &mut *slot.obj);
+            let (ops, obj) = (slot.ops, slot.obj.get_mut());
             let invalidate = || ops.invalidate(obj, id.index as usize);
             self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
@@ -443,7 +469,7 @@ impl Heap {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             if let Some((deps, verified_at)) = &check {
                 if !self.inputs_changed(deps, *verified_at, &frame)? {
-                    let obj = &mut *self.slots[id.key].obj;
+                    let obj = self.slots[id.key].obj.get_mut();
                     ops.cell_mut(obj, index).revalidate_owned();
                     return Ok(None);
                 }
@@ -503,7 +529,7 @@ impl Heap {
                 let slot = &mut self.slots[id.key];
                 let source = slot
                     .ops
-                    .take_failure(&mut *slot.obj, id.index as usize)
+                    .take_failure(slot.obj.get_mut(), id.index as usize)
                     .expect("a failed invariant holds its error");
                 Ok(Error::Invariant {
                     invariant,
@@ -529,7 +555,7 @@ impl Heap {
                 };
                 if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
                     slot.ops
-                        .cell_mut(&mut *slot.obj, id.index as usize)
+                        .cell_mut(slot.obj.get_mut(), id.index as usize)
                         .commit();
                 }
             }
@@ -552,7 +578,7 @@ impl Heap {
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
             slot.ops
-                .cell_mut(&mut *slot.obj, id.index as usize)
+                .cell_mut(slot.obj.get_mut(), id.index as usize)
                 .roll_back(saved.state == State::Clean);
             if let Some((reads, deps)) = saved.reads {
                 node.reads = reads;

@@ -80,6 +80,43 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A write to an object that is immutable: it was frozen after the handle used for the
+    /// write was made (a `Mut` handle kept across [`Heap::freeze`](crate::Heap::freeze)).
+    Immutable {
+        /// The object's id.
+        object: ObjectId,
+        /// The object's type.
+        type_name: &'static str,
+    },
+    /// [`Heap::freeze`](crate::Heap::freeze) was refused: an object the capsule reaches is
+    /// also held by an object outside it, so the capsule does not own it.
+    Aliased {
+        /// The object reachable both from the capsule and from outside.
+        object: ObjectId,
+        /// An object outside the capsule that holds a handle to it.
+        holder: ObjectId,
+        /// The holder's type.
+        holder_type: &'static str,
+    },
+    /// An immutable object cannot be removed while other immutable objects hold handles to
+    /// it (they would dangle): remove them first, or remove the whole graph at once with
+    /// [`Heap::remove_graph`](crate::Heap::remove_graph).
+    Referenced {
+        /// The object's id.
+        object: ObjectId,
+        /// The object's type.
+        type_name: &'static str,
+        /// How many handles immutable objects hold to it.
+        holders: usize,
+    },
+    /// An `eager` cache's computation panicked on a worker thread; the object is immutable,
+    /// so every read of the cache reports the same failure.
+    Panicked {
+        /// The cache whose computation panicked.
+        cache: CacheName,
+        /// The panic's message, if it was a string.
+        message: String,
+    },
     /// A graph given to [`norm::Graph::normalize`](crate::norm::Graph::normalize) names a
     /// child that is not one of its nodes.
     DanglingEdge {
@@ -140,6 +177,34 @@ impl fmt::Display for Error {
             }
             Error::Schema { type_name, detail } => {
                 write!(f, "bad schema for {}: {detail}", short(type_name))
+            }
+            Error::Immutable { object, type_name } => {
+                write!(
+                    f,
+                    "{} {object} is immutable: it was frozen",
+                    short(type_name)
+                )
+            }
+            Error::Aliased {
+                object,
+                holder,
+                holder_type,
+            } => write!(
+                f,
+                "cannot freeze: {object} is also held by {} {holder} outside the capsule",
+                short(holder_type)
+            ),
+            Error::Referenced {
+                object,
+                type_name,
+                holders,
+            } => write!(
+                f,
+                "cannot remove {} {object}: {holders} handle(s) in immutable objects name it",
+                short(type_name)
+            ),
+            Error::Panicked { cache, message } => {
+                write!(f, "eager cache {cache} panicked: {message}")
             }
             Error::DanglingEdge { from, to, nodes } => write!(
                 f,

@@ -3,18 +3,22 @@
 
 use std::any::Any;
 use std::fmt;
+use std::hash::Hasher;
 use std::marker::PhantomData;
 use std::ops::Index;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use slotmap::SlotMap;
 
 use crate::cell::ErasedCell;
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::intern::{ClassKey, Classes};
 use crate::object::sealed::Cells as _;
-use crate::object::{Cache, Fresh, Object};
+use crate::object::{Cache, Fresh, Kind, Object};
+use crate::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched};
 
@@ -48,6 +52,8 @@ pub struct Heap {
     /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
     /// last computed); when none, settling is skipped.
     pub(crate) urgent: usize,
+    /// The classes of structurally equal immutable objects.
+    pub(crate) classes: Classes,
 }
 
 /// One object with its caches and tracking data.
@@ -56,10 +62,61 @@ pub(crate) struct Slot {
     /// Being removed: invisible to reads while the removal settles.
     pub(crate) gone: bool,
     /// A `Stored<T>`: the value with its cells, so that one downcast reaches both.
-    pub(crate) obj: Box<dyn Any + Send + Sync>,
+    pub(crate) obj: Obj,
     /// What the runtime does with the object without knowing its type.
     pub(crate) ops: &'static dyn TypeOps,
     pub(crate) graph: Mutex<Graph>,
+    /// The object's class of structurally equal immutable objects, once it is immutable
+    /// and normalized: a miss on one of its caches is computed on the class's
+    /// representative, so equal objects share their caches.
+    pub(crate) class: Option<ClassKey>,
+    /// How many handles immutable objects hold to this one: while any do, it is not
+    /// removed (they would dangle).
+    pub(crate) imm_refs: u32,
+}
+
+/// Where an object's `Stored<T>` lives.
+pub(crate) enum Obj {
+    /// Owned by the slot.
+    Own(Box<dyn Any + Send + Sync>),
+    /// An immutable object whose eager caches run on workers, which hold weak references to
+    /// it, with the state of those runs.
+    Shared(Arc<dyn Any + Send + Sync>, Arc<Runs>),
+}
+
+impl Obj {
+    #[inline]
+    pub(crate) fn get(&self) -> &(dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(b) => &**b,
+            Obj::Shared(a, _) => &**a,
+        }
+    }
+
+    /// Exclusive access. For a shared object (only a cache that read a removed or written
+    /// object changes an immutable object's cells) this first calls off its queued eager
+    /// runs and waits for running ones and for the workers to let go of it.
+    pub(crate) fn get_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(b) => &mut **b,
+            Obj::Shared(a, runs) => {
+                if Arc::get_mut(a).is_none() {
+                    runs.settle();
+                    while Arc::get_mut(a).is_none() {
+                        std::thread::yield_now();
+                    }
+                }
+                Arc::get_mut(a).expect("checked unique")
+            }
+        }
+    }
+
+    pub(crate) fn runs(&self) -> Option<&Runs> {
+        match self {
+            Obj::Own(_) => None,
+            Obj::Shared(_, runs) => Some(runs),
+        }
+    }
 }
 
 /// An object's value and the cells of its cached methods.
@@ -90,7 +147,17 @@ pub(crate) trait TypeOps: Send + Sync {
         index: usize,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
     /// The value without its cells, as a `Box<T>`.
-    fn unwrap_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync>;
+    fn unwrap_value(&self, obj: Obj) -> Box<dyn Any + Send + Sync>;
+    /// [`Object::handles`].
+    fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId));
+    /// [`Object::hash_shape`].
+    fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool;
+    /// [`Object::same_shape`] of two objects of this type.
+    fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool;
+    /// Starts the queued eager runs of a shared object on the pool.
+    fn spawn_eager(&self, obj: &Obj);
+    /// Computes a cache that reads only its own object, with no heap (an eager run).
+    fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize);
 }
 
 /// [`TypeOps`] for `T`.
@@ -156,9 +223,67 @@ impl<T: Object> TypeOps for OpsOf<T> {
         T::CACHES[index].take_failure(&mut stored_mut::<T>(obj).cells)
     }
 
-    fn unwrap_value(&self, obj: Box<dyn Any + Send + Sync>) -> Box<dyn Any + Send + Sync> {
-        let stored: Box<Stored<T>> = obj.downcast().expect("a slot's ops match its object");
-        Box::new(stored.value)
+    fn unwrap_value(&self, obj: Obj) -> Box<dyn Any + Send + Sync> {
+        Box::new(into_stored::<T>(obj).value)
+    }
+
+    fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId)) {
+        stored::<T>(obj).value.handles(visit);
+    }
+
+    fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool {
+        stored::<T>(obj).value.hash_shape(state)
+    }
+
+    fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool {
+        stored::<T>(a).value.same_shape(&stored::<T>(b).value)
+    }
+
+    fn spawn_eager(&self, obj: &Obj) {
+        let Obj::Shared(arc, runs) = obj else { return };
+        let arc: Arc<Stored<T>> = Arc::clone(arc)
+            .downcast()
+            .expect("a slot's ops match its object");
+        for (index, cache) in T::CACHES.iter().enumerate() {
+            if cache.kind() != Kind::Eager || !cache.detached() {
+                continue;
+            }
+            let (weak, runs): (Weak<Stored<T>>, Arc<Runs>) = (Arc::downgrade(&arc), runs.clone());
+            parallel::spawn(move || {
+                // Removed before a worker got to it: nothing to compute.
+                let Some(stored) = weak.upgrade() else { return };
+                runs.work(index, || {
+                    T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+                });
+            });
+        }
+    }
+
+    fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize) {
+        let stored = stored::<T>(obj);
+        T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+    }
+}
+
+/// Takes a `Stored<T>` out of its slot; for a shared object, once the workers let go of it.
+fn into_stored<T: Object>(obj: Obj) -> Stored<T> {
+    match obj {
+        Obj::Own(b) => *b.downcast().expect("a slot's ops match its object"),
+        Obj::Shared(arc, runs) => {
+            runs.settle();
+            let mut arc: Arc<Stored<T>> = arc.downcast().expect("a slot's ops match its object");
+            loop {
+                // A worker that upgraded its weak reference just before the runs were called
+                // off lets go as soon as it sees that.
+                match Arc::try_unwrap(arc) {
+                    Ok(stored) => return stored,
+                    Err(again) => {
+                        arc = again;
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -193,6 +318,7 @@ impl Heap {
             epoch: 1,
             settled: false,
             urgent: 0,
+            classes: Classes::default(),
         }
     }
 
@@ -236,14 +362,6 @@ impl Heap {
         self.create(value, Tag::Imm).map(Imm::new)
     }
 
-    /// Turns a capsule into an immutable object, consuming its unique handle. Its caches
-    /// stay valid.
-    pub fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
-        let key = self.key::<T>(capsule.id)?;
-        self.slots[key].tag = Tag::Imm;
-        Ok(Imm::new(capsule.id))
-    }
-
     /// The tag of the object a handle names.
     pub fn tag<T: Object>(&self, handle: impl Handle<T>) -> Result<Tag, Error> {
         Ok(self.typed_slot::<T>(handle.id())?.0.tag)
@@ -252,7 +370,7 @@ impl Heap {
     /// Whether the handle names a live object of this heap.
     pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
         self.slot(handle.id())
-            .is_ok_and(|(s, _)| s.obj.is::<Stored<T>>())
+            .is_ok_and(|(s, _)| s.obj.get().is::<Stored<T>>())
     }
 
     /// Reads an object.
@@ -278,7 +396,7 @@ impl Heap {
         let id = handle.id();
         if id.heap == self.id {
             if let Some(slot) = self.slots.get(id.key) {
-                if let Some(stored) = slot.obj.downcast_ref::<Stored<T>>() {
+                if let Some(stored) = slot.obj.get().downcast_ref::<Stored<T>>() {
                     if let Some(v) = (cache.cell)(&stored.cells).get() {
                         if !slot.gone {
                             return Ok(v);
@@ -303,6 +421,8 @@ impl Heap {
         if let Some(v) = cell.get() {
             return Ok(v);
         }
+        let (slot, key) = self.shared_by(slot, key);
+        let cell = (cache.cell)(&Self::stored_in::<T>(slot)?.cells);
         let id = CellId {
             key,
             index: cache.index() as u32,
@@ -311,17 +431,64 @@ impl Heap {
         Ok(cell.get().expect("a refreshed cell is valid"))
     }
 
+    /// Where an object's caches live: on its class's representative if it is a normalized
+    /// immutable object, else on itself.
+    #[inline]
+    pub(crate) fn shared_by<'h>(&'h self, slot: &'h Slot, key: ObjectKey) -> (&'h Slot, ObjectKey) {
+        match slot.class {
+            Some(class) => {
+                let rep = self.classes.rep(class);
+                (&self.slots[rep], rep)
+            }
+            None => (slot, key),
+        }
+    }
+
     /// Removes an object and returns its value; its caches and dependency edges go with it.
     ///
     /// Caches of other objects that read it are invalidated, and their invariants
     /// rechecked (they see the object as removed); if one fails, the removal is refused
     /// and the object stays.
+    ///
+    /// # Errors
+    /// A stale or foreign handle; [`Error::Referenced`] if immutable objects hold handles
+    /// to it (see [`remove_graph`](Heap::remove_graph)); [`Error::Invariant`] if an
+    /// invariant that read it fails without it.
     pub fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<T, Error> {
         let key = self.key::<T>(handle.id())?;
+        let slot = &self.slots[key];
+        if slot.imm_refs > 0 {
+            return Err(Error::Referenced {
+                object: handle.id(),
+                type_name: std::any::type_name::<T>(),
+                holders: slot.imm_refs as usize,
+            });
+        }
         self.remove_key(key)?;
+        let slot = self.take_slot(key);
+        Ok(into_stored::<T>(slot.obj).value)
+    }
+
+    /// Takes a removed object's slot out of the arena, with its class membership and the
+    /// references it held.
+    pub(crate) fn take_slot(&mut self, key: ObjectKey) -> Slot {
         let slot = self.slots.remove(key).expect("checked live");
-        let stored: Box<Stored<T>> = slot.obj.downcast().expect("checked type");
-        Ok(stored.value)
+        if slot.tag == Tag::Imm {
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                if let Some(s) = self.slots.get_mut(id.key).filter(|_| id.heap == self.id) {
+                    s.imm_refs = s.imm_refs.saturating_sub(1);
+                }
+            });
+        }
+        if let Some(class) = slot.class {
+            if let Some(rep) = self.classes.forget(class, key) {
+                // The new representative's eager caches were never started: its class's
+                // were the old one's.
+                let slot = &self.slots[rep];
+                slot.ops.spawn_eager(&slot.obj);
+            }
+        }
+        slot
     }
 
     /// The slot a handle names, checked for heap, generation and removal.
@@ -370,7 +537,7 @@ impl Heap {
 
     /// The value and cells in a slot, checked to be a `T`.
     pub(crate) fn stored_in<T: Object>(slot: &Slot) -> Result<&Stored<T>, Error> {
-        slot.obj.downcast_ref().ok_or_else(|| Error::Schema {
+        slot.obj.get().downcast_ref().ok_or_else(|| Error::Schema {
             type_name: std::any::type_name::<T>(),
             detail: format!("the object is a {}", slot.ops.type_name()),
         })
@@ -378,12 +545,12 @@ impl Heap {
 
     /// The value and cells of a live object known to be a `T`.
     pub(crate) fn stored<T: Object>(&self, key: ObjectKey) -> &Stored<T> {
-        stored::<T>(&*self.slots[key].obj)
+        stored::<T>(self.slots[key].obj.get())
     }
 
     /// The value and cells of a live object known to be a `T`, exclusively.
     pub(crate) fn stored_mut<T: Object>(&mut self, key: ObjectKey) -> &mut Stored<T> {
-        stored_mut::<T>(&mut *self.slots[key].obj)
+        stored_mut::<T>(self.slots[key].obj.get_mut())
     }
 
     /// The id of the object at `key` in this heap.
@@ -393,6 +560,10 @@ impl Heap {
 
     fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<ObjectId, Error> {
         check_schema::<T>()?;
+        // Eager caches of an immutable object that read only its fields run on the pool.
+        let off_heap = |c: &&dyn crate::object::AnyCache<T>| {
+            tag == Tag::Imm && c.kind() == Kind::Eager && c.detached()
+        };
         let graph = Graph {
             nodes: T::CACHES
                 .iter()
@@ -403,23 +574,43 @@ impl Heap {
         let key = self.slots.insert(Slot {
             tag,
             gone: false,
-            obj: Box::new(Stored {
+            obj: Obj::Own(Box::new(Stored {
                 value,
                 cells: T::Cells::empty(),
-            }),
+            })),
             ops: OpsOf::<T>::OPS,
             graph: Mutex::new(graph),
+            class: None,
+            imm_refs: 0,
         });
         let id = self.id_of(key);
         let eager: Vec<CellId> = (0..T::CACHES.len())
-            .filter(|&i| T::CACHES[i].kind().is_eager())
+            .filter(|&i| T::CACHES[i].kind().is_eager() && !off_heap(&T::CACHES[i]))
             .map(|i| CellId {
                 key,
                 index: i as u32,
             })
             .collect();
         match self.settle_cells(&eager) {
-            Ok(()) => Ok(id),
+            Ok(()) => {
+                if tag == Tag::Imm {
+                    if T::CACHES.iter().any(|c| off_heap(&c)) {
+                        let runs = T::CACHES
+                            .iter()
+                            .map(|c| if off_heap(&c) { Run::Queued } else { Run::None })
+                            .collect();
+                        let slot = &mut self.slots[key];
+                        let Obj::Own(boxed) =
+                            std::mem::replace(&mut slot.obj, Obj::Own(Box::new(())))
+                        else {
+                            unreachable!("made above")
+                        };
+                        slot.obj = Obj::Shared(Arc::from(boxed), Arc::new(Runs::new(runs)));
+                    }
+                    self.became_imm(&[key]);
+                }
+                Ok(id)
+            }
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.discard(key);

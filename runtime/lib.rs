@@ -75,11 +75,15 @@
 mod barrier;
 mod cell;
 mod error;
+mod freeze;
 mod handle;
 mod heap;
+mod intern;
 pub mod norm;
 mod object;
 mod owned;
+mod parallel;
+mod shape;
 mod sync;
 mod track;
 
@@ -89,10 +93,12 @@ pub mod __private;
 pub use barrier::Writer;
 pub use cell::CacheCell;
 pub use error::{CacheName, Error};
+pub use freeze::ClassId;
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
 pub use object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
+pub use shape::Structural;
 
 /// Declares a capsule type: encapsulated mutable state (L42's capsule), created with
 /// [`Heap::capsule`].
@@ -250,4 +256,5 @@ pub use steadfast_derive::mutable;
 pub use steadfast_derive::cached;
 
 pub use steadfast_derive::Owned;
+pub use steadfast_derive::Structural;
 pub use track::Ctx;

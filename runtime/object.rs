@@ -4,10 +4,11 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::hash::Hasher;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::cell::{CacheCell, ErasedCell, Rule};
-use crate::handle::ObjectKey;
+use crate::handle::{ObjectId, ObjectKey};
 use crate::heap::Heap;
 use crate::track::{Ctx, Frame};
 
@@ -119,8 +120,10 @@ pub enum Kind {
     /// Computed at creation and right after every invalidation (`Cache.Now`); an
     /// invariant if it returns `Result<(), E>`.
     Now,
-    /// Computed right after creation, for immutable objects (`Cache.Eager`). Computed
-    /// synchronously for now.
+    /// Computed right after creation, for immutable objects (`Cache.Eager`): on rayon's
+    /// pool for an object made with [`Heap::imm`](crate::Heap::imm) when the cache reads
+    /// only its own fields ([`Cache::on_fields`], as the derive declares it); otherwise, and
+    /// on other objects, synchronously, and again after every invalidation, like `Now`.
     Eager,
 }
 
@@ -564,6 +567,11 @@ pub(crate) mod sealed {
         fn refill(&self, value: &T, cells: &mut T::Cells) -> Refill;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
         fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>>;
+        /// Whether it reads its own object's fields only, so that it can be computed with
+        /// no heap (an eager cache on a worker thread).
+        fn detached(&self) -> bool;
+        /// Computes a [`detached`](Ops::detached) cache into its cell through `&self`.
+        fn compute_detached(&self, value: &T, cells: &T::Cells);
     }
 }
 
@@ -623,6 +631,16 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>> {
         (self.cell_mut)(cells).take().and_then(self.failure)
     }
+
+    fn detached(&self) -> bool {
+        matches!(self.body, Body::Fields(..))
+    }
+
+    fn compute_detached(&self, value: &T, cells: &T::Cells) {
+        if let Body::Fields(_, compute) = self.body {
+            (self.cell)(cells).publish_shared(compute(value), self.rule, false);
+        }
+    }
 }
 
 /// A type whose values live on a [`Heap`](crate::Heap): its fields, its cached methods,
@@ -648,4 +666,27 @@ pub trait Object: Sized + Send + Sync + 'static {
 
     /// Puts back what [`save`](Object::save) returned.
     fn restore(&mut self, saved: Self::Saved);
+
+    /// Calls `visit` with every handle the value holds, in order: the objects it owns when
+    /// it is [frozen](crate::Heap::freeze), and the children normalization compares. The
+    /// default holds none; the derive visits every [`Structural`](crate::Structural) field.
+    fn handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        let _ = visit;
+    }
+
+    /// Feeds the value's shape (everything but the objects its handles name) to `state`
+    /// and returns `true`, or returns `false` if the type cannot be compared by structure,
+    /// so that its immutable objects are never merged with others (the default).
+    fn hash_shape(&self, state: &mut dyn Hasher) -> bool {
+        let _ = state;
+        false
+    }
+
+    /// Whether two values have the same shape: equal apart from the objects their handles
+    /// name, which the runtime compares itself, position by position. Must agree with
+    /// [`hash_shape`](Object::hash_shape); the default is `false`.
+    fn same_shape(&self, other: &Self) -> bool {
+        let _ = other;
+        false
+    }
 }

@@ -101,6 +101,27 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             fn restore(&mut self, saved: Self::Saved) {
                 #(if let #rt::Some(value) = saved.#index { self.#idents = value; })*
             }
+
+            #[allow(unused_variables)]
+            fn handles(&self, visit: &mut dyn ::core::ops::FnMut(#rt::ObjectId)) {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
+                #((&&&#rt::Part(&self.#idents)).visit_part(visit);)*
+            }
+
+            #[allow(unused_variables)]
+            fn hash_shape(&self, state: &mut dyn #rt::Hasher) -> bool {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
+                true #(&& (&&&#rt::Part(&self.#idents)).hash_part(state))*
+            }
+
+            #[allow(unused_variables)]
+            fn same_shape(&self, other: &Self) -> bool {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
+                true #(&& (&&&#rt::Part(&self.#idents)).same_part(&other.#idents))*
+            }
         }
 
         #tag_marker
@@ -468,4 +489,99 @@ fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
 
 fn upper(name: &str) -> String {
     name.to_uppercase()
+}
+
+/// `impl Structural`, field by field (variant by variant for an enum); every field must be
+/// `Structural`.
+pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
+    let rt = rt();
+    let name = &input.ident;
+    // One arm per variant: its path and fields (a struct is one variant, `Self`).
+    let variants: Vec<(TokenStream, &syn::Fields)> = match &input.data {
+        Data::Struct(s) => vec![(quote!(Self), &s.fields)],
+        Data::Enum(e) => e
+            .variants
+            .iter()
+            .map(|v| {
+                let ident = &v.ident;
+                (quote!(Self::#ident), &v.fields)
+            })
+            .collect(),
+        Data::Union(u) => {
+            return syn::Error::new_spanned(
+                u.union_token,
+                "a union cannot be `Structural`: which field is live is not known",
+            )
+            .to_compile_error()
+        }
+    };
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(#rt::Structural));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let mut same = Vec::new();
+    let mut hash = Vec::new();
+    let mut visit = Vec::new();
+    let mut checks = Vec::new();
+    for (i, (path, fields)) in variants.iter().enumerate() {
+        let members: Vec<syn::Member> = fields
+            .iter()
+            .enumerate()
+            .map(|(j, f)| match &f.ident {
+                Some(ident) => syn::Member::Named(ident.clone()),
+                None => syn::Member::Unnamed(syn::Index::from(j)),
+            })
+            .collect();
+        let ours: Vec<_> = (0..members.len())
+            .map(|j| format_ident!("__a{}", j))
+            .collect();
+        let theirs: Vec<_> = (0..members.len())
+            .map(|j| format_ident!("__b{}", j))
+            .collect();
+        let i = i as u32;
+        same.push(quote! {
+            (#path { #(#members: #ours),* }, #path { #(#members: #theirs),* }) =>
+                true #(&& #rt::Structural::same_shape(#ours, #theirs))*,
+        });
+        hash.push(quote! {
+            #path { #(#members: #ours),* } => {
+                state.write_u32(#i);
+                #(#rt::Structural::hash_shape(#ours, state);)*
+            }
+        });
+        visit.push(quote! {
+            #path { #(#members: #ours),* } => { #(#rt::Structural::visit_handles(#ours, visit);)* }
+        });
+        checks.extend(
+            fields
+                .iter()
+                .map(|f| &f.ty)
+                .map(|ty| quote_spanned!(ty.span()=> #rt::assert_structural::<#ty>();)),
+        );
+    }
+    let fallback = (variants.len() > 1).then(|| quote!(_ => false,));
+    quote! {
+        impl #impl_generics #rt::Structural for #name #ty_generics #where_clause {
+            #[allow(unused_variables)]
+            fn same_shape(&self, other: &Self) -> bool {
+                match (self, other) {
+                    #(#same)*
+                    #fallback
+                }
+            }
+            #[allow(unused_variables)]
+            fn hash_shape(&self, state: &mut dyn #rt::Hasher) {
+                match self { #(#hash)* }
+            }
+            #[allow(unused_variables)]
+            fn visit_handles(&self, visit: &mut dyn ::core::ops::FnMut(#rt::ObjectId)) {
+                match self { #(#visit)* }
+            }
+        }
+        const _: () = {
+            #[allow(dead_code, clippy::extra_unused_type_parameters)]
+            fn __check #impl_generics () #where_clause { #(#checks)* }
+        };
+    }
 }

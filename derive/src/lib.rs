@@ -58,6 +58,15 @@ pub fn derive_owned(item: TokenStream) -> TokenStream {
     }
 }
 
+/// Implements `steadfast::Structural` field by field. See `steadfast::Structural`.
+#[proc_macro_derive(Structural)]
+pub fn derive_structural(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item) {
+        Ok(input) => generate::structural(&input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
 fn object(tag: Tag, args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: TokenStream2 = item.clone().into();
     let parsed = no_args(args)

@@ -1,0 +1,293 @@
+//! Objects becoming immutable: freezing a capsule with everything it owns, counting the
+//! handles immutable objects hold (so none dangles), and removing immutable graphs.
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use slotmap::Key;
+
+use crate::error::Error;
+use crate::handle::{Capsule, Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::Heap;
+use crate::object::Object;
+
+/// The class of structurally equal immutable objects an object belongs to: equal for two
+/// objects of one heap exactly when they are structurally equal (cycles included), so it
+/// is a map key for immutable graphs. Valid while any object of the class lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassId {
+    class: u64,
+    heap: u64,
+}
+
+impl Heap {
+    /// Turns a capsule, and every object it owns, into immutable objects, consuming its
+    /// unique handle; they keep their values and valid caches and are normalized
+    /// (structurally equal immutable objects share their caches).
+    ///
+    /// The capsule owns what its handles reach, following every handle its fields hold
+    /// (see [`Object::handles`]), cycles included, and stopping at objects that are
+    /// already immutable. Writes through a [`Mut`](crate::Mut) handle to one of them kept
+    /// elsewhere fail from now on with [`Error::Immutable`].
+    ///
+    /// # Errors
+    /// Nothing changes, and
+    /// * [`Error::Aliased`] if an object outside the capsule holds a handle to an object
+    ///   the capsule reaches (the capsule does not own it);
+    /// * [`Error::ForeignHandle`] if an object it reaches holds a handle of another heap;
+    /// * the capsule's own handle errors.
+    ///
+    /// Checking for outside holders visits every object of the heap once.
+    ///
+    /// ```
+    /// use steadfast::{capsule, cached, mutable, Error, Heap, Mut};
+    ///
+    /// #[mutable]
+    /// struct Node { label: u32, next: Option<Mut<Node>> }
+    /// #[cached]
+    /// impl Node {}
+    ///
+    /// #[capsule]
+    /// struct Ring { entry: Mut<Node> }
+    /// #[cached]
+    /// impl Ring {}
+    ///
+    /// let mut heap = Heap::new();
+    /// let a = heap.alloc(Node { label: 1, next: None })?;
+    /// let b = heap.alloc(Node { label: 2, next: Some(a) })?;
+    /// Node::set_next(&mut heap, a, Some(b))?; // a cycle
+    /// let ring = heap.capsule(Ring { entry: a })?;
+    /// let ring = heap.freeze(ring)?;
+    /// assert!(matches!(Node::set_label(&mut heap, b, 3), Err(Error::Immutable { .. })));
+    /// # let _ = ring;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
+        let key = self.key::<T>(capsule.id)?;
+        let owned = self.owned_from(key)?;
+        self.check_unshared(&owned)?;
+        for &k in &owned {
+            self.slots[k].tag = Tag::Imm;
+        }
+        self.became_imm(&owned);
+        Ok(Imm::new(capsule.id))
+    }
+
+    /// What `root` reaches through handles, up to objects that are already immutable.
+    fn owned_from(&self, root: ObjectKey) -> Result<Vec<ObjectKey>, Error> {
+        let mut seen = FxHashSet::default();
+        seen.insert(root);
+        let mut order = vec![root];
+        let mut at = 0;
+        while let Some(&key) = order.get(at) {
+            at += 1;
+            let slot = &self.slots[key];
+            let mut foreign = None;
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                if id.heap != self.id {
+                    foreign.get_or_insert(id);
+                    return;
+                }
+                // A removed object stays a dangling handle; an immutable one is not owned.
+                let live = self.slots.get(id.key).filter(|s| !s.gone);
+                if live.is_some_and(|s| s.tag != Tag::Imm) && seen.insert(id.key) {
+                    order.push(id.key);
+                }
+            });
+            if let Some(object) = foreign {
+                return Err(Error::ForeignHandle {
+                    object,
+                    heap: self.id,
+                });
+            }
+        }
+        Ok(order)
+    }
+
+    /// Fails if an object outside `owned` holds a handle into it.
+    fn check_unshared(&self, owned: &[ObjectKey]) -> Result<(), Error> {
+        let inside: FxHashSet<ObjectKey> = owned.iter().copied().collect();
+        for (key, slot) in &self.slots {
+            if inside.contains(&key) || slot.gone {
+                continue;
+            }
+            let mut shared = None;
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                if id.heap == self.id && inside.contains(&id.key) {
+                    shared.get_or_insert(id);
+                }
+            });
+            if let Some(object) = shared {
+                return Err(Error::Aliased {
+                    object,
+                    holder: self.id_of(key),
+                    holder_type: slot.ops.type_name(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Objects that just became immutable: count the handles they hold, class them, and
+    /// start the eager caches of those that founded a class.
+    pub(crate) fn became_imm(&mut self, keys: &[ObjectKey]) {
+        let mut targets = Vec::new();
+        for &k in keys {
+            let slot = &self.slots[k];
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                if id.heap == self.id {
+                    targets.push(id.key);
+                }
+            });
+        }
+        for t in targets {
+            if let Some(s) = self.slots.get_mut(t) {
+                s.imm_refs += 1;
+            }
+        }
+        for rep in self.normalize(keys) {
+            let slot = &self.slots[rep];
+            slot.ops.spawn_eager(&slot.obj);
+        }
+    }
+
+    /// Removes an immutable object together with every immutable object it reaches that
+    /// nothing else holds, and returns how many were removed. This is how a cyclic
+    /// immutable graph is freed: [`remove`](Heap::remove) refuses an object that other
+    /// immutable objects hold handles to.
+    ///
+    /// # Errors
+    /// [`Error::Referenced`] if immutable objects outside the graph hold handles to the
+    /// root; [`Error::Invariant`] if an invariant that read one of them fails without it
+    /// (nothing is removed); the handle's own errors.
+    pub fn remove_graph<T: Object>(&mut self, root: Imm<T>) -> Result<usize, Error> {
+        let root_key = self.key::<T>(root.id)?;
+        let mut order = vec![root_key];
+        let mut inside: FxHashMap<ObjectKey, u32> = FxHashMap::default();
+        inside.insert(root_key, 0);
+        let mut at = 0;
+        while let Some(&key) = order.get(at) {
+            at += 1;
+            let slot = &self.slots[key];
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                let live = (id.heap == self.id)
+                    .then(|| self.slots.get(id.key))
+                    .flatten()
+                    .filter(|s| !s.gone && s.tag == Tag::Imm);
+                if live.is_some() {
+                    let n = inside.entry(id.key).or_insert_with(|| {
+                        order.push(id.key);
+                        0
+                    });
+                    *n += 1;
+                }
+            });
+        }
+        // Held from outside: kept, with everything it reaches.
+        let mut kept: FxHashSet<ObjectKey> = FxHashSet::default();
+        let mut queue: VecDeque<ObjectKey> = order
+            .iter()
+            .copied()
+            .filter(|k| self.slots[*k].imm_refs > inside[k])
+            .collect();
+        while let Some(k) = queue.pop_front() {
+            if !kept.insert(k) {
+                continue;
+            }
+            let slot = &self.slots[k];
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                if inside.contains_key(&id.key) && id.heap == self.id {
+                    queue.push_back(id.key);
+                }
+            });
+        }
+        if kept.contains(&root_key) {
+            let slot = &self.slots[root_key];
+            return Err(Error::Referenced {
+                object: root.id,
+                type_name: slot.ops.type_name(),
+                holders: (slot.imm_refs - inside[&root_key]) as usize,
+            });
+        }
+        let doomed: Vec<ObjectKey> = order.into_iter().filter(|k| !kept.contains(k)).collect();
+        self.remove_keys(&doomed)?;
+        for &k in &doomed {
+            let slot = self.take_slot(k);
+            drop(slot.ops.unwrap_value(slot.obj));
+        }
+        Ok(doomed.len())
+    }
+
+    /// The class of an immutable object: equal for two objects exactly when they are
+    /// structurally equal.
+    ///
+    /// ```
+    /// use steadfast::{cached, imm, Heap, Imm};
+    ///
+    /// #[imm]
+    /// struct Pair { left: u32, right: Option<Imm<Pair>> }
+    /// #[cached]
+    /// impl Pair {}
+    ///
+    /// let mut heap = Heap::new();
+    /// let a = heap.imm(Pair { left: 1, right: None })?;
+    /// let b = heap.imm(Pair { left: 1, right: None })?;
+    /// let p = heap.imm(Pair { left: 2, right: Some(a) })?;
+    /// let q = heap.imm(Pair { left: 2, right: Some(b) })?;
+    /// assert_eq!(heap.class_of(p)?, heap.class_of(q)?);
+    /// assert_ne!(heap.class_of(p)?, heap.class_of(a)?);
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    pub fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
+        let (slot, _) = self.typed_slot::<T>(handle.id)?;
+        let class = slot.class.expect("an immutable object is classed");
+        Ok(ClassId {
+            class: class.data().as_ffi(),
+            heap: self.id,
+        })
+    }
+
+    /// A hash of the immutable graph an object reaches that depends only on its structure:
+    /// structurally equal graphs have equal hashes in every heap and every run of the same
+    /// program (given [`Object::hash_shape`]s that are), however they were built; unequal
+    /// graphs almost surely differ. It is the hash of the graph's canonical form: its
+    /// classes numbered breadth-first from the root.
+    pub fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
+        let (slot, _) = self.typed_slot::<T>(handle.id)?;
+        let root = slot.class.expect("an immutable object is classed");
+        let mut number = FxHashMap::default();
+        number.insert(root, 0u32);
+        let mut order = vec![root];
+        let mut h = FxHasher::default();
+        let mut at = 0;
+        while let Some(&class) = order.get(at) {
+            at += 1;
+            let slot = &self.slots[self.classes.rep(class)];
+            slot.ops.type_name().hash(&mut h);
+            let mut shape = FxHasher::default();
+            let comparable = slot.ops.hash_shape(slot.obj.get(), &mut shape);
+            (comparable, shape.finish()).hash(&mut h);
+            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
+                let child = self
+                    .slots
+                    .get(id.key)
+                    .filter(|_| id.heap == self.id)
+                    .and_then(|s| s.class);
+                match child {
+                    Some(c) => {
+                        let n = *number.entry(c).or_insert_with(|| {
+                            order.push(c);
+                            (order.len() - 1) as u32
+                        });
+                        n.hash(&mut h);
+                    }
+                    None => u32::MAX.hash(&mut h),
+                }
+            });
+            // Ends the node, so that children lists cannot run into each other.
+            (u32::MAX - 1).hash(&mut h);
+        }
+        Ok(h.finish())
+    }
+}

@@ -1,0 +1,347 @@
+//! The structure of a value apart from the objects its handles name: what freezing follows
+//! and what normalization compares.
+//!
+//! Two immutable objects are structurally equal when their values have the same shape
+//! ([`Structural::same_shape`]: equal apart from handles) and their handles, taken in
+//! order, name structurally equal objects — cycles included (see [`crate::norm`]). The
+//! runtime compares the shapes; it follows the handles itself.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+use crate::handle::{Capsule, Imm, Mut, ObjectId};
+
+/// A value that can be compared by structure: its parts other than handles are compared
+/// with [`same_shape`](Structural::same_shape), and the handles it holds are listed by
+/// [`visit_handles`](Structural::visit_handles), in an order that values of the same shape
+/// share, so that the runtime can compare what they name.
+///
+/// Implemented for std's plain types (floats by their bits, so `NaN` equals `NaN` and `0.0`
+/// differs from `-0.0`), their ordered containers, and the handles. Derive it for your own
+/// types with `#[derive(Structural)]`: a field of an `#[imm]`, `#[capsule]` or `#[mutable]`
+/// struct whose type is `Structural` takes part in normalization and freezing; a field
+/// that is only `Eq + Hash` is compared by equality (handles inside it by identity, which
+/// is sound but shares less); an object with a field that is neither is never merged with
+/// another.
+///
+/// ```
+/// use steadfast::{Imm, Structural};
+///
+/// #[derive(Structural)]
+/// struct Edge<N> { weight: f64, to: Imm<N> }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be compared by structure",
+    label = "this field must be `steadfast::Structural`",
+    note = "derive it with `#[derive(Structural)]`; std's plain types, ordered containers and \
+            handles are `Structural`"
+)]
+pub trait Structural {
+    /// Whether the two values are equal apart from the objects their handles name (handles
+    /// at the same position are taken as equal here).
+    fn same_shape(&self, other: &Self) -> bool;
+    /// Feeds the shape to `state`: values of the same shape feed the same data.
+    fn hash_shape(&self, state: &mut dyn Hasher);
+    /// Calls `visit` with every handle the value holds, in order.
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId));
+}
+
+macro_rules! by_eq {
+    ($($t:ty),* $(,)?) => {$(
+        impl Structural for $t {
+            #[inline]
+            fn same_shape(&self, other: &Self) -> bool {
+                self == other
+            }
+            fn hash_shape(&self, mut state: &mut dyn Hasher) {
+                self.hash(&mut state);
+            }
+            #[inline]
+            fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+        }
+    )*};
+}
+
+by_eq!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    (),
+    str,
+    String,
+    std::time::Duration,
+    std::cmp::Ordering,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroUsize,
+);
+
+macro_rules! by_bits {
+    ($($t:ty),*) => {$(
+        impl Structural for $t {
+            #[inline]
+            fn same_shape(&self, other: &Self) -> bool {
+                self.to_bits() == other.to_bits()
+            }
+            fn hash_shape(&self, state: &mut dyn Hasher) {
+                state.write(&self.to_bits().to_le_bytes());
+            }
+            #[inline]
+            fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+        }
+    )*};
+}
+
+by_bits!(f32, f64);
+
+macro_rules! handles {
+    ($($h:ident),*) => {$(
+        /// The object a handle names is compared by the runtime, not here.
+        impl<T> Structural for $h<T> {
+            #[inline]
+            fn same_shape(&self, _: &Self) -> bool {
+                true
+            }
+            fn hash_shape(&self, _: &mut dyn Hasher) {}
+            fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+                visit(self.id);
+            }
+        }
+    )*};
+}
+
+handles!(Imm, Mut, Capsule);
+
+impl<T: ?Sized> Structural for PhantomData<T> {
+    fn same_shape(&self, _: &Self) -> bool {
+        true
+    }
+    fn hash_shape(&self, _: &mut dyn Hasher) {}
+    fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+}
+
+impl<T: ?Sized + Structural> Structural for Box<T> {
+    fn same_shape(&self, other: &Self) -> bool {
+        (**self).same_shape(other)
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        (**self).hash_shape(state);
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        (**self).visit_handles(visit);
+    }
+}
+
+/// A sequence: its length, then its elements in order.
+fn same_seq<'a, T: Structural + 'a>(
+    a: impl ExactSizeIterator<Item = &'a T>,
+    b: impl ExactSizeIterator<Item = &'a T>,
+) -> bool {
+    a.len() == b.len() && a.zip(b).all(|(x, y)| x.same_shape(y))
+}
+
+fn hash_seq<'a, T: Structural + 'a>(
+    items: impl ExactSizeIterator<Item = &'a T>,
+    state: &mut dyn Hasher,
+) {
+    state.write_u64(items.len() as u64);
+    for item in items {
+        item.hash_shape(state);
+    }
+}
+
+macro_rules! sequence {
+    ($($(#[$meta:meta])* [$($g:tt)*] $t:ty;)*) => {$(
+        $(#[$meta])*
+        impl<$($g)*> Structural for $t {
+            fn same_shape(&self, other: &Self) -> bool {
+                same_seq(self.iter(), other.iter())
+            }
+            fn hash_shape(&self, state: &mut dyn Hasher) {
+                hash_seq(self.iter(), state);
+            }
+            fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+                for item in self.iter() {
+                    item.visit_handles(visit);
+                }
+            }
+        }
+    )*};
+}
+
+sequence! {
+    [T: Structural] [T];
+    [T: Structural, const N: usize] [T; N];
+    [T: Structural] Vec<T>;
+    [T: Structural] VecDeque<T>;
+    /// In order, so the elements' shapes must agree with their `Ord`.
+    [T: Structural] BTreeSet<T>;
+}
+
+/// In key order, so the keys' shapes must agree with their `Ord`.
+impl<K: Structural, V: Structural> Structural for BTreeMap<K, V> {
+    fn same_shape(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other)
+                .all(|((k, v), (l, w))| k.same_shape(l) && v.same_shape(w))
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        state.write_u64(self.len() as u64);
+        for (k, v) in self {
+            k.hash_shape(state);
+            v.hash_shape(state);
+        }
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        for (k, v) in self {
+            k.visit_handles(visit);
+            v.visit_handles(visit);
+        }
+    }
+}
+
+impl<T: Structural> Structural for Option<T> {
+    fn same_shape(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Some(a), Some(b)) => a.same_shape(b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        state.write_u8(self.is_some() as u8);
+        if let Some(v) = self {
+            v.hash_shape(state);
+        }
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        if let Some(v) = self {
+            v.visit_handles(visit);
+        }
+    }
+}
+
+impl<T: Structural, E: Structural> Structural for Result<T, E> {
+    fn same_shape(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Ok(a), Ok(b)) => a.same_shape(b),
+            (Err(a), Err(b)) => a.same_shape(b),
+            _ => false,
+        }
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        match self {
+            Ok(v) => {
+                state.write_u8(0);
+                v.hash_shape(state);
+            }
+            Err(e) => {
+                state.write_u8(1);
+                e.hash_shape(state);
+            }
+        }
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        match self {
+            Ok(v) => v.visit_handles(visit),
+            Err(e) => e.visit_handles(visit),
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($t:ident $i:tt),+)),* $(,)?) => {$(
+        impl<$($t: Structural),+> Structural for ($($t,)+) {
+            fn same_shape(&self, other: &Self) -> bool {
+                $(self.$i.same_shape(&other.$i))&&+
+            }
+            fn hash_shape(&self, state: &mut dyn Hasher) {
+                $(self.$i.hash_shape(state);)+
+            }
+            fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+                $(self.$i.visit_handles(visit);)+
+            }
+        }
+    )*};
+}
+
+tuples!(
+    (A 0),
+    (A 0, B 1),
+    (A 0, B 1, C 2),
+    (A 0, B 1, C 2, D 3),
+    (A 0, B 1, C 2, D 3, E 4),
+    (A 0, B 1, C 2, D 3, E 4, F 5),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
+);
+
+/// How the derive compares a field whatever its type: by [`Structural`] if it is, else by
+/// `Eq + Hash` (handles inside by identity), else not at all. The three impls sit on
+/// `&&Part`, `&Part` and `Part`, and the derive calls `(&&&Part(field)).method(..)`, so
+/// method resolution picks the first that applies.
+#[doc(hidden)]
+pub struct Part<'a, T>(pub &'a T);
+
+macro_rules! part_trait {
+    ($($name:ident)*) => {$(
+        #[doc(hidden)]
+        pub trait $name<T> {
+            fn same_part(&self, other: &T) -> bool;
+            fn hash_part(&self, state: &mut dyn Hasher) -> bool;
+            fn visit_part(&self, visit: &mut dyn FnMut(ObjectId));
+        }
+    )*};
+}
+
+part_trait!(ByStructure ByEquality Opaque);
+
+impl<T: Structural> ByStructure<T> for &&Part<'_, T> {
+    #[inline]
+    fn same_part(&self, other: &T) -> bool {
+        self.0.same_shape(other)
+    }
+    fn hash_part(&self, state: &mut dyn Hasher) -> bool {
+        self.0.hash_shape(state);
+        true
+    }
+    fn visit_part(&self, visit: &mut dyn FnMut(ObjectId)) {
+        self.0.visit_handles(visit);
+    }
+}
+
+impl<T: Eq + Hash> ByEquality<T> for &Part<'_, T> {
+    #[inline]
+    fn same_part(&self, other: &T) -> bool {
+        self.0 == other
+    }
+    fn hash_part(&self, mut state: &mut dyn Hasher) -> bool {
+        self.0.hash(&mut state);
+        true
+    }
+    fn visit_part(&self, _: &mut dyn FnMut(ObjectId)) {}
+}
+
+impl<T> Opaque<T> for Part<'_, T> {
+    fn same_part(&self, _: &T) -> bool {
+        false
+    }
+    fn hash_part(&self, _: &mut dyn Hasher) -> bool {
+        false
+    }
+    fn visit_part(&self, _: &mut dyn FnMut(ObjectId)) {}
+}
