@@ -8,8 +8,8 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use slotmap::Key;
 
 use crate::error::Error;
-use crate::handle::{Capsule, Imm, ObjectId, ObjectKey, Tag};
-use crate::heap::Heap;
+use crate::handle::{Capsule, Handle, Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::{Heap, Stored};
 use crate::object::Object;
 
 /// The class of structurally equal immutable objects an object belongs to: equal for two
@@ -72,6 +72,14 @@ impl Heap {
         }
         self.became_imm(&owned);
         Ok(Imm::new(capsule.id))
+    }
+
+    /// An immutable handle to an object that is immutable now, such as one that was frozen
+    /// with the capsule that owned it; `None` if the handle does not name a live immutable
+    /// object of this heap.
+    pub fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
+        let (slot, _) = self.typed_slot::<T>(handle.id()).ok()?;
+        (slot.tag == Tag::Imm && slot.obj.get().is::<Stored<T>>()).then(|| Imm::new(handle.id()))
     }
 
     /// What `root` reaches through handles, up to objects that are already immutable.

@@ -12,10 +12,13 @@
 //!   type, shape and children's classes are the class's: a hash lookup on that
 //!   *signature* finds it (hash-consing);
 //! * a cyclic component is first minimized by partition refinement ([`crate::norm`]),
-//!   with the classes outside it as fixed labels. It can only be equal to an existing
-//!   cyclic component of the same size, which is then isomorphic to it; a hash of its
-//!   nodes' neighbourhoods that does not depend on where the component is entered finds
-//!   the candidates, and an isomorphism check decides.
+//!   with the classes outside it as fixed labels. If one of its nodes is equal to an
+//!   existing object, every node of it is (an equal object must lie on an equal cycle),
+//!   so it is enough to look up one: classes founded on cycles are indexed by a hash of
+//!   their unfolding to a fixed depth (equal for equal objects whatever the graph around
+//!   them), and a walk that maps the component onto existing classes decides. If none
+//!   matches, the component's nodes are equal to no existing object, so the minimization
+//!   with fixed labels around it was exact.
 //!
 //! Every lookup is confirmed by comparing shapes with [`Object::same_shape`]
 //! (crate::Object::same_shape), so hash collisions cost time, never correctness.
@@ -32,9 +35,14 @@ use crate::norm;
 slotmap::new_key_type! {
     /// A class of structurally equal immutable objects.
     pub(crate) struct ClassKey;
-    /// A minimized cyclic component, made of classes.
-    struct CycleKey;
 }
+
+/// How deep the unfolding hash of a class looks.
+const DEPTH: usize = 3;
+
+/// Hashes of an object's unfolding to depths `0..=DEPTH`: its shape, then its shape with
+/// its children's hashes one level less deep. Equal objects have equal unfoldings.
+type Unfolding = [u64; DEPTH + 1];
 
 /// The classes of one heap and the indexes that find them.
 #[derive(Debug, Default)]
@@ -42,9 +50,8 @@ pub(crate) struct Classes {
     classes: SlotMap<ClassKey, Class>,
     /// Signature → a class with it; classes sharing a signature hash are chained.
     by_signature: FxHashMap<u64, ClassKey>,
-    cycles: SlotMap<CycleKey, Cycle>,
-    /// Cycle hash → a cycle with it, chained likewise.
-    by_cycle: FxHashMap<u64, CycleKey>,
+    /// Deepest unfolding hash → a class founded on a cycle with it, chained likewise.
+    on_cycles: FxHashMap<u64, ClassKey>,
 }
 
 #[derive(Debug)]
@@ -55,16 +62,10 @@ struct Class {
     /// `None` for a class that is never looked up: an object that cannot be compared.
     signature: Option<u64>,
     next: Option<ClassKey>,
-    cycle: Option<CycleKey>,
-    /// Within its cycle: the hash of its neighbourhood.
-    around: u64,
-}
-
-#[derive(Debug)]
-struct Cycle {
-    classes: Vec<ClassKey>,
-    hash: u64,
-    next: Option<CycleKey>,
+    unfolding: Unfolding,
+    /// Founded on a cycle: indexed in `on_cycles`, chained by `next_on_cycle`.
+    cyclic: bool,
+    next_on_cycle: Option<ClassKey>,
 }
 
 /// A child of a node being added.
@@ -93,9 +94,6 @@ struct Quotient {
     children: Vec<Vec<Result<u32, ClassKey>>>,
 }
 
-/// How many rounds the neighbourhood hash of a cycle's classes looks around.
-const ROUNDS: usize = 3;
-
 fn hash_of(f: impl FnOnce(&mut FxHasher)) -> u64 {
     let mut h = FxHasher::default();
     f(&mut h);
@@ -108,53 +106,41 @@ impl Classes {
         self.classes[class].rep
     }
 
-    fn chain_insert(&mut self, class: ClassKey, signature: u64) {
+    fn index(&mut self, class: ClassKey, signature: u64) {
         let next = self.by_signature.insert(signature, class);
-        self.classes[class].next = next;
+        let c = &mut self.classes[class];
+        c.signature = Some(signature);
+        c.next = next;
+        if c.cyclic {
+            let deepest = c.unfolding[DEPTH];
+            let next = self.on_cycles.insert(deepest, class);
+            self.classes[class].next_on_cycle = next;
+        }
     }
 
-    fn chain_remove(&mut self, class: ClassKey, signature: u64) {
-        let next = self.classes[class].next;
-        let mut at = self.by_signature[&signature];
+    /// Unchains `class` from the chain starting at `head[hash]`.
+    fn unchain(
+        classes: &mut SlotMap<ClassKey, Class>,
+        head: &mut FxHashMap<u64, ClassKey>,
+        hash: u64,
+        class: ClassKey,
+        link: fn(&mut Class) -> &mut Option<ClassKey>,
+    ) {
+        let next = *link(&mut classes[class]);
+        let mut at = head[&hash];
         if at == class {
             match next {
-                Some(n) => self.by_signature.insert(signature, n),
-                None => self.by_signature.remove(&signature),
+                Some(n) => head.insert(hash, n),
+                None => head.remove(&hash),
             };
             return;
         }
-        while let Some(n) = self.classes[at].next {
+        while let Some(n) = *link(&mut classes[at]) {
             if n == class {
-                self.classes[at].next = next;
+                *link(&mut classes[at]) = next;
                 return;
             }
             at = n;
-        }
-    }
-
-    fn drop_cycle(&mut self, cycle: CycleKey) {
-        let Some(c) = self.cycles.remove(cycle) else {
-            return;
-        };
-        let mut at = self.by_cycle[&c.hash];
-        if at == cycle {
-            match c.next {
-                Some(n) => self.by_cycle.insert(c.hash, n),
-                None => self.by_cycle.remove(&c.hash),
-            };
-        } else {
-            while let Some(n) = self.cycles[at].next {
-                if n == cycle {
-                    self.cycles[at].next = c.next;
-                    break;
-                }
-                at = n;
-            }
-        }
-        for class in c.classes {
-            if let Some(k) = self.classes.get_mut(class) {
-                k.cycle = None;
-            }
         }
     }
 
@@ -170,25 +156,34 @@ impl Classes {
             c.rep = next;
             return Some(next);
         }
-        let (signature, cycle) = (c.signature, c.cycle);
+        let (signature, cyclic, deepest) = (c.signature, c.cyclic, c.unfolding[DEPTH]);
         if let Some(s) = signature {
-            self.chain_remove(class, s);
-        }
-        if let Some(cycle) = cycle {
-            self.drop_cycle(cycle);
+            Self::unchain(&mut self.classes, &mut self.by_signature, s, class, |c| {
+                &mut c.next
+            });
+            if cyclic {
+                Self::unchain(
+                    &mut self.classes,
+                    &mut self.on_cycles,
+                    deepest,
+                    class,
+                    |c| &mut c.next_on_cycle,
+                );
+            }
         }
         self.classes.remove(class);
         None
     }
 
-    fn found(&mut self, rep: ObjectKey, others: Vec<ObjectKey>) -> ClassKey {
+    fn found(&mut self, rep: ObjectKey, others: Vec<ObjectKey>, unfolding: Unfolding) -> ClassKey {
         self.classes.insert(Class {
             rep,
             others,
             signature: None,
             next: None,
-            cycle: None,
-            around: 0,
+            unfolding,
+            cyclic: false,
+            next_on_cycle: None,
         })
     }
 }
@@ -209,7 +204,9 @@ impl Heap {
         // the rest.
         for (i, node) in nodes.iter().enumerate() {
             if node.shape.is_none() {
-                class[i] = Some(self.classes.found(node.key, Vec::new()));
+                let c = self.classes.found(node.key, Vec::new(), [0; DEPTH + 1]);
+                class[i] = Some(c);
+                self.slots[node.key].class = Some(c);
                 founders.push(node.key);
             }
         }
@@ -234,9 +231,10 @@ impl Heap {
                 let c = self.add_single(&nodes[i], &mut founders);
                 class[i] = Some(c);
             }
-        }
-        for (node, c) in nodes.iter().zip(class) {
-            self.slots[node.key].class = c;
+            // Later components compare their children's classes through the slots.
+            for &i in &component {
+                self.slots[nodes[i as usize].key].class = class[i as usize];
+            }
         }
         founders
     }
@@ -302,6 +300,20 @@ impl Heap {
         })
     }
 
+    /// The unfolding of a node whose children are all classed.
+    fn unfold(&self, shape: u64, children: &[ClassKey]) -> Unfolding {
+        let mut u = [hash_of(|h| (shape, children.len()).hash(h)); DEPTH + 1];
+        for depth in 1..=DEPTH {
+            u[depth] = hash_of(|h| {
+                u[0].hash(h);
+                for &c in children {
+                    self.classes.classes[c].unfolding[depth - 1].hash(h);
+                }
+            });
+        }
+        u
+    }
+
     /// Classes a node that is not on a cycle: its children are all classed.
     fn add_single(&mut self, node: &New, founders: &mut Vec<ObjectKey>) -> ClassKey {
         let children: Vec<ClassKey> = node
@@ -328,9 +340,9 @@ impl Heap {
             }
             candidate = self.classes.classes[c].next;
         }
-        let c = self.classes.found(node.key, Vec::new());
-        self.classes.classes[c].signature = Some(signature);
-        self.classes.chain_insert(c, signature);
+        let unfolding = self.unfold(node.shape.expect("comparable"), &children);
+        let c = self.classes.found(node.key, Vec::new(), unfolding);
+        self.classes.index(c, signature);
         founders.push(node.key);
         c
     }
@@ -344,43 +356,37 @@ impl Heap {
         founders: &mut Vec<ObjectKey>,
     ) {
         let quotient = self.minimize(nodes, component);
-        let around = neighbourhoods(nodes, &quotient);
-        let hash = hash_of(|h| {
-            let mut sorted = around.clone();
-            sorted.sort_unstable();
-            sorted.hash(h);
-        });
-        let mut candidate = self.classes.by_cycle.get(&hash).copied();
-        while let Some(cycle) = candidate {
-            if let Some(map) = self.isomorphism(nodes, &quotient, &around, cycle) {
+        let unfoldings = self.unfoldings(nodes, &quotient);
+        // Equal objects have equal unfoldings, so the candidates for the first class are
+        // the cyclic classes with its deepest hash.
+        let mut candidate = self.classes.on_cycles.get(&unfoldings[0][DEPTH]).copied();
+        while let Some(c) = candidate {
+            if let Some(map) = self.map_onto(nodes, &quotient, c) {
                 for (q, members) in quotient.members.iter().enumerate() {
                     for &m in members {
-                        let key = nodes[m as usize].key;
-                        self.classes.classes[map[q]].others.push(key);
+                        self.classes.classes[map[q]]
+                            .others
+                            .push(nodes[m as usize].key);
                         class[m as usize] = Some(map[q]);
                     }
                 }
                 return;
             }
-            candidate = self.classes.cycles[cycle].next;
+            candidate = self.classes.classes[c].next_on_cycle;
         }
         let keys: Vec<ClassKey> = quotient
             .members
             .iter()
-            .map(|members| {
+            .zip(&unfoldings)
+            .map(|(members, &unfolding)| {
                 let rep = nodes[members[0] as usize].key;
                 let others = members[1..].iter().map(|&m| nodes[m as usize].key);
                 founders.push(rep);
-                self.classes.found(rep, others.collect())
+                let c = self.classes.found(rep, others.collect(), unfolding);
+                self.classes.classes[c].cyclic = true;
+                c
             })
             .collect();
-        let cycle = self.classes.cycles.insert(Cycle {
-            classes: keys.clone(),
-            hash,
-            next: None,
-        });
-        let next = self.classes.by_cycle.insert(hash, cycle);
-        self.classes.cycles[cycle].next = next;
         for (q, &k) in keys.iter().enumerate() {
             let node = &nodes[quotient.members[q][0] as usize];
             let signature = Self::signature(
@@ -390,15 +396,38 @@ impl Heap {
                     Err(outer) => outer,
                 }),
             );
-            let c = &mut self.classes.classes[k];
-            c.cycle = Some(cycle);
-            c.around = around[q];
-            c.signature = Some(signature);
-            self.classes.chain_insert(k, signature);
+            self.classes.index(k, signature);
             for &m in &quotient.members[q] {
                 class[m as usize] = Some(k);
             }
         }
+    }
+
+    /// The unfoldings of a minimized component's classes.
+    fn unfoldings(&self, nodes: &[New], quotient: &Quotient) -> Vec<Unfolding> {
+        let mut u: Vec<Unfolding> = quotient
+            .members
+            .iter()
+            .zip(&quotient.children)
+            .map(|(m, children)| {
+                let shape = nodes[m[0] as usize].shape.expect("comparable");
+                [hash_of(|h| (shape, children.len()).hash(h)); DEPTH + 1]
+            })
+            .collect();
+        for depth in 1..=DEPTH {
+            for q in 0..u.len() {
+                u[q][depth] = hash_of(|h| {
+                    u[q][0].hash(h);
+                    for c in &quotient.children[q] {
+                        match *c {
+                            Ok(inner) => u[inner as usize][depth - 1].hash(h),
+                            Err(k) => self.classes.classes[k].unfolding[depth - 1].hash(h),
+                        }
+                    }
+                });
+            }
+        }
+        u
     }
 
     /// Merges the structurally equal nodes of a cyclic component (partition refinement,
@@ -474,110 +503,48 @@ impl Heap {
         Quotient { members, children }
     }
 
-    /// If the minimized component is isomorphic to an existing cycle, the class each of
-    /// its classes maps to.
-    fn isomorphism(
+    /// If the minimized component's first class is equal to class `start`, the class each
+    /// of its classes is equal to (several may be equal to one: the minimization took the
+    /// classes around the component as distinct labels).
+    fn map_onto(
         &self,
         nodes: &[New],
         quotient: &Quotient,
-        around: &[u64],
-        cycle: CycleKey,
+        start: ClassKey,
     ) -> Option<Vec<ClassKey>> {
-        let existing = &self.classes.cycles[cycle].classes;
-        if existing.len() != quotient.members.len() {
-            return None;
-        }
-        'start: for &start in existing {
-            if self.classes.classes[start].around != around[0] {
-                continue;
+        let mut map: Vec<Option<ClassKey>> = vec![None; quotient.members.len()];
+        map[0] = Some(start);
+        let mut stack = vec![0u32];
+        while let Some(q) = stack.pop() {
+            let c = map[q as usize].expect("mapped before pushed");
+            let rep = self.classes.classes[c].rep;
+            if !self.same_shape(rep, nodes[quotient.members[q as usize][0] as usize].key) {
+                return None;
             }
-            let mut map: Vec<Option<ClassKey>> = vec![None; quotient.members.len()];
-            let mut taken: FxHashMap<ClassKey, u32> = FxHashMap::default();
-            map[0] = Some(start);
-            taken.insert(start, 0);
-            let mut stack = vec![0u32];
-            while let Some(q) = stack.pop() {
-                let c = map[q as usize].expect("mapped before pushed");
-                let node = &nodes[quotient.members[q as usize][0] as usize];
-                let rep = self.classes.classes[c].rep;
-                if self.classes.classes[c].cycle != Some(cycle)
-                    || self.classes.classes[c].around != around[q as usize]
-                    || !self.same_shape(rep, node.key)
-                {
-                    continue 'start;
-                }
-                let theirs = self.child_classes(rep);
-                let ours = &quotient.children[q as usize];
-                if theirs.len() != ours.len() {
-                    continue 'start;
-                }
-                for (mine, their) in ours.iter().zip(theirs) {
-                    let Some(their) = their else { continue 'start };
-                    match *mine {
-                        Err(outside) if outside == their => {}
-                        Err(_) => continue 'start,
-                        Ok(inner) => match map[inner as usize] {
-                            Some(m) if m == their => {}
-                            Some(_) => continue 'start,
-                            None => {
-                                if taken.insert(their, inner).is_some() {
-                                    continue 'start;
-                                }
-                                map[inner as usize] = Some(their);
-                                stack.push(inner);
-                            }
-                        },
-                    }
-                }
+            let theirs = self.child_classes(rep);
+            let ours = &quotient.children[q as usize];
+            if theirs.len() != ours.len() {
+                return None;
             }
-            if map.iter().all(Option::is_some) {
-                return Some(map.into_iter().map(Option::unwrap).collect());
-            }
-        }
-        None
-    }
-}
-
-/// A hash of each quotient class's surroundings up to [`ROUNDS`] steps, the same
-/// whichever class the component is entered from (so isomorphic components get the same
-/// multiset of hashes).
-fn neighbourhoods(nodes: &[New], quotient: &Quotient) -> Vec<u64> {
-    let outside = |k: ClassKey| k.data().as_ffi();
-    let mut h: Vec<u64> = quotient
-        .members
-        .iter()
-        .zip(&quotient.children)
-        .map(|(m, children)| {
-            hash_of(|s| {
-                nodes[m[0] as usize].shape.hash(s);
-                for c in children {
-                    match *c {
-                        Ok(_) => u64::MAX.hash(s),
-                        Err(k) => outside(k).hash(s),
-                    }
-                }
-            })
-        })
-        .collect();
-    for _ in 0..ROUNDS {
-        h = quotient
-            .children
-            .iter()
-            .enumerate()
-            .map(|(q, children)| {
-                hash_of(|s| {
-                    h[q].hash(s);
-                    for c in children {
-                        match *c {
-                            Ok(inner) => h[inner as usize].hash(s),
-                            Err(k) => outside(k).hash(s),
+            for (mine, their) in ours.iter().zip(theirs) {
+                let their = their?;
+                match *mine {
+                    Err(outside) if outside == their => {}
+                    Err(_) => return None,
+                    Ok(inner) => match map[inner as usize] {
+                        Some(m) if m == their => {}
+                        Some(_) => return None,
+                        None => {
+                            map[inner as usize] = Some(their);
+                            stack.push(inner);
                         }
-                    }
-                })
-            })
-            .collect();
+                    },
+                }
+            }
+        }
+        // A strongly connected component: the walk reached every class.
+        map.into_iter().collect()
     }
-    h
 }
 
 /// The strongly connected components of the batch's comparable nodes, children first

@@ -1,0 +1,423 @@
+//! G6 and the normalization table: immutable objects are classed exactly by structural
+//! equality (cycles included), whichever way they were made, and equal objects share
+//! their lazy caches.
+//!
+//! The oracle is `norm::Graph` over every immutable node of the heap, recomputed from
+//! scratch: two nodes must share a class exactly when the oracle finds them equal.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use steadfast::norm::Graph;
+use steadfast::{cached, capsule, imm, mutable, Error, Heap, Imm, Mut};
+
+/// A graph node: built mutable, then frozen with the capsule that owns it; or made
+/// immutable at once from existing immutable nodes.
+#[mutable]
+struct N {
+    label: u8,
+    next: Vec<Mut<N>>,
+    imm: Vec<Imm<N>>,
+}
+
+#[cached]
+impl N {}
+
+/// Owns the nodes of one batch until it is frozen.
+#[capsule]
+struct Batch {
+    nodes: Vec<Mut<N>>,
+}
+
+#[cached]
+impl Batch {}
+
+/// One way of adding immutable nodes.
+#[derive(Clone, Debug)]
+enum Step {
+    /// `heap.imm` of a node whose children are existing immutable nodes (indices modulo
+    /// how many there are).
+    Imm { label: u8, children: Vec<usize> },
+    /// A batch of new nodes with edges among themselves (`Ok`) and to existing immutable
+    /// nodes (`Err`), allocated in a shuffled order and frozen together.
+    Freeze {
+        nodes: Vec<(u8, Vec<Result<usize, usize>>)>,
+        order_seed: u64,
+    },
+    /// `remove_graph` of an existing node (index modulo how many there are): frees what
+    /// nothing else holds, and may hand classes to other members.
+    Remove(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0u8..2, prop::collection::vec(0usize..64, 0..3))
+            .prop_map(|(label, children)| Step::Imm { label, children }),
+        3 => (1usize..7)
+            .prop_flat_map(|n| {
+                let edge = prop_oneof![3 => (0..n).prop_map(Ok), 1 => (0usize..64).prop_map(Err)];
+                (
+                    prop::collection::vec((0u8..2, prop::collection::vec(edge, 0..3)), n),
+                    any::<u64>(),
+                )
+            })
+            .prop_map(|(nodes, order_seed)| Step::Freeze { nodes, order_seed }),
+        1 => (0usize..64).prop_map(Step::Remove),
+    ]
+}
+
+/// The heap's immutable nodes, with labels and children as the oracle sees them. A label
+/// is the node's own label with how many children it has in `next` and in `imm`: the
+/// shape, which tells apart nodes whose handles sit in different fields.
+#[derive(Default)]
+struct Built {
+    handles: Vec<Imm<N>>,
+    /// The frozen batches, which hold their nodes.
+    roots: Vec<Imm<Batch>>,
+    labels: Vec<(u8, usize, usize)>,
+    children: Vec<Vec<usize>>,
+}
+
+fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        order.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    order
+}
+
+fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
+    match step {
+        Step::Imm { label, children } => {
+            let children: Vec<usize> = if built.handles.is_empty() {
+                Vec::new()
+            } else {
+                children.iter().map(|c| c % built.handles.len()).collect()
+            };
+            let imm = children.iter().map(|&c| built.handles[c]).collect();
+            let h = heap.imm(N {
+                label: *label,
+                next: Vec::new(),
+                imm,
+            })?;
+            built.handles.push(h);
+            built.labels.push((*label, 0, children.len()));
+            built.children.push(children);
+        }
+        Step::Freeze { nodes, order_seed } => {
+            let base = built.handles.len();
+            let old = base;
+            // Allocation in a shuffled order: the heap sees the nodes in another order
+            // than the oracle.
+            let mut made: Vec<Option<Mut<N>>> = vec![None; nodes.len()];
+            for i in shuffled(nodes.len(), *order_seed) {
+                made[i] = Some(heap.alloc(N {
+                    label: nodes[i].0,
+                    next: Vec::new(),
+                    imm: Vec::new(),
+                })?);
+            }
+            let made: Vec<Mut<N>> = made.into_iter().map(Option::unwrap).collect();
+            let mut all_children = Vec::new();
+            let mut labels = Vec::new();
+            for (i, (_, edges)) in nodes.iter().enumerate() {
+                let next: Vec<Mut<N>> = edges
+                    .iter()
+                    .filter_map(|e| e.as_ref().ok().map(|&j| made[j]))
+                    .collect();
+                let imm: Vec<usize> = if old == 0 {
+                    Vec::new()
+                } else {
+                    edges
+                        .iter()
+                        .filter_map(|e| e.as_ref().err().map(|&j| j % old))
+                        .collect()
+                };
+                let mut children: Vec<usize> = edges
+                    .iter()
+                    .filter_map(|e| e.as_ref().ok().map(|&j| base + j))
+                    .collect();
+                labels.push((nodes[i].0, children.len(), imm.len()));
+                children.extend(imm.iter().copied());
+                N::set_next(heap, made[i], next)?;
+                N::set_imm(
+                    heap,
+                    made[i],
+                    imm.iter().map(|&j| built.handles[j]).collect(),
+                )?;
+                all_children.push(children);
+            }
+            let batch = heap.capsule(Batch {
+                nodes: made.clone(),
+            })?;
+            built.roots.push(heap.freeze(batch)?);
+            for (i, m) in made.iter().enumerate() {
+                built
+                    .handles
+                    .push(heap.as_imm(*m).expect("frozen with its batch"));
+                built.labels.push(labels[i]);
+                built.children.push(all_children[i].clone());
+            }
+        }
+        Step::Remove(i) => {
+            let (nodes, roots) = (built.handles.len(), built.roots.len());
+            if nodes + roots == 0 {
+                return Ok(());
+            }
+            let removed = match i % (nodes + roots) {
+                i if i < nodes => heap.remove_graph(built.handles[i]),
+                i => heap.remove_graph(built.roots[i - nodes]),
+            };
+            match removed {
+                Ok(_) | Err(Error::Referenced { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            built.roots.retain(|&r| heap.contains(r));
+            let live: Vec<bool> = built.handles.iter().map(|&h| heap.contains(h)).collect();
+            let mut renumber = vec![usize::MAX; live.len()];
+            let mut kept = Built {
+                roots: std::mem::take(&mut built.roots),
+                ..Built::default()
+            };
+            for (i, &alive) in live.iter().enumerate() {
+                if alive {
+                    renumber[i] = kept.handles.len();
+                    kept.handles.push(built.handles[i]);
+                    kept.labels.push(built.labels[i]);
+                }
+            }
+            for (i, &alive) in live.iter().enumerate() {
+                if alive {
+                    let children = built.children[i].iter().map(|&c| {
+                        assert!(live[c], "a live immutable object never dangles");
+                        renumber[c]
+                    });
+                    kept.children.push(children.collect());
+                }
+            }
+            *built = kept;
+        }
+    }
+    Ok(())
+}
+
+fn check(heap: &Heap, built: &Built) -> Result<(), TestCaseError> {
+    let mut g = Graph::new();
+    for (label, children) in built.labels.iter().zip(&built.children) {
+        g.add_node(*label, children.iter().copied());
+    }
+    let oracle = g.normalize().unwrap();
+    let classes: Vec<_> = built
+        .handles
+        .iter()
+        .map(|&h| heap.class_of(h).unwrap())
+        .collect();
+    let hashes: Vec<u64> = built
+        .handles
+        .iter()
+        .map(|&h| heap.stable_hash(h).unwrap())
+        .collect();
+    for i in 0..built.handles.len() {
+        for j in 0..i {
+            let equal = oracle.equivalent(i, j);
+            prop_assert_eq!(
+                classes[i] == classes[j],
+                equal,
+                "nodes {} and {}: classes {:?} {:?}, oracle {}",
+                i,
+                j,
+                classes[i],
+                classes[j],
+                equal
+            );
+            if equal {
+                prop_assert_eq!(hashes[i], hashes[j]);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("STEADFAST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
+
+    /// Classes equal the oracle's after every step, over any mix of `imm` and `freeze`,
+    /// cycles, shared substructure and edges into older graphs.
+    #[test]
+    fn classes_are_exactly_structural_equality(steps in prop::collection::vec(step(), 1..12)) {
+        let mut heap = Heap::new();
+        let mut built = Built::default();
+        for step in &steps {
+            apply(&mut heap, &mut built, step).unwrap();
+            check(&heap, &built)?;
+        }
+    }
+}
+
+/// A ring of `labels` frozen with the allocation order `order` and the entry `entry`;
+/// returns the nodes in ring order.
+fn ring(heap: &mut Heap, labels: &[u8], order: &[usize], entry: usize) -> Vec<Imm<N>> {
+    let n = labels.len();
+    let mut made = vec![None; n];
+    for &i in order {
+        made[i] = Some(
+            heap.alloc(N {
+                label: labels[i],
+                next: vec![],
+                imm: vec![],
+            })
+            .unwrap(),
+        );
+    }
+    let made: Vec<Mut<N>> = made.into_iter().map(Option::unwrap).collect();
+    for i in 0..n {
+        N::set_next(heap, made[i], vec![made[(i + 1) % n]]).unwrap();
+    }
+    let batch = heap
+        .capsule(Batch {
+            nodes: vec![made[entry]],
+        })
+        .unwrap();
+    heap.freeze(batch).unwrap();
+    made.iter().map(|&m| heap.as_imm(m).unwrap()).collect()
+}
+
+#[test]
+fn the_same_cycle_from_other_starts_orders_and_unrolled_is_one_class() {
+    let mut heap = Heap::new();
+    let a = ring(&mut heap, &[1, 2, 3], &[0, 1, 2], 0);
+    let b = ring(&mut heap, &[1, 2, 3], &[2, 0, 1], 1);
+    // The same ring drawn twice around.
+    let c = ring(&mut heap, &[1, 2, 3, 1, 2, 3], &[5, 3, 1, 0, 2, 4], 4);
+    for x in [&b, &c] {
+        for i in 0..3 {
+            assert_eq!(heap.class_of(a[i]).unwrap(), heap.class_of(x[i]).unwrap());
+            assert_eq!(
+                heap.stable_hash(a[i]).unwrap(),
+                heap.stable_hash(x[i]).unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        heap.class_of(c[0]).unwrap(),
+        heap.class_of(c[3]).unwrap(),
+        "an unrolled ring's copies are equal"
+    );
+    assert_ne!(heap.class_of(a[0]).unwrap(), heap.class_of(a[1]).unwrap());
+    // The stable hash does not depend on the heap.
+    let mut other = Heap::new();
+    let d = ring(&mut other, &[1, 2, 3], &[1, 2, 0], 2);
+    assert_eq!(
+        heap.stable_hash(a[0]).unwrap(),
+        other.stable_hash(d[0]).unwrap()
+    );
+}
+
+#[test]
+fn graphs_that_differ_in_one_leaf_are_not_equal() {
+    let mut heap = Heap::new();
+    let a = ring(&mut heap, &[1, 2, 3, 4], &[0, 1, 2, 3], 0);
+    let b = ring(&mut heap, &[1, 2, 3, 5], &[0, 1, 2, 3], 0);
+    for i in 0..4 {
+        assert_ne!(heap.class_of(a[i]).unwrap(), heap.class_of(b[i]).unwrap());
+        assert_ne!(
+            heap.stable_hash(a[i]).unwrap(),
+            heap.stable_hash(b[i]).unwrap()
+        );
+    }
+    // A leaf hanging off a ring node.
+    let leaf1 = heap
+        .imm(N {
+            label: 7,
+            next: vec![],
+            imm: vec![],
+        })
+        .unwrap();
+    let leaf2 = heap
+        .imm(N {
+            label: 8,
+            next: vec![],
+            imm: vec![],
+        })
+        .unwrap();
+    let x = heap
+        .imm(N {
+            label: 0,
+            next: vec![],
+            imm: vec![a[0], leaf1],
+        })
+        .unwrap();
+    let y = heap
+        .imm(N {
+            label: 0,
+            next: vec![],
+            imm: vec![a[0], leaf2],
+        })
+        .unwrap();
+    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(y).unwrap());
+}
+
+static AREAS: AtomicUsize = AtomicUsize::new(0);
+
+#[imm]
+struct Square {
+    side: f64,
+    label: String,
+}
+
+#[cached]
+impl Square {
+    #[cache(lazy)]
+    fn area(&self) -> f64 {
+        AREAS.fetch_add(1, Ordering::SeqCst);
+        self.side * self.side
+    }
+}
+
+#[test]
+fn equal_objects_share_their_lazy_caches_across_threads() {
+    let mut heap = Heap::new();
+    let squares: Vec<Imm<Square>> = (0..8)
+        .map(|_| {
+            heap.imm(Square {
+                side: 3.0,
+                label: "s".into(),
+            })
+            .unwrap()
+        })
+        .collect();
+    let other = heap
+        .imm(Square {
+            side: 3.0,
+            label: "t".into(),
+        })
+        .unwrap();
+    let before = AREAS.load(Ordering::SeqCst);
+    std::thread::scope(|s| {
+        for &sq in &squares {
+            let heap = &heap;
+            s.spawn(move || assert_eq!(*Square::area(heap, sq).unwrap(), 9.0));
+        }
+    });
+    assert_eq!(
+        AREAS.load(Ordering::SeqCst) - before,
+        1,
+        "computed once for eight equal squares"
+    );
+    assert_eq!(*Square::area(&heap, other).unwrap(), 9.0);
+    assert_eq!(AREAS.load(Ordering::SeqCst) - before, 2, "another label");
+    // Removing the representative hands the class to another member.
+    let first = squares[0];
+    heap.remove(first).unwrap();
+    assert_eq!(*Square::area(&heap, squares[1]).unwrap(), 9.0);
+    assert!(matches!(
+        Square::area(&heap, first),
+        Err(Error::Removed { .. })
+    ));
+}
