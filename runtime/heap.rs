@@ -594,10 +594,10 @@ impl Heap {
         match self.settle_cells(&eager) {
             Ok(()) => {
                 if tag == Tag::Imm {
-                    if T::CACHES.iter().any(|c| off_heap(&c)) {
+                    if T::CACHES.iter().any(&off_heap) {
                         let runs = T::CACHES
                             .iter()
-                            .map(|c| if off_heap(&c) { Run::Queued } else { Run::None })
+                            .map(|c| if off_heap(c) { Run::Queued } else { Run::None })
                             .collect();
                         let slot = &mut self.slots[key];
                         let Obj::Own(boxed) =

@@ -95,7 +95,7 @@ impl Runs {
                 *run = Run::Cancelled;
             }
         }
-        while runs.iter().any(|r| *r == Run::Running) {
+        while runs.contains(&Run::Running) {
             runs = self.changed.wait(runs);
         }
     }

@@ -1,0 +1,168 @@
+//! G6 eager caches: computed on rayon's pool right after an immutable object is made,
+//! without making its creator wait; a read waits for the worker or does the work itself;
+//! a panic is a typed error at the read.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use steadfast::{cached, imm, Error, Heap};
+
+/// Each test has its own type and counters: the harness runs tests at once.
+macro_rules! gated {
+    ($name:ident, $runs:ident, $gate:ident) => {
+        static $runs: AtomicUsize = AtomicUsize::new(0);
+        static $gate: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+        #[imm]
+        struct $name {
+            n: u64,
+        }
+
+        #[cached]
+        impl $name {
+            #[cache(eager)]
+            fn slow(&self) -> u64 {
+                $runs.fetch_add(1, Ordering::SeqCst);
+                let (open, changed) = &$gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = changed.wait(open).unwrap();
+                }
+                self.n * 10
+            }
+        }
+    };
+}
+
+fn open(gate: &(Mutex<bool>, Condvar)) {
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+}
+
+gated!(Held, HELD_RUNS, HELD_GATE);
+
+#[test]
+fn creation_does_not_wait_and_a_read_gets_the_one_computation() {
+    let mut heap = Heap::new();
+    // The computation cannot finish until the gate opens, yet creation returns.
+    let h = heap.imm(Held { n: 4 }).unwrap();
+    std::thread::scope(|s| {
+        let heap = &heap;
+        let readers: Vec<_> = (0..3)
+            .map(|_| s.spawn(move || *Held::slow(heap, h).unwrap()))
+            .collect();
+        open(&HELD_GATE);
+        for r in readers {
+            assert_eq!(r.join().unwrap(), 40);
+        }
+    });
+    assert_eq!(HELD_RUNS.load(Ordering::SeqCst), 1);
+}
+
+static SHARED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[imm]
+struct Shared {
+    n: u64,
+}
+
+#[cached]
+impl Shared {
+    #[cache(eager)]
+    fn triple(&self) -> u64 {
+        SHARED_RUNS.fetch_add(1, Ordering::SeqCst);
+        self.n * 3
+    }
+}
+
+#[test]
+fn equal_objects_compute_their_eager_caches_once() {
+    let mut heap = Heap::new();
+    let all: Vec<_> = (0..10)
+        .map(|_| heap.imm(Shared { n: 5 }).unwrap())
+        .collect();
+    for &h in &all {
+        assert_eq!(*Shared::triple(&heap, h).unwrap(), 15);
+    }
+    assert_eq!(SHARED_RUNS.load(Ordering::SeqCst), 1);
+}
+
+gated!(Pooled, POOLED_RUNS, POOLED_GATE);
+
+#[test]
+fn a_read_from_the_only_worker_does_the_work_itself() {
+    // One worker: the eager task is queued behind the task that reads it. Waiting for
+    // it would deadlock; the reader claims it and computes.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    open(&POOLED_GATE);
+    let value = pool.install(|| {
+        let mut heap = Heap::new();
+        let h = heap.imm(Pooled { n: 2 }).unwrap();
+        *Pooled::slow(&heap, h).unwrap()
+    });
+    assert_eq!(value, 20);
+}
+
+#[imm]
+struct Fragile {
+    n: u64,
+}
+
+#[cached]
+impl Fragile {
+    #[cache(eager)]
+    fn checked(&self) -> u64 {
+        if self.n == 0 {
+            panic!("zero has no inverse");
+        }
+        100 / self.n
+    }
+
+    #[cache(lazy)]
+    fn plain(&self) -> u64 {
+        self.n
+    }
+}
+
+#[test]
+fn a_panicking_eager_cache_is_a_typed_error_at_every_read() {
+    let mut heap = Heap::new();
+    let h = heap.imm(Fragile { n: 0 }).unwrap();
+    for _ in 0..2 {
+        let err = Fragile::checked(&heap, h).unwrap_err();
+        match &err {
+            Error::Panicked { cache, message } => {
+                assert_eq!(cache.cache, "checked");
+                assert_eq!(message, "zero has no inverse");
+            }
+            e => panic!("expected a panic error, got {e}"),
+        }
+        assert!(err.to_string().contains("checked"), "{err}");
+    }
+    // The rest of the object and the heap are fine.
+    assert_eq!(*Fragile::plain(&heap, h).unwrap(), 0);
+    let ok = heap.imm(Fragile { n: 4 }).unwrap();
+    assert_eq!(*Fragile::checked(&heap, ok).unwrap(), 25);
+    assert_eq!(heap.remove(h).unwrap().n, 0);
+}
+
+gated!(Doomed, DOOMED_RUNS, DOOMED_GATE);
+
+#[test]
+fn removing_an_object_waits_for_its_running_eager_cache() {
+    let mut heap = Heap::new();
+    let h = heap.imm(Doomed { n: 1 }).unwrap();
+    // Wait until a worker runs it, then let it finish while `remove` waits.
+    while DOOMED_RUNS.load(Ordering::SeqCst) == 0 {
+        std::thread::yield_now();
+    }
+    let opener = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        open(&DOOMED_GATE);
+    });
+    assert_eq!(heap.remove(h).unwrap().n, 1);
+    opener.join().unwrap();
+}
