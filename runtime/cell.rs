@@ -73,6 +73,13 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
         Some(v)
     }
 
+    /// The value, if valid, without marking the cell as read: for cells no write can
+    /// invalidate (an immutable object's), where the mark would be unused.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&V> {
+        self.value.get()
+    }
+
     /// Whether it was read since it was last computed.
     pub(crate) fn seen_mut(&mut self) -> bool {
         *self.seen.get_mut()

@@ -411,7 +411,7 @@ impl Heap {
     /// Everything but a hit, kept out of line so that the hit inlines into the caller.
     #[cold]
     #[inline(never)]
-    fn cache_miss<T: Object, V: Send + Sync + 'static>(
+    pub(crate) fn cache_miss<T: Object, V: Send + Sync + 'static>(
         &self,
         id: ObjectId,
         cache: &Cache<T, V>,
@@ -423,6 +423,9 @@ impl Heap {
         }
         let (slot, key) = self.shared_by(slot, key);
         let cell = (cache.cell)(&Self::stored_in::<T>(slot)?.cells);
+        if let Some(v) = cell.get() {
+            return Ok(v);
+        }
         let id = CellId {
             key,
             index: cache.index() as u32,

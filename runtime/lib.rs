@@ -86,6 +86,7 @@ mod parallel;
 mod shape;
 mod sync;
 mod track;
+mod view;
 
 #[doc(hidden)]
 pub mod __private;
@@ -258,3 +259,4 @@ pub use steadfast_derive::cached;
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
 pub use track::Ctx;
+pub use view::View;

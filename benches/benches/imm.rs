@@ -1,0 +1,131 @@
+//! Immutable objects: a `lazy` hit against a hand-written `OnceLock` read, and two
+//! expensive `eager` caches computed on rayon's pool against computing them one after
+//! the other.
+//!
+//! `cargo bench -p steadfast-benches --bench imm` (full), `-- --quick` for CI.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use steadfast::{cached, imm, Heap};
+
+#[imm]
+struct Circle {
+    radius: f64,
+}
+
+#[cached]
+impl Circle {
+    #[cache(lazy)]
+    fn area(&self) -> f64 {
+        std::f64::consts::PI * self.radius * self.radius
+    }
+}
+
+/// The hand-written equivalent: the value next to a `OnceLock`.
+struct HandCircle {
+    radius: f64,
+    area: OnceLock<f64>,
+}
+
+impl HandCircle {
+    #[inline]
+    fn area(&self) -> f64 {
+        *self
+            .area
+            .get_or_init(|| std::f64::consts::PI * self.radius * self.radius)
+    }
+}
+
+fn lazy_hit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("imm/lazy_hit");
+    let hand = HandCircle {
+        radius: 2.0,
+        area: OnceLock::new(),
+    };
+    hand.area();
+    g.bench_function("hand OnceLock", |b| b.iter(|| black_box(&hand).area()));
+    let mut heap = Heap::new();
+    let circle = heap.imm(Circle { radius: 2.0 }).unwrap();
+    let view = heap.view(circle).unwrap();
+    view.cache(&Circle::AREA).unwrap();
+    g.bench_function("steadfast view", |b| {
+        b.iter(|| *black_box(&view).cache(&Circle::AREA).unwrap())
+    });
+    g.bench_function("steadfast heap.cache", |b| {
+        b.iter(|| *heap.cache(black_box(circle), &Circle::AREA).unwrap())
+    });
+    // An equal object shares the representative's cache: its own cell stays empty, so
+    // through the heap each read goes to the representative; a view resolves it once.
+    let mut heap2 = Heap::new();
+    let first = heap2.imm(Circle { radius: 2.0 }).unwrap();
+    let second = heap2.imm(Circle { radius: 2.0 }).unwrap();
+    heap2.cache(first, &Circle::AREA).unwrap();
+    let shared = heap2.view(second).unwrap();
+    g.bench_function("steadfast view of an equal object", |b| {
+        b.iter(|| *black_box(&shared).cache(&Circle::AREA).unwrap())
+    });
+    g.bench_function("steadfast heap.cache of an equal object", |b| {
+        b.iter(|| *heap2.cache(black_box(second), &Circle::AREA).unwrap())
+    });
+    g.finish();
+}
+
+/// About a millisecond of work that the optimizer cannot skip.
+fn grind(seed: u64, salt: u64) -> u64 {
+    let mut x = seed ^ salt;
+    for _ in 0..400_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x ^= x >> 29;
+    }
+    x
+}
+
+#[imm]
+struct Job {
+    seed: u64,
+}
+
+#[cached]
+impl Job {
+    #[cache(eager)]
+    fn left(&self) -> u64 {
+        grind(self.seed, 1)
+    }
+
+    #[cache(eager)]
+    fn right(&self) -> u64 {
+        grind(self.seed, 2)
+    }
+}
+
+fn eager(c: &mut Criterion) {
+    let mut g = c.benchmark_group("imm/eager_two_caches");
+    g.sample_size(20);
+    let mut seed = 0u64;
+    g.bench_function("sequential", |b| {
+        b.iter(|| {
+            seed += 1;
+            black_box(grind(seed, 1)) ^ black_box(grind(seed, 2))
+        })
+    });
+    // Create (both caches start on the pool), then read both: the creator does not wait,
+    // and the reads wait for the workers or do the work themselves.
+    g.bench_function("steadfast eager on rayon", |b| {
+        b.iter(|| {
+            seed += 1;
+            let mut heap = Heap::new();
+            let job = heap.imm(Job { seed }).unwrap();
+            *Job::left(&heap, job).unwrap() ^ *Job::right(&heap, job).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lazy_hit, eager);
+criterion_main!(benches);
