@@ -170,7 +170,7 @@ fn main() -> Result<(), Error> {
         name: "empty".into(),
         points: vec![],
     })?;
-    let result = Polygon::mean_x(&heap, empty).map(|v| *v);
+    let result = Polygon::mean_x(&heap, empty).copied();
     let _ = std::panic::take_hook();
     match result {
         Err(e @ Error::Panicked { .. }) => println!("    {e}"),
