@@ -421,3 +421,46 @@ fn equal_objects_share_their_lazy_caches_across_threads() {
         Err(Error::Removed { .. })
     ));
 }
+
+/// A derived `Structural` enum in an immutable struct: variants, fields and the handles
+/// inside them are compared.
+#[derive(steadfast::Structural, steadfast::Owned)]
+enum Part {
+    Leaf(u32),
+    Pair { left: Imm<Tree>, right: Imm<Tree> },
+}
+
+#[imm]
+struct Tree {
+    part: Part,
+}
+
+#[cached]
+impl Tree {}
+
+#[test]
+fn derived_structural_types_are_compared_through_their_handles() {
+    let mut heap = Heap::new();
+    let tree = |heap: &mut Heap, a: u32, b: u32| {
+        let left = heap.imm(Tree {
+            part: Part::Leaf(a),
+        })?;
+        let right = heap.imm(Tree {
+            part: Part::Leaf(b),
+        })?;
+        heap.imm(Tree {
+            part: Part::Pair { left, right },
+        })
+    };
+    let x = tree(&mut heap, 1, 2).unwrap();
+    let y = tree(&mut heap, 1, 2).unwrap();
+    let z = tree(&mut heap, 1, 3).unwrap();
+    assert_eq!(heap.class_of(x).unwrap(), heap.class_of(y).unwrap());
+    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(z).unwrap());
+    let leaf = heap
+        .imm(Tree {
+            part: Part::Leaf(1),
+        })
+        .unwrap();
+    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(leaf).unwrap());
+}

@@ -47,7 +47,12 @@ fn lazy_hit(c: &mut Criterion) {
         area: OnceLock::new(),
     };
     hand.area();
-    g.bench_function("hand OnceLock", |b| b.iter(|| black_box(&hand).area()));
+    g.bench_function("hand OnceLock::get_or_init", |b| {
+        b.iter(|| black_box(&hand).area())
+    });
+    g.bench_function("hand OnceLock::get", |b| {
+        b.iter(|| *black_box(&hand).area.get().unwrap())
+    });
     let mut heap = Heap::new();
     let circle = heap.imm(Circle { radius: 2.0 }).unwrap();
     let view = heap.view(circle).unwrap();

@@ -515,11 +515,6 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
             .to_compile_error()
         }
     };
-    let mut generics = input.generics.clone();
-    for param in generics.type_params_mut() {
-        param.bounds.push(syn::parse_quote!(#rt::Structural));
-    }
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let mut same = Vec::new();
     let mut hash = Vec::new();
     let mut visit = Vec::new();
@@ -542,16 +537,16 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
         let i = i as u32;
         same.push(quote! {
             (#path { #(#members: #ours),* }, #path { #(#members: #theirs),* }) =>
-                true #(&& #rt::Structural::same_shape(#ours, #theirs))*,
+                true #(&& (&&&#rt::Part(#ours)).same_part(#theirs))*,
         });
         hash.push(quote! {
             #path { #(#members: #ours),* } => {
                 state.write_u32(#i);
-                #(#rt::Structural::hash_shape(#ours, state);)*
+                #((&&&#rt::Part(#ours)).hash_part(state);)*
             }
         });
         visit.push(quote! {
-            #path { #(#members: #ours),* } => { #(#rt::Structural::visit_handles(#ours, visit);)* }
+            #path { #(#members: #ours),* } => { #((&&&#rt::Part(#ours)).visit_part(visit);)* }
         });
         checks.extend(
             fields
@@ -561,10 +556,19 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
         );
     }
     let fallback = (variants.len() > 1).then(|| quote!(_ => false,));
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(#rt::Structural));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    // The methods reach each field through the probes, which compile whatever its type,
+    // so that a field that is not `Structural` is one error, at the field (`__check`).
     quote! {
         impl #impl_generics #rt::Structural for #name #ty_generics #where_clause {
             #[allow(unused_variables)]
             fn same_shape(&self, other: &Self) -> bool {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
                 match (self, other) {
                     #(#same)*
                     #fallback
@@ -572,10 +576,14 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
             }
             #[allow(unused_variables)]
             fn hash_shape(&self, state: &mut dyn #rt::Hasher) {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
                 match self { #(#hash)* }
             }
             #[allow(unused_variables)]
             fn visit_handles(&self, visit: &mut dyn ::core::ops::FnMut(#rt::ObjectId)) {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
                 match self { #(#visit)* }
             }
         }
