@@ -2,24 +2,13 @@
 //! handles immutable objects hold (so none dangles), and removing immutable graphs.
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
-use slotmap::Key;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Stored};
 use crate::object::Object;
-
-/// The class of structurally equal immutable objects an object belongs to: equal for two
-/// objects of one heap exactly when they are structurally equal (cycles included), so it
-/// is a map key for immutable graphs. Valid while any object of the class lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClassId {
-    class: u64,
-    heap: u64,
-}
 
 impl Heap {
     /// Turns a capsule, and every object it owns, into immutable objects, consuming its
@@ -225,77 +214,5 @@ impl Heap {
             drop(slot.ops.unwrap_value(slot.obj));
         }
         Ok(doomed.len())
-    }
-
-    /// The class of an immutable object: equal for two objects exactly when they are
-    /// structurally equal.
-    ///
-    /// ```
-    /// use steadfast::{cached, imm, Heap, Imm};
-    ///
-    /// #[imm]
-    /// struct Pair { left: u32, right: Option<Imm<Pair>> }
-    /// #[cached]
-    /// impl Pair {}
-    ///
-    /// let mut heap = Heap::new();
-    /// let a = heap.imm(Pair { left: 1, right: None })?;
-    /// let b = heap.imm(Pair { left: 1, right: None })?;
-    /// let p = heap.imm(Pair { left: 2, right: Some(a) })?;
-    /// let q = heap.imm(Pair { left: 2, right: Some(b) })?;
-    /// assert_eq!(heap.class_of(p)?, heap.class_of(q)?);
-    /// assert_ne!(heap.class_of(p)?, heap.class_of(a)?);
-    /// # Ok::<(), steadfast::Error>(())
-    /// ```
-    pub fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
-        let (slot, _) = self.typed_slot::<T>(handle.id)?;
-        let class = slot.class.expect("an immutable object is classed");
-        Ok(ClassId {
-            class: class.data().as_ffi(),
-            heap: self.id,
-        })
-    }
-
-    /// A hash of the immutable graph an object reaches that depends only on its structure:
-    /// structurally equal graphs have equal hashes in every heap and every run of the same
-    /// program (given [`Object::hash_shape`]s that are), however they were built; unequal
-    /// graphs almost surely differ. It is the hash of the graph's canonical form: its
-    /// classes numbered breadth-first from the root.
-    pub fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
-        let (slot, _) = self.typed_slot::<T>(handle.id)?;
-        let root = slot.class.expect("an immutable object is classed");
-        let mut number = FxHashMap::default();
-        number.insert(root, 0u32);
-        let mut order = vec![root];
-        let mut h = FxHasher::default();
-        let mut at = 0;
-        while let Some(&class) = order.get(at) {
-            at += 1;
-            let slot = &self.slots[self.classes.rep(class)];
-            slot.ops.type_name().hash(&mut h);
-            let mut shape = FxHasher::default();
-            let comparable = slot.ops.hash_shape(slot.obj.get(), &mut shape);
-            (comparable, shape.finish()).hash(&mut h);
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                let child = self
-                    .slots
-                    .get(id.key)
-                    .filter(|_| id.heap == self.id)
-                    .and_then(|s| s.class);
-                match child {
-                    Some(c) => {
-                        let n = *number.entry(c).or_insert_with(|| {
-                            order.push(c);
-                            (order.len() - 1) as u32
-                        });
-                        n.hash(&mut h);
-                    }
-                    None => u32::MAX.hash(&mut h),
-                }
-            });
-            // Ends the node, so that children lists cannot run into each other.
-            (u32::MAX - 1).hash(&mut h);
-        }
-        Ok(h.finish())
     }
 }

@@ -5,6 +5,9 @@
 //! ([`Object`]); the runtime records what each computation reads, so a write invalidates
 //! exactly the caches that read what it wrote, and rechecks the invariants it can break
 //! once, when the operation ends. A failing invariant or a panic rolls the operation back.
+//! Immutable objects are normalized: structurally equal ones, cyclic graphs included, share
+//! their caches ([`Heap::class_of`]), and their `eager` caches run on rayon's pool
+//! ([`Heap::imm`], [`Heap::freeze`]).
 //!
 //! # Example
 //!
@@ -94,9 +97,9 @@ pub mod __private;
 pub use barrier::Writer;
 pub use cell::CacheCell;
 pub use error::{CacheName, Error};
-pub use freeze::ClassId;
 pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
 pub use heap::Heap;
+pub use intern::ClassId;
 pub use object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
 pub use owned::Owned;
 pub use shape::Structural;
