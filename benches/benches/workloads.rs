@@ -26,6 +26,20 @@ fn checked_mutation(c: &mut Criterion) {
                 black_box(hand.set_last((i, 2)).is_ok())
             })
         });
+        // The same method saving the whole field first, as steadfast's rollback does: the
+        // difference to the row above is the snapshot's cost.
+        let mut snap = HandPath::new(path_points(n), (0, 0)).unwrap();
+        let mut i = 0;
+        g.bench_with_input(
+            BenchmarkId::new("hand-written, snapshot like steadfast", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    i += 1;
+                    black_box(snap.set_last_snapshot((i, 2)).is_ok())
+                })
+            },
+        );
         let (mut heap, path) = steadfast_path(n);
         let mut i = 0;
         g.bench_with_input(BenchmarkId::new("steadfast", n), &n, |b, _| {

@@ -228,6 +228,17 @@ impl HandPath {
         })
     }
 
+    /// Replaces the last point, checked, saving the whole `points` first as steadfast's
+    /// derived `save` does: the experiment that measures what the snapshot costs.
+    #[inline]
+    pub fn set_last_snapshot(&mut self, spot: Spot) -> Result<(), OnPath> {
+        let saved = self.points.clone();
+        if let Some(last) = self.points.last_mut() {
+            *last = spot;
+        }
+        self.check().inspect_err(|_| self.points = saved)
+    }
+
     /// Replaces the last point under a visible-state contract: checked on entry too.
     pub fn set_last_contract(&mut self, spot: Spot) -> Result<(), OnPath> {
         self.check()?;
