@@ -20,8 +20,9 @@
 //!   matches, the component's nodes are equal to no existing object, so the minimization
 //!   with fixed labels around it was exact.
 //!
-//! Every lookup is confirmed by comparing shapes with [`Object::same_shape`]
-//! (crate::Object::same_shape), so hash collisions cost time, never correctness.
+//! Every lookup is confirmed by comparing shapes with
+//! [`Object::same_shape`](crate::Object::same_shape), so hash collisions cost time, never
+//! correctness.
 
 use std::hash::{Hash, Hasher};
 
