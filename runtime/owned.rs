@@ -42,32 +42,41 @@ macro_rules! owned {
     ($($t:ty),* $(,)?) => { $(impl Owned for $t {})* };
 }
 
-owned!(
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    (),
-    str,
-    String,
-    std::time::Duration,
-    std::cmp::Ordering,
-    std::num::NonZeroU32,
-    std::num::NonZeroU64,
-    std::num::NonZeroUsize,
-);
+/// Calls `$m!` with std's plain value types (floats apart: `Structural` compares them by
+/// their bits), so that every marker trait implemented for them lists the same ones.
+macro_rules! plain_types {
+    ($m:ident) => {
+        $m!(
+            bool,
+            char,
+            u8,
+            u16,
+            u32,
+            u64,
+            u128,
+            usize,
+            i8,
+            i16,
+            i32,
+            i64,
+            i128,
+            isize,
+            (),
+            str,
+            String,
+            std::time::Duration,
+            std::cmp::Ordering,
+            std::num::NonZeroU32,
+            std::num::NonZeroU64,
+            std::num::NonZeroUsize,
+        );
+    };
+}
+
+pub(crate) use plain_types;
+
+plain_types!(owned);
+owned!(f32, f64);
 
 impl<T: ?Sized + Owned> Owned for &'static T {}
 impl<T: ?Sized + Owned> Owned for Box<T> {}

@@ -63,30 +63,7 @@ macro_rules! by_eq {
     )*};
 }
 
-by_eq!(
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    (),
-    str,
-    String,
-    std::time::Duration,
-    std::cmp::Ordering,
-    std::num::NonZeroU32,
-    std::num::NonZeroU64,
-    std::num::NonZeroUsize,
-);
+crate::owned::plain_types!(by_eq);
 
 macro_rules! by_bits {
     ($($t:ty),*) => {$(
