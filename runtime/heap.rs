@@ -358,6 +358,11 @@ impl Heap {
     }
 
     /// Creates an immutable object (see [`alloc`](Heap::alloc) for what creation checks).
+    ///
+    /// The object joins the class of the immutable objects structurally equal to it
+    /// ([`class_of`](Heap::class_of)) and shares their caches. If it founds a new class, its
+    /// `eager` caches that read only its fields start on rayon's pool, and `imm` returns
+    /// without waiting for them; a read of one waits for it or computes it.
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
         self.create(value, Tag::Imm).map(Imm::new)
     }
@@ -382,7 +387,9 @@ impl Heap {
     ///
     /// A hit costs a slot lookup, one type check of the object (its cells are stored with
     /// it) and one acquire load. A miss computes once, also when several threads miss at
-    /// once (the others wait for the value).
+    /// once (the others wait for the value). An immutable object's caches are its class's:
+    /// a miss on an object equal to one whose cache is computed reads that one (a
+    /// [`view`](Heap::view) finds it once for repeated reads).
     ///
     /// # Errors
     /// A stale or foreign handle, a cache of another type, or [`Error::Cycle`] if the

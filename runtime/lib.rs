@@ -148,7 +148,9 @@ pub use shape::Structural;
 pub use steadfast_derive::capsule;
 
 /// Declares an immutable type, created with [`Heap::imm`]: never mutated, so it has no
-/// setters and may have `lazy` and `eager` caches. Every field must be [`Owned`].
+/// setters and may have `lazy` and `eager` caches (eager ones run on rayon's pool, and
+/// structurally equal objects share their caches). Every field must be [`Owned`]; fields
+/// that are [`Structural`](trait@Structural) are compared by structure.
 ///
 /// ```
 /// use steadfast::{cached, imm, Heap};
