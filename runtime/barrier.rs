@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Slot, Stored};
-use crate::object::sealed::Refill;
+use crate::object::sealed::{Cells as _, Refill};
 use crate::object::{Field, FieldMask, Object};
 use crate::track::{keep_reads, CellId, CycleUnwind, Frame, Node, Saved, State};
 
@@ -21,6 +21,33 @@ pub(crate) enum Failure {
     Cycle(Error),
     /// A computation that had to run panicked; the payload is re-raised after rollback.
     Panic(Box<dyn Any + Send>),
+}
+
+/// What [`Heap::write_quiet`] did.
+enum Quiet {
+    /// The write was quiet, and its barrier is done.
+    Yes,
+    /// It was not: the full barrier must run (nothing was invalidated yet).
+    No,
+    /// It was quiet and a `now` cell failed (or panicked); the cells are as before the
+    /// write, and the caller puts the fields back.
+    Failed(Result<Error, Box<dyn Any + Send>>),
+}
+
+/// The indices of the set bits of a mask, lowest first.
+struct Bits(u64);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.trailing_zeros();
+        self.0 &= self.0 - 1;
+        Some(i as usize)
+    }
 }
 
 /// Write access to one object inside [`Heap::write`] or [`Heap::mutate`]: each field is
@@ -94,8 +121,13 @@ impl Heap {
         let key = self.writable::<T>(handle.id)?;
         let (old, quiet) =
             self.write_quiet::<T, _>(key, field.mask(), |v| mem::replace(field.get_mut(v), value));
-        if quiet {
-            return Ok(old);
+        match quiet {
+            Quiet::Yes => return Ok(old),
+            Quiet::Failed(error) => {
+                *field.get_mut(self.value_mut::<T>(key)) = old;
+                return Err(raise(error));
+            }
+            Quiet::No => {}
         }
         match self.barrier(key, field.mask()) {
             Ok(()) => Ok(old),
@@ -169,22 +201,27 @@ impl Heap {
                 panic::resume_unwind(payload)
             }
         };
-        if written.is_empty() || self.write_quiet::<T, _>(key, written, |_| ()).1 {
+        if written.is_empty() {
             return Ok(out);
         }
-        match self.barrier(key, written) {
-            Ok(()) => Ok(out),
-            Err(failure) => {
-                let error = self.failure_error(failure);
-                self.roll_back();
-                let removed = self.restore::<T>(key, saved, lost);
-                let mut error = raise(error);
-                if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
-                    *slot = Some(value);
+        let error = match self.write_quiet::<T, _>(key, written, |_| ()).1 {
+            Quiet::Yes => return Ok(out),
+            Quiet::Failed(error) => error,
+            Quiet::No => match self.barrier(key, written) {
+                Ok(()) => return Ok(out),
+                Err(failure) => {
+                    let error = self.failure_error(failure);
+                    self.roll_back();
+                    error
                 }
-                Err(error)
-            }
+            },
+        };
+        let removed = self.restore::<T>(key, saved, lost);
+        let mut error = raise(error);
+        if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
+            *slot = Some(value);
         }
+        Err(error)
     }
 
     /// Puts back saved fields, or removes an object that could not be saved and returns
@@ -264,12 +301,14 @@ impl Heap {
         let graph = self.slots[key].graph.get_mut();
         // The object's own cells that read its other cells go with it: nothing to recheck.
         let others = |c: &&CellId| c.key != key;
-        let mut work: Vec<(CellId, State)> = graph
-            .readers
-            .keys()
-            .filter(others)
-            .map(|&c| (c, State::Dirty))
-            .collect();
+        let mut work = mem::take(&mut self.work);
+        work.extend(
+            graph
+                .readers
+                .keys()
+                .filter(others)
+                .map(|&c| (c, State::Dirty)),
+        );
         for node in &graph.nodes {
             work.extend(
                 node.dependents
@@ -282,19 +321,21 @@ impl Heap {
     }
 
     /// Runs `write`, which writes `written` on `key`, and then, if the write is *quiet*, its
-    /// whole barrier; returns whether it was. A quiet write can neither fail nor reach
-    /// another cell: every cell it invalidates is lazy, has no dependents, and no other
-    /// object read the written fields. So it has nothing to recheck and nothing to roll
-    /// back, and skips the journal; cells that were being read are recomputed at once, as
-    /// in [`settle_journal`](Heap::settle_journal). A write that is not quiet is left to
-    /// the full barrier, with nothing invalidated yet. The object is reached once for the
-    /// write and the barrier together.
+    /// whole barrier. A quiet write reaches no cell outside the object: every cell it
+    /// invalidates has no dependents, no other object read the written fields, and every
+    /// `now` cell it reaches is computed from the object's fields alone. Such a write needs
+    /// no journal: its `now` cells are rechecked first, each once, in declaration order,
+    /// with their previous values kept aside, so a failure puts back just those; only when
+    /// all hold are the lazy cells invalidated (or, if they were being read, recomputed at
+    /// once, as in [`settle_journal`](Heap::settle_journal)). A write that is not quiet is
+    /// left to the full barrier, with nothing invalidated yet. The object is reached once
+    /// for the write and the barrier together.
     fn write_quiet<T: Object, R>(
         &mut self,
         key: ObjectKey,
         written: FieldMask,
         write: impl FnOnce(&mut T) -> R,
-    ) -> (R, bool) {
+    ) -> (R, Quiet) {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
@@ -303,17 +344,75 @@ impl Heap {
             .downcast_mut::<Stored<T>>()
             .expect("checked by Heap::key");
         let out = write(value);
-        let quiet = graph.nodes.iter().all(|n| {
-            n.state == State::Dirty
-                || !n.reads.intersects(written)
-                || (!n.eager && n.dependents.is_empty())
-        }) && graph.readers.values().all(|m| !m.intersects(written));
+        let local = |(i, n): (usize, &Node)| {
+            !n.reads.intersects(written)
+                || if n.eager {
+                    n.state == State::Clean
+                        && n.dependents.is_empty()
+                        && i < 64
+                        && T::CACHES[i].detached()
+                } else {
+                    n.state == State::Dirty || n.dependents.is_empty()
+                }
+        };
+        let quiet = graph.nodes.iter().enumerate().all(local)
+            && graph.readers.values().all(|m| !m.intersects(written));
         if !quiet {
-            return (out, false);
+            return (out, Quiet::No);
         }
-        let (mut hot, mut touched) = (0u64, false);
+        // The `now` cells, before anything else changes.
+        let (mut checked, mut changed) = (0u64, 0u64);
+        let mut failure = None;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if !(node.eager && node.reads.intersects(written)) {
+                continue;
+            }
+            checked |= 1 << i;
+            match T::CACHES[i].recheck(value, cells) {
+                Some(Ok(fresh)) if !fresh.failed => changed |= u64::from(fresh.changed) << i,
+                Some(Ok(_)) => {
+                    failure = Some(Ok(i));
+                    break;
+                }
+                Some(Err(payload)) => {
+                    failure = Some(Err(payload));
+                    break;
+                }
+                None => unreachable!("checked to be field-only"),
+            }
+        }
+        if let Some(failure) = failure {
+            let failure = failure.map(|i| {
+                let source = T::CACHES[i]
+                    .take_failure(cells)
+                    .expect("a failed invariant holds its error");
+                (i, source)
+            });
+            for i in Bits(checked) {
+                cells.cell_mut(i).roll_back(true);
+            }
+            let error = failure.map(|(i, source)| Error::Invariant {
+                invariant: self.name_of(CellId {
+                    key,
+                    index: i as u32,
+                }),
+                source,
+                value: None,
+            });
+            return (out, Quiet::Failed(error));
+        }
+        let (mut hot, mut touched) = (0u64, checked != 0);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.state == State::Dirty || !node.reads.intersects(written) {
+                continue;
+            }
+            if checked & 1 << i != 0 {
+                cells.cell_mut(i).commit();
+                node.failed = false;
+                node.verified_at = rev;
+                if changed & 1 << i != 0 {
+                    node.changed_at = rev;
+                }
                 continue;
             }
             if node.state == State::Clean {
@@ -336,13 +435,14 @@ impl Heap {
         }
         // Cells read since computed that need tracking: recomputed now, as in
         // `settle_journal`, so that the next read is a hit.
-        while hot != 0 {
-            let index = hot.trailing_zeros();
-            hot &= hot - 1;
+        for index in Bits(hot) {
             // Speculative: a failure here is the lazy cache's, reported when it is read.
-            let _ = self.settle(CellId { key, index });
+            let _ = self.settle(CellId {
+                key,
+                index: index as u32,
+            });
         }
-        (out, true)
+        (out, Quiet::Yes)
     }
 
     /// Invalidates what a write of `written` on `key` can change, then settles.
@@ -356,12 +456,14 @@ impl Heap {
         } = &mut self.slots[key];
         let graph = graph.get_mut();
         let journal = self.journal.get_mut();
-        let mut work: Vec<(CellId, State)> = graph
-            .readers
-            .iter()
-            .filter(|(_, m)| m.intersects(written))
-            .map(|(&c, _)| (c, State::Dirty))
-            .collect();
+        let mut work = mem::take(&mut self.work);
+        work.extend(
+            graph
+                .readers
+                .iter()
+                .filter(|(_, m)| m.intersects(written))
+                .map(|(&c, _)| (c, State::Dirty)),
+        );
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.reads.intersects(written) {
                 let id = CellId {
@@ -402,6 +504,9 @@ impl Heap {
             let invalidate = || ops.invalidate(obj, id.index as usize);
             self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
+        // Kept, empty, for the next barrier: a write that reaches many cells would
+        // otherwise allocate its work list each time.
+        self.work = work;
     }
 
     /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy

@@ -20,7 +20,7 @@ use crate::object::sealed::Cells as _;
 use crate::object::{Cache, Fresh, Kind, Object};
 use crate::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Condvar, Mutex};
-use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched};
+use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched, State};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
@@ -54,6 +54,9 @@ pub struct Heap {
     pub(crate) urgent: usize,
     /// The classes of structurally equal immutable objects.
     pub(crate) classes: Classes,
+    /// The barrier's list of cells left to mark, empty between barriers (kept for its
+    /// allocation).
+    pub(crate) work: Vec<(CellId, State)>,
 }
 
 /// One object with its caches and tracking data.
@@ -319,6 +322,7 @@ impl Heap {
             settled: false,
             urgent: 0,
             classes: Classes::default(),
+            work: Vec::new(),
         }
     }
 

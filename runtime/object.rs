@@ -565,6 +565,12 @@ pub(crate) mod sealed {
         /// fields only that was read since it was last computed is recomputed in place,
         /// untracked; any other cache is invalidated.
         fn refill(&self, value: &T, cells: &mut T::Cells) -> Refill;
+        /// Under a quiet write that reaches this field-only `now` cache: computes it from
+        /// the written value and publishes the result, keeping the previous value aside
+        /// for `ErasedCell::roll_back` or `ErasedCell::commit`. `None` for a cache that is
+        /// not field-only; the panic's payload if the computation panicked (the cell is then
+        /// untouched).
+        fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>>;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
         fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>>;
         /// Whether it reads its own object's fields only, so that it can be computed with
@@ -626,6 +632,19 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         sealed::Refill::Invalidated {
             hot: cell.invalidate(),
         }
+    }
+
+    fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>> {
+        let Body::Fields(_, compute) = self.body else {
+            return None;
+        };
+        Some(
+            panic::catch_unwind(AssertUnwindSafe(|| compute(value))).map(|v| {
+                let cell = (self.cell_mut)(cells);
+                ErasedCell::invalidate(cell);
+                cell.publish_owned(v, self.rule, true)
+            }),
+        )
     }
 
     fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>> {

@@ -231,3 +231,247 @@ mod first_read_in_a_rejected_barrier {
         assert_eq!(*Mirror::double(&heap, mirror).unwrap(), 14);
     }
 }
+
+/// A write that reaches only its own object's cells, whose `now` caches read its fields
+/// alone, is settled without the journal: the `now` cells are rechecked first, each once,
+/// and a failure must put back exactly those, leaving every other cell as it was.
+mod local_writes {
+    use std::cell::Cell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use proptest::prelude::*;
+    use steadfast::{cached, mutable, Error, Heap};
+
+    thread_local! {
+        /// Runs of `sum`, `diff`, `small`, `ordered`.
+        static RUNS: Cell<[u32; 4]> = const { Cell::new([0; 4]) };
+    }
+
+    fn bump(i: usize) {
+        RUNS.with(|r| {
+            let mut v = r.get();
+            v[i] += 1;
+            r.set(v);
+        });
+    }
+
+    fn runs() -> [u32; 4] {
+        RUNS.with(Cell::get)
+    }
+
+    /// `diff` panics on this `a`.
+    const PANIC_A: i64 = 77;
+
+    #[mutable]
+    #[derive(Clone, Debug, PartialEq)]
+    struct Local {
+        a: i64,
+        b: i64,
+    }
+
+    #[derive(Debug)]
+    struct Bad(&'static str);
+
+    impl std::fmt::Display for Bad {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Bad {}
+
+    #[cached]
+    impl Local {
+        #[cache(lazy_read)]
+        pub fn sum(a: &i64, b: &i64) -> i64 {
+            bump(0);
+            a + b
+        }
+
+        /// A `now` value declared before the invariants: it is recomputed first, and must
+        /// get its old value back when an invariant after it fails.
+        #[cache(now)]
+        pub fn diff(a: &i64, b: &i64) -> i64 {
+            bump(1);
+            assert!(*a != PANIC_A, "diff panics on a == {PANIC_A}");
+            a - b
+        }
+
+        #[cache(now)]
+        pub fn small(a: &i64) -> Result<(), Bad> {
+            bump(2);
+            if *a <= 100 {
+                Ok(())
+            } else {
+                Err(Bad("a > 100"))
+            }
+        }
+
+        #[cache(now)]
+        pub fn ordered(a: &i64, b: &i64) -> Result<(), Bad> {
+            bump(3);
+            if *b <= *a + 50 {
+                Ok(())
+            } else {
+                Err(Bad("b > a + 50"))
+            }
+        }
+    }
+
+    fn holds(a: i64, b: i64) -> bool {
+        a <= 100 && b <= a + 50
+    }
+
+    #[test]
+    fn a_write_checks_each_invariant_it_reaches_once() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        let before = runs();
+        Local::set_b(&mut heap, p, 5).unwrap();
+        let after = runs();
+        // `sum` was being read: recomputed at once; `small` does not read `b`.
+        assert_eq!(
+            [
+                after[0] - before[0],
+                after[1] - before[1],
+                after[2] - before[2],
+                after[3] - before[3]
+            ],
+            [1, 1, 0, 1]
+        );
+        assert_eq!(*Local::diff(&heap, p).unwrap(), -4);
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 6);
+        assert_eq!(runs(), after, "both reads are hits");
+    }
+
+    #[test]
+    fn a_failing_invariant_puts_back_the_now_values_before_it() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        let err = Local::set_b(&mut heap, p, 60).unwrap_err();
+        let Error::Invariant { invariant, .. } = &err else {
+            panic!("not an invariant failure: {err}");
+        };
+        assert_eq!(invariant.cache, "ordered");
+        assert!(err.to_string().contains("b > a + 50"), "{err}");
+        assert_eq!(heap[p], Local { a: 1, b: 2 });
+        let before = runs();
+        // `diff` was recomputed to -59 before `ordered` failed: its old value is back, and
+        // `sum` was never touched. Both reads are hits.
+        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        assert_eq!(runs(), before);
+        // The object goes on as if the write had not been tried.
+        Local::set_b(&mut heap, p, 40).unwrap();
+        assert_eq!(*Local::diff(&heap, p).unwrap(), -39);
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 41);
+    }
+
+    #[test]
+    fn a_failing_write_through_a_writer_puts_back_every_field() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let err = heap
+            .write(p, |w| {
+                w.set(&Local::B, 3);
+                w.set(&Local::A, 500);
+            })
+            .unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "small");
+        assert_eq!(heap[p], Local { a: 1, b: 2 });
+        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
+    }
+
+    #[test]
+    fn a_panic_in_a_now_cache_leaves_the_object_as_it_was() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        let r = catch_unwind(AssertUnwindSafe(|| Local::set_a(&mut heap, p, PANIC_A)));
+        assert!(r.is_err());
+        assert_eq!(heap[p], Local { a: 1, b: 2 });
+        let before = runs();
+        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
+        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        assert_eq!(runs(), before);
+        Local::set_a(&mut heap, p, 4).unwrap();
+        assert_eq!(*Local::diff(&heap, p).unwrap(), 2);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SetA(i64),
+        SetB(i64),
+        /// Both fields in one write.
+        Both(i64, i64),
+        ReadSum,
+        ReadDiff,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let v = || -20i64..130;
+        prop_oneof![
+            v().prop_map(Op::SetA),
+            v().prop_map(Op::SetB),
+            (v(), v()).prop_map(|(a, b)| Op::Both(a, b)),
+            Just(Op::ReadSum),
+            Just(Op::ReadDiff),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("STEADFAST_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+        ))]
+
+        /// Random local writes, some rejected, some panicking, against a model that
+        /// recomputes every cache and checks every invariant after each step.
+        #[test]
+        fn local_writes_match_a_recompute_everything_model(ops in prop::collection::vec(op(), 1..40)) {
+            let mut heap = Heap::new();
+            let (mut a, mut b) = (0i64, 0i64);
+            let p = heap.alloc(Local { a, b }).unwrap();
+            for op in ops {
+                let (na, nb) = match op {
+                    Op::SetA(v) => (v, b),
+                    Op::SetB(v) => (a, v),
+                    Op::Both(x, y) => (x, y),
+                    Op::ReadSum => {
+                        prop_assert_eq!(*Local::sum(&heap, p).unwrap(), a + b);
+                        continue;
+                    }
+                    Op::ReadDiff => {
+                        prop_assert_eq!(*Local::diff(&heap, p).unwrap(), a - b);
+                        continue;
+                    }
+                };
+                let result = catch_unwind(AssertUnwindSafe(|| match op {
+                    Op::SetA(v) => Local::set_a(&mut heap, p, v).map(drop),
+                    Op::SetB(v) => Local::set_b(&mut heap, p, v).map(drop),
+                    _ => heap.write(p, |w| {
+                        w.set(&Local::A, na);
+                        w.set(&Local::B, nb);
+                    }),
+                }));
+                // Every write reaches `diff`, declared first: it panics before any check.
+                let panics = na == PANIC_A;
+                match result {
+                    Err(_) => prop_assert!(panics, "unexpected panic"),
+                    Ok(Ok(())) => {
+                        prop_assert!(!panics && holds(na, nb));
+                        (a, b) = (na, nb);
+                    }
+                    Ok(Err(e)) => {
+                        prop_assert!(!holds(na, nb), "rejected a valid write: {}", e);
+                    }
+                }
+                prop_assert_eq!(&heap[p], &Local { a, b });
+                prop_assert!(holds(a, b));
+            }
+            prop_assert_eq!(*Local::diff(&heap, p).unwrap(), a - b);
+            prop_assert_eq!(*Local::sum(&heap, p).unwrap(), a + b);
+        }
+    }
+}
