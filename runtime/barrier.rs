@@ -50,13 +50,43 @@ impl Iterator for Bits {
     }
 }
 
+/// The fields a [`Writer`] saved before writing them, in order. Most operations save once:
+/// that one save stays inline, so a mutator does not allocate for its rollback record.
+struct Saves<S> {
+    first: Option<S>,
+    more: Vec<S>,
+}
+
+impl<S> Default for Saves<S> {
+    fn default() -> Self {
+        Saves {
+            first: None,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<S> Saves<S> {
+    fn push(&mut self, saved: S) {
+        match self.first {
+            None => self.first = Some(saved),
+            Some(_) => self.more.push(saved),
+        }
+    }
+
+    /// The saves, last first: the order that puts back the oldest value of each field.
+    fn into_rev(self) -> impl Iterator<Item = S> {
+        self.more.into_iter().rev().chain(self.first)
+    }
+}
+
 /// Write access to one object inside [`Heap::write`] or [`Heap::mutate`]: each field is
 /// written through its descriptor, so the barrier knows what changed and saves each field
 /// once, before its first write, in case the operation is rolled back.
 pub struct Writer<'a, T: Object> {
     value: &'a mut T,
     written: FieldMask,
-    saved: Vec<T::Saved>,
+    saved: Saves<T::Saved>,
     /// `T::save` declined: a rollback removes the object instead of restoring it.
     lost: bool,
 }
@@ -66,7 +96,7 @@ impl<'a, T: Object> Writer<'a, T> {
         Writer {
             value,
             written: FieldMask::EMPTY,
-            saved: Vec::new(),
+            saved: Saves::default(),
             lost: false,
         }
     }
@@ -119,8 +149,9 @@ impl Heap {
         value: F,
     ) -> Result<F, Error> {
         let key = self.writable::<T>(handle.id)?;
-        let (old, quiet) =
-            self.write_quiet::<T, _>(key, field.mask(), |v| mem::replace(field.get_mut(v), value));
+        let (old, _, quiet) = self.write_quiet::<T, _>(key, |v| {
+            (mem::replace(field.get_mut(v), value), field.mask())
+        });
         match quiet {
             Quiet::Yes => return Ok(old),
             Quiet::Failed(error) => {
@@ -182,29 +213,35 @@ impl Heap {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = self.writable::<T>(id)?;
-        let mut writer = Writer::new(self.value_mut::<T>(key));
-        if whole {
-            writer.touch(FieldMask::ALL);
-        }
-        let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-        let Writer {
-            written,
-            saved,
-            lost,
-            ..
-        } = writer;
+        let ((out, saved, lost), written, quiet) = self.write_quiet::<T, _>(key, |value| {
+            let mut writer = Writer::new(value);
+            if whole {
+                writer.touch(FieldMask::ALL);
+            }
+            let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
+            let Writer {
+                written,
+                saved,
+                lost,
+                ..
+            } = writer;
+            // After a panic nothing is invalidated: putting the fields back is the whole
+            // rollback.
+            let written = if out.is_ok() {
+                written
+            } else {
+                FieldMask::EMPTY
+            };
+            ((out, saved, lost), written)
+        });
         let out = match out {
             Ok(out) => out,
             Err(payload) => {
-                // Nothing was invalidated yet: putting the fields back is the whole rollback.
                 self.restore::<T>(key, saved, lost);
                 panic::resume_unwind(payload)
             }
         };
-        if written.is_empty() {
-            return Ok(out);
-        }
-        let error = match self.write_quiet::<T, _>(key, written, |_| ()).1 {
+        let error = match quiet {
             Quiet::Yes => return Ok(out),
             Quiet::Failed(error) => error,
             Quiet::No => match self.barrier(key, written) {
@@ -229,7 +266,7 @@ impl Heap {
     fn restore<T: Object>(
         &mut self,
         key: ObjectKey,
-        saved: Vec<T::Saved>,
+        saved: Saves<T::Saved>,
         lost: bool,
     ) -> Option<Box<dyn Any + Send + Sync>> {
         if lost {
@@ -241,7 +278,7 @@ impl Heap {
             return Some(slot.ops.unwrap_value(slot.obj));
         }
         let value = self.value_mut::<T>(key);
-        for s in saved.into_iter().rev() {
+        for s in saved.into_rev() {
             value.restore(s);
         }
         None
@@ -320,8 +357,8 @@ impl Heap {
         self.mark(work);
     }
 
-    /// Runs `write`, which writes `written` on `key`, and then, if the write is *quiet*, its
-    /// whole barrier. A quiet write reaches no cell outside the object: every cell it
+    /// Runs `write`, which writes on `key` and returns the fields it wrote, and then, if the
+    /// write is *quiet*, its whole barrier (an empty write is). A quiet write reaches no cell outside the object: every cell it
     /// invalidates has no dependents, no other object read the written fields, and every
     /// `now` cell it reaches is computed from the object's fields alone. Such a write needs
     /// no journal: its `now` cells are rechecked first, each once, in declaration order,
@@ -333,9 +370,8 @@ impl Heap {
     fn write_quiet<T: Object, R>(
         &mut self,
         key: ObjectKey,
-        written: FieldMask,
-        write: impl FnOnce(&mut T) -> R,
-    ) -> (R, Quiet) {
+        write: impl FnOnce(&mut T) -> (R, FieldMask),
+    ) -> (R, FieldMask, Quiet) {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
@@ -343,7 +379,10 @@ impl Heap {
             .get_mut()
             .downcast_mut::<Stored<T>>()
             .expect("checked by Heap::key");
-        let out = write(value);
+        let (out, written) = write(value);
+        if written.is_empty() {
+            return (out, written, Quiet::Yes);
+        }
         let local = |(i, n): (usize, &Node)| {
             !n.reads.intersects(written)
                 || if n.eager {
@@ -358,7 +397,7 @@ impl Heap {
         let quiet = graph.nodes.iter().enumerate().all(local)
             && graph.readers.values().all(|m| !m.intersects(written));
         if !quiet {
-            return (out, Quiet::No);
+            return (out, written, Quiet::No);
         }
         // The `now` cells, before anything else changes.
         let (mut checked, mut changed) = (0u64, 0u64);
@@ -399,7 +438,7 @@ impl Heap {
                 source,
                 value: None,
             });
-            return (out, Quiet::Failed(error));
+            return (out, written, Quiet::Failed(error));
         }
         let (mut hot, mut touched) = (0u64, checked != 0);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
@@ -442,7 +481,7 @@ impl Heap {
                 index: index as u32,
             });
         }
-        (out, Quiet::Yes)
+        (out, written, Quiet::Yes)
     }
 
     /// Invalidates what a write of `written` on `key` can change, then settles.
