@@ -236,27 +236,16 @@ mod first_read_in_a_rejected_barrier {
 /// alone, is settled without the journal: the `now` cells are rechecked first, each once,
 /// and a failure must put back exactly those, leaving every other cell as it was.
 mod local_writes {
-    use std::cell::Cell;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
     use proptest::prelude::*;
     use steadfast::{cached, mutable, Error, Heap};
 
-    thread_local! {
-        /// Runs of `sum`, `diff`, `small`, `ordered`.
-        static RUNS: Cell<[u32; 4]> = const { Cell::new([0; 4]) };
-    }
+    use super::common::{bump, count, LOCAL_RUNS};
 
-    fn bump(i: usize) {
-        RUNS.with(|r| {
-            let mut v = r.get();
-            v[i] += 1;
-            r.set(v);
-        });
-    }
-
-    fn runs() -> [u32; 4] {
-        RUNS.with(Cell::get)
+    /// Runs of `sum`, `diff`, `small`, `ordered` on this thread.
+    fn runs() -> [usize; 4] {
+        LOCAL_RUNS.map(count)
     }
 
     /// `diff` panics on this `a`.
@@ -284,7 +273,7 @@ mod local_writes {
     impl Local {
         #[cache(lazy_read)]
         pub fn sum(a: &i64, b: &i64) -> i64 {
-            bump(0);
+            bump(LOCAL_RUNS[0]);
             a + b
         }
 
@@ -292,14 +281,14 @@ mod local_writes {
         /// get its old value back when an invariant after it fails.
         #[cache(now)]
         pub fn diff(a: &i64, b: &i64) -> i64 {
-            bump(1);
+            bump(LOCAL_RUNS[1]);
             assert!(*a != PANIC_A, "diff panics on a == {PANIC_A}");
             a - b
         }
 
         #[cache(now)]
         pub fn small(a: &i64) -> Result<(), Bad> {
-            bump(2);
+            bump(LOCAL_RUNS[2]);
             if *a <= 100 {
                 Ok(())
             } else {
@@ -309,7 +298,7 @@ mod local_writes {
 
         #[cache(now)]
         pub fn ordered(a: &i64, b: &i64) -> Result<(), Bad> {
-            bump(3);
+            bump(LOCAL_RUNS[3]);
             if *b <= *a + 50 {
                 Ok(())
             } else {

@@ -10,7 +10,7 @@ use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Imm, Mut, Object};
 pub mod derived;
 
 thread_local! {
-    static COUNTS: Cell<[usize; 8]> = const { Cell::new([0; 8]) };
+    static COUNTS: Cell<[usize; 12]> = const { Cell::new([0; 12]) };
 }
 
 /// Counters of computations run on this thread, by slot.
@@ -27,7 +27,7 @@ pub fn count(slot: usize) -> usize {
 }
 
 pub fn reset() {
-    COUNTS.with(|c| c.set([0; 8]));
+    COUNTS.with(|c| c.set([0; 12]));
 }
 
 pub const DIST_RUNS: usize = 0;
@@ -36,6 +36,8 @@ pub const INV_RUNS: usize = 2;
 pub const PARITY_RUNS: usize = 3;
 pub const LABEL_RUNS: usize = 4;
 pub const TOTAL_RUNS: usize = 5;
+/// The caches of `tests/rollback.rs::local_writes`, in declaration order.
+pub const LOCAL_RUNS: [usize; 4] = [8, 9, 10, 11];
 
 /// Simple error type for invariants.
 #[derive(Debug, Clone, PartialEq)]
