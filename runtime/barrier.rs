@@ -149,22 +149,12 @@ impl Heap {
         value: F,
     ) -> Result<F, Error> {
         let key = self.writable::<T>(handle.id)?;
-        let (old, _, quiet) = self.write_quiet::<T, _>(key, |v| {
+        let (old, written, quiet) = self.write_quiet::<T, _>(key, |v| {
             (mem::replace(field.get_mut(v), value), field.mask())
         });
-        match quiet {
-            Quiet::Yes => return Ok(old),
-            Quiet::Failed(error) => {
-                *field.get_mut(self.value_mut::<T>(key)) = old;
-                return Err(raise(error));
-            }
-            Quiet::No => {}
-        }
-        match self.barrier(key, field.mask()) {
+        match self.finish_write(key, written, quiet) {
             Ok(()) => Ok(old),
-            Err(failure) => {
-                let error = self.failure_error(failure);
-                self.roll_back();
+            Err(error) => {
                 *field.get_mut(self.value_mut::<T>(key)) = old;
                 Err(raise(error))
             }
@@ -241,17 +231,8 @@ impl Heap {
                 panic::resume_unwind(payload)
             }
         };
-        let error = match quiet {
-            Quiet::Yes => return Ok(out),
-            Quiet::Failed(error) => error,
-            Quiet::No => match self.barrier(key, written) {
-                Ok(()) => return Ok(out),
-                Err(failure) => {
-                    let error = self.failure_error(failure);
-                    self.roll_back();
-                    error
-                }
-            },
+        let Err(error) = self.finish_write(key, written, quiet) else {
+            return Ok(out);
         };
         let removed = self.restore::<T>(key, saved, lost);
         let mut error = raise(error);
@@ -259,6 +240,26 @@ impl Heap {
             *slot = Some(value);
         }
         Err(error)
+    }
+
+    /// Ends a write that [`write_quiet`](Heap::write_quiet) began: nothing more if it was
+    /// quiet, else the full barrier. On failure every cell is as before the write, and the
+    /// caller puts the fields back; the error (or the panic to resume) is returned.
+    fn finish_write(
+        &mut self,
+        key: ObjectKey,
+        written: FieldMask,
+        quiet: Quiet,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>> {
+        match quiet {
+            Quiet::Yes => Ok(()),
+            Quiet::Failed(error) => Err(error),
+            Quiet::No => self.barrier(key, written).map_err(|failure| {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                error
+            }),
+        }
     }
 
     /// Puts back saved fields, or removes an object that could not be saved and returns
@@ -358,9 +359,10 @@ impl Heap {
     }
 
     /// Runs `write`, which writes on `key` and returns the fields it wrote, and then, if the
-    /// write is *quiet*, its whole barrier (an empty write is). A quiet write reaches no cell outside the object: every cell it
-    /// invalidates has no dependents, no other object read the written fields, and every
-    /// `now` cell it reaches is computed from the object's fields alone. Such a write needs
+    /// write is *quiet*, its whole barrier (an empty write is quiet). A quiet write reaches
+    /// no cell outside the object: every cell it invalidates has no dependents, no other
+    /// object read the written fields, and every `now` cell it reaches is computed from the
+    /// object's fields alone. Such a write needs
     /// no journal: its `now` cells are rechecked first, each once, in declaration order,
     /// with their previous values kept aside, so a failure puts back just those; only when
     /// all hold are the lazy cells invalidated (or, if they were being read, recomputed at

@@ -1,6 +1,8 @@
 //! The derive's output: hygiene (no reliance on the prelude or on the user's names),
 //! visibility, field-level invalidation, and a model-based test over derived types.
 
+mod common;
+
 mod hygiene {
     #![no_implicit_prelude]
 
@@ -180,7 +182,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("STEADFAST_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+        common::model_cases(1000)
     ))]
 
     /// Random writes and reads on a derived type, against a model that recomputes on every read.

@@ -3,7 +3,7 @@
 //! read and checks every invariant after every step.
 //!
 //! It runs twice: over a hand-written `Object` and over the same type declared with the
-//! derive macros. `STEADFAST_MODEL_CASES` sets the number of cases (default 2000).
+//! derive macros. `STEADFAST_MODEL_CASES` sets the number of cases (default 2000) of every proptest in `tests/`.
 
 mod common;
 

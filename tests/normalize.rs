@@ -5,6 +5,8 @@
 //! The oracle is `norm::Graph` over every immutable node of the heap, recomputed from
 //! scratch: two nodes must share a class exactly when the oracle finds them equal.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
@@ -243,7 +245,7 @@ fn check(heap: &Heap, built: &Built) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("STEADFAST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(512),
+        cases: common::model_cases(512),
         ..ProptestConfig::default()
     })]
 

@@ -412,7 +412,7 @@ mod local_writes {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("STEADFAST_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+            super::common::model_cases(1000)
         ))]
 
         /// Random local writes, some rejected, some panicking, against a model that

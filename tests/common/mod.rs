@@ -13,6 +13,15 @@ thread_local! {
     static COUNTS: Cell<[usize; 12]> = const { Cell::new([0; 12]) };
 }
 
+/// Cases per proptest: `STEADFAST_MODEL_CASES` if set (CI uses the defaults; a longer run
+/// sets it higher), else `default`.
+pub fn model_cases(default: u32) -> u32 {
+    std::env::var("STEADFAST_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Counters of computations run on this thread, by slot.
 pub fn bump(slot: usize) {
     COUNTS.with(|c| {

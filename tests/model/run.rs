@@ -378,15 +378,8 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("STEADFAST_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::common::model_cases(2000), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_match_the_model(
