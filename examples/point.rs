@@ -32,17 +32,17 @@ fn main() -> Result<(), Error> {
     })?;
 
     println!("first read:");
-    println!("  distance = {}", Point::distance(&heap, p)?);
+    println!("  distance = {}", Point::distance(&heap, &p)?);
     println!("second read (a hit, nothing computed):");
-    println!("  distance = {}", Point::distance(&heap, p)?);
+    println!("  distance = {}", Point::distance(&heap, &p)?);
 
     println!("set_label: the distance does not read the label, so it stays valid:");
-    Point::set_label(&mut heap, p, "q".into())?;
-    println!("  distance = {}", Point::distance(&heap, p)?);
+    Point::set_label(&mut heap, &p, "q".into())?;
+    println!("  distance = {}", Point::distance(&heap, &p)?);
 
     println!("set_x: the distance reads x, so it is recomputed:");
-    Point::set_x(&mut heap, p, 6.0)?;
-    println!("  distance = {}", Point::distance(&heap, p)?);
-    println!("  label = {}, x = {}", heap[p].label(), heap[p].x());
+    Point::set_x(&mut heap, &p, 6.0)?;
+    println!("  distance = {}", Point::distance(&heap, &p)?);
+    println!("  label = {}, x = {}", heap[&p].label(), heap[&p].x());
     Ok(())
 }

@@ -101,13 +101,13 @@ fn floor(
         .iter()
         .map(|&colour| heap.alloc(Tile { colour, east: None }))
         .collect::<Result<_, _>>()?;
-    for (i, &t) in tiles.iter().enumerate() {
-        Tile::set_east(heap, t, Some(tiles[(i + 1) % tiles.len()]))?;
+    for (i, t) in tiles.iter().enumerate() {
+        Tile::set_east(heap, &t, Some(tiles[(i + 1) % tiles.len()].clone()))?;
     }
     let floor = heap.capsule(Floor {
-        start: tiles[start],
+        start: tiles[start].clone(),
     })?;
-    Ok((heap.freeze(floor)?, tiles[0]))
+    Ok((heap.freeze(floor)?, tiles[0].clone()))
 }
 
 fn main() -> Result<(), Error> {
@@ -129,8 +129,8 @@ fn main() -> Result<(), Error> {
     );
     println!(
         "    double area {}, perimeter {}",
-        Polygon::double_area(&heap, big)?,
-        Polygon::perimeter(&heap, big)?
+        Polygon::double_area(&heap, &big)?,
+        Polygon::perimeter(&heap, &big)?
     );
 
     println!("2. Equal shapes are one class and share their caches.");
@@ -145,10 +145,10 @@ fn main() -> Result<(), Error> {
     );
     println!(
         "    areas {} {} {}, bounds of b {:?}",
-        Polygon::double_area(&heap, a)?,
-        Polygon::double_area(&heap, b)?,
-        Polygon::double_area(&heap, c)?,
-        Polygon::bounds(&heap, b)?
+        Polygon::double_area(&heap, &a)?,
+        Polygon::double_area(&heap, &b)?,
+        Polygon::double_area(&heap, &c)?,
+        Polygon::bounds(&heap, &b)?
     );
     println!(
         "    areas computed for the three squares: {} (a and b share one)",
@@ -170,7 +170,7 @@ fn main() -> Result<(), Error> {
         name: "empty".into(),
         points: vec![],
     })?;
-    let result = Polygon::mean_x(&heap, empty).copied();
+    let result = Polygon::mean_x(&heap, &empty).copied();
     let _ = std::panic::take_hook();
     match result {
         Err(e @ Error::Panicked { .. }) => println!("    {e}"),
@@ -185,7 +185,7 @@ fn main() -> Result<(), Error> {
     // A `Mut` handle kept from before the freeze cannot write any more.
     println!(
         "    writing a frozen tile: {}",
-        Tile::set_colour(&mut heap, kept, 9).unwrap_err()
+        Tile::set_colour(&mut heap, &kept, 9).unwrap_err()
     );
     println!(
         "    same ring from another tile: {}; drawn twice round: {}; one colour changed: {}",

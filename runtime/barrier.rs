@@ -144,7 +144,7 @@ impl Heap {
     /// the field keeps its old value and the error names the invariant.
     pub fn set<T: Object, F>(
         &mut self,
-        handle: Mut<T>,
+        handle: &Mut<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
@@ -165,7 +165,7 @@ impl Heap {
     /// returns. If an invariant fails or `f` panics, every field `f` wrote is put back.
     pub fn write<T: Object, R>(
         &mut self,
-        handle: Mut<T>,
+        handle: &Mut<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         self.operate(handle.id, false, f)
@@ -276,7 +276,7 @@ impl Heap {
             self.commit();
             self.discard(key);
             let slot = self.take_slot(key);
-            return Some(slot.ops.unwrap_value(slot.obj));
+            return Some(slot.ops.unwrap_value(slot.obj, &mut self.owner));
         }
         let value = self.value_mut::<T>(key);
         for s in saved.into_rev() {
@@ -378,8 +378,9 @@ impl Heap {
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
         let Stored { value, cells } = obj
-            .get_mut()
-            .downcast_mut::<Stored<T>>()
+            .get_mut(&mut self.owner)
+            .downcast_mut::<Option<Stored<T>>>()
+            .and_then(Option::as_mut)
             .expect("checked by Heap::key");
         let (out, written) = write(value);
         if written.is_empty() {
@@ -511,7 +512,7 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let invalidate = || ops.invalidate(obj.get_mut(), i);
+                let invalidate = || ops.invalidate(obj.get_mut(&mut self.owner), i);
                 self.urgent += raise_cell(
                     id,
                     node,
@@ -541,7 +542,7 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let (ops, obj) = (slot.ops, slot.obj.get_mut());
+            let (ops, obj) = (slot.ops, slot.obj.get_mut(&mut self.owner));
             let invalidate = || ops.invalidate(obj, id.index as usize);
             self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
@@ -615,7 +616,7 @@ impl Heap {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             if let Some((deps, verified_at)) = &check {
                 if !self.inputs_changed(deps, *verified_at, &frame)? {
-                    let obj = self.slots[id.key].obj.get_mut();
+                    let obj = self.slots[id.key].obj.get_mut(&mut self.owner);
                     ops.cell_mut(obj, index).revalidate_owned();
                     return Ok(None);
                 }
@@ -675,7 +676,7 @@ impl Heap {
                 let slot = &mut self.slots[id.key];
                 let source = slot
                     .ops
-                    .take_failure(slot.obj.get_mut(), id.index as usize)
+                    .take_failure(slot.obj.get_mut(&mut self.owner), id.index as usize)
                     .expect("a failed invariant holds its error");
                 Ok(Error::Invariant {
                     invariant,
@@ -701,7 +702,7 @@ impl Heap {
                 };
                 if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
                     slot.ops
-                        .cell_mut(slot.obj.get_mut(), id.index as usize)
+                        .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
                         .commit();
                 }
             }
@@ -724,7 +725,7 @@ impl Heap {
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
             slot.ops
-                .cell_mut(slot.obj.get_mut(), id.index as usize)
+                .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
                 .roll_back(saved.state == State::Clean);
             if let Some((reads, deps)) = saved.reads {
                 node.reads = reads;

@@ -44,11 +44,11 @@ impl Heap {
     ///
     /// let mut heap = Heap::new();
     /// let a = heap.alloc(Node { label: 1, next: None })?;
-    /// let b = heap.alloc(Node { label: 2, next: Some(a) })?;
-    /// Node::set_next(&mut heap, a, Some(b))?; // a cycle
+    /// let b = heap.alloc(Node { label: 2, next: Some(a.clone()) })?;
+    /// Node::set_next(&mut heap, &a, Some(b.clone()))?; // a cycle
     /// let ring = heap.capsule(Ring { entry: a })?;
     /// let ring = heap.freeze(ring)?;
-    /// assert!(matches!(Node::set_label(&mut heap, b, 3), Err(Error::Immutable { .. })));
+    /// assert!(matches!(Node::set_label(&mut heap, &b, 3), Err(Error::Immutable { .. })));
     /// # let _ = ring;
     /// # Ok::<(), Error>(())
     /// ```
@@ -68,7 +68,8 @@ impl Heap {
     /// object of this heap.
     pub fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
         let (slot, _) = self.typed_slot::<T>(handle.id()).ok()?;
-        (slot.tag == Tag::Imm && slot.obj.get().is::<Stored<T>>()).then(|| Imm::new(handle.id()))
+        (slot.tag == Tag::Imm && slot.obj.get(&self.owner).is::<Option<Stored<T>>>())
+            .then(|| Imm::new(handle.id()))
     }
 
     /// What `root` reaches through handles, up to objects that are already immutable.
@@ -81,17 +82,18 @@ impl Heap {
             at += 1;
             let slot = &self.slots[key];
             let mut foreign = None;
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                if id.heap != self.id {
-                    foreign.get_or_insert(id);
-                    return;
-                }
-                // A removed object stays a dangling handle; an immutable one is not owned.
-                let live = self.slots.get(id.key).filter(|s| !s.gone);
-                if live.is_some_and(|s| s.tag != Tag::Imm) && seen.insert(id.key) {
-                    order.push(id.key);
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    if id.heap != self.id {
+                        foreign.get_or_insert(id);
+                        return;
+                    }
+                    // A removed object stays a dangling handle; an immutable one is not owned.
+                    let live = self.slots.get(id.key).filter(|s| !s.gone);
+                    if live.is_some_and(|s| s.tag != Tag::Imm) && seen.insert(id.key) {
+                        order.push(id.key);
+                    }
+                });
             if let Some(object) = foreign {
                 return Err(Error::ForeignHandle {
                     object,
@@ -110,11 +112,12 @@ impl Heap {
                 continue;
             }
             let mut shared = None;
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                if id.heap == self.id && inside.contains(&id.key) {
-                    shared.get_or_insert(id);
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    if id.heap == self.id && inside.contains(&id.key) {
+                        shared.get_or_insert(id);
+                    }
+                });
             if let Some(object) = shared {
                 return Err(Error::Aliased {
                     object,
@@ -132,11 +135,12 @@ impl Heap {
         let mut targets = Vec::new();
         for &k in keys {
             let slot = &self.slots[k];
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                if id.heap == self.id {
-                    targets.push(id.key);
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    if id.heap == self.id {
+                        targets.push(id.key);
+                    }
+                });
         }
         for t in targets {
             if let Some(s) = self.slots.get_mut(t) {
@@ -167,19 +171,20 @@ impl Heap {
         while let Some(&key) = order.get(at) {
             at += 1;
             let slot = &self.slots[key];
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                let live = (id.heap == self.id)
-                    .then(|| self.slots.get(id.key))
-                    .flatten()
-                    .filter(|s| !s.gone && s.tag == Tag::Imm);
-                if live.is_some() {
-                    let n = inside.entry(id.key).or_insert_with(|| {
-                        order.push(id.key);
-                        0
-                    });
-                    *n += 1;
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    let live = (id.heap == self.id)
+                        .then(|| self.slots.get(id.key))
+                        .flatten()
+                        .filter(|s| !s.gone && s.tag == Tag::Imm);
+                    if live.is_some() {
+                        let n = inside.entry(id.key).or_insert_with(|| {
+                            order.push(id.key);
+                            0
+                        });
+                        *n += 1;
+                    }
+                });
         }
         // Held from outside: kept, with everything it reaches.
         let mut kept: FxHashSet<ObjectKey> = FxHashSet::default();
@@ -193,11 +198,12 @@ impl Heap {
                 continue;
             }
             let slot = &self.slots[k];
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                if inside.contains_key(&id.key) && id.heap == self.id {
-                    queue.push_back(id.key);
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    if inside.contains_key(&id.key) && id.heap == self.id {
+                        queue.push_back(id.key);
+                    }
+                });
         }
         if kept.contains(&root_key) {
             let slot = &self.slots[root_key];
@@ -211,7 +217,7 @@ impl Heap {
         self.remove_keys(&doomed)?;
         for &k in &doomed {
             let slot = self.take_slot(k);
-            drop(slot.ops.unwrap_value(slot.obj));
+            drop(slot.ops.unwrap_value(slot.obj, &mut self.owner));
         }
         Ok(doomed.len())
     }

@@ -4,7 +4,12 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
+use std::sync::Arc;
+
 use slotmap::Key;
+
+use crate::heap::Link;
+use crate::object::Object;
 
 slotmap::new_key_type! {
     /// The arena key of an object (index and generation).
@@ -63,16 +68,20 @@ impl fmt::Display for Tag {
 }
 
 macro_rules! handle {
-    ($(#[$doc:meta])* $name:ident, $tag:expr, copy: $copy:tt) => {
+    (
+        $(#[$doc:meta])* $name:ident, $tag:expr,
+        struct { $($field:ident: $fty:ty),* }, where { $($bound:tt)* }, link: $link:expr
+    ) => {
         $(#[$doc])*
-        pub struct $name<T> {
+        pub struct $name<T $($bound)*> {
             pub(crate) id: ObjectId,
+            $(pub(crate) $field: $fty,)*
             _type: PhantomData<fn() -> T>,
         }
 
-        impl<T> $name<T> {
-            pub(crate) fn new(id: ObjectId) -> Self {
-                Self { id, _type: PhantomData }
+        impl<T $($bound)*> $name<T> {
+            pub(crate) fn new(id: ObjectId $(, $field: $fty)*) -> Self {
+                Self { id, $($field,)* _type: PhantomData }
             }
 
             /// The id of the object this handle names.
@@ -81,51 +90,61 @@ macro_rules! handle {
             }
         }
 
-        impl<T> fmt::Debug for $name<T> {
+        impl<T $($bound)*> fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}<{}>({})", stringify!($name), std::any::type_name::<T>(), self.id)
             }
         }
 
-        impl<T> PartialEq for $name<T> {
+        impl<T $($bound)*> PartialEq for $name<T> {
             fn eq(&self, other: &Self) -> bool {
                 self.id == other.id
             }
         }
 
-        impl<T> Eq for $name<T> {}
+        impl<T $($bound)*> Eq for $name<T> {}
 
-        impl<T> Hash for $name<T> {
+        impl<T $($bound)*> Hash for $name<T> {
             fn hash<H: Hasher>(&self, state: &mut H) {
                 self.id.hash(state);
             }
         }
 
-        impl<T> Handle<T> for $name<T> {
+        impl<T $($bound)*> Handle<T> for $name<T> {
             const TAG: Tag = $tag;
             fn id(&self) -> ObjectId {
                 self.id
             }
         }
 
-        impl<T> Handle<T> for &$name<T> {
+        impl<T $($bound)*> sealed::Sealed<T> for $name<T> {
+            #[inline]
+            fn link(&self) -> Option<&Arc<Link<T>>>
+            where
+                T: Object,
+            {
+                let link: fn(&Self) -> Option<&Arc<Link<T>>> = $link;
+                link(self)
+            }
+        }
+
+        impl<T $($bound)*> Handle<T> for &$name<T> {
             const TAG: Tag = $tag;
             fn id(&self) -> ObjectId {
                 self.id
             }
         }
 
-        handle!(@copy $copy $name);
-    };
-    (@copy true $name:ident) => {
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                *self
+        impl<T $($bound)*> sealed::Sealed<T> for &$name<T> {
+            #[inline]
+            fn link(&self) -> Option<&Arc<Link<T>>>
+            where
+                T: Object,
+            {
+                (**self).link()
             }
         }
-        impl<T> Copy for $name<T> {}
     };
-    (@copy false $name:ident) => {};
 }
 
 handle!(
@@ -137,6 +156,7 @@ handle!(
     /// # impl Object for Unit {
     /// #     const FIELDS: &'static [&'static str] = &[];
     /// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    /// #     type Cells = ();
     /// #     type Saved = ();
     /// #     fn save(&self, _: FieldMask) -> Option<()> { Some(()) }
     /// #     fn restore(&mut self, _: ()) {}
@@ -146,8 +166,17 @@ handle!(
     ///     heap.open_box(h, |_v| ()); // an immutable object has no box
     /// }
     /// ```
-    Imm, Tag::Imm, copy: true
+    Imm, Tag::Imm, struct {}, where {}, link: |_| None
 );
+
+impl<T> Clone for Imm<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Imm<T> {}
+
 handle!(
     /// The unique handle to a capsule object: not `Clone`, so the object cannot be aliased
     /// from outside; its state changes only through [`Heap::mutate`](crate::Heap::mutate)
@@ -159,6 +188,7 @@ handle!(
     /// # impl Object for Unit {
     /// #     const FIELDS: &'static [&'static str] = &[];
     /// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+    /// #     type Cells = ();
     /// #     type Saved = ();
     /// #     fn save(&self, _: FieldMask) -> Option<()> { Some(()) }
     /// #     fn restore(&mut self, _: ()) {}
@@ -168,29 +198,45 @@ handle!(
     ///     (c.clone(), c) // a capsule handle cannot be cloned
     /// }
     /// ```
-    Capsule, Tag::Capsule, copy: false
+    Capsule, Tag::Capsule, struct { link: Arc<Link<T>> }, where { : Object },
+    link: |h| Some(&h.link)
 );
 handle!(
-    /// A handle to a mutable object: `Copy` (aliasable); every write goes through the
+    /// A handle to a mutable object: aliasable ([`Clone`]); every write goes through the
     /// barrier ([`Heap::set`](crate::Heap::set), [`Heap::write`](crate::Heap::write)).
-    Mut, Tag::Mut, copy: true
+    ///
+    /// The handle holds a counted reference to the object's storage, so that a read
+    /// through it reaches the object without a lookup; the heap stays the only way in.
+    Mut, Tag::Mut, struct { link: Arc<Link<T>> }, where { : Object },
+    link: |h| Some(&h.link)
 );
+
+impl<T: Object> Clone for Mut<T> {
+    fn clone(&self) -> Self {
+        Mut::new(self.id, Arc::clone(&self.link))
+    }
+}
 
 /// Anything that names an object of type `T`: [`Imm`], [`Capsule`], [`Mut`] or a reference
 /// to one. Reads accept any handle; writes name the tags they allow in their signatures.
-pub trait Handle<T>: sealed::Sealed {
+pub trait Handle<T>: sealed::Sealed<T> {
     /// The tag the object had when this handle was made.
     const TAG: Tag;
     /// The object's id.
     fn id(&self) -> ObjectId;
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl<T> Sealed for super::Imm<T> {}
-    impl<T> Sealed for super::Capsule<T> {}
-    impl<T> Sealed for super::Mut<T> {}
-    impl<T> Sealed for &super::Imm<T> {}
-    impl<T> Sealed for &super::Capsule<T> {}
-    impl<T> Sealed for &super::Mut<T> {}
+pub(crate) mod sealed {
+    use std::sync::Arc;
+
+    use crate::heap::Link;
+    use crate::object::Object;
+
+    /// Implemented only by this module's handles.
+    pub trait Sealed<T> {
+        /// The object's storage, if the handle holds it (`mut` and capsule handles).
+        fn link(&self) -> Option<&Arc<Link<T>>>
+        where
+            T: Object;
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
+use qcell::{QCell, QCellOwner};
 use slotmap::SlotMap;
 
 use crate::cell::ErasedCell;
@@ -32,6 +33,9 @@ static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Heap {
     pub(crate) id: u64,
+    /// Grants access to the objects' storage: shared through `&Heap`, exclusive through
+    /// `&mut Heap`, so that handles may hold the storage and still reach it only here.
+    pub(crate) owner: QCellOwner,
     pub(crate) slots: SlotMap<ObjectKey, Slot>,
     /// Bumped by every write that invalidates something.
     pub(crate) rev: u64,
@@ -78,10 +82,16 @@ pub(crate) struct Slot {
     pub(crate) imm_refs: u32,
 }
 
-/// Where an object's `Stored<T>` lives.
+/// An object's storage as a handle holds it: `Some` while the object lives in its heap,
+/// emptied when it is removed (or moved to shared storage), so that a handle that
+/// outlives its object finds nothing here and falls back to the slot's checks.
+pub(crate) type Link<T> = QCell<Option<Stored<T>>>;
+
+/// Where an object's `Option<Stored<T>>` lives.
 pub(crate) enum Obj {
-    /// Owned by the slot.
-    Own(Box<dyn Any + Send + Sync>),
+    /// Owned by the slot and by the `mut` and capsule handles, reached through the heap's
+    /// [`QCellOwner`] (a [`Link`], type-erased).
+    Own(Arc<QCell<dyn Any + Send + Sync>>),
     /// An immutable object whose eager caches run on workers, which hold weak references to
     /// it, with the state of those runs.
     Shared(Arc<dyn Any + Send + Sync>, Arc<Runs>),
@@ -89,9 +99,9 @@ pub(crate) enum Obj {
 
 impl Obj {
     #[inline]
-    pub(crate) fn get(&self) -> &(dyn Any + Send + Sync) {
+    pub(crate) fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
         match self {
-            Obj::Own(b) => &**b,
+            Obj::Own(a) => owner.ro(&**a),
             Obj::Shared(a, _) => &**a,
         }
     }
@@ -99,9 +109,12 @@ impl Obj {
     /// Exclusive access. For a shared object (only a cache that read a removed or written
     /// object changes an immutable object's cells) this first calls off its queued eager
     /// runs and waits for running ones and for the workers to let go of it.
-    pub(crate) fn get_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+    pub(crate) fn get_mut<'a>(
+        &'a mut self,
+        owner: &'a mut QCellOwner,
+    ) -> &'a mut (dyn Any + Send + Sync) {
         match self {
-            Obj::Own(b) => &mut **b,
+            Obj::Own(a) => owner.rw(&**a),
             Obj::Shared(a, runs) => {
                 if Arc::get_mut(a).is_none() {
                     runs.settle();
@@ -123,7 +136,10 @@ impl Obj {
 }
 
 /// An object's value and the cells of its cached methods.
-pub(crate) struct Stored<T: Object> {
+///
+/// `pub` only so that the handles' sealed trait may name it; no path outside the crate
+/// reaches it.
+pub struct Stored<T: Object> {
     pub(crate) value: T,
     pub(crate) cells: T::Cells,
 }
@@ -150,7 +166,10 @@ pub(crate) trait TypeOps: Send + Sync {
         index: usize,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
     /// The value without its cells, as a `Box<T>`.
-    fn unwrap_value(&self, obj: Obj) -> Box<dyn Any + Send + Sync>;
+    fn unwrap_value(&self, obj: Obj, owner: &mut QCellOwner) -> Box<dyn Any + Send + Sync>;
+    /// Drops the value and cells of an object in the heap's own storage (the heap is
+    /// dropped: handles that outlive it must not keep objects, or cycles of them, alive).
+    fn clear(&self, obj: &mut (dyn Any + Send + Sync));
     /// [`Object::handles`].
     fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId));
     /// [`Object::hash_shape`].
@@ -171,11 +190,15 @@ impl<T: Object> OpsOf<T> {
 }
 
 fn stored<T: Object>(obj: &(dyn Any + Send + Sync)) -> &Stored<T> {
-    obj.downcast_ref().expect("a slot's ops match its object")
+    obj.downcast_ref::<Option<Stored<T>>>()
+        .and_then(Option::as_ref)
+        .expect("a slot's ops match its live object")
 }
 
 fn stored_mut<T: Object>(obj: &mut (dyn Any + Send + Sync)) -> &mut Stored<T> {
-    obj.downcast_mut().expect("a slot's ops match its object")
+    obj.downcast_mut::<Option<Stored<T>>>()
+        .and_then(Option::as_mut)
+        .expect("a slot's ops match its live object")
 }
 
 impl<T: Object> TypeOps for OpsOf<T> {
@@ -226,8 +249,14 @@ impl<T: Object> TypeOps for OpsOf<T> {
         T::CACHES[index].take_failure(&mut stored_mut::<T>(obj).cells)
     }
 
-    fn unwrap_value(&self, obj: Obj) -> Box<dyn Any + Send + Sync> {
-        Box::new(into_stored::<T>(obj).value)
+    fn unwrap_value(&self, obj: Obj, owner: &mut QCellOwner) -> Box<dyn Any + Send + Sync> {
+        Box::new(into_stored::<T>(obj, owner).value)
+    }
+
+    fn clear(&self, obj: &mut (dyn Any + Send + Sync)) {
+        if let Some(stored) = obj.downcast_mut::<Option<Stored<T>>>() {
+            *stored = None;
+        }
     }
 
     fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId)) {
@@ -244,17 +273,19 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn spawn_eager(&self, obj: &Obj) {
         let Obj::Shared(arc, runs) = obj else { return };
-        let arc: Arc<Stored<T>> = Arc::clone(arc)
+        let arc: Arc<Option<Stored<T>>> = Arc::clone(arc)
             .downcast()
             .expect("a slot's ops match its object");
         for (index, cache) in T::CACHES.iter().enumerate() {
             if cache.kind() != Kind::Eager || !cache.detached() {
                 continue;
             }
-            let (weak, runs): (Weak<Stored<T>>, Arc<Runs>) = (Arc::downgrade(&arc), runs.clone());
+            let (weak, runs): (Weak<Option<Stored<T>>>, Arc<Runs>) =
+                (Arc::downgrade(&arc), runs.clone());
             parallel::spawn(move || {
                 // Removed before a worker got to it: nothing to compute.
-                let Some(stored) = weak.upgrade() else { return };
+                let Some(arc) = weak.upgrade() else { return };
+                let Some(stored) = &*arc else { return };
                 runs.work(index, || {
                     T::CACHES[index].compute_detached(&stored.value, &stored.cells);
                 });
@@ -268,23 +299,41 @@ impl<T: Object> TypeOps for OpsOf<T> {
     }
 }
 
-/// Takes a `Stored<T>` out of its slot; for a shared object, once the workers let go of it.
-fn into_stored<T: Object>(obj: Obj) -> Stored<T> {
+/// Takes a `Stored<T>` out of its slot (handles that still hold the storage find it
+/// empty); for a shared object, once the workers let go of it.
+fn into_stored<T: Object>(obj: Obj, owner: &mut QCellOwner) -> Stored<T> {
     match obj {
-        Obj::Own(b) => *b.downcast().expect("a slot's ops match its object"),
+        Obj::Own(link) => owner
+            .rw(&*link)
+            .downcast_mut::<Option<Stored<T>>>()
+            .and_then(Option::take)
+            .expect("a slot's ops match its live object"),
         Obj::Shared(arc, runs) => {
             runs.settle();
-            let mut arc: Arc<Stored<T>> = arc.downcast().expect("a slot's ops match its object");
+            let mut arc: Arc<Option<Stored<T>>> =
+                arc.downcast().expect("a slot's ops match its object");
             loop {
                 // A worker that upgraded its weak reference just before the runs were called
                 // off lets go as soon as it sees that.
                 match Arc::try_unwrap(arc) {
-                    Ok(stored) => return stored,
+                    Ok(stored) => return stored.expect("a live object"),
                     Err(again) => {
                         arc = again;
                         std::thread::yield_now();
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Drop for Heap {
+    /// Handles outlive the heap, and objects hold handles to each other: drop every value
+    /// now, so that no handle keeps an object (or a cycle of them) alive.
+    fn drop(&mut self) {
+        for slot in self.slots.values() {
+            if let Obj::Own(link) = &slot.obj {
+                slot.ops.clear(self.owner.rw(&**link));
             }
         }
     }
@@ -310,6 +359,7 @@ impl Heap {
     pub fn new() -> Self {
         Heap {
             id: NEXT_HEAP.fetch_add(1, Ordering::Relaxed),
+            owner: QCellOwner::new(),
             slots: SlotMap::with_key(),
             rev: 1,
             in_barrier: false,
@@ -353,12 +403,14 @@ impl Heap {
     /// invariant fails, nothing is created and the value comes back inside the error
     /// ([`Error::into_value`]).
     pub fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
-        self.create(value, Tag::Mut).map(Mut::new)
+        self.create(value, Tag::Mut)
+            .map(|(id, link)| Mut::new(id, link))
     }
 
     /// Creates a capsule object (see [`alloc`](Heap::alloc) for what creation checks).
     pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
-        self.create(value, Tag::Capsule).map(Capsule::new)
+        self.create(value, Tag::Capsule)
+            .map(|(id, link)| Capsule::new(id, link))
     }
 
     /// Creates an immutable object (see [`alloc`](Heap::alloc) for what creation checks).
@@ -368,7 +420,7 @@ impl Heap {
     /// `eager` caches that read only its fields start on rayon's pool, and `imm` returns
     /// without waiting for them; a read of one waits for it or computes it.
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
-        self.create(value, Tag::Imm).map(Imm::new)
+        self.create(value, Tag::Imm).map(|(id, _)| Imm::new(id))
     }
 
     /// The tag of the object a handle names.
@@ -379,41 +431,46 @@ impl Heap {
     /// Whether the handle names a live object of this heap.
     pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
         self.slot(handle.id())
-            .is_ok_and(|(s, _)| s.obj.get().is::<Stored<T>>())
+            .is_ok_and(|(s, _)| s.obj.get(&self.owner).is::<Option<Stored<T>>>())
     }
 
     /// Reads an object.
     pub fn get<T: Object>(&self, handle: impl Handle<T>) -> Result<&T, Error> {
-        Self::value_of(self.typed_slot::<T>(handle.id())?.0)
+        self.value_of(self.typed_slot::<T>(handle.id())?.0)
     }
 
     /// Reads a cached method's value, computing it if it is not valid.
     ///
-    /// A hit costs a slot lookup, one type check of the object (its cells are stored with
-    /// it) and one acquire load. A miss computes once, also when several threads miss at
-    /// once (the others wait for the value). An immutable object's caches are its class's:
-    /// a miss on an object equal to one whose cache is computed reads that one (a
+    /// Through a [`Mut`] or [`Capsule`] handle a hit costs a comparison of heap ids, one of
+    /// owners and one acquire load: the handle holds the object's storage, so there is no
+    /// lookup and no type check. Through an [`Imm`] handle it also costs a slot lookup and
+    /// a type check. A miss computes once, also when several threads miss at once (the
+    /// others wait for the value). An immutable object's caches are its class's: a miss on
+    /// an object equal to one whose cache is computed reads that one (a
     /// [`view`](Heap::view) finds it once for repeated reads).
     ///
     /// # Errors
     /// A stale or foreign handle, a cache of another type, or [`Error::Cycle`] if the
     /// computation needs its own value.
     #[inline]
-    pub fn cache<T: Object, V: Send + Sync + 'static>(
-        &self,
-        handle: impl Handle<T>,
+    pub fn cache<'a, T: Object, V: Send + Sync + 'static, H: Handle<T>>(
+        &'a self,
+        handle: &'a H,
         cache: &Cache<T, V>,
-    ) -> Result<&V, Error> {
+    ) -> Result<&'a V, Error> {
         let id = handle.id();
         if id.heap == self.id {
-            if let Some(slot) = self.slots.get(id.key) {
-                if let Some(stored) = slot.obj.get().downcast_ref::<Stored<T>>() {
-                    if let Some(v) = (cache.cell)(&stored.cells).get() {
-                        if !slot.gone {
-                            return Ok(v);
-                        }
-                    }
-                }
+            let stored = match handle.link() {
+                // Empty once the object is removed: the slot's checks say why.
+                Some(link) => self.owner.ro(&**link).as_ref(),
+                None => self.slots.get(id.key).and_then(|slot| {
+                    let stored = slot.obj.get(&self.owner);
+                    let stored = stored.downcast_ref::<Option<Stored<T>>>()?.as_ref()?;
+                    (!slot.gone).then_some(stored)
+                }),
+            };
+            if let Some(v) = stored.and_then(|s| (cache.cell)(&s.cells).get()) {
+                return Ok(v);
             }
         }
         self.cache_miss(id, cache)
@@ -428,12 +485,12 @@ impl Heap {
         cache: &Cache<T, V>,
     ) -> Result<&V, Error> {
         let (slot, key) = self.typed_slot::<T>(id)?;
-        let cell = (cache.cell)(&Self::stored_in::<T>(slot)?.cells);
+        let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
         if let Some(v) = cell.get() {
             return Ok(v);
         }
         let (slot, key) = self.shared_by(slot, key);
-        let cell = (cache.cell)(&Self::stored_in::<T>(slot)?.cells);
+        let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
         if let Some(v) = cell.get() {
             return Ok(v);
         }
@@ -480,7 +537,7 @@ impl Heap {
         }
         self.remove_key(key)?;
         let slot = self.take_slot(key);
-        Ok(into_stored::<T>(slot.obj).value)
+        Ok(into_stored::<T>(slot.obj, &mut self.owner).value)
     }
 
     /// Takes a removed object's slot out of the arena, with its class membership and the
@@ -488,11 +545,12 @@ impl Heap {
     pub(crate) fn take_slot(&mut self, key: ObjectKey) -> Slot {
         let slot = self.slots.remove(key).expect("checked live");
         if slot.tag == Tag::Imm {
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                if let Some(s) = self.slots.get_mut(id.key).filter(|_| id.heap == self.id) {
-                    s.imm_refs = s.imm_refs.saturating_sub(1);
-                }
-            });
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    if let Some(s) = self.slots.get_mut(id.key).filter(|_| id.heap == self.id) {
+                        s.imm_refs = s.imm_refs.saturating_sub(1);
+                    }
+                });
         }
         if let Some(class) = slot.class {
             if let Some(rep) = self.classes.forget(class, key) {
@@ -545,26 +603,33 @@ impl Heap {
         Ok(self.typed_slot::<T>(id)?.1)
     }
 
-    pub(crate) fn value_of<T: Object>(slot: &Slot) -> Result<&T, Error> {
-        Self::stored_in::<T>(slot).map(|s| &s.value)
+    pub(crate) fn value_of<'a, T: Object>(&'a self, slot: &'a Slot) -> Result<&'a T, Error> {
+        self.stored_in::<T>(slot).map(|s| &s.value)
     }
 
-    /// The value and cells in a slot, checked to be a `T`.
-    pub(crate) fn stored_in<T: Object>(slot: &Slot) -> Result<&Stored<T>, Error> {
-        slot.obj.get().downcast_ref().ok_or_else(|| Error::Schema {
-            type_name: std::any::type_name::<T>(),
-            detail: format!("the object is a {}", slot.ops.type_name()),
-        })
+    /// The value and cells in a live slot, checked to be a `T`.
+    pub(crate) fn stored_in<'a, T: Object>(
+        &'a self,
+        slot: &'a Slot,
+    ) -> Result<&'a Stored<T>, Error> {
+        slot.obj
+            .get(&self.owner)
+            .downcast_ref::<Option<Stored<T>>>()
+            .and_then(Option::as_ref)
+            .ok_or_else(|| Error::Schema {
+                type_name: std::any::type_name::<T>(),
+                detail: format!("the object is a {}", slot.ops.type_name()),
+            })
     }
 
     /// The value and cells of a live object known to be a `T`.
     pub(crate) fn stored<T: Object>(&self, key: ObjectKey) -> &Stored<T> {
-        stored::<T>(self.slots[key].obj.get())
+        stored::<T>(self.slots[key].obj.get(&self.owner))
     }
 
     /// The value and cells of a live object known to be a `T`, exclusively.
     pub(crate) fn stored_mut<T: Object>(&mut self, key: ObjectKey) -> &mut Stored<T> {
-        stored_mut::<T>(self.slots[key].obj.get_mut())
+        stored_mut::<T>(self.slots[key].obj.get_mut(&mut self.owner))
     }
 
     /// The id of the object at `key` in this heap.
@@ -572,7 +637,8 @@ impl Heap {
         ObjectId { key, heap: self.id }
     }
 
-    fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<ObjectId, Error> {
+    /// Creates an object; returns its id and its storage, for the handle.
+    fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<(ObjectId, Arc<Link<T>>), Error> {
         check_schema::<T>()?;
         // Eager caches of an immutable object that read only its fields run on the pool.
         let off_heap = |c: &&dyn crate::object::AnyCache<T>| {
@@ -585,13 +651,17 @@ impl Heap {
                 .collect(),
             readers: Default::default(),
         };
+        let link: Arc<Link<T>> = Arc::new(QCell::new(
+            &self.owner,
+            Some(Stored {
+                value,
+                cells: T::Cells::empty(),
+            }),
+        ));
         let key = self.slots.insert(Slot {
             tag,
             gone: false,
-            obj: Obj::Own(Box::new(Stored {
-                value,
-                cells: T::Cells::empty(),
-            })),
+            obj: Obj::Own(link.clone()),
             ops: OpsOf::<T>::OPS,
             graph: Mutex::new(graph),
             class: None,
@@ -613,23 +683,20 @@ impl Heap {
                             .iter()
                             .map(|c| if off_heap(c) { Run::Queued } else { Run::None })
                             .collect();
-                        let slot = &mut self.slots[key];
-                        let Obj::Own(boxed) =
-                            std::mem::replace(&mut slot.obj, Obj::Own(Box::new(())))
-                        else {
-                            unreachable!("made above")
-                        };
-                        slot.obj = Obj::Shared(Arc::from(boxed), Arc::new(Runs::new(runs)));
+                        // No handle holds the storage of an immutable object: move it out.
+                        let stored = self.owner.rw(&*link).take();
+                        self.slots[key].obj =
+                            Obj::Shared(Arc::new(stored), Arc::new(Runs::new(runs)));
                     }
                     self.became_imm(&[key]);
                 }
-                Ok(id)
+                Ok((id, link))
             }
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.discard(key);
                 let slot = self.slots.remove(key).expect("just inserted");
-                let value = slot.ops.unwrap_value(slot.obj);
+                let value = slot.ops.unwrap_value(slot.obj, &mut self.owner);
                 match error {
                     Ok(Error::Invariant {
                         invariant, source, ..
@@ -711,4 +778,4 @@ macro_rules! index_by {
     )*};
 }
 
-index_by!(Imm<T>, Mut<T>, &Capsule<T>);
+index_by!(Imm<T>, &Imm<T>, &Mut<T>, &Capsule<T>);

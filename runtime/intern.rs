@@ -254,7 +254,7 @@ impl Heap {
     /// A batch node's type, shape and children.
     fn describe(&self, key: ObjectKey, position: &FxHashMap<ObjectKey, u32>) -> New {
         let slot = &self.slots[key];
-        let obj = slot.obj.get();
+        let obj = slot.obj.get(&self.owner);
         let type_id = obj.type_id();
         let mut h = FxHasher::default();
         type_id.hash(&mut h);
@@ -286,21 +286,24 @@ impl Heap {
     fn child_classes(&self, key: ObjectKey) -> Vec<Option<ClassKey>> {
         let slot = &self.slots[key];
         let mut out = Vec::new();
-        slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-            out.push(
-                self.slots
-                    .get(id.key)
-                    .filter(|_| id.heap == self.id)
-                    .and_then(|s| s.class),
-            );
-        });
+        slot.ops
+            .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                out.push(
+                    self.slots
+                        .get(id.key)
+                        .filter(|_| id.heap == self.id)
+                        .and_then(|s| s.class),
+                );
+            });
         out
     }
 
     fn same_shape(&self, a: ObjectKey, b: ObjectKey) -> bool {
         let (sa, sb) = (&self.slots[a], &self.slots[b]);
-        sa.obj.get().type_id() == sb.obj.get().type_id()
-            && sa.ops.same_shape(sa.obj.get(), sb.obj.get())
+        sa.obj.get(&self.owner).type_id() == sb.obj.get(&self.owner).type_id()
+            && sa
+                .ops
+                .same_shape(sa.obj.get(&self.owner), sb.obj.get(&self.owner))
     }
 
     fn signature(node: &New, children: impl Iterator<Item = ClassKey>) -> u64 {
@@ -678,25 +681,26 @@ impl Heap {
             let slot = &self.slots[self.classes.rep(class)];
             slot.ops.type_name().hash(&mut h);
             let mut shape = FxHasher::default();
-            let comparable = slot.ops.hash_shape(slot.obj.get(), &mut shape);
+            let comparable = slot.ops.hash_shape(slot.obj.get(&self.owner), &mut shape);
             (comparable, shape.finish()).hash(&mut h);
-            slot.ops.handles(slot.obj.get(), &mut |id: ObjectId| {
-                let child = self
-                    .slots
-                    .get(id.key)
-                    .filter(|_| id.heap == self.id)
-                    .and_then(|s| s.class);
-                match child {
-                    Some(c) => {
-                        let n = *number.entry(c).or_insert_with(|| {
-                            order.push(c);
-                            (order.len() - 1) as u32
-                        });
-                        n.hash(&mut h);
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    let child = self
+                        .slots
+                        .get(id.key)
+                        .filter(|_| id.heap == self.id)
+                        .and_then(|s| s.class);
+                    match child {
+                        Some(c) => {
+                            let n = *number.entry(c).or_insert_with(|| {
+                                order.push(c);
+                                (order.len() - 1) as u32
+                            });
+                            n.hash(&mut h);
+                        }
+                        None => u32::MAX.hash(&mut h),
                     }
-                    None => u32::MAX.hash(&mut h),
-                }
-            });
+                });
             // Ends the node, so that children lists cannot run into each other.
             (u32::MAX - 1).hash(&mut h);
         }

@@ -170,13 +170,13 @@ pub use steadfast_derive::capsule;
 ///
 /// let mut heap = Heap::new();
 /// let c = heap.imm(Circle { radius: 1.0 })?;
-/// assert!((Circle::area(&heap, c)? - 3.14159).abs() < 1e-5);
+/// assert!((Circle::area(&heap, &c)? - 3.14159).abs() < 1e-5);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub use steadfast_derive::imm;
 
 /// Declares a plain mutable type, created with [`Heap::alloc`]: aliasable ([`Mut`] is
-/// `Copy`), written through generated setters `set_<field>(&mut heap, handle, value)`, or
+/// `Clone`), written through generated setters `set_<field>(&mut heap, handle, value)`, or
 /// [`Heap::write`], each of which goes through the write barrier.
 ///
 /// ```
@@ -198,9 +198,9 @@ pub use steadfast_derive::imm;
 ///
 /// let mut heap = Heap::new();
 /// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
-/// assert_eq!(*Point::distance(&heap, p)?, 5.0);
-/// Point::set_x(&mut heap, p, 0.0)?; // invalidates `distance`: it reads `x`
-/// assert_eq!(*Point::distance(&heap, p)?, 4.0);
+/// assert_eq!(*Point::distance(&heap, &p)?, 5.0);
+/// Point::set_x(&mut heap, &p, 0.0)?; // invalidates `distance`: it reads `x`
+/// assert_eq!(*Point::distance(&heap, &p)?, 4.0);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub use steadfast_derive::mutable;

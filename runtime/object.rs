@@ -164,9 +164,9 @@ impl Kind {
 ///
 /// let mut heap = steadfast::Heap::new();
 /// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
-/// assert_eq!(*heap.cache(p, &Point::DIST)?, 5.0);
-/// heap.set(p, &Point::X, 0.0)?;
-/// assert_eq!(*heap.cache(p, &Point::DIST)?, 4.0);
+/// assert_eq!(*heap.cache(&p, &Point::DIST)?, 5.0);
+/// heap.set(&p, &Point::X, 0.0)?;
+/// assert_eq!(*heap.cache(&p, &Point::DIST)?, 4.0);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct Cache<T: Object, V> {

@@ -84,9 +84,9 @@ macro_rules! by_bits {
 by_bits!(f32, f64);
 
 macro_rules! handles {
-    ($($h:ident),*) => {$(
+    ($($h:ident $(: $bound:path)?),*) => {$(
         /// The object a handle names is compared by the runtime, not here.
-        impl<T> Structural for $h<T> {
+        impl<T $(: $bound)?> Structural for $h<T> {
             #[inline]
             fn same_shape(&self, _: &Self) -> bool {
                 true
@@ -99,7 +99,7 @@ macro_rules! handles {
     )*};
 }
 
-handles!(Imm, Mut, Capsule);
+handles!(Imm, Mut: crate::object::Object, Capsule: crate::object::Object);
 
 impl<T: ?Sized> Structural for PhantomData<T> {
     fn same_shape(&self, _: &Self) -> bool {

@@ -275,7 +275,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         project: impl FnOnce(&'a U) -> &'a R,
     ) -> Result<&'a R, Error> {
         let (slot, key) = self.heap.typed_slot::<U>(id)?;
-        let value = Heap::value_of::<U>(slot)?;
+        let value = self.heap.value_of::<U>(slot)?;
         let me = self.frame.cell;
         let mut graph = slot.graph.lock();
         let entry = graph.readers.entry(me).or_insert(FieldMask::EMPTY);
@@ -317,7 +317,7 @@ impl<'a, T: Object> Ctx<'a, T> {
             key,
             index: cache.index() as u32,
         };
-        let mut cell = (cache.cell)(&Heap::stored_in::<U>(slot)?.cells);
+        let mut cell = (cache.cell)(&self.heap.stored_in::<U>(slot)?.cells);
         let (mut slot, mut id) = (slot, id);
         let value = match cell.get() {
             Some(v) => v,
@@ -325,7 +325,7 @@ impl<'a, T: Object> Ctx<'a, T> {
                 // Equal immutable objects share their caches (and this edge).
                 let (rep, key) = self.heap.shared_by(slot, key);
                 (slot, id.key) = (rep, key);
-                cell = (cache.cell)(&Heap::stored_in::<U>(slot)?.cells);
+                cell = (cache.cell)(&self.heap.stored_in::<U>(slot)?.cells);
                 if let Err(e) = self.heap.refresh(id, Some(self.frame)) {
                     match e {
                         Error::Cycle { .. } => panic::resume_unwind(Box::new(CycleUnwind(e))),
@@ -365,18 +365,20 @@ impl Heap {
     /// for the one computing it; a computation that needs itself gets `Error::Cycle`.
     pub(crate) fn refresh(&self, id: CellId, parent: Option<&Frame<'_>>) -> Result<(), Error> {
         let slot = self.slot_by_key(id.key)?;
-        let cell = slot.ops.cell(slot.obj.get(), id.index as usize);
+        let cell = slot.ops.cell(slot.obj.get(&self.owner), id.index as usize);
         if cell.is_ready() {
             return Ok(());
         }
         if let Some(runs) = slot.obj.runs() {
             // An eager cache handed to the pool: wait for the worker, or do its work.
             let index = id.index as usize;
-            runs.read(index, || slot.ops.compute_detached(slot.obj.get(), index))
-                .map_err(|message| Error::Panicked {
-                    cache: self.name_of(id),
-                    message: message.to_string(),
-                })?;
+            runs.read(index, || {
+                slot.ops.compute_detached(slot.obj.get(&self.owner), index)
+            })
+            .map_err(|message| Error::Panicked {
+                cache: self.name_of(id),
+                message: message.to_string(),
+            })?;
             if cell.is_ready() {
                 return Ok(());
             }

@@ -52,13 +52,13 @@ impl Heap {
     pub fn view<T: Object>(&self, handle: impl Handle<T>) -> Result<View<'_, T>, Error> {
         let id = handle.id();
         let (slot, key) = self.typed_slot::<T>(id)?;
-        let value = &Self::stored_in::<T>(slot)?.value;
+        let value = &self.stored_in::<T>(slot)?.value;
         let (rep, _) = self.shared_by(slot, key);
         Ok(View {
             heap: self,
             id,
             value,
-            shared: Self::stored_in::<T>(rep)?,
+            shared: self.stored_in::<T>(rep)?,
             imm: slot.tag == crate::handle::Tag::Imm,
         })
     }

@@ -13,13 +13,13 @@ fn lazy_read_computes_once_per_invalidation() {
     let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
     assert_eq!(count(DIST_RUNS), 0, "lazy: nothing computed at creation");
     for _ in 0..3 {
-        assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 5.0);
+        assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
     }
     assert_eq!(count(DIST_RUNS), 1);
-    heap.set(p, &Point::X, 6.0).unwrap();
-    heap.set(p, &Point::Y, 8.0).unwrap();
-    assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 10.0);
-    assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 10.0);
+    heap.set(&p, &Point::X, 6.0).unwrap();
+    heap.set(&p, &Point::Y, 8.0).unwrap();
+    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 10.0);
+    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 10.0);
     assert!(
         count(DIST_RUNS) <= 3,
         "at most once per invalidation, got {}",
@@ -32,10 +32,10 @@ fn unrelated_field_write_recomputes_nothing() {
     reset();
     let mut heap = Heap::new();
     let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
-    heap.cache(p, &Point::DIST).unwrap();
+    heap.cache(&p, &Point::DIST).unwrap();
     for i in 0..100 {
-        heap.set(p, &Point::NAME, format!("p{i}")).unwrap();
-        assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 5.0);
+        heap.set(&p, &Point::NAME, format!("p{i}")).unwrap();
+        assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
     }
     assert_eq!(count(DIST_RUNS), 1);
 }
@@ -44,15 +44,15 @@ fn unrelated_field_write_recomputes_nothing() {
 fn set_returns_old_value_and_write_tracks_fields() {
     let mut heap = Heap::new();
     let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
-    assert_eq!(heap.set(p, &Point::X, 0.0).unwrap(), 3.0);
-    assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 4.0);
-    heap.write(p, |w| {
+    assert_eq!(heap.set(&p, &Point::X, 0.0).unwrap(), 3.0);
+    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 4.0);
+    heap.write(&p, |w| {
         *w.field_mut(&Point::X) = 5.0;
         w.set(&Point::Y, 12.0);
     })
     .unwrap();
-    assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 13.0);
-    assert_eq!(heap[p].x, 5.0);
+    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 13.0);
+    assert_eq!(heap[&p].x, 5.0);
 }
 
 #[test]
@@ -73,17 +73,17 @@ fn cross_object_field_read_is_invalidated() {
         .unwrap();
     let budget = heap
         .capsule(Budget {
-            items: vec![a, b],
+            items: vec![a.clone(), b.clone()],
             cap: 100,
         })
         .unwrap();
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 12);
     let runs = count(TOTAL_RUNS);
-    heap.set(a, &Item::COST, 10).unwrap();
+    heap.set(&a, &Item::COST, 10).unwrap();
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
     assert_eq!(count(TOTAL_RUNS), runs + 1);
     // A field the total does not read: nothing recomputes.
-    heap.set(b, &Item::NOTE, "x".into()).unwrap();
+    heap.set(&b, &Item::NOTE, "x".into()).unwrap();
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
     assert_eq!(count(TOTAL_RUNS), runs + 1);
 }
@@ -93,16 +93,16 @@ fn early_cutoff_stops_at_an_equal_value() {
     reset();
     let mut heap = Heap::new();
     let n = heap.alloc(Num { n: 2 }).unwrap();
-    let w = heap.alloc(Watcher { src: n }).unwrap();
-    assert_eq!(*heap.cache(w, &Watcher::LABEL).unwrap(), "even");
+    let w = heap.alloc(Watcher { src: n.clone() }).unwrap();
+    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (1, 1));
     // Same parity: the parity recomputes, the label does not.
-    heap.set(n, &Num::N, 4).unwrap();
-    assert_eq!(*heap.cache(w, &Watcher::LABEL).unwrap(), "even");
+    heap.set(&n, &Num::N, 4).unwrap();
+    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (2, 1));
     // Different parity: both recompute.
-    heap.set(n, &Num::N, 5).unwrap();
-    assert_eq!(*heap.cache(w, &Watcher::LABEL).unwrap(), "odd");
+    heap.set(&n, &Num::N, 5).unwrap();
+    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "odd");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (3, 2));
 }
 
@@ -110,10 +110,10 @@ fn early_cutoff_stops_at_an_equal_value() {
 fn reading_a_removed_object_recomputes() {
     let mut heap = Heap::new();
     let n = heap.alloc(Num { n: 2 }).unwrap();
-    let w = heap.alloc(Watcher { src: n }).unwrap();
-    assert_eq!(*heap.cache(w, &Watcher::LABEL).unwrap(), "even");
+    let w = heap.alloc(Watcher { src: n.clone() }).unwrap();
+    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
     heap.remove(n).unwrap();
-    assert_eq!(*heap.cache(w, &Watcher::LABEL).unwrap(), "gone");
+    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "gone");
 }
 
 #[test]
@@ -121,12 +121,12 @@ fn edges_do_not_grow_over_many_writes() {
     let mut heap = Heap::new();
     let n = heap.alloc(Num { n: 0 }).unwrap();
     let watchers: Vec<_> = (0..10)
-        .map(|_| heap.alloc(Watcher { src: n }).unwrap())
+        .map(|_| heap.alloc(Watcher { src: n.clone() }).unwrap())
         .collect();
     let mut sizes = Vec::new();
     for round in 0..20_000 {
-        heap.set(n, &Num::N, round).unwrap();
-        for &w in &watchers {
+        heap.set(&n, &Num::N, round).unwrap();
+        for w in &watchers {
             heap.cache(w, &Watcher::LABEL).unwrap();
         }
         if round % 5_000 == 0 {
@@ -152,7 +152,7 @@ fn concurrent_first_reads_compute_once() {
                 s.spawn(|| {
                     go.wait();
                     reset();
-                    assert_eq!(*heap.cache(p, &Point::DIST).unwrap(), 5.0);
+                    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
                     runs.fetch_add(count(DIST_RUNS), std::sync::atomic::Ordering::SeqCst);
                 });
             }

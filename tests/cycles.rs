@@ -11,7 +11,7 @@ struct Link {
 impl Link {
     const NEXT: Field<Link, Option<Mut<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
     const DEPTH: Cache<Link, usize> =
-        Cache::lazy_read::<0>("depth", |c| match *c.field(&Link::NEXT) {
+        Cache::lazy_read::<0>("depth", |c| match c.field(&Link::NEXT) {
             Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
             None => 0,
         });
@@ -36,7 +36,7 @@ impl Object for Link {
 fn a_cache_reading_itself_is_a_cycle() {
     let mut heap = Heap::new();
     let a = heap.alloc(Link { next: None }).unwrap();
-    let err = heap.cache(a, &Link::SELF).unwrap_err();
+    let err = heap.cache(&a, &Link::SELF).unwrap_err();
     let Error::Cycle { chain } = &err else {
         panic!("{err}")
     };
@@ -44,7 +44,7 @@ fn a_cache_reading_itself_is_a_cycle() {
     assert_eq!(chain[0].cache, "itself");
     // Not poisoned: the same error again, not a hang.
     assert!(matches!(
-        heap.cache(a, &Link::SELF),
+        heap.cache(&a, &Link::SELF),
         Err(Error::Cycle { .. })
     ));
 }
@@ -53,11 +53,19 @@ fn a_cache_reading_itself_is_a_cycle() {
 fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
     let mut heap = Heap::new();
     let a = heap.alloc(Link { next: None }).unwrap();
-    let b = heap.alloc(Link { next: Some(a) }).unwrap();
-    let c = heap.alloc(Link { next: Some(b) }).unwrap();
-    assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
-    heap.set(a, &Link::NEXT, Some(c)).unwrap();
-    let err = heap.cache(c, &Link::DEPTH).unwrap_err();
+    let b = heap
+        .alloc(Link {
+            next: Some(a.clone()),
+        })
+        .unwrap();
+    let c = heap
+        .alloc(Link {
+            next: Some(b.clone()),
+        })
+        .unwrap();
+    assert_eq!(*heap.cache(&c, &Link::DEPTH).unwrap(), 2);
+    heap.set(&a, &Link::NEXT, Some(c.clone())).unwrap();
+    let err = heap.cache(&c, &Link::DEPTH).unwrap_err();
     let Error::Cycle { chain } = &err else {
         panic!("{err}")
     };
@@ -67,8 +75,8 @@ fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
         err.to_string().starts_with("cycle: Link::depth of"),
         "{err}"
     );
-    heap.set(a, &Link::NEXT, None).unwrap();
-    assert_eq!(*heap.cache(c, &Link::DEPTH).unwrap(), 2);
+    heap.set(&a, &Link::NEXT, None).unwrap();
+    assert_eq!(*heap.cache(&c, &Link::DEPTH).unwrap(), 2);
 }
 
 #[test]
@@ -78,10 +86,10 @@ fn a_long_chain_does_not_overflow_when_built_bottom_up() {
     for i in 1..2_000 {
         prev = heap.alloc(Link { next: Some(prev) }).unwrap();
         if i % 100 == 0 {
-            heap.cache(prev, &Link::DEPTH).unwrap();
+            heap.cache(&prev, &Link::DEPTH).unwrap();
         }
     }
-    assert_eq!(*heap.cache(prev, &Link::DEPTH).unwrap(), 1_999);
+    assert_eq!(*heap.cache(&prev, &Link::DEPTH).unwrap(), 1_999);
 }
 
 #[test]
@@ -91,12 +99,16 @@ fn a_cycle_across_threads_is_an_error_not_a_deadlock() {
     for _ in 0..200 {
         let mut heap = Heap::new();
         let a = heap.alloc(Link { next: None }).unwrap();
-        let b = heap.alloc(Link { next: Some(a) }).unwrap();
-        heap.set(a, &Link::NEXT, Some(b)).unwrap();
+        let b = heap
+            .alloc(Link {
+                next: Some(a.clone()),
+            })
+            .unwrap();
+        heap.set(&a, &Link::NEXT, Some(b.clone())).unwrap();
         let heap = &heap;
         std::thread::scope(|s| {
-            let t1 = s.spawn(move || heap.cache(a, &Link::DEPTH).copied());
-            let t2 = s.spawn(move || heap.cache(b, &Link::DEPTH).copied());
+            let t1 = s.spawn(move || heap.cache(&a, &Link::DEPTH).copied());
+            let t2 = s.spawn(move || heap.cache(&b, &Link::DEPTH).copied());
             assert!(matches!(t1.join().unwrap(), Err(Error::Cycle { .. })));
             assert!(matches!(t2.join().unwrap(), Err(Error::Cycle { .. })));
         });

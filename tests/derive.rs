@@ -137,23 +137,23 @@ fn derived_masks_are_field_level() {
         .unwrap();
     assert_eq!(
         (
-            *Pair::sum(&heap, p).unwrap(),
-            *Pair::twice_b(&heap, p).unwrap()
+            *Pair::sum(&heap, &p).unwrap(),
+            *Pair::twice_b(&heap, &p).unwrap()
         ),
         (3, 4)
     );
     let before = runs();
-    Pair::set_note(&mut heap, p, "x".into()).unwrap();
-    Pair::sum(&heap, p).unwrap();
-    Pair::twice_b(&heap, p).unwrap();
+    Pair::set_note(&mut heap, &p, "x".into()).unwrap();
+    Pair::sum(&heap, &p).unwrap();
+    Pair::twice_b(&heap, &p).unwrap();
     assert_eq!(
         runs(),
         before,
         "a write to an unread field recomputes nothing"
     );
-    Pair::set_a(&mut heap, p, 10).unwrap();
-    assert_eq!(*Pair::sum(&heap, p).unwrap(), 12);
-    assert_eq!(*Pair::twice_b(&heap, p).unwrap(), 4);
+    Pair::set_a(&mut heap, &p, 10).unwrap();
+    assert_eq!(*Pair::sum(&heap, &p).unwrap(), 12);
+    assert_eq!(*Pair::twice_b(&heap, &p).unwrap(), 4);
     assert_eq!(
         runs(),
         [before[0] + 1, before[1]],
@@ -193,18 +193,18 @@ proptest! {
         let p = heap.alloc(model.clone()).unwrap();
         for op in ops {
             match op {
-                Op::SetA(v) => { Pair::set_a(&mut heap, p, v).unwrap(); model.a = v; }
-                Op::SetB(v) => { Pair::set_b(&mut heap, p, v).unwrap(); model.b = v; }
+                Op::SetA(v) => { Pair::set_a(&mut heap, &p, v).unwrap(); model.a = v; }
+                Op::SetB(v) => { Pair::set_b(&mut heap, &p, v).unwrap(); model.b = v; }
                 Op::SetNote(c) => {
                     let note = char::from(c).to_string();
-                    Pair::set_note(&mut heap, p, note.clone()).unwrap();
+                    Pair::set_note(&mut heap, &p, note.clone()).unwrap();
                     model.note = note;
                 }
-                Op::ReadSum => prop_assert_eq!(*Pair::sum(&heap, p).unwrap(), model.a + model.b),
-                Op::ReadTwiceB => prop_assert_eq!(*Pair::twice_b(&heap, p).unwrap(), model.b * 2),
+                Op::ReadSum => prop_assert_eq!(*Pair::sum(&heap, &p).unwrap(), model.a + model.b),
+                Op::ReadTwiceB => prop_assert_eq!(*Pair::twice_b(&heap, &p).unwrap(), model.b * 2),
             }
-            prop_assert_eq!(heap[p].a(), &model.a);
-            prop_assert_eq!(heap[p].b(), &model.b);
+            prop_assert_eq!(heap[&p].a(), &model.a);
+            prop_assert_eq!(heap[&p].b(), &model.b);
         }
     }
 }
@@ -230,7 +230,7 @@ impl Watch {
     /// Reads another object through `ctx`: tracked at run time.
     #[cache(lazy_read)]
     fn scaled(leaf: &steadfast::Mut<Leaf>, scale: &i64, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
-        ctx.field_of(*leaf, &Leaf::V).map_or(0, |v| v * scale)
+        ctx.field_of(leaf, &Leaf::V).map_or(0, |v| v * scale)
     }
 }
 
@@ -238,12 +238,17 @@ impl Watch {
 fn a_ctx_parameter_tracks_reads_of_other_objects() {
     let mut heap = Heap::new();
     let leaf = heap.alloc(Leaf { v: 2 }).unwrap();
-    let w = heap.alloc(Watch { leaf, scale: 3 }).unwrap();
-    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 6);
-    Leaf::set_v(&mut heap, leaf, 5).unwrap();
-    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 15);
-    Watch::set_scale(&mut heap, w, 10).unwrap();
-    assert_eq!(*Watch::scaled(&heap, w).unwrap(), 50);
+    let w = heap
+        .alloc(Watch {
+            leaf: leaf.clone(),
+            scale: 3,
+        })
+        .unwrap();
+    assert_eq!(*Watch::scaled(&heap, &w).unwrap(), 6);
+    Leaf::set_v(&mut heap, &leaf, 5).unwrap();
+    assert_eq!(*Watch::scaled(&heap, &w).unwrap(), 15);
+    Watch::set_scale(&mut heap, &w, 10).unwrap();
+    assert_eq!(*Watch::scaled(&heap, &w).unwrap(), 50);
 }
 
 /// The most cached methods a type may have (one more is a compile error, see
@@ -341,8 +346,8 @@ impl Wide {
 fn a_type_may_have_sixteen_caches() {
     let mut heap = Heap::new();
     let w = heap.alloc(Wide { x: 1 }).unwrap();
-    assert_eq!(*Wide::m0(&heap, w).unwrap(), 1);
-    assert_eq!(*Wide::m15(&heap, w).unwrap(), 16);
-    Wide::set_x(&mut heap, w, 10).unwrap();
-    assert_eq!(*Wide::m15(&heap, w).unwrap(), 25);
+    assert_eq!(*Wide::m0(&heap, &w).unwrap(), 1);
+    assert_eq!(*Wide::m15(&heap, &w).unwrap(), 16);
+    Wide::set_x(&mut heap, &w, 10).unwrap();
+    assert_eq!(*Wide::m15(&heap, &w).unwrap(), 25);
 }

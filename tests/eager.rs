@@ -49,7 +49,7 @@ fn creation_does_not_wait_and_a_read_gets_the_one_computation() {
     std::thread::scope(|s| {
         let heap = &heap;
         let readers: Vec<_> = (0..3)
-            .map(|_| s.spawn(move || *Held::slow(heap, h).unwrap()))
+            .map(|_| s.spawn(move || *Held::slow(heap, &h).unwrap()))
             .collect();
         open(&HELD_GATE);
         for r in readers {
@@ -81,7 +81,7 @@ fn equal_objects_compute_their_eager_caches_once() {
     let all: Vec<_> = (0..10)
         .map(|_| heap.imm(Shared { n: 5 }).unwrap())
         .collect();
-    for &h in &all {
+    for h in &all {
         assert_eq!(*Shared::triple(&heap, h).unwrap(), 15);
     }
     assert_eq!(SHARED_RUNS.load(Ordering::SeqCst), 1);
@@ -101,7 +101,7 @@ fn a_read_from_the_only_worker_does_the_work_itself() {
     let value = pool.install(|| {
         let mut heap = Heap::new();
         let h = heap.imm(Pooled { n: 2 }).unwrap();
-        *Pooled::slow(&heap, h).unwrap()
+        *Pooled::slow(&heap, &h).unwrap()
     });
     assert_eq!(value, 20);
 }
@@ -132,7 +132,7 @@ fn a_panicking_eager_cache_is_a_typed_error_at_every_read() {
     let mut heap = Heap::new();
     let h = heap.imm(Fragile { n: 0 }).unwrap();
     for _ in 0..2 {
-        let err = Fragile::checked(&heap, h).unwrap_err();
+        let err = Fragile::checked(&heap, &h).unwrap_err();
         match &err {
             Error::Panicked { cache, message } => {
                 assert_eq!(cache.cache, "checked");
@@ -143,9 +143,9 @@ fn a_panicking_eager_cache_is_a_typed_error_at_every_read() {
         assert!(err.to_string().contains("checked"), "{err}");
     }
     // The rest of the object and the heap are fine.
-    assert_eq!(*Fragile::plain(&heap, h).unwrap(), 0);
+    assert_eq!(*Fragile::plain(&heap, &h).unwrap(), 0);
     let ok = heap.imm(Fragile { n: 4 }).unwrap();
-    assert_eq!(*Fragile::checked(&heap, ok).unwrap(), 25);
+    assert_eq!(*Fragile::checked(&heap, &ok).unwrap(), 25);
     assert_eq!(heap.remove(h).unwrap().n, 0);
 }
 

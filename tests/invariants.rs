@@ -92,12 +92,12 @@ fn a_cross_object_invariant_vetoes_a_write() {
         .unwrap();
     let budget = heap
         .capsule(Budget {
-            items: vec![a, b],
+            items: vec![a.clone(), b],
             cap: 20,
         })
         .unwrap();
-    heap.set(a, &Item::COST, 10).unwrap();
-    let err = heap.set(a, &Item::COST, 50).unwrap_err();
+    heap.set(&a, &Item::COST, 10).unwrap();
+    let err = heap.set(&a, &Item::COST, 50).unwrap_err();
     let inv = err.invariant().expect("invariant error");
     assert_eq!((inv.cache, inv.object), ("within_cap", budget.id()));
     assert_eq!(
@@ -107,7 +107,7 @@ fn a_cross_object_invariant_vetoes_a_write() {
             budget.id()
         )
     );
-    assert_eq!(heap[a].cost, 10, "the vetoed write is undone");
+    assert_eq!(heap[&a].cost, 10, "the vetoed write is undone");
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
     assert!(heap.cache(&budget, &Budget::WITHIN_CAP).unwrap().is_ok());
 }
@@ -129,13 +129,13 @@ fn a_cross_object_invariant_vetoes_a_removal() {
         .unwrap();
     let budget = heap
         .capsule(Budget {
-            items: vec![a, b],
+            items: vec![a.clone(), b.clone()],
             cap: 20,
         })
         .unwrap();
-    let err = heap.remove(a).unwrap_err();
+    let err = heap.remove(&a).unwrap_err();
     assert_eq!(err.invariant().unwrap().object, budget.id());
-    assert_eq!(heap[a].cost, -50, "the object stays");
+    assert_eq!(heap[&a].cost, -50, "the object stays");
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 10);
     heap.remove(b).unwrap();
     assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), -50);

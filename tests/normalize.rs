@@ -128,7 +128,7 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
             for (i, (_, edges)) in nodes.iter().enumerate() {
                 let next: Vec<Mut<N>> = edges
                     .iter()
-                    .filter_map(|e| e.as_ref().ok().map(|&j| made[j]))
+                    .filter_map(|e| e.as_ref().ok().map(|&j| made[j].clone()))
                     .collect();
                 let imm: Vec<usize> = if old == 0 {
                     Vec::new()
@@ -144,10 +144,10 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
                     .collect();
                 labels.push((nodes[i].0, children.len(), imm.len()));
                 children.extend(imm.iter().copied());
-                N::set_next(heap, made[i], next)?;
+                N::set_next(heap, &made[i], next)?;
                 N::set_imm(
                     heap,
-                    made[i],
+                    &made[i],
                     imm.iter().map(|&j| built.handles[j]).collect(),
                 )?;
                 all_children.push(children);
@@ -159,7 +159,7 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
             for (i, m) in made.iter().enumerate() {
                 built
                     .handles
-                    .push(heap.as_imm(*m).expect("frozen with its batch"));
+                    .push(heap.as_imm(m.clone()).expect("frozen with its batch"));
                 built.labels.push(labels[i]);
                 built.children.push(all_children[i].clone());
             }
@@ -279,15 +279,15 @@ fn ring(heap: &mut Heap, labels: &[u8], order: &[usize], entry: usize) -> Vec<Im
     }
     let made: Vec<Mut<N>> = made.into_iter().map(Option::unwrap).collect();
     for i in 0..n {
-        N::set_next(heap, made[i], vec![made[(i + 1) % n]]).unwrap();
+        N::set_next(heap, &made[i], vec![made[(i + 1) % n].clone()]).unwrap();
     }
     let batch = heap
         .capsule(Batch {
-            nodes: vec![made[entry]],
+            nodes: vec![made[entry].clone()],
         })
         .unwrap();
     heap.freeze(batch).unwrap();
-    made.iter().map(|&m| heap.as_imm(m).unwrap()).collect()
+    made.iter().map(|m| heap.as_imm(m).unwrap()).collect()
 }
 
 #[test]
@@ -402,7 +402,7 @@ fn equal_objects_share_their_lazy_caches_across_threads() {
         .unwrap();
     let before = AREAS.load(Ordering::SeqCst);
     std::thread::scope(|s| {
-        for &sq in &squares {
+        for sq in &squares {
             let heap = &heap;
             s.spawn(move || assert_eq!(*Square::area(heap, sq).unwrap(), 9.0));
         }
@@ -412,14 +412,14 @@ fn equal_objects_share_their_lazy_caches_across_threads() {
         1,
         "computed once for eight equal squares"
     );
-    assert_eq!(*Square::area(&heap, other).unwrap(), 9.0);
+    assert_eq!(*Square::area(&heap, &other).unwrap(), 9.0);
     assert_eq!(AREAS.load(Ordering::SeqCst) - before, 2, "another label");
     // Removing the representative hands the class to another member.
     let first = squares[0];
     heap.remove(first).unwrap();
-    assert_eq!(*Square::area(&heap, squares[1]).unwrap(), 9.0);
+    assert_eq!(*Square::area(&heap, &squares[1]).unwrap(), 9.0);
     assert!(matches!(
-        Square::area(&heap, first),
+        Square::area(&heap, &first),
         Err(Error::Removed { .. })
     ));
 }

@@ -9,20 +9,20 @@ use steadfast::{Error, Heap, Tag};
 fn removed_and_stale_handles_are_errors_never_another_object() {
     let mut heap = Heap::new();
     let p = heap.alloc(Point::new(1.0, 0.0)).unwrap();
-    assert_eq!(heap.remove(p).unwrap(), Point::new(1.0, 0.0));
+    assert_eq!(heap.remove(&p).unwrap(), Point::new(1.0, 0.0));
     let q = heap.alloc(Point::new(2.0, 0.0)).unwrap();
     assert_ne!(p, q);
-    assert!(matches!(heap.get(p), Err(Error::Removed { object, .. }) if object == p.id()));
+    assert!(matches!(heap.get(&p), Err(Error::Removed { object, .. }) if object == p.id()));
     assert!(matches!(
-        heap.cache(p, &Point::DIST),
+        heap.cache(&p, &Point::DIST),
         Err(Error::Removed { .. })
     ));
     assert!(matches!(
-        heap.set(p, &Point::X, 1.0),
+        heap.set(&p, &Point::X, 1.0),
         Err(Error::Removed { .. })
     ));
-    assert!(matches!(heap.remove(p), Err(Error::Removed { .. })));
-    assert_eq!(heap[q].x, 2.0);
+    assert!(matches!(heap.remove(&p), Err(Error::Removed { .. })));
+    assert_eq!(heap[&q].x, 2.0);
     assert!(!heap.contains(p));
 }
 
@@ -32,11 +32,11 @@ fn foreign_handles_are_errors() {
     let mut two = Heap::new();
     let p = one.alloc(Point::new(1.0, 0.0)).unwrap();
     let _q = two.alloc(Point::new(2.0, 0.0)).unwrap();
-    let err = two.get(p).unwrap_err();
+    let err = two.get(&p).unwrap_err();
     assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
     assert!(err.to_string().starts_with("handle to #"), "{err}");
     assert!(matches!(
-        two.set(p, &Point::X, 0.0),
+        two.set(&p, &Point::X, 0.0),
         Err(Error::ForeignHandle { .. })
     ));
 }
@@ -46,8 +46,8 @@ fn foreign_handles_are_errors() {
 fn indexing_with_a_removed_handle_panics_with_a_clear_message() {
     let mut heap = Heap::new();
     let p = heap.alloc(Point::new(1.0, 0.0)).unwrap();
-    heap.remove(p).unwrap();
-    let _ = &heap[p];
+    heap.remove(&p).unwrap();
+    let _ = &heap[&p];
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn freeze_consumes_the_capsule_and_keeps_caches() {
     let i = heap.freeze(c).unwrap();
     assert_eq!(heap.tag(i).unwrap(), Tag::Imm);
     let j = i; // Imm is Copy
-    assert_eq!(*heap.cache(j, &Point::DIST).unwrap(), 5.0);
+    assert_eq!(*heap.cache(&j, &Point::DIST).unwrap(), 5.0);
     assert_eq!(count(DIST_RUNS), 1);
 }
 
@@ -71,7 +71,7 @@ fn imm_objects_are_shared_across_threads() {
     let heap = &heap;
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(move || assert_eq!(*heap.cache(i, &Point::DIST).unwrap(), 5.0));
+            s.spawn(move || assert_eq!(*heap.cache(&i, &Point::DIST).unwrap(), 5.0));
         }
     });
 }
@@ -112,11 +112,11 @@ mod graphs {
         let b = heap
             .alloc(Node {
                 label: 2,
-                next: Some(a),
+                next: Some(a.clone()),
             })
             .unwrap();
-        Node::set_next(heap, a, Some(b)).unwrap();
-        let owner = heap.capsule(Owner { entry: a }).unwrap();
+        Node::set_next(heap, &a, Some(b.clone())).unwrap();
+        let owner = heap.capsule(Owner { entry: a.clone() }).unwrap();
         (a, b, owner)
     }
 
@@ -124,20 +124,20 @@ mod graphs {
     fn freezing_a_capsule_freezes_the_cycle_it_owns() {
         let mut heap = Heap::new();
         let (a, b, owner) = cycle(&mut heap);
-        assert_eq!(*Node::doubled(&heap, b).unwrap(), 4);
+        assert_eq!(*Node::doubled(&heap, &b).unwrap(), 4);
         let owner = heap.freeze(owner).unwrap();
         assert_eq!(heap.tag(a).unwrap(), Tag::Imm);
-        assert_eq!(heap.tag(b).unwrap(), Tag::Imm);
+        assert_eq!(heap.tag(&b).unwrap(), Tag::Imm);
         assert_eq!(heap.tag(owner).unwrap(), Tag::Imm);
         // Caches stay valid, and kept `Mut` handles cannot write any more.
-        assert_eq!(*Node::doubled(&heap, b).unwrap(), 4);
-        let err = Node::set_label(&mut heap, b, 9).unwrap_err();
+        assert_eq!(*Node::doubled(&heap, &b).unwrap(), 4);
+        let err = Node::set_label(&mut heap, &b, 9).unwrap_err();
         assert!(
             matches!(err, Error::Immutable { object, .. } if object == b.id()),
             "{err}"
         );
         assert!(err.to_string().contains("is immutable"), "{err}");
-        assert_eq!(heap[b].label, 2);
+        assert_eq!(heap[&b].label, 2);
         let imm_b = heap.as_imm(b).unwrap();
         assert_eq!(heap[imm_b].label, 2);
     }
@@ -149,7 +149,7 @@ mod graphs {
         let outsider = heap
             .alloc(Node {
                 label: 7,
-                next: Some(b),
+                next: Some(b.clone()),
             })
             .unwrap();
         let err = heap.freeze(owner).unwrap_err();
@@ -160,8 +160,8 @@ mod graphs {
         assert!(err.to_string().contains("outside the capsule"), "{err}");
         // Nothing changed: still mutable and writable.
         assert_eq!(heap.tag(a).unwrap(), Tag::Mut);
-        Node::set_label(&mut heap, b, 5).unwrap();
-        assert_eq!(*Node::doubled(&heap, b).unwrap(), 10);
+        Node::set_label(&mut heap, &b, 5).unwrap();
+        assert_eq!(*Node::doubled(&heap, &b).unwrap(), 10);
     }
 
     #[test]
@@ -180,7 +180,7 @@ mod graphs {
                 next: Some(stranger),
             })
             .unwrap();
-        let owner = heap.capsule(Owner { entry: a }).unwrap();
+        let owner = heap.capsule(Owner { entry: a.clone() }).unwrap();
         let err = heap.freeze(owner).unwrap_err();
         assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
         assert_eq!(heap.tag(a).unwrap(), Tag::Mut);
@@ -192,13 +192,13 @@ mod graphs {
         let (a, b, owner) = cycle(&mut heap);
         let owner = heap.freeze(owner).unwrap();
         let before = heap.len();
-        let Err(err) = heap.remove(b) else {
+        let Err(err) = heap.remove(&b) else {
             panic!("a node the cycle holds was removed")
         };
         assert!(matches!(err, Error::Referenced { holders: 1, .. }), "{err}");
         assert_eq!(heap.len(), before);
         // The cycle is held by the owner, so only the whole graph can go.
-        let imm_a = heap.as_imm(a).unwrap();
+        let imm_a = heap.as_imm(&a).unwrap();
         assert!(matches!(
             heap.remove_graph(imm_a),
             Err(Error::Referenced { .. })

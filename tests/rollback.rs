@@ -72,10 +72,10 @@ fn a_panic_in_a_now_cache_rolls_the_write_back() {
             refs: vec![],
         })
         .unwrap();
-    let r = catch_unwind(AssertUnwindSafe(|| heap.set(o, &Obj::A, PANIC_A)));
+    let r = catch_unwind(AssertUnwindSafe(|| heap.set(&o, &Obj::A, PANIC_A)));
     assert!(r.is_err());
-    assert_eq!(heap[o].a, 1);
-    assert_eq!(*heap.cache(o, &Obj::DIFF).unwrap(), 0);
+    assert_eq!(heap[&o].a, 1);
+    assert_eq!(*heap.cache(&o, &Obj::DIFF).unwrap(), 0);
 }
 
 #[test]
@@ -88,10 +88,10 @@ fn a_panic_in_a_lazy_cache_does_not_poison_it() {
             refs: vec![],
         })
         .unwrap();
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).copied())).is_err());
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(o, &Obj::LOCAL).copied())).is_err());
-    heap.set(o, &Obj::B, 1).unwrap();
-    assert_eq!(*heap.cache(o, &Obj::LOCAL).unwrap(), 3);
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(&o, &Obj::LOCAL).copied())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(&o, &Obj::LOCAL).copied())).is_err());
+    heap.set(&o, &Obj::B, 1).unwrap();
+    assert_eq!(*heap.cache(&o, &Obj::LOCAL).unwrap(), 3);
 }
 
 #[test]
@@ -139,8 +139,8 @@ impl Object for Opaque {
 fn an_unrestorable_object_is_removed_and_handed_back() {
     let mut heap = Heap::new();
     let o = heap.alloc(Opaque { n: 1 }).unwrap();
-    heap.write(o, |w| w.set(&Opaque::N, 5)).unwrap();
-    let err = heap.write(o, |w| w.set(&Opaque::N, 50)).unwrap_err();
+    heap.write(&o, |w| w.set(&Opaque::N, 5)).unwrap();
+    let err = heap.write(&o, |w| w.set(&Opaque::N, 50)).unwrap_err();
     assert!(
         matches!(heap.get(o), Err(Error::Removed { .. })),
         "nothing broken stays on the heap"
@@ -173,7 +173,7 @@ mod first_read_in_a_rejected_barrier {
     impl Mirror {
         #[cache(lazy_read)]
         fn double(level: &Mut<Level>, ctx: &Ctx<'_, Self>) -> i64 {
-            ctx.field_of(*level, &Level::V).map_or(0, |v| v * 2)
+            ctx.field_of(level, &Level::V).map_or(0, |v| v * 2)
         }
     }
 
@@ -205,9 +205,9 @@ mod first_read_in_a_rejected_barrier {
             mirror: &Mut<Mirror>,
             ctx: &Ctx<'_, Self>,
         ) -> Result<(), TooHigh> {
-            let v = ctx.field_of(*level, &Level::V).copied().unwrap_or(0);
+            let v = ctx.field_of(level, &Level::V).copied().unwrap_or(0);
             if v > 5 {
-                let shown = *ctx.cache(*mirror, &Mirror::DOUBLE).unwrap_or(&0);
+                let shown = *ctx.cache(mirror, &Mirror::DOUBLE).unwrap_or(&0);
                 if shown >= 100 {
                     return Err(TooHigh(shown));
                 }
@@ -222,13 +222,21 @@ mod first_read_in_a_rejected_barrier {
     fn does_not_keep_a_value_of_the_rejected_state() {
         let mut heap = Heap::new();
         let level = heap.alloc(Level { v: 1 }).unwrap();
-        let mirror = heap.alloc(Mirror { level }).unwrap();
-        heap.alloc(Guard { level, mirror }).unwrap();
-        assert!(Level::set_v(&mut heap, level, 70).is_err());
-        assert_eq!(heap[level].v, 1);
-        assert_eq!(*Mirror::double(&heap, mirror).unwrap(), 2);
-        Level::set_v(&mut heap, level, 7).unwrap();
-        assert_eq!(*Mirror::double(&heap, mirror).unwrap(), 14);
+        let mirror = heap
+            .alloc(Mirror {
+                level: level.clone(),
+            })
+            .unwrap();
+        heap.alloc(Guard {
+            level: level.clone(),
+            mirror: mirror.clone(),
+        })
+        .unwrap();
+        assert!(Level::set_v(&mut heap, &level, 70).is_err());
+        assert_eq!(heap[&level].v, 1);
+        assert_eq!(*Mirror::double(&heap, &mirror).unwrap(), 2);
+        Level::set_v(&mut heap, &level, 7).unwrap();
+        assert_eq!(*Mirror::double(&heap, &mirror).unwrap(), 14);
     }
 }
 
@@ -315,9 +323,9 @@ mod local_writes {
     fn a_write_checks_each_invariant_it_reaches_once() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         let before = runs();
-        Local::set_b(&mut heap, p, 5).unwrap();
+        Local::set_b(&mut heap, &p, 5).unwrap();
         let after = runs();
         // `sum` was being read: recomputed at once; `small` does not read `b`.
         assert_eq!(
@@ -329,8 +337,8 @@ mod local_writes {
             ],
             [1, 1, 0, 1]
         );
-        assert_eq!(*Local::diff(&heap, p).unwrap(), -4);
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 6);
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -4);
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 6);
         assert_eq!(runs(), after, "both reads are hits");
     }
 
@@ -338,24 +346,24 @@ mod local_writes {
     fn a_failing_invariant_puts_back_the_now_values_before_it() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
-        let err = Local::set_b(&mut heap, p, 60).unwrap_err();
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
+        let err = Local::set_b(&mut heap, &p, 60).unwrap_err();
         let Error::Invariant { invariant, .. } = &err else {
             panic!("not an invariant failure: {err}");
         };
         assert_eq!(invariant.cache, "ordered");
         assert!(err.to_string().contains("b > a + 50"), "{err}");
-        assert_eq!(heap[p], Local { a: 1, b: 2 });
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
         let before = runs();
         // `diff` was recomputed to -59 before `ordered` failed: its old value is back, and
         // `sum` was never touched. Both reads are hits.
-        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -1);
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         assert_eq!(runs(), before);
         // The object goes on as if the write had not been tried.
-        Local::set_b(&mut heap, p, 40).unwrap();
-        assert_eq!(*Local::diff(&heap, p).unwrap(), -39);
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 41);
+        Local::set_b(&mut heap, &p, 40).unwrap();
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -39);
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 41);
     }
 
     #[test]
@@ -363,30 +371,30 @@ mod local_writes {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
         let err = heap
-            .write(p, |w| {
+            .write(&p, |w| {
                 w.set(&Local::B, 3);
                 w.set(&Local::A, 500);
             })
             .unwrap_err();
         assert_eq!(err.invariant().unwrap().cache, "small");
-        assert_eq!(heap[p], Local { a: 1, b: 2 });
-        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -1);
     }
 
     #[test]
     fn a_panic_in_a_now_cache_leaves_the_object_as_it_was() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
-        let r = catch_unwind(AssertUnwindSafe(|| Local::set_a(&mut heap, p, PANIC_A)));
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
+        let r = catch_unwind(AssertUnwindSafe(|| Local::set_a(&mut heap, &p, PANIC_A)));
         assert!(r.is_err());
-        assert_eq!(heap[p], Local { a: 1, b: 2 });
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
         let before = runs();
-        assert_eq!(*Local::diff(&heap, p).unwrap(), -1);
-        assert_eq!(*Local::sum(&heap, p).unwrap(), 3);
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -1);
+        assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         assert_eq!(runs(), before);
-        Local::set_a(&mut heap, p, 4).unwrap();
-        assert_eq!(*Local::diff(&heap, p).unwrap(), 2);
+        Local::set_a(&mut heap, &p, 4).unwrap();
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), 2);
     }
 
     #[derive(Clone, Debug)]
@@ -428,18 +436,18 @@ mod local_writes {
                     Op::SetB(v) => (a, v),
                     Op::Both(x, y) => (x, y),
                     Op::ReadSum => {
-                        prop_assert_eq!(*Local::sum(&heap, p).unwrap(), a + b);
+                        prop_assert_eq!(*Local::sum(&heap, &p).unwrap(), a + b);
                         continue;
                     }
                     Op::ReadDiff => {
-                        prop_assert_eq!(*Local::diff(&heap, p).unwrap(), a - b);
+                        prop_assert_eq!(*Local::diff(&heap, &p).unwrap(), a - b);
                         continue;
                     }
                 };
                 let result = catch_unwind(AssertUnwindSafe(|| match op {
-                    Op::SetA(v) => Local::set_a(&mut heap, p, v).map(drop),
-                    Op::SetB(v) => Local::set_b(&mut heap, p, v).map(drop),
-                    _ => heap.write(p, |w| {
+                    Op::SetA(v) => Local::set_a(&mut heap, &p, v).map(drop),
+                    Op::SetB(v) => Local::set_b(&mut heap, &p, v).map(drop),
+                    _ => heap.write(&p, |w| {
                         w.set(&Local::A, na);
                         w.set(&Local::B, nb);
                     }),
@@ -456,11 +464,11 @@ mod local_writes {
                         prop_assert!(!holds(na, nb), "rejected a valid write: {}", e);
                     }
                 }
-                prop_assert_eq!(&heap[p], &Local { a, b });
+                prop_assert_eq!(&heap[&p], &Local { a, b });
                 prop_assert!(holds(a, b));
             }
-            prop_assert_eq!(*Local::diff(&heap, p).unwrap(), a - b);
-            prop_assert_eq!(*Local::sum(&heap, p).unwrap(), a + b);
+            prop_assert_eq!(*Local::diff(&heap, &p).unwrap(), a - b);
+            prop_assert_eq!(*Local::sum(&heap, &p).unwrap(), a + b);
         }
     }
 }

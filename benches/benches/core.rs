@@ -44,7 +44,7 @@ struct Reader {
 impl Reader {
     const LEAF: Field<Reader, Mut<Leaf>> = Field::new(0, |r| &r.leaf, |r| &mut r.leaf);
     const DOUBLE: Cache<Reader, i64> = Cache::lazy_read::<0>("double", |c| {
-        c.field_of(*c.field(&Reader::LEAF), &Leaf::V)
+        c.field_of(c.field(&Reader::LEAF), &Leaf::V)
             .map_or(0, |v| v * 2)
     });
 }
@@ -55,7 +55,7 @@ impl Object for Reader {
     type Cells = (CacheCell<i64>,);
     type Saved = Mut<Leaf>;
     fn save(&self, _: FieldMask) -> Option<Mut<Leaf>> {
-        Some(self.leaf)
+        Some(self.leaf.clone())
     }
     fn restore(&mut self, leaf: Mut<Leaf>) {
         self.leaf = leaf;
@@ -123,12 +123,12 @@ fn invalidate(c: &mut Criterion) {
     let mut heap = Heap::new();
     let leaf = heap.alloc(Leaf { v: 0 }).unwrap();
     let readers: Vec<_> = (0..K)
-        .map(|_| heap.alloc(Reader { leaf }).unwrap())
+        .map(|_| heap.alloc(Reader { leaf: leaf.clone() }).unwrap())
         .collect();
     // Read once, then never again: each write invalidates K caches (cold, so the barrier
     // only marks them).
-    for &r in &readers {
-        heap.cache(r, &Reader::DOUBLE).unwrap();
+    for r in &readers {
+        heap.cache(&r, &Reader::DOUBLE).unwrap();
     }
     let mut i = 0;
     g.bench_function(
@@ -136,11 +136,11 @@ fn invalidate(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 i += 1;
-                heap.set(leaf, &Leaf::V, i).unwrap();
+                heap.set(&leaf, &Leaf::V, i).unwrap();
                 // Re-read all: a dependent that is not read stays invalid, and the next write
                 // would find nothing to invalidate.
-                for &r in &readers {
-                    heap.cache(r, &Reader::DOUBLE).unwrap();
+                for r in &readers {
+                    heap.cache(&r, &Reader::DOUBLE).unwrap();
                 }
             })
         },
@@ -155,14 +155,14 @@ fn invalidate(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = std::time::Duration::ZERO;
                 for _ in 0..iters {
-                    for &r in &readers {
-                        heap.cache(r, &Reader::DOUBLE).unwrap();
+                    for r in &readers {
+                        heap.cache(&r, &Reader::DOUBLE).unwrap();
                     }
                     i += 1;
-                    heap.set(leaf, &Leaf::V, i).unwrap();
+                    heap.set(&leaf, &Leaf::V, i).unwrap();
                     i += 1;
                     let start = std::time::Instant::now();
-                    heap.set(leaf, &Leaf::V, black_box(i)).unwrap();
+                    heap.set(&leaf, &Leaf::V, black_box(i)).unwrap();
                     total += start.elapsed();
                 }
                 total

@@ -61,20 +61,20 @@ fn lazy_hit(c: &mut Criterion) {
         b.iter(|| *black_box(&view).cache(&Circle::AREA).unwrap())
     });
     g.bench_function("steadfast heap.cache", |b| {
-        b.iter(|| *heap.cache(black_box(circle), &Circle::AREA).unwrap())
+        b.iter(|| *heap.cache(black_box(&circle), &Circle::AREA).unwrap())
     });
     // An equal object shares the representative's cache: its own cell stays empty, so
     // through the heap each read goes to the representative; a view resolves it once.
     let mut heap2 = Heap::new();
     let first = heap2.imm(Circle { radius: 2.0 }).unwrap();
     let second = heap2.imm(Circle { radius: 2.0 }).unwrap();
-    heap2.cache(first, &Circle::AREA).unwrap();
+    heap2.cache(&first, &Circle::AREA).unwrap();
     let shared = heap2.view(second).unwrap();
     g.bench_function("steadfast view of an equal object", |b| {
         b.iter(|| *black_box(&shared).cache(&Circle::AREA).unwrap())
     });
     g.bench_function("steadfast heap.cache of an equal object", |b| {
-        b.iter(|| *heap2.cache(black_box(second), &Circle::AREA).unwrap())
+        b.iter(|| *heap2.cache(black_box(&second), &Circle::AREA).unwrap())
     });
     g.finish();
 }
@@ -126,7 +126,7 @@ fn eager(c: &mut Criterion) {
             seed += 1;
             let mut heap = Heap::new();
             let job = heap.imm(Job { seed }).unwrap();
-            *Job::left(&heap, job).unwrap() ^ *Job::right(&heap, job).unwrap()
+            *Job::left(&heap, &job).unwrap() ^ *Job::right(&heap, &job).unwrap()
         })
     });
     g.finish();

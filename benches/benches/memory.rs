@@ -36,8 +36,8 @@ struct Reader {
 impl Reader {
     #[cache(lazy_read)]
     fn sum(a: &Mut<Source>, b: &Mut<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        let even = ctx.cache(*b, &Source::PARITY).copied().unwrap_or(false);
-        ctx.field_of(*a, &Source::V).copied().unwrap_or(0) + i64::from(even)
+        let even = ctx.cache(b, &Source::PARITY).copied().unwrap_or(false);
+        ctx.field_of(a, &Source::V).copied().unwrap_or(0) + i64::from(even)
     }
 }
 
@@ -74,7 +74,7 @@ fn main() {
     };
     let rdr: Vec<_> = (0..readers)
         .map(|_| {
-            let (a, b) = (src[next(sources)], src[next(sources)]);
+            let (a, b) = (src[next(sources)].clone(), src[next(sources)].clone());
             heap.alloc(Reader { a, b }).unwrap()
         })
         .collect();
@@ -83,9 +83,9 @@ fn main() {
     let mut done = 0;
     for &checkpoint in &checkpoints {
         while done < checkpoint {
-            let s = src[next(sources)];
+            let s = &src[next(sources)];
             Source::set_v(&mut heap, s, done as i64).unwrap();
-            black_box(Reader::sum(&heap, rdr[next(readers)]).unwrap());
+            black_box(Reader::sum(&heap, &rdr[next(readers)]).unwrap());
             done += 1;
         }
         let (peak, now) = resident();

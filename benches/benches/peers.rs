@@ -112,7 +112,7 @@ struct Base {
 #[steadfast::cached]
 impl Base {}
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Below {
     Base(steadfast::Mut<Base>),
     Link(steadfast::Mut<Link>),
@@ -128,7 +128,7 @@ struct Link {
 impl Link {
     #[cache(lazy_read)]
     fn value(below: &Below, depth: &u32, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
-        let v = match *below {
+        let v = match below {
             Below::Base(b) => ctx.field_of(b, &Base::V).copied(),
             Below::Link(l) => ctx.cache(l, &Link::VALUE).copied(),
         };
@@ -220,18 +220,18 @@ fn chain(c: &mut Criterion) {
     let mut g = c.benchmark_group("peers chain of 1000, cutoff at 500");
     let mut heap = steadfast::Heap::new();
     let base = heap.alloc(Base { v: 0 }).unwrap();
-    let mut below = Below::Base(base);
+    let mut below = Below::Base(base.clone());
     let mut top = None;
     for depth in 1..=CHAIN {
         let link = heap.alloc(Link { below, depth }).unwrap();
-        below = Below::Link(link);
+        below = Below::Link(link.clone());
         top = Some(link);
     }
     let top = top.unwrap();
-    Link::value(&heap, top).unwrap();
+    Link::value(&heap, &top).unwrap();
     LINK_RUNS.store(0, Ordering::Relaxed);
-    Base::set_v(&mut heap, base, 1).unwrap();
-    Link::value(&heap, top).unwrap();
+    Base::set_v(&mut heap, &base, 1).unwrap();
+    Link::value(&heap, &top).unwrap();
     println!(
         "steadfast: one write recomputed {} of {CHAIN} links",
         LINK_RUNS.swap(0, Ordering::Relaxed)
@@ -240,8 +240,8 @@ fn chain(c: &mut Criterion) {
     g.bench_function("steadfast", |b| {
         b.iter(|| {
             i += 1;
-            Base::set_v(&mut heap, base, i).unwrap();
-            black_box(*Link::value(&heap, top).unwrap())
+            Base::set_v(&mut heap, &base, i).unwrap();
+            black_box(*Link::value(&heap, &top).unwrap())
         })
     });
     let mut db = SalsaDb::default();

@@ -104,7 +104,7 @@ struct Reader {
 impl Reader {
     #[cache(lazy_read)]
     fn double(source: &Mut<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        ctx.field_of(*source, &Source::V).map_or(0, |v| v * 2)
+        ctx.field_of(source, &Source::V).map_or(0, |v| v * 2)
     }
 }
 
@@ -122,18 +122,23 @@ fn scaling(c: &mut Criterion) {
             }
             let source = heap.alloc(Source { v: 0 }).unwrap();
             let readers: Vec<_> = (0..k)
-                .map(|_| heap.alloc(Reader { source }).unwrap())
+                .map(|_| {
+                    heap.alloc(Reader {
+                        source: source.clone(),
+                    })
+                    .unwrap()
+                })
                 .collect();
-            for &r in &readers {
-                Reader::double(&heap, r).unwrap();
+            for r in &readers {
+                Reader::double(&heap, &r).unwrap();
             }
             let mut i = 0;
             g.bench_function(BenchmarkId::new(format!("heap of {others}"), k), |b| {
                 b.iter(|| {
                     i += 1;
-                    Source::set_v(&mut heap, source, i).unwrap();
-                    for &r in &readers {
-                        black_box(Reader::double(&heap, r).unwrap());
+                    Source::set_v(&mut heap, &source, i).unwrap();
+                    for r in &readers {
+                        black_box(Reader::double(&heap, &r).unwrap());
                     }
                 })
             });

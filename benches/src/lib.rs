@@ -96,9 +96,9 @@ pub fn hit_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
         b.iter(|| black_box(map.get_mut(black_box(k)).unwrap().dist()))
     });
     let (heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
+    Point::dist(&heap, &p).unwrap();
     g.bench_function("steadfast", |b| {
-        b.iter(|| black_box(*Point::dist(&heap, black_box(p)).unwrap()))
+        b.iter(|| black_box(*Point::dist(&heap, black_box(&p)).unwrap()))
     });
 }
 
@@ -116,14 +116,14 @@ pub fn set_then_read_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
         })
     });
     let (mut heap, p) = steadfast_point();
-    Point::dist(&heap, p).unwrap();
-    Point::height(&heap, p).unwrap();
+    Point::dist(&heap, &p).unwrap();
+    Point::height(&heap, &p).unwrap();
     let mut i = 0.0;
     g.bench_function("steadfast", |b| {
         b.iter(|| {
             i += 1.0;
-            Point::set_x(&mut heap, black_box(p), i).unwrap();
-            black_box(Point::dist(&heap, p).unwrap() + Point::height(&heap, p).unwrap())
+            Point::set_x(&mut heap, black_box(&p), i).unwrap();
+            black_box(Point::dist(&heap, &p).unwrap() + Point::height(&heap, &p).unwrap())
         })
     });
 }

@@ -58,7 +58,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             Tag::Mutable => accessors.push(quote! {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
-                #vis fn #setter(heap: &mut #rt::Heap, this: #rt::Mut<Self>, value: #ty)
+                #vis fn #setter(heap: &mut #rt::Heap, this: &#rt::Mut<Self>, value: #ty)
                     -> #rt::Result<#ty, #rt::Error> {
                     heap.set(this, &Self::#konst, value)
                 }
@@ -371,7 +371,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             #[allow(dead_code)]
             #vis fn #name<'heap>(
                 heap: &'heap #rt::Heap,
-                this: impl #rt::Handle<Self>,
+                this: &'heap impl #rt::Handle<Self>,
             ) -> #rt::Result<&'heap #value, #rt::Error> {
                 heap.cache(this, &Self::#konst)
             }

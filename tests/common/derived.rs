@@ -6,7 +6,7 @@ use steadfast::{cached, mutable, Ctx, Imm, Mut};
 use super::{Broken, LIMIT, PANIC_A, PANIC_B};
 
 /// A reference from one model object to an earlier one (capsules are never referenced).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Ref {
     Mut(Mut<Obj>),
     Imm(Imm<Obj>),
@@ -41,7 +41,7 @@ impl Obj {
     pub fn total(a: &i64, refs: &Vec<Ref>, ctx: &Ctx<'_, Self>) -> i64 {
         let mut t = *a;
         for r in refs {
-            t += match *r {
+            t += match r {
                 Ref::Mut(h) => {
                     ctx.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + ctx.field_of(h, &Obj::A).copied().unwrap_or(0)
@@ -65,7 +65,7 @@ impl Obj {
             s += *ctx.own(&Obj::CLAMP);
         }
         for r in refs {
-            s += match *r {
+            s += match r {
                 Ref::Mut(h) => ctx.field_of(h, &Obj::B).copied().unwrap_or(0),
                 Ref::Imm(h) => ctx.field_of(h, &Obj::B).copied().unwrap_or(0),
             };

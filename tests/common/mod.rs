@@ -203,7 +203,7 @@ impl Budget {
         bump(TOTAL_RUNS);
         c.field(&Budget::ITEMS)
             .iter()
-            .map(|&i| c.field_of(i, &Item::COST).copied().unwrap_or(0))
+            .map(|i| c.field_of(i, &Item::COST).copied().unwrap_or(0))
             .sum()
     });
     pub const WITHIN_CAP: Cache<Budget, Result<(), Broken>> =
@@ -268,7 +268,7 @@ impl Watcher {
     pub const SRC: Field<Watcher, Mut<Num>> = Field::new(0, |w| &w.src, |w| &mut w.src);
     pub const LABEL: Cache<Watcher, &'static str> = Cache::lazy_read::<0>("label", |c| {
         bump(LABEL_RUNS);
-        match c.cache(*c.field(&Watcher::SRC), &Num::PARITY) {
+        match c.cache(c.field(&Watcher::SRC), &Num::PARITY) {
             Ok(true) => "even",
             Ok(false) => "odd",
             Err(_) => "gone",
@@ -292,7 +292,7 @@ impl Object for Watcher {
 // ---------------------------------------------------------------- the model-test type
 
 /// A reference from one model object to an earlier one (capsules are never referenced).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Ref {
     Mut(Mut<Obj>),
     Imm(Imm<Obj>),
@@ -328,7 +328,7 @@ impl Obj {
     pub const TOTAL: Cache<Obj, i64> = Cache::lazy_read::<2>("total", |c| {
         let mut t = *c.field(&Obj::A);
         for r in c.field(&Obj::REFS) {
-            t += match *r {
+            t += match r {
                 Ref::Mut(h) => {
                     c.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + c.field_of(h, &Obj::A).copied().unwrap_or(0)
@@ -349,7 +349,7 @@ impl Obj {
             s += *c.own(&Obj::CLAMP);
         }
         for r in c.field(&Obj::REFS) {
-            s += match *r {
+            s += match r {
                 Ref::Mut(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
                 Ref::Imm(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
             };

@@ -177,9 +177,9 @@ fn run(ops: Vec<(Op, u8)>) {
                 b: *b,
                 refs: refs
                     .iter()
-                    .map(|&r| match handles[r] {
-                        Some(Handle::Imm(h)) => Ref::Imm(h),
-                        Some(Handle::Mut(h)) => Ref::Mut(h),
+                    .map(|&r| match &handles[r] {
+                        Some(Handle::Imm(h)) => Ref::Imm(*h),
+                        Some(Handle::Mut(h)) => Ref::Mut(h.clone()),
                         _ => unreachable!("filtered to live imm and mut objects"),
                     })
                     .collect(),
@@ -232,19 +232,19 @@ fn run(ops: Vec<(Op, u8)>) {
         let r: Result<Result<(), Error>, _> = match (&op, h) {
             (Op::SetA { v, .. }, Handle::Mut(h)) => {
                 o.a = *v;
-                let h = *h;
-                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::A, *v).map(drop)))
+                let h = h;
+                catch_unwind(AssertUnwindSafe(|| heap.set(&h, &Obj::A, *v).map(drop)))
             }
             (Op::SetB { v, .. }, Handle::Mut(h)) => {
                 o.b = *v;
-                let h = *h;
-                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::B, *v).map(drop)))
+                let h = h;
+                catch_unwind(AssertUnwindSafe(|| heap.set(&h, &Obj::B, *v).map(drop)))
             }
             (Op::Write { a, b, panic, .. }, Handle::Mut(h)) => {
                 (o.a, o.b, panics) = (*a, *b, *panic);
-                let h = *h;
+                let h = h;
                 catch_unwind(AssertUnwindSafe(|| {
-                    heap.write(h, |w| {
+                    heap.write(&h, |w| {
                         w.set(&Obj::A, *a);
                         w.set(&Obj::B, *b);
                         assert!(!panic, "write panics");
@@ -282,7 +282,7 @@ fn run(ops: Vec<(Op, u8)>) {
                 next[i] = None;
                 catch_unwind(AssertUnwindSafe(|| match h {
                     Handle::Imm(h) => heap.remove(*h).map(drop),
-                    Handle::Mut(h) => heap.remove(*h).map(drop),
+                    Handle::Mut(h) => heap.remove(h).map(drop),
                     Handle::Capsule(h) => heap.remove(h).map(drop),
                 }))
             }
@@ -371,9 +371,9 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
             }};
         }
         match h {
-            Handle::Imm(h) => read!(*h),
+            Handle::Imm(h) => read!(&*h),
             Handle::Capsule(h) => read!(h),
-            Handle::Mut(h) => read!(*h),
+            Handle::Mut(h) => read!(&*h),
         }
     }
 }

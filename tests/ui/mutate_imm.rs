@@ -11,5 +11,5 @@ impl Color {}
 fn main() {
     let mut heap = Heap::new();
     let color = heap.imm(Color { red: 1 }).unwrap();
-    heap.set(color, &Color::RED, 2).unwrap();
+    heap.set(&color, &Color::RED, 2).unwrap();
 }
