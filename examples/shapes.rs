@@ -102,7 +102,7 @@ fn floor(
         .map(|&colour| heap.alloc(Tile { colour, east: None }))
         .collect::<Result<_, _>>()?;
     for (i, t) in tiles.iter().enumerate() {
-        Tile::set_east(heap, &t, Some(tiles[(i + 1) % tiles.len()].clone()))?;
+        Tile::set_east(heap, t, Some(tiles[(i + 1) % tiles.len()].clone()))?;
     }
     let floor = heap.capsule(Floor {
         start: tiles[start].clone(),

@@ -232,19 +232,16 @@ fn run(ops: Vec<(Op, u8)>) {
         let r: Result<Result<(), Error>, _> = match (&op, h) {
             (Op::SetA { v, .. }, Handle::Mut(h)) => {
                 o.a = *v;
-                let h = h;
-                catch_unwind(AssertUnwindSafe(|| heap.set(&h, &Obj::A, *v).map(drop)))
+                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::A, *v).map(drop)))
             }
             (Op::SetB { v, .. }, Handle::Mut(h)) => {
                 o.b = *v;
-                let h = h;
-                catch_unwind(AssertUnwindSafe(|| heap.set(&h, &Obj::B, *v).map(drop)))
+                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::B, *v).map(drop)))
             }
             (Op::Write { a, b, panic, .. }, Handle::Mut(h)) => {
                 (o.a, o.b, panics) = (*a, *b, *panic);
-                let h = h;
                 catch_unwind(AssertUnwindSafe(|| {
-                    heap.write(&h, |w| {
+                    heap.write(h, |w| {
                         w.set(&Obj::A, *a);
                         w.set(&Obj::B, *b);
                         assert!(!panic, "write panics");
@@ -371,9 +368,9 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
             }};
         }
         match h {
-            Handle::Imm(h) => read!(&*h),
+            Handle::Imm(h) => read!(h),
             Handle::Capsule(h) => read!(h),
-            Handle::Mut(h) => read!(&*h),
+            Handle::Mut(h) => read!(h),
         }
     }
 }
