@@ -148,6 +148,19 @@ impl Heap {
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
+        if handle.id.heap == self.id {
+            if let Some(stored) = self.owner.rw(&*handle.link) {
+                if *stored.loud.get_mut() & field.mask().0 == 0 {
+                    // Nothing outside the object can see the field, and no invariant reads
+                    // it: the object settles the write alone, as a hand-written setter would.
+                    let old = mem::replace(field.get_mut(&mut stored.value), value);
+                    for cache in T::CACHES {
+                        cache.refill_local(&stored.value, &mut stored.cells, field.mask());
+                    }
+                    return Ok(old);
+                }
+            }
+        }
         let key = self.writable::<T>(handle.id)?;
         let (old, written, quiet) = self.write_quiet::<T, _>(key, |v| {
             (mem::replace(field.get_mut(v), value), field.mask())
@@ -377,11 +390,24 @@ impl Heap {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
-        let Stored { value, cells } = obj
+        let Stored {
+            value,
+            cells,
+            loud,
+            base,
+        } = obj
             .get_mut(&mut self.owner)
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::as_mut)
             .expect("checked by Heap::key");
+        // Edges dropped since the last write no longer make fields loud.
+        *loud.get_mut() = graph
+            .nodes
+            .iter()
+            .filter(|n| !n.dependents.is_empty())
+            .map(|n| n.reads)
+            .chain(graph.readers.values().copied())
+            .fold(*base, |m, r| m | r.0);
         let (out, written) = write(value);
         if written.is_empty() {
             return (out, written, Quiet::Yes);

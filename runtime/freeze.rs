@@ -57,7 +57,9 @@ impl Heap {
         let owned = self.owned_from(key)?;
         self.check_unshared(&owned)?;
         for &k in &owned {
-            self.slots[k].tag = Tag::Imm;
+            let slot = &mut self.slots[k];
+            slot.tag = Tag::Imm;
+            slot.ops.seal(slot.obj.get_mut(&mut self.owner));
         }
         self.became_imm(&owned);
         Ok(Imm::new(capsule.id))

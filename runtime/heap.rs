@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::intern::{ClassKey, Classes};
 use crate::object::sealed::Cells as _;
-use crate::object::{Cache, Fresh, Kind, Object};
+use crate::object::{Cache, FieldMask, Fresh, Kind, Object};
 use crate::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched, State};
@@ -142,6 +142,32 @@ impl Obj {
 pub struct Stored<T: Object> {
     pub(crate) value: T,
     pub(crate) cells: T::Cells,
+    /// The fields whose writes must go through the barrier: those read by a cache that is
+    /// not settled by the own write path ([`base`](Stored::base)), by another object, or
+    /// by a cache with dependents. A superset: reads add to it as they record edges (under
+    /// `&Heap`, hence atomic), and a write through the barrier recomputes it from the
+    /// graph. A write to any other field is settled by the object alone
+    /// ([`Heap::set`]'s own path), as a hand-written setter would.
+    pub(crate) loud: StdAtomicU64,
+    /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
+    /// every field once it is not `mut`.
+    pub(crate) base: u64,
+}
+
+impl<T: Object> Stored<T> {
+    fn new(value: T, tag: Tag) -> Self {
+        let base = if tag == Tag::Mut {
+            T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
+        } else {
+            u64::MAX
+        };
+        Stored {
+            value,
+            cells: T::Cells::empty(),
+            loud: StdAtomicU64::new(base),
+            base,
+        }
+    }
 }
 
 /// The operations on a `Stored<T>` that the runtime performs with `T` erased.
@@ -178,6 +204,11 @@ pub(crate) trait TypeOps: Send + Sync {
     fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool;
     /// Starts the queued eager runs of a shared object on the pool.
     fn spawn_eager(&self, obj: &Obj);
+    /// [`Stored::loud`].
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a StdAtomicU64;
+    /// The object is no longer `mut`: every write goes through the barrier (which
+    /// refuses it).
+    fn seal(&self, obj: &mut (dyn Any + Send + Sync));
     /// Computes a cache that reads only its own object, with no heap (an eager run).
     fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize);
 }
@@ -291,6 +322,16 @@ impl<T: Object> TypeOps for OpsOf<T> {
                 });
             });
         }
+    }
+
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a StdAtomicU64 {
+        &stored::<T>(obj).loud
+    }
+
+    fn seal(&self, obj: &mut (dyn Any + Send + Sync)) {
+        let stored = stored_mut::<T>(obj);
+        stored.base = u64::MAX;
+        *stored.loud.get_mut() = u64::MAX;
     }
 
     fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize) {
@@ -632,6 +673,16 @@ impl Heap {
         stored_mut::<T>(self.slots[key].obj.get_mut(&mut self.owner))
     }
 
+    /// Records that some cache reads `fields` of the object in `slot` through an edge:
+    /// writes to them must go through the barrier.
+    pub(crate) fn make_loud(&self, slot: &Slot, fields: FieldMask) {
+        if !fields.is_empty() {
+            slot.ops
+                .loud(slot.obj.get(&self.owner))
+                .fetch_or(fields.0, Ordering::Relaxed);
+        }
+    }
+
     /// The id of the object at `key` in this heap.
     pub(crate) fn id_of(&self, key: ObjectKey) -> ObjectId {
         ObjectId { key, heap: self.id }
@@ -651,13 +702,7 @@ impl Heap {
                 .collect(),
             readers: Default::default(),
         };
-        let link: Arc<Link<T>> = Arc::new(QCell::new(
-            &self.owner,
-            Some(Stored {
-                value,
-                cells: T::Cells::empty(),
-            }),
-        ));
+        let link: Arc<Link<T>> = Arc::new(QCell::new(&self.owner, Some(Stored::new(value, tag))));
         let key = self.slots.insert(Slot {
             tag,
             gone: false,

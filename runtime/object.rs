@@ -576,6 +576,15 @@ pub(crate) mod sealed {
         /// Whether it reads its own object's fields only, so that it can be computed with
         /// no heap (an eager cache on a worker thread).
         fn detached(&self) -> bool;
+        /// The fields a write to which a mutable object's own write path
+        /// ([`Heap::set`](crate::Heap::set)) cannot settle alone: every field, for a cache
+        /// that reads other objects; the fields it reads, for a `now` or `eager` cache;
+        /// none for a `lazy_read` cache of its own fields, which `refill_local` settles.
+        fn loud(&self) -> FieldMask;
+        /// The own write path's share of a write of `written` (a quiet write's settling,
+        /// see [`Ops::refill`], for a `lazy_read` cache of its own fields that reads one of
+        /// them; nothing for any other cache).
+        fn refill_local(&self, value: &T, cells: &mut T::Cells, written: FieldMask);
         /// Computes a [`detached`](Ops::detached) cache into its cell through `&self`.
         fn compute_detached(&self, value: &T, cells: &T::Cells);
     }
@@ -653,6 +662,23 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
 
     fn detached(&self) -> bool {
         matches!(self.body, Body::Fields(..))
+    }
+
+    fn loud(&self) -> FieldMask {
+        match (self.kind, self.body) {
+            (Kind::LazyRead, Body::Fields(..)) => FieldMask::EMPTY,
+            (_, Body::Fields(mask, _)) => mask,
+            (_, Body::Tracked(_)) => FieldMask::ALL,
+        }
+    }
+
+    #[inline]
+    fn refill_local(&self, value: &T, cells: &mut T::Cells, written: FieldMask) {
+        if let (Kind::LazyRead, Body::Fields(mask, _)) = (self.kind, self.body) {
+            if mask.intersects(written) {
+                self.refill(value, cells);
+            }
+        }
     }
 
     fn compute_detached(&self, value: &T, cells: &T::Cells) {

@@ -281,6 +281,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         let entry = graph.readers.entry(me).or_insert(FieldMask::EMPTY);
         *entry = entry.union(mask);
         drop(graph);
+        self.heap.make_loud(slot, mask);
         self.frame.depend(Dep::Fields(key));
         Ok(project(value))
     }
@@ -336,10 +337,11 @@ impl<'a, T: Object> Ctx<'a, T> {
             }
         };
         let mut graph = slot.graph.lock();
-        graph.nodes[id.index as usize]
-            .dependents
-            .insert(self.frame.cell);
+        let node = &mut graph.nodes[id.index as usize];
+        node.dependents.insert(self.frame.cell);
+        let reads = node.reads;
         drop(graph);
+        self.heap.make_loud(slot, reads);
         self.frame.depend(Dep::Cell(id));
         Ok(value)
     }
@@ -514,9 +516,12 @@ impl Heap {
             match *dep {
                 Dep::Cell(c) => {
                     if let Some(slot) = self.slots.get(c.key) {
-                        slot.graph.lock().nodes[c.index as usize]
-                            .dependents
-                            .insert(id);
+                        let mut graph = slot.graph.lock();
+                        let node = &mut graph.nodes[c.index as usize];
+                        node.dependents.insert(id);
+                        let reads = node.reads;
+                        drop(graph);
+                        self.make_loud(slot, reads);
                     }
                 }
                 Dep::Fields(k) => {
@@ -526,6 +531,7 @@ impl Heap {
                             .readers
                             .entry(id)
                             .or_insert(FieldMask::ALL);
+                        self.make_loud(slot, FieldMask::ALL);
                     }
                 }
             }

@@ -160,3 +160,188 @@ fn concurrent_first_reads_compute_once() {
         assert_eq!(runs.into_inner(), 1);
     }
 }
+
+/// The own write path: a write to a field that nothing outside its object reads, and
+/// that no invariant reads, is settled by the object alone (no barrier). These types
+/// make that path the common one, and the proptest below checks it against an oracle
+/// while other objects start and stop reading the written fields, so that the same
+/// field moves between the own path and the barrier.
+mod own_writes {
+    use proptest::prelude::*;
+    use steadfast::{cached, mutable, Ctx, Heap, Mut};
+
+    use super::common::{bump, count, model_cases, reset};
+
+    const TWICE_RUNS: usize = 6;
+
+    #[mutable]
+    #[derive(Clone, Debug)]
+    struct Cell2 {
+        a: i64,
+        b: i64,
+    }
+
+    #[cached]
+    impl Cell2 {
+        #[cache(lazy_read)]
+        fn twice(a: &i64) -> i64 {
+            bump(TWICE_RUNS);
+            a * 2
+        }
+
+        #[cache(lazy_read)]
+        fn sum(a: &i64, b: &i64) -> i64 {
+            a + b
+        }
+    }
+
+    /// Reads its target's `twice` cache, or its field `b`.
+    #[mutable]
+    #[derive(Clone, Debug)]
+    struct Watch {
+        target: Mut<Cell2>,
+        by_cache: bool,
+    }
+
+    #[cached]
+    impl Watch {
+        #[cache(lazy_read)]
+        fn seen(target: &Mut<Cell2>, by_cache: &bool, ctx: &Ctx<'_, Self>) -> i64 {
+            if *by_cache {
+                ctx.cache(target, &Cell2::TWICE).copied().unwrap_or(-1)
+            } else {
+                ctx.field_of(target, &Cell2::B).copied().unwrap_or(-1)
+            }
+        }
+    }
+
+    #[test]
+    fn an_unread_field_is_written_without_the_barrier_and_a_read_one_with_it() {
+        reset();
+        let mut heap = Heap::new();
+        let c = heap.alloc(Cell2 { a: 1, b: 2 }).unwrap();
+        assert_eq!(*Cell2::twice(&heap, &c).unwrap(), 2);
+        Cell2::set_a(&mut heap, &c, 5).unwrap();
+        assert_eq!(
+            count(TWICE_RUNS),
+            2,
+            "read since computed: recomputed by the write"
+        );
+        assert_eq!(*Cell2::twice(&heap, &c).unwrap(), 10);
+        Cell2::set_b(&mut heap, &c, 7).unwrap();
+        assert_eq!(count(TWICE_RUNS), 2, "`b` is not read by `twice`");
+
+        let w = heap
+            .alloc(Watch {
+                target: c.clone(),
+                by_cache: true,
+            })
+            .unwrap();
+        assert_eq!(*Watch::seen(&heap, &w).unwrap(), 10);
+        Cell2::set_a(&mut heap, &c, 6).unwrap();
+        assert_eq!(*Watch::seen(&heap, &w).unwrap(), 12, "through the barrier");
+        heap.remove(&w).unwrap();
+        Cell2::set_a(&mut heap, &c, 8).unwrap();
+        assert_eq!(*Cell2::twice(&heap, &c).unwrap(), 16);
+        assert_eq!(*Cell2::sum(&heap, &c).unwrap(), 15);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SetA(usize, i64),
+        SetB(usize, i64),
+        Write(usize, i64, i64),
+        Watch(usize, bool),
+        Unwatch(usize),
+        RemoveCell(usize),
+        ReadCell(usize),
+        ReadWatch(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let i = 0usize..6;
+        let v = -50i64..50;
+        prop_oneof![
+            3 => (i.clone(), v.clone()).prop_map(|(i, v)| Op::SetA(i, v)),
+            3 => (i.clone(), v.clone()).prop_map(|(i, v)| Op::SetB(i, v)),
+            1 => (i.clone(), v.clone(), v).prop_map(|(i, a, b)| Op::Write(i, a, b)),
+            2 => (i.clone(), any::<bool>()).prop_map(|(i, c)| Op::Watch(i, c)),
+            1 => i.clone().prop_map(Op::Unwatch),
+            1 => i.clone().prop_map(Op::RemoveCell),
+            3 => i.clone().prop_map(Op::ReadCell),
+            3 => i.prop_map(Op::ReadWatch),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(model_cases(500)))]
+
+        /// Every read equals a recomputation from the oracle's fields, whichever path each
+        /// write took.
+        #[test]
+        fn own_writes_match_the_oracle(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut heap = Heap::new();
+            let mut cells: Vec<Option<(Mut<Cell2>, i64, i64)>> = Vec::new();
+            for k in 0..4 {
+                let c = heap.alloc(Cell2 { a: k, b: -k }).unwrap();
+                cells.push(Some((c, k, -k)));
+            }
+            let mut watches: Vec<Option<(Mut<Watch>, usize, bool)>> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::SetA(i, v) => if let Some((c, a, _)) = cells.get_mut(i % 4).and_then(Option::as_mut) {
+                        Cell2::set_a(&mut heap, c, v).unwrap();
+                        *a = v;
+                    },
+                    Op::SetB(i, v) => if let Some((c, _, b)) = cells.get_mut(i % 4).and_then(Option::as_mut) {
+                        Cell2::set_b(&mut heap, c, v).unwrap();
+                        *b = v;
+                    },
+                    Op::Write(i, va, vb) => if let Some((c, a, b)) = cells.get_mut(i % 4).and_then(Option::as_mut) {
+                        heap.write(c, |w| {
+                            w.set(&Cell2::A, va);
+                            w.set(&Cell2::B, vb);
+                        }).unwrap();
+                        (*a, *b) = (va, vb);
+                    },
+                    Op::Watch(i, by_cache) => if let Some((c, _, _)) = &cells[i % 4] {
+                        let w = heap.alloc(Watch { target: c.clone(), by_cache }).unwrap();
+                        watches.push(Some((w, i % 4, by_cache)));
+                    },
+                    Op::Unwatch(j) => if let Some(slot) = watches.get_mut(j) {
+                        if let Some((w, _, _)) = slot.take() {
+                            heap.remove(&w).unwrap();
+                        }
+                    },
+                    Op::RemoveCell(i) => if let Some((c, _, _)) = cells[i % 4].take() {
+                        heap.remove(&c).unwrap();
+                    },
+                    Op::ReadCell(i) => if let Some((c, a, b)) = &cells[i % 4] {
+                        prop_assert_eq!(*Cell2::twice(&heap, c).unwrap(), a * 2);
+                        prop_assert_eq!(*Cell2::sum(&heap, c).unwrap(), a + b);
+                    },
+                    Op::ReadWatch(j) => if let Some(Some((w, i, by_cache))) = watches.get(j) {
+                        let expected = match &cells[*i] {
+                            Some((_, a, b)) => if *by_cache { a * 2 } else { *b },
+                            None => -1,
+                        };
+                        prop_assert_eq!(*Watch::seen(&heap, w).unwrap(), expected);
+                    },
+                }
+            }
+            // Finally every cache of every live object.
+            for (c, a, b) in cells.iter().flatten() {
+                prop_assert_eq!(*Cell2::twice(&heap, c).unwrap(), a * 2);
+                prop_assert_eq!(*Cell2::sum(&heap, c).unwrap(), a + b);
+                prop_assert_eq!(heap[c].a, *a);
+            }
+            for (w, i, by_cache) in watches.iter().flatten() {
+                let expected = match &cells[*i] {
+                    Some((_, a, b)) => if *by_cache { a * 2 } else { *b },
+                    None => -1,
+                };
+                prop_assert_eq!(*Watch::seen(&heap, w).unwrap(), expected);
+            }
+        }
+    }
+}
