@@ -142,6 +142,12 @@ impl Heap {
     /// Replaces a field of a mutable object and returns the old value. Caches that read
     /// the field are invalidated; invariants that read it are rechecked, and if one fails
     /// the field keeps its old value and the error names the invariant.
+    ///
+    /// A field that no other object reads and no invariant reads is written like a
+    /// hand-written setter would: the caches of this object that read it are recomputed
+    /// (if they were read since they were computed) or cleared, and nothing else is
+    /// visited. Any other write goes through the barrier.
+    #[inline(always)]
     pub fn set<T: Object, F>(
         &mut self,
         handle: &Mut<T>,
@@ -151,8 +157,6 @@ impl Heap {
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {
                 if *stored.loud.get_mut() & field.mask().0 == 0 {
-                    // Nothing outside the object can see the field, and no invariant reads
-                    // it: the object settles the write alone, as a hand-written setter would.
                     let old = mem::replace(field.get_mut(&mut stored.value), value);
                     for cache in T::CACHES {
                         cache.refill_local(&stored.value, &mut stored.cells, field.mask());
@@ -161,6 +165,16 @@ impl Heap {
                 }
             }
         }
+        self.set_through_barrier(handle, field, value)
+    }
+
+    #[inline(never)]
+    fn set_through_barrier<T: Object, F>(
+        &mut self,
+        handle: &Mut<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<F, Error> {
         let key = self.writable::<T>(handle.id)?;
         let (old, written, quiet) = self.write_quiet::<T, _>(key, |v| {
             (mem::replace(field.get_mut(v), value), field.mask())

@@ -627,6 +627,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         cell.publish_owned(value, self.rule, keep_stale)
     }
 
+    #[inline(always)]
     fn refill(&self, value: &T, cells: &mut T::Cells) -> sealed::Refill {
         let cell = (self.cell_mut)(cells);
         if let (Body::Fields(_, compute), true) = (self.body, cell.seen_mut()) {
@@ -672,7 +673,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn refill_local(&self, value: &T, cells: &mut T::Cells, written: FieldMask) {
         if let (Kind::LazyRead, Body::Fields(mask, _)) = (self.kind, self.body) {
             if mask.intersects(written) {

@@ -58,6 +58,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             Tag::Mutable => accessors.push(quote! {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
+                #[inline]
                 #vis fn #setter(heap: &mut #rt::Heap, this: &#rt::Mut<Self>, value: #ty)
                     -> #rt::Result<#ty, #rt::Error> {
                     heap.set(this, &Self::#konst, value)
@@ -369,6 +370,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             /// Cached: a hit is a lookup; the value is recomputed only after a write to what
             /// it read.
             #[allow(dead_code)]
+            #[inline]
             #vis fn #name<'heap>(
                 heap: &'heap #rt::Heap,
                 this: &'heap impl #rt::Handle<Self>,
