@@ -70,11 +70,11 @@ fn concurrent_first_reads_compute_once_and_all_see_the_value() {
         let heap = Arc::new(heap);
         let readers: Vec<_> = (0..2)
             .map(|_| {
-                let heap = heap.clone();
-                thread::spawn(move || *heap.cache(c, &Cell2::DOUBLE).unwrap())
+                let (heap, c) = (heap.clone(), c.clone());
+                thread::spawn(move || *heap.cache(&c, &Cell2::DOUBLE).unwrap())
             })
             .collect();
-        assert_eq!(*heap.cache(c, &Cell2::DOUBLE).unwrap(), 42);
+        assert_eq!(*heap.cache(&c, &Cell2::DOUBLE).unwrap(), 42);
         for r in readers {
             assert_eq!(r.join().unwrap(), 42);
         }
@@ -92,17 +92,23 @@ fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
         let c = heap.alloc(cell).unwrap();
         let heap = Arc::new(heap);
         let other = {
-            let heap = heap.clone();
+            let (heap, c) = (heap.clone(), c.clone());
             thread::spawn(move || {
-                catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok()
+                catch_unwind(AssertUnwindSafe(|| {
+                    *heap.cache(&c, &Cell2::DOUBLE).unwrap()
+                }))
+                .ok()
             })
         };
-        let mine = catch_unwind(AssertUnwindSafe(|| *heap.cache(c, &Cell2::DOUBLE).unwrap())).ok();
+        let mine = catch_unwind(AssertUnwindSafe(|| {
+            *heap.cache(&c, &Cell2::DOUBLE).unwrap()
+        }))
+        .ok();
         let theirs = other.join().unwrap();
         // Exactly one of the two reads saw the panic; the other computed the value.
         assert_eq!([mine, theirs].iter().filter(|r| r.is_none()).count(), 1);
         assert!([mine, theirs].contains(&Some(10)));
-        assert_eq!(*heap.cache(c, &Cell2::DOUBLE).unwrap(), 10);
+        assert_eq!(*heap.cache(&c, &Cell2::DOUBLE).unwrap(), 10);
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     });
 }
