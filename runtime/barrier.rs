@@ -414,17 +414,19 @@ impl Heap {
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::as_mut)
             .expect("checked by Heap::key");
-        // Edges dropped since the last write no longer make fields loud.
-        *loud.get_mut() = graph
-            .nodes
-            .iter()
-            .filter(|n| !n.dependents.is_empty())
-            .map(|n| n.reads)
-            .chain(graph.readers.values().copied())
-            .fold(*base, |m, r| m | r.0);
         let (out, written) = write(value);
         if written.is_empty() {
             return (out, written, Quiet::Yes);
+        }
+        // Edges dropped since these fields became loud no longer count: if none is left, a
+        // later `set` of them settles on the object's own path.
+        let unread = graph
+            .nodes
+            .iter()
+            .all(|n| n.dependents.is_empty() || !n.reads.intersects(written))
+            && graph.readers.values().all(|m| !m.intersects(written));
+        if unread {
+            *loud.get_mut() &= !written.0 | *base;
         }
         let local = |(i, n): (usize, &Node)| {
             !n.reads.intersects(written)

@@ -677,9 +677,11 @@ impl Heap {
     /// writes to them must go through the barrier.
     pub(crate) fn make_loud(&self, slot: &Slot, fields: FieldMask) {
         if !fields.is_empty() {
-            slot.ops
-                .loud(slot.obj.get(&self.owner))
-                .fetch_or(fields.0, Ordering::Relaxed);
+            let loud = slot.ops.loud(slot.obj.get(&self.owner));
+            // Most reads find their fields loud already: no read-modify-write then.
+            if loud.load(Ordering::Relaxed) & fields.0 != fields.0 {
+                loud.fetch_or(fields.0, Ordering::Relaxed);
+            }
         }
     }
 
