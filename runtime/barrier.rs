@@ -11,7 +11,7 @@ use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Slot, Stored};
 use crate::object::sealed::{Cells as _, Refill};
 use crate::object::{Field, FieldMask, Object};
-use crate::track::{keep_reads, CellId, CycleUnwind, Frame, Node, Saved, State};
+use crate::track::{keep_reads, CellId, CycleUnwind, Frame, Journal, Node, Saved, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -539,7 +539,7 @@ impl Heap {
             obj, ops, graph, ..
         } = &mut self.slots[key];
         let graph = graph.get_mut();
-        let journal = self.journal.get_mut();
+        let journal = &mut self.journal.get_mut().records;
         let mut work = mem::take(&mut self.work);
         work.extend(
             graph
@@ -577,7 +577,7 @@ impl Heap {
     /// Raises cells to at least the given state, and their dependents to `Check`.
     fn mark(&mut self, mut work: Vec<(CellId, State)>) {
         let epoch = self.epoch;
-        let journal = self.journal.get_mut();
+        let journal = &mut self.journal.get_mut().records;
         while let Some((id, level)) = work.pop() {
             // A removed object's cells go with it.
             let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
@@ -596,7 +596,7 @@ impl Heap {
     /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy
     /// cache that had been read since it was computed (so the next read is a hit).
     fn settle_journal(&mut self) -> Result<(), Failure> {
-        if self.journal.get_mut().is_empty() {
+        if self.journal.get_mut().records.is_empty() {
             return Ok(());
         }
         self.rev += 1;
@@ -609,7 +609,7 @@ impl Heap {
         let result = (|| {
             let mut i = 0;
             // Computations below may journal more cells: index, do not iterate.
-            while let Some((id, saved)) = self.journal.get_mut().get(i) {
+            while let Some((id, saved)) = self.journal.get_mut().records.get(i) {
                 let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
                 i += 1;
                 let Some(slot) = self.slots.get_mut(id.key) else {
@@ -738,7 +738,7 @@ impl Heap {
         // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
         // early cutoff); without settling, the journal holds marked cells only.
         if mem::take(&mut self.settled) {
-            for (id, _) in &journal {
+            for (id, _) in &journal.records {
                 let Some(slot) = self.slots.get_mut(id.key) else {
                     continue;
                 };
@@ -757,7 +757,7 @@ impl Heap {
         self.urgent = 0;
         self.settled = false;
         let mut journal = mem::take(self.journal.get_mut());
-        for (id, saved) in journal.drain(..).rev() {
+        for (id, saved) in journal.records.drain(..).rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {
                 continue;
             };
@@ -769,7 +769,8 @@ impl Heap {
             slot.ops
                 .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
                 .roll_back(saved.state == State::Clean);
-            if let Some((reads, deps)) = saved.reads {
+            if saved.reads != Saved::NO_READS {
+                let (reads, deps) = mem::take(&mut journal.replaced[saved.reads as usize]);
                 node.reads = reads;
                 let new = mem::replace(&mut node.deps, deps);
                 let old = node.deps.clone();
@@ -782,7 +783,7 @@ impl Heap {
 
     /// Voids every record of this barrier's journal (by moving to the next epoch) and keeps
     /// the journal's allocation for the next one.
-    fn end_barrier(&mut self, mut journal: Vec<(CellId, Saved)>) {
+    fn end_barrier(&mut self, mut journal: Journal) {
         journal.clear();
         *self.journal.get_mut() = journal;
         self.epoch += 1;

@@ -21,7 +21,7 @@ use crate::object::sealed::Cells as _;
 use crate::object::{Cache, FieldMask, Fresh, Kind, Object};
 use crate::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Condvar, Mutex};
-use crate::track::{CellId, Ctx, Frame, Graph, Node, Saved, Sched, State};
+use crate::track::{CellId, Ctx, Frame, Graph, Journal, Node, Sched, State};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
@@ -48,7 +48,7 @@ pub struct Heap {
     pub(crate) owned_tasks: u64,
     /// What the running barrier must put back if it rolls back, one record per cell it
     /// changed, in the order it changed them.
-    pub(crate) journal: Mutex<Vec<(CellId, Saved)>>,
+    pub(crate) journal: Mutex<Journal>,
     /// Numbers barriers, so that a node's pointer into an earlier journal is void.
     pub(crate) epoch: u64,
     /// The running barrier recomputed cells (their stale values go at commit).
@@ -408,7 +408,7 @@ impl Heap {
             wake: Condvar::new(),
             next_task: AtomicU64::new(0),
             owned_tasks: 0,
-            journal: Mutex::new(Vec::new()),
+            journal: Mutex::new(Journal::default()),
             epoch: 1,
             settled: false,
             urgent: 0,

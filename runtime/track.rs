@@ -40,15 +40,38 @@ pub(crate) enum State {
     Dirty,
 }
 
-/// What a barrier must put back if it rolls back.
-#[derive(Debug)]
+/// What a barrier must put back if it rolls back, for one cell: plain data, so that
+/// ending a barrier forgets a thousand records at once rather than one by one.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Saved {
     pub(crate) state: State,
     pub(crate) hot: bool,
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
-    /// The reads of the computation a recomputation replaced, if one did.
-    pub(crate) reads: Option<(FieldMask, Vec<Dep>)>,
+    /// Where [`Journal::replaced`] keeps the reads of the computation a recomputation
+    /// replaced, if one did ([`Saved::NO_READS`] else).
+    pub(crate) reads: u32,
+}
+
+impl Saved {
+    pub(crate) const NO_READS: u32 = u32::MAX;
+}
+
+/// What the running barrier must put back if it rolls back.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    /// One record per cell the barrier changed, in the order it changed them.
+    pub(crate) records: Vec<(CellId, Saved)>,
+    /// The reads that recomputations in the barrier replaced (few: only recomputed cells).
+    pub(crate) replaced: Vec<(FieldMask, Vec<Dep>)>,
+}
+
+impl Journal {
+    /// Forgets every record, keeping the allocations for the next barrier.
+    pub(crate) fn clear(&mut self) {
+        self.records.clear();
+        self.replaced.clear();
+    }
 }
 
 /// The tracking data of one cell.
@@ -136,7 +159,7 @@ impl Node {
                 hot,
                 changed_at: self.changed_at,
                 verified_at: self.verified_at,
-                reads: None,
+                reads: Saved::NO_READS,
             },
         ));
         true
@@ -427,7 +450,7 @@ impl Heap {
             // A barrier is checking: whatever this computes sees the state it may roll back,
             // so the rollback must put the cell back as it was (invalid).
             if self.in_barrier {
-                node.save(id, false, self.epoch, &mut self.journal.lock());
+                node.save(id, false, self.epoch, &mut self.journal.lock().records);
             }
             (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
         };
@@ -590,7 +613,7 @@ impl Heap {
 /// Keeps in a journaled node's record the reads its first recomputation in the barrier
 /// replaced, so that a rollback can reinstate them.
 pub(crate) fn keep_reads(
-    journal: &mut [(CellId, Saved)],
+    journal: &mut Journal,
     epoch: u64,
     (at, index): (u64, u32),
     reads: FieldMask,
@@ -599,8 +622,9 @@ pub(crate) fn keep_reads(
     if at != epoch {
         return;
     }
-    let saved = &mut journal[index as usize].1;
-    if saved.reads.is_none() {
-        saved.reads = Some((reads, deps.to_vec()));
+    let saved = &mut journal.records[index as usize].1;
+    if saved.reads == Saved::NO_READS {
+        saved.reads = journal.replaced.len() as u32;
+        journal.replaced.push((reads, deps.to_vec()));
     }
 }
