@@ -109,12 +109,23 @@ impl Obj {
     /// Exclusive access. For a shared object (only a cache that read a removed or written
     /// object changes an immutable object's cells) this first calls off its queued eager
     /// runs and waits for running ones and for the workers to let go of it.
+    #[inline]
     pub(crate) fn get_mut<'a>(
         &'a mut self,
         owner: &'a mut QCellOwner,
     ) -> &'a mut (dyn Any + Send + Sync) {
         match self {
             Obj::Own(a) => owner.rw(&**a),
+            Obj::Shared(..) => self.shared_mut(),
+        }
+    }
+
+    /// [`get_mut`](Obj::get_mut) of a shared object, kept out of line.
+    #[cold]
+    #[inline(never)]
+    fn shared_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(_) => unreachable!("called for a shared object"),
             Obj::Shared(a, runs) => {
                 if Arc::get_mut(a).is_none() {
                     runs.settle();
