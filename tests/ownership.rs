@@ -208,3 +208,104 @@ mod graphs {
         assert!(!heap.contains(a) && !heap.contains(b));
     }
 }
+
+/// Handles that hold their object's storage: errors through the own write path and the
+/// lookup-free hit, and no object kept alive by handles once its heap is gone.
+mod held_storage {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use steadfast::{cached, mutable, Error, Heap, Mut};
+
+    /// Counts its drops; no cache reads another object, so every field is written on the
+    /// object's own path.
+    #[derive(Clone, Debug)]
+    struct Drops(Arc<AtomicUsize>);
+
+    impl Drop for Drops {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[mutable]
+    #[derive(Clone, Debug)]
+    struct Knot {
+        v: i64,
+        next: Option<Mut<Knot>>,
+        #[allow(dead_code)]
+        drops: Drops,
+    }
+
+    #[cached]
+    impl Knot {
+        #[cache(lazy_read)]
+        fn doubled(v: &i64) -> i64 {
+            v * 2
+        }
+    }
+
+    fn knot(heap: &mut Heap, drops: &Arc<AtomicUsize>) -> (Mut<Knot>, Mut<Knot>) {
+        let knot = |next| Knot {
+            v: 1,
+            next,
+            drops: Drops(drops.clone()),
+        };
+        let a = heap.alloc(knot(None)).unwrap();
+        let b = heap.alloc(knot(Some(a.clone()))).unwrap();
+        Knot::set_next(heap, &a, Some(b.clone())).unwrap(); // a cycle of handles
+        (a, b)
+    }
+
+    #[test]
+    fn removed_foreign_and_frozen_objects_are_errors_on_the_own_path() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut heap = Heap::new();
+        let (a, b) = knot(&mut heap, &drops);
+        assert_eq!(*Knot::doubled(&heap, &a).unwrap(), 2);
+        Knot::set_v(&mut heap, &a, 5).unwrap();
+        assert_eq!(*Knot::doubled(&heap, &a).unwrap(), 10);
+
+        let mut other = Heap::new();
+        assert!(matches!(
+            Knot::set_v(&mut other, &a, 1),
+            Err(Error::ForeignHandle { .. })
+        ));
+        assert!(matches!(
+            Knot::doubled(&other, &a),
+            Err(Error::ForeignHandle { .. })
+        ));
+
+        Knot::set_next(&mut heap, &b, None).unwrap();
+        heap.remove(&a).unwrap();
+        assert!(matches!(
+            Knot::set_v(&mut heap, &a, 1),
+            Err(Error::Removed { .. })
+        ));
+        assert!(matches!(
+            Knot::doubled(&heap, &a),
+            Err(Error::Removed { .. })
+        ));
+        assert_eq!(
+            *Knot::doubled(&heap, &b).unwrap(),
+            2,
+            "the other one is intact"
+        );
+    }
+
+    #[test]
+    fn dropping_the_heap_drops_objects_that_hold_each_other() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut heap = Heap::new();
+        let (a, b) = knot(&mut heap, &drops);
+        // Clones made on the way (the `knot` closure's values) are dropped already.
+        let before = drops.load(Ordering::SeqCst);
+        drop(heap);
+        assert_eq!(
+            drops.load(Ordering::SeqCst) - before,
+            2,
+            "both objects of the cycle dropped while their handles live"
+        );
+        drop((a, b));
+    }
+}
