@@ -554,7 +554,7 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let invalidate = || ops.invalidate(obj.get_mut(&mut self.owner), i);
+                let invalidate = || obj.invalidate(&mut self.owner, *ops, i);
                 self.urgent += raise_cell(
                     id,
                     node,
@@ -584,8 +584,8 @@ impl Heap {
                 continue;
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
-            let (ops, obj) = (slot.ops, slot.obj.get_mut(&mut self.owner));
-            let invalidate = || ops.invalidate(obj, id.index as usize);
+            let (ops, obj) = (slot.ops, &mut slot.obj);
+            let invalidate = || obj.invalidate(&mut self.owner, ops, id.index as usize);
             self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
@@ -793,6 +793,7 @@ impl Heap {
 /// Raises one cell to at least `level`, journaling it before its first change and queuing
 /// its dependents for `Check`. Returns 1 if the barrier must bring it up to date (`now`,
 /// `eager`, or read since last computed), else 0.
+#[inline(always)]
 fn raise_cell(
     id: CellId,
     node: &mut Node,

@@ -91,18 +91,61 @@ pub(crate) type Link<T> = QCell<Option<Stored<T>>>;
 pub(crate) enum Obj {
     /// Owned by the slot and by the `mut` and capsule handles, reached through the heap's
     /// [`QCellOwner`] (a [`Link`], type-erased).
-    Own(Arc<QCell<dyn Any + Send + Sync>>),
+    Own(Arc<dyn Storage>),
     /// An immutable object whose eager caches run on workers, which hold weak references to
     /// it, with the state of those runs.
     Shared(Arc<dyn Any + Send + Sync>, Arc<Runs>),
+}
+
+/// A [`Link`] with its type erased: the typed work the barrier does on every cell it
+/// marks, behind one dynamic call.
+pub(crate) trait Storage: Send + Sync {
+    fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
+    fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync);
+    /// Invalidates a cell of the live object; returns whether it had been read since it
+    /// was computed.
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool;
+}
+
+impl<T: Object> Storage for Link<T> {
+    fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
+        owner.ro(self)
+    }
+
+    fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync) {
+        owner.rw(self)
+    }
+
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool {
+        owner
+            .rw(self)
+            .as_mut()
+            .expect("a marked cell's object is live")
+            .cells
+            .invalidate(index)
+    }
 }
 
 impl Obj {
     #[inline]
     pub(crate) fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
         match self {
-            Obj::Own(a) => owner.ro(&**a),
+            Obj::Own(a) => a.get(owner),
             Obj::Shared(a, _) => &**a,
+        }
+    }
+
+    /// Invalidates a cell; returns whether it had been read since it was computed.
+    #[inline]
+    pub(crate) fn invalidate(
+        &mut self,
+        owner: &mut QCellOwner,
+        ops: &dyn TypeOps,
+        index: usize,
+    ) -> bool {
+        match self {
+            Obj::Own(a) => a.invalidate(owner, index),
+            Obj::Shared(..) => ops.invalidate(self.get_mut(owner), index),
         }
     }
 
@@ -115,7 +158,7 @@ impl Obj {
         owner: &'a mut QCellOwner,
     ) -> &'a mut (dyn Any + Send + Sync) {
         match self {
-            Obj::Own(a) => owner.rw(&**a),
+            Obj::Own(a) => a.get_mut(owner),
             Obj::Shared(..) => self.shared_mut(),
         }
     }
@@ -355,8 +398,8 @@ impl<T: Object> TypeOps for OpsOf<T> {
 /// empty); for a shared object, once the workers let go of it.
 fn into_stored<T: Object>(obj: Obj, owner: &mut QCellOwner) -> Stored<T> {
     match obj {
-        Obj::Own(link) => owner
-            .rw(&*link)
+        Obj::Own(link) => link
+            .get_mut(owner)
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::take)
             .expect("a slot's ops match its live object"),
@@ -385,7 +428,7 @@ impl Drop for Heap {
     fn drop(&mut self) {
         for slot in self.slots.values() {
             if let Obj::Own(link) = &slot.obj {
-                slot.ops.clear(self.owner.rw(&**link));
+                slot.ops.clear(link.get_mut(&mut self.owner));
             }
         }
     }
