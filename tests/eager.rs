@@ -166,3 +166,58 @@ fn removing_an_object_waits_for_its_running_eager_cache() {
     assert_eq!(heap.remove(h).unwrap().n, 1);
     opener.join().unwrap();
 }
+
+#[steadfast::mutable]
+#[derive(Clone)]
+struct Dial {
+    v: i64,
+}
+
+#[cached]
+impl Dial {}
+
+/// A handle an immutable object's cache can reach without holding it (an immutable object
+/// cannot hold a `mut` handle): the one way its cells can be invalidated.
+static DIAL: std::sync::OnceLock<steadfast::Mut<Dial>> = std::sync::OnceLock::new();
+
+/// An immutable object with an eager cache its workers compute (so its storage is shared
+/// with them) and a lazy cache that reads a mutable object.
+#[imm]
+struct Gauge {
+    n: u64,
+}
+
+#[cached]
+impl Gauge {
+    #[cache(eager)]
+    fn doubled(&self) -> u64 {
+        self.n * 2
+    }
+
+    #[cache(lazy_read)]
+    fn reading(ctx: &steadfast::Ctx<'_, Self>) -> i64 {
+        let dial = DIAL.get().expect("set before the object is read");
+        ctx.field_of(dial, &Dial::V).map_or(-1, |v| *v)
+    }
+}
+
+#[test]
+fn a_write_invalidates_a_cache_of_an_object_shared_with_the_workers() {
+    let mut heap = Heap::new();
+    let dial = heap.alloc(Dial { v: 1 }).unwrap();
+    DIAL.set(dial.clone()).unwrap();
+    let g = heap.imm(Gauge { n: 5 }).unwrap();
+    assert_eq!(*Gauge::doubled(&heap, &g).unwrap(), 10);
+    assert_eq!(*Gauge::reading(&heap, &g).unwrap(), 1);
+    // The barrier marks the immutable object's cell: it first waits for the workers to let
+    // go of the object's storage.
+    Dial::set_v(&mut heap, &dial, 7).unwrap();
+    assert_eq!(*Gauge::reading(&heap, &g).unwrap(), 7);
+    assert_eq!(*Gauge::doubled(&heap, &g).unwrap(), 10);
+    Dial::set_v(&mut heap, &dial, 8).unwrap();
+    assert_eq!(*Gauge::reading(&heap, &g).unwrap(), 8);
+    // Removing what it read invalidates it too.
+    heap.remove(&dial).unwrap();
+    assert_eq!(*Gauge::reading(&heap, &g).unwrap(), -1);
+    assert_eq!(heap.remove(g).unwrap().n, 5);
+}
