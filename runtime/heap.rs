@@ -149,9 +149,11 @@ impl Obj {
         }
     }
 
-    /// Exclusive access. For a shared object (only a cache that read a removed or written
-    /// object changes an immutable object's cells) this first calls off its queued eager
-    /// runs and waits for running ones and for the workers to let go of it.
+    /// Exclusive access. For a shared object this first calls off its queued eager runs and
+    /// waits for running ones and for the workers to let go of it. Rare: an immutable
+    /// object holds no `mut` handle, so only a cache that reached a mutable or removable
+    /// object through a handle it does not hold (a global one) has cells a barrier changes
+    /// (`tests/eager.rs`).
     #[inline]
     pub(crate) fn get_mut<'a>(
         &'a mut self,
