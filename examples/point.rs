@@ -44,5 +44,20 @@ fn main() -> Result<(), Error> {
     Point::set_x(&mut heap, &p, 6.0)?;
     println!("  distance = {}", Point::distance(&heap, &p)?);
     println!("  label = {}, x = {}", heap[&p].label(), heap[&p].x());
+
+    println!("two sets through a view (the handle is checked once); each set is a write of");
+    println!("its own, and the distance, being read, is recomputed at the end of each:");
+    let mut view = heap.view_mut(&p)?;
+    view.set(&Point::X, 0.0)?;
+    view.set(&Point::Y, 2.0)?;
+    println!("  distance = {}", view.cache(&Point::DISTANCE)?);
+    println!("  distance = {} (a hit)", view.cache(&Point::DISTANCE)?);
+
+    println!("the same two writes as one (`heap.write`): one recomputation:");
+    heap.write(&p, |w| {
+        w.set(&Point::X, 3.0);
+        w.set(&Point::Y, 4.0);
+    })?;
+    println!("  distance = {}", Point::distance(&heap, &p)?);
     Ok(())
 }

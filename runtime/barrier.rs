@@ -154,14 +154,13 @@ impl Heap {
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
+        let mut value = value;
+        // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {
-                if *stored.loud.get_mut() & field.mask().0 == 0 {
-                    let old = mem::replace(field.get_mut(&mut stored.value), value);
-                    for cache in T::CACHES {
-                        cache.refill_local(&stored.value, &mut stored.cells, field.mask());
-                    }
-                    return Ok(old);
+                match stored.set_quiet(field, value) {
+                    Ok(old) => return Ok(old),
+                    Err(loud) => value = loud,
                 }
             }
         }
@@ -169,7 +168,7 @@ impl Heap {
     }
 
     #[inline(never)]
-    fn set_through_barrier<T: Object, F>(
+    pub(crate) fn set_through_barrier<T: Object, F>(
         &mut self,
         handle: &Mut<T>,
         field: &Field<T, F>,

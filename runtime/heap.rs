@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::intern::{ClassKey, Classes};
 use crate::object::sealed::Cells as _;
-use crate::object::{Cache, FieldMask, Fresh, Kind, Object};
+use crate::object::{Cache, Field, FieldMask, Fresh, Kind, Object};
 use crate::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Journal, Node, Sched, State};
@@ -223,6 +223,22 @@ impl<T: Object> Stored<T> {
             loud: StdAtomicU64::new(base),
             base,
         }
+    }
+
+    /// The own write path: writes a field that nothing outside the object reads and no
+    /// invariant reads, and refills the object's own caches that read it, as a
+    /// hand-written setter would. Hands the value back if the field is loud (the write
+    /// must go through the barrier).
+    #[inline(always)]
+    pub(crate) fn set_quiet<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, F> {
+        if *self.loud.get_mut() & field.mask().0 != 0 {
+            return Err(value);
+        }
+        let old = std::mem::replace(field.get_mut(&mut self.value), value);
+        for cache in T::CACHES {
+            cache.refill_local(&self.value, &mut self.cells, field.mask());
+        }
+        Ok(old)
     }
 }
 

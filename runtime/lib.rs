@@ -264,4 +264,4 @@ pub use steadfast_derive::cached;
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
 pub use track::Ctx;
-pub use view::View;
+pub use view::{View, ViewMut};

@@ -4,9 +4,9 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::error::Error;
-use crate::handle::{Handle, ObjectId};
+use crate::handle::{Handle, Mut, ObjectId};
 use crate::heap::{Heap, Stored};
-use crate::object::{Cache, Object};
+use crate::object::{Cache, Field, Object};
 
 /// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
 /// through a view skips the handle check and, for an immutable object, the look-up of the
@@ -110,5 +110,139 @@ impl<T: Object> Copy for View<'_, T> {}
 impl<T: Object> fmt::Debug for View<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "View<{}>({})", std::any::type_name::<T>(), self.id)
+    }
+}
+
+/// A mutable object of an exclusively borrowed [`Heap`], with its handle checked once:
+/// what `slot_map.get_mut(key)` is to a hand-written cache. Each [`set`](ViewMut::set) is
+/// a write as [`Heap::set`] makes it (invalidation, invariant checks and rollback
+/// included), and each [`cache`](ViewMut::cache) a read as [`Heap::cache`] makes it; what
+/// the view saves is checking the handle again on each.
+///
+/// ```
+/// use steadfast::{cached, mutable, Heap};
+///
+/// #[mutable]
+/// struct Point { x: f64, y: f64 }
+///
+/// #[cached]
+/// impl Point {
+///     #[cache(lazy_read)]
+///     fn dist(x: &f64, y: &f64) -> f64 { (x * x + y * y).sqrt() }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
+/// let mut view = heap.view_mut(&p)?;
+/// assert_eq!(*view.cache(&Point::DIST)?, 5.0);
+/// view.set(&Point::X, 0.0)?;
+/// assert_eq!(*view.cache(&Point::DIST)?, 4.0);
+/// assert_eq!(view.get().y, 4.0);
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+pub struct ViewMut<'h, T: Object> {
+    heap: &'h mut Heap,
+    /// Checked to name a live object of `heap`. A `set` cannot remove it (a rejected
+    /// write puts the field back), so it stays live while the view lives.
+    handle: &'h Mut<T>,
+}
+
+impl Heap {
+    /// A view of a mutable object, for several writes and reads in a row.
+    ///
+    /// # Errors
+    /// A stale or foreign handle.
+    #[inline]
+    pub fn view_mut<'h, T: Object>(
+        &'h mut self,
+        handle: &'h Mut<T>,
+    ) -> Result<ViewMut<'h, T>, Error> {
+        // The heap first: `qcell` panics on another heap's storage.
+        if handle.id.heap == self.id && self.owner.ro(&*handle.link).is_some() {
+            return Ok(ViewMut { heap: self, handle });
+        }
+        Err(self
+            .typed_slot::<T>(handle.id)
+            .err()
+            .unwrap_or(Error::Removed {
+                object: handle.id,
+                type_name: std::any::type_name::<T>(),
+            }))
+    }
+}
+
+impl<'h, T: Object> ViewMut<'h, T> {
+    /// The object's value.
+    pub fn get(&self) -> &T {
+        &self.stored().value
+    }
+
+    /// The object's id.
+    pub fn id(&self) -> ObjectId {
+        self.handle.id
+    }
+
+    /// The heap, for reads of other objects.
+    pub fn heap(&self) -> &Heap {
+        self.heap
+    }
+
+    /// Replaces a field and returns the old value, as [`Heap::set`].
+    ///
+    /// # Errors
+    /// As [`Heap::set`]: [`Error::Invariant`] if an invariant that reads the field fails
+    /// (the field keeps its old value).
+    #[inline(always)]
+    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
+        let stored = self
+            .heap
+            .owner
+            .rw(&*self.handle.link)
+            .as_mut()
+            .expect("a viewed object is live");
+        match stored.set_quiet(field, value) {
+            Ok(old) => Ok(old),
+            Err(value) => self.heap.set_through_barrier(self.handle, field, value),
+        }
+    }
+
+    /// Reads a cached method's value, computing it if it is not valid, as [`Heap::cache`].
+    ///
+    /// # Errors
+    /// As [`Heap::cache`].
+    #[inline]
+    pub fn cache<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&V, Error> {
+        match (cache.cell)(&self.stored().cells).get() {
+            Some(v) => Ok(v),
+            None => self.heap.cache_miss(self.handle.id, cache),
+        }
+    }
+
+    #[inline(always)]
+    fn stored(&self) -> &Stored<T> {
+        self.heap
+            .owner
+            .ro(&*self.handle.link)
+            .as_ref()
+            .expect("a viewed object is live")
+    }
+}
+
+impl<T: Object> Deref for ViewMut<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.get()
+    }
+}
+
+impl<T: Object> fmt::Debug for ViewMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ViewMut<{}>({})",
+            std::any::type_name::<T>(),
+            self.handle.id
+        )
     }
 }

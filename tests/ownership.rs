@@ -22,6 +22,7 @@ fn removed_and_stale_handles_are_errors_never_another_object() {
         Err(Error::Removed { .. })
     ));
     assert!(matches!(heap.remove(&p), Err(Error::Removed { .. })));
+    assert!(matches!(heap.view_mut(&p), Err(Error::Removed { .. })));
     assert_eq!(heap[&q].x, 2.0);
     assert!(!heap.contains(p));
 }
@@ -35,6 +36,7 @@ fn foreign_handles_are_errors() {
     let err = two.get(&p).unwrap_err();
     assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
     assert!(err.to_string().starts_with("handle to #"), "{err}");
+    assert!(matches!(two.view_mut(&p), Err(Error::ForeignHandle { .. })));
     assert!(matches!(
         two.set(&p, &Point::X, 0.0),
         Err(Error::ForeignHandle { .. })

@@ -126,6 +126,15 @@ pub fn set_then_read_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
             black_box(Point::dist(&heap, &p).unwrap() + Point::height(&heap, &p).unwrap())
         })
     });
+    // As the hand-written loop does: check the handle once, then set and read.
+    g.bench_function("steadfast, through a view", |b| {
+        b.iter(|| {
+            i += 1.0;
+            let mut p = heap.view_mut(black_box(&p)).unwrap();
+            p.set(&Point::X, i).unwrap();
+            black_box(p.cache(&Point::DIST).unwrap() + p.cache(&Point::HEIGHT).unwrap())
+        })
+    });
 }
 
 /// The steadfast point at the same coordinates, in a fresh heap.

@@ -21,13 +21,16 @@ enum Op {
         b: i64,
         refs: Vec<usize>,
     },
+    /// `Heap::set`, or `ViewMut::set` if `view`.
     SetA {
         i: usize,
         v: i64,
+        view: bool,
     },
     SetB {
         i: usize,
         v: i64,
+        view: bool,
     },
     Write {
         i: usize,
@@ -63,8 +66,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mut)], value(), value(), prop::collection::vec(0usize..12, 0..3))
             .prop_map(|(tag, a, b, refs)| Op::Create { tag, a, b, refs }),
-        3 => (i.clone(), value()).prop_map(|(i, v)| Op::SetA { i, v }),
-        3 => (i.clone(), value()).prop_map(|(i, v)| Op::SetB { i, v }),
+        3 => (i.clone(), value(), any::<bool>()).prop_map(|(i, v, view)| Op::SetA { i, v, view }),
+        3 => (i.clone(), value(), any::<bool>()).prop_map(|(i, v, view)| Op::SetB { i, v, view }),
         2 => (i.clone(), value(), value(), prop::bool::weighted(0.15)).prop_map(|(i, a, b, panic)| Op::Write { i, a, b, panic }),
         2 => (i.clone(), value(), prop::bool::weighted(0.15)).prop_map(|(i, b, panic)| Op::Mutate { i, b, panic }),
         2 => (i.clone(), value(), value(), prop::bool::weighted(0.15)).prop_map(|(i, a, b, panic)| Op::OpenBox { i, a, b, panic }),
@@ -211,7 +214,7 @@ fn run(ops: Vec<(Op, u8)>) {
                     "a refused creation leaves nothing"
                 );
             }
-            check(&heap, &model, &handles, reads);
+            check(&mut heap, &model, &handles, reads);
             continue;
         }
         let i = match &op {
@@ -230,13 +233,19 @@ fn run(ops: Vec<(Op, u8)>) {
         let o = next[i].as_mut().expect("live handle, live model");
         let mut panics = false;
         let r: Result<Result<(), Error>, _> = match (&op, h) {
-            (Op::SetA { v, .. }, Handle::Mut(h)) => {
+            (Op::SetA { v, view, .. }, Handle::Mut(h)) => {
                 o.a = *v;
-                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::A, *v).map(drop)))
+                catch_unwind(AssertUnwindSafe(|| match view {
+                    true => heap.view_mut(h)?.set(&Obj::A, *v).map(drop),
+                    false => heap.set(h, &Obj::A, *v).map(drop),
+                }))
             }
-            (Op::SetB { v, .. }, Handle::Mut(h)) => {
+            (Op::SetB { v, view, .. }, Handle::Mut(h)) => {
                 o.b = *v;
-                catch_unwind(AssertUnwindSafe(|| heap.set(h, &Obj::B, *v).map(drop)))
+                catch_unwind(AssertUnwindSafe(|| match view {
+                    true => heap.view_mut(h)?.set(&Obj::B, *v).map(drop),
+                    false => heap.set(h, &Obj::B, *v).map(drop),
+                }))
             }
             (Op::Write { a, b, panic, .. }, Handle::Mut(h)) => {
                 (o.a, o.b, panics) = (*a, *b, *panic);
@@ -302,7 +311,7 @@ fn run(ops: Vec<(Op, u8)>) {
             }
             model = next;
         }
-        check(&heap, &model, &handles, reads);
+        check(&mut heap, &model, &handles, reads);
     }
 }
 
@@ -319,8 +328,9 @@ fn name(v: &Verdict) -> &'static str {
 ///
 /// Only the lazy caches whose bit is set in `reads` are read: a cache that is not read
 /// stays invalid across later steps, so that barriers meet caches in every state (one they
-/// must compute for the first time, say).
-fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
+/// must compute for the first time, say). With bit 8 of `reads`, mutable objects are read
+/// through a [`steadfast::ViewMut`].
+fn check(heap: &mut Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
     for (i, (m, h)) in model.iter().zip(handles).enumerate() {
         let (Some(m), Some(h)) = (m, h) else {
             assert!(
@@ -329,13 +339,20 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
             );
             continue;
         };
+        // `|c| read` names how to read the cache `c`: through the heap or a view.
         macro_rules! read {
-            ($h:expr) => {{
-                let obj = heap.get($h).expect("live");
+            (|$c:ident| $read:expr, $obj:expr) => {{
+                macro_rules! cache {
+                    ($cache:expr) => {{
+                        let $c = $cache;
+                        $read
+                    }};
+                }
+                let obj = $obj;
                 assert_eq!((obj.a, obj.b), (m.a, m.b), "object {i}: fields");
                 if reads & 1 != 0 {
                     let local_r =
-                        catch_unwind(AssertUnwindSafe(|| heap.cache($h, &Obj::LOCAL).copied()));
+                        catch_unwind(AssertUnwindSafe(|| cache!(&Obj::LOCAL).copied()));
                     match local(m) {
                         Some(v) => assert_eq!(local_r.unwrap().unwrap(), v, "object {i}: local"),
                         None => assert!(local_r.is_err(), "object {i}: local should panic"),
@@ -343,34 +360,38 @@ fn check(heap: &Heap, model: &Model, handles: &[Option<Handle>], reads: u8) {
                 }
                 if reads & 2 != 0 {
                     assert_eq!(
-                        *heap.cache($h, &Obj::CLAMP).unwrap(),
+                        *cache!(&Obj::CLAMP).unwrap(),
                         m.b.min(10),
                         "object {i}: clamp"
                     );
                 }
                 if reads & 4 != 0 {
                     assert_eq!(
-                        *heap.cache($h, &Obj::TOTAL).unwrap(),
+                        *cache!(&Obj::TOTAL).unwrap(),
                         total(model, m),
                         "object {i}: total"
                     );
                 }
                 assert!(
-                    heap.cache($h, &Obj::BOUNDED).unwrap().is_ok(),
+                    cache!(&Obj::BOUNDED).unwrap().is_ok(),
                     "object {i}: invariant"
                 );
                 assert!(bounded(model, m), "object {i}: model invariant");
                 assert_eq!(
-                    *heap.cache($h, &Obj::DIFF).unwrap(),
+                    *cache!(&Obj::DIFF).unwrap(),
                     m.a - m.b,
                     "object {i}: diff"
                 );
             }};
         }
         match h {
-            Handle::Imm(h) => read!(h),
-            Handle::Capsule(h) => read!(h),
-            Handle::Mut(h) => read!(h),
+            Handle::Imm(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
+            Handle::Capsule(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
+            Handle::Mut(h) if reads & 8 != 0 => {
+                let view = heap.view_mut(h).expect("live");
+                read!(|c| view.cache(c), view.get())
+            }
+            Handle::Mut(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
         }
     }
 }
@@ -380,7 +401,7 @@ proptest! {
 
     #[test]
     fn random_operations_match_the_model(
-        ops in prop::collection::vec((op(), prop_oneof![2 => Just(7u8), 1 => 0u8..7]), 1..40)
+        ops in prop::collection::vec((op(), prop_oneof![1 => Just(7u8), 1 => Just(15u8), 1 => 0u8..16]), 1..40)
     ) {
         run(ops);
     }
