@@ -228,7 +228,7 @@ impl<L: Hash + Eq> Graph<L> {
         let mut pos = Vec::with_capacity(m);
         for node in 0..n {
             let (start, end) = (self.offsets[node], self.offsets[node + 1]);
-            tails.extend(std::iter::repeat(index(node)).take((end - start) as usize));
+            tails.extend(std::iter::repeat_n(index(node), (end - start) as usize));
             pos.extend(0..end - start);
         }
         let mut blocks = Partition::new(initial, count);
