@@ -59,18 +59,8 @@ fn set_returns_old_value_and_write_tracks_fields() {
 fn cross_object_field_read_is_invalidated() {
     reset();
     let mut heap = Heap::new();
-    let a = heap
-        .alloc(Item {
-            cost: 5,
-            note: String::new(),
-        })
-        .unwrap();
-    let b = heap
-        .alloc(Item {
-            cost: 7,
-            note: String::new(),
-        })
-        .unwrap();
+    let a = heap.alloc(Item::new(5)).unwrap();
+    let b = heap.alloc(Item::new(7)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b.clone()],

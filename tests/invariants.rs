@@ -78,18 +78,8 @@ fn the_tutorial_bug_and_its_fix_with_a_box() {
 #[test]
 fn a_cross_object_invariant_vetoes_a_write() {
     let mut heap = Heap::new();
-    let a = heap
-        .alloc(Item {
-            cost: 5,
-            note: String::new(),
-        })
-        .unwrap();
-    let b = heap
-        .alloc(Item {
-            cost: 7,
-            note: String::new(),
-        })
-        .unwrap();
+    let a = heap.alloc(Item::new(5)).unwrap();
+    let b = heap.alloc(Item::new(7)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b],
@@ -115,18 +105,8 @@ fn a_cross_object_invariant_vetoes_a_write() {
 #[test]
 fn a_cross_object_invariant_vetoes_a_removal() {
     let mut heap = Heap::new();
-    let a = heap
-        .alloc(Item {
-            cost: -50,
-            note: String::new(),
-        })
-        .unwrap();
-    let b = heap
-        .alloc(Item {
-            cost: 60,
-            note: String::new(),
-        })
-        .unwrap();
+    let a = heap.alloc(Item::new(-50)).unwrap();
+    let b = heap.alloc(Item::new(60)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b.clone()],

@@ -175,6 +175,13 @@ pub struct Item {
 impl Item {
     pub const COST: Field<Item, i64> = Field::new(0, |i| &i.cost, |i| &mut i.cost);
     pub const NOTE: Field<Item, String> = Field::new(1, |i| &i.note, |i| &mut i.note);
+
+    pub fn new(cost: i64) -> Self {
+        Item {
+            cost,
+            note: String::new(),
+        }
+    }
 }
 
 impl Object for Item {
