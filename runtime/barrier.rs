@@ -152,9 +152,8 @@ impl Heap {
         &mut self,
         handle: &Mut<T>,
         field: &Field<T, F>,
-        value: F,
+        mut value: F,
     ) -> Result<F, Error> {
-        let mut value = value;
         // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {

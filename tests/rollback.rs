@@ -367,6 +367,25 @@ mod local_writes {
     }
 
     #[test]
+    fn a_view_outlives_a_rejected_and_a_panicking_set() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let mut view = heap.view_mut(&p).unwrap();
+        assert_eq!(*view.cache(&Local::SUM).unwrap(), 3);
+        let err = view.set(&Local::B, 60).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "ordered");
+        let r = catch_unwind(AssertUnwindSafe(|| view.set(&Local::A, PANIC_A)));
+        assert!(r.is_err());
+        // Neither removed the object: the view reads it as before and writes on.
+        assert_eq!(*view.get(), Local { a: 1, b: 2 });
+        assert_eq!(*view.cache(&Local::DIFF).unwrap(), -1);
+        view.set(&Local::A, 4).unwrap();
+        assert_eq!(*view.cache(&Local::SUM).unwrap(), 6);
+        assert_eq!(*view.cache(&Local::DIFF).unwrap(), 2);
+        assert_eq!(heap[&p], Local { a: 4, b: 2 });
+    }
+
+    #[test]
     fn a_failing_write_through_a_writer_puts_back_every_field() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
