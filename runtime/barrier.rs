@@ -11,7 +11,7 @@ use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Slot, Stored};
 use crate::object::sealed::{Cells as _, Refill};
 use crate::object::{Field, FieldMask, Object};
-use crate::track::{keep_reads, CellId, CycleUnwind, Frame, Journal, Node, Saved, State};
+use crate::track::{keep_reads, CellId, Frame, Journal, Node, Saved, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -606,6 +606,7 @@ impl Heap {
         self.settled = true;
         let result = (|| {
             let mut i = 0;
+            let mut speculate = true;
             // Computations below may journal more cells: index, do not iterate.
             while let Some((id, saved)) = self.journal.get_mut().records.get(i) {
                 let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
@@ -617,9 +618,11 @@ impl Heap {
                     if self.settle(id)? {
                         return Err(Failure::Invariant(id));
                     }
-                } else if was_hot {
-                    // Speculative: a failure here is the lazy cache's, reported when it is read.
-                    let _ = self.settle(id);
+                } else if was_hot && speculate {
+                    // Speculative: a failure here is the lazy cache's, reported when it is
+                    // read. After one, the rest are left to their reads: a failure is
+                    // typically a cycle, which every cell on it would walk again.
+                    speculate = self.settle(id).is_ok();
                 }
             }
             Ok(())
@@ -661,7 +664,10 @@ impl Heap {
                     return Ok(None);
                 }
             }
-            Ok(Some(ops.compute_owned(self, &frame, id)))
+            match crate::stack::grown(|| ops.compute_owned(self, &frame, id)) {
+                Some(fresh) => Ok(Some(fresh)),
+                None => Err(frame.cycle_error().expect("abandoned on a cycle")),
+            }
         }));
         let slot = &mut self.slots[id.key];
         let node = &mut slot.graph.get_mut().nodes[index];
@@ -687,9 +693,10 @@ impl Heap {
             }
             Err(payload) => {
                 self.forget_partial(id, &frame);
-                match payload.downcast::<CycleUnwind>() {
-                    Ok(cycle) => Err(Failure::Cycle(cycle.0)),
-                    Err(payload) => Err(Failure::Panic(payload)),
+                // A panic after a read ran into a cycle is the cycle's doing.
+                match frame.cycle_error() {
+                    Some(cycle) => Err(Failure::Cycle(cycle)),
+                    None => Err(Failure::Panic(payload)),
                 }
             }
         }

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::handle::ObjectId;
 
@@ -66,9 +67,14 @@ pub enum Error {
     },
     /// A computation needed its own value, directly or through other caches; `chain` lists
     /// the caches from the one that was asked for to the one that asked for it again.
+    ///
+    /// The message names at most [`Error::CYCLE_SHOWN`] caches, however long the cycle;
+    /// `chain` holds all of them. Every computation that was waiting on the cycle was
+    /// abandoned (nothing it computed was kept), and so was the read that started it.
     Cycle {
-        /// The caches in the cycle, in the order they were entered.
-        chain: Vec<CacheName>,
+        /// The caches in the cycle, in the order they were entered (shared: the error
+        /// travels through every abandoned computation without copying it).
+        chain: Arc<[CacheName]>,
     },
     /// A type's declaration does not hold together: a cache listed in
     /// [`Object::CACHES`](crate::Object::CACHES) at another position than its index, or
@@ -130,6 +136,10 @@ pub enum Error {
 }
 
 impl Error {
+    /// How many caches the message of an [`Error::Cycle`] names at most: the first and the
+    /// last half of that, with the number left out between them.
+    pub const CYCLE_SHOWN: usize = 8;
+
     /// Takes the value handed back by a refused creation or by the remove-on-failure
     /// fallback, if it is a `T`.
     pub fn into_value<T: 'static>(self) -> Option<T> {
@@ -163,12 +173,23 @@ impl fmt::Display for Error {
                 write!(f, "invariant {invariant} failed: {source}")
             }
             Error::Cycle { chain } => {
-                f.write_str("cycle: ")?;
-                for (i, c) in chain.iter().enumerate() {
+                let n = chain.len();
+                write!(f, "cycle of {n} cache{}: ", if n == 1 { "" } else { "s" })?;
+                // The first and the last few: where the cycle was entered and closed.
+                let half = Self::CYCLE_SHOWN / 2;
+                let (head, tail) = if n > Self::CYCLE_SHOWN {
+                    (half, n - half)
+                } else {
+                    (n, n)
+                };
+                for i in (0..head).chain(tail..n) {
                     if i > 0 {
                         f.write_str(" -> ")?;
                     }
-                    write!(f, "{c}")?;
+                    if i == tail && tail > head {
+                        write!(f, "({} more) -> ", tail - head)?;
+                    }
+                    write!(f, "{}", chain[i])?;
                 }
                 if let Some(first) = chain.first() {
                     write!(f, " -> {first}")?;

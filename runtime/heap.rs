@@ -254,10 +254,10 @@ pub(crate) trait TypeOps: Send + Sync {
     ) -> &'a mut dyn ErasedCell;
     /// Invalidates a cell; returns whether it had been read since it was computed.
     fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool;
-    /// Computes a claimed cell through `&Heap`.
-    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh;
-    /// Computes a cell and publishes it through `&mut Heap`.
-    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Fresh;
+    /// Computes a claimed cell through `&Heap`; `None` if it ran into a cycle.
+    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
+    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     fn take_failure(
         &self,
         obj: &mut (dyn Any + Send + Sync),
@@ -329,7 +329,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored_mut::<T>(obj).cells.invalidate(index)
     }
 
-    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Fresh {
+    fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
         let stored = heap.stored::<T>(id.key);
         let ctx = Ctx {
             this: &stored.value,
@@ -340,7 +340,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.in_barrier)
     }
 
-    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Fresh {
+    fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
         T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
     }
 
@@ -611,7 +611,7 @@ impl Heap {
             key,
             index: cache.index() as u32,
         };
-        Self::catch_cycle(|| self.refresh(id, None))?;
+        self.refresh(id, None)?;
         Ok(cell.get().expect("a refreshed cell is valid"))
     }
 

@@ -26,7 +26,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use rustc_hash::{FxHashMap, FxHasher};
+use indexmap::IndexSet;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHasher};
 use slotmap::{Key, SlotMap};
 
 use crate::error::Error;
@@ -70,7 +71,8 @@ pub(crate) struct Classes {
 struct Class {
     /// The member whose cells hold the class's caches.
     rep: ObjectKey,
-    others: Vec<ObjectKey>,
+    /// The other members: a set, so that removing one of a million costs O(1).
+    others: IndexSet<ObjectKey, FxBuildHasher>,
     /// `None` for a class that is never looked up: an object that cannot be compared.
     signature: Option<u64>,
     next: Option<ClassKey>,
@@ -161,7 +163,7 @@ impl Classes {
     pub(crate) fn forget(&mut self, class: ClassKey, key: ObjectKey) -> Option<ObjectKey> {
         let c = &mut self.classes[class];
         if c.rep != key {
-            c.others.retain(|&o| o != key);
+            c.others.swap_remove(&key);
             return None;
         }
         if let Some(next) = c.others.pop() {
@@ -187,7 +189,12 @@ impl Classes {
         None
     }
 
-    fn found(&mut self, rep: ObjectKey, others: Vec<ObjectKey>, unfolding: Unfolding) -> ClassKey {
+    fn found(
+        &mut self,
+        rep: ObjectKey,
+        others: IndexSet<ObjectKey, FxBuildHasher>,
+        unfolding: Unfolding,
+    ) -> ClassKey {
         self.classes.insert(Class {
             rep,
             others,
@@ -216,7 +223,9 @@ impl Heap {
         // the rest.
         for (i, node) in nodes.iter().enumerate() {
             if node.shape.is_none() {
-                let c = self.classes.found(node.key, Vec::new(), [0; DEPTH + 1]);
+                let c = self
+                    .classes
+                    .found(node.key, IndexSet::default(), [0; DEPTH + 1]);
                 class[i] = Some(c);
                 self.slots[node.key].class = Some(c);
                 founders.push(node.key);
@@ -350,13 +359,13 @@ impl Heap {
                     .copied()
                     .eq(children.iter().map(|&c| Some(c)))
             {
-                self.classes.classes[c].others.push(node.key);
+                self.classes.classes[c].others.insert(node.key);
                 return c;
             }
             candidate = self.classes.classes[c].next;
         }
         let unfolding = self.unfold(node.shape.expect("comparable"), &children);
-        let c = self.classes.found(node.key, Vec::new(), unfolding);
+        let c = self.classes.found(node.key, IndexSet::default(), unfolding);
         self.classes.index(c, signature);
         founders.push(node.key);
         c
@@ -381,7 +390,7 @@ impl Heap {
                     for &m in members {
                         self.classes.classes[map[q]]
                             .others
-                            .push(nodes[m as usize].key);
+                            .insert(nodes[m as usize].key);
                         class[m as usize] = Some(map[q]);
                     }
                 }

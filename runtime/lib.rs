@@ -87,6 +87,7 @@ mod object;
 mod owned;
 mod parallel;
 mod shape;
+mod stack;
 mod sync;
 mod track;
 mod view;

@@ -556,11 +556,23 @@ pub(crate) mod sealed {
     #[allow(private_interfaces)]
     pub trait Ops<T: Object> {
         /// Computes into the cell through `&Heap`, shared with other readers (the caller
-        /// claimed it).
-        fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh;
+        /// claimed it). `None`, with nothing published, if the computation ran into a
+        /// cycle.
+        fn compute_shared(
+            &self,
+            ctx: &Ctx<'_, T>,
+            cells: &T::Cells,
+            keep_stale: bool,
+        ) -> Option<Fresh>;
         /// Computes through `&Heap`, then publishes into the cell through `&mut Heap`
-        /// (the barrier's way: no atomics).
-        fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Fresh;
+        /// (the barrier's way: no atomics). `None`, with nothing published, if the
+        /// computation ran into a cycle.
+        fn compute_owned(
+            &self,
+            heap: &mut Heap,
+            key: ObjectKey,
+            frame: &Frame<'_>,
+        ) -> Option<Fresh>;
         /// Under a quiet write that invalidates this cache: a cache computed from its own
         /// fields only that was read since it was last computed is recomputed in place,
         /// untracked; any other cache is invalidated.
@@ -606,12 +618,20 @@ impl<T: Object, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
 
 #[allow(private_interfaces)]
 impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
-    fn compute_shared(&self, ctx: &Ctx<'_, T>, cells: &T::Cells, keep_stale: bool) -> Fresh {
+    fn compute_shared(
+        &self,
+        ctx: &Ctx<'_, T>,
+        cells: &T::Cells,
+        keep_stale: bool,
+    ) -> Option<Fresh> {
         let value = self.body.run(ctx);
-        (self.cell)(cells).publish_shared(value, self.rule, keep_stale)
+        if ctx.frame.on_cycle() {
+            return None;
+        }
+        Some((self.cell)(cells).publish_shared(value, self.rule, keep_stale))
     }
 
-    fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Fresh {
+    fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Option<Fresh> {
         let value = {
             let heap = &*heap;
             let ctx = Ctx {
@@ -622,9 +642,12 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
             };
             self.body.run(&ctx)
         };
+        if frame.on_cycle() {
+            return None;
+        }
         let keep_stale = heap.in_barrier;
         let cell = (self.cell_mut)(&mut heap.stored_mut::<T>(key).cells);
-        cell.publish_owned(value, self.rule, keep_stale)
+        Some(cell.publish_owned(value, self.rule, keep_stale))
     }
 
     #[inline(always)]

@@ -4,10 +4,12 @@
 use std::cell::{Cell as StdCell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use indexmap::{IndexMap, IndexSet};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use crate::cell::ErasedCell;
 use crate::error::{CacheName, Error};
 use crate::handle::{Handle, ObjectId, ObjectKey};
 use crate::heap::{Heap, Slot};
@@ -207,6 +209,9 @@ pub(crate) struct Frame<'a> {
     pub(crate) parent: Option<&'a Frame<'a>>,
     reads: StdCell<u64>,
     deps: RefCell<Vec<Dep>>,
+    /// A read in this computation ran into a cycle (the chain): whatever it returns is
+    /// dropped, and its reader gets the cycle error in turn.
+    cycle: StdCell<Option<Arc<[CacheName]>>>,
 }
 
 impl<'a> Frame<'a> {
@@ -217,7 +222,30 @@ impl<'a> Frame<'a> {
             parent,
             reads: StdCell::new(0),
             deps: RefCell::new(Vec::new()),
+            cycle: StdCell::new(None),
         }
+    }
+
+    /// Whether a read in this computation ran into a cycle.
+    pub(crate) fn on_cycle(&self) -> bool {
+        let chain = self.cycle.take();
+        let on = chain.is_some();
+        self.cycle.set(chain);
+        on
+    }
+
+    /// The cycle error of a computation that ran into one.
+    pub(crate) fn cycle_error(&self) -> Option<Error> {
+        self.cycle.take().map(|chain| Error::Cycle { chain })
+    }
+
+    /// Passes an error from a read to the computation; a cycle also marks the
+    /// computation as abandoned, whatever it does with the error.
+    fn fail(&self, error: Error) -> Error {
+        if let Error::Cycle { chain } = &error {
+            self.cycle.set(Some(chain.clone()));
+        }
+        error
     }
 
     pub(crate) fn take_deps(&self) -> Vec<Dep> {
@@ -231,9 +259,6 @@ impl<'a> Frame<'a> {
         }
     }
 }
-
-/// The unwinding payload that carries a cycle error out of the computations in it.
-pub(crate) struct CycleUnwind(pub(crate) Error);
 
 /// What a cached computation sees: its own object's fields and the rest of the heap,
 /// every read recorded so that exactly the writes that can change the result invalidate it.
@@ -312,8 +337,12 @@ impl<'a, T: Object> Ctx<'a, T> {
     /// Reads a cached value of another object (or of this one, through its handle); the
     /// computation is invalidated when that value changes.
     ///
-    /// If the value is, directly or through other caches, the one being computed, the
-    /// computation is abandoned and the outermost read returns [`Error::Cycle`].
+    /// If the value is, directly or through other caches, the one being computed, this
+    /// returns [`Error::Cycle`] and the computation is abandoned: whatever it returns is
+    /// dropped, its own reader gets the same error, and so on up to the outermost read,
+    /// which returns it. Pass the error on (with `?`, or return any value): unwrapping it
+    /// panics, which the runtime also reports as the cycle when panics unwind, but which
+    /// ends a program built with `panic = "abort"`.
     pub fn cache<U: Object, V: Send + Sync + 'static>(
         &self,
         handle: impl Handle<U>,
@@ -324,11 +353,8 @@ impl<'a, T: Object> Ctx<'a, T> {
 
     /// Reads another cached value of this object; the computation is invalidated when
     /// that value changes. A cycle is handled as in [`Ctx::cache`].
-    pub fn own<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> &'a V {
-        match self.cache_of(self.id, cache) {
-            Ok(v) => v,
-            Err(e) => panic!("steadfast: reading {cache:?} of the object being computed: {e}"),
-        }
+    pub fn own<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'a V, Error> {
+        self.cache_of(self.id, cache)
     }
 
     fn cache_of<U: Object, V: Send + Sync + 'static>(
@@ -351,10 +377,7 @@ impl<'a, T: Object> Ctx<'a, T> {
                 (slot, id.key) = (rep, key);
                 cell = (cache.cell)(&self.heap.stored_in::<U>(slot)?.cells);
                 if let Err(e) = self.heap.refresh(id, Some(self.frame)) {
-                    match e {
-                        Error::Cycle { .. } => panic::resume_unwind(Box::new(CycleUnwind(e))),
-                        e => return Err(e),
-                    }
+                    return Err(self.frame.fail(e));
                 }
                 cell.get().expect("a refreshed cell is valid")
             }
@@ -388,12 +411,26 @@ impl Drop for Claim<'_> {
 impl Heap {
     /// Brings a cell up to date through `&Heap`: a concurrent reader of the same cell waits
     /// for the one computing it; a computation that needs itself gets `Error::Cycle`.
+    ///
+    /// Computations read other cells through here, so a chain of them recurses through
+    /// it: the stack grows on demand (see `stack`), so that any depth the data reaches is
+    /// evaluated.
     pub(crate) fn refresh(&self, id: CellId, parent: Option<&Frame<'_>>) -> Result<(), Error> {
         let slot = self.slot_by_key(id.key)?;
         let cell = slot.ops.cell(slot.obj.get(&self.owner), id.index as usize);
         if cell.is_ready() {
             return Ok(());
         }
+        crate::stack::grown(|| self.refresh_slow(id, slot, cell, parent))
+    }
+
+    fn refresh_slow(
+        &self,
+        id: CellId,
+        slot: &Slot,
+        cell: &dyn ErasedCell,
+        parent: Option<&Frame<'_>>,
+    ) -> Result<(), Error> {
         if let Some(runs) = slot.obj.runs() {
             // An eager cache handed to the pool: wait for the worker, or do its work.
             let index = id.index as usize;
@@ -461,7 +498,26 @@ impl Heap {
                 return Ok(());
             }
         }
-        let fresh = slot.ops.compute_shared(self, &frame, id);
+        let computed = panic::catch_unwind(AssertUnwindSafe(|| {
+            slot.ops.compute_shared(self, &frame, id)
+        }));
+        let fresh = match computed {
+            Ok(Some(fresh)) => fresh,
+            // Ran into a cycle: nothing it did is kept.
+            Ok(None) => {
+                self.forget_partial(id, &frame);
+                return Err(frame.cycle_error().expect("abandoned on a cycle"));
+            }
+            Err(payload) => {
+                self.forget_partial(id, &frame);
+                // A panic after a read ran into a cycle (an unwrapped cycle error, say) is
+                // the cycle's doing.
+                match frame.cycle_error() {
+                    Some(cycle) => return Err(cycle),
+                    None => panic::resume_unwind(payload),
+                }
+            }
+        };
         let (journaled, (reads, old)) = {
             let mut graph = slot.graph.lock();
             let node = &mut graph.nodes[id.index as usize];
@@ -594,17 +650,6 @@ impl Heap {
                 object,
                 type_name: "?",
                 cache: "?",
-            },
-        }
-    }
-
-    /// Runs `f`, turning a cycle that unwound out of nested computations into its error.
-    pub(crate) fn catch_cycle<R>(f: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
-        match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(r) => r,
-            Err(payload) => match payload.downcast::<CycleUnwind>() {
-                Ok(cycle) => Err(cycle.0),
-                Err(payload) => panic::resume_unwind(payload),
             },
         }
     }

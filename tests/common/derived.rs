@@ -62,7 +62,7 @@ impl Obj {
     pub fn bounded(a: &i64, refs: &Vec<Ref>, ctx: &Ctx<'_, Self>) -> Result<(), Broken> {
         let mut s = *a;
         if s % 2 != 0 {
-            s += *ctx.own(&Obj::CLAMP);
+            s += ctx.own(&Obj::CLAMP).copied().unwrap_or_default();
         }
         for r in refs {
             s += match r {

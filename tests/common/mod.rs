@@ -215,7 +215,7 @@ impl Budget {
     });
     pub const WITHIN_CAP: Cache<Budget, Result<(), Broken>> =
         Cache::invariant::<1>("within_cap", |c| {
-            let total = *c.own(&Budget::TOTAL);
+            let total = c.own(&Budget::TOTAL).copied().unwrap_or_default();
             let cap = *c.field(&Budget::CAP);
             if total <= cap {
                 Ok(())
@@ -353,7 +353,7 @@ impl Obj {
     pub const BOUNDED: Cache<Obj, Result<(), Broken>> = Cache::invariant::<3>("bounded", |c| {
         let mut s = *c.field(&Obj::A);
         if s % 2 != 0 {
-            s += *c.own(&Obj::CLAMP);
+            s += c.own(&Obj::CLAMP).copied().unwrap_or_default();
         }
         for r in c.field(&Obj::REFS) {
             s += match r {

@@ -1,0 +1,261 @@
+//! G7, no hidden limits: chains of caches a million deep are evaluated, and cycles a million
+//! long are reported, without overflowing the stack, on a thread with a 2 MiB stack; writes,
+//! rollbacks, freezing, normalizing, removing and dropping such graphs work too.
+//!
+//! Each test reads its whole chain in one read, as a user would.
+
+use steadfast::{cached, capsule, mutable, Ctx, Error, Heap, Mut};
+
+const DEEP: usize = 1_000_000;
+
+/// A spreadsheet column of running totals: each link's `sum` is its value plus the sum of
+/// the link below.
+#[mutable]
+struct Link {
+    value: i64,
+    below: Option<Mut<Link>>,
+}
+
+#[cached]
+impl Link {
+    /// `None` if a link below was removed. A read error (a cycle) abandons the computation
+    /// whatever it returns, so `?` is all it takes.
+    #[cache(lazy_read)]
+    fn sum(value: &i64, below: &Option<Mut<Link>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
+        match below {
+            Some(below) => Some(value + (*ctx.cache(below, &Link::SUM).ok()?)?),
+            None => Some(*value),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TooMuch(i64);
+impl std::fmt::Display for TooMuch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the total {} is over the limit", self.0)
+    }
+}
+impl std::error::Error for TooMuch {}
+
+/// An invariant over the whole column: rechecked by every write that changes its total.
+#[capsule]
+struct Limit {
+    top: Mut<Link>,
+    limit: i64,
+}
+
+#[cached]
+impl Limit {
+    #[cache(now)]
+    fn within(top: &Mut<Link>, limit: &i64, ctx: &Ctx<'_, Self>) -> Result<(), TooMuch> {
+        match ctx.cache(top, &Link::SUM) {
+            Ok(Some(total)) if total > limit => Err(TooMuch(*total)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs `f` on a thread with a 2 MiB stack (the size of a test thread, a quarter of a main
+/// thread's).
+fn on_small_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn_scoped(s, f)
+            .expect("spawn")
+            .join()
+            .expect("no panic")
+    })
+}
+
+/// A column of `n` links of value 1, bottom first; returns the links.
+fn column(heap: &mut Heap, n: usize) -> Vec<Mut<Link>> {
+    let mut links: Vec<Mut<Link>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let below = links.last().cloned();
+        links.push(heap.alloc(Link { value: 1, below }).unwrap());
+    }
+    links
+}
+
+#[test]
+fn the_first_read_of_a_million_deep_chain_returns_its_value() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap();
+        assert_eq!(*Link::sum(&heap, top).unwrap(), Some(DEEP as i64));
+        // Every link below was computed on the way.
+        assert_eq!(
+            *Link::sum(&heap, &links[DEEP / 2]).unwrap(),
+            Some(DEEP as i64 / 2 + 1)
+        );
+    });
+}
+
+#[test]
+fn a_write_at_the_bottom_of_a_read_chain_and_its_rollback() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap().clone();
+        let guard = heap
+            .capsule(Limit {
+                top: top.clone(),
+                limit: DEEP as i64 + 10,
+            })
+            .unwrap();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+        // Within the limit: every sum above the bottom changes, and the invariant holds.
+        Link::set_value(&mut heap, &links[0], 5).unwrap();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64 + 4));
+        // Over it: the write is refused and all million sums are as before.
+        let err = Link::set_value(&mut heap, &links[0], 100).unwrap_err();
+        assert!(matches!(err, Error::Invariant { .. }), "{err}");
+        assert_eq!(*heap[&links[0]].value(), 5);
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64 + 4));
+        assert_eq!(*Link::sum(&heap, &links[1]).unwrap(), Some(6));
+        drop(guard);
+    });
+}
+
+#[test]
+fn a_cycle_of_a_million_cells_is_an_error_with_a_short_message() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap().clone();
+        // Closing the cycle: the sums were never read, so nothing is recomputed yet.
+        Link::set_below(&mut heap, &links[0], Some(top.clone())).unwrap();
+        let err = Link::sum(&heap, &top).unwrap_err();
+        let Error::Cycle { chain } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(chain.len(), DEEP);
+        assert_eq!(chain[0].object, top.id());
+        assert_eq!(chain[DEEP - 1].object, links[0].id());
+        let message = err.to_string();
+        assert!(message.len() < 1_000, "{} characters", message.len());
+        assert!(
+            message.starts_with("cycle of 1000000 caches: "),
+            "{message}"
+        );
+        assert!(message.contains("(999992 more)"), "{message}");
+        // Not poisoned: the same error again, and breaking the cycle recovers.
+        assert!(matches!(
+            Link::sum(&heap, &links[7]),
+            Err(Error::Cycle { .. })
+        ));
+        Link::set_below(&mut heap, &links[0], None).unwrap();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+    });
+}
+
+#[test]
+fn a_chain_closing_into_a_cycle_reports_the_cycle_only() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        // The lowest ten links form a ring; the rest hang from it.
+        Link::set_below(&mut heap, &links[0], Some(links[9].clone())).unwrap();
+        let err = Link::sum(&heap, links.last().unwrap()).unwrap_err();
+        let Error::Cycle { chain } = &err else {
+            panic!("{err}")
+        };
+        let ids: Vec<_> = chain.iter().map(|c| c.object).collect();
+        let ring: Vec<_> = links[..10].iter().rev().map(|l| l.id()).collect();
+        assert_eq!(ids, ring, "{err}");
+    });
+}
+
+#[test]
+fn a_write_closing_a_cycle_under_an_invariant_is_refused_and_rolled_back() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap().clone();
+        let _guard = heap
+            .capsule(Limit {
+                top: top.clone(),
+                limit: i64::MAX,
+            })
+            .unwrap();
+        let err = Link::set_below(&mut heap, &links[0], Some(top.clone())).unwrap_err();
+        let Error::Cycle { chain } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(chain.len(), DEEP);
+        assert!(heap[&links[0]].below().is_none());
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+    });
+}
+
+#[test]
+fn removing_the_bottom_of_a_read_chain_and_dropping_the_heap() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap().clone();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+        let bottom = heap.remove(&links[0]).unwrap();
+        assert_eq!(bottom.value, 1);
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), None);
+        drop(heap);
+        drop(links);
+    });
+}
+
+/// A node of an immutable graph that a capsule owns until it is frozen.
+#[mutable]
+struct Node {
+    label: u8,
+    next: Option<Mut<Node>>,
+}
+
+#[cached]
+impl Node {}
+
+#[capsule]
+struct Graph {
+    entry: Mut<Node>,
+}
+
+#[cached]
+impl Graph {}
+
+#[test]
+fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
+    on_small_stack(|| {
+        for ring in [false, true] {
+            let mut heap = Heap::new();
+            let first = heap
+                .alloc(Node {
+                    label: 0,
+                    next: None,
+                })
+                .unwrap();
+            let mut last = first.clone();
+            for i in 1..DEEP {
+                last = heap
+                    .alloc(Node {
+                        label: (i % 2) as u8,
+                        next: Some(last),
+                    })
+                    .unwrap();
+            }
+            if ring {
+                Node::set_next(&mut heap, &first, Some(last.clone())).unwrap();
+            }
+            let graph = heap.capsule(Graph { entry: last }).unwrap();
+            let graph = heap.freeze(graph).unwrap();
+            // A ring of alternating labels minimizes to two classes; a chain does not.
+            let a = heap.as_imm(&first).unwrap();
+            let classes = [heap.class_of(a).unwrap()];
+            assert_eq!(heap.len(), DEEP + 1);
+            assert_eq!(heap.remove_graph(graph).unwrap(), DEEP + 1);
+            assert!(heap.is_empty());
+            let _ = classes;
+        }
+    });
+}
