@@ -334,6 +334,7 @@ impl Heap {
 
     /// [`remove_key`](Heap::remove_key) for several objects at once, with one recheck.
     pub(crate) fn remove_keys(&mut self, keys: &[ObjectKey]) -> Result<(), Error> {
+        self.hand_over_classes(keys);
         for &key in keys {
             self.slots[key].gone = true;
         }

@@ -6,6 +6,7 @@
 //! after the caller claimed the cell (see `track`); publishing through `&mut self` (the
 //! barrier, which holds `&mut Heap`) is plain stores.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -140,6 +141,12 @@ pub trait ErasedCell: Send + Sync {
     fn roll_back(&mut self, was_valid: bool);
     /// Forgets the stale value of a valid cell once a barrier commits.
     fn commit(&mut self);
+    /// Moves the valid value out, leaving the cell invalid (a class's caches handed to a
+    /// new representative).
+    fn take_value(&mut self) -> Option<Box<dyn Any + Send>>;
+    /// Makes a value that [`take_value`](ErasedCell::take_value) took from a cell of the
+    /// same type this cell's valid value.
+    fn put_value(&mut self, value: Box<dyn Any + Send>);
 }
 
 impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
@@ -183,5 +190,18 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         if self.value.get().is_some() {
             *self.stale.get_mut() = None;
         }
+    }
+
+    fn take_value(&mut self) -> Option<Box<dyn Any + Send>> {
+        *self.seen.get_mut() = false;
+        self.value
+            .take()
+            .map(|v| Box::new(v) as Box<dyn Any + Send>)
+    }
+
+    fn put_value(&mut self, value: Box<dyn Any + Send>) {
+        let value = value.downcast::<V>().expect("a value of the cell's type");
+        self.value = OnceCell::with_value(*value);
+        *self.stale.get_mut() = None;
     }
 }

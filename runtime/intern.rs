@@ -27,7 +27,7 @@
 use std::hash::{Hash, Hasher};
 
 use indexmap::IndexSet;
-use rustc_hash::{FxBuildHasher, FxHashMap, FxHasher};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet, FxHasher};
 use slotmap::{Key, SlotMap};
 
 use crate::error::Error;
@@ -35,6 +35,7 @@ use crate::handle::{Imm, ObjectId, ObjectKey, Tag};
 use crate::heap::Heap;
 use crate::norm;
 use crate::object::Object;
+use crate::track::{CellId, Dep};
 
 /// The class of structurally equal immutable objects an object belongs to: equal for two
 /// objects of one heap exactly when they are structurally equal (cycles included), so it
@@ -189,6 +190,24 @@ impl Classes {
         None
     }
 
+    /// Makes `new`, a member of `class`, its representative in place of `old`.
+    fn set_rep(&mut self, class: ClassKey, old: ObjectKey, new: ObjectKey) {
+        let c = &mut self.classes[class];
+        debug_assert_eq!(c.rep, old);
+        c.others.swap_remove(&new);
+        c.others.insert(old);
+        c.rep = new;
+    }
+
+    /// A member of `class` other than its representative and not in `leaving`.
+    fn survivor(&self, class: ClassKey, leaving: &FxHashSet<ObjectKey>) -> Option<ObjectKey> {
+        self.classes[class]
+            .others
+            .iter()
+            .copied()
+            .find(|k| !leaving.contains(k))
+    }
+
     fn found(
         &mut self,
         rep: ObjectKey,
@@ -208,6 +227,120 @@ impl Classes {
 }
 
 impl Heap {
+    /// Before `leaving` are removed: every class whose representative leaves but which
+    /// keeps a member gets that member as its representative, and it takes over the
+    /// class's caches with their edges. So the removal invalidates only what read the
+    /// leaving objects themselves (through their handles), not what read their class
+    /// through another member; and what it rechecks already reads through the new
+    /// representative.
+    pub(crate) fn hand_over_classes(&mut self, leaving: &[ObjectKey]) {
+        let set: FxHashSet<ObjectKey> = leaving.iter().copied().collect();
+        for &old in leaving {
+            let Some(class) = self.slots[old].class else {
+                continue;
+            };
+            if self.classes.rep(class) != old {
+                continue;
+            }
+            let Some(new) = self.classes.survivor(class, &set) else {
+                continue;
+            };
+            self.classes.set_rep(class, old, new);
+            let cells = self.slots[old].graph.get_mut().nodes.len();
+            for index in 0..cells as u32 {
+                self.hand_over_cell(CellId { key: old, index }, new);
+            }
+            // Its eager caches that the old representative did not leave computed run on
+            // the pool (those it did are taken over above: their runs find them done).
+            let slot = &self.slots[new];
+            slot.ops.spawn_eager(&slot.obj);
+        }
+    }
+
+    /// Hands cell `from` of a leaving representative to the same cell of `to`: its value
+    /// and tracking data if `to`'s cell was never computed, else only its dependents (an
+    /// equal object's cell has an equal value). Every edge is renamed.
+    fn hand_over_cell(&mut self, from: CellId, to: ObjectKey) {
+        let i = from.index as usize;
+        let to_id = CellId {
+            key: to,
+            index: from.index,
+        };
+        let ops = self.slots[from.key].ops;
+        let ready = ops
+            .cell(self.slots[from.key].obj.get(&self.owner), i)
+            .is_ready();
+        let fresh = {
+            let slot = &mut self.slots[to];
+            let node = &slot.graph.get_mut().nodes[i];
+            node.deps.is_empty()
+                && node.dependents.is_empty()
+                && !ops.cell(slot.obj.get(&self.owner), i).is_ready()
+        };
+        let dependents: Vec<CellId> = if ready && fresh {
+            let value = ops
+                .cell_mut(self.slots[from.key].obj.get_mut(&mut self.owner), i)
+                .take_value()
+                .expect("checked ready");
+            ops.cell_mut(self.slots[to].obj.get_mut(&mut self.owner), i)
+                .put_value(value);
+            let [a, b] = self
+                .slots
+                .get_disjoint_mut([from.key, to])
+                .expect("two live objects");
+            std::mem::swap(
+                &mut a.graph.get_mut().nodes[i],
+                &mut b.graph.get_mut().nodes[i],
+            );
+            let node = &self.slots[to].graph.get_mut().nodes[i];
+            let (deps, dependents) = (node.deps.clone(), node.dependents.iter().copied().collect());
+            for dep in deps {
+                self.rename_back_edge(dep, from, to_id);
+            }
+            dependents
+        } else {
+            let moved =
+                std::mem::take(&mut self.slots[from.key].graph.get_mut().nodes[i].dependents);
+            let node = &mut self.slots[to].graph.get_mut().nodes[i];
+            node.dependents.extend(moved.iter().copied());
+            moved.into_iter().collect()
+        };
+        for d in dependents {
+            let deps = &mut self.slots[d.key].graph.get_mut().nodes[d.index as usize].deps;
+            let had_to = deps.contains(&Dep::Cell(to_id));
+            deps.retain_mut(|dep| {
+                if *dep == Dep::Cell(from) {
+                    *dep = Dep::Cell(to_id);
+                    return !had_to;
+                }
+                true
+            });
+        }
+    }
+
+    /// In the object `dep` names, renames the back edge of cell `from` to `to`.
+    fn rename_back_edge(&mut self, dep: Dep, from: CellId, to: CellId) {
+        match dep {
+            Dep::Cell(c) => {
+                if let Some(slot) = self.slots.get_mut(c.key) {
+                    let dependents = &mut slot.graph.get_mut().nodes[c.index as usize].dependents;
+                    if dependents.swap_remove(&from) {
+                        dependents.insert(to);
+                    }
+                }
+            }
+            Dep::Fields(k) => {
+                if let Some(slot) = self.slots.get_mut(k) {
+                    let readers = &mut slot.graph.get_mut().readers;
+                    if let Some(mask) = readers.swap_remove(&from) {
+                        let entry = readers.entry(to).or_insert(mask);
+                        *entry = entry.union(mask);
+                    }
+                }
+            }
+        }
+    }
+
     /// Classes a batch of objects that just became immutable; returns those that founded a
     /// class (their caches are the class's).
     pub(crate) fn normalize(&mut self, batch: &[ObjectKey]) -> Vec<ObjectKey> {

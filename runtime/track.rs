@@ -363,6 +363,11 @@ impl<'a, T: Object> Ctx<'a, T> {
         cache: &Cache<U, V>,
     ) -> Result<&'a V, Error> {
         let (slot, key) = self.heap.typed_slot::<U>(id)?;
+        if slot.class.is_some() {
+            // The value is the class's, and stays when this member goes; the read of this
+            // member does not: its removal invalidates the computation.
+            self.heap.read_existence(slot, key, self.frame);
+        }
         let id = CellId {
             key,
             index: cache.index() as u32,
@@ -390,6 +395,19 @@ impl<'a, T: Object> Ctx<'a, T> {
         self.heap.make_loud(slot, reads);
         self.frame.depend(Dep::Cell(id));
         Ok(value)
+    }
+}
+
+impl Heap {
+    /// Records that the computation in `frame` read the object in `slot` (not its fields):
+    /// only its removal invalidates the computation.
+    fn read_existence(&self, slot: &Slot, key: ObjectKey, frame: &Frame<'_>) {
+        slot.graph
+            .lock()
+            .readers
+            .entry(frame.cell)
+            .or_insert(FieldMask::EMPTY);
+        frame.depend(Dep::Fields(key));
     }
 }
 

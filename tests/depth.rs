@@ -57,8 +57,11 @@ impl Limit {
 }
 
 /// Runs `f` on a thread with a 2 MiB stack (the size of a test thread, a quarter of a main
-/// thread's).
+/// thread's), one test at a time: a million-deep read in a debug build takes about 6 GiB
+/// of stack while it runs (see `docs/semantics.md`), and the tests should not add those up.
 fn on_small_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(2 << 20)

@@ -466,3 +466,214 @@ fn derived_structural_types_are_compared_through_their_handles() {
         .unwrap();
     assert_ne!(heap.class_of(x).unwrap(), heap.class_of(leaf).unwrap());
 }
+
+/// An immutable value whose `sq` is computed once per class.
+#[imm]
+struct Val {
+    v: i64,
+}
+
+#[cached]
+impl Val {
+    #[cache(lazy)]
+    fn sq(&self) -> i64 {
+        self.v * self.v
+    }
+}
+
+/// Reads a class member through its handle: its cache (`seen`), its field (`field`), and,
+/// when `guarded`, an invariant over its cache.
+#[mutable]
+struct Reader {
+    target: Imm<Val>,
+    guarded: bool,
+}
+
+#[cached]
+impl Reader {
+    #[cache(lazy_read)]
+    fn seen(target: &Imm<Val>, ctx: &steadfast::Ctx<'_, Self>) -> Option<i64> {
+        ctx.cache(*target, &Val::SQ).ok().copied()
+    }
+
+    #[cache(lazy_read)]
+    fn field(target: &Imm<Val>, ctx: &steadfast::Ctx<'_, Self>) -> Option<i64> {
+        ctx.field_of(*target, &Val::V).ok().copied()
+    }
+
+    #[cache(now)]
+    fn present(
+        target: &Imm<Val>,
+        guarded: &bool,
+        ctx: &steadfast::Ctx<'_, Self>,
+    ) -> Result<(), common::Broken> {
+        if !guarded {
+            return Ok(());
+        }
+        match ctx.cache(*target, &Val::SQ) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(common::Broken(format!("the target is gone: {e}"))),
+        }
+    }
+}
+
+/// A step of the class-member model.
+#[derive(Clone, Debug)]
+enum MemberStep {
+    /// A new value (few distinct ones, so classes have several members).
+    Val(i64),
+    /// A reader of a live value (index modulo), guarded or not.
+    Reader(usize, bool),
+    /// Reads every live reader's caches.
+    Read,
+    /// Removes a value (index modulo over all values made, live or not).
+    RemoveVal(usize),
+    /// Removes a reader.
+    RemoveReader(usize),
+}
+
+fn member_step() -> impl Strategy<Value = MemberStep> {
+    prop_oneof![
+        3 => (0i64..3).prop_map(MemberStep::Val),
+        3 => (0usize..32, any::<bool>()).prop_map(|(i, g)| MemberStep::Reader(i, g)),
+        2 => Just(MemberStep::Read),
+        3 => (0usize..32).prop_map(MemberStep::RemoveVal),
+        1 => (0usize..32).prop_map(MemberStep::RemoveReader),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: common::model_cases(1024),
+        ..ProptestConfig::default()
+    })]
+
+    /// Removing any member of a class, its representative or not, leaves every reader's
+    /// caches equal to a recompute (the oracle: `v * v` and `v` while the member it reads
+    /// lives, `None` after), and is vetoed exactly by the guarded readers of that member.
+    #[test]
+    fn removing_class_members_keeps_readers_coherent(
+        steps in prop::collection::vec(member_step(), 1..40)
+    ) {
+        let mut heap = Heap::new();
+        // (handle, value, live)
+        let mut vals: Vec<(Imm<Val>, i64, bool)> = Vec::new();
+        // (handle, index into vals, guarded, live)
+        let mut readers: Vec<(Mut<Reader>, usize, bool, bool)> = Vec::new();
+        for step in &steps {
+            match *step {
+                MemberStep::Val(v) => {
+                    vals.push((heap.imm(Val { v }).unwrap(), v, true));
+                }
+                MemberStep::Reader(i, guarded) => {
+                    let live: Vec<usize> = (0..vals.len()).filter(|&j| vals[j].2).collect();
+                    if live.is_empty() {
+                        continue;
+                    }
+                    let j = live[i % live.len()];
+                    let r = heap.alloc(Reader { target: vals[j].0, guarded }).unwrap();
+                    readers.push((r, j, guarded, true));
+                }
+                MemberStep::Read => {
+                    for (r, _, _, live) in &readers {
+                        if *live {
+                            Reader::seen(&heap, r).unwrap();
+                            Reader::field(&heap, r).unwrap();
+                        }
+                    }
+                }
+                MemberStep::RemoveVal(i) => {
+                    if vals.is_empty() {
+                        continue;
+                    }
+                    let j = i % vals.len();
+                    let vetoed = readers.iter().any(|(_, t, g, live)| *live && *g && *t == j);
+                    let result = heap.remove(vals[j].0);
+                    let removed = matches!(result, Err(Error::Removed { .. }));
+                    let refused = matches!(result, Err(Error::Invariant { .. }));
+                    if !vals[j].2 {
+                        prop_assert!(removed);
+                    } else if vetoed {
+                        prop_assert!(refused, "{:?}", result.err());
+                    } else {
+                        prop_assert_eq!(result.unwrap().v, vals[j].1);
+                        vals[j].2 = false;
+                    }
+                }
+                MemberStep::RemoveReader(i) => {
+                    if readers.is_empty() {
+                        continue;
+                    }
+                    let k = i % readers.len();
+                    if readers[k].3 {
+                        heap.remove(&readers[k].0).unwrap();
+                        readers[k].3 = false;
+                    }
+                }
+            }
+            for (r, t, _, live) in &readers {
+                if !*live {
+                    continue;
+                }
+                let (_, v, alive) = vals[*t];
+                let expect = |x: i64| alive.then_some(x);
+                prop_assert_eq!(*Reader::seen(&heap, r).unwrap(), expect(v * v));
+                prop_assert_eq!(*Reader::field(&heap, r).unwrap(), expect(v));
+            }
+            for (h, v, alive) in &vals {
+                if *alive {
+                    prop_assert_eq!(*heap.cache(h, &Val::SQ).unwrap(), v * v);
+                }
+            }
+        }
+    }
+}
+
+/// The two reproductions, as plain tests.
+#[test]
+fn removing_a_member_that_is_not_the_representative_invalidates_its_readers() {
+    let mut heap = Heap::new();
+    let a = heap.imm(Val { v: 3 }).unwrap();
+    let b = heap.imm(Val { v: 3 }).unwrap();
+    let reader = heap
+        .alloc(Reader {
+            target: b,
+            guarded: false,
+        })
+        .unwrap();
+    assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(9));
+    heap.remove(b).unwrap();
+    assert_eq!(*Reader::seen(&heap, &reader).unwrap(), None);
+    // A guarded reader vetoes the removal of its member, and only of its member.
+    let c = heap.imm(Val { v: 3 }).unwrap();
+    let _guard = heap
+        .alloc(Reader {
+            target: c,
+            guarded: true,
+        })
+        .unwrap();
+    assert!(matches!(heap.remove(c), Err(Error::Invariant { .. })));
+    assert_eq!(heap.remove(a).unwrap().v, 3);
+    assert_eq!(*heap.cache(&c, &Val::SQ).unwrap(), 9);
+}
+
+#[test]
+fn removing_the_representative_keeps_the_readers_of_other_members() {
+    let mut heap = Heap::new();
+    let a = heap.imm(Val { v: 4 }).unwrap();
+    let b = heap.imm(Val { v: 4 }).unwrap();
+    let reader = heap
+        .alloc(Reader {
+            target: b,
+            guarded: true,
+        })
+        .unwrap();
+    assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(16));
+    // `a` holds the class's caches; removing it is not vetoed by `b`'s reader.
+    heap.remove(a).unwrap();
+    assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(16));
+    assert_eq!(*heap.cache(&b, &Val::SQ).unwrap(), 16);
+    assert!(matches!(heap.remove(b), Err(Error::Invariant { .. })));
+    heap.remove(&reader).unwrap();
+    heap.remove(b).unwrap();
+}
