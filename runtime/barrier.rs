@@ -425,7 +425,8 @@ impl Heap {
             .all(|n| n.dependents.is_empty() || !n.reads.intersects(written))
             && graph.readers.values().all(|m| !m.intersects(written));
         if unread {
-            *loud.get_mut() &= !written.0 | *base;
+            let kept = loud.get() & (!written.0 | *base);
+            loud.set(kept);
         }
         let local = |(i, n): (usize, &Node)| {
             !n.reads.intersects(written)

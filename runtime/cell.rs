@@ -8,12 +8,10 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use once_cell::sync::OnceCell;
+use std::sync::atomic::Ordering;
 
 use crate::object::Fresh;
-use crate::sync::Mutex;
+use crate::sync::{Flag, Mutex, OnceCell};
 
 /// How a cache compares values (early cutoff) and judges them (invariants).
 pub(crate) struct Rule<V> {
@@ -37,7 +35,7 @@ pub struct CacheCell<V> {
     /// Read since it was last computed: the barrier recomputes such a cache at the end of
     /// the write that invalidates it (under `&mut Heap`, without atomics), so that a read
     /// after a write is a hit.
-    seen: AtomicBool,
+    seen: Flag,
     /// The previous value while the cell is invalid (compared for early cutoff), and
     /// during a barrier until it commits (put back if it rolls back).
     stale: Mutex<Option<V>>,
@@ -47,7 +45,7 @@ impl<V> Default for CacheCell<V> {
     fn default() -> Self {
         CacheCell {
             value: OnceCell::new(),
-            seen: AtomicBool::new(false),
+            seen: Flag::new(false),
             stale: Mutex::new(None),
         }
     }
@@ -83,14 +81,14 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
 
     /// Whether it was read since it was last computed.
     pub(crate) fn seen_mut(&mut self) -> bool {
-        *self.seen.get_mut()
+        self.seen.get()
     }
 
     /// Replaces a valid value by a fresh one (no early cutoff: for a cell without
     /// dependents, under `&mut Heap`).
     pub(crate) fn replace(&mut self, value: V) {
         self.value = OnceCell::with_value(value);
-        *self.seen.get_mut() = false;
+        self.seen.set(false);
     }
 
     pub(crate) fn take(&mut self) -> Option<V> {
@@ -122,7 +120,7 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
         if !keep_stale {
             *stale = None;
         }
-        *self.seen.get_mut() = false;
+        self.seen.set(false);
         self.value = OnceCell::with_value(value);
         fresh
     }
@@ -158,7 +156,7 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         if let Some(v) = self.value.take() {
             *self.stale.get_mut() = Some(v);
         }
-        std::mem::replace(self.seen.get_mut(), false)
+        self.seen.set(false)
     }
 
     fn revalidate_shared(&self) {
@@ -193,7 +191,7 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
     }
 
     fn take_value(&mut self) -> Option<Box<dyn Any + Send>> {
-        *self.seen.get_mut() = false;
+        self.seen.set(false);
         self.value
             .take()
             .map(|v| Box::new(v) as Box<dyn Any + Send>)

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::ops::Index;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use qcell::{QCell, QCellOwner};
 use slotmap::SlotMap;
@@ -20,7 +20,7 @@ use crate::intern::{ClassKey, Classes};
 use crate::object::sealed::Cells as _;
 use crate::object::{Cache, Field, FieldMask, Fresh, Kind, Object};
 use crate::parallel::{self, Run, Runs};
-use crate::sync::{AtomicU64, Condvar, Mutex};
+use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Journal, Node, Sched, State};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
@@ -172,13 +172,11 @@ impl Obj {
         match self {
             Obj::Own(_) => unreachable!("called for a shared object"),
             Obj::Shared(a, runs) => {
-                if Arc::get_mut(a).is_none() {
-                    runs.settle();
-                    while Arc::get_mut(a).is_none() {
-                        std::thread::yield_now();
-                    }
-                }
-                Arc::get_mut(a).expect("checked unique")
+                // A worker holds the object only while it runs a claimed computation, and
+                // reaches it only through the runs: once they are settled, the storage is
+                // the slot's alone. Queued runs are called off (read on demand instead).
+                runs.settle();
+                Arc::get_mut(a).expect("no worker holds a settled object")
             }
         }
     }
@@ -204,7 +202,7 @@ pub struct Stored<T: Object> {
     /// `&Heap`, hence atomic), and a write through the barrier recomputes it from the
     /// graph. A write to any other field is settled by the object alone
     /// ([`Heap::set`]'s own path), as a hand-written setter would.
-    pub(crate) loud: StdAtomicU64,
+    pub(crate) loud: Bits,
     /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
     /// every field once it is not `mut`.
     pub(crate) base: u64,
@@ -220,7 +218,7 @@ impl<T: Object> Stored<T> {
         Stored {
             value,
             cells: T::Cells::empty(),
-            loud: StdAtomicU64::new(base),
+            loud: Bits::new(base),
             base,
         }
     }
@@ -231,7 +229,7 @@ impl<T: Object> Stored<T> {
     /// must go through the barrier).
     #[inline(always)]
     pub(crate) fn set_quiet<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, F> {
-        if *self.loud.get_mut() & field.mask().0 != 0 {
+        if self.loud.get() & field.mask().0 != 0 {
             return Err(value);
         }
         let old = std::mem::replace(field.get_mut(&mut self.value), value);
@@ -277,7 +275,7 @@ pub(crate) trait TypeOps: Send + Sync {
     /// Starts the queued eager runs of a shared object on the pool.
     fn spawn_eager(&self, obj: &Obj);
     /// [`Stored::loud`].
-    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a StdAtomicU64;
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
     /// The object is no longer `mut`: every write goes through the barrier (which
     /// refuses it).
     fn seal(&self, obj: &mut (dyn Any + Send + Sync));
@@ -376,34 +374,33 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn spawn_eager(&self, obj: &Obj) {
         let Obj::Shared(arc, runs) = obj else { return };
-        let arc: Arc<Option<Stored<T>>> = Arc::clone(arc)
-            .downcast()
-            .expect("a slot's ops match its object");
+        runs.start(Arc::downgrade(arc));
         for (index, cache) in T::CACHES.iter().enumerate() {
             if cache.kind() != Kind::Eager || !cache.detached() {
                 continue;
             }
-            let (weak, runs): (Weak<Option<Stored<T>>>, Arc<Runs>) =
-                (Arc::downgrade(&arc), runs.clone());
+            let runs = runs.clone();
             parallel::spawn(move || {
-                // Removed before a worker got to it: nothing to compute.
-                let Some(arc) = weak.upgrade() else { return };
-                let Some(stored) = &*arc else { return };
-                runs.work(index, || {
-                    T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+                runs.work(index, |object| {
+                    if let Some(stored) = object
+                        .downcast_ref::<Option<Stored<T>>>()
+                        .and_then(Option::as_ref)
+                    {
+                        T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+                    }
                 });
             });
         }
     }
 
-    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a StdAtomicU64 {
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits {
         &stored::<T>(obj).loud
     }
 
     fn seal(&self, obj: &mut (dyn Any + Send + Sync)) {
         let stored = stored_mut::<T>(obj);
         stored.base = u64::MAX;
-        *stored.loud.get_mut() = u64::MAX;
+        stored.loud.set(u64::MAX);
     }
 
     fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize) {
@@ -423,19 +420,13 @@ fn into_stored<T: Object>(obj: Obj, owner: &mut QCellOwner) -> Stored<T> {
             .expect("a slot's ops match its live object"),
         Obj::Shared(arc, runs) => {
             runs.settle();
-            let mut arc: Arc<Option<Stored<T>>> =
+            let arc: Arc<Option<Stored<T>>> =
                 arc.downcast().expect("a slot's ops match its object");
-            loop {
-                // A worker that upgraded its weak reference just before the runs were called
-                // off lets go as soon as it sees that.
-                match Arc::try_unwrap(arc) {
-                    Ok(stored) => return stored.expect("a live object"),
-                    Err(again) => {
-                        arc = again;
-                        std::thread::yield_now();
-                    }
-                }
-            }
+            // Settled: no worker holds it (see `Obj::shared_mut`).
+            Arc::try_unwrap(arc)
+                .ok()
+                .expect("no worker holds a settled object")
+                .expect("a live object")
         }
     }
 }

@@ -7,8 +7,9 @@
 //! running computation blocks on a condition variable until it ends (no spinning). A panic
 //! is kept as the run's outcome and reported by every read, as [`Error::Panicked`](crate::Error::Panicked).
 
+use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::sync::{Condvar, Mutex};
 
@@ -30,47 +31,70 @@ pub(crate) enum Run {
     Cancelled,
 }
 
+/// The object the workers compute on, held weakly: a worker upgrades it only once it has
+/// claimed a run and lets go before the run ends, so that once no run is running
+/// ([`Runs::settle`]) nothing but the heap holds the object, and the heap may change or take
+/// it at once.
+type Target = Weak<dyn Any + Send + Sync>;
+
+/// The runs and the object they compute on, under one lock.
+#[derive(Debug)]
+struct State {
+    runs: Vec<Run>,
+    target: Option<Target>,
+}
+
 /// The eager runs of one object, indexed by cache.
 #[derive(Debug)]
 pub(crate) struct Runs {
-    runs: Mutex<Vec<Run>>,
+    state: Mutex<State>,
     changed: Condvar,
 }
 
 impl Runs {
     pub(crate) fn new(runs: Vec<Run>) -> Self {
         Runs {
-            runs: Mutex::new(runs),
+            state: Mutex::new(State { runs, target: None }),
             changed: Condvar::new(),
         }
     }
 
-    /// The worker's side: computes run `index` if nobody claimed it yet.
-    pub(crate) fn work(&self, index: usize, compute: impl FnOnce()) {
-        let mut runs = self.runs.lock();
-        if runs[index] != Run::Queued {
+    /// Names the object the workers compute on, before they are spawned.
+    pub(crate) fn start(&self, target: Target) {
+        self.state.lock().target = Some(target);
+    }
+
+    /// The worker's side: computes run `index` on the object if nobody claimed it yet.
+    pub(crate) fn work(&self, index: usize, compute: impl FnOnce(&(dyn Any + Send + Sync))) {
+        let mut state = self.state.lock();
+        if state.runs[index] != Run::Queued {
             return;
         }
-        runs[index] = Run::Running;
-        drop(runs);
-        self.finish(index, compute);
+        // Gone: removed before a worker got to it.
+        let Some(object) = state.target.as_ref().and_then(Weak::upgrade) else {
+            return;
+        };
+        state.runs[index] = Run::Running;
+        drop(state);
+        // `object` is dropped inside, before the run is marked ended.
+        self.finish(index, move || compute(&*object));
     }
 
     /// A reader's side: computes run `index` if nobody claimed it yet, or waits for the
     /// one computing it; `Err` carries the message of a panic.
     pub(crate) fn read(&self, index: usize, compute: impl FnOnce()) -> Result<(), Arc<str>> {
         let mut compute = Some(compute);
-        let mut runs = self.runs.lock();
+        let mut state = self.state.lock();
         loop {
-            match &runs[index] {
+            match &state.runs[index] {
                 Run::Queued | Run::Cancelled => {
-                    runs[index] = Run::Running;
-                    drop(runs);
+                    state.runs[index] = Run::Running;
+                    drop(state);
                     let compute = compute.take().expect("claimed once: then it is not queued");
                     self.finish(index, compute);
-                    runs = self.runs.lock();
+                    state = self.state.lock();
                 }
-                Run::Running => runs = self.changed.wait(runs),
+                Run::Running => state = self.changed.wait(state),
                 Run::Done | Run::None => return Ok(()),
                 Run::Panicked(message) => return Err(message.clone()),
             }
@@ -82,22 +106,24 @@ impl Runs {
             Ok(()) => Run::Done,
             Err(payload) => Run::Panicked(message(&*payload).into()),
         };
-        self.runs.lock()[index] = outcome;
+        self.state.lock().runs[index] = outcome;
         self.changed.notify_all();
     }
 
-    /// Calls off every queued run and waits until none is running, so that the object can
-    /// be changed or taken apart.
+    /// Calls off every queued run (a reader computes it if it is read) and waits until none
+    /// is running; then no worker holds the object or can reach it, so that it can be
+    /// changed or taken apart. Waits on the condition variable, never spins.
     pub(crate) fn settle(&self) {
-        let mut runs = self.runs.lock();
-        for run in runs.iter_mut() {
+        let mut state = self.state.lock();
+        for run in state.runs.iter_mut() {
             if *run == Run::Queued {
                 *run = Run::Cancelled;
             }
         }
-        while runs.contains(&Run::Running) {
-            runs = self.changed.wait(runs);
+        while state.runs.contains(&Run::Running) {
+            state = self.changed.wait(state);
         }
+        state.target = None;
     }
 }
 
