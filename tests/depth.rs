@@ -239,6 +239,7 @@ fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
                 })
                 .unwrap();
             let mut last = first.clone();
+            let mut third = None;
             for i in 1..DEEP {
                 last = heap
                     .alloc(Node {
@@ -246,19 +247,23 @@ fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
                         next: Some(last),
                     })
                     .unwrap();
+                if i == 2 {
+                    third = Some(last.clone());
+                }
             }
             if ring {
                 Node::set_next(&mut heap, &first, Some(last.clone())).unwrap();
             }
             let graph = heap.capsule(Graph { entry: last }).unwrap();
             let graph = heap.freeze(graph).unwrap();
-            // A ring of alternating labels minimizes to two classes; a chain does not.
-            let a = heap.as_imm(&first).unwrap();
-            let classes = [heap.class_of(a).unwrap()];
+            // A ring of alternating labels minimizes to two classes: the first and the third
+            // node (both labelled 0) are equal; on a chain they are at different depths.
+            let a = heap.as_imm(first).unwrap();
+            let c = heap.as_imm(third.unwrap()).unwrap();
+            assert_eq!(heap.class_of(a).unwrap() == heap.class_of(c).unwrap(), ring);
             assert_eq!(heap.len(), DEEP + 1);
             assert_eq!(heap.remove_graph(graph).unwrap(), DEEP + 1);
             assert!(heap.is_empty());
-            let _ = classes;
         }
     });
 }
