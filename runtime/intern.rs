@@ -250,8 +250,10 @@ impl Heap {
             for index in 0..cells as u32 {
                 self.hand_over_cell(CellId { key: old, index }, new);
             }
-            // Its eager caches that the old representative did not leave computed run on
-            // the pool (those it did are taken over above: their runs find them done).
+            // Its own eager caches were never started (the class's were the old one's): they
+            // run on the pool now. Taking over a value above needs exclusive access to the
+            // new representative's storage, which calls off its queued runs; those caches
+            // are then computed by their first read.
             let slot = &self.slots[new];
             slot.ops.spawn_eager(&slot.obj);
         }

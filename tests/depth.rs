@@ -87,13 +87,19 @@ fn the_first_read_of_a_million_deep_chain_returns_its_value() {
     on_small_stack(|| {
         let mut heap = Heap::new();
         let links = column(&mut heap, DEEP);
-        let top = links.last().unwrap();
-        assert_eq!(*Link::sum(&heap, top).unwrap(), Some(DEEP as i64));
+        let top = links.last().unwrap().clone();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
         // Every link below was computed on the way.
         assert_eq!(
             *Link::sum(&heap, &links[DEEP / 2]).unwrap(),
             Some(DEEP as i64 / 2 + 1)
         );
+        // The first write recomputes the sums that were read; the second finds them unread
+        // since, so it only marks them, and the next read walks the million links again
+        // (checking each input, recomputing each sum).
+        Link::set_value(&mut heap, &links[0], 2).unwrap();
+        Link::set_value(&mut heap, &links[0], 3).unwrap();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64 + 2));
     });
 }
 
@@ -129,7 +135,9 @@ fn a_cycle_of_a_million_cells_is_an_error_with_a_short_message() {
         let mut heap = Heap::new();
         let links = column(&mut heap, DEEP);
         let top = links.last().unwrap().clone();
-        // Closing the cycle: the sums were never read, so nothing is recomputed yet.
+        // Every sum was read: closing the cycle recomputes them at once, which meets the
+        // cycle; the write stands (no invariant lies on it) and the reads report it.
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
         Link::set_below(&mut heap, &links[0], Some(top.clone())).unwrap();
         let err = Link::sum(&heap, &top).unwrap_err();
         let Error::Cycle { chain } = &err else {
