@@ -14,6 +14,7 @@ pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
 pub use crate::track::Ctx;
+pub use crate::transaction::HeapMut;
 pub use core::hash::Hasher;
 
 /// The cached methods of a type, from its `#[cached]` impl block.

@@ -52,7 +52,7 @@ impl Iterator for Bits {
 
 /// The fields a [`Writer`] saved before writing them, in order. Most operations save once:
 /// that one save stays inline, so a mutator does not allocate for its rollback record.
-struct Saves<S> {
+pub(crate) struct Saves<S> {
     first: Option<S>,
     more: Vec<S>,
 }
@@ -74,8 +74,12 @@ impl<S> Saves<S> {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     /// The saves, last first: the order that puts back the oldest value of each field.
-    fn into_rev(self) -> impl Iterator<Item = S> {
+    pub(crate) fn into_rev(self) -> impl Iterator<Item = S> {
         self.more.into_iter().rev().chain(self.first)
     }
 }
@@ -86,16 +90,19 @@ impl<S> Saves<S> {
 pub struct Writer<'a, T: Object> {
     value: &'a mut T,
     written: FieldMask,
+    /// The fields saved so far: by this writer, and by the transaction it belongs to.
+    kept: FieldMask,
     saved: Saves<T::Saved>,
     /// `T::save` declined: a rollback removes the object instead of restoring it.
     lost: bool,
 }
 
 impl<'a, T: Object> Writer<'a, T> {
-    fn new(value: &'a mut T) -> Self {
+    pub(crate) fn new(value: &'a mut T, kept: FieldMask) -> Self {
         Writer {
             value,
             written: FieldMask::EMPTY,
+            kept,
             saved: Saves::default(),
             lost: false,
         }
@@ -125,8 +132,9 @@ impl<'a, T: Object> Writer<'a, T> {
         self.value
     }
 
-    fn touch(&mut self, fields: FieldMask) {
-        let new = FieldMask(fields.0 & !self.written.0);
+    pub(crate) fn touch(&mut self, fields: FieldMask) {
+        self.written = self.written.union(fields);
+        let new = FieldMask(fields.0 & !self.kept.0);
         if new.is_empty() {
             return;
         }
@@ -134,7 +142,13 @@ impl<'a, T: Object> Writer<'a, T> {
             Some(saved) => self.saved.push(saved),
             None => self.lost = true,
         }
-        self.written = self.written.union(new);
+        self.kept = self.kept.union(new);
+    }
+
+    /// What the operation needs after the writer is done: the fields written, the fields
+    /// saved (with this writer's saves) and whether a save was declined.
+    pub(crate) fn finish(self) -> (FieldMask, FieldMask, Saves<T::Saved>, bool) {
+        (self.written, self.kept, self.saved, self.lost)
     }
 }
 
@@ -229,7 +243,7 @@ impl Heap {
     ) -> Result<R, Error> {
         let key = self.writable::<T>(id)?;
         let ((out, saved, lost), written, quiet) = self.write_quiet::<T, _>(key, |value| {
-            let mut writer = Writer::new(value);
+            let mut writer = Writer::new(value, FieldMask::EMPTY);
             if whole {
                 writer.touch(FieldMask::ALL);
             }
@@ -289,7 +303,7 @@ impl Heap {
 
     /// Puts back saved fields, or removes an object that could not be saved and returns
     /// its value.
-    fn restore<T: Object>(
+    pub(crate) fn restore<T: Object>(
         &mut self,
         key: ObjectKey,
         saved: Saves<T::Saved>,
@@ -311,7 +325,7 @@ impl Heap {
     }
 
     /// The key of a live object of type `T` that may be written.
-    fn writable<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
+    pub(crate) fn writable<T: Object>(&self, id: ObjectId) -> Result<ObjectKey, Error> {
         let (slot, key) = self.typed_slot::<T>(id)?;
         match slot.tag {
             Tag::Imm => Err(Error::Immutable {
@@ -361,7 +375,7 @@ impl Heap {
         }
     }
 
-    fn mark_removed(&mut self, key: ObjectKey) {
+    pub(crate) fn mark_removed(&mut self, key: ObjectKey) {
         let graph = self.slots[key].graph.get_mut();
         // The object's own cells that read its other cells go with it: nothing to recheck.
         let others = |c: &&CellId| c.key != key;
@@ -534,6 +548,19 @@ impl Heap {
     /// The written object's own cells are journaled first, in declaration order, so that
     /// they settle (and report a failure) before the cells of other objects.
     fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
+        self.invalidate(key, written);
+        let result = self.settle_journal();
+        if result.is_ok() {
+            self.commit();
+        }
+        result
+    }
+
+    /// The first half of the barrier: journals and invalidates the cells a write of
+    /// `written` on `key` can change (the object's own first, in declaration order), and
+    /// marks their dependents. Settling is left to the caller: at once for a one-object
+    /// write, at the end for a [`Transaction`](crate::Transaction).
+    pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
         let epoch = self.epoch;
         let Slot {
             obj, ops, graph, ..
@@ -567,11 +594,6 @@ impl Heap {
             }
         }
         self.mark(work);
-        let result = self.settle_journal();
-        if result.is_ok() {
-            self.commit();
-        }
-        result
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
@@ -595,7 +617,7 @@ impl Heap {
 
     /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy
     /// cache that had been read since it was computed (so the next read is a hit).
-    fn settle_journal(&mut self) -> Result<(), Failure> {
+    pub(crate) fn settle_journal(&mut self) -> Result<(), Failure> {
         if self.journal.get_mut().records.is_empty() {
             return Ok(());
         }
@@ -613,7 +635,9 @@ impl Heap {
             while let Some((id, saved)) = self.journal.get_mut().records.get(i) {
                 let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
                 i += 1;
-                let Some(slot) = self.slots.get_mut(id.key) else {
+                // A removed object's cells go with it (a transaction may have journaled
+                // them before removing it).
+                let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
                     continue;
                 };
                 if slot.graph.get_mut().nodes[id.index as usize].eager {
@@ -739,7 +763,7 @@ impl Heap {
     }
 
     /// The barrier succeeded: forget what a rollback would have needed.
-    fn commit(&mut self) {
+    pub(crate) fn commit(&mut self) {
         self.urgent = 0;
         let journal = mem::take(self.journal.get_mut());
         // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
@@ -760,7 +784,7 @@ impl Heap {
     }
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.
-    fn roll_back(&mut self) {
+    pub(crate) fn roll_back(&mut self) {
         self.urgent = 0;
         self.settled = false;
         let mut journal = mem::take(self.journal.get_mut());
@@ -827,7 +851,7 @@ fn raise_cell(
 }
 
 /// The error to return, or the panic to resume.
-fn raise(error: Result<Error, Box<dyn Any + Send>>) -> Error {
+pub(crate) fn raise(error: Result<Error, Box<dyn Any + Send>>) -> Error {
     match error {
         Ok(error) => error,
         Err(payload) => panic::resume_unwind(payload),

@@ -115,6 +115,15 @@ pub enum Error {
         /// How many handles immutable objects hold to it.
         holders: usize,
     },
+    /// [`Transaction::through`](crate::Transaction::through) reached a capsule through an
+    /// object that does not hold its handle (the selector returned a capsule from
+    /// elsewhere); nothing was done.
+    NotOwned {
+        /// The object the capsule was reached through.
+        owner: ObjectId,
+        /// The capsule.
+        object: ObjectId,
+    },
     /// An `eager` cache's computation panicked on a worker thread; the object is immutable,
     /// so every read of the cache reports the same failure.
     Panicked {
@@ -224,6 +233,12 @@ impl fmt::Display for Error {
                 "cannot remove {} {object}: {holders} handle(s) in immutable objects name it",
                 short(type_name)
             ),
+            Error::NotOwned { owner, object } => {
+                write!(
+                    f,
+                    "{object} is not owned by {owner}: it holds no handle to it"
+                )
+            }
             Error::Panicked { cache, message } => {
                 write!(f, "eager cache {cache} panicked: {message}")
             }

@@ -134,6 +134,12 @@ impl Heap {
     /// Objects that just became immutable: count the handles they hold, class them, and
     /// start the eager caches of those that founded a class.
     pub(crate) fn became_imm(&mut self, keys: &[ObjectKey]) {
+        self.count_imm_refs(keys);
+        self.classify(keys);
+    }
+
+    /// Counts the handles that the objects `keys`, just immutable, hold.
+    pub(crate) fn count_imm_refs(&mut self, keys: &[ObjectKey]) {
         let mut targets = Vec::new();
         for &k in keys {
             let slot = &self.slots[k];
@@ -149,6 +155,11 @@ impl Heap {
                 s.imm_refs += 1;
             }
         }
+    }
+
+    /// Classes the objects `keys`, just immutable, and starts the eager caches of those
+    /// that founded a class.
+    pub(crate) fn classify(&mut self, keys: &[ObjectKey]) {
         for rep in self.normalize(keys) {
             let slot = &self.slots[rep];
             slot.ops.spawn_eager(&slot.obj);

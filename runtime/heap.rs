@@ -755,28 +755,11 @@ impl Heap {
 
     /// Creates an object; returns its id and its storage, for the handle.
     fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<(ObjectId, Arc<Link<T>>), Error> {
-        check_schema::<T>()?;
         // Eager caches of an immutable object that read only its fields run on the pool.
         let off_heap = |c: &&dyn crate::object::AnyCache<T>| {
             tag == Tag::Imm && c.kind() == Kind::Eager && c.detached()
         };
-        let graph = Graph {
-            nodes: T::CACHES
-                .iter()
-                .map(|c| Node::new(c.kind().is_eager()))
-                .collect(),
-            readers: Default::default(),
-        };
-        let link: Arc<Link<T>> = Arc::new(QCell::new(&self.owner, Some(Stored::new(value, tag))));
-        let key = self.slots.insert(Slot {
-            tag,
-            gone: false,
-            obj: Obj::Own(link.clone()),
-            ops: OpsOf::<T>::OPS,
-            graph: Mutex::new(graph),
-            class: None,
-            imm_refs: 0,
-        });
+        let (key, link) = self.insert(value, tag)?;
         let id = self.id_of(key);
         let eager: Vec<CellId> = (0..T::CACHES.len())
             .filter(|&i| T::CACHES[i].kind().is_eager() && !off_heap(&T::CACHES[i]))
@@ -820,6 +803,34 @@ impl Heap {
                 }
             }
         }
+    }
+
+    /// Puts a new object in the arena, with every cache invalid; nothing is checked but
+    /// its type's declaration.
+    pub(crate) fn insert<T: Object>(
+        &mut self,
+        value: T,
+        tag: Tag,
+    ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
+        check_schema::<T>()?;
+        let graph = Graph {
+            nodes: T::CACHES
+                .iter()
+                .map(|c| Node::new(c.kind().is_eager()))
+                .collect(),
+            readers: Default::default(),
+        };
+        let link: Arc<Link<T>> = Arc::new(QCell::new(&self.owner, Some(Stored::new(value, tag))));
+        let key = self.slots.insert(Slot {
+            tag,
+            gone: false,
+            obj: Obj::Own(link.clone()),
+            ops: OpsOf::<T>::OPS,
+            graph: Mutex::new(graph),
+            class: None,
+            imm_refs: 0,
+        });
+        Ok((key, link))
     }
 
     /// Drops every back edge that the computations of `key`'s cells left on other objects.

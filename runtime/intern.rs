@@ -294,6 +294,19 @@ impl Heap {
                 &mut a.graph.get_mut().nodes[i],
                 &mut b.graph.get_mut().nodes[i],
             );
+            // A transaction may have journaled either node: its record follows it.
+            let records = &mut self.journal.get_mut().records;
+            for (key, node) in [
+                (from.key, &a.graph.get_mut().nodes[i]),
+                (to, &b.graph.get_mut().nodes[i]),
+            ] {
+                if node.journaled.0 == self.epoch {
+                    records[node.journaled.1 as usize].0 = CellId {
+                        key,
+                        index: from.index,
+                    };
+                }
+            }
             let node = &self.slots[to].graph.get_mut().nodes[i];
             let (deps, dependents) = (node.deps.clone(), node.dependents.iter().copied().collect());
             for dep in deps {

@@ -90,6 +90,7 @@ mod shape;
 mod stack;
 mod sync;
 mod track;
+mod transaction;
 mod view;
 
 #[doc(hidden)]
@@ -265,4 +266,5 @@ pub use steadfast_derive::cached;
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
 pub use track::Ctx;
+pub use transaction::{HeapMut, Transaction};
 pub use view::{View, ViewMut};

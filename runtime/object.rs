@@ -725,7 +725,7 @@ pub trait Object: Sized + Send + Sync + 'static {
     /// [`CacheCell`] per entry of [`CACHES`](Object::CACHES), in that order (`()` for none).
     type Cells: CellSet;
     /// What [`save`](Object::save) keeps: typically the fields themselves.
-    type Saved: Send;
+    type Saved: Send + 'static;
 
     /// Copies the fields in `fields` so that a rejected operation can put them back, or
     /// returns `None` if this type cannot be restored cheaply. Then a rejected operation

@@ -59,7 +59,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
                 #[inline]
-                #vis fn #setter(heap: &mut #rt::Heap, this: &#rt::Mut<Self>, value: #ty)
+                #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Mut<Self>, value: #ty)
                     -> #rt::Result<#ty, #rt::Error> {
                     heap.set(this, &Self::#konst, value)
                 }
@@ -67,7 +67,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             Tag::Capsule if !f.capsule => accessors.push(quote! {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
-                #vis fn #setter(heap: &mut #rt::Heap, this: &#rt::Capsule<Self>, value: #ty)
+                #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Capsule<Self>, value: #ty)
                     -> #rt::Result<#ty, #rt::Error> {
                     heap.mutate(this, |w| w.set(&Self::#konst, value))
                 }
@@ -423,7 +423,7 @@ fn clear(cache: &CacheModel) -> TokenStream {
         /// panics, every field it wrote is put back.
         #[allow(dead_code)]
         #vis fn #name(
-            heap: &mut #rt::Heap,
+            heap: &mut impl #rt::HeapMut,
             this: &#rt::Capsule<Self>,
             #(#extras),*
         ) -> #rt::Result<#out, #rt::Error> {

@@ -1,0 +1,543 @@
+//! Operations over several objects: a [`Transaction`] sets fields, runs mutators and
+//! boxes, allocates and removes objects, and is checked once, when it ends. A failure puts
+//! everything back.
+
+use std::any::Any;
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::barrier::{raise, Saves, Writer};
+use crate::error::Error;
+use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::heap::{Heap, Link};
+use crate::object::{Field, FieldMask, Object};
+use crate::track::CellId;
+
+/// An operation over any number of objects, open inside [`Heap::transaction`].
+///
+/// It has the heap's writes — [`set`](Transaction::set), [`write`](Transaction::write),
+/// [`mutate`](Transaction::mutate), [`open_box`](Transaction::open_box), allocation and
+/// [`remove`](Transaction::remove) — and, through [`Deref`], every read of [`Heap`]. The
+/// invariants of everything it writes, and the invariants of other objects that read it,
+/// are open inside: each write invalidates at once what it can change (so a read inside
+/// the transaction sees its writes), and the invariants are checked once, when the
+/// transaction ends. If one fails, if the closure returns `Err`, or if it panics, the
+/// heap is put back exactly as it was: fields, caches, dependency edges, allocations (gone
+/// again; their handles are stale) and removals (back, with every handle valid).
+///
+/// Generated setters and mutators take any [`HeapMut`], so they run inside a transaction
+/// as they do on the heap: `Account::deposit(tx, &account, 5)`.
+///
+/// # Nesting
+///
+/// A transaction does not nest: inside one, every write — a setter, a mutator, a box — is
+/// part of it and is checked at its end, not at its own. An error a write returns inside
+/// (a stale handle, say) changes nothing; pass it on with `?` to roll the whole
+/// transaction back, or handle it and go on.
+pub struct Transaction<'h> {
+    heap: &'h mut Heap,
+    /// What a rollback undoes, in the order it happened.
+    undo: Vec<Undo>,
+    /// The fields of each written object saved so far: each is saved once, before its
+    /// first write (every field of an object created here, which a rollback removes).
+    kept: FxHashMap<ObjectKey, FieldMask>,
+    /// Immutable objects created here: classed with their equals when it commits.
+    created_imm: Vec<ObjectKey>,
+}
+
+/// One step a rollback undoes.
+enum Undo {
+    /// Fields saved before their first write (a `Saves<T::Saved>`, put back by `put_back`).
+    Fields {
+        key: ObjectKey,
+        saved: Box<dyn Any + Send>,
+        put_back: fn(&mut Heap, ObjectKey, Box<dyn Any + Send>),
+    },
+    /// The object's type declined to save a field (see [`Object::save`]): a rollback
+    /// removes it.
+    Lost(ObjectKey),
+    Created(ObjectKey),
+    Removed(ObjectKey),
+}
+
+fn put_back<T: Object>(heap: &mut Heap, key: ObjectKey, saved: Box<dyn Any + Send>) {
+    let saved = saved
+        .downcast::<Saves<T::Saved>>()
+        .expect("saved by the object's own type");
+    let value = heap.value_mut::<T>(key);
+    for s in saved.into_rev() {
+        value.restore(s);
+    }
+}
+
+impl Heap {
+    /// Runs `f` as one operation over any number of objects, checked once at its end: see
+    /// [`Transaction`]. Returns what `f` returns; if `f` returns `Err`, panics, or leaves an
+    /// invariant broken, nothing it did stays.
+    ///
+    /// The error type is the closure's: anything a [`steadfast::Error`](Error) converts
+    /// into (`Error` itself, or your own error with a `From<steadfast::Error>` impl), so
+    /// that `?` works on the transaction's own calls and on yours.
+    ///
+    /// ```
+    /// use steadfast::{cached, mutable, Error, Heap};
+    ///
+    /// #[derive(Debug)]
+    /// struct Overdrawn(i64);
+    /// impl std::fmt::Display for Overdrawn {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "balance {} is negative", self.0)
+    ///     }
+    /// }
+    /// impl std::error::Error for Overdrawn {}
+    ///
+    /// #[mutable]
+    /// struct Account { balance: i64 }
+    ///
+    /// #[cached]
+    /// impl Account {
+    ///     #[cache(now)]
+    ///     fn solvent(balance: &i64) -> Result<(), Overdrawn> {
+    ///         if *balance < 0 { Err(Overdrawn(*balance)) } else { Ok(()) }
+    ///     }
+    /// }
+    ///
+    /// let mut heap = Heap::new();
+    /// let (a, b) = (heap.alloc(Account { balance: 10 })?, heap.alloc(Account { balance: 0 })?);
+    ///
+    /// // A transfer: both writes, checked once at the end.
+    /// heap.transaction(|tx| {
+    ///     Account::set_balance(tx, &a, 3)?;
+    ///     Account::set_balance(tx, &b, 7)
+    /// })?;
+    /// assert_eq!((heap[&a].balance, heap[&b].balance), (3, 7));
+    ///
+    /// // An overdraw: the invariant fails at the end, and both writes are undone.
+    /// let err = heap.transaction(|tx| {
+    ///     Account::set_balance(tx, &a, -5)?;
+    ///     Account::set_balance(tx, &b, 15)
+    /// });
+    /// assert!(matches!(err, Err(Error::Invariant { .. })));
+    /// assert_eq!((heap[&a].balance, heap[&b].balance), (3, 7));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn transaction<R, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut tx = Transaction::begin(self);
+        match panic::catch_unwind(AssertUnwindSafe(|| f(&mut tx))) {
+            Ok(Ok(out)) => tx.commit().map(|()| out).map_err(E::from),
+            Ok(Err(error)) => {
+                tx.roll_back();
+                Err(error)
+            }
+            Err(payload) => {
+                tx.roll_back();
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+impl<'h> Transaction<'h> {
+    fn begin(heap: &'h mut Heap) -> Self {
+        // Computations inside see state a rollback may undo: they journal what they change
+        // (see `Heap::refresh`), and commit forgets the stale values they keep.
+        heap.in_barrier = true;
+        heap.settled = true;
+        Transaction {
+            heap,
+            undo: Vec::new(),
+            kept: FxHashMap::default(),
+            created_imm: Vec::new(),
+        }
+    }
+
+    /// Replaces a field of a mutable object and returns the old value; its readers are
+    /// invalidated at once, its invariants checked when the transaction ends.
+    pub fn set<T: Object, F>(
+        &mut self,
+        handle: &Mut<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<F, Error> {
+        self.edit(handle.id, false, |w| w.set(field, value))
+    }
+
+    /// Writes to a mutable object through a [`Writer`] (see [`Heap::write`]).
+    pub fn write<T: Object, R>(
+        &mut self,
+        handle: &Mut<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        self.edit(handle.id, false, f)
+    }
+
+    /// Runs a capsule mutator (see [`Heap::mutate`]); it is checked when the transaction
+    /// ends.
+    pub fn mutate<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        self.edit(capsule.id, false, f)
+    }
+
+    /// Opens a capsule's box (see [`Heap::open_box`]); it is checked when the transaction
+    /// ends.
+    pub fn open_box<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error> {
+        self.edit(capsule.id, true, |w: &mut Writer<'_, T>| {
+            f(w.__fields_mut(FieldMask::ALL))
+        })
+    }
+
+    /// Reaches a capsule that another object owns — `select` picks its handle out of the
+    /// owner's value — and runs `f` with it, inside this transaction: its mutators, box and
+    /// setters can be called there, although the handle lives in the heap.
+    ///
+    /// ```
+    /// use steadfast::{cached, capsule, mutable, Capsule, Error, Heap};
+    ///
+    /// #[capsule]
+    /// struct Account { #[capsule] balance: i64 }
+    ///
+    /// #[cached]
+    /// impl Account {
+    ///     #[cache(clear)]
+    ///     fn deposit(balance: &mut i64, amount: i64) { *balance += amount }
+    /// }
+    ///
+    /// #[mutable]
+    /// struct Bank { accounts: Vec<Capsule<Account>> }
+    /// #[cached]
+    /// impl Bank {}
+    ///
+    /// let mut heap = Heap::new();
+    /// let account = heap.capsule(Account { balance: 1 })?;
+    /// let bank = heap.alloc(Bank { accounts: vec![account] })?;
+    /// heap.transaction(|tx| {
+    ///     tx.through(&bank, |b| &b.accounts[0], |tx, account| Account::deposit(tx, account, 5))
+    /// })?;
+    /// assert_eq!(*heap[&heap[&bank].accounts[0]].balance(), 6);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The owner's handle errors, and [`Error::NotOwned`] if the owner holds no handle to
+    /// the capsule `select` returned (by [`Object::handles`]); then `f` does not run.
+    pub fn through<O: Object, T: Object, R, E: From<Error>>(
+        &mut self,
+        owner: impl Handle<O>,
+        select: impl FnOnce(&O) -> &Capsule<T>,
+        f: impl FnOnce(&mut Self, &Capsule<T>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let owner_id = owner.id();
+        let (slot, _) = self.heap.typed_slot::<O>(owner_id)?;
+        let (id, link) = {
+            let capsule = select(self.heap.value_of::<O>(slot)?);
+            (capsule.id, Arc::clone(&capsule.link))
+        };
+        let mut owns = false;
+        slot.ops
+            .handles(slot.obj.get(&self.heap.owner), &mut |h| owns |= h == id);
+        if !owns {
+            return Err(Error::NotOwned {
+                owner: owner_id,
+                object: id,
+            }
+            .into());
+        }
+        // A second handle to the capsule, lent to `f` only: it cannot outlive this call.
+        let capsule = Capsule::new(id, link);
+        f(self, &capsule)
+    }
+
+    /// Creates a mutable object; its invariants are checked when the transaction ends, and
+    /// a rollback removes it.
+    pub fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
+        let (key, link) = self.create(value, Tag::Mut)?;
+        Ok(Mut::new(self.heap.id_of(key), link))
+    }
+
+    /// Creates a capsule object (see [`alloc`](Transaction::alloc)).
+    pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
+        let (key, link) = self.create(value, Tag::Capsule)?;
+        Ok(Capsule::new(self.heap.id_of(key), link))
+    }
+
+    /// Creates an immutable object (see [`alloc`](Transaction::alloc)); it joins the class
+    /// of its equals ([`Heap::class_of`]) when the transaction commits, and until then its
+    /// caches are its own.
+    pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
+        let (key, _) = self.create(value, Tag::Imm)?;
+        self.heap.count_imm_refs(&[key]);
+        self.created_imm.push(key);
+        Ok(Imm::new(self.heap.id_of(key)))
+    }
+
+    /// Removes an object when the transaction commits; from now on it is invisible, and
+    /// what read it is invalidated (its invariants are checked at the end and may refuse
+    /// the whole transaction). A rollback brings it back with every handle valid. Its value
+    /// is dropped at commit: read what you need of it first.
+    ///
+    /// # Errors
+    /// The handle's errors, and [`Error::Referenced`] as for [`Heap::remove`].
+    pub fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<(), Error> {
+        let key = self.heap.key::<T>(handle.id())?;
+        let holders = self.heap.slots[key].imm_refs;
+        if holders > 0 {
+            return Err(Error::Referenced {
+                object: handle.id(),
+                type_name: std::any::type_name::<T>(),
+                holders: holders as usize,
+            });
+        }
+        self.heap.hand_over_classes(&[key]);
+        self.heap.slots[key].gone = true;
+        self.heap.mark_removed(key);
+        self.heap.rev += 1;
+        self.undo.push(Undo::Removed(key));
+        Ok(())
+    }
+
+    /// A write of one object: saves what it writes (once per field per transaction) and
+    /// invalidates what the write can change.
+    fn edit<T: Object, R>(
+        &mut self,
+        id: ObjectId,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        let key = self.heap.writable::<T>(id)?;
+        let kept = self.kept.get(&key).copied().unwrap_or(FieldMask::EMPTY);
+        let mut writer = Writer::new(self.heap.value_mut::<T>(key), kept);
+        if whole {
+            writer.touch(FieldMask::ALL);
+        }
+        let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
+        let (written, kept, saved, lost) = writer.finish();
+        self.kept.insert(key, kept);
+        // Recorded before a panic goes on: the rollback puts these fields back.
+        if !saved.is_empty() {
+            self.undo.push(Undo::Fields {
+                key,
+                saved: Box::new(saved),
+                put_back: put_back::<T>,
+            });
+        }
+        if lost {
+            self.undo.push(Undo::Lost(key));
+        }
+        let out = out.unwrap_or_else(|payload| panic::resume_unwind(payload));
+        if !written.is_empty() {
+            self.heap.invalidate(key, written);
+            // Computations from here on see the write: they must not pass for checks made
+            // before it (see `Heap::inputs_changed`).
+            self.heap.rev += 1;
+        }
+        Ok(out)
+    }
+
+    fn create<T: Object>(
+        &mut self,
+        value: T,
+        tag: Tag,
+    ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
+        let (key, link) = self.heap.insert(value, tag)?;
+        self.undo.push(Undo::Created(key));
+        self.kept.insert(key, FieldMask::ALL);
+        // Its `now` and `eager` caches settle with the others at the end.
+        let heap = &mut *self.heap;
+        let epoch = heap.epoch;
+        let journal = &mut heap.journal.get_mut().records;
+        for (i, node) in heap.slots[key].graph.get_mut().nodes.iter_mut().enumerate() {
+            if node.eager {
+                let id = CellId {
+                    key,
+                    index: i as u32,
+                };
+                node.save(id, false, epoch, journal);
+            }
+        }
+        Ok((key, link))
+    }
+
+    /// Settles what the transaction invalidated and commits, or rolls everything back.
+    fn commit(mut self) -> Result<(), Error> {
+        let heap = &mut *self.heap;
+        // Settle every journaled cell: the count of urgent ones misses those that were
+        // journaled by a read before a write made them urgent.
+        heap.urgent += 1;
+        match heap.settle_journal() {
+            Ok(()) => {
+                heap.commit();
+                heap.in_barrier = false;
+                for undo in &self.undo {
+                    if let Undo::Removed(key) = *undo {
+                        if heap.slots.contains_key(key) {
+                            heap.discard(key);
+                            let slot = heap.take_slot(key);
+                            drop(slot.ops.unwrap_value(slot.obj, &mut heap.owner));
+                        }
+                    }
+                }
+                self.created_imm.retain(|&k| heap.slots.contains_key(k));
+                heap.classify(&self.created_imm);
+                Ok(())
+            }
+            Err(failure) => {
+                let mut error = heap.failure_error(failure);
+                let value = self.roll_back();
+                if let (Some(value), Ok(Error::Invariant { value: slot, .. })) = (value, &mut error)
+                {
+                    *slot = Some(value);
+                }
+                Err(raise(error))
+            }
+        }
+    }
+
+    /// Puts everything back; returns the value of an object removed because its fields
+    /// could not be saved, if there is one.
+    fn roll_back(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
+        let heap = &mut *self.heap;
+        heap.roll_back();
+        heap.in_barrier = false;
+        let mut lost = Vec::new();
+        for undo in self.undo.drain(..).rev() {
+            match undo {
+                Undo::Fields {
+                    key,
+                    saved,
+                    put_back,
+                } => put_back(heap, key, saved),
+                Undo::Lost(key) => lost.push(key),
+                Undo::Created(key) => {
+                    if heap.slots.contains_key(key) {
+                        heap.discard(key);
+                        let slot = heap.take_slot(key);
+                        drop(slot.ops.unwrap_value(slot.obj, &mut heap.owner));
+                    }
+                }
+                Undo::Removed(key) => heap.slots[key].gone = false,
+            }
+        }
+        // Last, once every other object is as it was: nothing consistent to go back to
+        // for these, so they go, invalidating what read them without a veto.
+        let mut value = None;
+        for key in lost {
+            if heap.slots.contains_key(key) {
+                heap.mark_removed(key);
+                heap.commit();
+                heap.discard(key);
+                let slot = heap.take_slot(key);
+                let v = slot.ops.unwrap_value(slot.obj, &mut heap.owner);
+                value.get_or_insert(v);
+            }
+        }
+        value
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Heap;
+
+    /// Every read of the heap, inside the transaction: it sees the transaction's writes.
+    fn deref(&self) -> &Heap {
+        self.heap
+    }
+}
+
+/// Where writes go: a [`Heap`], each write checked at its own end, or an open
+/// [`Transaction`], checked at the transaction's end. Generated setters and mutators take
+/// `&mut impl HeapMut`, so they run in both. Sealed.
+pub trait HeapMut: sealed::Sealed {
+    /// [`Heap::set`] or [`Transaction::set`].
+    fn set<T: Object, F>(
+        &mut self,
+        handle: &Mut<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<F, Error>;
+
+    /// [`Heap::write`] or [`Transaction::write`].
+    fn write<T: Object, R>(
+        &mut self,
+        handle: &Mut<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error>;
+
+    /// [`Heap::mutate`] or [`Transaction::mutate`].
+    fn mutate<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error>;
+
+    /// [`Heap::open_box`] or [`Transaction::open_box`].
+    fn open_box<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::Heap {}
+    impl Sealed for super::Transaction<'_> {}
+}
+
+macro_rules! heap_mut {
+    ($ty:ty) => {
+        impl HeapMut for $ty {
+            #[inline(always)]
+            fn set<T: Object, F>(
+                &mut self,
+                handle: &Mut<T>,
+                field: &Field<T, F>,
+                value: F,
+            ) -> Result<F, Error> {
+                <$ty>::set(self, handle, field, value)
+            }
+
+            #[inline]
+            fn write<T: Object, R>(
+                &mut self,
+                handle: &Mut<T>,
+                f: impl FnOnce(&mut Writer<'_, T>) -> R,
+            ) -> Result<R, Error> {
+                <$ty>::write(self, handle, f)
+            }
+
+            #[inline]
+            fn mutate<T: Object, R>(
+                &mut self,
+                capsule: &Capsule<T>,
+                f: impl FnOnce(&mut Writer<'_, T>) -> R,
+            ) -> Result<R, Error> {
+                <$ty>::mutate(self, capsule, f)
+            }
+
+            #[inline]
+            fn open_box<T: Object, R>(
+                &mut self,
+                capsule: &Capsule<T>,
+                f: impl FnOnce(&mut T) -> R,
+            ) -> Result<R, Error> {
+                <$ty>::open_box(self, capsule, f)
+            }
+        }
+    };
+}
+
+heap_mut!(Heap);
+heap_mut!(Transaction<'_>);
