@@ -581,7 +581,7 @@ impl Heap {
                     key,
                     index: i as u32,
                 };
-                let invalidate = || obj.invalidate(&mut self.owner, *ops, i);
+                let invalidate = |again| obj.invalidate(&mut self.owner, *ops, i, again);
                 self.urgent += raise_cell(
                     id,
                     node,
@@ -597,7 +597,7 @@ impl Heap {
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
-    fn mark(&mut self, mut work: Vec<(CellId, State)>) {
+    pub(crate) fn mark(&mut self, mut work: Vec<(CellId, State)>) {
         let epoch = self.epoch;
         let journal = &mut self.journal.get_mut().records;
         while let Some((id, level)) = work.pop() {
@@ -607,7 +607,7 @@ impl Heap {
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             let (ops, obj) = (slot.ops, &mut slot.obj);
-            let invalidate = || obj.invalidate(&mut self.owner, ops, id.index as usize);
+            let invalidate = |again| obj.invalidate(&mut self.owner, ops, id.index as usize, again);
             self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
@@ -795,6 +795,7 @@ impl Heap {
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             node.state = saved.state;
             node.failed = false;
+            node.uncut = false;
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
             slot.ops
@@ -806,7 +807,7 @@ impl Heap {
                 let new = mem::replace(&mut node.deps, deps);
                 let old = node.deps.clone();
                 self.unlink(id, new.iter().filter(|d| !old.contains(d)));
-                self.link(id, old.iter().filter(|d| !new.contains(d)));
+                self.link(id, old.iter().filter(|d| !new.contains(d)), &journal.unread);
             }
         }
         self.end_barrier(journal);
@@ -828,7 +829,7 @@ impl Heap {
 fn raise_cell(
     id: CellId,
     node: &mut Node,
-    invalidate: impl FnOnce() -> bool,
+    invalidate: impl FnOnce(bool) -> bool,
     level: State,
     epoch: u64,
     journal: &mut Vec<(CellId, Saved)>,
@@ -838,7 +839,14 @@ fn raise_cell(
         return 0;
     }
     let prev = node.state;
-    let hot = prev == State::Clean && invalidate();
+    // Journaled by this barrier and valid again: a transaction recomputed it since. Its
+    // stale value is the one from before the transaction (for a rollback), not the one its
+    // dependents saw since, so it must not be compared: recompute it, and count that as a
+    // change.
+    let again = prev == State::Clean && node.journaled.0 == epoch;
+    let level = if again { State::Dirty } else { level };
+    node.uncut |= again;
+    let hot = prev == State::Clean && invalidate(again);
     let mut urgent = 0;
     if node.save(id, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);

@@ -135,14 +135,21 @@ impl Obj {
         }
     }
 
-    /// Invalidates a cell; returns whether it had been read since it was computed.
+    /// Invalidates a cell; returns whether it had been read since it was computed. `again`:
+    /// the cell was invalidated before in the running transaction, and its stale value,
+    /// kept for a rollback, stays (the current one is dropped).
     #[inline]
     pub(crate) fn invalidate(
         &mut self,
         owner: &mut QCellOwner,
         ops: &dyn TypeOps,
         index: usize,
+        again: bool,
     ) -> bool {
+        if again {
+            ops.cell_mut(self.get_mut(owner), index).roll_back(false);
+            return false;
+        }
         match self {
             Obj::Own(a) => a.invalidate(owner, index),
             Obj::Shared(..) => ops.invalidate(self.get_mut(owner), index),

@@ -66,6 +66,9 @@ pub(crate) struct Journal {
     pub(crate) records: Vec<(CellId, Saved)>,
     /// The reads that recomputations in the barrier replaced (few: only recomputed cells).
     pub(crate) replaced: Vec<(FieldMask, Vec<Dep>)>,
+    /// The fields each dropped read of another object's fields covered (the object, the
+    /// reader, the fields), so that a rollback relinks the reader to exactly those.
+    pub(crate) unread: Vec<(ObjectKey, CellId, FieldMask)>,
 }
 
 impl Journal {
@@ -73,6 +76,7 @@ impl Journal {
     pub(crate) fn clear(&mut self) {
         self.records.clear();
         self.replaced.clear();
+        self.unread.clear();
     }
 }
 
@@ -86,6 +90,9 @@ pub(crate) struct Node {
     pub(crate) state: State,
     /// The value is an invariant's `Err` (only ever seen inside a barrier).
     pub(crate) failed: bool,
+    /// The next computation counts as a change whatever its value: the stale value it
+    /// would be compared with is older than what its dependents saw (see `raise_cell`).
+    pub(crate) uncut: bool,
     /// Own fields the last computation read.
     pub(crate) reads: FieldMask,
     /// Other objects' data the last computation read.
@@ -108,6 +115,7 @@ impl Node {
             computing: false,
             state: State::Dirty,
             failed: false,
+            uncut: false,
             reads: FieldMask::EMPTY,
             deps: Vec::new(),
             dependents: IndexSet::default(),
@@ -129,7 +137,9 @@ impl Node {
         let old_deps = std::mem::replace(&mut self.deps, deps);
         self.state = State::Clean;
         self.failed = fresh.failed;
-        if fresh.changed {
+        // Taken whatever the value: it is owed to this computation only.
+        let uncut = std::mem::take(&mut self.uncut);
+        if fresh.changed || uncut {
             self.changed_at = rev;
         }
         self.verified_at = rev;
@@ -601,14 +611,25 @@ impl Heap {
                     graph.nodes[c.index as usize].dependents.swap_remove(&id);
                 }
                 Dep::Fields(_) => {
-                    graph.readers.swap_remove(&id);
+                    if let Some(fields) = graph.readers.swap_remove(&id) {
+                        if self.in_barrier {
+                            drop(graph);
+                            self.journal.lock().unread.push((key, id, fields));
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Adds `id` to the back edges of `deps` (used when a rollback reinstates old reads).
-    pub(crate) fn link<'d>(&self, id: CellId, deps: impl Iterator<Item = &'d Dep>) {
+    /// Adds `id` to the back edges of `deps` (used when a rollback reinstates old reads);
+    /// `unread` says which fields a dropped read of fields covered.
+    pub(crate) fn link<'d>(
+        &self,
+        id: CellId,
+        deps: impl Iterator<Item = &'d Dep>,
+        unread: &[(ObjectKey, CellId, FieldMask)],
+    ) {
         for dep in deps {
             match *dep {
                 Dep::Cell(c) => {
@@ -623,12 +644,16 @@ impl Heap {
                 }
                 Dep::Fields(k) => {
                     if let Some(slot) = self.slots.get(k) {
-                        slot.graph
-                            .lock()
-                            .readers
-                            .entry(id)
-                            .or_insert(FieldMask::ALL);
-                        self.make_loud(slot, FieldMask::ALL);
+                        let fields = unread
+                            .iter()
+                            // The first: what it read before the barrier.
+                            .find(|&&(key, reader, _)| key == k && reader == id)
+                            .map_or(FieldMask::ALL, |&(_, _, fields)| fields);
+                        let mut graph = slot.graph.lock();
+                        let entry = graph.readers.entry(id).or_insert(FieldMask::EMPTY);
+                        *entry = entry.union(fields);
+                        drop(graph);
+                        self.make_loud(slot, fields);
                     }
                 }
             }

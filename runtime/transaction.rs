@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Link};
 use crate::object::{Field, FieldMask, Object};
-use crate::track::CellId;
+use crate::track::{CellId, State};
 
 /// An operation over any number of objects, open inside [`Heap::transaction`].
 ///
@@ -301,6 +301,13 @@ impl<'h> Transaction<'h> {
             });
         }
         self.heap.hand_over_classes(&[key]);
+        // Its own cells are invalidated (journaled, so a rollback brings them back): a read
+        // through a handle that holds its storage then misses and finds it removed.
+        let cells = self.heap.slots[key].graph.get_mut().nodes.len() as u32;
+        let own = (0..cells).map(|index| (CellId { key, index }, State::Dirty));
+        let mut work = std::mem::take(&mut self.heap.work);
+        work.extend(own);
+        self.heap.mark(work);
         self.heap.slots[key].gone = true;
         self.heap.mark_removed(key);
         self.heap.rev += 1;
@@ -378,8 +385,8 @@ impl<'h> Transaction<'h> {
         heap.urgent += 1;
         match heap.settle_journal() {
             Ok(()) => {
-                heap.commit();
                 heap.in_barrier = false;
+                heap.commit();
                 for undo in &self.undo {
                     if let Undo::Removed(key) = *undo {
                         if heap.slots.contains_key(key) {
@@ -409,8 +416,8 @@ impl<'h> Transaction<'h> {
     /// could not be saved, if there is one.
     fn roll_back(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
         let heap = &mut *self.heap;
-        heap.roll_back();
         heap.in_barrier = false;
+        heap.roll_back();
         let mut lost = Vec::new();
         for undo in self.undo.drain(..).rev() {
             match undo {

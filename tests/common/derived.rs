@@ -3,7 +3,7 @@
 
 use steadfast::{cached, mutable, Ctx, Imm, Mut};
 
-use super::{Broken, LIMIT, PANIC_A, PANIC_B};
+use super::{bump, Broken, BOUNDED_RUNS, LIMIT, PANIC_A, PANIC_B};
 
 /// A reference from one model object to an earlier one (capsules are never referenced).
 #[derive(Clone, Debug)]
@@ -60,6 +60,7 @@ impl Obj {
     #[cache(now)]
     #[allow(clippy::ptr_arg)]
     pub fn bounded(a: &i64, refs: &Vec<Ref>, ctx: &Ctx<'_, Self>) -> Result<(), Broken> {
+        bump(BOUNDED_RUNS);
         let mut s = *a;
         if s % 2 != 0 {
             s += ctx.own(&Obj::CLAMP).copied().unwrap_or_default();

@@ -45,6 +45,8 @@ pub const INV_RUNS: usize = 2;
 pub const PARITY_RUNS: usize = 3;
 pub const LABEL_RUNS: usize = 4;
 pub const TOTAL_RUNS: usize = 5;
+/// Computations of the model type's invariant `bounded` (both declarations).
+pub const BOUNDED_RUNS: usize = 6;
 /// The caches of `tests/rollback.rs::local_writes`, in declaration order.
 pub const LOCAL_RUNS: [usize; 4] = [8, 9, 10, 11];
 
@@ -351,6 +353,7 @@ impl Obj {
     /// Cross-object invariant: a + the b of every live ref <= LIMIT, and for an odd a, plus
     /// this object's clamp: a cache that a barrier may compute for the first time.
     pub const BOUNDED: Cache<Obj, Result<(), Broken>> = Cache::invariant::<3>("bounded", |c| {
+        bump(BOUNDED_RUNS);
         let mut s = *c.field(&Obj::A);
         if s % 2 != 0 {
             s += c.own(&Obj::CLAMP).copied().unwrap_or_default();

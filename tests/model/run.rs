@@ -55,6 +55,59 @@ enum Op {
     Remove {
         i: usize,
     },
+    /// `Heap::transaction` over several objects.
+    Transaction {
+        steps: Vec<Step>,
+        end: End,
+    },
+}
+
+/// One step of a transaction; `i` may name an object created earlier in it.
+#[derive(Clone, Debug)]
+enum Step {
+    Create {
+        tag: Tag,
+        a: i64,
+        b: i64,
+        refs: Vec<usize>,
+    },
+    SetA {
+        i: usize,
+        v: i64,
+    },
+    SetB {
+        i: usize,
+        v: i64,
+    },
+    Write {
+        i: usize,
+        a: i64,
+        b: i64,
+    },
+    Mutate {
+        i: usize,
+        b: i64,
+    },
+    OpenBox {
+        i: usize,
+        a: i64,
+        b: i64,
+    },
+    Remove {
+        i: usize,
+    },
+    /// Reads `clamp` and `total` inside the transaction: they must see its writes.
+    Read {
+        i: usize,
+    },
+}
+
+/// How the transaction's closure ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    Ok,
+    Err,
+    Panic,
 }
 
 fn value() -> impl Strategy<Value = i64> {
@@ -73,6 +126,27 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (i.clone(), value(), value(), prop::bool::weighted(0.15)).prop_map(|(i, a, b, panic)| Op::OpenBox { i, a, b, panic }),
         1 => i.clone().prop_map(|i| Op::Freeze { i }),
         1 => i.prop_map(|i| Op::Remove { i }),
+        4 => (prop::collection::vec(step(), 1..8), prop_oneof![6 => Just(End::Ok), 1 => Just(End::Err), 1 => Just(End::Panic)])
+            .prop_map(|(steps, end)| Op::Transaction { steps, end }),
+    ]
+}
+
+fn tag() -> impl Strategy<Value = Tag> {
+    prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mut)]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let i = 0usize..14;
+    prop_oneof![
+        2 => (tag(), value(), value(), prop::collection::vec(0usize..14, 0..3))
+            .prop_map(|(tag, a, b, refs)| Step::Create { tag, a, b, refs }),
+        3 => (i.clone(), value()).prop_map(|(i, v)| Step::SetA { i, v }),
+        3 => (i.clone(), value()).prop_map(|(i, v)| Step::SetB { i, v }),
+        2 => (i.clone(), value(), value()).prop_map(|(i, a, b)| Step::Write { i, a, b }),
+        2 => (i.clone(), value()).prop_map(|(i, b)| Step::Mutate { i, b }),
+        2 => (i.clone(), value(), value()).prop_map(|(i, a, b)| Step::OpenBox { i, a, b }),
+        1 => i.clone().prop_map(|i| Step::Remove { i }),
+        2 => i.prop_map(|i| Step::Read { i }),
     ]
 }
 
@@ -159,6 +233,11 @@ fn run(ops: Vec<(Op, u8)>) {
     let mut model: Model = Vec::new();
     let mut handles: Vec<Option<Handle>> = Vec::new();
     for (op, reads) in ops {
+        if let Op::Transaction { steps, end } = &op {
+            transaction(&mut heap, &mut model, &mut handles, steps, *end);
+            check(&mut heap, &model, &handles, reads);
+            continue;
+        }
         let mut next = model.clone();
         if let Op::Create { tag, a, b, refs } = &op {
             let refs: Vec<usize> = refs
@@ -225,7 +304,7 @@ fn run(ops: Vec<(Op, u8)>) {
             | Op::OpenBox { i, .. }
             | Op::Freeze { i }
             | Op::Remove { i } => *i,
-            Op::Create { .. } => unreachable!(),
+            Op::Create { .. } | Op::Transaction { .. } => unreachable!(),
         };
         let Some(Some(h)) = handles.get(i) else {
             continue;
@@ -312,6 +391,323 @@ fn run(ops: Vec<(Op, u8)>) {
             model = next;
         }
         check(&mut heap, &model, &handles, reads);
+    }
+}
+
+/// The closure's own error, to end a transaction with `Err`.
+#[derive(Debug)]
+enum TxError {
+    Ended,
+    Heap(Error),
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Heap(e)
+    }
+}
+
+/// What a transaction's steps wrote, for the count of invariant checks.
+#[derive(Default)]
+struct Touched {
+    /// `a` or `refs` written (the invariant reads both).
+    a: Vec<bool>,
+    b: Vec<bool>,
+    removed: Vec<bool>,
+    created: Vec<bool>,
+    /// The transaction read inside (then only an upper bound is checked).
+    read: bool,
+    /// What a step found wrong (not asserted inside: a panic there would pass for the
+    /// transaction's own).
+    wrong: Vec<String>,
+}
+
+impl Touched {
+    fn set(v: &mut Vec<bool>, i: usize) {
+        if v.len() <= i {
+            v.resize(i + 1, false);
+        }
+        v[i] = true;
+    }
+
+    fn get(v: &[bool], i: usize) -> bool {
+        v.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// One random transaction: its steps applied to the heap through `Heap::transaction` and
+/// to a copy of the model; the copy is kept exactly when the runtime commits, and the
+/// outcome (commit, invariant error, panic) must be the one the model predicts.
+fn transaction(
+    heap: &mut Heap,
+    model: &mut Model,
+    handles: &mut Vec<Option<Handle>>,
+    steps: &[Step],
+    end: End,
+) {
+    let before = model.clone();
+    let mut next = model.clone();
+    let mut created: Vec<Option<Handle>> = Vec::new();
+    let mut touched = Touched::default();
+    let edges = heap.edges();
+    let len = heap.len();
+    crate::common::reset();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        heap.transaction(|tx| {
+            for step in steps {
+                apply(tx, &mut next, handles, &mut created, &mut touched, step);
+            }
+            match end {
+                End::Ok => Ok(()),
+                End::Err => Err(TxError::Ended),
+                End::Panic => panic!("the transaction panics"),
+            }
+        })
+    }));
+    let checks = crate::common::count(crate::common::BOUNDED_RUNS);
+    assert!(touched.wrong.is_empty(), "{:#?}", touched.wrong);
+    // What the runtime must answer: the invariant of every live object, and the `now`
+    // value of every written or created one.
+    let broken = next.iter().flatten().any(|o| !bounded(&next, o));
+    let panics = next.iter().enumerate().any(|(i, o)| {
+        o.as_ref().is_some_and(|o| {
+            o.a == PANIC_A
+                && (Touched::get(&touched.a, i)
+                    || Touched::get(&touched.b, i)
+                    || Touched::get(&touched.created, i))
+        })
+    });
+    let committed = match (&r, end) {
+        (Err(_), End::Panic) => false,
+        (Ok(Err(TxError::Ended)), End::Err) => false,
+        (Ok(Ok(())), End::Ok) => {
+            assert!(
+                !broken && !panics,
+                "{steps:?}: committed, but the model breaks an invariant or panics"
+            );
+            true
+        }
+        (Ok(Err(TxError::Heap(Error::Invariant { .. }))), End::Ok) => {
+            assert!(broken, "{steps:?}: refused, but every invariant holds");
+            false
+        }
+        (Err(_), End::Ok) => {
+            assert!(panics, "{steps:?}: panicked, but no `now` value panics");
+            false
+        }
+        (r, end) => panic!("{steps:?} ending {end:?}: got {r:?}"),
+    };
+    if committed {
+        // Each invariant is checked at most once per transaction, and exactly when it read
+        // something the transaction wrote (if nothing inside read, so that no cache was
+        // recomputed in between).
+        let expected = next
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| {
+                let Some(o) = o else { return false };
+                if Touched::get(&touched.created, *i) || Touched::get(&touched.a, *i) {
+                    return true;
+                }
+                let Some(p) = before.get(*i).and_then(Option::as_ref) else {
+                    return false;
+                };
+                let clamp_changed = Touched::get(&touched.b, *i) && p.b.min(10) != o.b.min(10);
+                (p.a % 2 != 0 && clamp_changed)
+                    || o.refs.iter().any(|&r| {
+                        before[r].is_some()
+                            && (Touched::get(&touched.b, r) || Touched::get(&touched.removed, r))
+                    })
+            })
+            .count();
+        let live = next.iter().flatten().count();
+        if touched.read {
+            assert!(checks <= live, "{steps:?}: {checks} invariant checks for {live} objects");
+        } else {
+            assert_eq!(checks, expected, "{steps:?}: invariant checks");
+        }
+        handles.extend(created);
+        for (i, h) in handles.iter_mut().enumerate() {
+            if next[i].is_none() {
+                *h = None;
+            }
+        }
+        *model = next;
+    } else {
+        assert_eq!(heap.len(), len, "{steps:?}: a rollback leaves the objects it found");
+        assert_eq!(heap.edges(), edges, "{steps:?}: a rollback restores every edge");
+        for h in created.iter().flatten() {
+            let live = match h {
+                Handle::Imm(h) => heap.contains(h),
+                Handle::Mut(h) => heap.contains(h),
+                Handle::Capsule(h) => heap.contains(h),
+            };
+            assert!(!live, "{steps:?}: an object created by a rolled-back transaction lives");
+        }
+        handles.extend(created.into_iter().map(|_| None));
+        model.extend((0..next.len() - model.len()).map(|_| None));
+    }
+}
+
+/// The handle of model object `i`, created before the transaction or inside it.
+fn lookup<'a>(
+    handles: &'a [Option<Handle>],
+    created: &'a [Option<Handle>],
+    i: usize,
+) -> Option<&'a Handle> {
+    match i.checked_sub(handles.len()) {
+        None => handles.get(i).and_then(Option::as_ref),
+        Some(j) => created.get(j).and_then(Option::as_ref),
+    }
+}
+
+/// One step inside a transaction, on the heap and on the model.
+fn apply(
+    tx: &mut steadfast::Transaction<'_>,
+    next: &mut Model,
+    handles: &[Option<Handle>],
+    created: &mut Vec<Option<Handle>>,
+    touched: &mut Touched,
+    step: &Step,
+) {
+    // Whether the step's target is live in the model; a step on an object removed earlier
+    // in the transaction must fail with `Removed`, changing nothing.
+    let mut expect_live = |r: Result<(), Error>, live: bool| match (r, live) {
+        (Ok(()), true) => true,
+        (Err(Error::Removed { .. }), false) => false,
+        (r, live) => {
+            touched.wrong.push(format!("{step:?}: live {live}, got {r:?}"));
+            false
+        }
+    };
+    match *step {
+        Step::Create {
+            tag,
+            a,
+            b,
+            ref refs,
+        } => {
+            let refs: Vec<usize> = refs
+                .iter()
+                .copied()
+                .filter(|&r| {
+                    matches!(
+                        next.get(r),
+                        Some(Some(M {
+                            tag: Tag::Imm | Tag::Mut,
+                            ..
+                        }))
+                    )
+                })
+                .collect();
+            let value = Obj {
+                a,
+                b,
+                refs: refs
+                    .iter()
+                    .map(|&r| match lookup(handles, created, r) {
+                        Some(Handle::Imm(h)) => Ref::Imm(*h),
+                        Some(Handle::Mut(h)) => Ref::Mut(h.clone()),
+                        _ => unreachable!("filtered to live imm and mut objects"),
+                    })
+                    .collect(),
+            };
+            let h = match tag {
+                Tag::Imm => tx.imm(value).map(Handle::Imm),
+                Tag::Capsule => tx.capsule(value).map(Handle::Capsule),
+                Tag::Mut => tx.alloc(value).map(Handle::Mut),
+            }
+            .expect("creation inside a transaction is checked at its end");
+            Touched::set(&mut touched.created, next.len());
+            next.push(Some(M { tag, a, b, refs }));
+            created.push(Some(h));
+        }
+        Step::SetA { i, v } | Step::SetB { i, v } => {
+            let Some(Handle::Mut(h)) = lookup(handles, created, i) else { return };
+            let is_a = matches!(step, Step::SetA { .. });
+            let field = if is_a { &Obj::A } else { &Obj::B };
+            let r = tx.set(h, field, v).map(drop);
+            if expect_live(r, next[i].is_some()) {
+                let o = next[i].as_mut().unwrap();
+                if is_a {
+                    o.a = v;
+                    Touched::set(&mut touched.a, i);
+                } else {
+                    o.b = v;
+                    Touched::set(&mut touched.b, i);
+                }
+            }
+        }
+        Step::Write { i, a, b } => {
+            let Some(Handle::Mut(h)) = lookup(handles, created, i) else { return };
+            let r = tx.write(h, |w| {
+                w.set(&Obj::A, a);
+                w.set(&Obj::B, b);
+            });
+            if expect_live(r, next[i].is_some()) {
+                let o = next[i].as_mut().unwrap();
+                (o.a, o.b) = (a, b);
+                Touched::set(&mut touched.a, i);
+                Touched::set(&mut touched.b, i);
+            }
+        }
+        Step::Mutate { i, b } => {
+            let Some(Handle::Capsule(h)) = lookup(handles, created, i) else { return };
+            let r = tx.mutate(h, |w| {
+                w.set(&Obj::B, b);
+            });
+            if expect_live(r, next[i].is_some()) {
+                next[i].as_mut().unwrap().b = b;
+                Touched::set(&mut touched.b, i);
+            }
+        }
+        Step::OpenBox { i, a, b } => {
+            let Some(Handle::Capsule(h)) = lookup(handles, created, i) else { return };
+            let r = tx.open_box(h, |raw| {
+                raw.a = a;
+                raw.b = b;
+            });
+            if expect_live(r, next[i].is_some()) {
+                let o = next[i].as_mut().unwrap();
+                (o.a, o.b) = (a, b);
+                Touched::set(&mut touched.a, i);
+                Touched::set(&mut touched.b, i);
+            }
+        }
+        Step::Remove { i } => {
+            let Some(h) = lookup(handles, created, i) else { return };
+            let r = match h {
+                Handle::Imm(h) => tx.remove(*h),
+                Handle::Mut(h) => tx.remove(h),
+                Handle::Capsule(h) => tx.remove(h),
+            };
+            if expect_live(r, next[i].is_some()) {
+                next[i] = None;
+                Touched::set(&mut touched.removed, i);
+            }
+        }
+        Step::Read { i } => {
+            let Some(h) = lookup(handles, created, i) else { return };
+            let (clamp, sum) = match h {
+                Handle::Imm(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
+                Handle::Mut(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
+                Handle::Capsule(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
+            };
+            touched.read = true;
+            let right = match &next[i] {
+                Some(o) => {
+                    clamp.as_ref().ok() == Some(&o.b.min(10))
+                        && sum.as_ref().ok() == Some(&total(next, o))
+                }
+                None => matches!(clamp, Err(Error::Removed { .. })),
+            };
+            if !right {
+                let o = &next[i];
+                touched
+                    .wrong
+                    .push(format!("{step:?}: read {clamp:?} {sum:?} of {o:?}"));
+            }
+        }
     }
 }
 

@@ -1,0 +1,384 @@
+//! G3 for operations over several objects: `Heap::transaction` checks once at its end, and
+//! an `Err`, a panic or a failed invariant puts back everything it did. (The model test
+//! runs random transactions against the recompute-everything oracle; these are the cases a
+//! reader checks by eye.)
+
+mod common;
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use steadfast::{cached, capsule, mutable, Capsule, Ctx, Error, Heap, Mut};
+
+#[derive(Debug)]
+struct Broken(String);
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Broken {}
+
+#[capsule]
+#[derive(Debug)]
+struct Account {
+    #[capsule]
+    balance: i64,
+}
+
+#[cached]
+impl Account {
+    #[cache(now)]
+    fn solvent(balance: &i64) -> Result<(), Broken> {
+        common::bump(common::INV_RUNS);
+        if *balance < 0 {
+            return Err(Broken(format!("balance {balance} < 0")));
+        }
+        Ok(())
+    }
+
+    #[cache(clear)]
+    fn deposit(balance: &mut i64, amount: i64) {
+        *balance += amount;
+    }
+}
+
+/// Owns its accounts; its invariant ties them to a recorded total.
+#[mutable]
+struct Bank {
+    accounts: Vec<Capsule<Account>>,
+    total: i64,
+}
+
+#[cached]
+impl Bank {
+    #[cache(lazy_read)]
+    #[allow(clippy::ptr_arg)]
+    fn sum(accounts: &Vec<Capsule<Account>>, ctx: &Ctx<'_, Self>) -> i64 {
+        accounts
+            .iter()
+            .map(|a| ctx.field_of(a, &Account::BALANCE).copied().unwrap_or(0))
+            .sum()
+    }
+
+    #[cache(now)]
+    fn balanced(total: &i64, ctx: &Ctx<'_, Self>) -> Result<(), Broken> {
+        common::bump(common::TOTAL_RUNS);
+        let sum = *ctx.own(&Bank::SUM)?;
+        if sum != *total {
+            return Err(Broken(format!("sum {sum} != total {total}")));
+        }
+        Ok(())
+    }
+}
+
+impl From<Error> for Broken {
+    fn from(e: Error) -> Self {
+        Broken(e.to_string())
+    }
+}
+
+fn bank(heap: &mut Heap, balances: &[i64]) -> Mut<Bank> {
+    let accounts = balances
+        .iter()
+        .map(|&balance| heap.capsule(Account { balance }).unwrap())
+        .collect();
+    heap.alloc(Bank {
+        accounts,
+        total: balances.iter().sum(),
+    })
+    .unwrap()
+}
+
+fn balances(heap: &Heap, bank: &Mut<Bank>) -> Vec<i64> {
+    heap[bank]
+        .accounts
+        .iter()
+        .map(|a| *heap[a].balance())
+        .collect()
+}
+
+/// Moves `amount` from account `from` to account `to`.
+fn transfer(
+    tx: &mut steadfast::Transaction<'_>,
+    bank: &Mut<Bank>,
+    from: usize,
+    to: usize,
+    amount: i64,
+) -> Result<(), Error> {
+    tx.through(
+        bank,
+        |b| &b.accounts[from],
+        |tx, a| Account::deposit(tx, a, -amount),
+    )?;
+    tx.through(
+        bank,
+        |b| &b.accounts[to],
+        |tx, a| Account::deposit(tx, a, amount),
+    )
+}
+
+#[test]
+fn a_cross_object_invariant_changes_only_through_a_transaction() {
+    let mut heap = Heap::new();
+    let bank = bank(&mut heap, &[10, 5]);
+    // One write alone breaks "sum == total": refused, whichever it is.
+    let err = Bank::set_total(&mut heap, &bank, 20).unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "balanced");
+    let err = heap
+        .transaction(|tx| {
+            tx.through(
+                &bank,
+                |b| &b.accounts[0],
+                |tx, a| Account::deposit(tx, a, 5),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "balanced");
+    assert_eq!(balances(&heap, &bank), [10, 5]);
+    // Both, in one transaction: checked once, at the end.
+    heap.transaction(|tx| {
+        tx.through(
+            &bank,
+            |b| &b.accounts[0],
+            |tx, a| Account::deposit(tx, a, 5),
+        )?;
+        Bank::set_total(tx, &bank, 20)
+    })
+    .unwrap();
+    assert_eq!(balances(&heap, &bank), [15, 5]);
+    assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 20);
+}
+
+#[test]
+fn every_invariant_is_checked_once_per_transaction() {
+    let mut heap = Heap::new();
+    let bank = bank(&mut heap, &[10, 5, 0]);
+    common::reset();
+    heap.transaction(|tx| {
+        for _ in 0..5 {
+            transfer(tx, &bank, 0, 1, 1)?;
+            transfer(tx, &bank, 1, 2, 1)?;
+            Bank::set_total(tx, &bank, 15)?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(balances(&heap, &bank), [5, 5, 5]);
+    assert_eq!(common::count(common::INV_RUNS), 3, "each account's, once");
+    assert_eq!(common::count(common::TOTAL_RUNS), 1, "the bank's, once");
+    // Transfers alone leave the sum as it was: the bank's invariant is not rerun (early
+    // cutoff); the accounts' are, once each.
+    common::reset();
+    heap.transaction(|tx| {
+        transfer(tx, &bank, 0, 1, 2)?;
+        transfer(tx, &bank, 0, 1, 1)
+    })
+    .unwrap();
+    assert_eq!(balances(&heap, &bank), [2, 8, 5]);
+    assert_eq!(common::count(common::INV_RUNS), 2);
+    assert_eq!(common::count(common::TOTAL_RUNS), 0);
+}
+
+#[test]
+fn an_overdraw_and_a_leak_are_refused_with_nothing_changed() {
+    let mut heap = Heap::new();
+    let bank = bank(&mut heap, &[10, 5]);
+    let edges = heap.edges();
+    let err = heap
+        .transaction(|tx| transfer(tx, &bank, 1, 0, 6))
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "solvent");
+    assert!(err.to_string().contains("balance -1 < 0"), "{err}");
+    let err = heap
+        .transaction(|tx| {
+            tx.through(
+                &bank,
+                |b| &b.accounts[0],
+                |tx, a| Account::deposit(tx, a, -3),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "balanced");
+    assert_eq!(balances(&heap, &bank), [10, 5]);
+    assert_eq!(heap.edges(), edges);
+    assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15);
+}
+
+/// Allocates, removes, writes and reads; then fails in each way a transaction can fail.
+fn busy(
+    tx: &mut steadfast::Transaction<'_>,
+    bank: &Mut<Bank>,
+    spare: &Capsule<Account>,
+    made: &mut Option<Capsule<Account>>,
+) -> Result<(), Broken> {
+    transfer(tx, bank, 0, 1, 4)?;
+    // A read inside sees the writes so far.
+    assert_eq!(*Bank::sum(tx, bank)?, 15);
+    assert_eq!(*tx[&tx[bank].accounts[1]].balance(), 9);
+    *made = Some(tx.capsule(Account { balance: 7 })?);
+    tx.remove(spare)?;
+    assert!(matches!(tx.get(spare), Err(Error::Removed { .. })));
+    Ok(())
+}
+
+#[test]
+fn an_err_a_panic_or_a_failed_invariant_puts_everything_back() {
+    for ending in ["err", "panic", "invariant"] {
+        let mut heap = Heap::new();
+        let bank = bank(&mut heap, &[10, 5]);
+        let spare = heap.capsule(Account { balance: 1 }).unwrap();
+        assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15);
+        let (edges, len) = (heap.edges(), heap.len());
+        let mut made = None;
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            heap.transaction(|tx| {
+                busy(tx, &bank, &spare, &mut made)?;
+                match ending {
+                    "err" => Err(Broken("given up".into())),
+                    "panic" => panic!("given up"),
+                    _ => Bank::set_total(tx, &bank, 99)
+                        .map(drop)
+                        .map_err(Broken::from),
+                }
+            })
+        }));
+        match ending {
+            "err" => assert_eq!(r.unwrap().unwrap_err().0, "given up"),
+            "panic" => assert!(r.is_err()),
+            _ => assert!(r.unwrap().unwrap_err().0.contains("balanced")),
+        }
+        // Fields, caches and edges as before; the allocation gone; the removal undone with
+        // the same handle valid.
+        assert_eq!(balances(&heap, &bank), [10, 5], "{ending}");
+        assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15, "{ending}");
+        assert_eq!(heap[&bank].total, 15, "{ending}");
+        assert_eq!(heap.edges(), edges, "{ending}");
+        assert_eq!(heap.len(), len, "{ending}");
+        let made = made.expect("the closure ran");
+        assert!(
+            matches!(heap.get(&made), Err(Error::Removed { .. })),
+            "{ending}"
+        );
+        assert_eq!(*heap[&spare].balance(), 1, "{ending}");
+        assert!(heap.cache(&spare, &Account::SOLVENT).unwrap().is_ok());
+        // And the heap goes on working.
+        heap.transaction(|tx| transfer(tx, &bank, 0, 1, 2)).unwrap();
+        assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15);
+        assert_eq!(balances(&heap, &bank), [8, 7]);
+    }
+}
+
+#[test]
+fn removals_commit_and_allocations_stay() {
+    let mut heap = Heap::new();
+    let spare = heap.capsule(Account { balance: 1 }).unwrap();
+    let made = heap
+        .transaction(|tx| {
+            tx.remove(&spare)?;
+            tx.capsule(Account { balance: 7 })
+        })
+        .unwrap();
+    assert!(matches!(heap.get(&spare), Err(Error::Removed { .. })));
+    assert_eq!(*heap[&made].balance(), 7);
+    assert!(heap.cache(&made, &Account::SOLVENT).unwrap().is_ok());
+}
+
+#[test]
+fn bad_input_is_a_typed_error_that_changes_nothing() {
+    let mut heap = Heap::new();
+    let bank = bank(&mut heap, &[10, 5]);
+    let stray: &'static Capsule<Account> =
+        Box::leak(Box::new(heap.capsule(Account { balance: 0 }).unwrap()));
+    let mut other = Heap::new();
+    let foreign = other.capsule(Account { balance: 0 }).unwrap();
+    heap.transaction(|tx| {
+        // A capsule the owner does not hold: `f` does not run.
+        let r = tx.through(
+            &bank,
+            |_| stray,
+            |_, _| -> Result<(), Error> { unreachable!("not reached") },
+        );
+        assert!(matches!(r, Err(Error::NotOwned { .. })), "{r:?}");
+        // Another heap's handle.
+        let r = Account::deposit(tx, &foreign, 1);
+        assert!(matches!(r, Err(Error::ForeignHandle { .. })), "{r:?}");
+        // An object removed earlier in the transaction: gone for every later step.
+        tx.remove(stray)?;
+        assert!(matches!(tx.remove(stray), Err(Error::Removed { .. })));
+        assert!(matches!(
+            Account::deposit(tx, stray, 1),
+            Err(Error::Removed { .. })
+        ));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(balances(&heap, &bank), [10, 5]);
+    assert!(matches!(heap.get(stray), Err(Error::Removed { .. })));
+}
+
+#[test]
+fn a_box_may_fork_and_join_and_is_checked_once() {
+    #[capsule]
+    struct Halves {
+        #[capsule]
+        left: Vec<i64>,
+        #[capsule]
+        right: Vec<i64>,
+    }
+
+    #[cached]
+    impl Halves {
+        #[cache(now)]
+        #[allow(clippy::ptr_arg)]
+        fn sorted(left: &Vec<i64>, right: &Vec<i64>) -> Result<(), Broken> {
+            common::bump(common::PARITY_RUNS);
+            let ok = |v: &[i64]| v.windows(2).all(|w| w[0] <= w[1]);
+            if ok(left) && ok(right) {
+                Ok(())
+            } else {
+                Err(Broken("unsorted".into()))
+            }
+        }
+    }
+
+    let mut heap = Heap::new();
+    let h = heap
+        .capsule(Halves {
+            left: vec![1, 2, 3],
+            right: vec![4, 5, 6],
+        })
+        .unwrap();
+    common::reset();
+    heap.open_box(&h, |raw| {
+        let (left, right) = (&mut raw.left, &mut raw.right);
+        rayon::join(|| left.iter_mut().for_each(|x| *x *= 2), || right.reverse());
+        right.sort();
+    })
+    .unwrap();
+    assert_eq!(common::count(common::PARITY_RUNS), 1);
+    assert_eq!(
+        (heap[&h].left(), heap[&h].right()),
+        (&vec![2, 4, 6], &vec![4, 5, 6])
+    );
+    // A panic in one branch: both halves come back.
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        heap.open_box(&h, |raw| {
+            let (left, right) = (&mut raw.left, &mut raw.right);
+            rayon::join(
+                || left.push(0),
+                || {
+                    right.push(7);
+                    panic!("one branch fails")
+                },
+            );
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(
+        (heap[&h].left(), heap[&h].right()),
+        (&vec![2, 4, 6], &vec![4, 5, 6])
+    );
+}
