@@ -582,7 +582,12 @@ impl Heap {
                     index: i as u32,
                 };
                 let invalidate = |again| obj.invalidate(&mut self.owner, *ops, i, again);
-                self.urgent += raise_cell(
+                let raise = if self.in_barrier {
+                    raise_cell::<true, _>
+                } else {
+                    raise_cell::<false, _>
+                };
+                self.urgent += raise(
                     id,
                     node,
                     invalidate,
@@ -597,7 +602,16 @@ impl Heap {
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
-    pub(crate) fn mark(&mut self, mut work: Vec<(CellId, State)>) {
+    pub(crate) fn mark(&mut self, work: Vec<(CellId, State)>) {
+        // Marking with the barrier open happens only in a transaction.
+        if self.in_barrier {
+            self.mark_with::<true>(work)
+        } else {
+            self.mark_with::<false>(work)
+        }
+    }
+
+    fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State)>) {
         let epoch = self.epoch;
         let journal = &mut self.journal.get_mut().records;
         while let Some((id, level)) = work.pop() {
@@ -608,7 +622,8 @@ impl Heap {
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             let (ops, obj) = (slot.ops, &mut slot.obj);
             let invalidate = |again| obj.invalidate(&mut self.owner, ops, id.index as usize, again);
-            self.urgent += raise_cell(id, node, invalidate, level, epoch, journal, &mut work);
+            self.urgent +=
+                raise_cell::<OPEN, _>(id, node, invalidate, level, epoch, journal, &mut work);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
         // otherwise allocate its work list each time.
@@ -825,11 +840,14 @@ impl Heap {
 /// Raises one cell to at least `level`, journaling it before its first change and queuing
 /// its dependents for `Check`. Returns 1 if the barrier must bring it up to date (`now`,
 /// `eager`, or read since last computed), else 0.
+///
+/// `OPEN`: a transaction is open, so the cell may have been recomputed since this barrier
+/// journaled it.
 #[inline(always)]
-fn raise_cell(
+fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> bool>(
     id: CellId,
     node: &mut Node,
-    invalidate: impl FnOnce(bool) -> bool,
+    invalidate: I,
     level: State,
     epoch: u64,
     journal: &mut Vec<(CellId, Saved)>,
@@ -839,14 +857,10 @@ fn raise_cell(
         return 0;
     }
     let prev = node.state;
-    // Journaled by this barrier and valid again: a transaction recomputed it since. Its
-    // stale value is the one from before the transaction (for a rollback), not the one its
-    // dependents saw since, so it must not be compared: recompute it, and count that as a
-    // change.
-    let again = prev == State::Clean && node.journaled.0 == epoch;
-    let level = if again { State::Dirty } else { level };
-    node.uncut |= again;
-    let hot = prev == State::Clean && invalidate(again);
+    if OPEN && prev == State::Clean && node.journaled.0 == epoch {
+        return raise_again(node, invalidate, work);
+    }
+    let hot = prev == State::Clean && invalidate(false);
     let mut urgent = 0;
     if node.save(id, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
@@ -856,6 +870,25 @@ fn raise_cell(
         work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
     }
     urgent
+}
+
+/// [`raise_cell`] for a cell journaled by this barrier and valid again: a transaction
+/// recomputed it since. Its stale value is the one from before the transaction (for a
+/// rollback), not the one its dependents saw since, so it must not be compared: it is made
+/// dirty, and its next computation counts as a change.
+#[cold]
+#[inline(never)]
+fn raise_again(
+    node: &mut Node,
+    invalidate: impl FnOnce(bool) -> bool,
+    work: &mut Vec<(CellId, State)>,
+) -> usize {
+    invalidate(true);
+    node.uncut = true;
+    node.state = State::Dirty;
+    work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+    // Journaled already: the transaction's end settles it if it is eager.
+    0
 }
 
 /// The error to return, or the panic to resume.
