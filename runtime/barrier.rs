@@ -78,6 +78,11 @@ impl<S> Saves<S> {
         self.first.is_none()
     }
 
+    /// The saves, first first.
+    pub(crate) fn into_iter(self) -> impl Iterator<Item = S> {
+        self.first.into_iter().chain(self.more)
+    }
+
     /// The saves, last first: the order that puts back the oldest value of each field.
     pub(crate) fn into_rev(self) -> impl Iterator<Item = S> {
         self.more.into_iter().rev().chain(self.first)

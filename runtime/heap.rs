@@ -61,6 +61,8 @@ pub struct Heap {
     /// The barrier's list of cells left to mark, empty between barriers (kept for its
     /// allocation).
     pub(crate) work: Vec<(CellId, State)>,
+    /// What a transaction must undo, empty between transactions (kept for its allocations).
+    pub(crate) op_log: Mutex<crate::transaction::OpLog>,
 }
 
 /// One object with its caches and tracking data.
@@ -484,6 +486,7 @@ impl Heap {
             urgent: 0,
             classes: Classes::default(),
             work: Vec::new(),
+            op_log: Mutex::default(),
         }
     }
 

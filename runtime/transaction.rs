@@ -2,14 +2,14 @@
 //! boxes, allocates and removes objects, and is checked once, when it ends. A failure puts
 //! everything back.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::barrier::{raise, Saves, Writer};
+use crate::barrier::{raise, Writer};
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Link};
@@ -39,8 +39,20 @@ use crate::track::{CellId, State};
 /// transaction back, or handle it and go on.
 pub struct Transaction<'h> {
     heap: &'h mut Heap,
-    /// What a rollback undoes, in the order it happened.
+    /// Taken from the heap for the transaction's duration, and given back (empty, with
+    /// its allocations) at its end.
+    log: OpLog,
+}
+
+/// What an open transaction must undo if it fails. The heap keeps one between transactions,
+/// so that a transaction allocates only when it outgrows the largest before it.
+#[derive(Default)]
+pub(crate) struct OpLog {
+    /// What a rollback undoes besides fields, in the order it happened.
     undo: Vec<Undo>,
+    /// Saved fields, one log per object type (so that saving does not allocate), each in
+    /// the order the fields were saved.
+    fields: FxHashMap<TypeId, Box<dyn FieldLog>>,
     /// The fields of each written object saved so far: each is saved once, before its
     /// first write (every field of an object created here, which a rollback removes).
     kept: FxHashMap<ObjectKey, FieldMask>,
@@ -48,14 +60,20 @@ pub struct Transaction<'h> {
     created_imm: Vec<ObjectKey>,
 }
 
-/// One step a rollback undoes.
+impl OpLog {
+    fn clear(&mut self) {
+        self.undo.clear();
+        self.kept.clear();
+        self.created_imm.clear();
+        for log in self.fields.values_mut() {
+            log.clear();
+        }
+    }
+}
+
+/// One step a rollback undoes, besides fields.
+#[derive(Clone, Copy)]
 enum Undo {
-    /// Fields saved before their first write (a `Saves<T::Saved>`, put back by `put_back`).
-    Fields {
-        key: ObjectKey,
-        saved: Box<dyn Any + Send>,
-        put_back: fn(&mut Heap, ObjectKey, Box<dyn Any + Send>),
-    },
     /// The object's type declined to save a field (see [`Object::save`]): a rollback
     /// removes it.
     Lost(ObjectKey),
@@ -63,13 +81,31 @@ enum Undo {
     Removed(ObjectKey),
 }
 
-fn put_back<T: Object>(heap: &mut Heap, key: ObjectKey, saved: Box<dyn Any + Send>) {
-    let saved = saved
-        .downcast::<Saves<T::Saved>>()
-        .expect("saved by the object's own type");
-    let value = heap.value_mut::<T>(key);
-    for s in saved.into_rev() {
-        value.restore(s);
+/// The fields saved from objects of one type.
+trait FieldLog: Send {
+    fn as_any(&mut self) -> &mut dyn Any;
+    /// Puts every saved field back, last saved first.
+    fn put_back(&mut self, heap: &mut Heap);
+    fn clear(&mut self);
+}
+
+struct Log<T: Object>(Vec<(ObjectKey, T::Saved)>);
+
+impl<T: Object> FieldLog for Log<T> {
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn put_back(&mut self, heap: &mut Heap) {
+        for (key, saved) in self.0.drain(..).rev() {
+            if heap.slots.contains_key(key) {
+                heap.value_mut::<T>(key).restore(saved);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -149,12 +185,8 @@ impl<'h> Transaction<'h> {
         // (see `Heap::refresh`), and commit forgets the stale values they keep.
         heap.in_barrier = true;
         heap.settled = true;
-        Transaction {
-            heap,
-            undo: Vec::new(),
-            kept: FxHashMap::default(),
-            created_imm: Vec::new(),
-        }
+        let log = std::mem::take(heap.op_log.get_mut());
+        Transaction { heap, log }
     }
 
     /// Replaces a field of a mutable object and returns the old value; its readers are
@@ -279,7 +311,7 @@ impl<'h> Transaction<'h> {
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
         let (key, _) = self.create(value, Tag::Imm)?;
         self.heap.count_imm_refs(&[key]);
-        self.created_imm.push(key);
+        self.log.created_imm.push(key);
         Ok(Imm::new(self.heap.id_of(key)))
     }
 
@@ -311,7 +343,7 @@ impl<'h> Transaction<'h> {
         self.heap.slots[key].gone = true;
         self.heap.mark_removed(key);
         self.heap.rev += 1;
-        self.undo.push(Undo::Removed(key));
+        self.log.undo.push(Undo::Removed(key));
         Ok(())
     }
 
@@ -324,24 +356,28 @@ impl<'h> Transaction<'h> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = self.heap.writable::<T>(id)?;
-        let kept = self.kept.get(&key).copied().unwrap_or(FieldMask::EMPTY);
-        let mut writer = Writer::new(self.heap.value_mut::<T>(key), kept);
+        let kept = self.log.kept.entry(key).or_insert(FieldMask::EMPTY);
+        let mut writer = Writer::new(self.heap.value_mut::<T>(key), *kept);
         if whole {
             writer.touch(FieldMask::ALL);
         }
         let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-        let (written, kept, saved, lost) = writer.finish();
-        self.kept.insert(key, kept);
+        let (written, now_kept, saved, lost) = writer.finish();
+        *kept = now_kept;
         // Recorded before a panic goes on: the rollback puts these fields back.
         if !saved.is_empty() {
-            self.undo.push(Undo::Fields {
-                key,
-                saved: Box::new(saved),
-                put_back: put_back::<T>,
-            });
+            let log = self
+                .log
+                .fields
+                .entry(TypeId::of::<T>())
+                .or_insert_with(|| Box::new(Log::<T>(Vec::new())))
+                .as_any()
+                .downcast_mut::<Log<T>>()
+                .expect("one log per type");
+            log.0.extend(saved.into_iter().map(|s| (key, s)));
         }
         if lost {
-            self.undo.push(Undo::Lost(key));
+            self.log.undo.push(Undo::Lost(key));
         }
         let out = out.unwrap_or_else(|payload| panic::resume_unwind(payload));
         if !written.is_empty() {
@@ -359,8 +395,8 @@ impl<'h> Transaction<'h> {
         tag: Tag,
     ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
         let (key, link) = self.heap.insert(value, tag)?;
-        self.undo.push(Undo::Created(key));
-        self.kept.insert(key, FieldMask::ALL);
+        self.log.undo.push(Undo::Created(key));
+        self.log.kept.insert(key, FieldMask::ALL);
         // Its `now` and `eager` caches settle with the others at the end.
         let heap = &mut *self.heap;
         let epoch = heap.epoch;
@@ -387,7 +423,7 @@ impl<'h> Transaction<'h> {
             Ok(()) => {
                 heap.in_barrier = false;
                 heap.commit();
-                for undo in &self.undo {
+                for undo in &self.log.undo {
                     if let Undo::Removed(key) = *undo {
                         if heap.slots.contains_key(key) {
                             heap.discard(key);
@@ -396,8 +432,9 @@ impl<'h> Transaction<'h> {
                         }
                     }
                 }
-                self.created_imm.retain(|&k| heap.slots.contains_key(k));
-                heap.classify(&self.created_imm);
+                self.log.created_imm.retain(|&k| heap.slots.contains_key(k));
+                heap.classify(&self.log.created_imm);
+                self.end();
                 Ok(())
             }
             Err(failure) => {
@@ -418,14 +455,13 @@ impl<'h> Transaction<'h> {
         let heap = &mut *self.heap;
         heap.in_barrier = false;
         heap.roll_back();
+        // Fields first: an object created here is still there to take them.
+        for log in self.log.fields.values_mut() {
+            log.put_back(heap);
+        }
         let mut lost = Vec::new();
-        for undo in self.undo.drain(..).rev() {
+        for &undo in self.log.undo.iter().rev() {
             match undo {
-                Undo::Fields {
-                    key,
-                    saved,
-                    put_back,
-                } => put_back(heap, key, saved),
                 Undo::Lost(key) => lost.push(key),
                 Undo::Created(key) => {
                     if heap.slots.contains_key(key) {
@@ -450,7 +486,15 @@ impl<'h> Transaction<'h> {
                 value.get_or_insert(v);
             }
         }
+        self.end();
         value
+    }
+
+    /// Gives the log back to the heap, empty, for the next transaction.
+    fn end(&mut self) {
+        let mut log = std::mem::take(&mut self.log);
+        log.clear();
+        *self.heap.op_log.get_mut() = log;
     }
 }
 
