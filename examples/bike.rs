@@ -6,6 +6,9 @@
 //! checked once at its end. Because the capsule field owns its wheels (it is `Owned`: no
 //! `Rc`, no `RefCell`), no wheel can be shared by two bikes.
 //!
+//! A box may also split its state and work on the parts in parallel (`rayon::join`): it
+//! is still checked once, when it closes.
+//!
 //! `cargo run --example bike`
 
 use std::fmt;
@@ -145,6 +148,27 @@ fn main() -> Result<(), Error> {
         raw.bike.back.spokes = 28;
     })?;
     println!("  spokes = {}", BikeBox::spokes(&heap, &bike)?);
+
+    println!("\nthe same in parallel (the tutorial's fork-join): the box splits its `&mut`");
+    println!("bike into its wheels and rebuilds them on two threads, checked once at the end;");
+    println!("a failure in one branch rolls back both:");
+    heap.open_box(&bike, |raw| {
+        let Bike { front, back } = &mut raw.bike;
+        rayon::join(|| front.spokes = 32, || back.spokes = 32);
+    })?;
+    println!("  spokes = {}", BikeBox::spokes(&heap, &bike)?);
+    let err = heap
+        .open_box(&bike, |raw| {
+            let Bike { front, back } = &mut raw.bike;
+            rayon::join(|| front.spokes = 36, || back.spokes = 12);
+        })
+        .unwrap_err();
+    println!("  refused: {err}");
+    println!(
+        "  wheels still: {} and {} spokes",
+        heap[&bike].bike().front.spokes,
+        heap[&bike].bike().back.spokes
+    );
 
     println!("\na mutator: pumping to 9 bar is refused, to 4 bar accepted:");
     println!(
