@@ -698,6 +698,21 @@ impl Heap {
         if node.state == State::Clean {
             return Ok(node.failed);
         }
+        if node.state == State::Dirty {
+            let obj = slot.obj.get_mut(&mut self.owner);
+            if let Some((reads, result)) = ops.compute_fields(obj, index, self.in_barrier) {
+                let node = &mut slot.graph.get_mut().nodes[index];
+                let fresh = result.map_err(Failure::Panic)?;
+                node.reads = reads;
+                node.revalidated(rev);
+                node.failed = fresh.failed;
+                if std::mem::take(&mut node.uncut) || fresh.changed {
+                    node.changed_at = rev;
+                }
+                return Ok(fresh.failed);
+            }
+        }
+        let node = &mut slot.graph.get_mut().nodes[index];
         let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
         node.computing = true;
         self.owned_tasks += 1;

@@ -265,6 +265,13 @@ pub(crate) trait TypeOps: Send + Sync {
     fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
     fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// [`Ops::compute_fields`](crate::object::sealed::Ops::compute_fields).
+    fn compute_fields(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep_stale: bool,
+    ) -> Option<(FieldMask, std::thread::Result<Fresh>)>;
     fn take_failure(
         &self,
         obj: &mut (dyn Any + Send + Sync),
@@ -349,6 +356,16 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
         T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
+    }
+
+    fn compute_fields(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep_stale: bool,
+    ) -> Option<(FieldMask, std::thread::Result<Fresh>)> {
+        let Stored { value, cells, .. } = stored_mut::<T>(obj);
+        T::CACHES[index].compute_fields(value, cells, keep_stale)
     }
 
     fn take_failure(

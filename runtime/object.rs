@@ -583,6 +583,16 @@ pub(crate) mod sealed {
         /// not field-only; the panic's payload if the computation panicked (the cell is then
         /// untouched).
         fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>>;
+        /// Computes an invalid cache that reads its own fields only, untracked (no frame:
+        /// it reads nothing else and cannot be part of a cycle), and publishes it. `None` for
+        /// a cache that is not field-only; else the fields it reads, and what it published
+        /// or the payload of its panic (the cell is then untouched).
+        fn compute_fields(
+            &self,
+            value: &T,
+            cells: &mut T::Cells,
+            keep_stale: bool,
+        ) -> Option<(FieldMask, std::thread::Result<Fresh>)>;
         /// Moves the error out of a failed invariant's cell, leaving it empty.
         fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>>;
         /// Whether it reads its own object's fields only, so that it can be computed with
@@ -678,6 +688,20 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
                 cell.publish_owned(v, self.rule, true)
             }),
         )
+    }
+
+    fn compute_fields(
+        &self,
+        value: &T,
+        cells: &mut T::Cells,
+        keep_stale: bool,
+    ) -> Option<(FieldMask, std::thread::Result<Fresh>)> {
+        let Body::Fields(reads, compute) = self.body else {
+            return None;
+        };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| compute(value)))
+            .map(|v| (self.cell_mut)(cells).publish_owned(v, self.rule, keep_stale));
+        Some((reads, result))
     }
 
     fn take_failure(&self, cells: &mut T::Cells) -> Option<Box<dyn StdError + Send + Sync>> {
