@@ -8,7 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::Error;
 use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
-use crate::heap::{Heap, Slot, Stored};
+use crate::heap::{Heap, Link, Own, Slot, Stored};
 use crate::object::sealed::{Cells as _, Refill};
 use crate::object::{Field, FieldMask, Object};
 use crate::track::{keep_reads, CellId, Frame, Journal, Node, Saved, State};
@@ -35,7 +35,7 @@ enum Quiet {
 }
 
 /// The indices of the set bits of a mask, lowest first.
-struct Bits(u64);
+pub(crate) struct Bits(pub(crate) u64);
 
 impl Iterator for Bits {
     type Item = usize;
@@ -178,7 +178,8 @@ impl Heap {
             if let Some(stored) = self.owner.rw(&*handle.link) {
                 match stored.set_quiet(field, value) {
                     Ok(old) => return Ok(old),
-                    Err(loud) => value = loud,
+                    Err(Own::Loud(loud)) => value = loud,
+                    Err(failed) => return Err(raise(failed.into_error::<T>(handle.id))),
                 }
             }
         }
@@ -212,7 +213,7 @@ impl Heap {
         handle: &Mut<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.operate(handle.id, false, f)
+        self.operate(handle.id, &handle.link, false, f)
     }
 
     /// Runs a capsule mutator: `f` writes the capsule's fields through a [`Writer`], and the
@@ -223,7 +224,7 @@ impl Heap {
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.operate(capsule.id, false, f)
+        self.operate(capsule.id, &capsule.link, false, f)
     }
 
     /// Opens a capsule: `f` gets unchecked `&mut` access to the whole value, invariants are
@@ -235,12 +236,71 @@ impl Heap {
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<R, Error> {
-        self.operate(capsule.id, true, |w: &mut Writer<'_, T>| {
+        self.operate(capsule.id, &capsule.link, true, |w: &mut Writer<'_, T>| {
             f(w.__fields_mut(FieldMask::ALL))
         })
     }
 
+    /// One operation on one object: `f` writes through a [`Writer`], which saves each field
+    /// before its first write; then the write is settled by the first of three exits that
+    /// applies — the object alone, if nothing outside it reads what was written
+    /// ([`Stored::settle_own`]); the object and its graph, if no other object's cell is
+    /// reached ([`quiet`](Heap::quiet)); else the barrier. All three share the rollback:
+    /// the saved fields go back.
+    #[inline]
     fn operate<T: Object, R>(
+        &mut self,
+        id: ObjectId,
+        link: &Link<T>,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        // The heap first: `qcell` panics on another heap's storage.
+        if id.heap == self.id {
+            if let Some(stored) = self.owner.rw(link).as_mut().filter(|s| s.own_path()) {
+                let mut writer = Writer::new(&mut stored.value, FieldMask::EMPTY);
+                if whole {
+                    writer.touch(FieldMask::ALL);
+                }
+                let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
+                let (written, _, saved, lost) = writer.finish();
+                let settled = match out {
+                    Ok(_) if stored.loud.get() & written.0 == 0 => stored
+                        .settle_own::<()>(written)
+                        .map_err(|failed| failed.into_error::<T>(id)),
+                    // A panic: putting the fields back is the whole rollback.
+                    Err(_) => Ok(()),
+                    Ok(_) => {
+                        let quiet = self.quiet::<T>(id.key, written);
+                        self.finish_write(id.key, written, quiet)
+                    }
+                };
+                let out = match out {
+                    Ok(out) => out,
+                    Err(payload) => {
+                        self.restore::<T>(id.key, saved, lost);
+                        panic::resume_unwind(payload)
+                    }
+                };
+                let Err(error) = settled else {
+                    return Ok(out);
+                };
+                let removed = self.restore::<T>(id.key, saved, lost);
+                let mut error = raise(error);
+                if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
+                    *slot = Some(value);
+                }
+                return Err(error);
+            }
+        }
+        self.operate_slow(id, whole, f)
+    }
+
+    /// [`operate`](Heap::operate) for a handle whose storage is gone or immutable: the
+    /// slot's checks say why (or, if it lives after all, the write goes through).
+    #[cold]
+    #[inline(never)]
+    fn operate_slow<T: Object, R>(
         &mut self,
         id: ObjectId,
         whole: bool,
@@ -419,6 +479,13 @@ impl Heap {
         key: ObjectKey,
         write: impl FnOnce(&mut T) -> (R, FieldMask),
     ) -> (R, FieldMask, Quiet) {
+        let (out, written) = write(self.value_mut::<T>(key));
+        let quiet = self.quiet::<T>(key, written);
+        (out, written, quiet)
+    }
+
+    /// [`write_quiet`](Heap::write_quiet) after the write: settles it if it is quiet.
+    fn quiet<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> Quiet {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
@@ -432,9 +499,8 @@ impl Heap {
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::as_mut)
             .expect("checked by Heap::key");
-        let (out, written) = write(value);
         if written.is_empty() {
-            return (out, written, Quiet::Yes);
+            return Quiet::Yes;
         }
         // Edges dropped since these fields became loud no longer count: if none is left, a
         // later `set` of them settles on the object's own path.
@@ -461,7 +527,7 @@ impl Heap {
         let quiet = graph.nodes.iter().enumerate().all(local)
             && graph.readers.values().all(|m| !m.intersects(written));
         if !quiet {
-            return (out, written, Quiet::No);
+            return Quiet::No;
         }
         // The `now` cells, before anything else changes.
         let (mut checked, mut changed) = (0u64, 0u64);
@@ -502,7 +568,7 @@ impl Heap {
                 source,
                 value: None,
             });
-            return (out, written, Quiet::Failed(error));
+            return Quiet::Failed(error);
         }
         let (mut hot, mut touched) = (0u64, checked != 0);
         for (i, node) in graph.nodes.iter_mut().enumerate() {
@@ -545,7 +611,7 @@ impl Heap {
                 index: index as u32,
             });
         }
-        (out, written, Quiet::Yes)
+        Quiet::Yes
     }
 
     /// Invalidates what a write of `written` on `key` can change, then settles.

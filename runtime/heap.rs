@@ -219,10 +219,10 @@ pub struct Stored<T: Object> {
 
 impl<T: Object> Stored<T> {
     fn new(value: T, tag: Tag) -> Self {
-        let base = if tag == Tag::Mut {
-            T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
-        } else {
+        let base = if tag == Tag::Imm {
             u64::MAX
+        } else {
+            T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
         };
         Stored {
             value,
@@ -232,20 +232,106 @@ impl<T: Object> Stored<T> {
         }
     }
 
-    /// The own write path: writes a field that nothing outside the object reads and no
-    /// invariant reads, and refills the object's own caches that read it, as a
-    /// hand-written setter would. Hands the value back if the field is loud (the write
-    /// must go through the barrier).
+    /// Whether the own write path may take a write at all: not when the object is
+    /// immutable (the barrier refuses the write) or has a cache that reads other objects
+    /// (every field is loud).
     #[inline(always)]
-    pub(crate) fn set_quiet<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, F> {
+    pub(crate) fn own_path(&self) -> bool {
+        self.base != u64::MAX
+    }
+
+    /// The own write path: replaces a field and settles the write on the object alone
+    /// ([`settle_own`](Stored::settle_own)), as a hand-written setter would. Hands the
+    /// value back if the field is loud (the write must go through the barrier), and puts
+    /// the old value back if an invariant fails.
+    #[inline(always)]
+    pub(crate) fn set_quiet<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Own<F>> {
         if self.loud.get() & field.mask().0 != 0 {
-            return Err(value);
+            return Err(Own::Loud(value));
         }
         let old = std::mem::replace(field.get_mut(&mut self.value), value);
-        for cache in T::CACHES {
-            cache.refill_local(&self.value, &mut self.cells, field.mask());
+        match self.settle_own(field.mask()) {
+            Ok(()) => Ok(old),
+            Err(failure) => {
+                *field.get_mut(&mut self.value) = old;
+                Err(failure)
+            }
         }
-        Ok(old)
+    }
+
+    /// Settles a write of `written`, which must not be loud, on the object alone: the
+    /// `now` caches that read a written field are rechecked first, in declaration order,
+    /// with their previous values kept aside, so that a failure puts back just those;
+    /// only when all hold are the `lazy_read` caches that read one refilled (recomputed if
+    /// they were read since they were computed, else cleared). No other object reads
+    /// these fields and no cache of this one with dependents does, so nothing else is
+    /// visited. On failure the caller puts the fields back.
+    #[inline]
+    pub(crate) fn settle_own<F>(&mut self, written: FieldMask) -> Result<(), Own<F>> {
+        debug_assert_eq!(self.loud.get() & written.0, 0, "a loud write");
+        let mut checked = 0u64;
+        for (i, cache) in T::CACHES.iter().enumerate() {
+            if !cache.checks().intersects(written) {
+                continue;
+            }
+            let failure = match cache.recheck(&self.value, &mut self.cells) {
+                Some(Ok(fresh)) if !fresh.failed => {
+                    checked |= 1 << i;
+                    continue;
+                }
+                Some(Ok(_)) => Ok(cache
+                    .take_failure(&mut self.cells)
+                    .expect("a failed invariant holds its error")),
+                Some(Err(payload)) => Err(payload),
+                None => unreachable!("a cache with checks reads its own fields only"),
+            };
+            self.cells.cell_mut(i).roll_back(true);
+            for j in crate::barrier::Bits(checked) {
+                self.cells.cell_mut(j).roll_back(true);
+            }
+            return Err(Own::Failed(i, failure));
+        }
+        for j in crate::barrier::Bits(checked) {
+            self.cells.cell_mut(j).commit();
+        }
+        for cache in T::CACHES {
+            cache.refill_local(&self.value, &mut self.cells, written);
+        }
+        Ok(())
+    }
+}
+
+/// Why the own write path did not settle a write.
+pub(crate) enum Own<F> {
+    /// A written field is loud: the barrier must settle the write; the value to write is
+    /// handed back, if there is one.
+    Loud(F),
+    /// The `now` cache at this index failed (its error) or panicked (the payload); the
+    /// object's cells are as before the write.
+    Failed(
+        usize,
+        std::thread::Result<Box<dyn std::error::Error + Send + Sync>>,
+    ),
+}
+
+impl<F> Own<F> {
+    /// The error of a failed invariant (or the panic to resume) of object `object`.
+    pub(crate) fn into_error<T: Object>(
+        self,
+        object: ObjectId,
+    ) -> Result<Error, Box<dyn Any + Send>> {
+        match self {
+            Own::Loud(_) => unreachable!("a loud write is settled by the barrier"),
+            Own::Failed(i, failure) => failure.map(|source| Error::Invariant {
+                invariant: crate::error::CacheName {
+                    object,
+                    type_name: std::any::type_name::<T>(),
+                    cache: T::CACHES[i].name(),
+                },
+                source,
+                value: None,
+            }),
+        }
     }
 }
 

@@ -598,11 +598,13 @@ pub(crate) mod sealed {
         /// Whether it reads its own object's fields only, so that it can be computed with
         /// no heap (an eager cache on a worker thread).
         fn detached(&self) -> bool;
-        /// The fields a write to which a mutable object's own write path
-        /// ([`Heap::set`](crate::Heap::set)) cannot settle alone: every field, for a cache
-        /// that reads other objects; the fields it reads, for a `now` or `eager` cache;
-        /// none for a `lazy_read` cache of its own fields, which `refill_local` settles.
+        /// The fields a write to which the object's own write path cannot settle alone:
+        /// every field, for a cache that reads other objects; none for a cache of its own
+        /// fields, which the own path refills (`refill_local`) or rechecks (`recheck`).
         fn loud(&self) -> FieldMask;
+        /// The fields whose writes the own write path must recheck this cache for: those it
+        /// reads, for a `now` or `eager` cache of its own fields; none otherwise.
+        fn checks(&self) -> FieldMask;
         /// The own write path's share of a write of `written` (a quiet write's settling,
         /// see [`Ops::refill`], for a `lazy_read` cache of its own fields that reads one of
         /// them; nothing for any other cache).
@@ -713,10 +715,16 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     }
 
     fn loud(&self) -> FieldMask {
+        match self.body {
+            Body::Fields(..) => FieldMask::EMPTY,
+            Body::Tracked(_) => FieldMask::ALL,
+        }
+    }
+
+    fn checks(&self) -> FieldMask {
         match (self.kind, self.body) {
-            (Kind::LazyRead, Body::Fields(..)) => FieldMask::EMPTY,
-            (_, Body::Fields(mask, _)) => mask,
-            (_, Body::Tracked(_)) => FieldMask::ALL,
+            (Kind::Now | Kind::Eager, Body::Fields(mask, _)) => mask,
+            _ => FieldMask::EMPTY,
         }
     }
 

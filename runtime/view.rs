@@ -3,9 +3,10 @@
 use std::fmt;
 use std::ops::Deref;
 
+use crate::barrier::raise;
 use crate::error::Error;
 use crate::handle::{Handle, Mut, ObjectId};
-use crate::heap::{Heap, Stored};
+use crate::heap::{Heap, Own, Stored};
 use crate::object::{Cache, Field, Object};
 
 /// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
@@ -202,7 +203,8 @@ impl<'h, T: Object> ViewMut<'h, T> {
             .expect("a viewed object is live");
         match stored.set_quiet(field, value) {
             Ok(old) => Ok(old),
-            Err(value) => self.heap.set_through_barrier(self.handle, field, value),
+            Err(Own::Loud(value)) => self.heap.set_through_barrier(self.handle, field, value),
+            Err(failed) => Err(raise(failed.into_error::<T>(self.handle.id))),
         }
     }
 
