@@ -764,7 +764,7 @@ impl Heap {
         if node.state == State::Clean {
             return Ok(node.failed);
         }
-        if node.state == State::Dirty {
+        if node.state == State::Dirty && node.fields_only {
             let obj = slot.obj.get_mut(&mut self.owner);
             if let Some((reads, result)) = ops.compute_fields(obj, index, self.in_barrier) {
                 let node = &mut slot.graph.get_mut().nodes[index];

@@ -929,7 +929,7 @@ impl Heap {
         let graph = Graph {
             nodes: T::CACHES
                 .iter()
-                .map(|c| Node::new(c.kind().is_eager()))
+                .map(|c| Node::new(c.kind().is_eager(), c.detached()))
                 .collect(),
             readers: Default::default(),
         };

@@ -85,6 +85,8 @@ impl Journal {
 pub(crate) struct Node {
     /// `now` or `eager`: brought up to date by every barrier that invalidates it.
     pub(crate) eager: bool,
+    /// Reads its own object's fields only (the barrier computes it without a frame).
+    pub(crate) fields_only: bool,
     /// The barrier is computing it (a read of it from that computation is a cycle).
     pub(crate) computing: bool,
     pub(crate) state: State,
@@ -109,9 +111,10 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(eager: bool) -> Self {
+    pub(crate) fn new(eager: bool, fields_only: bool) -> Self {
         Node {
             eager,
+            fields_only,
             computing: false,
             state: State::Dirty,
             failed: false,
