@@ -301,6 +301,68 @@ impl<T: Object> Stored<T> {
     }
 }
 
+impl<T: Object> Stored<T> {
+    /// A transaction's write that is not loud, settled on the object alone but checked at
+    /// the transaction's end: the `lazy_read` caches that read a written field are
+    /// refilled now (so that reads inside the transaction see the write), and the
+    /// field-only `now` caches that read one are invalidated, their values from before the
+    /// transaction kept aside ([`recheck_own`](Stored::recheck_own) computes them,
+    /// [`end_own`](Stored::end_own) commits or puts them back).
+    pub(crate) fn defer_own(&mut self, written: FieldMask) {
+        for (i, cache) in T::CACHES.iter().enumerate() {
+            if cache.checks().intersects(written) {
+                // Invalid, keeping the oldest value aside.
+                self.cells.cell_mut(i).roll_back(false);
+            }
+        }
+        for cache in T::CACHES {
+            cache.refill_local(&self.value, &mut self.cells, written);
+        }
+    }
+
+    /// At the transaction's end: computes the `now` caches [`defer_own`](Stored::defer_own)
+    /// invalidated for `written`, in declaration order; the first failure is returned as
+    /// [`settle_own`](Stored::settle_own) does (the transaction then rolls back).
+    pub(crate) fn recheck_own<F>(&mut self, written: FieldMask) -> Result<(), Own<F>> {
+        for (i, cache) in T::CACHES.iter().enumerate() {
+            if !cache.checks().intersects(written) {
+                continue;
+            }
+            let failure = match cache.compute_fields(&self.value, &mut self.cells, true) {
+                Some((_, Ok(fresh))) if !fresh.failed => continue,
+                Some((_, Ok(_))) => Ok(cache
+                    .take_failure(&mut self.cells)
+                    .expect("a failed invariant holds its error")),
+                Some((_, Err(payload))) => Err(payload),
+                None => unreachable!("a cache with checks reads its own fields only"),
+            };
+            return Err(Own::Failed(i, failure));
+        }
+        Ok(())
+    }
+
+    /// Ends a transaction's own writes of `written`: forgets the values kept aside, or, on
+    /// rollback (the fields are back), puts them back and refills the `lazy_read` caches
+    /// from the restored fields.
+    pub(crate) fn end_own(&mut self, written: FieldMask, commit: bool) {
+        for (i, cache) in T::CACHES.iter().enumerate() {
+            if cache.checks().intersects(written) {
+                let cell = self.cells.cell_mut(i);
+                if commit {
+                    cell.commit();
+                } else {
+                    cell.roll_back(true);
+                }
+            }
+        }
+        if !commit {
+            for cache in T::CACHES {
+                cache.refill_local(&self.value, &mut self.cells, written);
+            }
+        }
+    }
+}
+
 /// Why the own write path did not settle a write.
 pub(crate) enum Own<F> {
     /// A written field is loud: the barrier must settle the write; the value to write is
@@ -351,6 +413,16 @@ pub(crate) trait TypeOps: Send + Sync {
     fn compute_shared(&self, heap: &Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
     fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// [`Stored::recheck_own`], with the failure as an error of object `object` (or the
+    /// panic's payload).
+    fn recheck_own(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        object: ObjectId,
+        written: FieldMask,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>>;
+    /// [`Stored::end_own`].
+    fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
     /// [`Ops::compute_fields`](crate::object::sealed::Ops::compute_fields).
     fn compute_fields(
         &self,
@@ -442,6 +514,21 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn compute_owned(&self, heap: &mut Heap, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
         T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
+    }
+
+    fn recheck_own(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        object: ObjectId,
+        written: FieldMask,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>> {
+        stored_mut::<T>(obj)
+            .recheck_own::<()>(written)
+            .map_err(|failed| failed.into_error::<T>(object))
+    }
+
+    fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool) {
+        stored_mut::<T>(obj).end_own(written, commit);
     }
 
     fn compute_fields(

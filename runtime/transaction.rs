@@ -7,7 +7,8 @@ use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use indexmap::IndexMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::barrier::{raise, Writer};
 use crate::error::Error;
@@ -53,9 +54,10 @@ pub(crate) struct OpLog {
     /// Saved fields, one log per object type (so that saving does not allocate), each in
     /// the order the fields were saved.
     fields: FxHashMap<TypeId, Box<dyn FieldLog>>,
-    /// The fields of each written object saved so far: each is saved once, before its
-    /// first write (every field of an object created here, which a rollback removes).
-    kept: FxHashMap<ObjectKey, FieldMask>,
+    /// What the transaction did to each object it wrote or created, in the order it first
+    /// did (so that of two failing checks at the end, the first written object's is
+    /// reported).
+    kept: IndexMap<ObjectKey, Kept, FxBuildHasher>,
     /// Immutable objects created here: classed with their equals when it commits.
     created_imm: Vec<ObjectKey>,
 }
@@ -69,6 +71,22 @@ impl OpLog {
             log.clear();
         }
     }
+}
+
+/// What a transaction did to one object.
+#[derive(Clone, Copy, Default)]
+struct Kept {
+    /// The fields saved so far: each is saved once, before its first write (every field
+    /// of an object created here, which a rollback removes).
+    saved: FieldMask,
+    /// Created by the transaction: its caches settle through the journal.
+    created: bool,
+    /// The fields written on the object's own path (nothing outside it read them): its
+    /// `now` caches that read them are rechecked at the end without the journal.
+    own: FieldMask,
+    /// A later write was loud: the object's writes went to the journal after all, which
+    /// settles its `now` caches (a rollback still refills its `lazy_read` caches).
+    journaled: bool,
 }
 
 /// One step a rollback undoes, besides fields.
@@ -356,14 +374,16 @@ impl<'h> Transaction<'h> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = self.heap.writable::<T>(id)?;
-        let kept = self.log.kept.entry(key).or_insert(FieldMask::EMPTY);
-        let mut writer = Writer::new(self.heap.value_mut::<T>(key), *kept);
+        let kept = self.log.kept.entry(key).or_default();
+        let stored = self.heap.stored_mut::<T>(key);
+        let mut writer = Writer::new(&mut stored.value, kept.saved);
         if whole {
             writer.touch(FieldMask::ALL);
         }
         let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
         let (written, now_kept, saved, lost) = writer.finish();
-        *kept = now_kept;
+        kept.saved = now_kept;
+
         // Recorded before a panic goes on: the rollback puts these fields back.
         if !saved.is_empty() {
             let log = self
@@ -380,12 +400,27 @@ impl<'h> Transaction<'h> {
             self.log.undo.push(Undo::Lost(key));
         }
         let out = out.unwrap_or_else(|payload| panic::resume_unwind(payload));
-        if !written.is_empty() {
-            self.heap.invalidate(key, written);
-            // Computations from here on see the write: they must not pass for checks made
-            // before it (see `Heap::inputs_changed`).
-            self.heap.rev += 1;
+        if written.is_empty() {
+            return Ok(out);
         }
+        // Nothing outside the object reads what was written: its own path, as for a
+        // setter alone, with the checks at the end.
+        if !kept.created
+            && !kept.journaled
+            && stored.own_path()
+            && stored.loud.get() & written.0 == 0
+        {
+            stored.defer_own(written);
+            kept.own = kept.own.union(written);
+            return Ok(out);
+        }
+        // From now on the journal settles the object, including what its own path took.
+        kept.journaled = true;
+        let reach = written.union(kept.own);
+        self.heap.invalidate(key, reach);
+        // Computations from here on see the write: they must not pass for checks made
+        // before it (see `Heap::inputs_changed`).
+        self.heap.rev += 1;
         Ok(out)
     }
 
@@ -396,7 +431,14 @@ impl<'h> Transaction<'h> {
     ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
         let (key, link) = self.heap.insert(value, tag)?;
         self.log.undo.push(Undo::Created(key));
-        self.log.kept.insert(key, FieldMask::ALL);
+        self.log.kept.insert(
+            key,
+            Kept {
+                saved: FieldMask::ALL,
+                created: true,
+                ..Kept::default()
+            },
+        );
         // Its `now` and `eager` caches settle with the others at the end.
         let heap = &mut *self.heap;
         let epoch = heap.epoch;
@@ -416,6 +458,22 @@ impl<'h> Transaction<'h> {
     /// Settles what the transaction invalidated and commits, or rolls everything back.
     fn commit(mut self) -> Result<(), Error> {
         let heap = &mut *self.heap;
+        // The objects written on their own path first: their checks read nothing else.
+        for (&key, own) in &self.log.kept {
+            let Some(slot) = heap
+                .slots
+                .get_mut(key)
+                .filter(|s| !s.gone && !own.journaled && !own.own.is_empty())
+            else {
+                continue;
+            };
+            let object = ObjectId { key, heap: heap.id };
+            let obj = slot.obj.get_mut(&mut heap.owner);
+            if let Err(error) = slot.ops.recheck_own(obj, object, own.own) {
+                let value = self.roll_back();
+                return Err(raise(with_value(error, value)));
+            }
+        }
         // Settle every journaled cell: the count of urgent ones misses those that were
         // journaled by a read before a write made them urgent.
         heap.urgent += 1;
@@ -423,6 +481,16 @@ impl<'h> Transaction<'h> {
             Ok(()) => {
                 heap.in_barrier = false;
                 heap.commit();
+                for (&key, own) in &self.log.kept {
+                    if let Some(slot) = heap
+                        .slots
+                        .get_mut(key)
+                        .filter(|_| !own.journaled && !own.own.is_empty())
+                    {
+                        slot.ops
+                            .end_own(slot.obj.get_mut(&mut heap.owner), own.own, true);
+                    }
+                }
                 for undo in &self.log.undo {
                     if let Undo::Removed(key) = *undo {
                         if heap.slots.contains_key(key) {
@@ -438,13 +506,9 @@ impl<'h> Transaction<'h> {
                 Ok(())
             }
             Err(failure) => {
-                let mut error = heap.failure_error(failure);
+                let error = heap.failure_error(failure);
                 let value = self.roll_back();
-                if let (Some(value), Ok(Error::Invariant { value: slot, .. })) = (value, &mut error)
-                {
-                    *slot = Some(value);
-                }
-                Err(raise(error))
+                Err(raise(with_value(error, value)))
             }
         }
     }
@@ -473,6 +537,13 @@ impl<'h> Transaction<'h> {
                 Undo::Removed(key) => heap.slots[key].gone = false,
             }
         }
+        // Fields are back: the caches their own path settled are refilled from them.
+        for (&key, own) in &self.log.kept {
+            if let Some(slot) = heap.slots.get_mut(key).filter(|_| !own.own.is_empty()) {
+                slot.ops
+                    .end_own(slot.obj.get_mut(&mut heap.owner), own.own, false);
+            }
+        }
         // Last, once every other object is as it was: nothing consistent to go back to
         // for these, so they go, invalidating what read them without a veto.
         let mut value = None;
@@ -496,6 +567,17 @@ impl<'h> Transaction<'h> {
         log.clear();
         *self.heap.op_log.get_mut() = log;
     }
+}
+
+/// A failed invariant's error, with the value of an object removed by the rollback.
+fn with_value(
+    mut error: Result<Error, Box<dyn Any + Send>>,
+    value: Option<Box<dyn Any + Send + Sync>>,
+) -> Result<Error, Box<dyn Any + Send>> {
+    if let (Some(value), Ok(Error::Invariant { value: slot, .. })) = (value, &mut error) {
+        *slot = Some(value);
+    }
+    error
 }
 
 impl Deref for Transaction<'_> {
