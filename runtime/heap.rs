@@ -342,8 +342,9 @@ impl<T: Object> Stored<T> {
     }
 
     /// Ends a transaction's own writes of `written`: forgets the values kept aside, or, on
-    /// rollback (the fields are back), puts them back and refills the `lazy_read` caches
-    /// from the restored fields.
+    /// rollback (the fields are back), puts them back and clears the `lazy_read` caches
+    /// that read a written field (they were refilled from the transaction's values; the
+    /// next read computes them from the restored ones).
     pub(crate) fn end_own(&mut self, written: FieldMask, commit: bool) {
         for (i, cache) in T::CACHES.iter().enumerate() {
             if cache.checks().intersects(written) {
@@ -353,11 +354,8 @@ impl<T: Object> Stored<T> {
                 } else {
                     cell.roll_back(true);
                 }
-            }
-        }
-        if !commit {
-            for cache in T::CACHES {
-                cache.refill_local(&self.value, &mut self.cells, written);
+            } else if !commit && cache.fields().is_some_and(|m| m.intersects(written)) {
+                self.cells.invalidate(i);
             }
         }
     }
@@ -1016,7 +1014,7 @@ impl Heap {
         let graph = Graph {
             nodes: T::CACHES
                 .iter()
-                .map(|c| Node::new(c.kind().is_eager(), c.detached()))
+                .map(|c| Node::new(c.kind().is_eager(), c.fields()))
                 .collect(),
             readers: Default::default(),
         };

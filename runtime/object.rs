@@ -598,6 +598,9 @@ pub(crate) mod sealed {
         /// Whether it reads its own object's fields only, so that it can be computed with
         /// no heap (an eager cache on a worker thread).
         fn detached(&self) -> bool;
+        /// The fields it reads, if it reads its own object's fields only (known before it
+        /// runs).
+        fn fields(&self) -> Option<FieldMask>;
         /// The fields a write to which the object's own write path cannot settle alone:
         /// every field, for a cache that reads other objects; none for a cache of its own
         /// fields, which the own path refills (`refill_local`) or rechecks (`recheck`).
@@ -712,6 +715,13 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
 
     fn detached(&self) -> bool {
         matches!(self.body, Body::Fields(..))
+    }
+
+    fn fields(&self) -> Option<FieldMask> {
+        match self.body {
+            Body::Fields(mask, _) => Some(mask),
+            Body::Tracked(_) => None,
+        }
     }
 
     fn loud(&self) -> FieldMask {

@@ -111,15 +111,18 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(eager: bool, fields_only: bool) -> Self {
+    /// A node for a cache that was never computed; `fields`: the fields it reads, if it
+    /// reads only its own object's, which are then its reads from the start (a write of
+    /// them reaches it whichever path computed it).
+    pub(crate) fn new(eager: bool, fields: Option<FieldMask>) -> Self {
         Node {
             eager,
-            fields_only,
+            fields_only: fields.is_some(),
             computing: false,
             state: State::Dirty,
             failed: false,
             uncut: false,
-            reads: FieldMask::EMPTY,
+            reads: fields.unwrap_or(FieldMask::EMPTY),
             deps: Vec::new(),
             dependents: IndexSet::default(),
             changed_at: 0,

@@ -382,3 +382,261 @@ fn a_box_may_fork_and_join_and_is_checked_once() {
         (&vec![2, 4, 6], &vec![4, 5, 6])
     );
 }
+
+/// Transactions over objects whose caches read only their own fields: their writes take
+/// the own path (checked at the end without the journal) until another object reads a
+/// written field, which moves that object's writes to the journal. Random transactions
+/// against a recompute-everything model.
+mod own_path {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PANIC_A: i64 = 13;
+
+    #[mutable]
+    #[derive(Clone, Debug, PartialEq)]
+    struct Pair {
+        a: i64,
+        b: i64,
+    }
+
+    #[cached]
+    impl Pair {
+        #[cache(lazy_read)]
+        fn sum(a: &i64, b: &i64) -> i64 {
+            a + b
+        }
+
+        /// A `now` value that panics on `a == PANIC_A`.
+        #[cache(now)]
+        fn diff(a: &i64, b: &i64) -> i64 {
+            assert!(*a != PANIC_A, "diff panics");
+            a - b
+        }
+
+        #[cache(now)]
+        fn small(a: &i64) -> Result<(), Broken> {
+            if *a <= 100 {
+                Ok(())
+            } else {
+                Err(Broken(format!("a = {a} > 100")))
+            }
+        }
+
+        #[cache(now)]
+        fn ordered(a: &i64, b: &i64) -> Result<(), Broken> {
+            if *b <= *a + 50 {
+                Ok(())
+            } else {
+                Err(Broken(format!("b = {b} > a + 50")))
+            }
+        }
+    }
+
+    /// Reads a pair's `a` from outside: once read, writes of that `a` are loud.
+    #[mutable]
+    struct Peek {
+        target: Mut<Pair>,
+    }
+
+    #[cached]
+    impl Peek {
+        #[cache(lazy_read)]
+        fn seen(target: &Mut<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.field_of(target, &Pair::A).copied().unwrap_or(-1)
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        SetA(usize, i64),
+        SetB(usize, i64),
+        Both(usize, i64, i64),
+        ReadSum(usize),
+        ReadDiff(usize),
+        Peek(usize),
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum End {
+        Ok,
+        Err,
+        Panic,
+    }
+
+    const N: usize = 3;
+
+    fn value() -> impl Strategy<Value = i64> {
+        prop_oneof![8 => -20i64..130, 1 => Just(PANIC_A)]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let i = 0..N;
+        prop_oneof![
+            3 => (i.clone(), value()).prop_map(|(i, v)| Step::SetA(i, v)),
+            3 => (i.clone(), value()).prop_map(|(i, v)| Step::SetB(i, v)),
+            2 => (i.clone(), value(), value()).prop_map(|(i, a, b)| Step::Both(i, a, b)),
+            1 => i.clone().prop_map(Step::ReadSum),
+            1 => i.clone().prop_map(Step::ReadDiff),
+            1 => i.prop_map(Step::Peek),
+        ]
+    }
+
+    fn holds(&(a, b): &(i64, i64)) -> bool {
+        a <= 100 && b <= a + 50
+    }
+
+    /// One transaction: `Ok(true)` if it must commit, `Ok(false)` if an invariant refuses
+    /// it, `Err(())` if it must panic; `wrong` collects reads inside that disagree.
+    fn run(
+        heap: &mut Heap,
+        pairs: &[Mut<Pair>],
+        peeks: &[Mut<Peek>],
+        model: &mut [(i64, i64)],
+        steps: &[Step],
+        end: End,
+    ) {
+        let mut next = model.to_vec();
+        let mut written = [false; N];
+        let mut wrong = Vec::new();
+        let mut panicked_inside = false;
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            heap.transaction(|tx| {
+                for step in steps {
+                    match *step {
+                        Step::SetA(i, v) => {
+                            Pair::set_a(tx, &pairs[i], v)?;
+                            next[i].0 = v;
+                            written[i] = true;
+                        }
+                        Step::SetB(i, v) => {
+                            Pair::set_b(tx, &pairs[i], v)?;
+                            next[i].1 = v;
+                            written[i] = true;
+                        }
+                        Step::Both(i, a, b) => {
+                            tx.write(&pairs[i], |w| {
+                                w.set(&Pair::A, a);
+                                w.set(&Pair::B, b);
+                            })?;
+                            next[i] = (a, b);
+                            written[i] = true;
+                        }
+                        Step::ReadSum(i) => {
+                            let (a, b) = next[i];
+                            if *Pair::sum(tx, &pairs[i])? != a + b {
+                                wrong.push(format!("{step:?}"));
+                            }
+                        }
+                        Step::ReadDiff(i) => {
+                            let (a, b) = next[i];
+                            panicked_inside = a == PANIC_A;
+                            if *tx.cache(&pairs[i], &Pair::DIFF)? != a - b {
+                                wrong.push(format!("{step:?}"));
+                            }
+                        }
+                        Step::Peek(i) => {
+                            if *Peek::seen(tx, &peeks[i])? != next[i].0 {
+                                wrong.push(format!("{step:?}"));
+                            }
+                        }
+                    }
+                }
+                match end {
+                    End::Ok => Ok(()),
+                    End::Err => Err(Error::Schema {
+                        type_name: "given up",
+                        detail: String::new(),
+                    }),
+                    End::Panic => panic!("the transaction panics"),
+                }
+            })
+        }));
+        assert!(wrong.is_empty(), "{steps:?}: reads inside: {wrong:?}");
+        let panics = (0..N).any(|i| written[i] && next[i].0 == PANIC_A);
+        let broken = !next.iter().all(holds);
+        let commit = match (r, end) {
+            (Err(_), End::Panic) => false,
+            (Err(_), _) => {
+                assert!(panicked_inside || panics, "{steps:?}: an unexpected panic");
+                false
+            }
+            (Ok(Err(Error::Schema { .. })), End::Err) => false,
+            (Ok(Ok(())), End::Ok) => {
+                assert!(!broken && !panics, "{steps:?}: committed a broken state");
+                true
+            }
+            (Ok(Err(e)), End::Ok) => {
+                assert!(
+                    broken,
+                    "{steps:?}: refused with every invariant holding: {e}"
+                );
+                assert!(e.invariant().is_some(), "{e}");
+                false
+            }
+            (r, end) => panic!("{steps:?} ending {end:?}: {r:?}"),
+        };
+        if commit {
+            model.copy_from_slice(&next);
+        }
+    }
+
+    /// Every cache equals a recomputation; with `peek`, the peeks are read (making `a` loud
+    /// for the next transaction).
+    fn check(
+        heap: &Heap,
+        pairs: &[Mut<Pair>],
+        peeks: &[Mut<Peek>],
+        model: &[(i64, i64)],
+        peek: bool,
+    ) {
+        for i in 0..N {
+            let (a, b) = model[i];
+            assert_eq!(heap[&pairs[i]], Pair { a, b }, "pair {i}");
+            assert_eq!(*Pair::sum(heap, &pairs[i]).unwrap(), a + b, "sum {i}");
+            assert_eq!(
+                *heap.cache(&pairs[i], &Pair::DIFF).unwrap(),
+                a - b,
+                "diff {i}"
+            );
+            assert!(heap.cache(&pairs[i], &Pair::SMALL).unwrap().is_ok());
+            assert!(heap.cache(&pairs[i], &Pair::ORDERED).unwrap().is_ok());
+            if peek {
+                assert_eq!(*Peek::seen(heap, &peeks[i]).unwrap(), a, "peek {i}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: common::model_cases(1000),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn transactions_on_the_own_path_match_the_model(
+            txs in prop::collection::vec(
+                (
+                    prop::collection::vec(step(), 1..8),
+                    prop_oneof![6 => Just(End::Ok), 1 => Just(End::Err), 1 => Just(End::Panic)],
+                    any::<bool>(),
+                ),
+                1..12,
+            )
+        ) {
+            let mut heap = Heap::new();
+            let mut model = vec![(0, 0); N];
+            let pairs: Vec<Mut<Pair>> =
+                (0..N).map(|_| heap.alloc(Pair { a: 0, b: 0 }).unwrap()).collect();
+            let peeks: Vec<Mut<Peek>> = pairs
+                .iter()
+                .map(|p| heap.alloc(Peek { target: p.clone() }).unwrap())
+                .collect();
+            for (steps, end, peek) in txs {
+                run(&mut heap, &pairs, &peeks, &mut model, &steps, end);
+                check(&heap, &pairs, &peeks, &model, peek);
+            }
+        }
+    }
+}
