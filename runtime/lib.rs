@@ -64,6 +64,15 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! # Several objects at once
+//!
+//! A setter, a mutator or a box is one operation on one object. [`Heap::transaction`] makes
+//! any number of writes, on any number of objects, one operation: checked once at its end,
+//! and undone whole if an invariant fails, the closure returns `Err`, or it panics — so that
+//! an invariant spanning several objects (a bank's accounts summing to its total) can be kept
+//! while they change. Generated setters and mutators take any [`HeapMut`], the heap or an
+//! open [`Transaction`]; `cargo run --example bank` shows it.
+//!
 //! # Guarantees
 //!
 //! See `docs/semantics.md` for the precise statements and what is not covered yet:
