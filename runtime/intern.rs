@@ -348,8 +348,7 @@ impl Heap {
                 if let Some(slot) = self.slots.get_mut(k) {
                     let readers = &mut slot.graph.get_mut().readers;
                     if let Some(mask) = readers.swap_remove(&from) {
-                        let entry = readers.entry(to).or_insert(mask);
-                        *entry = entry.union(mask);
+                        readers.add(to, mask);
                     }
                 }
             }

@@ -100,7 +100,7 @@ pub(crate) struct Node {
     /// Other objects' data the last computation read.
     pub(crate) deps: Vec<Dep>,
     /// Cells whose last computation read this cell.
-    pub(crate) dependents: IndexSet<CellId, FxBuildHasher>,
+    pub(crate) dependents: Dependents,
     /// Revision at which the value last changed, and at which it was last known valid.
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
@@ -124,7 +124,7 @@ impl Node {
             uncut: false,
             reads: fields.unwrap_or(FieldMask::EMPTY),
             deps: Vec::new(),
-            dependents: IndexSet::default(),
+            dependents: Dependents::default(),
             changed_at: 0,
             verified_at: 0,
             journaled: (0, 0),
@@ -184,12 +184,101 @@ impl Node {
     }
 }
 
+/// The cells that read a cell, in the order they first did: allocated only for a cell that
+/// has any (most have none), so that an unread cell costs one pointer.
+#[derive(Debug, Default)]
+pub(crate) struct Dependents(Option<Box<IndexSet<CellId, FxBuildHasher>>>);
+
+impl Dependents {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|s| s.is_empty())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    /// One iterator type whether the set is allocated or not, with an exact length, so
+    /// that extending the barrier's work list from it stays a plain copy.
+    #[inline]
+    pub(crate) fn iter(&self) -> indexmap::set::Iter<'_, CellId> {
+        self.0
+            .as_deref()
+            .map_or(indexmap::set::Slice::new(), |s| s.as_slice())
+            .iter()
+    }
+
+    pub(crate) fn insert(&mut self, id: CellId) -> bool {
+        self.0.get_or_insert_with(Default::default).insert(id)
+    }
+
+    pub(crate) fn swap_remove(&mut self, id: &CellId) -> bool {
+        self.0.as_mut().is_some_and(|s| s.swap_remove(id))
+    }
+
+    pub(crate) fn extend(&mut self, ids: impl IntoIterator<Item = CellId>) {
+        self.0.get_or_insert_with(Default::default).extend(ids);
+    }
+}
+
+impl IntoIterator for Dependents {
+    type Item = CellId;
+    type IntoIter = std::iter::Flatten<std::option::IntoIter<IndexSet<CellId, FxBuildHasher>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.map(|s| *s).into_iter().flatten()
+    }
+}
+
+/// Cells of other objects that read an object's fields, with the fields each read:
+/// allocated only for an object that has any.
+#[derive(Debug, Default)]
+pub(crate) struct Readers(Option<Box<IndexMap<CellId, FieldMask, FxBuildHasher>>>);
+
+impl Readers {
+    /// Adds `fields` to what `reader` read.
+    pub(crate) fn add(&mut self, reader: CellId, fields: FieldMask) {
+        let entry = self
+            .0
+            .get_or_insert_with(Default::default)
+            .entry(reader)
+            .or_insert(FieldMask::EMPTY);
+        *entry = entry.union(fields);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// As [`Dependents::iter`].
+    #[inline]
+    pub(crate) fn iter(&self) -> indexmap::map::Iter<'_, CellId, FieldMask> {
+        self.0
+            .as_deref()
+            .map_or(indexmap::map::Slice::new(), |m| m.as_slice())
+            .iter()
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &CellId> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &FieldMask> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    pub(crate) fn swap_remove(&mut self, reader: &CellId) -> Option<FieldMask> {
+        self.0.as_mut().and_then(|m| m.swap_remove(reader))
+    }
+}
+
 /// The tracking data of one object.
 #[derive(Debug, Default)]
 pub(crate) struct Graph {
     pub(crate) nodes: Vec<Node>,
     /// Cells of other objects that read this object's fields, with the fields they read.
-    pub(crate) readers: IndexMap<CellId, FieldMask, FxBuildHasher>,
+    pub(crate) readers: Readers,
 }
 
 /// Which cells are being computed by which task, and which task waits for which cell.
@@ -342,8 +431,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         let value = self.heap.value_of::<U>(slot)?;
         let me = self.frame.cell;
         let mut graph = slot.graph.lock();
-        let entry = graph.readers.entry(me).or_insert(FieldMask::EMPTY);
-        *entry = entry.union(mask);
+        graph.readers.add(me, mask);
         drop(graph);
         self.heap.make_loud(slot, mask);
         self.frame.depend(Dep::Fields(key));
@@ -418,11 +506,7 @@ impl Heap {
     /// Records that the computation in `frame` read the object in `slot` (not its fields):
     /// only its removal invalidates the computation.
     fn read_existence(&self, slot: &Slot, key: ObjectKey, frame: &Frame<'_>) {
-        slot.graph
-            .lock()
-            .readers
-            .entry(frame.cell)
-            .or_insert(FieldMask::EMPTY);
+        slot.graph.lock().readers.add(frame.cell, FieldMask::EMPTY);
         frame.depend(Dep::Fields(key));
     }
 }
@@ -656,8 +740,7 @@ impl Heap {
                             .find(|&&(key, reader, _)| key == k && reader == id)
                             .map_or(FieldMask::ALL, |&(_, _, fields)| fields);
                         let mut graph = slot.graph.lock();
-                        let entry = graph.readers.entry(id).or_insert(FieldMask::EMPTY);
-                        *entry = entry.union(fields);
+                        graph.readers.add(id, fields);
                         drop(graph);
                         self.make_loud(slot, fields);
                     }
