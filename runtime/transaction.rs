@@ -85,8 +85,11 @@ struct Kept {
     /// `now` caches that read them are rechecked at the end without the journal.
     own: FieldMask,
     /// A later write was loud: the object's writes went to the journal after all, which
-    /// settles its `now` caches (a rollback still refills its `lazy_read` caches).
+    /// settles its `now` caches (a rollback still clears the `lazy_read` caches its own
+    /// path refilled).
     journaled: bool,
+    /// Removed by the transaction: no later step may write it.
+    removed: bool,
 }
 
 /// One step a rollback undoes, besides fields.
@@ -215,7 +218,7 @@ impl<'h> Transaction<'h> {
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
-        self.edit(handle.id, false, |w| w.set(field, value))
+        self.edit(handle.id, &handle.link, false, |w| w.set(field, value))
     }
 
     /// Writes to a mutable object through a [`Writer`] (see [`Heap::write`]).
@@ -224,7 +227,7 @@ impl<'h> Transaction<'h> {
         handle: &Mut<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.edit(handle.id, false, f)
+        self.edit(handle.id, &handle.link, false, f)
     }
 
     /// Runs a capsule mutator (see [`Heap::mutate`]); it is checked when the transaction
@@ -234,7 +237,7 @@ impl<'h> Transaction<'h> {
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.edit(capsule.id, false, f)
+        self.edit(capsule.id, &capsule.link, false, f)
     }
 
     /// Opens a capsule's box (see [`Heap::open_box`]); it is checked when the transaction
@@ -244,7 +247,7 @@ impl<'h> Transaction<'h> {
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<R, Error> {
-        self.edit(capsule.id, true, |w: &mut Writer<'_, T>| {
+        self.edit(capsule.id, &capsule.link, true, |w: &mut Writer<'_, T>| {
             f(w.__fields_mut(FieldMask::ALL))
         })
     }
@@ -362,6 +365,7 @@ impl<'h> Transaction<'h> {
         self.heap.mark_removed(key);
         self.heap.rev += 1;
         self.log.undo.push(Undo::Removed(key));
+        self.log.kept.entry(key).or_default().removed = true;
         Ok(())
     }
 
@@ -370,12 +374,26 @@ impl<'h> Transaction<'h> {
     fn edit<T: Object, R>(
         &mut self,
         id: ObjectId,
+        link: &Link<T>,
         whole: bool,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        let key = self.heap.writable::<T>(id)?;
+        let key = id.key;
+        let kept = self.log.kept.get(&key);
+        // Through the handle's storage, as a setter alone, if the object may take its own
+        // path; else the slot's checks (they say why it may not be written at all).
+        let heap = &mut *self.heap;
+        let direct = id.heap == heap.id
+            && !kept.is_some_and(|k| k.removed)
+            && heap.owner.ro(link).as_ref().is_some_and(|s| s.own_path());
+        if !direct {
+            heap.writable::<T>(id)?;
+        }
+        let stored = match direct {
+            true => heap.owner.rw(link).as_mut().expect("checked live"),
+            false => heap.stored_mut::<T>(key),
+        };
         let kept = self.log.kept.entry(key).or_default();
-        let stored = self.heap.stored_mut::<T>(key);
         let mut writer = Writer::new(&mut stored.value, kept.saved);
         if whole {
             writer.touch(FieldMask::ALL);

@@ -91,9 +91,11 @@ fn case(name: &str, n: usize) -> f64 {
             let handles: Vec<Mut<$t>> = (0..n as i64)
                 .map(|i| heap.alloc($t { a: i, b: 1 }).unwrap())
                 .collect();
-            for h in &handles {
-                $(black_box($t::$cache(&heap, h).unwrap());)*
-            }
+            $(
+                for h in &handles {
+                    black_box($t::$cache(&heap, h).unwrap());
+                }
+            )*
             let grown = resident() - before;
             black_box((&heap, &handles));
             grown
