@@ -103,7 +103,7 @@ pub struct Writer<'a, T: Object> {
 }
 
 impl<'a, T: Object> Writer<'a, T> {
-    pub(crate) fn new(value: &'a mut T, kept: FieldMask) -> Self {
+    fn new(value: &'a mut T, kept: FieldMask) -> Self {
         Writer {
             value,
             written: FieldMask::EMPTY,
@@ -149,11 +149,41 @@ impl<'a, T: Object> Writer<'a, T> {
         }
         self.kept = self.kept.union(new);
     }
+}
 
-    /// What the operation needs after the writer is done: the fields written, the fields
-    /// saved (with this writer's saves) and whether a save was declined.
-    pub(crate) fn finish(self) -> (FieldMask, FieldMask, Saves<T::Saved>, bool) {
-        (self.written, self.kept, self.saved, self.lost)
+/// What [`Writer::run`] leaves: the closure's result or its panic, the fields it wrote, the
+/// fields saved so far, the saves, and whether a save was declined.
+pub(crate) struct Written<R, S> {
+    pub(crate) out: std::thread::Result<R>,
+    pub(crate) written: FieldMask,
+    pub(crate) kept: FieldMask,
+    pub(crate) saved: Saves<S>,
+    pub(crate) lost: bool,
+}
+
+impl<'a, T: Object> Writer<'a, T> {
+    /// Runs `f` on `value` through a writer — which first saves every field, for a box
+    /// (`whole`) — catching a panic. `kept`: the fields the enclosing operation saved
+    /// already.
+    #[inline(always)]
+    pub(crate) fn run<R>(
+        value: &'a mut T,
+        kept: FieldMask,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Written<R, T::Saved> {
+        let mut writer = Writer::new(value, kept);
+        if whole {
+            writer.touch(FieldMask::ALL);
+        }
+        let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
+        Written {
+            out,
+            written: writer.written,
+            kept: writer.kept,
+            saved: writer.saved,
+            lost: writer.lost,
+        }
     }
 }
 
@@ -162,10 +192,11 @@ impl Heap {
     /// the field are invalidated; invariants that read it are rechecked, and if one fails
     /// the field keeps its old value and the error names the invariant.
     ///
-    /// A field that no other object reads and no invariant reads is written like a
-    /// hand-written setter would: the caches of this object that read it are recomputed
-    /// (if they were read since they were computed) or cleared, and nothing else is
-    /// visited. Any other write goes through the barrier.
+    /// A field that no other object reads (nor a cache of this object that reads other
+    /// objects) is written as a hand-written setter with its check would write it: the
+    /// object's invariants that read it are rechecked in place, its caches that read it
+    /// recomputed (if they were read since they were computed) or cleared, and nothing
+    /// else is visited. Any other write goes through the barrier.
     #[inline(always)]
     pub fn set<T: Object, F>(
         &mut self,
@@ -258,39 +289,19 @@ impl Heap {
         // The heap first: `qcell` panics on another heap's storage.
         if id.heap == self.id {
             if let Some(stored) = self.owner.rw(link).as_mut().filter(|s| s.own_path()) {
-                let mut writer = Writer::new(&mut stored.value, FieldMask::EMPTY);
-                if whole {
-                    writer.touch(FieldMask::ALL);
-                }
-                let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-                let (written, _, saved, lost) = writer.finish();
-                let settled = match out {
-                    Ok(_) if stored.loud.get() & written.0 == 0 => stored
-                        .settle_own::<()>(written)
+                let w = Writer::run(&mut stored.value, FieldMask::EMPTY, whole, f);
+                let settled = match w.out {
+                    Ok(_) if stored.loud.get() & w.written.0 == 0 => stored
+                        .settle_own::<()>(w.written)
                         .map_err(|failed| failed.into_error::<T>(id)),
                     // A panic: putting the fields back is the whole rollback.
                     Err(_) => Ok(()),
                     Ok(_) => {
-                        let quiet = self.quiet::<T>(id.key, written);
-                        self.finish_write(id.key, written, quiet)
+                        let quiet = self.quiet::<T>(id.key, w.written);
+                        self.finish_write(id.key, w.written, quiet)
                     }
                 };
-                let out = match out {
-                    Ok(out) => out,
-                    Err(payload) => {
-                        self.restore::<T>(id.key, saved, lost);
-                        panic::resume_unwind(payload)
-                    }
-                };
-                let Err(error) = settled else {
-                    return Ok(out);
-                };
-                let removed = self.restore::<T>(id.key, saved, lost);
-                let mut error = raise(error);
-                if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
-                    *slot = Some(value);
-                }
-                return Err(error);
+                return self.conclude::<T, R>(id.key, w, settled);
             }
         }
         self.operate_slow(id, whole, f)
@@ -307,38 +318,43 @@ impl Heap {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = self.writable::<T>(id)?;
-        let ((out, saved, lost), written, quiet) = self.write_quiet::<T, _>(key, |value| {
-            let mut writer = Writer::new(value, FieldMask::EMPTY);
-            if whole {
-                writer.touch(FieldMask::ALL);
-            }
-            let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-            let Writer {
-                written,
-                saved,
-                lost,
-                ..
-            } = writer;
+        let (w, written, quiet) = self.write_quiet::<T, _>(key, |value| {
+            let w = Writer::run(value, FieldMask::EMPTY, whole, f);
             // After a panic nothing is invalidated: putting the fields back is the whole
             // rollback.
-            let written = if out.is_ok() {
-                written
+            let written = if w.out.is_ok() {
+                w.written
             } else {
                 FieldMask::EMPTY
             };
-            ((out, saved, lost), written)
+            (w, written)
         });
-        let out = match out {
+        let settled = self.finish_write(key, written, quiet);
+        self.conclude::<T, R>(key, w, settled)
+    }
+
+    /// The end of a one-object operation, whichever exit settled it: on success the
+    /// closure's result; on a failure (`settled`) or a panic the saved fields go back (or
+    /// the object, if its type could not save them, is removed and its value handed back
+    /// inside the error), and the error is returned or the panic resumed.
+    #[inline(always)]
+    fn conclude<T: Object, R>(
+        &mut self,
+        key: ObjectKey,
+        w: Written<R, T::Saved>,
+        settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
+    ) -> Result<R, Error> {
+        let out = match w.out {
             Ok(out) => out,
             Err(payload) => {
-                self.restore::<T>(key, saved, lost);
+                self.restore::<T>(key, w.saved, w.lost);
                 panic::resume_unwind(payload)
             }
         };
-        let Err(error) = self.finish_write(key, written, quiet) else {
+        let Err(error) = settled else {
             return Ok(out);
         };
-        let removed = self.restore::<T>(key, saved, lost);
+        let removed = self.restore::<T>(key, w.saved, w.lost);
         let mut error = raise(error);
         if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
             *slot = Some(value);

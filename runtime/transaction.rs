@@ -10,7 +10,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::barrier::{raise, Writer};
+use crate::barrier::{raise, Writer, Written};
 use crate::error::Error;
 use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Link};
@@ -394,14 +394,14 @@ impl<'h> Transaction<'h> {
             false => heap.stored_mut::<T>(key),
         };
         let kept = self.log.kept.entry(key).or_default();
-        let mut writer = Writer::new(&mut stored.value, kept.saved);
-        if whole {
-            writer.touch(FieldMask::ALL);
-        }
-        let out = panic::catch_unwind(AssertUnwindSafe(|| f(&mut writer)));
-        let (written, now_kept, saved, lost) = writer.finish();
+        let Written {
+            out,
+            written,
+            kept: now_kept,
+            saved,
+            lost,
+        } = Writer::run(&mut stored.value, kept.saved, whole, f);
         kept.saved = now_kept;
-
         // Recorded before a panic goes on: the rollback puts these fields back.
         if !saved.is_empty() {
             let log = self
