@@ -689,6 +689,14 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         Some(
             panic::catch_unwind(AssertUnwindSafe(|| compute(value))).map(|v| {
                 let cell = (self.cell_mut)(cells);
+                // Equal to the value it holds (an invariant that held and holds): the cell
+                // stays as it is, with nothing to put back or forget.
+                if cell.peek().is_some_and(|old| (self.rule.eq)(old, &v)) {
+                    return Fresh {
+                        changed: false,
+                        failed: !(self.rule.holds)(&v),
+                    };
+                }
                 ErasedCell::invalidate(cell);
                 cell.publish_owned(v, self.rule, true)
             }),
