@@ -7,7 +7,7 @@ use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::Error;
-use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag};
+use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag, Writable};
 use crate::heap::{Heap, Link, Own, Slot, Stored};
 use crate::object::sealed::{Cells as _, Refill};
 use crate::object::{Field, FieldMask, Object};
@@ -89,7 +89,7 @@ impl<S> Saves<S> {
     }
 }
 
-/// Write access to one object inside [`Heap::write`] or [`Heap::mutate`]: each field is
+/// Write access to one object inside [`Heap::write`]: each field is
 /// written through its descriptor, so the barrier knows what changed and saves each field
 /// once, before its first write, in case the operation is rolled back.
 pub struct Writer<'a, T: Object> {
@@ -237,25 +237,16 @@ impl Heap {
         }
     }
 
-    /// Writes to a mutable object through a [`Writer`]; the barrier runs once, when `f`
-    /// returns. If an invariant fails or `f` panics, every field `f` wrote is put back.
+    /// Writes to a mutable object, or runs a capsule's mutator: `f` writes through a
+    /// [`Writer`], and the write is checked once, when `f` returns (L42's `Cache.Clear`
+    /// methods are this on a capsule; the derive's `clear` methods call it). If an
+    /// invariant fails or `f` panics, every field `f` wrote is put back.
     pub fn write<T: Object, R>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &impl Writable<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.operate(handle.id, &handle.link, false, f)
-    }
-
-    /// Runs a capsule mutator: `f` writes the capsule's fields through a [`Writer`], and the
-    /// barrier runs once at the end (L42's `Cache.Clear` methods). A failing invariant or a
-    /// panic puts back every field `f` wrote.
-    pub fn mutate<T: Object, R>(
-        &mut self,
-        capsule: &Capsule<T>,
-        f: impl FnOnce(&mut Writer<'_, T>) -> R,
-    ) -> Result<R, Error> {
-        self.operate(capsule.id, &capsule.link, false, f)
+        self.operate(handle.id(), storage(handle), false, f)
     }
 
     /// Opens a capsule: `f` gets unchecked `&mut` access to the whole value, invariants are
@@ -991,6 +982,14 @@ fn raise_again(
     work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
     // Journaled already: the transaction's end settles it if it is eager.
     0
+}
+
+/// The storage a writable handle holds.
+#[inline(always)]
+pub(crate) fn storage<T: Object>(handle: &impl Writable<T>) -> &Link<T> {
+    handle
+        .link()
+        .expect("a `mut` or capsule handle holds its storage")
 }
 
 /// The error to return, or the panic to resume.

@@ -179,8 +179,8 @@ impl<T> Copy for Imm<T> {}
 
 handle!(
     /// The unique handle to a capsule object: not `Clone`, so the object cannot be aliased
-    /// from outside; its state changes only through [`Heap::mutate`](crate::Heap::mutate)
-    /// and [`Heap::open_box`](crate::Heap::open_box).
+    /// from outside; its state changes only through its mutators
+    /// ([`Heap::write`](crate::Heap::write)) and [`Heap::open_box`](crate::Heap::open_box).
     ///
     /// ```compile_fail,E0599
     /// # use steadfast::{AnyCache, FieldMask, Object};
@@ -225,6 +225,35 @@ pub trait Handle<T>: sealed::Sealed<T> {
     /// The object's id.
     fn id(&self) -> ObjectId;
 }
+
+/// A handle writes may go through: [`Mut`] and [`Capsule`] (an [`Imm`] never is), for
+/// [`Heap::write`](crate::Heap::write) and [`Transaction::write`](crate::Transaction::write).
+///
+/// ```compile_fail,E0277
+/// # use steadfast::{AnyCache, FieldMask, Object};
+/// # struct Unit;
+/// # impl Object for Unit {
+/// #     const FIELDS: &'static [&'static str] = &[];
+/// #     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
+/// #     type Cells = ();
+/// #     type Saved = ();
+/// #     fn save(&self, _: FieldMask) -> Option<()> { Some(()) }
+/// #     fn restore(&mut self, _: ()) {}
+/// # }
+/// # use steadfast::{Heap, Imm};
+/// fn f(heap: &mut Heap, h: Imm<Unit>) {
+///     let _ = heap.write(&h, |_w| ()); // an immutable object is never written
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handle writes may go through",
+    label = "an immutable object is never written",
+    note = "writes take a `Mut` or a `Capsule` handle"
+)]
+pub trait Writable<T: Object>: Handle<T> {}
+
+impl<T: Object> Writable<T> for Mut<T> {}
+impl<T: Object> Writable<T> for Capsule<T> {}
 
 pub(crate) mod sealed {
     use std::sync::Arc;

@@ -53,11 +53,11 @@
 //! assert_eq!(*heap.cache(&path, &Path::LEN)?, 2);
 //!
 //! // A mutator: the invariant is checked once, at its end.
-//! heap.mutate(&path, |w| w.field_mut(&Path::POINTS).push((0, 3)))?;
+//! heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 3)))?;
 //! assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
 //!
 //! // A mutation that breaks the invariant is rolled back and names it.
-//! let err = heap.mutate(&path, |w| w.field_mut(&Path::POINTS).push((0, 0))).unwrap_err();
+//! let err = heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 0))).unwrap_err();
 //! assert!(matches!(err, Error::Invariant { .. }));
 //! assert_eq!(heap.get(&path)?.points, vec![(0, 1), (0, 2), (0, 3)]);
 //! assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
@@ -108,7 +108,7 @@ pub mod __private;
 pub use barrier::Writer;
 pub use cell::CacheCell;
 pub use error::{CacheName, Error};
-pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag};
+pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag, Writable};
 pub use heap::Heap;
 pub use intern::ClassId;
 pub use object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};

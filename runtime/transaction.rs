@@ -10,9 +10,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::barrier::{raise, Writer, Written};
+use crate::barrier::{raise, storage, Writer, Written};
 use crate::error::Error;
-use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag, Writable};
 use crate::heap::{Heap, Link};
 use crate::object::{Field, FieldMask, Object};
 use crate::track::{CellId, State};
@@ -20,7 +20,7 @@ use crate::track::{CellId, State};
 /// An operation over any number of objects, open inside [`Heap::transaction`].
 ///
 /// It has the heap's writes — [`set`](Transaction::set), [`write`](Transaction::write),
-/// [`mutate`](Transaction::mutate), [`open_box`](Transaction::open_box), allocation and
+/// [`open_box`](Transaction::open_box), allocation and
 /// [`remove`](Transaction::remove) — and, through [`Deref`], every read of [`Heap`]. The
 /// invariants of everything it writes, and the invariants of other objects that read it,
 /// are open inside: each write invalidates at once what it can change (so a read inside
@@ -221,23 +221,14 @@ impl<'h> Transaction<'h> {
         self.edit(handle.id, &handle.link, false, |w| w.set(field, value))
     }
 
-    /// Writes to a mutable object through a [`Writer`] (see [`Heap::write`]).
+    /// Writes to a mutable object, or runs a capsule's mutator, through a [`Writer`] (see
+    /// [`Heap::write`]); it is checked when the transaction ends.
     pub fn write<T: Object, R>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &impl Writable<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.edit(handle.id, &handle.link, false, f)
-    }
-
-    /// Runs a capsule mutator (see [`Heap::mutate`]); it is checked when the transaction
-    /// ends.
-    pub fn mutate<T: Object, R>(
-        &mut self,
-        capsule: &Capsule<T>,
-        f: impl FnOnce(&mut Writer<'_, T>) -> R,
-    ) -> Result<R, Error> {
-        self.edit(capsule.id, &capsule.link, false, f)
+        self.edit(handle.id(), storage(handle), false, f)
     }
 
     /// Opens a capsule's box (see [`Heap::open_box`]); it is checked when the transaction
@@ -622,14 +613,7 @@ pub trait HeapMut: sealed::Sealed {
     /// [`Heap::write`] or [`Transaction::write`].
     fn write<T: Object, R>(
         &mut self,
-        handle: &Mut<T>,
-        f: impl FnOnce(&mut Writer<'_, T>) -> R,
-    ) -> Result<R, Error>;
-
-    /// [`Heap::mutate`] or [`Transaction::mutate`].
-    fn mutate<T: Object, R>(
-        &mut self,
-        capsule: &Capsule<T>,
+        handle: &impl Writable<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error>;
 
@@ -663,19 +647,10 @@ macro_rules! heap_mut {
             #[inline]
             fn write<T: Object, R>(
                 &mut self,
-                handle: &Mut<T>,
+                handle: &impl Writable<T>,
                 f: impl FnOnce(&mut Writer<'_, T>) -> R,
             ) -> Result<R, Error> {
                 <$ty>::write(self, handle, f)
-            }
-
-            #[inline]
-            fn mutate<T: Object, R>(
-                &mut self,
-                capsule: &Capsule<T>,
-                f: impl FnOnce(&mut Writer<'_, T>) -> R,
-            ) -> Result<R, Error> {
-                <$ty>::mutate(self, capsule, f)
             }
 
             #[inline]

@@ -30,7 +30,7 @@ fn each_mutator_and_box_runs_the_invariant_exactly_once() {
     let p = heap.capsule(path()).unwrap();
     reset();
     // The tutorial's remove_far: one mutator, one check.
-    heap.mutate(&p, |w| {
+    heap.write(&p, |w| {
         let loc = *w.field(&Path::LOCATION);
         Path::remove_far(w.field_mut(&Path::POINTS), loc, 3);
     })
@@ -47,7 +47,7 @@ fn each_mutator_and_box_runs_the_invariant_exactly_once() {
     .unwrap();
     assert_eq!(count(INV_RUNS), 2);
     // A write to a field the invariant does not read: no check.
-    heap.mutate(&p, |w| w.set(&Path::LABEL, "x".to_string()))
+    heap.write(&p, |w| w.set(&Path::LABEL, "x".to_string()))
         .unwrap();
     assert_eq!(count(INV_RUNS), 2);
 }
@@ -61,7 +61,7 @@ fn the_tutorial_bug_and_its_fix_with_a_box() {
     // Moving the location onto a point, then removing that point, as two mutators: the
     // first leaves the invariant broken, so it is refused...
     let err = heap
-        .mutate(&p, |w| w.set(&Path::LOCATION, (3, 0)))
+        .write(&p, |w| w.set(&Path::LOCATION, (3, 0)))
         .unwrap_err();
     assert!(matches!(err, Error::Invariant { .. }), "{err}");
     assert_eq!(heap.get(&p).unwrap().location, (0, 0));
@@ -126,7 +126,7 @@ fn the_invariant_error_is_carried_not_stringified() {
     let mut heap = Heap::new();
     let p = heap.capsule(path()).unwrap();
     let err = heap
-        .mutate(&p, |w| w.set(&Path::LOCATION, (1, 0)))
+        .write(&p, |w| w.set(&Path::LOCATION, (1, 0)))
         .unwrap_err();
     let source = std::error::Error::source(&err).unwrap();
     assert_eq!(

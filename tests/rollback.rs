@@ -19,7 +19,7 @@ fn a_failed_mutator_restores_fields_and_caches() {
     let before = heap.get(&p).unwrap().clone();
     let runs = count(LEN_RUNS);
     let err = heap
-        .mutate(&p, |w| {
+        .write(&p, |w| {
             w.field_mut(&Path::POINTS).push((0, 0));
             w.set(&Path::LABEL, "changed".into());
         })
@@ -41,7 +41,7 @@ fn a_panicking_mutator_and_box_leave_the_heap_as_it_was() {
     let p = heap.capsule(Path::new(vec![(1, 1)], (0, 0))).unwrap();
     let before = heap.get(&p).unwrap().clone();
     let r = catch_unwind(AssertUnwindSafe(|| {
-        heap.mutate(&p, |w| {
+        heap.write(&p, |w| {
             w.field_mut(&Path::POINTS).clear();
             panic!("boom");
         })
@@ -57,7 +57,7 @@ fn a_panicking_mutator_and_box_leave_the_heap_as_it_was() {
     assert!(r.is_err());
     assert_eq!(heap.get(&p).unwrap(), &before);
     assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 1);
-    heap.mutate(&p, |w| w.field_mut(&Path::POINTS).push((4, 4)))
+    heap.write(&p, |w| w.field_mut(&Path::POINTS).push((4, 4)))
         .unwrap();
     assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
 }

@@ -69,7 +69,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                 #[allow(dead_code)]
                 #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Capsule<Self>, value: #ty)
                     -> #rt::Result<#ty, #rt::Error> {
-                    heap.mutate(this, |w| w.set(&Self::#konst, value))
+                    heap.write(this, |w| w.set(&Self::#konst, value))
                 }
             }),
             _ => {}
@@ -427,7 +427,7 @@ fn clear(cache: &CacheModel) -> TokenStream {
             this: &#rt::Capsule<Self>,
             #(#extras),*
         ) -> #rt::Result<#out, #rt::Error> {
-            heap.mutate(this, move |__writer| {
+            heap.write(this, move |__writer| {
                 let #obj = __writer.__fields_mut(#mask);
                 #(#lets)*
                 Self::#hidden(#(#args),*)

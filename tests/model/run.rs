@@ -339,7 +339,7 @@ fn run(ops: Vec<(Op, u8)>) {
             (Op::Mutate { b, panic, .. }, Handle::Capsule(h)) => {
                 (o.b, panics) = (*b, *panic);
                 catch_unwind(AssertUnwindSafe(|| {
-                    heap.mutate(h, |w| {
+                    heap.write(h, |w| {
                         w.set(&Obj::B, *b);
                         assert!(!panic, "mutator panics");
                     })
@@ -653,7 +653,7 @@ fn apply(
         }
         Step::Mutate { i, b } => {
             let Some(Handle::Capsule(h)) = lookup(handles, created, i) else { return };
-            let r = tx.mutate(h, |w| {
+            let r = tx.write(h, |w| {
                 w.set(&Obj::B, b);
             });
             if expect_live(r, next[i].is_some()) {
