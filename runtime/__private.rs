@@ -4,17 +4,17 @@ pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use core::stringify;
 
+pub use crate::barrier::transaction::HeapMut;
 pub use crate::barrier::Writer;
 pub use crate::cell::CacheCell;
+pub use crate::decl::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::error::Error;
-pub use crate::handle::ObjectId;
-pub use crate::handle::{Capsule, Handle, Imm, Mut};
+pub use crate::heap::handle::ObjectId;
+pub use crate::heap::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
-pub use crate::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::owned::Owned;
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
 pub use crate::track::Ctx;
-pub use crate::transaction::HeapMut;
 pub use core::hash::Hasher;
 
 /// The cached methods of a type, from its `#[cached]` impl block.
@@ -25,7 +25,7 @@ pub use core::hash::Hasher;
 )]
 pub trait Caches: Object {
     /// One cell per entry of `CACHES`.
-    type Cells: crate::object::CellSet;
+    type Cells: crate::decl::object::CellSet;
     /// Entry `i` has index `i`.
     const CACHES: &'static [&'static dyn AnyCache<Self>];
 }

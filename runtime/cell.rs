@@ -10,7 +10,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::atomic::Ordering;
 
-use crate::object::Fresh;
+use crate::decl::object::Fresh;
 use crate::sync::{Flag, Mutex, OnceCell};
 
 /// How a cache compares values (early cutoff) and judges them (invariants).

@@ -86,32 +86,27 @@
 
 mod barrier;
 mod cell;
+mod decl;
 mod error;
-mod freeze;
-mod handle;
 mod heap;
-mod intern;
+mod imm;
 pub mod norm;
-mod object;
 mod owned;
-mod parallel;
 mod shape;
 mod stack;
 mod sync;
 mod track;
-mod transaction;
-mod view;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use barrier::Writer;
 pub use cell::CacheCell;
+pub use decl::object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
 pub use error::{CacheName, Error};
-pub use handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag, Writable};
+pub use heap::handle::{Capsule, Handle, Imm, Mut, ObjectId, Tag, Writable};
 pub use heap::Heap;
-pub use intern::ClassId;
-pub use object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
+pub use imm::intern::ClassId;
 pub use owned::Owned;
 pub use shape::Structural;
 
@@ -272,8 +267,8 @@ pub use steadfast_derive::mutable;
 /// ```
 pub use steadfast_derive::cached;
 
+pub use barrier::transaction::{HeapMut, Transaction};
+pub use heap::view::{View, ViewMut};
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
 pub use track::Ctx;
-pub use transaction::{HeapMut, Transaction};
-pub use view::{View, ViewMut};

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
 use std::marker::PhantomData;
 
-use crate::handle::Imm;
+use crate::heap::handle::Imm;
 
 /// A type whose values own all their state: no shared mutability (`Rc`, `Arc`), no
 /// interior mutability (`Cell`, `RefCell`, `Mutex`, atomics), no handle to a mutable heap

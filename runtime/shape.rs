@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use crate::handle::{Capsule, Imm, Mut, ObjectId};
+use crate::heap::handle::{Capsule, Imm, Mut, ObjectId};
 
 /// A value that can be compared by structure: its parts other than handles are compared
 /// with [`same_shape`](Structural::same_shape), and the handles it holds are listed by
@@ -99,7 +99,7 @@ macro_rules! handles {
     )*};
 }
 
-handles!(Imm, Mut: crate::object::Object, Capsule: crate::object::Object);
+handles!(Imm, Mut: crate::decl::object::Object, Capsule: crate::decl::object::Object);
 
 impl<T: ?Sized> Structural for PhantomData<T> {
     fn same_shape(&self, _: &Self) -> bool {

@@ -8,7 +8,7 @@ use std::hash::Hasher;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::cell::{CacheCell, ErasedCell, Rule};
-use crate::handle::{ObjectId, ObjectKey};
+use crate::heap::handle::{ObjectId, ObjectKey};
 use crate::heap::Heap;
 use crate::track::{Ctx, Frame};
 

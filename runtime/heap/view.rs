@@ -4,10 +4,10 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::barrier::raise;
+use crate::decl::object::{Cache, Field, Object};
 use crate::error::Error;
-use crate::handle::{Handle, Mut, ObjectId};
+use crate::heap::handle::{Handle, Mut, ObjectId};
 use crate::heap::{Heap, Own, Stored};
-use crate::object::{Cache, Field, Object};
 
 /// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
 /// through a view skips the handle check and, for an immutable object, the look-up of the
@@ -60,7 +60,7 @@ impl Heap {
             id,
             value,
             shared: self.stored_in::<T>(rep)?,
-            imm: slot.tag == crate::handle::Tag::Imm,
+            imm: slot.tag == crate::heap::handle::Tag::Imm,
         })
     }
 }

@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::decl::object::Object;
 use crate::error::Error;
-use crate::handle::{Capsule, Handle, Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::handle::{Capsule, Handle, Imm, ObjectId, ObjectKey, Tag};
 use crate::heap::{Heap, Stored};
-use crate::object::Object;
 
 impl Heap {
     /// Turns a capsule, and every object it owns, into immutable objects, consuming its

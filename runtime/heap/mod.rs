@@ -1,6 +1,9 @@
 //! The arena: slots holding type-erased objects with their tag, cache cells and
 //! tracking data, reached through typed generational handles.
 
+pub(crate) mod handle;
+pub(crate) mod view;
+
 use std::any::Any;
 use std::fmt;
 use std::hash::Hasher;
@@ -14,12 +17,12 @@ use qcell::{QCell, QCellOwner};
 use slotmap::SlotMap;
 
 use crate::cell::ErasedCell;
+use crate::decl::object::sealed::Cells as _;
+use crate::decl::object::{Cache, Field, FieldMask, Fresh, Kind, Object};
 use crate::error::Error;
-use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
-use crate::intern::{ClassKey, Classes};
-use crate::object::sealed::Cells as _;
-use crate::object::{Cache, Field, FieldMask, Fresh, Kind, Object};
-use crate::parallel::{self, Run, Runs};
+use crate::heap::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::imm::intern::{ClassKey, Classes};
+use crate::imm::parallel::{self, Run, Runs};
 use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
 use crate::track::{CellId, Ctx, Frame, Graph, Journal, Node, Sched, State};
 
@@ -62,7 +65,7 @@ pub struct Heap {
     /// allocation).
     pub(crate) work: Vec<(CellId, State)>,
     /// What a transaction must undo, empty between transactions (kept for its allocations).
-    pub(crate) op_log: Mutex<crate::transaction::OpLog>,
+    pub(crate) op_log: Mutex<crate::barrier::transaction::OpLog>,
 }
 
 /// One object with its caches and tracking data.
@@ -421,7 +424,7 @@ pub(crate) trait TypeOps: Send + Sync {
     ) -> Result<(), Result<Error, Box<dyn Any + Send>>>;
     /// [`Stored::end_own`].
     fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
-    /// [`Ops::compute_fields`](crate::object::sealed::Ops::compute_fields).
+    /// [`Ops::compute_fields`](crate::decl::object::sealed::Ops::compute_fields).
     fn compute_fields(
         &self,
         obj: &mut (dyn Any + Send + Sync),
@@ -954,7 +957,7 @@ impl Heap {
     /// Creates an object; returns its id and its storage, for the handle.
     fn create<T: Object>(&mut self, value: T, tag: Tag) -> Result<(ObjectId, Arc<Link<T>>), Error> {
         // Eager caches of an immutable object that read only its fields run on the pool.
-        let off_heap = |c: &&dyn crate::object::AnyCache<T>| {
+        let off_heap = |c: &&dyn crate::decl::object::AnyCache<T>| {
             tag == Tag::Imm && c.kind() == Kind::Eager && c.detached()
         };
         let (key, link) = self.insert(value, tag)?;

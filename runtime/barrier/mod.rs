@@ -2,15 +2,17 @@
 //! brings `now` caches (and caches that were being read) up to date once, and commits —
 //! or, if an invariant fails or a computation panics, puts everything back.
 
+pub(crate) mod transaction;
+
 use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::decl::object::sealed::{Cells as _, Refill};
+use crate::decl::object::{Field, FieldMask, Object};
 use crate::error::Error;
-use crate::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag, Writable};
+use crate::heap::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag, Writable};
 use crate::heap::{Heap, Link, Own, Slot, Stored};
-use crate::object::sealed::{Cells as _, Refill};
-use crate::object::{Field, FieldMask, Object};
 use crate::track::{keep_reads, CellId, Frame, Journal, Node, Saved, State};
 
 /// Why a barrier did not commit.

@@ -11,10 +11,10 @@ use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::barrier::{raise, storage, Writer, Written};
+use crate::decl::object::{Field, FieldMask, Object};
 use crate::error::Error;
-use crate::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag, Writable};
+use crate::heap::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag, Writable};
 use crate::heap::{Heap, Link};
-use crate::object::{Field, FieldMask, Object};
 use crate::track::{CellId, State};
 
 /// An operation over any number of objects, open inside [`Heap::transaction`].

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use slotmap::Key;
 
+use crate::decl::object::Object;
 use crate::heap::Link;
-use crate::object::Object;
 
 slotmap::new_key_type! {
     /// The arena key of an object (index and generation).
@@ -258,8 +258,8 @@ impl<T: Object> Writable<T> for Capsule<T> {}
 pub(crate) mod sealed {
     use std::sync::Arc;
 
+    use crate::decl::object::Object;
     use crate::heap::Link;
-    use crate::object::Object;
 
     /// Implemented only by this module's handles.
     pub trait Sealed<T> {

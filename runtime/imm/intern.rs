@@ -30,11 +30,11 @@ use indexmap::IndexSet;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet, FxHasher};
 use slotmap::{Key, SlotMap};
 
+use crate::decl::object::Object;
 use crate::error::Error;
-use crate::handle::{Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::handle::{Imm, ObjectId, ObjectKey, Tag};
 use crate::heap::Heap;
 use crate::norm;
-use crate::object::Object;
 use crate::track::{CellId, Dep};
 
 /// The class of structurally equal immutable objects an object belongs to: equal for two

@@ -10,10 +10,10 @@ use indexmap::{IndexMap, IndexSet};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::cell::ErasedCell;
+use crate::decl::object::{Cache, Field, FieldMask, Fresh, Object};
 use crate::error::{CacheName, Error};
-use crate::handle::{Handle, ObjectId, ObjectKey};
+use crate::heap::handle::{Handle, ObjectId, ObjectKey};
 use crate::heap::{Heap, Slot};
-use crate::object::{Cache, Field, FieldMask, Fresh, Object};
 
 /// One cache cell of one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

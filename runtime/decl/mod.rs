@@ -1,0 +1,5 @@
+//! What a type declares: its fields, its cached methods and invariants, and the
+//! [`Object`](crate::Object) trait the derive implements. Nothing here names the heap: the
+//! runtime reaches a type's declarations only through the sealed operations they export.
+
+pub(crate) mod object;
