@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::heap::handle::ObjectId;
+use crate::key::ObjectId;
 
 /// A cached method named by object, type and method, as errors report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use crate::heap::handle::{Capsule, Imm, Mut, ObjectId};
+use crate::heap::handle::{Capsule, Imm, Mut};
+use crate::key::ObjectId;
 
 /// A value that can be compared by structure: its parts other than handles are compared
 /// with [`same_shape`](Structural::same_shape), and the handles it holds are listed by

@@ -11,9 +11,10 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::decl::object::sealed::{Cells as _, Refill};
 use crate::decl::object::{Field, FieldMask, Object};
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Mut, ObjectId, ObjectKey, Tag, Writable};
+use crate::heap::handle::{Capsule, Mut, Writable};
 use crate::heap::{Heap, Link, Own, Slot, Stored};
-use crate::track::{keep_reads, CellId, Frame, Journal, Node, Saved, State};
+use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::track::{keep_reads, Frame, Journal, Node, Saved, State};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -37,9 +38,9 @@ enum Quiet {
 }
 
 /// The indices of the set bits of a mask, lowest first.
-pub(crate) struct Bits(pub(crate) u64);
+pub(crate) struct Ones(pub(crate) u64);
 
-impl Iterator for Bits {
+impl Iterator for Ones {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
@@ -566,7 +567,7 @@ impl Heap {
                     .expect("a failed invariant holds its error");
                 (i, source)
             });
-            for i in Bits(checked) {
+            for i in Ones(checked) {
                 cells.cell_mut(i).roll_back(true);
             }
             let error = failure.map(|(i, source)| Error::Invariant {
@@ -613,7 +614,7 @@ impl Heap {
         }
         // Cells read since computed that need tracking: recomputed now, as in
         // `settle_journal`, so that the next read is a hit.
-        for index in Bits(hot) {
+        for index in Ones(hot) {
             // Speculative: a failure here is the lazy cache's, reported when it is read.
             let _ = self.settle(CellId {
                 key,

@@ -13,9 +13,10 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use crate::barrier::{raise, storage, Writer, Written};
 use crate::decl::object::{Field, FieldMask, Object};
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag, Writable};
+use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::{Heap, Link};
-use crate::track::{CellId, State};
+use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::track::State;
 
 /// An operation over any number of objects, open inside [`Heap::transaction`].
 ///

@@ -8,8 +8,8 @@ use std::hash::Hasher;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::cell::{CacheCell, ErasedCell, Rule};
-use crate::heap::handle::{ObjectId, ObjectKey};
 use crate::heap::Heap;
+use crate::key::{ObjectId, ObjectKey};
 use crate::track::{Ctx, Frame};
 
 /// A set of fields of one type, one bit per field (so a type has at most 64 fields).

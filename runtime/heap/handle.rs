@@ -6,66 +6,9 @@ use std::marker::PhantomData;
 
 use std::sync::Arc;
 
-use slotmap::Key;
-
 use crate::decl::object::Object;
 use crate::heap::Link;
-
-slotmap::new_key_type! {
-    /// The arena key of an object (index and generation).
-    pub(crate) struct ObjectKey;
-}
-
-/// Identifies one object of one heap, whatever its type and tag.
-///
-/// Two ids are equal only if they name the same object of the same heap; an id of a
-/// removed object never names a later one (keys are generational).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ObjectId {
-    pub(crate) key: ObjectKey,
-    pub(crate) heap: u64,
-}
-
-impl ObjectId {
-    /// The arena index and generation, packed; stable for the object's lifetime.
-    pub fn as_u64(self) -> u64 {
-        self.key.data().as_ffi()
-    }
-}
-
-impl fmt::Debug for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let raw = self.key.data().as_ffi();
-        write!(f, "#{}v{}@heap{}", raw & 0xffff_ffff, raw >> 32, self.heap)
-    }
-}
-
-/// The ownership tag of an object (see the crate docs for what each allows).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tag {
-    /// Never mutated again; aliasable and shareable across threads.
-    Imm,
-    /// Changed only through its mutators or a box; its handle is unique.
-    Capsule,
-    /// Aliasable and writable; every write goes through the barrier.
-    Mut,
-}
-
-impl fmt::Display for Tag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Tag::Imm => "imm",
-            Tag::Capsule => "capsule",
-            Tag::Mut => "mut",
-        })
-    }
-}
+use crate::key::{ObjectId, Tag};
 
 macro_rules! handle {
     (

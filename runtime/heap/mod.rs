@@ -20,11 +20,13 @@ use crate::cell::ErasedCell;
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::{Cache, Field, FieldMask, Fresh, Kind, Object};
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, Mut, ObjectId, ObjectKey, Tag};
+use crate::heap::handle::{Capsule, Handle, Imm, Mut};
 use crate::imm::intern::{ClassKey, Classes};
 use crate::imm::parallel::{self, Run, Runs};
-use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
-use crate::track::{CellId, Ctx, Frame, Graph, Journal, Node, Sched, State};
+use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::sync::Bits;
+use crate::sync::{AtomicU64, Condvar, Mutex};
+use crate::track::{Ctx, Frame, Graph, Journal, Node, Sched, State};
 
 static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
@@ -289,12 +291,12 @@ impl<T: Object> Stored<T> {
                 None => unreachable!("a cache with checks reads its own fields only"),
             };
             self.cells.cell_mut(i).roll_back(true);
-            for j in crate::barrier::Bits(checked) {
+            for j in crate::barrier::Ones(checked) {
                 self.cells.cell_mut(j).roll_back(true);
             }
             return Err(Own::Failed(i, failure));
         }
-        for j in crate::barrier::Bits(checked) {
+        for j in crate::barrier::Ones(checked) {
             self.cells.cell_mut(j).commit();
         }
         for cache in T::CACHES {

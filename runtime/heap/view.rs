@@ -6,8 +6,9 @@ use std::ops::Deref;
 use crate::barrier::raise;
 use crate::decl::object::{Cache, Field, Object};
 use crate::error::Error;
-use crate::heap::handle::{Handle, Mut, ObjectId};
+use crate::heap::handle::{Handle, Mut};
 use crate::heap::{Heap, Own, Stored};
+use crate::key::ObjectId;
 
 /// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
 /// through a view skips the handle check and, for an immutable object, the look-up of the
@@ -60,7 +61,7 @@ impl Heap {
             id,
             value,
             shared: self.stored_in::<T>(rep)?,
-            imm: slot.tag == crate::heap::handle::Tag::Imm,
+            imm: slot.tag == crate::key::Tag::Imm,
         })
     }
 }

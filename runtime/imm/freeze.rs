@@ -7,8 +7,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::decl::object::Object;
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::handle::{Capsule, Handle, Imm};
 use crate::heap::{Heap, Stored};
+use crate::key::{ObjectId, ObjectKey, Tag};
 
 impl Heap {
     /// Turns a capsule, and every object it owns, into immutable objects, consuming its

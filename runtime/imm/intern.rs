@@ -32,10 +32,11 @@ use slotmap::{Key, SlotMap};
 
 use crate::decl::object::Object;
 use crate::error::Error;
-use crate::heap::handle::{Imm, ObjectId, ObjectKey, Tag};
+use crate::heap::handle::Imm;
 use crate::heap::Heap;
+use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::norm;
-use crate::track::{CellId, Dep};
+use crate::track::Dep;
 
 /// The class of structurally equal immutable objects an object belongs to: equal for two
 /// objects of one heap exactly when they are structurally equal (cycles included), so it

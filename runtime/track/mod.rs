@@ -12,15 +12,9 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use crate::cell::ErasedCell;
 use crate::decl::object::{Cache, Field, FieldMask, Fresh, Object};
 use crate::error::{CacheName, Error};
-use crate::heap::handle::{Handle, ObjectId, ObjectKey};
+use crate::heap::handle::Handle;
 use crate::heap::{Heap, Slot};
-
-/// One cache cell of one object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct CellId {
-    pub(crate) key: ObjectKey,
-    pub(crate) index: u32,
-}
+use crate::key::{CellId, ObjectId, ObjectKey};
 
 /// Something a computation read on another object (or on its own through a handle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
