@@ -4,13 +4,13 @@ pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use core::stringify;
 
-pub use crate::barrier::transaction::HeapMut;
 pub use crate::barrier::Writer;
 pub use crate::cell::CacheCell;
 pub use crate::decl::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
 pub use crate::error::Error;
 pub use crate::heap::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;
+pub use crate::heap::HeapMut;
 pub use crate::key::ObjectId;
 pub use crate::owned::Owned;
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};

@@ -269,8 +269,8 @@ pub use steadfast_derive::mutable;
 /// ```
 pub use steadfast_derive::cached;
 
-pub use barrier::transaction::{HeapMut, Transaction};
 pub use heap::view::{View, ViewMut};
+pub use heap::{HeapMut, Transaction};
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
 pub use track::Ctx;

@@ -2,17 +2,22 @@
 //! brings `now` caches (and caches that were being read) up to date once, and commits —
 //! or, if an invariant fails or a computation panics, puts everything back.
 
+pub(crate) mod alloc;
+pub(crate) mod own;
+pub(crate) mod remove;
 pub(crate) mod transaction;
 
 use std::any::Any;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::barrier::own::Own;
 use crate::decl::object::sealed::{Cells as _, Refill};
 use crate::decl::object::{Field, FieldMask, Object};
+use crate::decl::stored::{Link, Stored};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Mut, Writable};
-use crate::heap::{Heap, Link, Own, Slot, Stored};
+use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::{keep_reads, Frame, Journal, Node, Saved, State};
 
@@ -190,18 +195,10 @@ impl<'a, T: Object> Writer<'a, T> {
     }
 }
 
-impl Heap {
-    /// Replaces a field of a mutable object and returns the old value. Caches that read
-    /// the field are invalidated; invariants that read it are rechecked, and if one fails
-    /// the field keeps its old value and the error names the invariant.
-    ///
-    /// A field that no other object reads (nor a cache of this object that reads other
-    /// objects) is written as a hand-written setter with its check would write it: the
-    /// object's invariants that read it are rechecked in place, its caches that read it
-    /// recomputed (if they were read since they were computed) or cleared, and nothing
-    /// else is visited. Any other write goes through the barrier.
+impl Core {
+    /// [`Heap::set`](crate::Heap::set).
     #[inline(always)]
-    pub fn set<T: Object, F>(
+    pub(crate) fn set<T: Object, F>(
         &mut self,
         handle: &Mut<T>,
         field: &Field<T, F>,
@@ -240,11 +237,8 @@ impl Heap {
         }
     }
 
-    /// Writes to a mutable object, or runs a capsule's mutator: `f` writes through a
-    /// [`Writer`], and the write is checked once, when `f` returns (L42's `Cache.Clear`
-    /// methods are this on a capsule; the derive's `clear` methods call it). If an
-    /// invariant fails or `f` panics, every field `f` wrote is put back.
-    pub fn write<T: Object, R>(
+    /// [`Heap::write`](crate::Heap::write).
+    pub(crate) fn write<T: Object, R>(
         &mut self,
         handle: &impl Writable<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
@@ -252,11 +246,8 @@ impl Heap {
         self.operate(handle.id(), storage(handle), false, f)
     }
 
-    /// Opens a capsule: `f` gets unchecked `&mut` access to the whole value, invariants are
-    /// open inside, and at the end every cache of the object is invalidated and every
-    /// invariant that may have changed is rechecked exactly once. A failure puts the whole
-    /// value back (saved with [`Object::save`] before `f` runs).
-    pub fn open_box<T: Object, R>(
+    /// [`Heap::open_box`](crate::Heap::open_box).
+    pub(crate) fn open_box<T: Object, R>(
         &mut self,
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut T) -> R,
@@ -508,7 +499,7 @@ impl Heap {
             .get_mut(&mut self.owner)
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::as_mut)
-            .expect("checked by Heap::key");
+            .expect("checked by Core::key");
         if written.is_empty() {
             return Quiet::Yes;
         }

@@ -3,8 +3,7 @@
 //! everything back.
 
 use std::any::{Any, TypeId};
-use std::ops::Deref;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -12,39 +11,12 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::barrier::{raise, storage, Writer, Written};
 use crate::decl::object::{Field, FieldMask, Object};
+use crate::decl::stored::Link;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
-use crate::heap::{Heap, Link};
+use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::State;
-
-/// An operation over any number of objects, open inside [`Heap::transaction`].
-///
-/// It has the heap's writes — [`set`](Transaction::set), [`write`](Transaction::write),
-/// [`open_box`](Transaction::open_box), allocation and
-/// [`remove`](Transaction::remove) — and, through [`Deref`], every read of [`Heap`]. The
-/// invariants of everything it writes, and the invariants of other objects that read it,
-/// are open inside: each write invalidates at once what it can change (so a read inside
-/// the transaction sees its writes), and the invariants are checked once, when the
-/// transaction ends. If one fails, if the closure returns `Err`, or if it panics, the
-/// heap is put back exactly as it was: fields, caches, dependency edges, allocations (gone
-/// again; their handles are stale) and removals (back, with every handle valid).
-///
-/// Generated setters and mutators take any [`HeapMut`], so they run inside a transaction
-/// as they do on the heap: `Account::deposit(tx, &account, 5)`.
-///
-/// # Nesting
-///
-/// A transaction does not nest: inside one, every write — a setter, a mutator, a box — is
-/// part of it and is checked at its end, not at its own. An error a write returns inside
-/// (a stale handle, say) changes nothing; pass it on with `?` to roll the whole
-/// transaction back, or handle it and go on.
-pub struct Transaction<'h> {
-    heap: &'h mut Heap,
-    /// Taken from the heap for the transaction's duration, and given back (empty, with
-    /// its allocations) at its end.
-    log: OpLog,
-}
 
 /// What an open transaction must undo if it fails. The heap keeps one between transactions,
 /// so that a transaction allocates only when it outgrows the largest before it.
@@ -107,7 +79,7 @@ enum Undo {
 trait FieldLog: Send {
     fn as_any(&mut self) -> &mut dyn Any;
     /// Puts every saved field back, last saved first.
-    fn put_back(&mut self, heap: &mut Heap);
+    fn put_back(&mut self, heap: &mut Core);
     fn clear(&mut self);
 }
 
@@ -118,7 +90,7 @@ impl<T: Object> FieldLog for Log<T> {
         self
     }
 
-    fn put_back(&mut self, heap: &mut Heap) {
+    fn put_back(&mut self, heap: &mut Core) {
         for (key, saved) in self.0.drain(..).rev() {
             if heap.slots.contains_key(key) {
                 heap.value_mut::<T>(key).restore(saved);
@@ -131,89 +103,24 @@ impl<T: Object> FieldLog for Log<T> {
     }
 }
 
-impl Heap {
-    /// Runs `f` as one operation over any number of objects, checked once at its end: see
-    /// [`Transaction`]. Returns what `f` returns; if `f` returns `Err`, panics, or leaves an
-    /// invariant broken, nothing it did stays.
-    ///
-    /// The error type is the closure's: anything a [`steadfast::Error`](Error) converts
-    /// into (`Error` itself, or your own error with a `From<steadfast::Error>` impl), so
-    /// that `?` works on the transaction's own calls and on yours.
-    ///
-    /// ```
-    /// use steadfast::{cached, mutable, Error, Heap};
-    ///
-    /// #[derive(Debug)]
-    /// struct Overdrawn(i64);
-    /// impl std::fmt::Display for Overdrawn {
-    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    ///         write!(f, "balance {} is negative", self.0)
-    ///     }
-    /// }
-    /// impl std::error::Error for Overdrawn {}
-    ///
-    /// #[mutable]
-    /// struct Account { balance: i64 }
-    ///
-    /// #[cached]
-    /// impl Account {
-    ///     #[cache(now)]
-    ///     fn solvent(balance: &i64) -> Result<(), Overdrawn> {
-    ///         if *balance < 0 { Err(Overdrawn(*balance)) } else { Ok(()) }
-    ///     }
-    /// }
-    ///
-    /// let mut heap = Heap::new();
-    /// let (a, b) = (heap.alloc(Account { balance: 10 })?, heap.alloc(Account { balance: 0 })?);
-    ///
-    /// // A transfer: both writes, checked once at the end.
-    /// heap.transaction(|tx| {
-    ///     Account::set_balance(tx, &a, 3)?;
-    ///     Account::set_balance(tx, &b, 7)
-    /// })?;
-    /// assert_eq!((heap[&a].balance, heap[&b].balance), (3, 7));
-    ///
-    /// // An overdraw: the invariant fails at the end, and both writes are undone.
-    /// let err = heap.transaction(|tx| {
-    ///     Account::set_balance(tx, &a, -5)?;
-    ///     Account::set_balance(tx, &b, 15)
-    /// });
-    /// assert!(matches!(err, Err(Error::Invariant { .. })));
-    /// assert_eq!((heap[&a].balance, heap[&b].balance), (3, 7));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn transaction<R, E: From<Error>>(
-        &mut self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        let mut tx = Transaction::begin(self);
-        match panic::catch_unwind(AssertUnwindSafe(|| f(&mut tx))) {
-            Ok(Ok(out)) => tx.commit().map(|()| out).map_err(E::from),
-            Ok(Err(error)) => {
-                tx.roll_back();
-                Err(error)
-            }
-            Err(payload) => {
-                tx.roll_back();
-                panic::resume_unwind(payload)
-            }
-        }
-    }
+/// An open transaction's state: the heap's core and the log of what to undo. The public
+/// [`Transaction`](crate::Transaction) makes one for each step.
+pub(crate) struct Tx<'a> {
+    pub(crate) heap: &'a mut Core,
+    pub(crate) log: &'a mut OpLog,
 }
 
-impl<'h> Transaction<'h> {
-    fn begin(heap: &'h mut Heap) -> Self {
+impl Tx<'_> {
+    /// Opens a transaction on `heap`; returns the log it fills.
+    pub(crate) fn begin(heap: &mut Core) -> OpLog {
         // Computations inside see state a rollback may undo: they journal what they change
         // (see `Heap::refresh`), and commit forgets the stale values they keep.
         heap.in_barrier = true;
         heap.settled = true;
-        let log = std::mem::take(heap.op_log.get_mut());
-        Transaction { heap, log }
+        std::mem::take(heap.op_log.get_mut())
     }
 
-    /// Replaces a field of a mutable object and returns the old value; its readers are
-    /// invalidated at once, its invariants checked when the transaction ends.
-    pub fn set<T: Object, F>(
+    pub(crate) fn set<T: Object, F>(
         &mut self,
         handle: &Mut<T>,
         field: &Field<T, F>,
@@ -222,9 +129,7 @@ impl<'h> Transaction<'h> {
         self.edit(handle.id, &handle.link, false, |w| w.set(field, value))
     }
 
-    /// Writes to a mutable object, or runs a capsule's mutator, through a [`Writer`] (see
-    /// [`Heap::write`]); it is checked when the transaction ends.
-    pub fn write<T: Object, R>(
+    pub(crate) fn write<T: Object, R>(
         &mut self,
         handle: &impl Writable<T>,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
@@ -232,9 +137,7 @@ impl<'h> Transaction<'h> {
         self.edit(handle.id(), storage(handle), false, f)
     }
 
-    /// Opens a capsule's box (see [`Heap::open_box`]); it is checked when the transaction
-    /// ends.
-    pub fn open_box<T: Object, R>(
+    pub(crate) fn open_box<T: Object, R>(
         &mut self,
         capsule: &Capsule<T>,
         f: impl FnOnce(&mut T) -> R,
@@ -244,98 +147,24 @@ impl<'h> Transaction<'h> {
         })
     }
 
-    /// Reaches a capsule that another object owns — `select` picks its handle out of the
-    /// owner's value — and runs `f` with it, inside this transaction: its mutators, box and
-    /// setters can be called there, although the handle lives in the heap.
-    ///
-    /// ```
-    /// use steadfast::{cached, capsule, mutable, Capsule, Error, Heap};
-    ///
-    /// #[capsule]
-    /// struct Account { #[capsule] balance: i64 }
-    ///
-    /// #[cached]
-    /// impl Account {
-    ///     #[cache(clear)]
-    ///     fn deposit(balance: &mut i64, amount: i64) { *balance += amount }
-    /// }
-    ///
-    /// #[mutable]
-    /// struct Bank { accounts: Vec<Capsule<Account>> }
-    /// #[cached]
-    /// impl Bank {}
-    ///
-    /// let mut heap = Heap::new();
-    /// let account = heap.capsule(Account { balance: 1 })?;
-    /// let bank = heap.alloc(Bank { accounts: vec![account] })?;
-    /// heap.transaction(|tx| {
-    ///     tx.through(&bank, |b| &b.accounts[0], |tx, account| Account::deposit(tx, account, 5))
-    /// })?;
-    /// assert_eq!(*heap[&heap[&bank].accounts[0]].balance(), 6);
-    /// # Ok::<(), Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// The owner's handle errors, and [`Error::NotOwned`] if the owner holds no handle to
-    /// the capsule `select` returned (by [`Object::handles`]); then `f` does not run.
-    pub fn through<O: Object, T: Object, R, E: From<Error>>(
-        &mut self,
-        owner: impl Handle<O>,
-        select: impl FnOnce(&O) -> &Capsule<T>,
-        f: impl FnOnce(&mut Self, &Capsule<T>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        let owner_id = owner.id();
-        let (slot, _) = self.heap.typed_slot::<O>(owner_id)?;
-        let (id, link) = {
-            let capsule = select(self.heap.value_of::<O>(slot)?);
-            (capsule.id, Arc::clone(&capsule.link))
-        };
-        let mut owns = false;
-        slot.ops
-            .handles(slot.obj.get(&self.heap.owner), &mut |h| owns |= h == id);
-        if !owns {
-            return Err(Error::NotOwned {
-                owner: owner_id,
-                object: id,
-            }
-            .into());
-        }
-        // A second handle to the capsule, lent to `f` only: it cannot outlive this call.
-        let capsule = Capsule::new(id, link);
-        f(self, &capsule)
-    }
-
-    /// Creates a mutable object; its invariants are checked when the transaction ends, and
-    /// a rollback removes it.
-    pub fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
+    pub(crate) fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
         let (key, link) = self.create(value, Tag::Mut)?;
         Ok(Mut::new(self.heap.id_of(key), link))
     }
 
-    /// Creates a capsule object (see [`alloc`](Transaction::alloc)).
-    pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
+    pub(crate) fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
         let (key, link) = self.create(value, Tag::Capsule)?;
         Ok(Capsule::new(self.heap.id_of(key), link))
     }
 
-    /// Creates an immutable object (see [`alloc`](Transaction::alloc)); it joins the class
-    /// of its equals ([`Heap::class_of`]) when the transaction commits, and until then its
-    /// caches are its own.
-    pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
+    pub(crate) fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
         let (key, _) = self.create(value, Tag::Imm)?;
         self.heap.count_imm_refs(&[key]);
         self.log.created_imm.push(key);
         Ok(Imm::new(self.heap.id_of(key)))
     }
 
-    /// Removes an object when the transaction commits; from now on it is invisible, and
-    /// what read it is invalidated (its invariants are checked at the end and may refuse
-    /// the whole transaction). A rollback brings it back with every handle valid. Its value
-    /// is dropped at commit: read what you need of it first.
-    ///
-    /// # Errors
-    /// The handle's errors, and [`Error::Referenced`] as for [`Heap::remove`].
-    pub fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<(), Error> {
+    pub(crate) fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<(), Error> {
         let key = self.heap.key::<T>(handle.id())?;
         let holders = self.heap.slots[key].imm_refs;
         if holders > 0 {
@@ -359,6 +188,27 @@ impl<'h> Transaction<'h> {
         self.log.undo.push(Undo::Removed(key));
         self.log.kept.entry(key).or_default().removed = true;
         Ok(())
+    }
+
+    /// The capsule that `select` picks out of `owner`'s value, checked to be one the owner
+    /// holds, as a second handle for [`Transaction::through`](crate::Transaction::through).
+    pub(crate) fn lend<O: Object, T: Object>(
+        &mut self,
+        owner: ObjectId,
+        select: impl FnOnce(&O) -> &Capsule<T>,
+    ) -> Result<Capsule<T>, Error> {
+        let (slot, _) = self.heap.typed_slot::<O>(owner)?;
+        let (id, link) = {
+            let capsule = select(self.heap.value_of::<O>(slot)?);
+            (capsule.id, Arc::clone(&capsule.link))
+        };
+        let mut owns = false;
+        slot.ops
+            .handles(slot.obj.get(&self.heap.owner), &mut |h| owns |= h == id);
+        if !owns {
+            return Err(Error::NotOwned { owner, object: id });
+        }
+        Ok(Capsule::new(id, link))
     }
 
     /// A write of one object: saves what it writes (once per field per transaction) and
@@ -466,7 +316,7 @@ impl<'h> Transaction<'h> {
     }
 
     /// Settles what the transaction invalidated and commits, or rolls everything back.
-    fn commit(mut self) -> Result<(), Error> {
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
         let heap = &mut *self.heap;
         // The objects written on their own path first: their checks read nothing else.
         for (&key, own) in &self.log.kept {
@@ -525,7 +375,7 @@ impl<'h> Transaction<'h> {
 
     /// Puts everything back; returns the value of an object removed because its fields
     /// could not be saved, if there is one.
-    fn roll_back(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
+    pub(crate) fn roll_back(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
         let heap = &mut *self.heap;
         heap.in_barrier = false;
         heap.roll_back();
@@ -573,7 +423,7 @@ impl<'h> Transaction<'h> {
 
     /// Gives the log back to the heap, empty, for the next transaction.
     fn end(&mut self) {
-        let mut log = std::mem::take(&mut self.log);
+        let mut log = std::mem::take(self.log);
         log.clear();
         *self.heap.op_log.get_mut() = log;
     }
@@ -589,82 +439,3 @@ fn with_value(
     }
     error
 }
-
-impl Deref for Transaction<'_> {
-    type Target = Heap;
-
-    /// Every read of the heap, inside the transaction: it sees the transaction's writes.
-    fn deref(&self) -> &Heap {
-        self.heap
-    }
-}
-
-/// Where writes go: a [`Heap`], each write checked at its own end, or an open
-/// [`Transaction`], checked at the transaction's end. Generated setters and mutators take
-/// `&mut impl HeapMut`, so they run in both. Sealed.
-pub trait HeapMut: sealed::Sealed {
-    /// [`Heap::set`] or [`Transaction::set`].
-    fn set<T: Object, F>(
-        &mut self,
-        handle: &Mut<T>,
-        field: &Field<T, F>,
-        value: F,
-    ) -> Result<F, Error>;
-
-    /// [`Heap::write`] or [`Transaction::write`].
-    fn write<T: Object, R>(
-        &mut self,
-        handle: &impl Writable<T>,
-        f: impl FnOnce(&mut Writer<'_, T>) -> R,
-    ) -> Result<R, Error>;
-
-    /// [`Heap::open_box`] or [`Transaction::open_box`].
-    fn open_box<T: Object, R>(
-        &mut self,
-        capsule: &Capsule<T>,
-        f: impl FnOnce(&mut T) -> R,
-    ) -> Result<R, Error>;
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for crate::Heap {}
-    impl Sealed for super::Transaction<'_> {}
-}
-
-macro_rules! heap_mut {
-    ($ty:ty) => {
-        impl HeapMut for $ty {
-            #[inline(always)]
-            fn set<T: Object, F>(
-                &mut self,
-                handle: &Mut<T>,
-                field: &Field<T, F>,
-                value: F,
-            ) -> Result<F, Error> {
-                <$ty>::set(self, handle, field, value)
-            }
-
-            #[inline]
-            fn write<T: Object, R>(
-                &mut self,
-                handle: &impl Writable<T>,
-                f: impl FnOnce(&mut Writer<'_, T>) -> R,
-            ) -> Result<R, Error> {
-                <$ty>::write(self, handle, f)
-            }
-
-            #[inline]
-            fn open_box<T: Object, R>(
-                &mut self,
-                capsule: &Capsule<T>,
-                f: impl FnOnce(&mut T) -> R,
-            ) -> Result<R, Error> {
-                <$ty>::open_box(self, capsule, f)
-            }
-        }
-    };
-}
-
-heap_mut!(Heap);
-heap_mut!(Transaction<'_>);

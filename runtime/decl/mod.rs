@@ -3,3 +3,5 @@
 //! runtime reaches a type's declarations only through the sealed operations they export.
 
 pub(crate) mod object;
+pub(crate) mod ops;
+pub(crate) mod stored;

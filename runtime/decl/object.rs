@@ -8,7 +8,7 @@ use std::hash::Hasher;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::cell::{CacheCell, ErasedCell, Rule};
-use crate::heap::Heap;
+use crate::heap::parts::Core;
 use crate::key::{ObjectId, ObjectKey};
 use crate::track::{Ctx, Frame};
 
@@ -569,7 +569,7 @@ pub(crate) mod sealed {
         /// computation ran into a cycle.
         fn compute_owned(
             &self,
-            heap: &mut Heap,
+            heap: &mut Core,
             key: ObjectKey,
             frame: &Frame<'_>,
         ) -> Option<Fresh>;
@@ -646,7 +646,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         Some((self.cell)(cells).publish_shared(value, self.rule, keep_stale))
     }
 
-    fn compute_owned(&self, heap: &mut Heap, key: ObjectKey, frame: &Frame<'_>) -> Option<Fresh> {
+    fn compute_owned(&self, heap: &mut Core, key: ObjectKey, frame: &Frame<'_>) -> Option<Fresh> {
         let value = {
             let heap = &*heap;
             let ctx = Ctx {

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::decl::object::Object;
-use crate::heap::Link;
+use crate::decl::stored::Link;
 use crate::key::{ObjectId, Tag};
 
 macro_rules! handle {
@@ -202,7 +202,7 @@ pub(crate) mod sealed {
     use std::sync::Arc;
 
     use crate::decl::object::Object;
-    use crate::heap::Link;
+    use crate::decl::stored::Link;
 
     /// Implemented only by this module's handles.
     pub trait Sealed<T> {

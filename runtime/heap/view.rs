@@ -3,11 +3,13 @@
 use std::fmt;
 use std::ops::Deref;
 
+use crate::barrier::own::Own;
 use crate::barrier::raise;
 use crate::decl::object::{Cache, Field, Object};
+use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::heap::handle::{Handle, Mut};
-use crate::heap::{Heap, Own, Stored};
+use crate::heap::parts::Core;
 use crate::key::ObjectId;
 
 /// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
@@ -36,7 +38,7 @@ use crate::key::ObjectId;
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct View<'h, T: Object> {
-    heap: &'h Heap,
+    heap: &'h Core,
     id: ObjectId,
     value: &'h T,
     /// The cells holding the object's caches: its own, or its class's representative's.
@@ -46,12 +48,9 @@ pub struct View<'h, T: Object> {
     imm: bool,
 }
 
-impl Heap {
-    /// A view of an object, for repeated reads of its value and caches.
-    ///
-    /// # Errors
-    /// A stale or foreign handle.
-    pub fn view<T: Object>(&self, handle: impl Handle<T>) -> Result<View<'_, T>, Error> {
+impl Core {
+    /// [`Heap::view`](crate::Heap::view).
+    pub(crate) fn view<T: Object>(&self, handle: impl Handle<T>) -> Result<View<'_, T>, Error> {
         let id = handle.id();
         let (slot, key) = self.typed_slot::<T>(id)?;
         let value = &self.stored_in::<T>(slot)?.value;
@@ -143,19 +142,16 @@ impl<T: Object> fmt::Debug for View<'_, T> {
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct ViewMut<'h, T: Object> {
-    heap: &'h mut Heap,
+    heap: &'h mut Core,
     /// Checked to name a live object of `heap`. A `set` cannot remove it (a rejected
     /// write puts the field back), so it stays live while the view lives.
     handle: &'h Mut<T>,
 }
 
-impl Heap {
-    /// A view of a mutable object, for several writes and reads in a row.
-    ///
-    /// # Errors
-    /// A stale or foreign handle.
+impl Core {
+    /// [`Heap::view_mut`](crate::Heap::view_mut).
     #[inline]
-    pub fn view_mut<'h, T: Object>(
+    pub(crate) fn view_mut<'h, T: Object>(
         &'h mut self,
         handle: &'h Mut<T>,
     ) -> Result<ViewMut<'h, T>, Error> {
@@ -185,7 +181,7 @@ impl<'h, T: Object> ViewMut<'h, T> {
     }
 
     /// The heap, for reads of other objects.
-    pub fn heap(&self) -> &Heap {
+    pub fn heap(&self) -> &Core {
         self.heap
     }
 

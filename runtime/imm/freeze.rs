@@ -6,54 +6,15 @@ use std::collections::VecDeque;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::decl::object::Object;
+use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm};
-use crate::heap::{Heap, Stored};
+use crate::heap::parts::Core;
 use crate::key::{ObjectId, ObjectKey, Tag};
 
-impl Heap {
-    /// Turns a capsule, and every object it owns, into immutable objects, consuming its
-    /// unique handle; they keep their values and valid caches and are normalized
-    /// (structurally equal immutable objects share their caches).
-    ///
-    /// The capsule owns what its handles reach, following every handle its fields hold
-    /// (see [`Object::handles`]), cycles included, and stopping at objects that are
-    /// already immutable. Writes through a [`Mut`](crate::Mut) handle to one of them kept
-    /// elsewhere fail from now on with [`Error::Immutable`].
-    ///
-    /// # Errors
-    /// Nothing changes, and
-    /// * [`Error::Aliased`] if an object outside the capsule holds a handle to an object
-    ///   the capsule reaches (the capsule does not own it);
-    /// * [`Error::ForeignHandle`] if an object it reaches holds a handle of another heap;
-    /// * the capsule's own handle errors.
-    ///
-    /// Checking for outside holders visits every object of the heap once.
-    ///
-    /// ```
-    /// use steadfast::{capsule, cached, mutable, Error, Heap, Mut};
-    ///
-    /// #[mutable]
-    /// struct Node { label: u32, next: Option<Mut<Node>> }
-    /// #[cached]
-    /// impl Node {}
-    ///
-    /// #[capsule]
-    /// struct Ring { entry: Mut<Node> }
-    /// #[cached]
-    /// impl Ring {}
-    ///
-    /// let mut heap = Heap::new();
-    /// let a = heap.alloc(Node { label: 1, next: None })?;
-    /// let b = heap.alloc(Node { label: 2, next: Some(a.clone()) })?;
-    /// Node::set_next(&mut heap, &a, Some(b.clone()))?; // a cycle
-    /// let ring = heap.capsule(Ring { entry: a })?;
-    /// let ring = heap.freeze(ring)?;
-    /// assert!(matches!(Node::set_label(&mut heap, &b, 3), Err(Error::Immutable { .. })));
-    /// # let _ = ring;
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
+impl Core {
+    /// [`Heap::freeze`](crate::Heap::freeze).
+    pub(crate) fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
         let key = self.key::<T>(capsule.id)?;
         let owned = self.owned_from(key)?;
         self.check_unshared(&owned)?;
@@ -66,10 +27,8 @@ impl Heap {
         Ok(Imm::new(capsule.id))
     }
 
-    /// An immutable handle to an object that is immutable now, such as one that was frozen
-    /// with the capsule that owned it; `None` if the handle does not name a live immutable
-    /// object of this heap.
-    pub fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
+    /// [`Heap::as_imm`](crate::Heap::as_imm).
+    pub(crate) fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
         let (slot, _) = self.typed_slot::<T>(handle.id()).ok()?;
         (slot.tag == Tag::Imm && slot.obj.get(&self.owner).is::<Option<Stored<T>>>())
             .then(|| Imm::new(handle.id()))
@@ -167,16 +126,8 @@ impl Heap {
         }
     }
 
-    /// Removes an immutable object together with every immutable object it reaches that
-    /// nothing else holds, and returns how many were removed. This is how a cyclic
-    /// immutable graph is freed: [`remove`](Heap::remove) refuses an object that other
-    /// immutable objects hold handles to.
-    ///
-    /// # Errors
-    /// [`Error::Referenced`] if immutable objects outside the graph hold handles to the
-    /// root; [`Error::Invariant`] if an invariant that read one of them fails without it
-    /// (nothing is removed); the handle's own errors.
-    pub fn remove_graph<T: Object>(&mut self, root: Imm<T>) -> Result<usize, Error> {
+    /// [`Heap::remove_graph`](crate::Heap::remove_graph).
+    pub(crate) fn remove_graph<T: Object>(&mut self, root: Imm<T>) -> Result<usize, Error> {
         let root_key = self.key::<T>(root.id)?;
         let mut order = vec![root_key];
         let mut inside: FxHashMap<ObjectKey, u32> = FxHashMap::default();

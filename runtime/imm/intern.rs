@@ -33,7 +33,7 @@ use slotmap::{Key, SlotMap};
 use crate::decl::object::Object;
 use crate::error::Error;
 use crate::heap::handle::Imm;
-use crate::heap::Heap;
+use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::norm;
 use crate::track::Dep;
@@ -227,7 +227,7 @@ impl Classes {
     }
 }
 
-impl Heap {
+impl Core {
     /// Before `leaving` are removed: every class whose representative leaves but which
     /// keeps a member gets that member as its representative, and it takes over the
     /// class's caches with their edges. So the removal invalidates only what read the
@@ -790,28 +790,9 @@ fn components(nodes: &[New], class: &[Option<ClassKey>]) -> Vec<Vec<u32>> {
     out
 }
 
-impl Heap {
-    /// The class of an immutable object: equal for two objects exactly when they are
-    /// structurally equal.
-    ///
-    /// ```
-    /// use steadfast::{cached, imm, Heap, Imm};
-    ///
-    /// #[imm]
-    /// struct Pair { left: u32, right: Option<Imm<Pair>> }
-    /// #[cached]
-    /// impl Pair {}
-    ///
-    /// let mut heap = Heap::new();
-    /// let a = heap.imm(Pair { left: 1, right: None })?;
-    /// let b = heap.imm(Pair { left: 1, right: None })?;
-    /// let p = heap.imm(Pair { left: 2, right: Some(a) })?;
-    /// let q = heap.imm(Pair { left: 2, right: Some(b) })?;
-    /// assert_eq!(heap.class_of(p)?, heap.class_of(q)?);
-    /// assert_ne!(heap.class_of(p)?, heap.class_of(a)?);
-    /// # Ok::<(), steadfast::Error>(())
-    /// ```
-    pub fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
+impl Core {
+    /// [`Heap::class_of`](crate::Heap::class_of).
+    pub(crate) fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
         let (slot, _) = self.typed_slot::<T>(handle.id)?;
         let class = slot.class.expect("an immutable object is classed");
         Ok(ClassId {
@@ -820,12 +801,8 @@ impl Heap {
         })
     }
 
-    /// A hash of the immutable graph an object reaches that depends only on its structure:
-    /// structurally equal graphs have equal hashes in every heap and every run of the same
-    /// program (given [`Object::hash_shape`]s that are), however they were built; unequal
-    /// graphs almost surely differ. It is the hash of the graph's canonical form: its
-    /// classes numbered breadth-first from the root.
-    pub fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
+    /// [`Heap::stable_hash`](crate::Heap::stable_hash).
+    pub(crate) fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
         let (slot, _) = self.typed_slot::<T>(handle.id)?;
         let root = slot.class.expect("an immutable object is classed");
         let mut number = FxHashMap::default();

@@ -13,7 +13,7 @@ use crate::cell::ErasedCell;
 use crate::decl::object::{Cache, Field, FieldMask, Fresh, Object};
 use crate::error::{CacheName, Error};
 use crate::heap::handle::Handle;
-use crate::heap::{Heap, Slot};
+use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey};
 
 /// Something a computation read on another object (or on its own through a handle).
@@ -366,7 +366,7 @@ impl<'a> Frame<'a> {
 pub struct Ctx<'a, T> {
     pub(crate) this: &'a T,
     pub(crate) id: ObjectId,
-    pub(crate) heap: &'a Heap,
+    pub(crate) heap: &'a Core,
     pub(crate) frame: &'a Frame<'a>,
 }
 
@@ -496,7 +496,7 @@ impl<'a, T: Object> Ctx<'a, T> {
     }
 }
 
-impl Heap {
+impl Core {
     /// Records that the computation in `frame` read the object in `slot` (not its fields):
     /// only its removal invalidates the computation.
     fn read_existence(&self, slot: &Slot, key: ObjectKey, frame: &Frame<'_>) {
@@ -507,7 +507,7 @@ impl Heap {
 
 /// Releases a claimed cell and wakes its waiters, also when the computation unwinds.
 struct Claim<'h> {
-    heap: &'h Heap,
+    heap: &'h Core,
     id: CellId,
 }
 
@@ -520,7 +520,7 @@ impl Drop for Claim<'_> {
     }
 }
 
-impl Heap {
+impl Core {
     /// Brings a cell up to date through `&Heap`: a concurrent reader of the same cell waits
     /// for the one computing it; a computation that needs itself gets `Error::Cycle`.
     ///
@@ -797,5 +797,33 @@ pub(crate) fn keep_reads(
     if saved.reads == Saved::NO_READS {
         saved.reads = journal.replaced.len() as u32;
         journal.replaced.push((reads, deps.to_vec()));
+    }
+}
+
+impl Core {
+    /// Everything but a hit, kept out of line so that the hit inlines into the caller.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn cache_miss<T: Object, V: Send + Sync + 'static>(
+        &self,
+        id: ObjectId,
+        cache: &Cache<T, V>,
+    ) -> Result<&V, Error> {
+        let (slot, key) = self.typed_slot::<T>(id)?;
+        let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
+        if let Some(v) = cell.get() {
+            return Ok(v);
+        }
+        let (slot, key) = self.shared_by(slot, key);
+        let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
+        if let Some(v) = cell.get() {
+            return Ok(v);
+        }
+        let id = CellId {
+            key,
+            index: cache.index() as u32,
+        };
+        self.refresh(id, None)?;
+        Ok(cell.get().expect("a refreshed cell is valid"))
     }
 }

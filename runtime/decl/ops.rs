@@ -1,0 +1,191 @@
+//! What the runtime does with an object whose type it does not know: [`TypeOps`] for
+//! each [`Object`] type, one static table per type.
+
+use crate::cell::ErasedCell;
+use crate::decl::object::sealed::Cells as _;
+use crate::decl::object::{FieldMask, Fresh, Kind, Object};
+use crate::decl::stored::Stored;
+use crate::error::Error;
+use crate::heap::parts::{Core, Obj, TypeOps};
+use crate::imm::parallel;
+use crate::key::{CellId, ObjectId};
+use crate::sync::Bits;
+use crate::track::{Ctx, Frame};
+use qcell::QCellOwner;
+use std::any::Any;
+use std::hash::Hasher;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// [`TypeOps`] for `T`.
+pub(crate) struct OpsOf<T>(PhantomData<fn() -> T>);
+
+impl<T: Object> OpsOf<T> {
+    pub(crate) const OPS: &'static dyn TypeOps = &OpsOf::<T>(PhantomData);
+}
+
+pub(crate) fn stored<T: Object>(obj: &(dyn Any + Send + Sync)) -> &Stored<T> {
+    obj.downcast_ref::<Option<Stored<T>>>()
+        .and_then(Option::as_ref)
+        .expect("a slot's ops match its live object")
+}
+
+pub(crate) fn stored_mut<T: Object>(obj: &mut (dyn Any + Send + Sync)) -> &mut Stored<T> {
+    obj.downcast_mut::<Option<Stored<T>>>()
+        .and_then(Option::as_mut)
+        .expect("a slot's ops match its live object")
+}
+
+impl<T: Object> TypeOps for OpsOf<T> {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn cache_name(&self, index: usize) -> &'static str {
+        T::CACHES[index].name()
+    }
+
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
+        stored::<T>(obj).cells.cell(index)
+    }
+
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        stored_mut::<T>(obj).cells.cell_mut(index)
+    }
+
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool {
+        stored_mut::<T>(obj).cells.invalidate(index)
+    }
+
+    fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
+        let stored = heap.stored::<T>(id.key);
+        let ctx = Ctx {
+            this: &stored.value,
+            id: heap.id_of(id.key),
+            heap,
+            frame,
+        };
+        T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.in_barrier)
+    }
+
+    fn compute_owned(&self, heap: &mut Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
+        T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
+    }
+
+    fn recheck_own(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        object: ObjectId,
+        written: FieldMask,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>> {
+        stored_mut::<T>(obj)
+            .recheck_own::<()>(written)
+            .map_err(|failed| failed.into_error::<T>(object))
+    }
+
+    fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool) {
+        stored_mut::<T>(obj).end_own(written, commit);
+    }
+
+    fn compute_fields(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep_stale: bool,
+    ) -> Option<(FieldMask, std::thread::Result<Fresh>)> {
+        let Stored { value, cells, .. } = stored_mut::<T>(obj);
+        T::CACHES[index].compute_fields(value, cells, keep_stale)
+    }
+
+    fn take_failure(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>> {
+        T::CACHES[index].take_failure(&mut stored_mut::<T>(obj).cells)
+    }
+
+    fn unwrap_value(&self, obj: Obj, owner: &mut QCellOwner) -> Box<dyn Any + Send + Sync> {
+        Box::new(into_stored::<T>(obj, owner).value)
+    }
+
+    fn clear(&self, obj: &mut (dyn Any + Send + Sync)) {
+        if let Some(stored) = obj.downcast_mut::<Option<Stored<T>>>() {
+            *stored = None;
+        }
+    }
+
+    fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId)) {
+        stored::<T>(obj).value.handles(visit);
+    }
+
+    fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool {
+        stored::<T>(obj).value.hash_shape(state)
+    }
+
+    fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool {
+        stored::<T>(a).value.same_shape(&stored::<T>(b).value)
+    }
+
+    fn spawn_eager(&self, obj: &Obj) {
+        let Obj::Shared(arc, runs) = obj else { return };
+        runs.start(Arc::downgrade(arc));
+        for (index, cache) in T::CACHES.iter().enumerate() {
+            if cache.kind() != Kind::Eager || !cache.detached() {
+                continue;
+            }
+            let runs = runs.clone();
+            parallel::spawn(move || {
+                runs.work(index, |object| {
+                    if let Some(stored) = object
+                        .downcast_ref::<Option<Stored<T>>>()
+                        .and_then(Option::as_ref)
+                    {
+                        T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+                    }
+                });
+            });
+        }
+    }
+
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits {
+        &stored::<T>(obj).loud
+    }
+
+    fn seal(&self, obj: &mut (dyn Any + Send + Sync)) {
+        let stored = stored_mut::<T>(obj);
+        stored.base = u64::MAX;
+        stored.loud.set(u64::MAX);
+    }
+
+    fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize) {
+        let stored = stored::<T>(obj);
+        T::CACHES[index].compute_detached(&stored.value, &stored.cells);
+    }
+}
+
+/// Takes a `Stored<T>` out of its slot (handles that still hold the storage find it
+/// empty); for a shared object, once the workers let go of it.
+pub(crate) fn into_stored<T: Object>(obj: Obj, owner: &mut QCellOwner) -> Stored<T> {
+    match obj {
+        Obj::Own(link) => link
+            .get_mut(owner)
+            .downcast_mut::<Option<Stored<T>>>()
+            .and_then(Option::take)
+            .expect("a slot's ops match its live object"),
+        Obj::Shared(arc, runs) => {
+            runs.settle();
+            let arc: Arc<Option<Stored<T>>> =
+                arc.downcast().expect("a slot's ops match its object");
+            // Settled: no worker holds it (see `Obj::shared_mut`).
+            Arc::try_unwrap(arc)
+                .ok()
+                .expect("no worker holds a settled object")
+                .expect("a live object")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! An object as the heap stores it: its value, the cells of its cached methods, and which
+//! fields a write must take through the barrier.
+
+use qcell::{QCell, QCellOwner};
+use std::any::Any;
+
+use crate::decl::object::sealed::Cells as _;
+use crate::decl::object::Object;
+use crate::heap::parts::Storage;
+use crate::key::Tag;
+use crate::sync::Bits;
+
+/// An object's storage as a handle holds it: `Some` while the object lives in its heap,
+/// emptied when it is removed (or moved to shared storage), so that a handle that
+/// outlives its object finds nothing here and falls back to the slot's checks.
+pub(crate) type Link<T> = QCell<Option<Stored<T>>>;
+
+/// An object's value and the cells of its cached methods.
+///
+/// `pub` only so that the handles' sealed trait may name it; no path outside the crate
+/// reaches it.
+pub struct Stored<T: Object> {
+    pub(crate) value: T,
+    pub(crate) cells: T::Cells,
+    /// The fields whose writes must go through the barrier: those read by a cache that is
+    /// not settled by the own write path ([`base`](Stored::base)), by another object, or
+    /// by a cache with dependents. A superset: reads add to it as they record edges (under
+    /// `&Heap`, hence atomic), and a write through the barrier recomputes it from the
+    /// graph. A write to any other field is settled by the object alone
+    /// ([`Heap::set`]'s own path), as a hand-written setter would.
+    pub(crate) loud: Bits,
+    /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
+    /// every field once it is not `mut`.
+    pub(crate) base: u64,
+}
+
+impl<T: Object> Stored<T> {
+    pub(crate) fn new(value: T, tag: Tag) -> Self {
+        let base = if tag == Tag::Imm {
+            u64::MAX
+        } else {
+            T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
+        };
+        Stored {
+            value,
+            cells: T::Cells::empty(),
+            loud: Bits::new(base),
+            base,
+        }
+    }
+
+    /// Whether the own write path may take a write at all: not when the object is
+    /// immutable (the barrier refuses the write) or has a cache that reads other objects
+    /// (every field is loud).
+    #[inline(always)]
+    pub(crate) fn own_path(&self) -> bool {
+        self.base != u64::MAX
+    }
+}
+
+impl<T: Object> Storage for Link<T> {
+    fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
+        owner.ro(self)
+    }
+
+    fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync) {
+        owner.rw(self)
+    }
+
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool {
+        owner
+            .rw(self)
+            .as_mut()
+            .expect("a marked cell's object is live")
+            .cells
+            .invalidate(index)
+    }
+}

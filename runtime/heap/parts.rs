@@ -1,0 +1,269 @@
+//! The heap's parts: the arena of slots (each a type-erased object with its tag and
+//! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
+//! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
+
+use crate::track::Graph;
+use crate::track::State;
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
+
+use crate::cell::ErasedCell;
+use crate::decl::object::{FieldMask, Fresh};
+use crate::error::Error;
+use crate::imm::intern::{ClassKey, Classes};
+use crate::imm::parallel::Runs;
+use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
+use crate::track::{Frame, Journal, Sched};
+use qcell::QCellOwner;
+use slotmap::SlotMap;
+use std::any::Any;
+use std::hash::Hasher;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
+
+/// An arena of objects with cached methods and invariants that stay right.
+///
+/// Objects are created with a tag ([`imm`](Heap::imm), [`capsule`](Heap::capsule),
+/// [`alloc`](Heap::alloc) for `mut`), read through `&Heap` from any number of threads,
+/// and written through `&mut Heap`, where the write barrier invalidates exactly the
+/// caches the write can change and rechecks the invariants it can break.
+pub struct Core {
+    pub(crate) id: u64,
+    /// Grants access to the objects' storage: shared through `&Heap`, exclusive through
+    /// `&mut Heap`, so that handles may hold the storage and still reach it only here.
+    pub(crate) owner: QCellOwner,
+    pub(crate) slots: SlotMap<ObjectKey, Slot>,
+    /// Bumped by every write that invalidates something.
+    pub(crate) rev: u64,
+    /// A barrier is settling: recomputations keep what a rollback needs.
+    pub(crate) in_barrier: bool,
+    pub(crate) sched: Mutex<Sched>,
+    pub(crate) wake: Condvar,
+    pub(crate) next_task: AtomicU64,
+    /// Tasks of computations the barrier runs under `&mut Heap` (high bit set).
+    pub(crate) owned_tasks: u64,
+    /// What the running barrier must put back if it rolls back, one record per cell it
+    /// changed, in the order it changed them.
+    pub(crate) journal: Mutex<Journal>,
+    /// Numbers barriers, so that a node's pointer into an earlier journal is void.
+    pub(crate) epoch: u64,
+    /// The running barrier recomputed cells (their stale values go at commit).
+    pub(crate) settled: bool,
+    /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
+    /// last computed); when none, settling is skipped.
+    pub(crate) urgent: usize,
+    /// The classes of structurally equal immutable objects.
+    pub(crate) classes: Classes,
+    /// The barrier's list of cells left to mark, empty between barriers (kept for its
+    /// allocation).
+    pub(crate) work: Vec<(CellId, State)>,
+    /// What a transaction must undo, empty between transactions (kept for its allocations).
+    pub(crate) op_log: Mutex<crate::barrier::transaction::OpLog>,
+}
+
+/// One object with its caches and tracking data.
+pub(crate) struct Slot {
+    pub(crate) tag: Tag,
+    /// Being removed: invisible to reads while the removal settles.
+    pub(crate) gone: bool,
+    /// A `Stored<T>`: the value with its cells, so that one downcast reaches both.
+    pub(crate) obj: Obj,
+    /// What the runtime does with the object without knowing its type.
+    pub(crate) ops: &'static dyn TypeOps,
+    pub(crate) graph: Mutex<Graph>,
+    /// The object's class of structurally equal immutable objects, once it is immutable
+    /// and normalized: a miss on one of its caches is computed on the class's
+    /// representative, so equal objects share their caches.
+    pub(crate) class: Option<ClassKey>,
+    /// How many handles immutable objects hold to this one: while any do, it is not
+    /// removed (they would dangle).
+    pub(crate) imm_refs: u32,
+}
+
+/// Where an object's `Option<Stored<T>>` lives.
+pub(crate) enum Obj {
+    /// Owned by the slot and by the `mut` and capsule handles, reached through the heap's
+    /// [`QCellOwner`] (a [`Link`], type-erased).
+    Own(Arc<dyn Storage>),
+    /// An immutable object whose eager caches run on workers, which hold weak references to
+    /// it, with the state of those runs.
+    Shared(Arc<dyn Any + Send + Sync>, Arc<Runs>),
+}
+
+/// A [`Link`] with its type erased: the typed work the barrier does on every cell it
+/// marks, behind one dynamic call.
+pub(crate) trait Storage: Send + Sync {
+    fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
+    fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync);
+    /// Invalidates a cell of the live object; returns whether it had been read since it
+    /// was computed.
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool;
+}
+
+impl Obj {
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(a) => a.get(owner),
+            Obj::Shared(a, _) => &**a,
+        }
+    }
+
+    /// Invalidates a cell; returns whether it had been read since it was computed. `again`:
+    /// the cell was invalidated before in the running transaction, and its stale value,
+    /// kept for a rollback, stays (the current one is dropped).
+    #[inline]
+    pub(crate) fn invalidate(
+        &mut self,
+        owner: &mut QCellOwner,
+        ops: &dyn TypeOps,
+        index: usize,
+        again: bool,
+    ) -> bool {
+        if again {
+            ops.cell_mut(self.get_mut(owner), index).roll_back(false);
+            return false;
+        }
+        match self {
+            Obj::Own(a) => a.invalidate(owner, index),
+            Obj::Shared(..) => ops.invalidate(self.get_mut(owner), index),
+        }
+    }
+
+    /// Exclusive access. For a shared object this first calls off its queued eager runs and
+    /// waits for running ones and for the workers to let go of it. Rare: an immutable
+    /// object holds no `mut` handle, so only a cache that reached a mutable or removable
+    /// object through a handle it does not hold (a global one) has cells a barrier changes
+    /// (`tests/eager.rs`).
+    #[inline]
+    pub(crate) fn get_mut<'a>(
+        &'a mut self,
+        owner: &'a mut QCellOwner,
+    ) -> &'a mut (dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(a) => a.get_mut(owner),
+            Obj::Shared(..) => self.shared_mut(),
+        }
+    }
+
+    /// [`get_mut`](Obj::get_mut) of a shared object, kept out of line.
+    #[cold]
+    #[inline(never)]
+    fn shared_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        match self {
+            Obj::Own(_) => unreachable!("called for a shared object"),
+            Obj::Shared(a, runs) => {
+                // A worker holds the object only while it runs a claimed computation, and
+                // reaches it only through the runs: once they are settled, the storage is
+                // the slot's alone. Queued runs are called off (read on demand instead).
+                runs.settle();
+                Arc::get_mut(a).expect("no worker holds a settled object")
+            }
+        }
+    }
+
+    pub(crate) fn runs(&self) -> Option<&Runs> {
+        match self {
+            Obj::Own(_) => None,
+            Obj::Shared(_, runs) => Some(runs),
+        }
+    }
+}
+
+/// The operations on a `Stored<T>` that the runtime performs with `T` erased.
+pub(crate) trait TypeOps: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn cache_name(&self, index: usize) -> &'static str;
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell;
+    /// Invalidates a cell; returns whether it had been read since it was computed.
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool;
+    /// Computes a claimed cell through `&Heap`; `None` if it ran into a cycle.
+    fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
+    fn compute_owned(&self, heap: &mut Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// [`Stored::recheck_own`], with the failure as an error of object `object` (or the
+    /// panic's payload).
+    fn recheck_own(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        object: ObjectId,
+        written: FieldMask,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>>;
+    /// [`Stored::end_own`].
+    fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
+    /// [`Ops::compute_fields`](crate::decl::object::sealed::Ops::compute_fields).
+    fn compute_fields(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep_stale: bool,
+    ) -> Option<(FieldMask, std::thread::Result<Fresh>)>;
+    fn take_failure(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
+    /// The value without its cells, as a `Box<T>`.
+    fn unwrap_value(&self, obj: Obj, owner: &mut QCellOwner) -> Box<dyn Any + Send + Sync>;
+    /// Drops the value and cells of an object in the heap's own storage (the heap is
+    /// dropped: handles that outlive it must not keep objects, or cycles of them, alive).
+    fn clear(&self, obj: &mut (dyn Any + Send + Sync));
+    /// [`Object::handles`].
+    fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId));
+    /// [`Object::hash_shape`].
+    fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool;
+    /// [`Object::same_shape`] of two objects of this type.
+    fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool;
+    /// Starts the queued eager runs of a shared object on the pool.
+    fn spawn_eager(&self, obj: &Obj);
+    /// [`Stored::loud`].
+    fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
+    /// The object is no longer `mut`: every write goes through the barrier (which
+    /// refuses it).
+    fn seal(&self, obj: &mut (dyn Any + Send + Sync));
+    /// Computes a cache that reads only its own object, with no heap (an eager run).
+    fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize);
+}
+
+impl Drop for Core {
+    /// Handles outlive the heap, and objects hold handles to each other: drop every value
+    /// now, so that no handle keeps an object (or a cycle of them) alive.
+    fn drop(&mut self) {
+        for slot in self.slots.values() {
+            if let Obj::Own(link) = &slot.obj {
+                slot.ops.clear(link.get_mut(&mut self.owner));
+            }
+        }
+    }
+}
+
+impl Core {
+    /// An empty heap.
+    pub(crate) fn new() -> Self {
+        Core {
+            id: NEXT_HEAP.fetch_add(1, Ordering::Relaxed),
+            owner: QCellOwner::new(),
+            slots: SlotMap::with_key(),
+            rev: 1,
+            in_barrier: false,
+            sched: Mutex::new(Sched::default()),
+            wake: Condvar::new(),
+            next_task: AtomicU64::new(0),
+            owned_tasks: 0,
+            journal: Mutex::new(Journal::default()),
+            epoch: 1,
+            settled: false,
+            urgent: 0,
+            classes: Classes::default(),
+            work: Vec::new(),
+            op_log: Mutex::default(),
+        }
+    }
+}
