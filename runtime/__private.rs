@@ -6,7 +6,9 @@ pub use core::stringify;
 
 pub use crate::barrier::Writer;
 pub use crate::cell::CacheCell;
-pub use crate::decl::object::{AnyCache, Cache, Field, FieldMask, Kind, Object};
+pub use crate::decl::cache::Cache;
+pub use crate::decl::field::{Field, FieldMask};
+pub use crate::decl::object::{AnyCache, Kind, Object};
 pub use crate::error::Error;
 pub use crate::heap::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;

@@ -10,7 +10,6 @@ use std::any::Any;
 use std::fmt;
 use std::sync::atomic::Ordering;
 
-use crate::decl::object::Fresh;
 use crate::sync::{Flag, Mutex, OnceCell};
 
 /// How a cache compares values (early cutoff) and judges them (invariants).
@@ -124,6 +123,15 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
         self.value = OnceCell::with_value(value);
         fresh
     }
+}
+
+/// The result of bringing a cell up to date by computing it.
+#[derive(Clone, Copy, Debug)]
+pub struct Fresh {
+    /// The value differs from the one it replaces (or there was none).
+    pub(crate) changed: bool,
+    /// The value is an invariant's `Err`.
+    pub(crate) failed: bool,
 }
 
 /// A cell with its value type erased, as the heap stores it.

@@ -103,7 +103,9 @@ pub mod __private;
 
 pub use barrier::Writer;
 pub use cell::CacheCell;
-pub use decl::object::{AnyCache, Cache, CellAt, CellSet, Field, FieldMask, Kind, Object};
+pub use decl::cache::Cache;
+pub use decl::field::{Field, FieldMask};
+pub use decl::object::{AnyCache, CellAt, CellSet, Kind, Object};
 pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 pub use heap::Heap;

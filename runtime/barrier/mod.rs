@@ -2,6 +2,8 @@
 //! brings `now` caches (and caches that were being read) up to date once, and commits —
 //! or, if an invariant fails or a computation panics, puts everything back.
 
+use crate::decl::field::Ones;
+
 pub(crate) mod alloc;
 pub(crate) mod own;
 pub(crate) mod remove;
@@ -12,8 +14,9 @@ use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::barrier::own::Own;
+use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::sealed::{Cells as _, Refill};
-use crate::decl::object::{Field, FieldMask, Object};
+use crate::decl::object::Object;
 use crate::decl::stored::{Link, Stored};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Mut, Writable};
@@ -40,22 +43,6 @@ enum Quiet {
     /// It was quiet and a `now` cell failed (or panicked); the cells are as before the
     /// write, and the caller puts the fields back.
     Failed(Result<Error, Box<dyn Any + Send>>),
-}
-
-/// The indices of the set bits of a mask, lowest first.
-pub(crate) struct Ones(pub(crate) u64);
-
-impl Iterator for Ones {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
-        if self.0 == 0 {
-            return None;
-        }
-        let i = self.0.trailing_zeros();
-        self.0 &= self.0 - 1;
-        Some(i as usize)
-    }
 }
 
 /// The fields a [`Writer`] saved before writing them, in order. Most operations save once:

@@ -1,8 +1,9 @@
 //! The own write path: a write that nothing outside its object reads is settled on the
 //! object alone, as a hand-written setter with its check would settle it.
 
+use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::sealed::Cells as _;
-use crate::decl::object::{Field, FieldMask, Object};
+use crate::decl::object::Object;
 use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::key::ObjectId;
@@ -55,12 +56,12 @@ impl<T: Object> Stored<T> {
                 None => unreachable!("a cache with checks reads its own fields only"),
             };
             self.cells.cell_mut(i).roll_back(true);
-            for j in crate::barrier::Ones(checked) {
+            for j in crate::decl::field::Ones(checked) {
                 self.cells.cell_mut(j).roll_back(true);
             }
             return Err(Own::Failed(i, failure));
         }
-        for j in crate::barrier::Ones(checked) {
+        for j in crate::decl::field::Ones(checked) {
             self.cells.cell_mut(j).commit();
         }
         for cache in T::CACHES {

@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::barrier::{raise, storage, Writer, Written};
-use crate::decl::object::{Field, FieldMask, Object};
+use crate::decl::field::{Field, FieldMask};
+use crate::decl::object::Object;
 use crate::decl::stored::Link;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};

@@ -1,9 +1,10 @@
 //! What the runtime does with an object whose type it does not know: [`TypeOps`] for
 //! each [`Object`] type, one static table per type.
 
-use crate::cell::ErasedCell;
+use crate::cell::{ErasedCell, Fresh};
+use crate::decl::field::FieldMask;
 use crate::decl::object::sealed::Cells as _;
-use crate::decl::object::{FieldMask, Fresh, Kind, Object};
+use crate::decl::object::{Kind, Object};
 use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};

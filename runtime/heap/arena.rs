@@ -1,16 +1,16 @@
 //! Looking objects up in the arena: by key, by handle (checked for heap, generation and
 //! removal), typed; and putting new ones in.
 
-use crate::track::Graph;
-
-use crate::decl::object::{FieldMask, Object};
+use crate::decl::field::FieldMask;
+use crate::decl::object::Object;
 use crate::decl::ops::{stored, stored_mut, OpsOf};
 use crate::decl::stored::{Link, Stored};
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj, Slot};
 use crate::key::{ObjectId, ObjectKey, Tag};
 use crate::sync::Mutex;
-use crate::track::Node;
+use crate::track::{Graph, Node};
+
 use qcell::QCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -1,24 +1,21 @@
 //! The arena: slots holding type-erased objects with their tag, cache cells and
 //! tracking data, reached through typed generational handles.
 
-use crate::barrier::transaction::OpLog;
-use crate::barrier::transaction::Tx;
+use crate::barrier::transaction::{OpLog, Tx};
 use crate::barrier::Writer;
-use crate::decl::object::Field;
-use crate::heap::handle::Writable;
-use crate::heap::view::View;
-use crate::heap::view::ViewMut;
-use crate::imm::intern::ClassId;
-use std::ops::Deref;
-use std::panic::{self, AssertUnwindSafe};
-
-use crate::decl::object::{Cache, Object};
+use crate::decl::cache::Cache;
+use crate::decl::field::Field;
+use crate::decl::object::Object;
 use crate::decl::ops::into_stored;
 use crate::decl::stored::Stored;
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, Mut};
+use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
+use crate::heap::view::{View, ViewMut};
+use crate::imm::intern::ClassId;
 use crate::key::Tag;
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
 
 pub(crate) mod arena;
 pub(crate) mod handle;

@@ -2,18 +2,16 @@
 //! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
-use crate::track::Graph;
-use crate::track::State;
-use std::sync::atomic::AtomicU64 as StdAtomicU64;
-
-use crate::cell::ErasedCell;
-use crate::decl::object::{FieldMask, Fresh};
+use crate::cell::{ErasedCell, Fresh};
+use crate::decl::field::FieldMask;
 use crate::error::Error;
 use crate::imm::intern::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
-use crate::track::{Frame, Journal, Sched};
+use crate::track::{Frame, Graph, Journal, Sched, State};
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
+
 use qcell::QCellOwner;
 use slotmap::SlotMap;
 use std::any::Any;

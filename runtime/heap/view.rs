@@ -5,7 +5,9 @@ use std::ops::Deref;
 
 use crate::barrier::own::Own;
 use crate::barrier::raise;
-use crate::decl::object::{Cache, Field, Object};
+use crate::decl::cache::Cache;
+use crate::decl::field::Field;
+use crate::decl::object::Object;
 use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::heap::handle::{Handle, Mut};

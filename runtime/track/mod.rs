@@ -9,8 +9,10 @@ use std::sync::Arc;
 use indexmap::{IndexMap, IndexSet};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::cell::ErasedCell;
-use crate::decl::object::{Cache, Field, FieldMask, Fresh, Object};
+use crate::cell::{ErasedCell, Fresh};
+use crate::decl::cache::Cache;
+use crate::decl::field::{Field, FieldMask};
+use crate::decl::object::Object;
 use crate::error::{CacheName, Error};
 use crate::heap::handle::Handle;
 use crate::heap::parts::{Core, Slot};
