@@ -7,6 +7,7 @@ pub use core::stringify;
 pub use crate::barrier::Writer;
 pub use crate::cell::CacheCell;
 pub use crate::decl::cache::Cache;
+pub use crate::decl::ctx::Ctx;
 pub use crate::decl::field::{Field, FieldMask};
 pub use crate::decl::object::{AnyCache, Kind, Object};
 pub use crate::error::Error;
@@ -16,7 +17,6 @@ pub use crate::heap::HeapMut;
 pub use crate::key::ObjectId;
 pub use crate::owned::Owned;
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
-pub use crate::track::Ctx;
 pub use core::hash::Hasher;
 
 /// The cached methods of a type, from its `#[cached]` impl block.

@@ -271,8 +271,8 @@ pub use steadfast_derive::mutable;
 /// ```
 pub use steadfast_derive::cached;
 
+pub use decl::ctx::Ctx;
 pub use heap::view::{View, ViewMut};
 pub use heap::{HeapMut, Transaction};
 pub use steadfast_derive::Owned;
 pub use steadfast_derive::Structural;
-pub use track::Ctx;

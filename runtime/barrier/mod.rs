@@ -2,19 +2,9 @@
 //! brings `now` caches (and caches that were being read) up to date once, and commits —
 //! or, if an invariant fails or a computation panics, puts everything back.
 
-use crate::decl::field::Ones;
-
-pub(crate) mod alloc;
-pub(crate) mod own;
-pub(crate) mod remove;
-pub(crate) mod transaction;
-
-use std::any::Any;
-use std::mem;
-use std::panic::{self, AssertUnwindSafe};
-
+use crate::barrier::journal::{keep_reads, Journal, Saved};
 use crate::barrier::own::Own;
-use crate::decl::field::{Field, FieldMask};
+use crate::decl::field::{Field, FieldMask, Ones};
 use crate::decl::object::sealed::{Cells as _, Refill};
 use crate::decl::object::Object;
 use crate::decl::stored::{Link, Stored};
@@ -22,7 +12,19 @@ use crate::error::Error;
 use crate::heap::handle::{Capsule, Mut, Writable};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
-use crate::track::{keep_reads, Frame, Journal, Node, Saved, State};
+use crate::track::frame::Frame;
+use crate::track::graph::Node;
+use crate::track::graph::State;
+
+pub(crate) mod alloc;
+pub(crate) mod journal;
+pub(crate) mod own;
+pub(crate) mod remove;
+pub(crate) mod transaction;
+
+use std::any::Any;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
@@ -794,7 +796,7 @@ impl Core {
             }
             Ok(Ok(Some(fresh))) => {
                 let journaled = node.journaled;
-                let (reads, old) = node.record(&frame, fresh, rev);
+                let (reads, old) = node.record(frame.take_reads(), fresh, rev);
                 if self.in_barrier {
                     keep_reads(self.journal.get_mut(), self.epoch, journaled, reads, &old);
                 }

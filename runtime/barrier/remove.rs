@@ -30,7 +30,7 @@ impl Core {
 
     /// Drops every back edge that the computations of `key`'s cells left on other objects.
     pub(crate) fn discard(&mut self, key: ObjectKey) {
-        let deps: Vec<(CellId, Vec<crate::track::Dep>)> = self.slots[key]
+        let deps: Vec<(CellId, Vec<crate::track::graph::Dep>)> = self.slots[key]
             .graph
             .get_mut()
             .nodes

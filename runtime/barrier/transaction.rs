@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
-use crate::track::State;
+use crate::track::graph::State;
 
 /// What an open transaction must undo if it fails. The heap keeps one between transactions,
 /// so that a transaction allocates only when it outgrows the largest before it.

@@ -3,20 +3,10 @@
 
 use std::panic::AssertUnwindSafe;
 
-use crate::cell::CacheCell;
-use crate::cell::ErasedCell;
-use crate::cell::Fresh;
-use crate::cell::Rule;
+use crate::cell::{CacheCell, ErasedCell, Fresh, Rule};
+use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
-use crate::decl::object::sealed;
-use crate::decl::object::AnyCache;
-use crate::decl::object::CellAt;
-use crate::decl::object::Kind;
-use crate::decl::object::Object;
-use crate::heap::parts::Core;
-use crate::key::ObjectKey;
-use crate::track::Ctx;
-use crate::track::Frame;
+use crate::decl::object::{sealed, AnyCache, CellAt, Kind, Object};
 use std::error::Error as StdError;
 use std::fmt;
 use std::panic;
@@ -330,23 +320,15 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         Some((self.cell)(cells).publish_shared(value, self.rule, keep_stale))
     }
 
-    fn compute_owned(&self, heap: &mut Core, key: ObjectKey, frame: &Frame<'_>) -> Option<Fresh> {
-        let value = {
-            let heap = &*heap;
-            let ctx = Ctx {
-                this: &heap.stored::<T>(key).value,
-                id: heap.id_of(key),
-                heap,
-                frame,
-            };
-            self.body.run(&ctx)
-        };
-        if frame.on_cycle() {
+    fn compute_owned(&self, env: &mut dyn sealed::Owned<T>) -> Option<Fresh> {
+        let mut value = None;
+        env.with_ctx(&mut |ctx| value = Some(self.body.run(ctx)));
+        if env.on_cycle() {
             return None;
         }
-        let keep_stale = heap.in_barrier;
-        let cell = (self.cell_mut)(&mut heap.stored_mut::<T>(key).cells);
-        Some(cell.publish_owned(value, self.rule, keep_stale))
+        let keep_stale = env.keep_stale();
+        let value = value.expect("the context ran the computation");
+        Some((self.cell_mut)(env.cells()).publish_owned(value, self.rule, keep_stale))
     }
 
     #[inline(always)]

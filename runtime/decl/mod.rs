@@ -3,6 +3,7 @@
 //! runtime reaches a type's declarations only through the sealed operations they export.
 
 pub(crate) mod cache;
+pub(crate) mod ctx;
 pub(crate) mod field;
 pub(crate) mod object;
 pub(crate) mod ops;

@@ -1,12 +1,7 @@
-use crate::cell::CacheCell;
-use crate::cell::ErasedCell;
-use crate::cell::Fresh;
+use crate::cell::{CacheCell, ErasedCell, Fresh};
+use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
-use crate::heap::parts::Core;
 use crate::key::ObjectId;
-use crate::key::ObjectKey;
-use crate::track::Ctx;
-use crate::track::Frame;
 use std::error::Error as StdError;
 use std::hash::Hasher;
 
@@ -126,6 +121,19 @@ pub(crate) mod sealed {
         Invalidated { hot: bool },
     }
 
+    /// What [`Ops::compute_owned`] needs from the barrier, which holds the heap
+    /// exclusively: a [`Ctx`] to compute with, then the cells to publish into.
+    pub trait Owned<T: Object> {
+        /// Runs `f` with a context over the object being computed.
+        fn with_ctx(&self, f: &mut dyn FnMut(&Ctx<'_, T>));
+        /// Whether the computation ran into a cycle (nothing is published then).
+        fn on_cycle(&self) -> bool;
+        /// Whether the cell keeps its previous value for a rollback.
+        fn keep_stale(&self) -> bool;
+        /// The object's cells.
+        fn cells(&mut self) -> &mut T::Cells;
+    }
+
     /// A type's cells, reached by index (the index of their cache).
     pub trait Cells {
         /// Every cell invalid.
@@ -151,15 +159,10 @@ pub(crate) mod sealed {
             cells: &T::Cells,
             keep_stale: bool,
         ) -> Option<Fresh>;
-        /// Computes through `&Heap`, then publishes into the cell through `&mut Heap`
-        /// (the barrier's way: no atomics). `None`, with nothing published, if the
-        /// computation ran into a cycle.
-        fn compute_owned(
-            &self,
-            heap: &mut Core,
-            key: ObjectKey,
-            frame: &Frame<'_>,
-        ) -> Option<Fresh>;
+        /// Computes through a [`Ctx`] the barrier lends, then publishes into the cell
+        /// through `&mut` access (the barrier's way: no atomics). `None`, with nothing
+        /// published, if the computation ran into a cycle.
+        fn compute_owned(&self, env: &mut dyn Owned<T>) -> Option<Fresh>;
         /// Under a quiet write that invalidates this cache: a cache computed from its own
         /// fields only that was read since it was last computed is recomputed in place,
         /// untracked; any other cache is invalidated.

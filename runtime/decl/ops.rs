@@ -1,7 +1,11 @@
 //! What the runtime does with an object whose type it does not know: [`TypeOps`] for
 //! each [`Object`] type, one static table per type.
 
+use crate::decl::object::sealed::Owned;
+use crate::key::ObjectKey;
+
 use crate::cell::{ErasedCell, Fresh};
+use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::{Kind, Object};
@@ -11,7 +15,7 @@ use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
 use crate::key::{CellId, ObjectId};
 use crate::sync::Bits;
-use crate::track::{Ctx, Frame};
+use crate::track::frame::Frame;
 use qcell::QCellOwner;
 use std::any::Any;
 use std::hash::Hasher;
@@ -74,7 +78,11 @@ impl<T: Object> TypeOps for OpsOf<T> {
     }
 
     fn compute_owned(&self, heap: &mut Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
-        T::CACHES[id.index as usize].compute_owned(heap, id.key, frame)
+        T::CACHES[id.index as usize].compute_owned(&mut OwnedCell {
+            heap,
+            key: id.key,
+            frame,
+        })
     }
 
     fn recheck_own(
@@ -188,5 +196,36 @@ pub(crate) fn into_stored<T: Object>(obj: Obj, owner: &mut QCellOwner) -> Stored
                 .expect("no worker holds a settled object")
                 .expect("a live object")
         }
+    }
+}
+
+/// A cell the barrier computes under `&mut Heap` (see [`Owned`]).
+struct OwnedCell<'a> {
+    heap: &'a mut Core,
+    key: ObjectKey,
+    frame: &'a Frame<'a>,
+}
+
+impl<T: Object> Owned<T> for OwnedCell<'_> {
+    fn with_ctx(&self, f: &mut dyn FnMut(&Ctx<'_, T>)) {
+        let heap = &*self.heap;
+        f(&Ctx {
+            this: &heap.stored::<T>(self.key).value,
+            id: heap.id_of(self.key),
+            heap,
+            frame: self.frame,
+        });
+    }
+
+    fn on_cycle(&self) -> bool {
+        self.frame.on_cycle()
+    }
+
+    fn keep_stale(&self) -> bool {
+        self.heap.in_barrier
+    }
+
+    fn cells(&mut self) -> &mut T::Cells {
+        &mut self.heap.stored_mut::<T>(self.key).cells
     }
 }

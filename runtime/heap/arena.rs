@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::heap::parts::{Core, Obj, Slot};
 use crate::key::{ObjectId, ObjectKey, Tag};
 use crate::sync::Mutex;
-use crate::track::{Graph, Node};
+use crate::track::graph::Graph;
+use crate::track::graph::Node;
 
 use qcell::QCell;
 use std::sync::atomic::Ordering;

@@ -2,6 +2,7 @@
 //! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
+use crate::barrier::journal::Journal;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::error::Error;
@@ -9,7 +10,9 @@ use crate::imm::intern::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
-use crate::track::{Frame, Graph, Journal, Sched, State};
+use crate::track::frame::Frame;
+use crate::track::graph::{Graph, State};
+use crate::track::sched::Sched;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
 use qcell::QCellOwner;

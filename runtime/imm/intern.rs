@@ -36,7 +36,7 @@ use crate::heap::handle::Imm;
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::norm;
-use crate::track::Dep;
+use crate::track::graph::Dep;
 
 /// The class of structurally equal immutable objects an object belongs to: equal for two
 /// objects of one heap exactly when they are structurally equal (cycles included), so it
