@@ -109,7 +109,7 @@ pub use decl::object::{AnyCache, CellAt, CellSet, Kind, Object};
 pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 pub use heap::Heap;
-pub use imm::intern::ClassId;
+pub use imm::class::ClassId;
 pub use key::{ObjectId, Tag};
 pub use owned::Owned;
 pub use shape::Structural;

@@ -1,12 +1,15 @@
 //! The barrier's journal: what a running barrier or transaction must put back, one
 //! record per cell it changed.
 
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+use rustc_hash::FxHashMap;
+use std::any::Any;
+use std::any::TypeId;
+
 use crate::decl::field::FieldMask;
-use crate::key::CellId;
-use crate::key::ObjectKey;
-use crate::track::graph::Dep;
-use crate::track::graph::Node;
-use crate::track::graph::State;
+use crate::key::{CellId, ObjectKey};
+use crate::track::graph::{Dep, Node, State};
 
 /// What a barrier must put back if it rolls back, for one cell: plain data, so that
 /// ending a barrier forgets a thousand records at once rather than one by one.
@@ -91,4 +94,73 @@ pub(crate) fn keep_reads(
         saved.reads = journal.replaced.len() as u32;
         journal.replaced.push((reads, deps.to_vec()));
     }
+}
+
+/// What an open transaction must undo if it fails. The heap keeps one between transactions,
+/// so that a transaction allocates only when it outgrows the largest before it.
+#[derive(Default)]
+pub(crate) struct OpLog {
+    /// What a rollback undoes besides fields, in the order it happened.
+    pub(crate) undo: Vec<Undo>,
+    /// Saved fields, one log per object type (so that saving does not allocate), each in
+    /// the order the fields were saved.
+    pub(crate) fields: FxHashMap<TypeId, Box<dyn FieldLog>>,
+    /// What the transaction did to each object it wrote or created, in the order it first
+    /// did (so that of two failing checks at the end, the first written object's is
+    /// reported).
+    pub(crate) kept: IndexMap<ObjectKey, Kept, FxBuildHasher>,
+    /// Immutable objects created here: classed with their equals when it commits.
+    pub(crate) created_imm: Vec<ObjectKey>,
+}
+
+impl OpLog {
+    pub(crate) fn clear(&mut self) {
+        self.undo.clear();
+        self.kept.clear();
+        self.created_imm.clear();
+        for log in self.fields.values_mut() {
+            log.clear();
+        }
+    }
+}
+
+/// What a transaction did to one object.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Kept {
+    /// The fields saved so far: each is saved once, before its first write (every field
+    /// of an object created here, which a rollback removes).
+    pub(crate) saved: FieldMask,
+    /// Created by the transaction: its caches settle through the journal.
+    pub(crate) created: bool,
+    /// The fields written on the object's own path (nothing outside it read them): its
+    /// `now` caches that read them are rechecked at the end without the journal.
+    pub(crate) own: FieldMask,
+    /// A later write was loud: the object's writes went to the journal after all, which
+    /// settles its `now` caches (a rollback still clears the `lazy_read` caches its own
+    /// path refilled).
+    pub(crate) journaled: bool,
+    /// Removed by the transaction: no later step may write it.
+    pub(crate) removed: bool,
+}
+
+/// One step a rollback undoes, besides fields.
+#[derive(Clone, Copy)]
+pub(crate) enum Undo {
+    /// The object's type declined to save a field (see [`Object::save`]): a rollback
+    /// removes it.
+    Lost(ObjectKey),
+    Created(ObjectKey),
+    Removed(ObjectKey),
+}
+
+/// The fields saved from objects of one type.
+pub(crate) trait FieldLog: Send {
+    fn as_any(&mut self) -> &mut dyn Any;
+    /// Puts every saved field back, last saved first: `reach` lends the object at a key,
+    /// if it lives, to the function that puts its field back.
+    fn put_back(
+        &mut self,
+        reach: &mut dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))),
+    );
+    fn clear(&mut self);
 }

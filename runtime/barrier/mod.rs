@@ -13,8 +13,7 @@ use crate::heap::handle::{Capsule, Mut, Writable};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::frame::Frame;
-use crate::track::graph::Node;
-use crate::track::graph::State;
+use crate::track::graph::{Node, State};
 
 pub(crate) mod alloc;
 pub(crate) mod journal;

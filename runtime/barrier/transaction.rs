@@ -2,12 +2,15 @@
 //! boxes, allocates and removes objects, and is checked once, when it ends. A failure puts
 //! everything back.
 
+use crate::barrier::journal::FieldLog;
+use crate::barrier::journal::Kept;
+use crate::barrier::journal::OpLog;
+use crate::barrier::journal::Undo;
+use crate::decl::ops::stored_mut;
+
 use std::any::{Any, TypeId};
 use std::panic::{self};
 use std::sync::Arc;
-
-use indexmap::IndexMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::barrier::{raise, storage, Writer, Written};
 use crate::decl::field::{Field, FieldMask};
@@ -19,71 +22,6 @@ use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::graph::State;
 
-/// What an open transaction must undo if it fails. The heap keeps one between transactions,
-/// so that a transaction allocates only when it outgrows the largest before it.
-#[derive(Default)]
-pub(crate) struct OpLog {
-    /// What a rollback undoes besides fields, in the order it happened.
-    undo: Vec<Undo>,
-    /// Saved fields, one log per object type (so that saving does not allocate), each in
-    /// the order the fields were saved.
-    fields: FxHashMap<TypeId, Box<dyn FieldLog>>,
-    /// What the transaction did to each object it wrote or created, in the order it first
-    /// did (so that of two failing checks at the end, the first written object's is
-    /// reported).
-    kept: IndexMap<ObjectKey, Kept, FxBuildHasher>,
-    /// Immutable objects created here: classed with their equals when it commits.
-    created_imm: Vec<ObjectKey>,
-}
-
-impl OpLog {
-    fn clear(&mut self) {
-        self.undo.clear();
-        self.kept.clear();
-        self.created_imm.clear();
-        for log in self.fields.values_mut() {
-            log.clear();
-        }
-    }
-}
-
-/// What a transaction did to one object.
-#[derive(Clone, Copy, Default)]
-struct Kept {
-    /// The fields saved so far: each is saved once, before its first write (every field
-    /// of an object created here, which a rollback removes).
-    saved: FieldMask,
-    /// Created by the transaction: its caches settle through the journal.
-    created: bool,
-    /// The fields written on the object's own path (nothing outside it read them): its
-    /// `now` caches that read them are rechecked at the end without the journal.
-    own: FieldMask,
-    /// A later write was loud: the object's writes went to the journal after all, which
-    /// settles its `now` caches (a rollback still clears the `lazy_read` caches its own
-    /// path refilled).
-    journaled: bool,
-    /// Removed by the transaction: no later step may write it.
-    removed: bool,
-}
-
-/// One step a rollback undoes, besides fields.
-#[derive(Clone, Copy)]
-enum Undo {
-    /// The object's type declined to save a field (see [`Object::save`]): a rollback
-    /// removes it.
-    Lost(ObjectKey),
-    Created(ObjectKey),
-    Removed(ObjectKey),
-}
-
-/// The fields saved from objects of one type.
-trait FieldLog: Send {
-    fn as_any(&mut self) -> &mut dyn Any;
-    /// Puts every saved field back, last saved first.
-    fn put_back(&mut self, heap: &mut Core);
-    fn clear(&mut self);
-}
-
 struct Log<T: Object>(Vec<(ObjectKey, T::Saved)>);
 
 impl<T: Object> FieldLog for Log<T> {
@@ -91,11 +29,16 @@ impl<T: Object> FieldLog for Log<T> {
         self
     }
 
-    fn put_back(&mut self, heap: &mut Core) {
+    fn put_back(
+        &mut self,
+        reach: &mut dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))),
+    ) {
         for (key, saved) in self.0.drain(..).rev() {
-            if heap.slots.contains_key(key) {
-                heap.value_mut::<T>(key).restore(saved);
-            }
+            let mut saved = Some(saved);
+            reach(key, &mut |obj| {
+                let saved = saved.take().expect("put back once");
+                stored_mut::<T>(obj).value.restore(saved);
+            });
         }
     }
 
@@ -382,7 +325,11 @@ impl Tx<'_> {
         heap.roll_back();
         // Fields first: an object created here is still there to take them.
         for log in self.log.fields.values_mut() {
-            log.put_back(heap);
+            log.put_back(&mut |key, put| {
+                if let Some(slot) = heap.slots.get_mut(key) {
+                    put(slot.obj.get_mut(&mut heap.owner));
+                }
+            });
         }
         let mut lost = Vec::new();
         for &undo in self.log.undo.iter().rev() {

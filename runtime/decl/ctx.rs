@@ -1,8 +1,7 @@
 //! What a cached computation sees: [`Ctx`]. Reads of its own object are here; reads of
 //! other objects, which record dependency edges, are in `track::read`.
 
-use crate::decl::field::Field;
-use crate::decl::field::FieldMask;
+use crate::decl::field::{Field, FieldMask};
 use crate::heap::parts::Core;
 use crate::key::ObjectId;
 use crate::track::frame::Frame;

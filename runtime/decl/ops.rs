@@ -1,21 +1,19 @@
 //! What the runtime does with an object whose type it does not know: [`TypeOps`] for
 //! each [`Object`] type, one static table per type.
 
-use crate::decl::object::sealed::Owned;
-use crate::key::ObjectKey;
-
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
-use crate::decl::object::sealed::Cells as _;
+use crate::decl::object::sealed::{Cells as _, Owned};
 use crate::decl::object::{Kind, Object};
 use crate::decl::stored::Stored;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
-use crate::key::{CellId, ObjectId};
+use crate::key::{CellId, ObjectId, ObjectKey};
 use crate::sync::Bits;
 use crate::track::frame::Frame;
+
 use qcell::QCellOwner;
 use std::any::Any;
 use std::hash::Hasher;

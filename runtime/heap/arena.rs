@@ -9,8 +9,7 @@ use crate::error::Error;
 use crate::heap::parts::{Core, Obj, Slot};
 use crate::key::{ObjectId, ObjectKey, Tag};
 use crate::sync::Mutex;
-use crate::track::graph::Graph;
-use crate::track::graph::Node;
+use crate::track::graph::{Graph, Node};
 
 use qcell::QCell;
 use std::sync::atomic::Ordering;

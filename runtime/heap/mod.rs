@@ -1,7 +1,8 @@
 //! The arena: slots holding type-erased objects with their tag, cache cells and
 //! tracking data, reached through typed generational handles.
 
-use crate::barrier::transaction::{OpLog, Tx};
+use crate::barrier::journal::OpLog;
+use crate::barrier::transaction::Tx;
 use crate::barrier::Writer;
 use crate::decl::cache::Cache;
 use crate::decl::field::Field;
@@ -12,7 +13,7 @@ use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
 use crate::heap::view::{View, ViewMut};
-use crate::imm::intern::ClassId;
+use crate::imm::class::ClassId;
 use crate::key::Tag;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};

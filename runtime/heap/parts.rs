@@ -2,11 +2,13 @@
 //! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
+use crate::barrier::journal::OpLog;
+
 use crate::barrier::journal::Journal;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::error::Error;
-use crate::imm::intern::{ClassKey, Classes};
+use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
@@ -61,7 +63,7 @@ pub struct Core {
     /// allocation).
     pub(crate) work: Vec<(CellId, State)>,
     /// What a transaction must undo, empty between transactions (kept for its allocations).
-    pub(crate) op_log: Mutex<crate::barrier::transaction::OpLog>,
+    pub(crate) op_log: Mutex<OpLog>,
 }
 
 /// One object with its caches and tracking data.

@@ -2,11 +2,10 @@
 //! into a cycle.
 
 use crate::decl::field::FieldMask;
-
-use crate::error::CacheName;
-use crate::error::Error;
+use crate::error::{CacheName, Error};
 use crate::key::CellId;
 use crate::track::graph::Dep;
+
 use std::cell::Cell as StdCell;
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -3,8 +3,7 @@
 
 use crate::cell::Fresh;
 use crate::decl::field::FieldMask;
-use crate::key::CellId;
-use crate::key::ObjectKey;
+use crate::key::{CellId, ObjectKey};
 use indexmap::IndexMap;
 use indexmap::IndexSet;
 use rustc_hash::FxBuildHasher;

@@ -3,16 +3,12 @@
 
 use crate::decl::cache::Cache;
 use crate::decl::ctx::Ctx;
-use crate::decl::field::Field;
-use crate::decl::field::FieldMask;
+use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
 use crate::error::Error;
 use crate::heap::handle::Handle;
-use crate::heap::parts::Core;
-use crate::heap::parts::Slot;
-use crate::key::CellId;
-use crate::key::ObjectId;
-use crate::key::ObjectKey;
+use crate::heap::parts::{Core, Slot};
+use crate::key::{CellId, ObjectId, ObjectKey};
 use crate::track::frame::Frame;
 use crate::track::graph::Dep;
 
