@@ -1,6 +1,8 @@
 //! The barrier's journal: what a running barrier or transaction must put back, one
 //! record per cell it changed.
 
+use crate::sync::Mutex;
+
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 use rustc_hash::FxHashMap;
@@ -163,4 +165,40 @@ pub(crate) trait FieldLog: Send {
         reach: &mut dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))),
     );
     fn clear(&mut self);
+}
+
+/// The state of the running barrier or transaction, one of the heap's parts: empty
+/// between operations, keeping its allocations.
+pub(crate) struct Barrier {
+    /// A barrier is settling: recomputations keep what a rollback needs.
+    pub(crate) in_barrier: bool,
+    /// What the running barrier must put back if it rolls back, one record per cell it
+    /// changed, in the order it changed them.
+    pub(crate) journal: Mutex<Journal>,
+    /// Numbers barriers, so that a node's pointer into an earlier journal is void.
+    pub(crate) epoch: u64,
+    /// The running barrier recomputed cells (their stale values go at commit).
+    pub(crate) settled: bool,
+    /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
+    /// last computed); when none, settling is skipped.
+    pub(crate) urgent: usize,
+    /// The barrier's list of cells left to mark, empty between barriers (kept for its
+    /// allocation).
+    pub(crate) work: Vec<(CellId, State)>,
+    /// What a transaction must undo, empty between transactions (kept for its allocations).
+    pub(crate) op_log: Mutex<OpLog>,
+}
+
+impl Default for Barrier {
+    fn default() -> Self {
+        Barrier {
+            in_barrier: false,
+            journal: Mutex::new(Journal::default()),
+            epoch: 1,
+            settled: false,
+            urgent: 0,
+            work: Vec::new(),
+            op_log: Mutex::default(),
+        }
+    }
 }

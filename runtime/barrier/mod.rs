@@ -433,7 +433,7 @@ impl Core {
         let graph = self.slots[key].graph.get_mut();
         // The object's own cells that read its other cells go with it: nothing to recheck.
         let others = |c: &&CellId| c.key != key;
-        let mut work = mem::take(&mut self.work);
+        let mut work = mem::take(&mut self.barrier.work);
         work.extend(
             graph
                 .readers
@@ -621,13 +621,13 @@ impl Core {
     /// marks their dependents. Settling is left to the caller: at once for a one-object
     /// write, at the end for a [`Transaction`](crate::Transaction).
     pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
-        let epoch = self.epoch;
+        let epoch = self.barrier.epoch;
         let Slot {
             obj, ops, graph, ..
         } = &mut self.slots[key];
         let graph = graph.get_mut();
-        let journal = &mut self.journal.get_mut().records;
-        let mut work = mem::take(&mut self.work);
+        let journal = &mut self.barrier.journal.get_mut().records;
+        let mut work = mem::take(&mut self.barrier.work);
         work.extend(
             graph
                 .readers
@@ -642,12 +642,12 @@ impl Core {
                     index: i as u32,
                 };
                 let invalidate = |again| obj.invalidate(&mut self.owner, *ops, i, again);
-                let raise = if self.in_barrier {
+                let raise = if self.barrier.in_barrier {
                     raise_cell::<true, _>
                 } else {
                     raise_cell::<false, _>
                 };
-                self.urgent += raise(
+                self.barrier.urgent += raise(
                     id,
                     node,
                     invalidate,
@@ -664,7 +664,7 @@ impl Core {
     /// Raises cells to at least the given state, and their dependents to `Check`.
     pub(crate) fn mark(&mut self, work: Vec<(CellId, State)>) {
         // Marking with the barrier open happens only in a transaction.
-        if self.in_barrier {
+        if self.barrier.in_barrier {
             self.mark_with::<true>(work)
         } else {
             self.mark_with::<false>(work)
@@ -672,8 +672,8 @@ impl Core {
     }
 
     fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State)>) {
-        let epoch = self.epoch;
-        let journal = &mut self.journal.get_mut().records;
+        let epoch = self.barrier.epoch;
+        let journal = &mut self.barrier.journal.get_mut().records;
         while let Some((id, level)) = work.pop() {
             // A removed object's cells go with it.
             let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
@@ -682,32 +682,32 @@ impl Core {
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             let (ops, obj) = (slot.ops, &mut slot.obj);
             let invalidate = |again| obj.invalidate(&mut self.owner, ops, id.index as usize, again);
-            self.urgent +=
+            self.barrier.urgent +=
                 raise_cell::<OPEN, _>(id, node, invalidate, level, epoch, journal, &mut work);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
         // otherwise allocate its work list each time.
-        self.work = work;
+        self.barrier.work = work;
     }
 
     /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy
     /// cache that had been read since it was computed (so the next read is a hit).
     pub(crate) fn settle_journal(&mut self) -> Result<(), Failure> {
-        if self.journal.get_mut().records.is_empty() {
+        if self.barrier.journal.get_mut().records.is_empty() {
             return Ok(());
         }
         self.rev += 1;
         // Only cold lazy caches were invalidated: marking them was the whole job.
-        if mem::take(&mut self.urgent) == 0 {
+        if mem::take(&mut self.barrier.urgent) == 0 {
             return Ok(());
         }
-        self.in_barrier = true;
-        self.settled = true;
+        self.barrier.in_barrier = true;
+        self.barrier.settled = true;
         let result = (|| {
             let mut i = 0;
             let mut speculate = true;
             // Computations below may journal more cells: index, do not iterate.
-            while let Some((id, saved)) = self.journal.get_mut().records.get(i) {
+            while let Some((id, saved)) = self.barrier.journal.get_mut().records.get(i) {
                 let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
                 i += 1;
                 // A removed object's cells go with it (a transaction may have journaled
@@ -728,7 +728,7 @@ impl Core {
             }
             Ok(())
         })();
-        self.in_barrier = false;
+        self.barrier.in_barrier = false;
         result
     }
 
@@ -755,7 +755,7 @@ impl Core {
         }
         if node.state == State::Dirty && node.fields_only {
             let obj = slot.obj.get_mut(&mut self.owner);
-            if let Some((reads, result)) = ops.compute_fields(obj, index, self.in_barrier) {
+            if let Some((reads, result)) = ops.compute_fields(obj, index, self.barrier.in_barrier) {
                 let node = &mut slot.graph.get_mut().nodes[index];
                 let fresh = result.map_err(Failure::Panic)?;
                 node.reads = reads;
@@ -770,8 +770,8 @@ impl Core {
         let node = &mut slot.graph.get_mut().nodes[index];
         let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
         node.computing = true;
-        self.owned_tasks += 1;
-        let frame = Frame::new(self.owned_tasks | 1 << 63, id, None);
+        self.claims.owned_tasks += 1;
+        let frame = Frame::new(self.claims.owned_tasks | 1 << 63, id, None);
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             if let Some((deps, verified_at)) = &check {
                 if !self.inputs_changed(deps, *verified_at, &frame)? {
@@ -796,8 +796,14 @@ impl Core {
             Ok(Ok(Some(fresh))) => {
                 let journaled = node.journaled;
                 let (reads, old) = node.record(frame.take_reads(), fresh, rev);
-                if self.in_barrier {
-                    keep_reads(self.journal.get_mut(), self.epoch, journaled, reads, &old);
+                if self.barrier.in_barrier {
+                    keep_reads(
+                        self.barrier.journal.get_mut(),
+                        self.barrier.epoch,
+                        journaled,
+                        reads,
+                        &old,
+                    );
                 }
                 let slot = &self.slots[id.key];
                 self.relink(id, old, slot);
@@ -854,11 +860,11 @@ impl Core {
 
     /// The barrier succeeded: forget what a rollback would have needed.
     pub(crate) fn commit(&mut self) {
-        self.urgent = 0;
-        let journal = mem::take(self.journal.get_mut());
+        self.barrier.urgent = 0;
+        let journal = mem::take(self.barrier.journal.get_mut());
         // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
         // early cutoff); without settling, the journal holds marked cells only.
-        if mem::take(&mut self.settled) {
+        if mem::take(&mut self.barrier.settled) {
             for (id, _) in &journal.records {
                 let Some(slot) = self.slots.get_mut(id.key) else {
                     continue;
@@ -875,9 +881,9 @@ impl Core {
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.
     pub(crate) fn roll_back(&mut self) {
-        self.urgent = 0;
-        self.settled = false;
-        let mut journal = mem::take(self.journal.get_mut());
+        self.barrier.urgent = 0;
+        self.barrier.settled = false;
+        let mut journal = mem::take(self.barrier.journal.get_mut());
         for (id, saved) in journal.records.drain(..).rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {
                 continue;
@@ -907,8 +913,8 @@ impl Core {
     /// the journal's allocation for the next one.
     fn end_barrier(&mut self, mut journal: Journal) {
         journal.clear();
-        *self.journal.get_mut() = journal;
-        self.epoch += 1;
+        *self.barrier.journal.get_mut() = journal;
+        self.barrier.epoch += 1;
     }
 }
 

@@ -59,9 +59,9 @@ impl Tx<'_> {
     pub(crate) fn begin(heap: &mut Core) -> OpLog {
         // Computations inside see state a rollback may undo: they journal what they change
         // (see `Heap::refresh`), and commit forgets the stale values they keep.
-        heap.in_barrier = true;
-        heap.settled = true;
-        std::mem::take(heap.op_log.get_mut())
+        heap.barrier.in_barrier = true;
+        heap.barrier.settled = true;
+        std::mem::take(heap.barrier.op_log.get_mut())
     }
 
     pub(crate) fn set<T: Object, F>(
@@ -123,7 +123,7 @@ impl Tx<'_> {
         // through a handle that holds its storage then misses and finds it removed.
         let cells = self.heap.slots[key].graph.get_mut().nodes.len() as u32;
         let own = (0..cells).map(|index| (CellId { key, index }, State::Dirty));
-        let mut work = std::mem::take(&mut self.heap.work);
+        let mut work = std::mem::take(&mut self.heap.barrier.work);
         work.extend(own);
         self.heap.mark(work);
         self.heap.slots[key].gone = true;
@@ -245,8 +245,8 @@ impl Tx<'_> {
         );
         // Its `now` and `eager` caches settle with the others at the end.
         let heap = &mut *self.heap;
-        let epoch = heap.epoch;
-        let journal = &mut heap.journal.get_mut().records;
+        let epoch = heap.barrier.epoch;
+        let journal = &mut heap.barrier.journal.get_mut().records;
         for (i, node) in heap.slots[key].graph.get_mut().nodes.iter_mut().enumerate() {
             if node.eager {
                 let id = CellId {
@@ -280,10 +280,10 @@ impl Tx<'_> {
         }
         // Settle every journaled cell: the count of urgent ones misses those that were
         // journaled by a read before a write made them urgent.
-        heap.urgent += 1;
+        heap.barrier.urgent += 1;
         match heap.settle_journal() {
             Ok(()) => {
-                heap.in_barrier = false;
+                heap.barrier.in_barrier = false;
                 heap.commit();
                 for (&key, own) in &self.log.kept {
                     if let Some(slot) = heap
@@ -321,7 +321,7 @@ impl Tx<'_> {
     /// could not be saved, if there is one.
     pub(crate) fn roll_back(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
         let heap = &mut *self.heap;
-        heap.in_barrier = false;
+        heap.barrier.in_barrier = false;
         heap.roll_back();
         // Fields first: an object created here is still there to take them.
         for log in self.log.fields.values_mut() {
@@ -373,7 +373,7 @@ impl Tx<'_> {
     fn end(&mut self) {
         let mut log = std::mem::take(self.log);
         log.clear();
-        *self.heap.op_log.get_mut() = log;
+        *self.heap.barrier.op_log.get_mut() = log;
     }
 }
 

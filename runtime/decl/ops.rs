@@ -72,7 +72,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
             heap,
             frame,
         };
-        T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.in_barrier)
+        T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.barrier.in_barrier)
     }
 
     fn compute_owned(&self, heap: &mut Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
@@ -220,7 +220,7 @@ impl<T: Object> Owned<T> for OwnedCell<'_> {
     }
 
     fn keep_stale(&self) -> bool {
-        self.heap.in_barrier
+        self.heap.barrier.in_barrier
     }
 
     fn cells(&mut self) -> &mut T::Cells {

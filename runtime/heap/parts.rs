@@ -2,19 +2,18 @@
 //! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
-use crate::barrier::journal::OpLog;
+use crate::barrier::journal::Barrier;
+use crate::track::sched::Claims;
 
-use crate::barrier::journal::Journal;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
-use crate::sync::{AtomicU64, Bits, Condvar, Mutex};
+use crate::sync::{Bits, Mutex};
 use crate::track::frame::Frame;
-use crate::track::graph::{Graph, State};
-use crate::track::sched::Sched;
+use crate::track::graph::Graph;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
 use qcell::QCellOwner;
@@ -40,30 +39,12 @@ pub struct Core {
     pub(crate) slots: SlotMap<ObjectKey, Slot>,
     /// Bumped by every write that invalidates something.
     pub(crate) rev: u64,
-    /// A barrier is settling: recomputations keep what a rollback needs.
-    pub(crate) in_barrier: bool,
-    pub(crate) sched: Mutex<Sched>,
-    pub(crate) wake: Condvar,
-    pub(crate) next_task: AtomicU64,
-    /// Tasks of computations the barrier runs under `&mut Heap` (high bit set).
-    pub(crate) owned_tasks: u64,
-    /// What the running barrier must put back if it rolls back, one record per cell it
-    /// changed, in the order it changed them.
-    pub(crate) journal: Mutex<Journal>,
-    /// Numbers barriers, so that a node's pointer into an earlier journal is void.
-    pub(crate) epoch: u64,
-    /// The running barrier recomputed cells (their stale values go at commit).
-    pub(crate) settled: bool,
-    /// Journaled cells the barrier must bring up to date (`now`, `eager`, or read since
-    /// last computed); when none, settling is skipped.
-    pub(crate) urgent: usize,
+    /// Which task computes which cell through `&Heap`.
+    pub(crate) claims: Claims,
+    /// The running barrier's or transaction's state and what it must undo.
+    pub(crate) barrier: Barrier,
     /// The classes of structurally equal immutable objects.
     pub(crate) classes: Classes,
-    /// The barrier's list of cells left to mark, empty between barriers (kept for its
-    /// allocation).
-    pub(crate) work: Vec<(CellId, State)>,
-    /// What a transaction must undo, empty between transactions (kept for its allocations).
-    pub(crate) op_log: Mutex<OpLog>,
 }
 
 /// One object with its caches and tracking data.
@@ -255,18 +236,9 @@ impl Core {
             owner: QCellOwner::new(),
             slots: SlotMap::with_key(),
             rev: 1,
-            in_barrier: false,
-            sched: Mutex::new(Sched::default()),
-            wake: Condvar::new(),
-            next_task: AtomicU64::new(0),
-            owned_tasks: 0,
-            journal: Mutex::new(Journal::default()),
-            epoch: 1,
-            settled: false,
-            urgent: 0,
+            claims: Claims::default(),
+            barrier: Barrier::default(),
             classes: Classes::default(),
-            work: Vec::new(),
-            op_log: Mutex::default(),
         }
     }
 }

@@ -134,12 +134,12 @@ impl Core {
                 &mut b.graph.get_mut().nodes[i],
             );
             // A transaction may have journaled either node: its record follows it.
-            let records = &mut self.journal.get_mut().records;
+            let records = &mut self.barrier.journal.get_mut().records;
             for (key, node) in [
                 (from.key, &a.graph.get_mut().nodes[i]),
                 (to, &b.graph.get_mut().nodes[i]),
             ] {
-                if node.journaled.0 == self.epoch {
+                if node.journaled.0 == self.barrier.epoch {
                     records[node.journaled.1 as usize].0 = CellId {
                         key,
                         index: from.index,

@@ -24,10 +24,10 @@ struct Claim<'h> {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        let mut sched = self.heap.sched.lock();
+        let mut sched = self.heap.claims.sched.lock();
         sched.owners.remove(&self.id);
         drop(sched);
-        self.heap.wake.notify_all();
+        self.heap.claims.wake.notify_all();
     }
 }
 
@@ -74,9 +74,9 @@ impl Core {
         }
         let task = match parent {
             Some(frame) => frame.task,
-            None => self.next_task.fetch_add(1, Ordering::Relaxed) + 1,
+            None => self.claims.next_task.fetch_add(1, Ordering::Relaxed) + 1,
         };
-        let mut sched = self.sched.lock();
+        let mut sched = self.claims.sched.lock();
         loop {
             if cell.is_ready() {
                 return Ok(());
@@ -96,7 +96,7 @@ impl Core {
                         return Err(self.cycle(&path, parent));
                     }
                     sched.waiting.insert(task, id);
-                    sched = self.wake.wait(sched);
+                    sched = self.claims.wake.wait(sched);
                     sched.waiting.remove(&task);
                 }
             }
@@ -109,8 +109,13 @@ impl Core {
             let node = &mut graph.nodes[id.index as usize];
             // A barrier is checking: whatever this computes sees the state it may roll back,
             // so the rollback must put the cell back as it was (invalid).
-            if self.in_barrier {
-                node.save(id, false, self.epoch, &mut self.journal.lock().records);
+            if self.barrier.in_barrier {
+                node.save(
+                    id,
+                    false,
+                    self.barrier.epoch,
+                    &mut self.barrier.journal.lock().records,
+                );
             }
             (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
         };
@@ -149,8 +154,14 @@ impl Core {
                 node.record(frame.take_reads(), fresh, self.rev),
             )
         };
-        if self.in_barrier {
-            keep_reads(&mut self.journal.lock(), self.epoch, journaled, reads, &old);
+        if self.barrier.in_barrier {
+            keep_reads(
+                &mut self.barrier.journal.lock(),
+                self.barrier.epoch,
+                journaled,
+                reads,
+                &old,
+            );
         }
         self.relink(id, old, slot);
         Ok(())
@@ -210,9 +221,9 @@ impl Core {
                 }
                 Dep::Fields(_) => {
                     if let Some(fields) = graph.readers.swap_remove(&id) {
-                        if self.in_barrier {
+                        if self.barrier.in_barrier {
                             drop(graph);
-                            self.journal.lock().unread.push((key, id, fields));
+                            self.barrier.journal.lock().unread.push((key, id, fields));
                         }
                     }
                 }

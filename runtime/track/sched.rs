@@ -1,6 +1,10 @@
 //! Claims: which task computes which cell through `&Heap`, and which task waits for
 //! which cell (a wait that closes a cycle is a cycle error).
 
+use crate::sync::AtomicU64;
+use crate::sync::Condvar;
+use crate::sync::Mutex;
+
 use crate::key::CellId;
 use rustc_hash::FxHashMap;
 
@@ -32,5 +36,26 @@ impl Sched {
             }
         }
         None
+    }
+}
+
+/// The claim scheduler, one of the heap's parts.
+pub(crate) struct Claims {
+    pub(crate) sched: Mutex<Sched>,
+    /// Woken when a claim is released.
+    pub(crate) wake: Condvar,
+    pub(crate) next_task: AtomicU64,
+    /// Tasks of computations the barrier runs under `&mut Heap` (high bit set).
+    pub(crate) owned_tasks: u64,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Claims {
+            sched: Mutex::new(Sched::default()),
+            wake: Condvar::new(),
+            next_task: AtomicU64::new(0),
+            owned_tasks: 0,
+        }
     }
 }
