@@ -4,7 +4,7 @@ pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use core::stringify;
 
-pub use crate::barrier::Writer;
+pub use crate::barrier::writer::Writer;
 pub use crate::cell::CacheCell;
 pub use crate::decl::cache::Cache;
 pub use crate::decl::ctx::Ctx;

@@ -101,7 +101,7 @@ mod track;
 #[doc(hidden)]
 pub mod __private;
 
-pub use barrier::Writer;
+pub use barrier::writer::Writer;
 pub use cell::CacheCell;
 pub use decl::cache::Cache;
 pub use decl::field::{Field, FieldMask};

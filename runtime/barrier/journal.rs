@@ -1,17 +1,16 @@
 //! The barrier's journal: what a running barrier or transaction must put back, one
 //! record per cell it changed.
 
+use crate::decl::field::FieldMask;
+use crate::key::{CellId, ObjectKey};
 use crate::sync::Mutex;
+use crate::track::graph::{Dep, Node, State};
 
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::any::TypeId;
-
-use crate::decl::field::FieldMask;
-use crate::key::{CellId, ObjectKey};
-use crate::track::graph::{Dep, Node, State};
 
 /// What a barrier must put back if it rolls back, for one cell: plain data, so that
 /// ending a barrier forgets a thousand records at once rather than one by one.
@@ -156,14 +155,15 @@ pub(crate) enum Undo {
 }
 
 /// The fields saved from objects of one type.
+/// Lends the live object at a key, type-erased, to a function that puts a field of it
+/// back (see [`FieldLog::put_back`]).
+pub(crate) type Reach<'a> = dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))) + 'a;
+
 pub(crate) trait FieldLog: Send {
     fn as_any(&mut self) -> &mut dyn Any;
     /// Puts every saved field back, last saved first: `reach` lends the object at a key,
     /// if it lives, to the function that puts its field back.
-    fn put_back(
-        &mut self,
-        reach: &mut dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))),
-    );
+    fn put_back(&mut self, reach: &mut Reach<'_>);
     fn clear(&mut self);
 }
 

@@ -1,6 +1,11 @@
 //! Removing objects: what read them is invalidated and rechecked, and the removal is
 //! refused if an invariant fails without them.
 
+use crate::barrier::operate::raise;
+use crate::error::Error;
+use crate::track::graph::State;
+use std::mem;
+
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 
@@ -49,5 +54,63 @@ impl Core {
         for (id, deps) in deps {
             self.unlink(id, deps.iter());
         }
+    }
+
+    /// Removes `key` from view, invalidates what read it and rechecks; on failure the
+    /// object comes back. The caller takes the slot out after success.
+    pub(crate) fn remove_key(&mut self, key: ObjectKey) -> Result<(), Error> {
+        self.remove_keys(&[key])
+    }
+
+    /// [`remove_key`](Heap::remove_key) for several objects at once, with one recheck.
+    pub(crate) fn remove_keys(&mut self, keys: &[ObjectKey]) -> Result<(), Error> {
+        self.hand_over_classes(keys);
+        for &key in keys {
+            self.slots[key].gone = true;
+        }
+        for &key in keys {
+            self.mark_removed(key);
+        }
+        let settled = self.settle_journal();
+        match settled {
+            Ok(()) => {
+                self.commit();
+                for &key in keys {
+                    self.discard(key);
+                }
+                Ok(())
+            }
+            Err(failure) => {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                for &key in keys {
+                    self.slots[key].gone = false;
+                }
+                Err(raise(error))
+            }
+        }
+    }
+
+    pub(crate) fn mark_removed(&mut self, key: ObjectKey) {
+        let graph = self.slots[key].graph.get_mut();
+        // The object's own cells that read its other cells go with it: nothing to recheck.
+        let others = |c: &&CellId| c.key != key;
+        let mut work = mem::take(&mut self.barrier.work);
+        work.extend(
+            graph
+                .readers
+                .keys()
+                .filter(others)
+                .map(|&c| (c, State::Dirty)),
+        );
+        for node in &graph.nodes {
+            work.extend(
+                node.dependents
+                    .iter()
+                    .filter(others)
+                    .map(|&c| (c, State::Dirty)),
+            );
+        }
+        self.mark(work);
     }
 }

@@ -2,25 +2,24 @@
 //! boxes, allocates and removes objects, and is checked once, when it ends. A failure puts
 //! everything back.
 
-use crate::barrier::journal::FieldLog;
-use crate::barrier::journal::Kept;
-use crate::barrier::journal::OpLog;
-use crate::barrier::journal::Undo;
-use crate::decl::ops::stored_mut;
+use crate::barrier::journal::Reach;
 
-use std::any::{Any, TypeId};
-use std::panic::{self};
-use std::sync::Arc;
-
-use crate::barrier::{raise, storage, Writer, Written};
+use crate::barrier::journal::{FieldLog, Kept, OpLog, Undo};
+use crate::barrier::operate::{raise, storage};
+use crate::barrier::writer::{Writer, Written};
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
+use crate::decl::ops::stored_mut;
 use crate::decl::stored::Link;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::graph::State;
+
+use std::any::{Any, TypeId};
+use std::panic::{self};
+use std::sync::Arc;
 
 struct Log<T: Object>(Vec<(ObjectKey, T::Saved)>);
 
@@ -29,10 +28,7 @@ impl<T: Object> FieldLog for Log<T> {
         self
     }
 
-    fn put_back(
-        &mut self,
-        reach: &mut dyn FnMut(ObjectKey, &mut dyn FnMut(&mut (dyn Any + Send + Sync))),
-    ) {
+    fn put_back(&mut self, reach: &mut Reach<'_>) {
         for (key, saved) in self.0.drain(..).rev() {
             let mut saved = Some(saved);
             reach(key, &mut |obj| {

@@ -68,7 +68,7 @@ impl Iterator for Ones {
 ///
 /// Reads and writes through a descriptor are what the runtime tracks, so each field must
 /// have exactly one descriptor, whose index is the field's position in
-/// [`Object::FIELDS`]. The derive generates them.
+/// [`Object::FIELDS`](crate::Object::FIELDS). The derive generates them.
 pub struct Field<T, F> {
     index: usize,
     get: fn(&T) -> &F,
@@ -86,7 +86,7 @@ impl<T, F> Field<T, F> {
         }
     }
 
-    /// The field's position in [`Object::FIELDS`].
+    /// The field's position in [`Object::FIELDS`](crate::Object::FIELDS).
     pub const fn index(&self) -> usize {
         self.index
     }

@@ -100,7 +100,7 @@ cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 
 cell_at!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O, 15 P);
 
 /// A cache of `T` with its value type erased, as [`Object::CACHES`] lists it. Implemented
-/// by [`Cache`] only.
+/// by [`Cache`](crate::Cache) only.
 pub trait AnyCache<T: Object>: Send + Sync + sealed::Ops<T> {
     /// The cache's position in [`Object::CACHES`].
     fn index(&self) -> usize;
@@ -220,7 +220,7 @@ pub enum Kind {
     Now,
     /// Computed right after creation, for immutable objects (`Cache.Eager`): on rayon's
     /// pool for an object made with [`Heap::imm`](crate::Heap::imm) when the cache reads
-    /// only its own fields ([`Cache::on_fields`], as the derive declares it); otherwise, and
+    /// only its own fields ([`Cache::on_fields`](crate::Cache::on_fields), as the derive declares it); otherwise, and
     /// on other objects, synchronously, and again after every invalidation, like `Now`.
     Eager,
 }
@@ -235,9 +235,9 @@ impl Kind {
 /// A type whose values live on a [`Heap`](crate::Heap): its fields, its cached methods,
 /// and how a rejected operation puts its fields back.
 ///
-/// The derive macros implement it; see [`Cache`] for a hand-written implementation.
+/// The derive macros implement it; see [`Cache`](crate::Cache) for a hand-written implementation.
 pub trait Object: Sized + Send + Sync + 'static {
-    /// The field names, in the order of their [`Field`] indices (at most 64).
+    /// The field names, in the order of their [`Field`](crate::Field) indices (at most 64).
     const FIELDS: &'static [&'static str];
     /// The cached methods; entry `i` must have index `i`.
     const CACHES: &'static [&'static dyn AnyCache<Self>];

@@ -3,7 +3,7 @@
 
 use crate::barrier::journal::OpLog;
 use crate::barrier::transaction::Tx;
-use crate::barrier::Writer;
+use crate::barrier::writer::Writer;
 use crate::decl::cache::Cache;
 use crate::decl::field::Field;
 use crate::decl::object::Object;

@@ -3,8 +3,6 @@
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
 use crate::barrier::journal::Barrier;
-use crate::track::sched::Claims;
-
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::error::Error;
@@ -14,6 +12,8 @@ use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::sync::{Bits, Mutex};
 use crate::track::frame::Frame;
 use crate::track::graph::Graph;
+use crate::track::sched::Claims;
+
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
 use qcell::QCellOwner;

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::ops::Deref;
 
+use crate::barrier::operate::raise;
 use crate::barrier::own::Own;
-use crate::barrier::raise;
 use crate::decl::cache::Cache;
 use crate::decl::field::Field;
 use crate::decl::object::Object;
@@ -14,7 +14,7 @@ use crate::heap::handle::{Handle, Mut};
 use crate::heap::parts::Core;
 use crate::key::ObjectId;
 
-/// An object of a borrowed [`Heap`], with its handle checked once: reading its caches
+/// An object of a borrowed [`Heap`](crate::Heap), with its handle checked once: reading its caches
 /// through a view skips the handle check and, for an immutable object, the look-up of the
 /// representative whose caches it shares. While the view lives the heap cannot change, so
 /// a hit is one load of the cell.
@@ -79,10 +79,10 @@ impl<'h, T: Object> View<'h, T> {
     }
 
     /// Reads a cached method's value, computing it if it is not valid (as
-    /// [`Heap::cache`]).
+    /// [`Heap::cache`](crate::Heap::cache)).
     ///
     /// # Errors
-    /// As [`Heap::cache`].
+    /// As [`Heap::cache`](crate::Heap::cache).
     #[inline]
     pub fn cache<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'h V, Error> {
         let cell = (cache.cell)(&self.shared.cells);
@@ -116,10 +116,10 @@ impl<T: Object> fmt::Debug for View<'_, T> {
     }
 }
 
-/// A mutable object of an exclusively borrowed [`Heap`], with its handle checked once:
+/// A mutable object of an exclusively borrowed [`Heap`](crate::Heap), with its handle checked once:
 /// what `slot_map.get_mut(key)` is to a hand-written cache. Each [`set`](ViewMut::set) is
-/// a write as [`Heap::set`] makes it (invalidation, invariant checks and rollback
-/// included), and each [`cache`](ViewMut::cache) a read as [`Heap::cache`] makes it; what
+/// a write as [`Heap::set`](crate::Heap::set) makes it (invalidation, invariant checks and rollback
+/// included), and each [`cache`](ViewMut::cache) a read as [`Heap::cache`](crate::Heap::cache) makes it; what
 /// the view saves is checking the handle again on each.
 ///
 /// ```
@@ -187,10 +187,10 @@ impl<'h, T: Object> ViewMut<'h, T> {
         self.heap
     }
 
-    /// Replaces a field and returns the old value, as [`Heap::set`].
+    /// Replaces a field and returns the old value, as [`Heap::set`](crate::Heap::set).
     ///
     /// # Errors
-    /// As [`Heap::set`]: [`Error::Invariant`] if an invariant that reads the field fails
+    /// As [`Heap::set`](crate::Heap::set): [`Error::Invariant`] if an invariant that reads the field fails
     /// (the field keeps its old value).
     #[inline(always)]
     pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
@@ -207,10 +207,10 @@ impl<'h, T: Object> ViewMut<'h, T> {
         }
     }
 
-    /// Reads a cached method's value, computing it if it is not valid, as [`Heap::cache`].
+    /// Reads a cached method's value, computing it if it is not valid, as [`Heap::cache`](crate::Heap::cache).
     ///
     /// # Errors
-    /// As [`Heap::cache`].
+    /// As [`Heap::cache`](crate::Heap::cache).
     #[inline]
     pub fn cache<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&V, Error> {
         match (cache.cell)(&self.stored().cells).get() {

@@ -1,11 +1,9 @@
 //! Claims: which task computes which cell through `&Heap`, and which task waits for
 //! which cell (a wait that closes a cycle is a cycle error).
 
-use crate::sync::AtomicU64;
-use crate::sync::Condvar;
-use crate::sync::Mutex;
-
 use crate::key::CellId;
+use crate::sync::{AtomicU64, Condvar, Mutex};
+
 use rustc_hash::FxHashMap;
 
 /// Which cells are being computed by which task, and which task waits for which cell.

@@ -1,0 +1,400 @@
+//! The barrier: invalidate what a write can change, settle the invalidated cells that must
+//! be brought up to date (recheck the invariants once), then commit, or roll back every
+//! cell it changed from the journal.
+
+use crate::barrier::journal::keep_reads;
+use crate::barrier::journal::Journal;
+use crate::barrier::journal::Saved;
+use crate::decl::field::FieldMask;
+use crate::error::Error;
+use crate::heap::parts::Core;
+use crate::heap::parts::Slot;
+use crate::key::CellId;
+use crate::key::ObjectKey;
+use crate::track::frame::Frame;
+use crate::track::graph::Node;
+use crate::track::graph::State;
+use std::any::Any;
+use std::mem;
+use std::panic;
+use std::panic::AssertUnwindSafe;
+
+/// Why a barrier did not commit.
+pub(crate) enum Failure {
+    /// This invariant's value is an `Err`.
+    Invariant(CellId),
+    /// A computation that had to run needed its own value.
+    Cycle(Error),
+    /// A computation that had to run panicked; the payload is re-raised after rollback.
+    Panic(Box<dyn Any + Send>),
+}
+
+impl Core {
+    /// Invalidates what a write of `written` on `key` can change, then settles.
+    ///
+    /// The written object's own cells are journaled first, in declaration order, so that
+    /// they settle (and report a failure) before the cells of other objects.
+    pub(crate) fn barrier(&mut self, key: ObjectKey, written: FieldMask) -> Result<(), Failure> {
+        self.invalidate(key, written);
+        let result = self.settle_journal();
+        if result.is_ok() {
+            self.commit();
+        }
+        result
+    }
+
+    /// The first half of the barrier: journals and invalidates the cells a write of
+    /// `written` on `key` can change (the object's own first, in declaration order), and
+    /// marks their dependents. Settling is left to the caller: at once for a one-object
+    /// write, at the end for a [`Transaction`](crate::Transaction).
+    pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
+        let epoch = self.barrier.epoch;
+        let Slot {
+            obj, ops, graph, ..
+        } = &mut self.slots[key];
+        let graph = graph.get_mut();
+        let journal = &mut self.barrier.journal.get_mut().records;
+        let mut work = mem::take(&mut self.barrier.work);
+        work.extend(
+            graph
+                .readers
+                .iter()
+                .filter(|(_, m)| m.intersects(written))
+                .map(|(&c, _)| (c, State::Dirty)),
+        );
+        for (i, node) in graph.nodes.iter_mut().enumerate() {
+            if node.reads.intersects(written) {
+                let id = CellId {
+                    key,
+                    index: i as u32,
+                };
+                let invalidate = |again| obj.invalidate(&mut self.owner, *ops, i, again);
+                let raise = if self.barrier.in_barrier {
+                    raise_cell::<true, _>
+                } else {
+                    raise_cell::<false, _>
+                };
+                self.barrier.urgent += raise(
+                    id,
+                    node,
+                    invalidate,
+                    State::Dirty,
+                    epoch,
+                    journal,
+                    &mut work,
+                );
+            }
+        }
+        self.mark(work);
+    }
+
+    /// Raises cells to at least the given state, and their dependents to `Check`.
+    pub(crate) fn mark(&mut self, work: Vec<(CellId, State)>) {
+        // Marking with the barrier open happens only in a transaction.
+        if self.barrier.in_barrier {
+            self.mark_with::<true>(work)
+        } else {
+            self.mark_with::<false>(work)
+        }
+    }
+
+    fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State)>) {
+        let epoch = self.barrier.epoch;
+        let journal = &mut self.barrier.journal.get_mut().records;
+        while let Some((id, level)) = work.pop() {
+            // A removed object's cells go with it.
+            let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
+                continue;
+            };
+            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
+            let (ops, obj) = (slot.ops, &mut slot.obj);
+            let invalidate = |again| obj.invalidate(&mut self.owner, ops, id.index as usize, again);
+            self.barrier.urgent +=
+                raise_cell::<OPEN, _>(id, node, invalidate, level, epoch, journal, &mut work);
+        }
+        // Kept, empty, for the next barrier: a write that reaches many cells would
+        // otherwise allocate its work list each time.
+        self.barrier.work = work;
+    }
+
+    /// Brings up to date every journaled `now`/`eager` cache, and every journaled lazy
+    /// cache that had been read since it was computed (so the next read is a hit).
+    pub(crate) fn settle_journal(&mut self) -> Result<(), Failure> {
+        if self.barrier.journal.get_mut().records.is_empty() {
+            return Ok(());
+        }
+        self.rev += 1;
+        // Only cold lazy caches were invalidated: marking them was the whole job.
+        if mem::take(&mut self.barrier.urgent) == 0 {
+            return Ok(());
+        }
+        self.barrier.in_barrier = true;
+        self.barrier.settled = true;
+        let result = (|| {
+            let mut i = 0;
+            let mut speculate = true;
+            // Computations below may journal more cells: index, do not iterate.
+            while let Some((id, saved)) = self.barrier.journal.get_mut().records.get(i) {
+                let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
+                i += 1;
+                // A removed object's cells go with it (a transaction may have journaled
+                // them before removing it).
+                let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
+                    continue;
+                };
+                if slot.graph.get_mut().nodes[id.index as usize].eager {
+                    if self.settle(id)? {
+                        return Err(Failure::Invariant(id));
+                    }
+                } else if was_hot && speculate {
+                    // Speculative: a failure here is the lazy cache's, reported when it is
+                    // read. After one, the rest are left to their reads: a failure is
+                    // typically a cycle, which every cell on it would walk again.
+                    speculate = self.settle(id).is_ok();
+                }
+            }
+            Ok(())
+        })();
+        self.barrier.in_barrier = false;
+        result
+    }
+
+    /// Brings the given cells up to date (at creation); no journal, nothing to roll back.
+    pub(crate) fn settle_cells(&mut self, cells: &[CellId]) -> Result<(), Failure> {
+        for &id in cells {
+            if self.settle(id)? {
+                return Err(Failure::Invariant(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings one cell up to date with the cell taken out of the heap, so the value is
+    /// published with plain stores. Returns whether it is a failed invariant.
+    pub(crate) fn settle(&mut self, id: CellId) -> Result<bool, Failure> {
+        let rev = self.rev;
+        let index = id.index as usize;
+        let slot = &mut self.slots[id.key];
+        let ops = slot.ops;
+        let node = &mut slot.graph.get_mut().nodes[index];
+        if node.state == State::Clean {
+            return Ok(node.failed);
+        }
+        if node.state == State::Dirty && node.fields_only {
+            let obj = slot.obj.get_mut(&mut self.owner);
+            if let Some((reads, result)) = ops.compute_fields(obj, index, self.barrier.in_barrier) {
+                let node = &mut slot.graph.get_mut().nodes[index];
+                let fresh = result.map_err(Failure::Panic)?;
+                node.reads = reads;
+                node.revalidated(rev);
+                node.failed = fresh.failed;
+                if std::mem::take(&mut node.uncut) || fresh.changed {
+                    node.changed_at = rev;
+                }
+                return Ok(fresh.failed);
+            }
+        }
+        let node = &mut slot.graph.get_mut().nodes[index];
+        let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
+        node.computing = true;
+        self.claims.owned_tasks += 1;
+        let frame = Frame::new(self.claims.owned_tasks | 1 << 63, id, None);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            if let Some((deps, verified_at)) = &check {
+                if !self.inputs_changed(deps, *verified_at, &frame)? {
+                    let obj = self.slots[id.key].obj.get_mut(&mut self.owner);
+                    ops.cell_mut(obj, index).revalidate_owned();
+                    return Ok(None);
+                }
+            }
+            match crate::stack::grown(|| ops.compute_owned(self, &frame, id)) {
+                Some(fresh) => Ok(Some(fresh)),
+                None => Err(frame.cycle_error().expect("abandoned on a cycle")),
+            }
+        }));
+        let slot = &mut self.slots[id.key];
+        let node = &mut slot.graph.get_mut().nodes[index];
+        node.computing = false;
+        match result {
+            Ok(Ok(None)) => {
+                node.revalidated(rev);
+                Ok(false)
+            }
+            Ok(Ok(Some(fresh))) => {
+                let journaled = node.journaled;
+                let (reads, old) = node.record(frame.take_reads(), fresh, rev);
+                if self.barrier.in_barrier {
+                    keep_reads(
+                        self.barrier.journal.get_mut(),
+                        self.barrier.epoch,
+                        journaled,
+                        reads,
+                        &old,
+                    );
+                }
+                let slot = &self.slots[id.key];
+                self.relink(id, old, slot);
+                Ok(fresh.failed)
+            }
+            Ok(Err(error)) => {
+                self.forget_partial(id, &frame);
+                Err(Failure::Cycle(error))
+            }
+            Err(payload) => {
+                self.forget_partial(id, &frame);
+                // A panic after a read ran into a cycle is the cycle's doing.
+                match frame.cycle_error() {
+                    Some(cycle) => Err(Failure::Cycle(cycle)),
+                    None => Err(Failure::Panic(payload)),
+                }
+            }
+        }
+    }
+
+    /// Unlinks the back edges an abandoned computation made before it stopped.
+    pub(crate) fn forget_partial(&self, id: CellId, frame: &Frame<'_>) {
+        let partial = frame.take_deps();
+        if partial.is_empty() {
+            return;
+        }
+        let Some(slot) = self.slots.get(id.key) else {
+            return;
+        };
+        let kept = slot.graph.lock().nodes[id.index as usize].deps.clone();
+        self.unlink(id, partial.iter().filter(|d| !kept.contains(d)));
+    }
+
+    /// The error a failure reports (or the panic to re-raise); call before rolling back.
+    pub(crate) fn failure_error(&mut self, failure: Failure) -> Result<Error, Box<dyn Any + Send>> {
+        match failure {
+            Failure::Invariant(id) => {
+                let invariant = self.name_of(id);
+                let slot = &mut self.slots[id.key];
+                let source = slot
+                    .ops
+                    .take_failure(slot.obj.get_mut(&mut self.owner), id.index as usize)
+                    .expect("a failed invariant holds its error");
+                Ok(Error::Invariant {
+                    invariant,
+                    source,
+                    value: None,
+                })
+            }
+            Failure::Cycle(error) => Ok(error),
+            Failure::Panic(payload) => Err(payload),
+        }
+    }
+
+    /// The barrier succeeded: forget what a rollback would have needed.
+    pub(crate) fn commit(&mut self) {
+        self.barrier.urgent = 0;
+        let journal = mem::take(self.barrier.journal.get_mut());
+        // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
+        // early cutoff); without settling, the journal holds marked cells only.
+        if mem::take(&mut self.barrier.settled) {
+            for (id, _) in &journal.records {
+                let Some(slot) = self.slots.get_mut(id.key) else {
+                    continue;
+                };
+                if slot.graph.get_mut().nodes[id.index as usize].state == State::Clean {
+                    slot.ops
+                        .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
+                        .commit();
+                }
+            }
+        }
+        self.end_barrier(journal);
+    }
+
+    /// The barrier failed: every journaled cell gets back its value, state and reads.
+    pub(crate) fn roll_back(&mut self) {
+        self.barrier.urgent = 0;
+        self.barrier.settled = false;
+        let mut journal = mem::take(self.barrier.journal.get_mut());
+        for (id, saved) in journal.records.drain(..).rev() {
+            let Some(slot) = self.slots.get_mut(id.key) else {
+                continue;
+            };
+            let node = &mut slot.graph.get_mut().nodes[id.index as usize];
+            node.state = saved.state;
+            node.failed = false;
+            node.uncut = false;
+            node.changed_at = saved.changed_at;
+            node.verified_at = saved.verified_at;
+            slot.ops
+                .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
+                .roll_back(saved.state == State::Clean);
+            if saved.reads != Saved::NO_READS {
+                let (reads, deps) = mem::take(&mut journal.replaced[saved.reads as usize]);
+                node.reads = reads;
+                let new = mem::replace(&mut node.deps, deps);
+                let old = node.deps.clone();
+                self.unlink(id, new.iter().filter(|d| !old.contains(d)));
+                self.link(id, old.iter().filter(|d| !new.contains(d)), &journal.unread);
+            }
+        }
+        self.end_barrier(journal);
+    }
+
+    /// Voids every record of this barrier's journal (by moving to the next epoch) and keeps
+    /// the journal's allocation for the next one.
+    fn end_barrier(&mut self, mut journal: Journal) {
+        journal.clear();
+        *self.barrier.journal.get_mut() = journal;
+        self.barrier.epoch += 1;
+    }
+}
+
+/// Raises one cell to at least `level`, journaling it before its first change and queuing
+/// its dependents for `Check`. Returns 1 if the barrier must bring it up to date (`now`,
+/// `eager`, or read since last computed), else 0.
+///
+/// `OPEN`: a transaction is open, so the cell may have been recomputed since this barrier
+/// journaled it.
+#[inline(always)]
+fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> bool>(
+    id: CellId,
+    node: &mut Node,
+    invalidate: I,
+    level: State,
+    epoch: u64,
+    journal: &mut Vec<(CellId, Saved)>,
+    work: &mut Vec<(CellId, State)>,
+) -> usize {
+    if node.state >= level {
+        return 0;
+    }
+    let prev = node.state;
+    if OPEN && prev == State::Clean && node.journaled.0 == epoch {
+        return raise_again(node, invalidate, work);
+    }
+    let hot = prev == State::Clean && invalidate(false);
+    let mut urgent = 0;
+    if node.save(id, hot, epoch, journal) {
+        urgent = usize::from(node.eager || hot);
+    }
+    node.state = level;
+    if prev == State::Clean {
+        work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+    }
+    urgent
+}
+
+/// [`raise_cell`] for a cell journaled by this barrier and valid again: a transaction
+/// recomputed it since. Its stale value is the one from before the transaction (for a
+/// rollback), not the one its dependents saw since, so it must not be compared: it is made
+/// dirty, and its next computation counts as a change.
+#[cold]
+#[inline(never)]
+fn raise_again(
+    node: &mut Node,
+    invalidate: impl FnOnce(bool) -> bool,
+    work: &mut Vec<(CellId, State)>,
+) -> usize {
+    invalidate(true);
+    node.uncut = true;
+    node.state = State::Dirty;
+    work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+    // Journaled already: the transaction's end settles it if it is eager.
+    0
+}
