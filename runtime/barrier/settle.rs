@@ -2,7 +2,10 @@
 //! be brought up to date (recheck the invariants once), then commit, or roll back every
 //! cell it changed from the journal.
 
-use crate::barrier::journal::keep_reads;
+use crate::track::compute::bring_up_to_date;
+use crate::track::compute::Exclusive;
+use crate::track::compute::Stop;
+
 use crate::barrier::journal::Journal;
 use crate::barrier::journal::Saved;
 use crate::decl::field::FieldMask;
@@ -16,15 +19,13 @@ use crate::track::graph::Node;
 use crate::track::graph::State;
 use std::any::Any;
 use std::mem;
-use std::panic;
-use std::panic::AssertUnwindSafe;
 
 /// Why a barrier did not commit.
 pub(crate) enum Failure {
     /// This invariant's value is an `Err`.
     Invariant(CellId),
-    /// A computation that had to run needed its own value.
-    Cycle(Error),
+    /// A computation that had to run needed its own value, or a read failed.
+    Error(Error),
     /// A computation that had to run panicked; the payload is re-raised after rollback.
     Panic(Box<dyn Any + Send>),
 }
@@ -195,73 +196,18 @@ impl Core {
             }
         }
         let node = &mut slot.graph.get_mut().nodes[index];
-        let check = (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at));
+        let check = node.check();
         node.computing = true;
         self.claims.owned_tasks += 1;
         let frame = Frame::new(self.claims.owned_tasks | 1 << 63, id, None);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            if let Some((deps, verified_at)) = &check {
-                if !self.inputs_changed(deps, *verified_at, &frame)? {
-                    let obj = self.slots[id.key].obj.get_mut(&mut self.owner);
-                    ops.cell_mut(obj, index).revalidate_owned();
-                    return Ok(None);
-                }
-            }
-            match crate::stack::grown(|| ops.compute_owned(self, &frame, id)) {
-                Some(fresh) => Ok(Some(fresh)),
-                None => Err(frame.cycle_error().expect("abandoned on a cycle")),
-            }
-        }));
-        let slot = &mut self.slots[id.key];
-        let node = &mut slot.graph.get_mut().nodes[index];
-        node.computing = false;
+        let result = bring_up_to_date(&mut Exclusive(self), id, &frame, check);
+        self.slots[id.key].graph.get_mut().nodes[index].computing = false;
         match result {
-            Ok(Ok(None)) => {
-                node.revalidated(rev);
-                Ok(false)
-            }
-            Ok(Ok(Some(fresh))) => {
-                let journaled = node.journaled;
-                let (reads, old) = node.record(frame.take_reads(), fresh, rev);
-                if self.barrier.in_barrier {
-                    keep_reads(
-                        self.barrier.journal.get_mut(),
-                        self.barrier.epoch,
-                        journaled,
-                        reads,
-                        &old,
-                    );
-                }
-                let slot = &self.slots[id.key];
-                self.relink(id, old, slot);
-                Ok(fresh.failed)
-            }
-            Ok(Err(error)) => {
-                self.forget_partial(id, &frame);
-                Err(Failure::Cycle(error))
-            }
-            Err(payload) => {
-                self.forget_partial(id, &frame);
-                // A panic after a read ran into a cycle is the cycle's doing.
-                match frame.cycle_error() {
-                    Some(cycle) => Err(Failure::Cycle(cycle)),
-                    None => Err(Failure::Panic(payload)),
-                }
-            }
+            Ok(None) => Ok(false),
+            Ok(Some(fresh)) => Ok(fresh.failed),
+            Err(Stop::Error(error)) => Err(Failure::Error(error)),
+            Err(Stop::Panic(payload)) => Err(Failure::Panic(payload)),
         }
-    }
-
-    /// Unlinks the back edges an abandoned computation made before it stopped.
-    pub(crate) fn forget_partial(&self, id: CellId, frame: &Frame<'_>) {
-        let partial = frame.take_deps();
-        if partial.is_empty() {
-            return;
-        }
-        let Some(slot) = self.slots.get(id.key) else {
-            return;
-        };
-        let kept = slot.graph.lock().nodes[id.index as usize].deps.clone();
-        self.unlink(id, partial.iter().filter(|d| !kept.contains(d)));
     }
 
     /// The error a failure reports (or the panic to re-raise); call before rolling back.
@@ -280,7 +226,7 @@ impl Core {
                     value: None,
                 })
             }
-            Failure::Cycle(error) => Ok(error),
+            Failure::Error(error) => Ok(error),
             Failure::Panic(payload) => Err(payload),
         }
     }

@@ -2,6 +2,11 @@
 //! claim it, compute it with its reads tracked, record the edges — and the read misses
 //! that start it.
 
+use crate::barrier::journal::Journal;
+use crate::cell::Fresh;
+use crate::track::graph::Node;
+use std::any::Any;
+
 use crate::barrier::journal::keep_reads;
 use crate::cell::ErasedCell;
 use crate::decl::cache::Cache;
@@ -11,7 +16,7 @@ use crate::error::{CacheName, Error};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey};
 use crate::track::frame::Frame;
-use crate::track::graph::{Dep, State};
+use crate::track::graph::Dep;
 use std::panic;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
@@ -117,54 +122,26 @@ impl Core {
                     &mut self.barrier.journal.lock().records,
                 );
             }
-            (node.state == State::Check).then(|| (node.deps.clone(), node.verified_at))
+            node.check()
         };
-        if let Some((deps, verified_at)) = check {
-            if !self.inputs_changed(&deps, verified_at, &frame)? {
-                cell.revalidate_shared();
-                slot.graph.lock().nodes[id.index as usize].revalidated(self.rev);
-                return Ok(());
-            }
+        match bring_up_to_date(&mut Shared(self), id, &frame, check) {
+            Ok(_) => Ok(()),
+            Err(Stop::Error(error)) => Err(error),
+            Err(Stop::Panic(payload)) => panic::resume_unwind(payload),
         }
-        let computed = panic::catch_unwind(AssertUnwindSafe(|| {
-            slot.ops.compute_shared(self, &frame, id)
-        }));
-        let fresh = match computed {
-            Ok(Some(fresh)) => fresh,
-            // Ran into a cycle: nothing it did is kept.
-            Ok(None) => {
-                self.forget_partial(id, &frame);
-                return Err(frame.cycle_error().expect("abandoned on a cycle"));
-            }
-            Err(payload) => {
-                self.forget_partial(id, &frame);
-                // A panic after a read ran into a cycle (an unwrapped cycle error, say) is
-                // the cycle's doing.
-                match frame.cycle_error() {
-                    Some(cycle) => return Err(cycle),
-                    None => panic::resume_unwind(payload),
-                }
-            }
-        };
-        let (journaled, (reads, old)) = {
-            let mut graph = slot.graph.lock();
-            let node = &mut graph.nodes[id.index as usize];
-            (
-                node.journaled,
-                node.record(frame.take_reads(), fresh, self.rev),
-            )
-        };
-        if self.barrier.in_barrier {
-            keep_reads(
-                &mut self.barrier.journal.lock(),
-                self.barrier.epoch,
-                journaled,
-                reads,
-                &old,
-            );
+    }
+
+    /// Unlinks the back edges an abandoned computation made before it stopped.
+    pub(crate) fn forget_partial(&self, id: CellId, frame: &Frame<'_>) {
+        let partial = frame.take_deps();
+        if partial.is_empty() {
+            return;
         }
-        self.relink(id, old, slot);
-        Ok(())
+        let Some(slot) = self.slots.get(id.key) else {
+            return;
+        };
+        let kept = slot.graph.lock().nodes[id.index as usize].deps.clone();
+        self.unlink(id, partial.iter().filter(|d| !kept.contains(d)));
     }
 
     /// Whether a cache read by a `Check` computation changed after it was last verified.
@@ -331,5 +308,146 @@ impl Core {
         };
         self.refresh(id, None)?;
         Ok(cell.get().expect("a refreshed cell is valid"))
+    }
+}
+
+/// Why bringing a cell up to date stopped: nothing the computation did is kept.
+pub(crate) enum Stop {
+    /// A read failed (a cycle, most often), or a computation ran into a cycle.
+    Error(Error),
+    /// The computation panicked; the caller resumes or reports the payload.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// The two ways the compute protocol runs: through `&Heap`, where readers share the heap
+/// and a claim gives one of them the cell ([`Shared`]), and under `&mut Heap`, where the
+/// barrier publishes without atomics or locks ([`Exclusive`]).
+pub(crate) trait Way {
+    fn core(&self) -> &Core;
+    /// Computes the cell and publishes its value; `None` if it ran into a cycle.
+    fn compute(&mut self, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
+    /// Makes the cell's stale value valid again: its inputs did not change.
+    fn revalidate(&mut self, id: CellId);
+    fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R;
+    fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R;
+}
+
+/// The compute protocol through `&Heap`.
+pub(crate) struct Shared<'a>(pub(crate) &'a Core);
+
+/// The compute protocol under `&mut Heap`.
+pub(crate) struct Exclusive<'a>(pub(crate) &'a mut Core);
+
+impl Way for Shared<'_> {
+    fn core(&self) -> &Core {
+        self.0
+    }
+
+    fn compute(&mut self, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
+        self.0.slots[id.key].ops.compute_shared(self.0, frame, id)
+    }
+
+    fn revalidate(&mut self, id: CellId) {
+        let slot = &self.0.slots[id.key];
+        slot.ops
+            .cell(slot.obj.get(&self.0.owner), id.index as usize)
+            .revalidate_shared();
+    }
+
+    fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R {
+        f(&mut self.0.slots[id.key].graph.lock().nodes[id.index as usize])
+    }
+
+    fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
+        f(&mut self.0.barrier.journal.lock())
+    }
+}
+
+impl Way for Exclusive<'_> {
+    fn core(&self) -> &Core {
+        self.0
+    }
+
+    fn compute(&mut self, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {
+        let ops = self.0.slots[id.key].ops;
+        ops.compute_owned(self.0, frame, id)
+    }
+
+    fn revalidate(&mut self, id: CellId) {
+        let core = &mut *self.0;
+        let slot = &mut core.slots[id.key];
+        slot.ops
+            .cell_mut(slot.obj.get_mut(&mut core.owner), id.index as usize)
+            .revalidate_owned();
+    }
+
+    fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R {
+        f(&mut self.0.slots[id.key].graph.get_mut().nodes[id.index as usize])
+    }
+
+    fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
+        f(self.0.barrier.journal.get_mut())
+    }
+}
+
+/// The compute protocol, one for reads through `&Heap` and for the barrier, once the cell
+/// is claimed (see [`Core::refresh`] and the barrier's `settle`): a `Check` cell (`check`:
+/// the reads of its last computation and when it was verified) first verifies its inputs
+/// and, if none changed, is valid again (early cutoff); else it is computed with its reads
+/// tracked in `frame`, and the reads are recorded as its edges (those it no longer makes
+/// are unlinked; inside a barrier, the ones it replaced are kept for a rollback). A
+/// computation that runs into a cycle or panics leaves nothing behind.
+///
+/// Returns the computation's outcome, or `None` if the cell was revalidated.
+pub(crate) fn bring_up_to_date<W: Way>(
+    way: &mut W,
+    id: CellId,
+    frame: &Frame<'_>,
+    check: Option<(Vec<Dep>, u64)>,
+) -> Result<Option<Fresh>, Stop> {
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        if let Some((deps, verified_at)) = &check {
+            if !way.core().inputs_changed(deps, *verified_at, frame)? {
+                way.revalidate(id);
+                return Ok(None);
+            }
+        }
+        match crate::stack::grown(|| way.compute(frame, id)) {
+            Some(fresh) => Ok(Some(fresh)),
+            None => Err(frame.cycle_error().expect("abandoned on a cycle")),
+        }
+    }));
+    let rev = way.core().rev;
+    match result {
+        Ok(Ok(None)) => {
+            way.node(id, |node| node.revalidated(rev));
+            Ok(None)
+        }
+        Ok(Ok(Some(fresh))) => {
+            let (journaled, (reads, old)) = way.node(id, |node| {
+                (node.journaled, node.record(frame.take_reads(), fresh, rev))
+            });
+            let core = way.core();
+            if core.barrier.in_barrier {
+                let epoch = core.barrier.epoch;
+                way.journal(|journal| keep_reads(journal, epoch, journaled, reads, &old));
+            }
+            let core = way.core();
+            core.relink(id, old, &core.slots[id.key]);
+            Ok(Some(fresh))
+        }
+        Ok(Err(error)) => {
+            way.core().forget_partial(id, frame);
+            Err(Stop::Error(error))
+        }
+        Err(payload) => {
+            way.core().forget_partial(id, frame);
+            // A panic after a read ran into a cycle (an unwrapped cycle error, say) is the
+            // cycle's doing.
+            match frame.cycle_error() {
+                Some(cycle) => Err(Stop::Error(cycle)),
+                None => Err(Stop::Panic(payload)),
+            }
+        }
     }
 }

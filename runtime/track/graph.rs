@@ -100,6 +100,12 @@ impl Node {
         (old_reads, old_deps)
     }
 
+    /// For a `Check` cell, what verifying its inputs needs: the reads of its last
+    /// computation and the revision it was last verified at.
+    pub(crate) fn check(&self) -> Option<(Vec<Dep>, u64)> {
+        (self.state == State::Check).then(|| (self.deps.clone(), self.verified_at))
+    }
+
     pub(crate) fn revalidated(&mut self, rev: u64) {
         self.state = State::Clean;
         self.verified_at = rev;
