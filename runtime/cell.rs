@@ -138,8 +138,9 @@ pub struct Fresh {
 pub trait ErasedCell: Send + Sync {
     /// Whether the cell holds a valid value.
     fn is_ready(&self) -> bool;
-    /// Moves a valid value to `stale`; returns whether it had been read.
-    fn invalidate(&mut self) -> bool;
+    /// Moves a valid value to `stale`; returns whether it had been read, or `None` if
+    /// the cell held no valid value (its stale value, if any, stays as it is).
+    fn invalidate(&mut self) -> Option<bool>;
     /// Makes the stale value valid again (a check found its inputs unchanged).
     fn revalidate_shared(&self);
     fn revalidate_owned(&mut self);
@@ -160,11 +161,10 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         self.value.get().is_some()
     }
 
-    fn invalidate(&mut self) -> bool {
-        if let Some(v) = self.value.take() {
-            *self.stale.get_mut() = Some(v);
-        }
-        self.seen.set(false)
+    fn invalidate(&mut self) -> Option<bool> {
+        let v = self.value.take()?;
+        *self.stale.get_mut() = Some(v);
+        Some(self.seen.set(false))
     }
 
     fn revalidate_shared(&self) {

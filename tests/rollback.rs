@@ -6,7 +6,9 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::*;
-use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Object};
+use steadfast::{
+    cached, mutable, AnyCache, Cache, CacheCell, Ctx, Error, Field, FieldMask, Heap, Mut, Object,
+};
 
 #[test]
 fn a_failed_mutator_restores_fields_and_caches() {
@@ -490,4 +492,80 @@ mod local_writes {
             prop_assert_eq!(*Local::sum(&heap, &p).unwrap(), a + b);
         }
     }
+}
+
+/// A type settled on its own path (its only cache reads its own fields), whose field another
+/// object's invariant reads.
+#[mutable]
+struct Own {
+    a: i64,
+}
+
+#[cached]
+impl Own {
+    #[cache(lazy_read)]
+    fn c(a: &i64) -> i64 {
+        *a * 10
+    }
+}
+
+#[derive(Debug)]
+struct TooBig;
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too big")
+    }
+}
+impl std::error::Error for TooBig {}
+
+#[mutable]
+struct Reader {
+    x: Mut<Own>,
+}
+
+#[cached]
+impl Reader {
+    #[cache(now)]
+    fn ok(ctx: &Ctx<'_, Self>) -> Result<(), TooBig> {
+        let x = ctx.field(&Reader::X).clone();
+        match ctx.field_of(&x, &Own::A) {
+            Ok(a) if *a > 5 => Err(TooBig),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The object's own path leaves a cell invalid with its old value kept aside; a barrier
+/// that then rolls back must leave the cell invalid, not revive that value as valid.
+#[test]
+fn a_rollback_leaves_an_own_path_invalidation() -> Result<(), Error> {
+    let mut heap = Heap::new();
+    let x = heap.alloc(Own { a: 0 })?;
+    assert_eq!(*Own::c(&heap, &x)?, 0);
+    Own::set_a(&mut heap, &x, 1)?; // read since computed: recomputed in place (10)
+    Own::set_a(&mut heap, &x, 2)?; // not read since: invalidated, 10 kept as stale
+    let _r = heap.alloc(Reader { x: x.clone() })?; // x.a is now read by another object
+    assert!(Own::set_a(&mut heap, &x, 7).is_err()); // through the barrier, rolled back
+    assert_eq!(heap[&x].a, 2);
+    assert_eq!(*Own::c(&heap, &x)?, 20);
+    Ok(())
+}
+
+/// The same for a cell computed inside a transaction that rolls back.
+#[test]
+fn a_rolled_back_transaction_leaves_an_own_path_invalidation() -> Result<(), Error> {
+    let mut heap = Heap::new();
+    let x = heap.alloc(Own { a: 0 })?;
+    assert_eq!(*Own::c(&heap, &x)?, 0);
+    Own::set_a(&mut heap, &x, 1)?;
+    Own::set_a(&mut heap, &x, 2)?;
+    let out: Result<(), Error> = heap.transaction(|tx| {
+        assert_eq!(*Own::c(tx, &x)?, 20); // computed inside: journaled
+        Err(Error::Cycle {
+            chain: Vec::new().into(),
+        })
+    });
+    assert!(out.is_err());
+    assert_eq!(*Own::c(&heap, &x)?, 20);
+    Ok(())
 }

@@ -298,7 +298,7 @@ impl Core {
 /// `OPEN`: a transaction is open, so the cell may have been recomputed since this barrier
 /// journaled it.
 #[inline(always)]
-fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> bool>(
+fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> Option<bool>>(
     id: CellId,
     node: &mut Node,
     invalidate: I,
@@ -314,7 +314,16 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> bool>(
     if OPEN && prev == State::Clean && node.journaled.0 == epoch {
         return raise_again(node, invalidate, work);
     }
-    let hot = prev == State::Clean && invalidate(false);
+    let mut hot = false;
+    if prev == State::Clean {
+        match invalidate(false) {
+            Some(read) => hot = read,
+            // Invalid already, by the object's own path, which leaves nodes as they are:
+            // what a rollback must restore is an invalid cell, not the stale value the own
+            // path kept (`tests/rollback.rs::a_rollback_leaves_an_own_path_invalidation`).
+            None => node.state = State::Dirty,
+        }
+    }
     let mut urgent = 0;
     if node.save(id, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
@@ -334,7 +343,7 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> bool>(
 #[inline(never)]
 fn raise_again(
     node: &mut Node,
-    invalidate: impl FnOnce(bool) -> bool,
+    invalidate: impl FnOnce(bool) -> Option<bool>,
     work: &mut Vec<(CellId, State)>,
 ) -> usize {
     invalidate(true);

@@ -344,7 +344,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
             return sealed::Refill::Invalidated { hot: false };
         }
         sealed::Refill::Invalidated {
-            hot: cell.invalidate(),
+            hot: cell.invalidate().unwrap_or(false),
         }
     }
 

@@ -60,7 +60,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored_mut::<T>(obj).cells.cell_mut(index)
     }
 
-    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool {
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> Option<bool> {
         stored_mut::<T>(obj).cells.invalidate(index)
     }
 

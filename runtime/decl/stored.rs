@@ -67,7 +67,7 @@ impl<T: Object> Storage for Link<T> {
         owner.rw(self)
     }
 
-    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool {
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> Option<bool> {
         owner
             .rw(self)
             .as_mut()

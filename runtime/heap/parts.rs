@@ -81,9 +81,8 @@ pub(crate) enum Obj {
 pub(crate) trait Storage: Send + Sync {
     fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
     fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync);
-    /// Invalidates a cell of the live object; returns whether it had been read since it
-    /// was computed.
-    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> bool;
+    /// Invalidates a cell of the live object: see [`ErasedCell::invalidate`].
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> Option<bool>;
 }
 
 impl Obj {
@@ -95,9 +94,9 @@ impl Obj {
         }
     }
 
-    /// Invalidates a cell; returns whether it had been read since it was computed. `again`:
-    /// the cell was invalidated before in the running transaction, and its stale value,
-    /// kept for a rollback, stays (the current one is dropped).
+    /// Invalidates a cell: see [`ErasedCell::invalidate`]. `again`: the cell was
+    /// invalidated before in the running transaction, and its stale value, kept for a
+    /// rollback, stays (the current one is dropped).
     #[inline]
     pub(crate) fn invalidate(
         &mut self,
@@ -105,10 +104,10 @@ impl Obj {
         ops: &dyn TypeOps,
         index: usize,
         again: bool,
-    ) -> bool {
+    ) -> Option<bool> {
         if again {
             ops.cell_mut(self.get_mut(owner), index).roll_back(false);
-            return false;
+            return Some(false);
         }
         match self {
             Obj::Own(a) => a.invalidate(owner, index),
@@ -166,8 +165,8 @@ pub(crate) trait TypeOps: Send + Sync {
         obj: &'a mut (dyn Any + Send + Sync),
         index: usize,
     ) -> &'a mut dyn ErasedCell;
-    /// Invalidates a cell; returns whether it had been read since it was computed.
-    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> bool;
+    /// Invalidates a cell: see [`ErasedCell::invalidate`].
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> Option<bool>;
     /// Computes a claimed cell through `&Heap`; `None` if it ran into a cycle.
     fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
