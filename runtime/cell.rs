@@ -141,6 +141,10 @@ pub trait ErasedCell: Send + Sync {
     /// Moves a valid value to `stale`; returns whether it had been read, or `None` if
     /// the cell held no valid value (its stale value, if any, stays as it is).
     fn invalidate(&mut self) -> Option<bool>;
+    /// Makes the cell invalid and forgets its stale value: for a cell settled on its
+    /// object's own path, which no other cell reads (no early cutoff to serve) and whose
+    /// rollback is not the journal's.
+    fn clear(&mut self);
     /// Makes the stale value valid again (a check found its inputs unchanged).
     fn revalidate_shared(&self);
     fn revalidate_owned(&mut self);
@@ -167,6 +171,12 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         Some(self.seen.set(false))
     }
 
+    fn clear(&mut self) {
+        self.value.take();
+        *self.stale.get_mut() = None;
+        self.seen.set(false);
+    }
+
     fn revalidate_shared(&self) {
         if let Some(v) = self.stale.lock().take() {
             let _ = self.value.set(v);
@@ -189,6 +199,8 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
             if stale.is_none() {
                 *stale = Some(v);
             }
+            // Invalid: not read since computed.
+            self.seen.set(false);
         }
     }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use steadfast::Heap;
+use steadfast::{cached, mutable, Ctx, Error, Heap, Mut};
 
 #[test]
 fn lazy_read_computes_once_per_invalidation() {
@@ -334,4 +334,60 @@ mod own_writes {
             }
         }
     }
+}
+
+#[mutable]
+struct Twice {
+    a: i64,
+    b: i64,
+}
+
+#[cached]
+impl Twice {
+    #[cache(lazy_read)]
+    fn sum(a: &i64, b: &i64) -> i64 {
+        a + b
+    }
+    #[cache(now)]
+    fn diff(a: &i64, b: &i64) -> i64 {
+        a - b
+    }
+}
+
+#[mutable]
+struct Looker {
+    target: Mut<Twice>,
+}
+
+#[cached]
+impl Looker {
+    #[cache(lazy_read)]
+    fn seen(target: &Mut<Twice>, ctx: &Ctx<'_, Self>) -> i64 {
+        ctx.field_of(target, &Twice::A).copied().unwrap_or(-1)
+    }
+}
+
+/// The object's own path settles a cell without visiting its node: it must not make valid a
+/// cell whose node a barrier left dirty (found by the own-path model in
+/// `tests/transactions.rs`). Here a transaction computes `sum`, then writes a field another
+/// object reads, leaving `sum` invalid but marked as read; a setter on the own path then
+/// must not recompute it behind the node's back, or the next barrier skips it.
+#[test]
+fn the_own_path_leaves_a_cell_the_barrier_left_dirty() -> Result<(), Error> {
+    let mut heap = Heap::new();
+    let p = heap.alloc(Twice { a: 0, b: 0 })?;
+    let look = heap.alloc(Looker { target: p.clone() })?;
+    assert_eq!(*Looker::seen(&heap, &look)?, 0); // `a` is now read by another object
+    heap.transaction(|tx| {
+        assert_eq!(*Twice::sum(tx, &p)?, 0);
+        tx.write(&p, |w| {
+            w.set(&Twice::A, 0);
+            w.set(&Twice::B, 0);
+        })
+    })?;
+    Twice::set_b(&mut heap, &p, 13)?; // `b`: the own path
+    Twice::set_a(&mut heap, &p, -1)?; // `a`: the barrier
+    assert_eq!(*Twice::sum(&heap, &p)?, 12);
+    assert_eq!(*heap.cache(&p, &Twice::DIFF)?, -14);
+    Ok(())
 }

@@ -17,6 +17,10 @@ use std::any::TypeId;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Saved {
     pub(crate) state: State,
+    /// The cell held a valid value, kept aside as its stale value: a rollback makes that
+    /// value valid again. (A node may be `Clean` while its cell is invalid: the object's
+    /// own path settles cells without visiting nodes.)
+    pub(crate) valid: bool,
     pub(crate) hot: bool,
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
@@ -56,6 +60,7 @@ impl Node {
     pub(crate) fn save(
         &mut self,
         id: CellId,
+        valid: bool,
         hot: bool,
         epoch: u64,
         journal: &mut Vec<(CellId, Saved)>,
@@ -68,6 +73,7 @@ impl Node {
             id,
             Saved {
                 state: self.state,
+                valid,
                 hot,
                 changed_at: self.changed_at,
                 verified_at: self.verified_at,

@@ -125,7 +125,7 @@ impl<T: Object> Stored<T> {
                     cell.roll_back(true);
                 }
             } else if !commit && cache.fields().is_some_and(|m| m.intersects(written)) {
-                self.cells.invalidate(i);
+                self.cells.cell_mut(i).clear();
             }
         }
     }

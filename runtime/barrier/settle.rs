@@ -136,7 +136,7 @@ impl Core {
             let mut speculate = true;
             // Computations below may journal more cells: index, do not iterate.
             while let Some((id, saved)) = self.barrier.journal.get_mut().records.get(i) {
-                let (id, was_hot) = (*id, saved.state == State::Clean && saved.hot);
+                let (id, was_hot) = (*id, saved.valid && saved.hot);
                 i += 1;
                 // A removed object's cells go with it (a transaction may have journaled
                 // them before removing it).
@@ -269,7 +269,7 @@ impl Core {
             node.verified_at = saved.verified_at;
             slot.ops
                 .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
-                .roll_back(saved.state == State::Clean);
+                .roll_back(saved.valid);
             if saved.reads != Saved::NO_READS {
                 let (reads, deps) = mem::take(&mut journal.replaced[saved.reads as usize]);
                 node.reads = reads;
@@ -314,18 +314,14 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> Option<bool>>(
     if OPEN && prev == State::Clean && node.journaled.0 == epoch {
         return raise_again(node, invalidate, work);
     }
-    let mut hot = false;
-    if prev == State::Clean {
-        match invalidate(false) {
-            Some(read) => hot = read,
-            // Invalid already, by the object's own path, which leaves nodes as they are:
-            // what a rollback must restore is an invalid cell, not the stale value the own
-            // path kept (`tests/rollback.rs::a_rollback_leaves_an_own_path_invalidation`).
-            None => node.state = State::Dirty,
-        }
-    }
+    // A clean node's cell may be invalid already (the object's own path settles cells
+    // without visiting nodes): then a rollback must leave it invalid.
+    let (valid, hot) = match prev {
+        State::Clean => invalidate(false).map_or((false, false), |hot| (true, hot)),
+        _ => (false, false),
+    };
     let mut urgent = 0;
-    if node.save(id, hot, epoch, journal) {
+    if node.save(id, valid, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
     }
     node.state = level;

@@ -249,7 +249,7 @@ impl Tx<'_> {
                     key,
                     index: i as u32,
                 };
-                node.save(id, false, epoch, journal);
+                node.save(id, false, false, epoch, journal);
             }
         }
         Ok((key, link))

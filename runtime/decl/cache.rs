@@ -334,18 +334,25 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     #[inline(always)]
     fn refill(&self, value: &T, cells: &mut T::Cells) -> sealed::Refill {
         let cell = (self.cell_mut)(cells);
-        if let (Body::Fields(_, compute), true) = (self.body, cell.seen_mut()) {
+        let Body::Fields(_, compute) = self.body else {
+            return sealed::Refill::Invalidated {
+                hot: cell.invalidate().unwrap_or(false),
+            };
+        };
+        // A cell of its own fields that a write settled without the journal has no use for
+        // its old value: no other cell reads it (no early cutoff), and a later rollback
+        // must not revive it (`tests/rollback.rs::a_rollback_leaves_an_own_path_invalidation`).
+        // Only a valid cell is recomputed: an invalid one may be awaiting the barrier (its
+        // node dirty), which would not see a value published behind its back.
+        if cell.is_ready() && cell.seen_mut() {
             // A panic leaves the cell invalid: the next read recomputes and raises it.
             if let Ok(v) = panic::catch_unwind(AssertUnwindSafe(|| compute(value))) {
                 cell.replace(v);
                 return sealed::Refill::Recomputed;
             }
-            cell.invalidate();
-            return sealed::Refill::Invalidated { hot: false };
         }
-        sealed::Refill::Invalidated {
-            hot: cell.invalidate().unwrap_or(false),
-        }
+        cell.clear();
+        sealed::Refill::Invalidated { hot: false }
     }
 
     fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>> {

@@ -16,7 +16,7 @@ use crate::error::{CacheName, Error};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey};
 use crate::track::frame::Frame;
-use crate::track::graph::{Dep, State};
+use crate::track::graph::Dep;
 use std::panic;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
@@ -115,14 +115,10 @@ impl Core {
             // A barrier is checking: whatever this computes sees the state it may roll back,
             // so the rollback must put the cell back as it was (invalid).
             if self.barrier.in_barrier {
-                // The cell is invalid, whatever its node says (the object's own path leaves
-                // nodes as they are): a rollback must leave it invalid, not revive the stale
-                // value the own path kept.
-                if node.state == State::Clean {
-                    node.state = State::Dirty;
-                }
+                // The cell is invalid: it is being computed.
                 node.save(
                     id,
+                    false,
                     false,
                     self.barrier.epoch,
                     &mut self.barrier.journal.lock().records,
