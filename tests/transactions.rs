@@ -445,6 +445,13 @@ mod own_path {
         fn seen(target: &Mut<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
             ctx.field_of(target, &Pair::A).copied().unwrap_or(-1)
         }
+
+        /// Reads the pair's `sum` from outside: once read, `sum` has a dependent (and
+        /// early cutoff to serve), and writes of both fields are loud.
+        #[cache(lazy_read)]
+        fn twice(target: &Mut<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.cache(target, &Pair::SUM).map_or(-1, |s| 2 * s)
+        }
     }
 
     #[derive(Clone, Debug)]
@@ -455,6 +462,7 @@ mod own_path {
         ReadSum(usize),
         ReadDiff(usize),
         Peek(usize),
+        Twice(usize),
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -478,7 +486,8 @@ mod own_path {
             2 => (i.clone(), value(), value()).prop_map(|(i, a, b)| Step::Both(i, a, b)),
             1 => i.clone().prop_map(Step::ReadSum),
             1 => i.clone().prop_map(Step::ReadDiff),
-            1 => i.prop_map(Step::Peek),
+            1 => i.clone().prop_map(Step::Peek),
+            1 => i.prop_map(Step::Twice),
         ]
     }
 
@@ -537,6 +546,12 @@ mod own_path {
                         }
                         Step::Peek(i) => {
                             if *Peek::seen(tx, &peeks[i])? != next[i].0 {
+                                wrong.push(format!("{step:?}"));
+                            }
+                        }
+                        Step::Twice(i) => {
+                            let (a, b) = next[i];
+                            if *Peek::twice(tx, &peeks[i])? != 2 * (a + b) {
                                 wrong.push(format!("{step:?}"));
                             }
                         }
@@ -607,6 +622,13 @@ mod own_path {
             assert!(heap.cache(&pairs[i], &Pair::ORDERED).unwrap().is_ok());
             if peek {
                 assert_eq!(*Peek::seen(heap, &peeks[i]).unwrap(), a, "peek {i}");
+            }
+            if sum && peek {
+                assert_eq!(
+                    *Peek::twice(heap, &peeks[i]).unwrap(),
+                    2 * (a + b),
+                    "twice {i}"
+                );
             }
         }
     }
