@@ -14,35 +14,8 @@ pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicU64;
 
-/// A once-cell: std's `OnceLock` (16 bytes around an `i64`, where `once_cell`'s takes 24),
-/// with the constructor the cells use.
 #[cfg(not(loom))]
-#[derive(Debug)]
-pub(crate) struct OnceCell<T>(std::sync::OnceLock<T>);
-
-#[cfg(not(loom))]
-impl<T> OnceCell<T> {
-    pub(crate) fn new() -> Self {
-        OnceCell(std::sync::OnceLock::new())
-    }
-
-    pub(crate) fn with_value(value: T) -> Self {
-        OnceCell(std::sync::OnceLock::from(value))
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> Option<&T> {
-        self.0.get()
-    }
-
-    pub(crate) fn set(&self, value: T) -> Result<(), T> {
-        self.0.set(value)
-    }
-
-    pub(crate) fn take(&mut self) -> Option<T> {
-        self.0.take()
-    }
-}
+pub(crate) use once_cell::sync::OnceCell;
 
 /// Under loom, a once-cell whose publication is a loom atomic (`ready`, released by `set`
 /// and acquired by `get`), so that loom explores every interleaving of publishing and
