@@ -702,3 +702,223 @@ mod own_path {
         }
     }
 }
+
+/// Objects whose caches all read only their own fields have no tracking nodes until
+/// something tracks them (another object's cache reads one, a write goes through the
+/// barrier, a transaction computes one): the same sequences, against the same model.
+mod untracked {
+    use super::*;
+    use proptest::prelude::*;
+    use steadfast::HeapMut;
+
+    #[derive(Clone, Copy, Debug)]
+    enum End {
+        Ok,
+        Err,
+        Panic,
+    }
+
+    #[mutable]
+    #[derive(Clone, Debug, PartialEq)]
+    struct Lazy {
+        a: i64,
+        b: i64,
+    }
+
+    #[cached]
+    impl Lazy {
+        #[cache(lazy_read)]
+        fn sum(a: &i64, b: &i64) -> i64 {
+            a + b
+        }
+
+        #[cache(lazy_read)]
+        fn neg(b: &i64) -> i64 {
+            -b
+        }
+    }
+
+    /// Reads a `Lazy` from outside: its `a`, and its `sum`.
+    #[mutable]
+    struct Watch {
+        target: Mut<Lazy>,
+    }
+
+    #[cached]
+    impl Watch {
+        #[cache(lazy_read)]
+        fn a(target: &Mut<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.field_of(target, &Lazy::A).copied().unwrap_or(-1)
+        }
+
+        #[cache(lazy_read)]
+        fn twice(target: &Mut<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.cache(target, &Lazy::SUM).map_or(-1, |s| 2 * s)
+        }
+    }
+
+    const N: usize = 3;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SetA(usize, i64),
+        SetB(usize, i64),
+        Both(usize, i64, i64),
+        /// Reads: `sum`, `neg`, the watcher's `a`, the watcher's `twice`.
+        Read(usize, u8),
+        /// Removes the watcher and makes a new one (outside transactions): its edges go,
+        /// and the fields it read stay loud until a write finds them unread.
+        Rewatch(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let i = 0..N;
+        prop_oneof![
+            3 => (i.clone(), -9i64..9).prop_map(|(i, v)| Op::SetA(i, v)),
+            3 => (i.clone(), -9i64..9).prop_map(|(i, v)| Op::SetB(i, v)),
+            2 => (i.clone(), -9i64..9, -9i64..9).prop_map(|(i, a, b)| Op::Both(i, a, b)),
+            4 => (i.clone(), 0u8..4).prop_map(|(i, r)| Op::Read(i, r)),
+            1 => i.prop_map(Op::Rewatch),
+        ]
+    }
+
+    /// What a read gives, by the model.
+    fn expected((a, b): (i64, i64), r: u8) -> i64 {
+        match r {
+            0 => a + b,
+            1 => -b,
+            2 => a,
+            _ => 2 * (a + b),
+        }
+    }
+
+    fn read(heap: &Heap, lazies: &[Mut<Lazy>], watches: &[Mut<Watch>], i: usize, r: u8) -> i64 {
+        match r {
+            0 => *Lazy::sum(heap, &lazies[i]).unwrap(),
+            1 => *Lazy::neg(heap, &lazies[i]).unwrap(),
+            2 => *Watch::a(heap, &watches[i]).unwrap(),
+            _ => *Watch::twice(heap, &watches[i]).unwrap(),
+        }
+    }
+
+    /// Applies one write to the heap (any `HeapMut`) and to the model.
+    fn write(
+        heap: &mut impl HeapMut,
+        lazies: &[Mut<Lazy>],
+        model: &mut [(i64, i64)],
+        op: &Op,
+    ) -> Result<(), Error> {
+        match *op {
+            Op::SetA(i, v) => {
+                Lazy::set_a(heap, &lazies[i], v)?;
+                model[i].0 = v;
+            }
+            Op::SetB(i, v) => {
+                Lazy::set_b(heap, &lazies[i], v)?;
+                model[i].1 = v;
+            }
+            Op::Both(i, a, b) => {
+                heap.write(&lazies[i], |w| {
+                    w.set(&Lazy::A, a);
+                    w.set(&Lazy::B, b);
+                })?;
+                model[i] = (a, b);
+            }
+            Op::Read(..) | Op::Rewatch(_) => {}
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: common::model_cases(1000),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Each round: writes on the heap (each its own operation), then a transaction of
+        /// writes and reads that commits, returns `Err` or panics; reads are compared with
+        /// the model inside and after.
+        #[test]
+        fn untracked_objects_match_the_model(
+            rounds in prop::collection::vec(
+                (
+                    prop::collection::vec(op(), 0..6),
+                    prop::collection::vec(op(), 0..6),
+                    prop_oneof![4 => Just(End::Ok), 1 => Just(End::Err), 1 => Just(End::Panic)],
+                    any::<bool>(),
+                ),
+                1..10,
+            )
+        ) {
+            let mut heap = Heap::new();
+            let mut model = vec![(0, 0); N];
+            let lazies: Vec<Mut<Lazy>> =
+                (0..N).map(|_| heap.alloc(Lazy { a: 0, b: 0 }).unwrap()).collect();
+            let mut watches: Vec<Mut<Watch>> = lazies
+                .iter()
+                .map(|l| heap.alloc(Watch { target: l.clone() }).unwrap())
+                .collect();
+            for (singles, steps, end, watch) in rounds {
+                for op in &singles {
+                    if let Op::Read(i, r) = *op {
+                        prop_assert_eq!(read(&heap, &lazies, &watches, i, r), expected(model[i], r), "{:?}", op);
+                    } else if let Op::Rewatch(i) = *op {
+                        heap.remove(watches[i].clone()).unwrap();
+                        watches[i] = heap.alloc(Watch { target: lazies[i].clone() }).unwrap();
+                    } else {
+                        write(&mut heap, &lazies, &mut model, op).unwrap();
+                    }
+                }
+                let mut next = model.clone();
+                let mut wrong = Vec::new();
+                let out = catch_unwind(AssertUnwindSafe(|| {
+                    heap.transaction(|tx| {
+                        for op in &steps {
+                            if let Op::Read(i, r) = *op {
+                                if read(tx, &lazies, &watches, i, r) != expected(next[i], r) {
+                                    wrong.push(op.clone());
+                                }
+                            } else {
+                                write(tx, &lazies, &mut next, op)?;
+                            }
+                        }
+                        match end {
+                            End::Ok => Ok(()),
+                            End::Err => Err(Error::Schema { type_name: "given up", detail: String::new() }),
+                            End::Panic => panic!("the transaction panics"),
+                        }
+                    })
+                }));
+                prop_assert!(wrong.is_empty(), "reads inside {:?}: {:?}", steps, wrong);
+                if matches!(out, Ok(Ok(()))) {
+                    model = next;
+                }
+                for i in 0..N {
+                    prop_assert_eq!(heap[&lazies[i]].clone(), Lazy { a: model[i].0, b: model[i].1 });
+                    // The watchers only at times: their reads make the objects tracked.
+                    for r in 0..if watch { 4 } else { 2 } {
+                        prop_assert_eq!(read(&heap, &lazies, &watches, i, r), expected(model[i], r), "read {} of {}", r, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A capsule of such a type gets its nodes when it is frozen, and its equals then share
+    /// its caches.
+    #[test]
+    fn a_frozen_capsule_is_tracked() -> Result<(), Error> {
+        let mut heap = Heap::new();
+        let c = heap.capsule(Lazy { a: 2, b: 3 })?;
+        assert_eq!(*Lazy::sum(&heap, &c)?, 5);
+        let frozen = heap.freeze(c)?;
+        let twin = heap.imm(Lazy { a: 2, b: 3 })?;
+        assert_eq!(heap.class_of(frozen)?, heap.class_of(twin)?);
+        assert_eq!(*Lazy::sum(&heap, &twin)?, 5);
+        assert_eq!(*Lazy::neg(&heap, &frozen)?, -3);
+        heap.remove(frozen)?;
+        assert_eq!(*Lazy::sum(&heap, &twin)?, 5);
+        Ok(())
+    }
+}

@@ -276,6 +276,7 @@ impl Core {
 
     /// [`write_quiet`](Heap::write_quiet) after the write: settles it if it is quiet.
     fn quiet<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> Quiet {
+        self.materialize(key);
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();

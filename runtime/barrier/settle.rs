@@ -49,6 +49,7 @@ impl Core {
     /// marks their dependents. Settling is left to the caller: at once for a one-object
     /// write, at the end for a [`Transaction`](crate::Transaction).
     pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
+        self.materialize(key);
         let epoch = self.barrier.epoch;
         let Slot {
             obj, ops, graph, ..

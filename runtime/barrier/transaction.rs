@@ -117,6 +117,7 @@ impl Tx<'_> {
         self.heap.hand_over_classes(&[key]);
         // Its own cells are invalidated (journaled, so a rollback brings them back): a read
         // through a handle that holds its storage then misses and finds it removed.
+        self.heap.materialize(key);
         let cells = self.heap.slots[key].graph.get_mut().nodes.len() as u32;
         let own = (0..cells).map(|index| (CellId { key, index }, State::Dirty));
         let mut work = std::mem::take(&mut self.heap.barrier.work);

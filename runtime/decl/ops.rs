@@ -1,6 +1,8 @@
 //! What the runtime does with an object whose type it does not know: [`TypeOps`] for
 //! each [`Object`] type, one static table per type.
 
+use crate::track::graph::Node;
+
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
@@ -157,6 +159,25 @@ impl<T: Object> TypeOps for OpsOf<T> {
                 });
             });
         }
+    }
+
+    fn untracked(&self) -> bool {
+        // Caches that all read only their own fields and are computed on demand have
+        // nothing to track until another cell reads one of them or a write reaches them
+        // through the barrier: the object's own path settles them.
+        T::CACHES
+            .iter()
+            .all(|c| c.fields().is_some() && !c.kind().is_eager())
+    }
+
+    fn nodes(&self, rev: u64, materialized: bool) -> Vec<Node> {
+        T::CACHES
+            .iter()
+            .map(|c| match (materialized, c.fields()) {
+                (true, Some(fields)) => Node::materialized(fields, rev),
+                _ => Node::new(c.kind().is_eager(), c.fields()),
+            })
+            .collect()
     }
 
     fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits {

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::heap::parts::{Core, Obj, Slot};
 use crate::key::{ObjectId, ObjectKey, Tag};
 use crate::sync::Mutex;
-use crate::track::graph::{Graph, Node};
+use crate::track::graph::Graph;
 
 use qcell::QCell;
 use std::sync::atomic::Ordering;
@@ -117,17 +117,30 @@ impl Core {
 
     /// Puts a new object in the arena, with every cache invalid; nothing is checked but
     /// its type's declaration.
+    /// Gives the object at `key` its tracking nodes if it has none yet (see
+    /// [`Graph::nodes`](crate::track::graph::Graph)).
+    pub(crate) fn materialize(&mut self, key: ObjectKey) {
+        let rev = self.rev;
+        let slot = &mut self.slots[key];
+        let ops = slot.ops;
+        slot.graph.get_mut().materialize(|| ops.nodes(rev, true));
+    }
+
     pub(crate) fn insert<T: Object>(
         &mut self,
         value: T,
         tag: Tag,
     ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
         check_schema::<T>()?;
+        let ops = OpsOf::<T>::OPS;
+        // An immutable object is tracked from the start: its class hands cells and their
+        // nodes between its members.
+        let nodes = match tag != Tag::Imm && ops.untracked() {
+            true => Vec::new(),
+            false => ops.nodes(self.rev, false),
+        };
         let graph = Graph {
-            nodes: T::CACHES
-                .iter()
-                .map(|c| Node::new(c.kind().is_eager(), c.fields()))
-                .collect(),
+            nodes,
             readers: Default::default(),
         };
         let link: Arc<Link<T>> = Arc::new(QCell::new(&self.owner, Some(Stored::new(value, tag))));
@@ -135,7 +148,7 @@ impl Core {
             tag,
             gone: false,
             obj: Obj::Own(link.clone()),
-            ops: OpsOf::<T>::OPS,
+            ops,
             graph: Mutex::new(graph),
             class: None,
             imm_refs: 0,

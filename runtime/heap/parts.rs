@@ -2,6 +2,8 @@
 //! tracking data), the claim scheduler, the barrier's journal and the classes of immutable
 //! objects. [`Heap`](crate::Heap) is the public face of a [`Core`].
 
+use crate::track::graph::Node;
+
 use crate::barrier::journal::Barrier;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
@@ -206,6 +208,13 @@ pub(crate) trait TypeOps: Send + Sync {
     fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool;
     /// Starts the queued eager runs of a shared object on the pool.
     fn spawn_eager(&self, obj: &Obj);
+    /// Whether the type's objects need no tracking nodes until something tracks one of
+    /// their cells (see [`Graph::nodes`]).
+    fn untracked(&self) -> bool;
+    /// The tracking nodes of an object's cells, one per cache: for a new object (every
+    /// cell never computed), or, `materialized`, for one whose cells were settled without
+    /// nodes so far.
+    fn nodes(&self, rev: u64, materialized: bool) -> Vec<Node>;
     /// [`Stored::loud`].
     fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
     /// The object is no longer `mut`: every write goes through the barrier (which

@@ -19,6 +19,7 @@ impl Core {
         let owned = self.owned_from(key)?;
         self.check_unshared(&owned)?;
         for &k in &owned {
+            self.materialize(k);
             let slot = &mut self.slots[k];
             slot.tag = Tag::Imm;
             slot.ops.seal(slot.obj.get_mut(&mut self.owner));

@@ -73,7 +73,13 @@ impl Core {
                 return Ok(());
             }
         }
-        if slot.graph.lock().nodes[id.index as usize].computing {
+        if slot
+            .graph
+            .lock()
+            .nodes
+            .get(id.index as usize)
+            .is_some_and(|n| n.computing)
+        {
             // The barrier is computing it: only that computation can be asking.
             return Err(self.cycle(&[id], parent));
         }
@@ -111,6 +117,18 @@ impl Core {
         let frame = Frame::new(task, id, parent);
         let check = {
             let mut graph = slot.graph.lock();
+            if graph.nodes.is_empty() {
+                if !self.barrier.in_barrier {
+                    // Untracked (see `Graph::nodes`): a cache of its own fields, computed and
+                    // published with nothing to record.
+                    drop(graph);
+                    return match slot.ops.compute_shared(self, &frame, id) {
+                        Some(_) => Ok(()),
+                        None => Err(frame.cycle_error().expect("abandoned on a cycle")),
+                    };
+                }
+                graph.materialize(|| slot.ops.nodes(self.rev, true));
+            }
             let node = &mut graph.nodes[id.index as usize];
             // A barrier is checking: whatever this computes sees the state it may roll back,
             // so the rollback must put the cell back as it was (invalid).

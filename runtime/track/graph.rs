@@ -79,6 +79,18 @@ impl Node {
         }
     }
 
+    /// The node of a lazy `lazy_read` cache of its own fields, made when something first
+    /// tracks it: clean, whatever its cell holds (the cell, not the node, says whether it is
+    /// valid: see `barrier::own`), and changed as of now.
+    pub(crate) fn materialized(fields: FieldMask, rev: u64) -> Self {
+        Node {
+            state: State::Clean,
+            changed_at: rev,
+            verified_at: rev,
+            ..Node::new(false, Some(fields))
+        }
+    }
+
     /// Records a new computation's reads (of its own fields, and of other objects); returns
     /// the reads and deps it replaces.
     pub(crate) fn record(
@@ -204,7 +216,22 @@ impl Readers {
 /// The tracking data of one object.
 #[derive(Debug, Default)]
 pub(crate) struct Graph {
+    /// One per cache, or none yet: an object whose caches all read only its own fields and
+    /// are computed on demand gets its nodes when something first tracks one of its cells
+    /// (another cell reads one, a write goes through the barrier, a transaction computes
+    /// one, it is frozen); until then its own path settles its cells, and a node each would
+    /// be memory spent on nothing.
     pub(crate) nodes: Vec<Node>,
     /// Cells of other objects that read this object's fields, with the fields they read.
     pub(crate) readers: Readers,
+}
+
+impl Graph {
+    /// Makes the nodes if the object has none yet (`make`: see `TypeOps::nodes`).
+    #[inline]
+    pub(crate) fn materialize(&mut self, make: impl FnOnce() -> Vec<Node>) {
+        if self.nodes.is_empty() {
+            self.nodes = make();
+        }
+    }
 }

@@ -99,6 +99,8 @@ impl<'a, T: Object> Ctx<'a, T> {
             }
         };
         let mut graph = slot.graph.lock();
+        // The cell gains a dependent: it is tracked from now on.
+        graph.materialize(|| slot.ops.nodes(self.heap.rev, true));
         let node = &mut graph.nodes[id.index as usize];
         node.dependents.insert(self.frame.cell);
         let reads = node.reads;
