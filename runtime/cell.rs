@@ -91,6 +91,7 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
     }
 
     pub(crate) fn take(&mut self) -> Option<V> {
+        self.seen.set(false);
         self.value.take()
     }
 

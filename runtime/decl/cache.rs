@@ -342,9 +342,11 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         // A cell of its own fields that a write settled without the journal has no use for
         // its old value: no other cell reads it (no early cutoff), and a later rollback
         // must not revive it (`tests/rollback.rs::a_rollback_leaves_an_own_path_invalidation`).
-        // Only a valid cell is recomputed: an invalid one may be awaiting the barrier (its
-        // node dirty), which would not see a value published behind its back.
-        if cell.is_ready() && cell.seen_mut() {
+        // A cell read since it was computed is valid (invalidating a cell clears the mark):
+        // an invalid one may be awaiting the barrier (its node dirty), which would not see a
+        // value published behind its back, so it must not be recomputed here.
+        debug_assert!(!cell.seen_mut() || cell.is_ready(), "a read cell is valid");
+        if cell.seen_mut() {
             // A panic leaves the cell invalid: the next read recomputes and raises it.
             if let Ok(v) = panic::catch_unwind(AssertUnwindSafe(|| compute(value))) {
                 cell.replace(v);
