@@ -167,9 +167,15 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
     }
 
     fn invalidate(&mut self) -> Option<bool> {
-        let v = self.value.take()?;
-        *self.stale.get_mut() = Some(v);
-        Some(self.seen.set(false))
+        let valid = match self.value.take() {
+            Some(v) => {
+                *self.stale.get_mut() = Some(v);
+                true
+            }
+            None => false,
+        };
+        let seen = self.seen.set(false);
+        valid.then_some(seen)
     }
 
     fn clear(&mut self) {
