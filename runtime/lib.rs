@@ -215,7 +215,7 @@ pub use steadfast_derive::imm;
 /// ```
 pub use steadfast_derive::mutable;
 
-/// Declares the cached methods of a [`capsule`], [`imm`] or [`mutable`] type; each carries
+/// Declares the cached methods of a [`capsule`], [`imm`](macro@imm) or [`mutable`] type; each carries
 /// `#[cache(kind)]` (L42's `Cache.*` annotations):
 ///
 /// | kind | form | generated |

@@ -153,7 +153,7 @@ pub(crate) struct Kept {
 /// One step a rollback undoes, besides fields.
 #[derive(Clone, Copy)]
 pub(crate) enum Undo {
-    /// The object's type declined to save a field (see [`Object::save`]): a rollback
+    /// The object's type declined to save a field (see [`Object::save`](crate::Object::save)): a rollback
     /// removes it.
     Lost(ObjectKey),
     Created(ObjectKey),

@@ -31,7 +31,7 @@ use std::any::Any;
 use std::mem;
 use std::panic;
 
-/// What [`Heap::write_quiet`] did.
+/// What [`Heap::write_quiet`](crate::heap::parts::Core::write_quiet) did.
 enum Quiet {
     /// The write was quiet, and its barrier is done.
     Yes,
@@ -108,7 +108,7 @@ impl Core {
     /// before its first write; then the write is settled by the first of three exits that
     /// applies — the object alone, if nothing outside it reads what was written
     /// ([`Stored::settle_own`]); the object and its graph, if no other object's cell is
-    /// reached ([`quiet`](Heap::quiet)); else the barrier. All three share the rollback:
+    /// reached ([`quiet`](crate::heap::parts::Core::quiet)); else the barrier. All three share the rollback:
     /// the saved fields go back.
     #[inline]
     fn operate<T: Object, R>(
@@ -139,7 +139,7 @@ impl Core {
         self.operate_slow(id, whole, f)
     }
 
-    /// [`operate`](Heap::operate) for a handle whose storage is gone or immutable: the
+    /// [`operate`](crate::heap::parts::Core::operate) for a handle whose storage is gone or immutable: the
     /// slot's checks say why (or, if it lives after all, the write goes through).
     #[cold]
     #[inline(never)]
@@ -194,7 +194,7 @@ impl Core {
         Err(error)
     }
 
-    /// Ends a write that [`write_quiet`](Heap::write_quiet) began: nothing more if it was
+    /// Ends a write that [`write_quiet`](crate::heap::parts::Core::write_quiet) began: nothing more if it was
     /// quiet, else the full barrier. On failure every cell is as before the write, and the
     /// caller puts the fields back; the error (or the panic to resume) is returned.
     fn finish_write(
@@ -261,7 +261,7 @@ impl Core {
     /// no journal: its `now` cells are rechecked first, each once, in declaration order,
     /// with their previous values kept aside, so a failure puts back just those; only when
     /// all hold are the lazy cells invalidated (or, if they were being read, recomputed at
-    /// once, as in [`settle_journal`](Heap::settle_journal)). A write that is not quiet is
+    /// once, as in [`settle_journal`](crate::heap::parts::Core::settle_journal)). A write that is not quiet is
     /// left to the full barrier, with nothing invalidated yet. The object is reached once
     /// for the write and the barrier together.
     fn write_quiet<T: Object, R>(
@@ -274,7 +274,7 @@ impl Core {
         (out, written, quiet)
     }
 
-    /// [`write_quiet`](Heap::write_quiet) after the write: settles it if it is quiet.
+    /// [`write_quiet`](crate::heap::parts::Core::write_quiet) after the write: settles it if it is quiet.
     fn quiet<T: Object>(&mut self, key: ObjectKey, written: FieldMask) -> Quiet {
         self.materialize(key);
         let rev = self.rev + 1;

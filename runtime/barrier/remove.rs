@@ -62,7 +62,7 @@ impl Core {
         self.remove_keys(&[key])
     }
 
-    /// [`remove_key`](Heap::remove_key) for several objects at once, with one recheck.
+    /// [`remove_key`](crate::heap::parts::Core::remove_key) for several objects at once, with one recheck.
     pub(crate) fn remove_keys(&mut self, keys: &[ObjectKey]) -> Result<(), Error> {
         self.hand_over_classes(keys);
         for &key in keys {

@@ -1,4 +1,4 @@
-//! Operations over several objects: a [`Transaction`] sets fields, runs mutators and
+//! Operations over several objects: a [`Transaction`](crate::Transaction) sets fields, runs mutators and
 //! boxes, allocates and removes objects, and is checked once, when it ends. A failure puts
 //! everything back.
 

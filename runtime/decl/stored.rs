@@ -27,7 +27,7 @@ pub struct Stored<T: Object> {
     /// by a cache with dependents. A superset: reads add to it as they record edges (under
     /// `&Heap`, hence atomic), and a write through the barrier recomputes it from the
     /// graph. A write to any other field is settled by the object alone
-    /// ([`Heap::set`]'s own path), as a hand-written setter would.
+    /// ([`Heap::set`](crate::Heap::set)'s own path), as a hand-written setter would.
     pub(crate) loud: Bits,
     /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
     /// every field once it is not `mut`.

@@ -38,7 +38,7 @@ impl Core {
         Ok(self.slot(self.id_of(key))?.0)
     }
 
-    /// [`slot`](Heap::slot), with errors naming the handle's type.
+    /// [`slot`](crate::heap::parts::Core::slot), with errors naming the handle's type.
     #[inline]
     pub(crate) fn typed_slot<T: Object>(&self, id: ObjectId) -> Result<(&Slot, ObjectKey), Error> {
         self.slot(id).map_err(|e| match e {

@@ -243,7 +243,7 @@ impl Heap {
     ///
     /// The capsule owns what its handles reach, following every handle its fields hold
     /// (see [`Object::handles`]), cycles included, and stopping at objects that are
-    /// already immutable. Writes through a [`Mut`](crate::Mut) handle to one of them kept
+    /// already immutable. Writes through a [`Mut`] handle to one of them kept
     /// elsewhere fail from now on with [`Error::Immutable`].
     ///
     /// # Errors

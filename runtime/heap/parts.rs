@@ -29,8 +29,8 @@ static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 
 /// An arena of objects with cached methods and invariants that stay right.
 ///
-/// Objects are created with a tag ([`imm`](Heap::imm), [`capsule`](Heap::capsule),
-/// [`alloc`](Heap::alloc) for `mut`), read through `&Heap` from any number of threads,
+/// Objects are created with a tag ([`imm`](crate::Heap::imm), [`capsule`](crate::Heap::capsule),
+/// [`alloc`](crate::Heap::alloc) for `mut`), read through `&Heap` from any number of threads,
 /// and written through `&mut Heap`, where the write barrier invalidates exactly the
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Core {
@@ -71,14 +71,14 @@ pub(crate) struct Slot {
 /// Where an object's `Option<Stored<T>>` lives.
 pub(crate) enum Obj {
     /// Owned by the slot and by the `mut` and capsule handles, reached through the heap's
-    /// [`QCellOwner`] (a [`Link`], type-erased).
+    /// [`QCellOwner`] (a [`Link`](crate::decl::stored::Link), type-erased).
     Own(Arc<dyn Storage>),
     /// An immutable object whose eager caches run on workers, which hold weak references to
     /// it, with the state of those runs.
     Shared(Arc<dyn Any + Send + Sync>, Arc<Runs>),
 }
 
-/// A [`Link`] with its type erased: the typed work the barrier does on every cell it
+/// A [`Link`](crate::decl::stored::Link) with its type erased: the typed work the barrier does on every cell it
 /// marks, behind one dynamic call.
 pub(crate) trait Storage: Send + Sync {
     fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
@@ -173,7 +173,7 @@ pub(crate) trait TypeOps: Send + Sync {
     fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.
     fn compute_owned(&self, heap: &mut Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
-    /// [`Stored::recheck_own`], with the failure as an error of object `object` (or the
+    /// [`Stored::recheck_own`](crate::decl::stored::Stored::recheck_own), with the failure as an error of object `object` (or the
     /// panic's payload).
     fn recheck_own(
         &self,
@@ -181,7 +181,7 @@ pub(crate) trait TypeOps: Send + Sync {
         object: ObjectId,
         written: FieldMask,
     ) -> Result<(), Result<Error, Box<dyn Any + Send>>>;
-    /// [`Stored::end_own`].
+    /// [`Stored::end_own`](crate::decl::stored::Stored::end_own).
     fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
     /// [`Ops::compute_fields`](crate::decl::object::sealed::Ops::compute_fields).
     fn compute_fields(
@@ -200,11 +200,11 @@ pub(crate) trait TypeOps: Send + Sync {
     /// Drops the value and cells of an object in the heap's own storage (the heap is
     /// dropped: handles that outlive it must not keep objects, or cycles of them, alive).
     fn clear(&self, obj: &mut (dyn Any + Send + Sync));
-    /// [`Object::handles`].
+    /// [`Object::handles`](crate::Object::handles).
     fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId));
-    /// [`Object::hash_shape`].
+    /// [`Object::hash_shape`](crate::Object::hash_shape).
     fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool;
-    /// [`Object::same_shape`] of two objects of this type.
+    /// [`Object::same_shape`](crate::Object::same_shape) of two objects of this type.
     fn same_shape(&self, a: &(dyn Any + Send + Sync), b: &(dyn Any + Send + Sync)) -> bool;
     /// Starts the queued eager runs of a shared object on the pool.
     fn spawn_eager(&self, obj: &Obj);
@@ -215,7 +215,7 @@ pub(crate) trait TypeOps: Send + Sync {
     /// cell never computed), or, `materialized`, for one whose cells were settled without
     /// nodes so far.
     fn nodes(&self, rev: u64, materialized: bool) -> Vec<Node>;
-    /// [`Stored::loud`].
+    /// [`Stored::loud`](crate::decl::stored::Stored::loud).
     fn loud<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
     /// The object is no longer `mut`: every write goes through the barrier (which
     /// refuses it).

@@ -3,8 +3,8 @@
 //! representative, so equal objects share them.
 //!
 //! The invariant is that classes are exactly the structural-equality classes of the live
-//! immutable objects. New immutable objects (one from [`Heap::imm`], a whole graph from
-//! [`Heap::freeze`]) are added in one batch: their strongly connected components are
+//! immutable objects. New immutable objects (one from [`Heap::imm`](crate::Heap::imm), a whole graph from
+//! [`Heap::freeze`](crate::Heap::freeze)) are added in one batch: their strongly connected components are
 //! visited children first, so everything outside the component being added is already
 //! classed, and then
 //!
@@ -21,7 +21,7 @@
 //!   with fixed labels around it was exact.
 //!
 //! Every lookup is confirmed by comparing shapes with
-//! [`Object::same_shape`](crate::Object::same_shape), so hash collisions cost time, never
+//! [`Object::same_shape`], so hash collisions cost time, never
 //! correctness.
 
 use crate::decl::object::Object;

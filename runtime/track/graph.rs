@@ -52,7 +52,7 @@ pub(crate) struct Node {
     /// Revision at which the value last changed, and at which it was last known valid.
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
-    /// Where a barrier keeps this node's [`Saved`] record: the barrier's epoch and the
+    /// Where a barrier keeps this node's [`Saved`](crate::barrier::journal::Saved) record: the barrier's epoch and the
     /// index in its journal. A record of an earlier epoch is void, so committing a barrier
     /// does not need to visit the nodes it journaled.
     pub(crate) journaled: (u64, u32),
