@@ -54,7 +54,7 @@ impl Tx<'_> {
     /// Opens a transaction on `heap`; returns the log it fills.
     pub(crate) fn begin(heap: &mut Core) -> OpLog {
         // Computations inside see state a rollback may undo: they journal what they change
-        // (see `Heap::refresh`), and commit forgets the stale values they keep.
+        // (see `Core::refresh`), and commit forgets the stale values they keep.
         heap.barrier.in_barrier = true;
         heap.barrier.settled = true;
         std::mem::take(heap.barrier.op_log.get_mut())
@@ -220,7 +220,7 @@ impl Tx<'_> {
         let reach = written.union(kept.own);
         self.heap.invalidate(key, reach);
         // Computations from here on see the write: they must not pass for checks made
-        // before it (see `Heap::inputs_changed`).
+        // before it (see `Core::inputs_changed`).
         self.heap.rev += 1;
         Ok(out)
     }
