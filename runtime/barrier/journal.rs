@@ -8,7 +8,6 @@ use crate::track::graph::{Dep, Node, State};
 
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
-use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::any::TypeId;
 
@@ -110,8 +109,11 @@ pub(crate) struct OpLog {
     /// What a rollback undoes besides fields, in the order it happened.
     pub(crate) undo: Vec<Undo>,
     /// Saved fields, one log per object type (so that saving does not allocate), each in
-    /// the order the fields were saved.
-    pub(crate) fields: FxHashMap<TypeId, Box<dyn FieldLog>>,
+    /// the order the fields were saved. A list, searched from the type last used: a
+    /// transaction writes few types, and mostly the one it wrote last.
+    pub(crate) fields: Vec<(TypeId, Box<dyn FieldLog>)>,
+    /// The index in `fields` of the type last saved.
+    pub(crate) last_fields: usize,
     /// What the transaction did to each object it wrote or created, in the order it first
     /// did (so that of two failing checks at the end, the first written object's is
     /// reported).
@@ -125,7 +127,7 @@ impl OpLog {
         self.undo.clear();
         self.kept.clear();
         self.created_imm.clear();
-        for log in self.fields.values_mut() {
+        for (_, log) in &mut self.fields {
             log.clear();
         }
     }

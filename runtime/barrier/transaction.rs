@@ -17,6 +17,7 @@ use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::graph::State;
 
+use indexmap::map::Entry;
 use std::any::{Any, TypeId};
 use std::panic::{self};
 use std::sync::Arc;
@@ -41,6 +42,29 @@ impl<T: Object> FieldLog for Log<T> {
     fn clear(&mut self) {
         self.0.clear();
     }
+}
+
+/// The log of the fields saved from objects of type `T`, made on first use; `last`: the
+/// index of the log used last, looked at first.
+fn field_log<'a, T: Object>(
+    logs: &'a mut Vec<(TypeId, Box<dyn FieldLog>)>,
+    last: &mut usize,
+) -> &'a mut Log<T> {
+    let ty = TypeId::of::<T>();
+    if logs.get(*last).is_none_or(|(t, _)| *t != ty) {
+        *last = match logs.iter().position(|(t, _)| *t == ty) {
+            Some(i) => i,
+            None => {
+                logs.push((ty, Box::new(Log::<T>(Vec::new()))));
+                logs.len() - 1
+            }
+        };
+    }
+    logs[*last]
+        .1
+        .as_any()
+        .downcast_mut::<Log<T>>()
+        .expect("the log of its type")
 }
 
 /// An open transaction's state: the heap's core and the log of what to undo. The public
@@ -162,12 +186,15 @@ impl Tx<'_> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = id.key;
-        let kept = self.log.kept.get(&key);
+        let heap = &mut *self.heap;
+        // One look-up of what the transaction did to the object; nothing is recorded for a
+        // write refused below.
+        let entry = self.log.kept.entry(key);
+        let removed = matches!(&entry, Entry::Occupied(k) if k.get().removed);
         // Through the handle's storage, as a setter alone, if the object may take its own
         // path; else the slot's checks (they say why it may not be written at all).
-        let heap = &mut *self.heap;
         let direct = id.heap == heap.id
-            && !kept.is_some_and(|k| k.removed)
+            && !removed
             && heap.owner.ro(link).as_ref().is_some_and(|s| s.own_path());
         if !direct {
             heap.writable::<T>(id)?;
@@ -176,7 +203,7 @@ impl Tx<'_> {
             true => heap.owner.rw(link).as_mut().expect("checked live"),
             false => heap.stored_mut::<T>(key),
         };
-        let kept = self.log.kept.entry(key).or_default();
+        let kept = entry.or_default();
         let Written {
             out,
             written,
@@ -187,15 +214,10 @@ impl Tx<'_> {
         kept.saved = now_kept;
         // Recorded before a panic goes on: the rollback puts these fields back.
         if !saved.is_empty() {
-            let log = self
-                .log
-                .fields
-                .entry(TypeId::of::<T>())
-                .or_insert_with(|| Box::new(Log::<T>(Vec::new())))
-                .as_any()
-                .downcast_mut::<Log<T>>()
-                .expect("one log per type");
-            log.0.extend(saved.into_iter().map(|s| (key, s)));
+            let log = &mut field_log::<T>(&mut self.log.fields, &mut self.log.last_fields).0;
+            for s in saved.into_iter() {
+                log.push((key, s));
+            }
         }
         if lost {
             self.log.undo.push(Undo::Lost(key));
@@ -321,7 +343,7 @@ impl Tx<'_> {
         heap.barrier.in_barrier = false;
         heap.roll_back();
         // Fields first: an object created here is still there to take them.
-        for log in self.log.fields.values_mut() {
+        for (_, log) in &mut self.log.fields {
             log.put_back(&mut |key, put| {
                 if let Some(slot) = heap.slots.get_mut(key) {
                     put(slot.obj.get_mut(&mut heap.owner));

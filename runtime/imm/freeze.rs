@@ -121,6 +121,9 @@ impl Core {
     /// Classes the objects `keys`, just immutable, and starts the eager caches of those
     /// that founded a class.
     pub(crate) fn classify(&mut self, keys: &[ObjectKey]) {
+        if keys.is_empty() {
+            return;
+        }
         for rep in self.normalize(keys) {
             let slot = &self.slots[rep];
             slot.ops.spawn_eager(&slot.obj);
