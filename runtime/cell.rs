@@ -37,7 +37,42 @@ pub struct CacheCell<V> {
     seen: Flag,
     /// The previous value while the cell is invalid (compared for early cutoff), and
     /// during a barrier until it commits (put back if it rolls back).
-    stale: Mutex<Option<V>>,
+    stale: Stale<V>,
+}
+
+/// Where a cell keeps its stale value: boxed, and only once the cell first needs one (an
+/// invalidation through `&mut Heap` that keeps a value aside), so that a cell that is
+/// never invalidated while valid costs one pointer here. Through `&Heap` a stale value is
+/// only read or taken, never made, so the box is never created there. Once made it stays,
+/// so that a cell invalidated again and again allocates once.
+struct Stale<V>(Option<Box<Mutex<Option<V>>>>);
+
+impl<V> Stale<V> {
+    /// The stale value, exclusively; `None` also when no box was ever made.
+    fn get_mut(&mut self) -> Option<&mut Option<V>> {
+        self.0.as_deref_mut().map(Mutex::get_mut)
+    }
+
+    fn take_mut(&mut self) -> Option<V> {
+        self.get_mut().and_then(Option::take)
+    }
+
+    fn is_none_mut(&mut self) -> bool {
+        self.get_mut().is_none_or(|v| v.is_none())
+    }
+
+    fn clear(&mut self) {
+        if let Some(v) = self.get_mut() {
+            *v = None;
+        }
+    }
+
+    fn put(&mut self, value: V) {
+        match self.get_mut() {
+            Some(v) => *v = Some(value),
+            None => self.0 = Some(Box::new(Mutex::new(Some(value)))),
+        }
+    }
 }
 
 impl<V> Default for CacheCell<V> {
@@ -45,7 +80,7 @@ impl<V> Default for CacheCell<V> {
         CacheCell {
             value: OnceCell::new(),
             seen: Flag::new(false),
-            stale: Mutex::new(None),
+            stale: Stale(None),
         }
     }
 }
@@ -103,12 +138,17 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
     }
 
     pub(crate) fn publish_shared(&self, value: V, rule: Rule<V>, keep_stale: bool) -> Fresh {
-        let mut stale = self.stale.lock();
-        let fresh = Self::judge(&value, stale.as_ref(), rule);
-        if !keep_stale {
-            *stale = None;
-        }
-        drop(stale);
+        let fresh = match &self.stale.0 {
+            Some(stale) => {
+                let mut stale = stale.lock();
+                let fresh = Self::judge(&value, stale.as_ref(), rule);
+                if !keep_stale {
+                    *stale = None;
+                }
+                fresh
+            }
+            None => Self::judge(&value, None, rule),
+        };
         self.seen.store(true, Ordering::Relaxed);
         let _ = self.value.set(value);
         fresh
@@ -116,9 +156,9 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
 
     pub(crate) fn publish_owned(&mut self, value: V, rule: Rule<V>, keep_stale: bool) -> Fresh {
         let stale = self.stale.get_mut();
-        let fresh = Self::judge(&value, stale.as_ref(), rule);
+        let fresh = Self::judge(&value, stale.as_ref().and_then(|s| s.as_ref()), rule);
         if !keep_stale {
-            *stale = None;
+            self.stale.clear();
         }
         self.seen.set(false);
         self.value = OnceCell::with_value(value);
@@ -139,9 +179,11 @@ pub struct Fresh {
 pub trait ErasedCell: Send + Sync {
     /// Whether the cell holds a valid value.
     fn is_ready(&self) -> bool;
-    /// Moves a valid value to `stale`; returns whether it had been read, or `None` if
-    /// the cell held no valid value (its stale value, if any, stays as it is).
-    fn invalidate(&mut self) -> Option<bool>;
+    /// Makes a valid value invalid, keeping it as the stale value if `keep` or if it was
+    /// read since it was computed (else it is dropped); returns whether it had been read,
+    /// or `None` if the cell held no valid value (its stale value, if any, stays as it
+    /// is).
+    fn invalidate(&mut self, keep: bool) -> Option<bool>;
     /// Makes the cell invalid and forgets its stale value: for a cell settled on its
     /// object's own path, which no other cell reads (no early cutoff to serve) and whose
     /// rollback is not the journal's.
@@ -166,45 +208,41 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         self.value.get().is_some()
     }
 
-    fn invalidate(&mut self) -> Option<bool> {
-        let valid = match self.value.take() {
-            Some(v) => {
-                *self.stale.get_mut() = Some(v);
-                true
-            }
-            None => false,
-        };
+    fn invalidate(&mut self, keep: bool) -> Option<bool> {
         let seen = self.seen.set(false);
-        valid.then_some(seen)
+        let v = self.value.take()?;
+        if keep || seen {
+            self.stale.put(v);
+        }
+        Some(seen)
     }
 
     fn clear(&mut self) {
         self.value.take();
-        *self.stale.get_mut() = None;
+        self.stale.clear();
         self.seen.set(false);
     }
 
     fn revalidate_shared(&self) {
-        if let Some(v) = self.stale.lock().take() {
+        if let Some(v) = self.stale.0.as_ref().and_then(|s| s.lock().take()) {
             let _ = self.value.set(v);
         }
     }
 
     fn revalidate_owned(&mut self) {
-        if let Some(v) = self.stale.get_mut().take() {
+        if let Some(v) = self.stale.take_mut() {
             self.value = OnceCell::with_value(v);
         }
     }
 
     fn roll_back(&mut self, was_valid: bool) {
-        let stale = self.stale.get_mut();
         if was_valid {
-            if let Some(old) = stale.take() {
+            if let Some(old) = self.stale.take_mut() {
                 self.value = OnceCell::with_value(old);
             }
         } else if let Some(v) = self.value.take() {
-            if stale.is_none() {
-                *stale = Some(v);
+            if self.stale.is_none_mut() {
+                self.stale.put(v);
             }
             // Invalid: not read since computed.
             self.seen.set(false);
@@ -213,7 +251,7 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
 
     fn commit(&mut self) {
         if self.value.get().is_some() {
-            *self.stale.get_mut() = None;
+            self.stale.clear();
         }
     }
 
@@ -227,6 +265,6 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
     fn put_value(&mut self, value: Box<dyn Any + Send>) {
         let value = value.downcast::<V>().expect("a value of the cell's type");
         self.value = OnceCell::with_value(*value);
-        *self.stale.get_mut() = None;
+        self.stale.clear();
     }
 }

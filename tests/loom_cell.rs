@@ -112,3 +112,106 @@ fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     });
 }
+
+/// An object with a cache of its own field (`half`), and a watcher whose cache reads that
+/// cache through the heap: the shape that keeps stale values (a cache other cells read, and
+/// a cache whose input may turn out unchanged).
+struct Halved {
+    n: u64,
+    runs: std::sync::Arc<AtomicUsize>,
+}
+
+impl Halved {
+    const N: Field<Halved, u64> = Field::new(0, |h| &h.n, |h| &mut h.n);
+    const HALF: Cache<Halved, u64> = Cache::lazy_read::<0>("half", |c| {
+        c.all().runs.fetch_add(1, Ordering::SeqCst);
+        c.field(&Halved::N) / 2
+    });
+}
+
+impl Object for Halved {
+    const FIELDS: &'static [&'static str] = &["n"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Halved::HALF];
+    type Cells = (CacheCell<u64>,);
+    type Saved = u64;
+    fn save(&self, _: FieldMask) -> Option<u64> {
+        Some(self.n)
+    }
+    fn restore(&mut self, n: u64) {
+        self.n = n;
+    }
+}
+
+struct Watch {
+    of: steadfast::Mut<Halved>,
+    runs: std::sync::Arc<AtomicUsize>,
+}
+
+impl Watch {
+    const OF: Field<Watch, steadfast::Mut<Halved>> = Field::new(0, |w| &w.of, |w| &mut w.of);
+    const SEEN: Cache<Watch, u64> = Cache::lazy_read::<0>("seen", |c| {
+        c.all().runs.fetch_add(1, Ordering::SeqCst);
+        *c.cache(c.field(&Watch::OF), &Halved::HALF).unwrap() + 100
+    });
+}
+
+impl Object for Watch {
+    const FIELDS: &'static [&'static str] = &["of"];
+    const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Watch::SEEN];
+    type Cells = (CacheCell<u64>,);
+    type Saved = steadfast::Mut<Halved>;
+    fn save(&self, _: FieldMask) -> Option<steadfast::Mut<Halved>> {
+        Some(self.of.clone())
+    }
+    fn restore(&mut self, of: steadfast::Mut<Halved>) {
+        self.of = of;
+    }
+}
+
+/// A dependent invalidated with its old value kept aside (to check: its input may turn out
+/// unchanged), then read concurrently: the input is unchanged, and the dependent's stale
+/// value becomes valid again without recomputing, whichever thread gets there first.
+#[test]
+fn concurrent_reads_revalidate_a_stale_value_once() {
+    loom::model(|| {
+        let mut heap = Heap::new();
+        let half_runs = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen_runs = std::sync::Arc::new(AtomicUsize::new(0));
+        let h = heap
+            .alloc(Halved {
+                n: 4,
+                runs: half_runs.clone(),
+            })
+            .unwrap();
+        let w = heap
+            .alloc(Watch {
+                of: h.clone(),
+                runs: seen_runs.clone(),
+            })
+            .unwrap();
+        assert_eq!(*heap.cache(&w, &Watch::SEEN).unwrap(), 102);
+        // Read since computed: the barrier recomputes both, leaving them unread.
+        heap.set(&h, &Halved::N, 6).unwrap();
+        // `half` was read by `seen`'s recomputation: the barrier recomputes it (3, unchanged);
+        // `seen` was not read since: left to check, its value (103) kept aside.
+        heap.set(&h, &Halved::N, 7).unwrap();
+        let (half_before, seen_before) = (
+            half_runs.load(Ordering::SeqCst),
+            seen_runs.load(Ordering::SeqCst),
+        );
+        let heap = Arc::new(heap);
+        let other = {
+            let (heap, w) = (heap.clone(), w.clone());
+            thread::spawn(move || *heap.cache(&w, &Watch::SEEN).unwrap())
+        };
+        assert_eq!(*heap.cache(&w, &Watch::SEEN).unwrap(), 103);
+        assert_eq!(other.join().unwrap(), 103);
+        assert_eq!(*heap.cache(&h, &Halved::HALF).unwrap(), 3);
+        assert_eq!(half_runs.load(Ordering::SeqCst), half_before);
+        assert_eq!(
+            seen_runs.load(Ordering::SeqCst),
+            seen_before,
+            "revalidated, not recomputed"
+        );
+    });
+}

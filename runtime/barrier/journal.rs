@@ -20,6 +20,9 @@ pub(crate) struct Saved {
     /// value valid again. (A node may be `Clean` while its cell is invalid: the object's
     /// own path settles cells without visiting nodes.)
     pub(crate) valid: bool,
+    /// The cell held a valid value and dropped it (see `raise_cell`): a rollback leaves it
+    /// invalid, dropping what the barrier computed into it.
+    pub(crate) dropped: bool,
     pub(crate) hot: bool,
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
@@ -60,6 +63,7 @@ impl Node {
         &mut self,
         id: CellId,
         valid: bool,
+        dropped: bool,
         hot: bool,
         epoch: u64,
         journal: &mut Vec<(CellId, Saved)>,
@@ -73,6 +77,7 @@ impl Node {
             Saved {
                 state: self.state,
                 valid,
+                dropped,
                 hot,
                 changed_at: self.changed_at,
                 verified_at: self.verified_at,

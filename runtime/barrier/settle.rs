@@ -70,7 +70,8 @@ impl Core {
                     key,
                     index: i as u32,
                 };
-                let invalidate = |again| obj.invalidate(&mut self.owner, *ops, i, again);
+                let invalidate =
+                    |again, keep| obj.invalidate(&mut self.owner, *ops, i, again, keep);
                 let raise = if self.barrier.in_barrier {
                     raise_cell::<true, _>
                 } else {
@@ -110,7 +111,8 @@ impl Core {
             };
             let node = &mut slot.graph.get_mut().nodes[id.index as usize];
             let (ops, obj) = (slot.ops, &mut slot.obj);
-            let invalidate = |again| obj.invalidate(&mut self.owner, ops, id.index as usize, again);
+            let invalidate =
+                |again, keep| obj.invalidate(&mut self.owner, ops, id.index as usize, again, keep);
             self.barrier.urgent +=
                 raise_cell::<OPEN, _>(id, node, invalidate, level, epoch, journal, &mut work);
         }
@@ -137,7 +139,8 @@ impl Core {
             let mut speculate = true;
             // Computations below may journal more cells: index, do not iterate.
             while let Some((id, saved)) = self.barrier.journal.get_mut().records.get(i) {
-                let (id, was_hot) = (*id, saved.valid && saved.hot);
+                // Hot: valid and read since computed when it was journaled.
+                let (id, was_hot) = (*id, saved.hot);
                 i += 1;
                 // A removed object's cells go with it (a transaction may have journaled
                 // them before removing it).
@@ -268,9 +271,14 @@ impl Core {
             node.uncut = false;
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
-            slot.ops
-                .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize)
-                .roll_back(saved.valid);
+            let cell = slot
+                .ops
+                .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize);
+            if saved.dropped {
+                cell.clear();
+            } else {
+                cell.roll_back(saved.valid);
+            }
             if saved.reads != Saved::NO_READS {
                 let (reads, deps) = mem::take(&mut journal.replaced[saved.reads as usize]);
                 node.reads = reads;
@@ -299,7 +307,7 @@ impl Core {
 /// `OPEN`: a transaction is open, so the cell may have been recomputed since this barrier
 /// journaled it.
 #[inline(always)]
-fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> Option<bool>>(
+fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     id: CellId,
     node: &mut Node,
     invalidate: I,
@@ -317,12 +325,22 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> Option<bool>>(
     }
     // A clean node's cell may be invalid already (the object's own path settles cells
     // without visiting nodes): then a rollback must leave it invalid.
+    //
+    // The old value is kept aside only where it has a use: an invariant's, for a rollback
+    // (which must not make it check again); one that dependents may compare against
+    // (early cutoff); one that may turn out unchanged (`Check`); one read since it was
+    // computed (likely read again, after a rollback too). A dirty lazy cache that nothing
+    // reads and that was not read since it was computed is recomputed on its next read
+    // whatever happens, so its value is dropped and a rollback leaves it invalid: marking
+    // it moves no value and touches no other memory.
+    let keep = level != State::Dirty || node.eager || !node.dependents.is_empty();
     let (valid, hot) = match prev {
-        State::Clean => invalidate(false).map_or((false, false), |hot| (true, hot)),
+        State::Clean => invalidate(false, keep).map_or((false, false), |hot| (true, hot)),
         _ => (false, false),
     };
+    let kept = keep || hot;
     let mut urgent = 0;
-    if node.save(id, valid, hot, epoch, journal) {
+    if node.save(id, valid && kept, valid && !kept, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
     }
     node.state = level;
@@ -340,10 +358,10 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool) -> Option<bool>>(
 #[inline(never)]
 fn raise_again(
     node: &mut Node,
-    invalidate: impl FnOnce(bool) -> Option<bool>,
+    invalidate: impl FnOnce(bool, bool) -> Option<bool>,
     work: &mut Vec<(CellId, State)>,
 ) -> usize {
-    invalidate(true);
+    invalidate(true, true);
     node.uncut = true;
     node.state = State::Dirty;
     work.extend(node.dependents.iter().map(|&c| (c, State::Check)));

@@ -272,7 +272,7 @@ impl Tx<'_> {
                     key,
                     index: i as u32,
                 };
-                node.save(id, false, false, epoch, journal);
+                node.save(id, false, false, false, epoch, journal);
             }
         }
         Ok((key, link))

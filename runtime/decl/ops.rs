@@ -62,8 +62,13 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored_mut::<T>(obj).cells.cell_mut(index)
     }
 
-    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize) -> Option<bool> {
-        stored_mut::<T>(obj).cells.invalidate(index)
+    fn invalidate(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep: bool,
+    ) -> Option<bool> {
+        stored_mut::<T>(obj).cells.invalidate(index, keep)
     }
 
     fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh> {

@@ -67,12 +67,12 @@ impl<T: Object> Storage for Link<T> {
         owner.rw(self)
     }
 
-    fn invalidate(&self, owner: &mut QCellOwner, index: usize) -> Option<bool> {
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize, keep: bool) -> Option<bool> {
         owner
             .rw(self)
             .as_mut()
             .expect("a marked cell's object is live")
             .cells
-            .invalidate(index)
+            .invalidate(index, keep)
     }
 }

@@ -138,6 +138,7 @@ impl Core {
                     id,
                     false,
                     false,
+                    false,
                     self.barrier.epoch,
                     &mut self.barrier.journal.lock().records,
                 );
