@@ -86,6 +86,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             type Saved = (#(#rt::Option<#tys>,)*);
 
             #[allow(unused_variables)]
+            #[inline]
             fn save(&self, fields: #rt::FieldMask) -> #rt::Option<Self::Saved> {
                 #[allow(unused_imports)]
                 use #rt::{CloneField as _, KeepField as _};
@@ -99,6 +100,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             }
 
             #[allow(unused_variables)]
+            #[inline]
             fn restore(&mut self, saved: Self::Saved) {
                 #(if let #rt::Some(value) = saved.#index { self.#idents = value; })*
             }

@@ -95,6 +95,7 @@ impl<'a, T: Object> Writer<'a, T> {
         self.value
     }
 
+    #[inline]
     pub(crate) fn touch(&mut self, fields: FieldMask) {
         self.written = self.written.union(fields);
         let new = FieldMask(fields.0 & !self.kept.0);
