@@ -3,6 +3,7 @@
 
 use crate::track::graph::Node;
 
+use crate::cell::Was;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
@@ -62,12 +63,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored_mut::<T>(obj).cells.cell_mut(index)
     }
 
-    fn invalidate(
-        &self,
-        obj: &mut (dyn Any + Send + Sync),
-        index: usize,
-        keep: bool,
-    ) -> Option<bool> {
+    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize, keep: bool) -> Was {
         stored_mut::<T>(obj).cells.invalidate(index, keep)
     }
 

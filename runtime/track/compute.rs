@@ -136,9 +136,7 @@ impl Core {
                 // The cell is invalid: it is being computed.
                 node.save(
                     id,
-                    false,
-                    false,
-                    false,
+                    crate::cell::Was::Invalid,
                     self.barrier.epoch,
                     &mut self.barrier.journal.lock().records,
                 );
