@@ -171,19 +171,6 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
     }
 }
 
-/// What invalidating a cell found and did with its value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Was {
-    /// It held no valid value.
-    Invalid,
-    /// Valid, not read since computed; the value was dropped (nothing had a use for it).
-    Dropped,
-    /// Valid, not read since computed; the value is kept as the stale value.
-    Kept,
-    /// Valid and read since computed; the value is kept as the stale value.
-    Read,
-}
-
 /// The result of bringing a cell up to date by computing it.
 #[derive(Clone, Copy, Debug)]
 pub struct Fresh {
@@ -198,9 +185,10 @@ pub trait ErasedCell: Send + Sync {
     /// Whether the cell holds a valid value.
     fn is_ready(&self) -> bool;
     /// Makes a valid value invalid, keeping it as the stale value if `keep` or if it was
-    /// read since it was computed (else it is dropped); says which (its stale value, if it
-    /// held no valid value, stays as it is).
-    fn invalidate(&mut self, keep: bool) -> Was;
+    /// read since it was computed (else it is dropped); returns whether it had been read,
+    /// or `None` if the cell held no valid value (its stale value, if any, stays as it
+    /// is).
+    fn invalidate(&mut self, keep: bool) -> Option<bool>;
     /// Makes the cell invalid and forgets its stale value: for a cell settled on its
     /// object's own path, which no other cell reads (no early cutoff to serve) and whose
     /// rollback is not the journal's.
@@ -225,20 +213,13 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         self.value.get().is_some()
     }
 
-    fn invalidate(&mut self, keep: bool) -> Was {
+    fn invalidate(&mut self, keep: bool) -> Option<bool> {
         let seen = self.seen.set(false);
-        let Some(v) = self.value.take() else {
-            return Was::Invalid;
-        };
-        if seen {
+        let v = self.value.take()?;
+        if keep || seen {
             self.stale.put(v);
-            Was::Read
-        } else if keep {
-            self.stale.put(v);
-            Was::Kept
-        } else {
-            Was::Dropped
         }
+        Some(seen)
     }
 
     fn clear(&mut self) {

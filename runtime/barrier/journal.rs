@@ -1,7 +1,6 @@
 //! The barrier's journal: what a running barrier or transaction must put back, one
 //! record per cell it changed.
 
-use crate::cell::Was;
 use crate::decl::field::FieldMask;
 use crate::key::{CellId, ObjectKey};
 use crate::sync::Mutex;
@@ -17,11 +16,14 @@ use std::any::TypeId;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Saved {
     pub(crate) state: State,
-    /// What the cell held when it was invalidated: a value kept aside as its stale value
-    /// (`Kept`, `Read`) is valid again after a rollback; a value dropped (see `raise_cell`)
-    /// or none leaves it invalid. (A node may be `Clean` while its cell is invalid: the
-    /// object's own path settles cells without visiting nodes.)
-    pub(crate) was: Was,
+    /// The cell held a valid value, kept aside as its stale value: a rollback makes that
+    /// value valid again. (A node may be `Clean` while its cell is invalid: the object's
+    /// own path settles cells without visiting nodes.)
+    pub(crate) valid: bool,
+    /// The cell held a valid value and dropped it (see `raise_cell`): a rollback leaves it
+    /// invalid, dropping what the barrier computed into it.
+    pub(crate) dropped: bool,
+    pub(crate) hot: bool,
     pub(crate) changed_at: u64,
     pub(crate) verified_at: u64,
     /// Where [`Journal::replaced`] keeps the reads of the computation a recomputation
@@ -60,7 +62,9 @@ impl Node {
     pub(crate) fn save(
         &mut self,
         id: CellId,
-        was: Was,
+        valid: bool,
+        dropped: bool,
+        hot: bool,
         epoch: u64,
         journal: &mut Vec<(CellId, Saved)>,
     ) -> bool {
@@ -72,7 +76,9 @@ impl Node {
             id,
             Saved {
                 state: self.state,
-                was,
+                valid,
+                dropped,
+                hot,
                 changed_at: self.changed_at,
                 verified_at: self.verified_at,
                 reads: Saved::NO_READS,

@@ -2,7 +2,6 @@
 //! be brought up to date (recheck the invariants once), then commit, or roll back every
 //! cell it changed from the journal.
 
-use crate::cell::Was;
 use crate::track::compute::bring_up_to_date;
 use crate::track::compute::Exclusive;
 use crate::track::compute::Stop;
@@ -141,7 +140,7 @@ impl Core {
             // Computations below may journal more cells: index, do not iterate.
             while let Some((id, saved)) = self.barrier.journal.get_mut().records.get(i) {
                 // Hot: valid and read since computed when it was journaled.
-                let (id, was_hot) = (*id, saved.was == Was::Read);
+                let (id, was_hot) = (*id, saved.hot);
                 i += 1;
                 // A removed object's cells go with it (a transaction may have journaled
                 // them before removing it).
@@ -275,10 +274,10 @@ impl Core {
             let cell = slot
                 .ops
                 .cell_mut(slot.obj.get_mut(&mut self.owner), id.index as usize);
-            match saved.was {
-                Was::Dropped => cell.clear(),
-                Was::Kept | Was::Read => cell.roll_back(true),
-                Was::Invalid => cell.roll_back(false),
+            if saved.dropped {
+                cell.clear();
+            } else {
+                cell.roll_back(saved.valid);
             }
             if saved.reads != Saved::NO_READS {
                 let (reads, deps) = mem::take(&mut journal.replaced[saved.reads as usize]);
@@ -308,7 +307,7 @@ impl Core {
 /// `OPEN`: a transaction is open, so the cell may have been recomputed since this barrier
 /// journaled it.
 #[inline(always)]
-fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Was>(
+fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     id: CellId,
     node: &mut Node,
     invalidate: I,
@@ -334,16 +333,15 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Was>(
     // reads and that was not read since it was computed is recomputed on its next read
     // whatever happens, so its value is dropped and a rollback leaves it invalid: marking
     // it moves no value and touches no other memory.
-    let was = match prev {
-        State::Clean => {
-            let keep = level != State::Dirty || node.eager || !node.dependents.is_empty();
-            invalidate(false, keep)
-        }
-        _ => Was::Invalid,
+    let keep = level != State::Dirty || node.eager || !node.dependents.is_empty();
+    let (valid, hot) = match prev {
+        State::Clean => invalidate(false, keep).map_or((false, false), |hot| (true, hot)),
+        _ => (false, false),
     };
+    let kept = keep || hot;
     let mut urgent = 0;
-    if node.save(id, was, epoch, journal) {
-        urgent = usize::from(node.eager || was == Was::Read);
+    if node.save(id, valid && kept, valid && !kept, hot, epoch, journal) {
+        urgent = usize::from(node.eager || hot);
     }
     node.state = level;
     if prev == State::Clean {
@@ -360,7 +358,7 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Was>(
 #[inline(never)]
 fn raise_again(
     node: &mut Node,
-    invalidate: impl FnOnce(bool, bool) -> Was,
+    invalidate: impl FnOnce(bool, bool) -> Option<bool>,
     work: &mut Vec<(CellId, State)>,
 ) -> usize {
     invalidate(true, true);

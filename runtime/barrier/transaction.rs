@@ -7,7 +7,6 @@ use crate::barrier::journal::Reach;
 use crate::barrier::journal::{FieldLog, Kept, OpLog, Undo};
 use crate::barrier::operate::{raise, storage};
 use crate::barrier::writer::{Writer, Written};
-use crate::cell::Was;
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
@@ -273,7 +272,7 @@ impl Tx<'_> {
                     key,
                     index: i as u32,
                 };
-                node.save(id, Was::Invalid, epoch, journal);
+                node.save(id, false, false, false, epoch, journal);
             }
         }
         Ok((key, link))

@@ -336,7 +336,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         let cell = (self.cell_mut)(cells);
         let Body::Fields(_, compute) = self.body else {
             return sealed::Refill::Invalidated {
-                hot: cell.invalidate(true) == crate::cell::Was::Read,
+                hot: cell.invalidate(true).unwrap_or(false),
             };
         };
         // A cell of its own fields that a write settled without the journal has no use for

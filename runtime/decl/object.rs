@@ -1,4 +1,4 @@
-use crate::cell::{CacheCell, ErasedCell, Fresh, Was};
+use crate::cell::{CacheCell, ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
 use crate::key::ObjectId;
@@ -28,7 +28,7 @@ impl sealed::Cells for () {
     fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell {
         panic!("steadfast: no cache cell {index} in a type without caches")
     }
-    fn invalidate(&mut self, index: usize, _keep: bool) -> Was {
+    fn invalidate(&mut self, index: usize, _keep: bool) -> Option<bool> {
         panic!("steadfast: no cache cell {index} in a type without caches")
     }
 }
@@ -55,7 +55,7 @@ macro_rules! cell_at {
                 }
             }
             #[inline]
-            fn invalidate(&mut self, index: usize, keep: bool) -> Was {
+            fn invalidate(&mut self, index: usize, keep: bool) -> Option<bool> {
                 match index {
                     $($i => ErasedCell::invalidate(&mut self.$i, keep),)+
                     _ => panic!("steadfast: no cache cell {index}"),
@@ -143,7 +143,7 @@ pub(crate) mod sealed {
         fn cell(&self, index: usize) -> &dyn ErasedCell;
         fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell;
         /// [`ErasedCell::invalidate`] without a dynamic call.
-        fn invalidate(&mut self, index: usize, keep: bool) -> Was;
+        fn invalidate(&mut self, index: usize, keep: bool) -> Option<bool>;
     }
 
     /// What the runtime does with a cache whose value type it does not know.

@@ -3,7 +3,6 @@
 
 use crate::track::graph::Node;
 
-use crate::cell::Was;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
@@ -63,7 +62,12 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored_mut::<T>(obj).cells.cell_mut(index)
     }
 
-    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize, keep: bool) -> Was {
+    fn invalidate(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep: bool,
+    ) -> Option<bool> {
         stored_mut::<T>(obj).cells.invalidate(index, keep)
     }
 

@@ -4,7 +4,6 @@
 use qcell::{QCell, QCellOwner};
 use std::any::Any;
 
-use crate::cell::Was;
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::Object;
 use crate::heap::parts::Storage;
@@ -68,7 +67,7 @@ impl<T: Object> Storage for Link<T> {
         owner.rw(self)
     }
 
-    fn invalidate(&self, owner: &mut QCellOwner, index: usize, keep: bool) -> Was {
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize, keep: bool) -> Option<bool> {
         owner
             .rw(self)
             .as_mut()

@@ -5,7 +5,7 @@
 use crate::track::graph::Node;
 
 use crate::barrier::journal::Barrier;
-use crate::cell::{ErasedCell, Fresh, Was};
+use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
@@ -84,7 +84,7 @@ pub(crate) trait Storage: Send + Sync {
     fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
     fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync);
     /// Invalidates a cell of the live object: see [`ErasedCell::invalidate`].
-    fn invalidate(&self, owner: &mut QCellOwner, index: usize, keep: bool) -> Was;
+    fn invalidate(&self, owner: &mut QCellOwner, index: usize, keep: bool) -> Option<bool>;
 }
 
 impl Obj {
@@ -107,10 +107,10 @@ impl Obj {
         index: usize,
         again: bool,
         keep: bool,
-    ) -> Was {
+    ) -> Option<bool> {
         if again {
             ops.cell_mut(self.get_mut(owner), index).roll_back(false);
-            return Was::Invalid;
+            return Some(false);
         }
         match self {
             Obj::Own(a) => a.invalidate(owner, index, keep),
@@ -169,7 +169,12 @@ pub(crate) trait TypeOps: Send + Sync {
         index: usize,
     ) -> &'a mut dyn ErasedCell;
     /// Invalidates a cell: see [`ErasedCell::invalidate`].
-    fn invalidate(&self, obj: &mut (dyn Any + Send + Sync), index: usize, keep: bool) -> Was;
+    fn invalidate(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        index: usize,
+        keep: bool,
+    ) -> Option<bool>;
     /// Computes a claimed cell through `&Heap`; `None` if it ran into a cycle.
     fn compute_shared(&self, heap: &Core, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Computes a cell and publishes it through `&mut Heap`; `None` if it ran into a cycle.

@@ -136,7 +136,9 @@ impl Core {
                 // The cell is invalid: it is being computed.
                 node.save(
                     id,
-                    crate::cell::Was::Invalid,
+                    false,
+                    false,
+                    false,
                     self.barrier.epoch,
                     &mut self.barrier.journal.lock().records,
                 );
