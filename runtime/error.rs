@@ -53,7 +53,7 @@ pub enum Error {
         heap: u64,
     },
     /// An invariant (`now` method returning `Result`) failed, so the operation was rolled
-    /// back: the heap is exactly as it was before it began.
+    /// back: every read of the heap gives what it gave before the operation began.
     Invariant {
         /// The invariant that failed, and its object (which may differ from the written
         /// object when a cross-object invariant vetoes a write).

@@ -195,7 +195,8 @@ impl Core {
     }
 
     /// Ends a write that [`write_quiet`](crate::heap::parts::Core::write_quiet) began: nothing more if it was
-    /// quiet, else the full barrier. On failure every cell is as before the write, and the
+    /// quiet, else the full barrier. On failure every cell is as before the write (or invalid, if
+    /// nothing had use for its value: see `raise_cell`), and the
     /// caller puts the fields back; the error (or the panic to resume) is returned.
     fn finish_write(
         &mut self,

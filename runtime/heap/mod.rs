@@ -451,8 +451,10 @@ index_by!(Imm<T>, &Imm<T>, &Mut<T>, &Capsule<T>);
 /// are open inside: each write invalidates at once what it can change (so a read inside
 /// the transaction sees its writes), and the invariants are checked once, when the
 /// transaction ends. If one fails, if the closure returns `Err`, or if it panics, the
-/// heap is put back exactly as it was: fields, caches, dependency edges, allocations (gone
-/// again; their handles are stale) and removals (back, with every handle valid).
+/// heap is put back as it was: fields, caches, dependency edges, allocations (gone again;
+/// their handles are stale) and removals (back, with every handle valid). Every read then
+/// gives what it gave before; a lazy cache that nobody had read since it was computed, and
+/// that nothing reads, may be computed again by its next read (see `docs/semantics.md`, G3).
 ///
 /// Generated setters and mutators take any [`HeapMut`], so they run inside a transaction
 /// as they do on the heap: `Account::deposit(tx, &account, 5)`.
