@@ -39,14 +39,16 @@ impl<T: Object> Stored<T> {
     #[inline]
     pub(crate) fn settle_own<F>(&mut self, written: FieldMask) -> Result<(), Own<F>> {
         debug_assert_eq!(self.loud.get() & written.0, 0, "a loud write");
-        let mut checked = 0u64;
+        // The rechecked cells whose value changed: an unchanged one kept nothing aside, so
+        // there is nothing to commit or put back.
+        let mut changed = 0u64;
         for (i, cache) in T::CACHES.iter().enumerate() {
             if !cache.checks().intersects(written) {
                 continue;
             }
             let failure = match cache.recheck(&self.value, &mut self.cells) {
                 Some(Ok(fresh)) if !fresh.failed => {
-                    checked |= 1 << i;
+                    changed |= u64::from(fresh.changed) << i;
                     continue;
                 }
                 Some(Ok(_)) => Ok(cache
@@ -56,12 +58,12 @@ impl<T: Object> Stored<T> {
                 None => unreachable!("a cache with checks reads its own fields only"),
             };
             self.cells.cell_mut(i).roll_back(true);
-            for j in crate::decl::field::Ones(checked) {
+            for j in crate::decl::field::Ones(changed) {
                 self.cells.cell_mut(j).roll_back(true);
             }
             return Err(Own::Failed(i, failure));
         }
-        for j in crate::decl::field::Ones(checked) {
+        for j in crate::decl::field::Ones(changed) {
             self.cells.cell_mut(j).commit();
         }
         for cache in T::CACHES {
