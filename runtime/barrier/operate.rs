@@ -128,10 +128,7 @@ impl Core {
                         .map_err(|failed| failed.into_error::<T>(id)),
                     // A panic: putting the fields back is the whole rollback.
                     Err(_) => Ok(()),
-                    Ok(_) => {
-                        let quiet = self.quiet::<T>(id.key, w.written);
-                        self.finish_write(id.key, w.written, quiet)
-                    }
+                    Ok(_) => self.settle_loud::<T>(id.key, w.written),
                 };
                 return self.conclude::<T, R>(id.key, w, settled);
             }
@@ -165,6 +162,19 @@ impl Core {
         self.conclude::<T, R>(key, w, settled)
     }
 
+    /// Settles a write that reached a loud field: the object and its graph if no other
+    /// object's cell is reached ([`quiet`](crate::heap::parts::Core::quiet)), else the
+    /// barrier. Out of line: the own path's caller stays small.
+    #[inline(never)]
+    fn settle_loud<T: Object>(
+        &mut self,
+        key: ObjectKey,
+        written: FieldMask,
+    ) -> Result<(), Result<Error, Box<dyn Any + Send>>> {
+        let quiet = self.quiet::<T>(key, written);
+        self.finish_write(key, written, quiet)
+    }
+
     /// The end of a one-object operation, whichever exit settled it: on success the
     /// closure's result; on a failure (`settled`) or a panic the saved fields go back (or
     /// the object, if its type could not save them, is removed and its value handed back
@@ -176,22 +186,37 @@ impl Core {
         w: Written<R, T::Saved>,
         settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
     ) -> Result<R, Error> {
-        let out = match w.out {
-            Ok(out) => out,
-            Err(payload) => {
-                self.restore::<T>(key, w.saved, w.lost);
-                panic::resume_unwind(payload)
-            }
-        };
+        match (w.out, settled) {
+            (Ok(out), Ok(())) => Ok(out),
+            (out, settled) => Err(self.undo::<T>(key, w.saved, w.lost, out.err(), settled)),
+        }
+    }
+
+    /// [`conclude`](crate::heap::parts::Core::conclude)'s failure: the saved fields go back
+    /// (or the object is removed and its value handed back inside the error); a panic is
+    /// resumed, else the error returned.
+    #[cold]
+    #[inline(never)]
+    fn undo<T: Object>(
+        &mut self,
+        key: ObjectKey,
+        saved: Saves<T::Saved>,
+        lost: bool,
+        panicked: Option<Box<dyn Any + Send>>,
+        settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
+    ) -> Error {
+        let removed = self.restore::<T>(key, saved, lost);
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload)
+        }
         let Err(error) = settled else {
-            return Ok(out);
+            unreachable!("called for a failure")
         };
-        let removed = self.restore::<T>(key, w.saved, w.lost);
         let mut error = raise(error);
         if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
             *slot = Some(value);
         }
-        Err(error)
+        error
     }
 
     /// Ends a write that [`write_quiet`](crate::heap::parts::Core::write_quiet) began: nothing more if it was
