@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 
 use crate::sync::{Flag, Mutex, OnceCell};
 
-/// How a cache compares values (early cutoff) and judges them (invariants).
+/// How a cache compares values (early cutoff) and judges them (invariants). `eq` equates
+/// only values that `hold`: a recheck that finds its value unchanged does not judge it again.
 pub(crate) struct Rule<V> {
     pub(crate) eq: fn(&V, &V) -> bool,
     pub(crate) holds: fn(&V) -> bool,

@@ -367,9 +367,9 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
                 // Equal to the value it holds (an invariant that held and holds): the cell
                 // stays as it is, with nothing to put back or forget.
                 if cell.peek().is_some_and(|old| (self.rule.eq)(old, &v)) {
-                    // Equal values are judged alike, and a valid cell outside a barrier
-                    // holds: so does this one (no second call through the rule).
-                    debug_assert!((self.rule.holds)(&v), "a value equal to a valid one holds");
+                    // A rule's comparison equates only values that hold (an invariant's
+                    // compares two `Ok`s; every other value holds): no second call.
+                    debug_assert!((self.rule.holds)(&v), "a value found equal holds");
                     return Fresh {
                         changed: false,
                         failed: false,
