@@ -369,6 +369,39 @@ mod local_writes {
     }
 
     #[test]
+    fn an_invariant_that_held_and_holds_before_a_failing_one_stays_as_it_was() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let before = runs();
+        // `small` holds before and after (unchanged, nothing kept aside); `ordered`, after
+        // it, fails; `diff`, before both, changed and is put back.
+        let err = Local::set_a(&mut heap, &p, -100).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "ordered");
+        let after = runs();
+        assert_eq!(
+            [
+                after[1] - before[1],
+                after[2] - before[2],
+                after[3] - before[3]
+            ],
+            [1, 1, 1]
+        );
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
+        // Every `now` value is as before the write, and reading it recomputes nothing.
+        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
+        assert!(heap.cache(&p, &Local::ORDERED).unwrap().is_ok());
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), -1);
+        assert_eq!(runs(), after);
+        // And each is still checked by the next writes.
+        let err = Local::set_a(&mut heap, &p, 101).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "small");
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
+        Local::set_a(&mut heap, &p, 3).unwrap();
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), 1);
+        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
+    }
+
+    #[test]
     fn a_view_outlives_a_rejected_and_a_panicking_set() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
