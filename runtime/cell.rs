@@ -170,6 +170,25 @@ impl<V: Send + Sync + 'static> CacheCell<V> {
         self.value = OnceCell::with_value(value);
         fresh
     }
+
+    /// Publishes `value` through `&mut self`, keeping the stale value aside (for a commit
+    /// or a rollback) — unless that value is equal to `value`: then it is valid again,
+    /// with nothing kept aside. Values that are found equal hold (see [`Rule`]).
+    pub(crate) fn publish_or_revive(&mut self, value: V, rule: Rule<V>) -> Fresh {
+        let equal = |old: &mut V| (rule.eq)(old, &value);
+        match self.stale.get_mut().and_then(|s| s.take_if(equal)) {
+            Some(old) => {
+                debug_assert!((rule.holds)(&value), "a value found equal holds");
+                self.value = OnceCell::with_value(old);
+                self.seen.set(false);
+                Fresh {
+                    changed: false,
+                    failed: false,
+                }
+            }
+            None => self.publish_owned(value, rule, true),
+        }
+    }
 }
 
 /// The result of bringing a cell up to date by computing it.

@@ -402,6 +402,61 @@ mod local_writes {
     }
 
     #[test]
+    fn in_a_transaction_the_checked_values_of_an_object_survive_a_later_failure() {
+        let mut heap = Heap::new();
+        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let q = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let before = runs();
+        // `p`: `diff` changes, `small` and `ordered` hold as before (their values come
+        // back at once); then `q`'s `ordered` fails, so `p`'s changed `diff` is put back.
+        let err = heap
+            .transaction(|tx| {
+                Local::set_a(tx, &p, 3)?;
+                Local::set_b(tx, &q, 60)?;
+                Ok::<_, Error>(())
+            })
+            .unwrap_err();
+        let failed = err.invariant().unwrap();
+        assert_eq!((failed.cache, failed.object), ("ordered", q.id()));
+        let after = runs();
+        assert_eq!(
+            [
+                after[1] - before[1],
+                after[2] - before[2],
+                after[3] - before[3]
+            ],
+            [2, 1, 2]
+        );
+        assert_eq!(heap[&p], Local { a: 1, b: 2 });
+        assert_eq!(heap[&q], Local { a: 1, b: 2 });
+        // Every `now` value is as before the transaction, and reading it recomputes nothing.
+        for o in [&p, &q] {
+            assert_eq!(*Local::diff(&heap, o).unwrap(), -1);
+            assert!(heap.cache(o, &Local::SMALL).unwrap().is_ok());
+            assert!(heap.cache(o, &Local::ORDERED).unwrap().is_ok());
+        }
+        assert_eq!(runs(), after);
+        // Each is still checked by the next writes, alone and in a transaction.
+        let err = Local::set_a(&mut heap, &p, 101).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "small");
+        heap.transaction(|tx| {
+            Local::set_a(tx, &p, 4)?;
+            Local::set_a(tx, &q, 5)
+        })
+        .unwrap();
+        let after = runs();
+        assert_eq!(*Local::diff(&heap, &p).unwrap(), 2);
+        assert_eq!(*Local::diff(&heap, &q).unwrap(), 3);
+        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
+        assert_eq!(runs(), after, "the transaction left every check computed");
+        let err = heap
+            .transaction(|tx| Local::set_b(tx, &q, 100))
+            .unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "ordered");
+        assert_eq!(*Local::diff(&heap, &q).unwrap(), 3);
+    }
+
+    #[test]
     fn a_view_outlives_a_rejected_and_a_panicking_set() {
         let mut heap = Heap::new();
         let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();

@@ -6,8 +6,6 @@ use crate::key::{CellId, ObjectKey};
 use crate::sync::Mutex;
 use crate::track::graph::{Dep, Node, State};
 
-use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
 use std::any::Any;
 use std::any::TypeId;
 
@@ -121,13 +119,36 @@ pub(crate) struct OpLog {
     pub(crate) last_fields: usize,
     /// What the transaction did to each object it wrote or created, in the order it first
     /// did (so that of two failing checks at the end, the first written object's is
-    /// reported).
-    pub(crate) kept: IndexMap<ObjectKey, Kept, FxBuildHasher>,
+    /// reported). Each object keeps the index of its record (`Stored::op`): see
+    /// [`record`](OpLog::record).
+    pub(crate) kept: Vec<(ObjectKey, Kept)>,
     /// Immutable objects created here: classed with their equals when it commits.
     pub(crate) created_imm: Vec<ObjectKey>,
 }
 
 impl OpLog {
+    /// The index of the record of the object at `key`, whose `Stored::op` is `op`, if the
+    /// transaction has one. An index left by an earlier transaction points past the end or
+    /// at another object's record: checking the key is enough, and nothing is reset.
+    #[inline]
+    pub(crate) fn find(&self, key: ObjectKey, op: u32) -> Option<usize> {
+        let at = op as usize;
+        self.kept.get(at).filter(|(k, _)| *k == key).map(|_| at)
+    }
+
+    /// The index of the record of the object at `key`, made if the transaction has none
+    /// (then `op` is pointed at it).
+    #[inline]
+    pub(crate) fn record(&mut self, key: ObjectKey, op: &mut u32, kept: Kept) -> usize {
+        if let Some(at) = self.find(key, *op) {
+            return at;
+        }
+        let at = self.kept.len();
+        *op = u32::try_from(at).expect("fewer than 2^32 objects in one transaction");
+        self.kept.push((key, kept));
+        at
+    }
+
     pub(crate) fn clear(&mut self) {
         self.undo.clear();
         self.kept.clear();
@@ -155,6 +176,9 @@ pub(crate) struct Kept {
     pub(crate) journaled: bool,
     /// Removed by the transaction: no later step may write it.
     pub(crate) removed: bool,
+    /// The check at the end changed a value its own path kept aside: committing must
+    /// forget that value (see `Stored::end_own`).
+    pub(crate) changed: bool,
 }
 
 /// One step a rollback undoes, besides fields.

@@ -306,16 +306,15 @@ impl Core {
         let rev = self.rev + 1;
         let Slot { obj, graph, .. } = &mut self.slots[key];
         let graph = graph.get_mut();
-        let Stored {
-            value,
-            cells,
-            loud,
-            base,
-        } = obj
+        let stored = obj
             .get_mut(&mut self.owner)
             .downcast_mut::<Option<Stored<T>>>()
             .and_then(Option::as_mut)
             .expect("checked by Core::key");
+        let base = stored.base();
+        let Stored {
+            value, cells, loud, ..
+        } = stored;
         if written.is_empty() {
             return Quiet::Yes;
         }
@@ -327,7 +326,7 @@ impl Core {
             .all(|n| n.dependents.is_empty() || !n.reads.intersects(written))
             && graph.readers.values().all(|m| !m.intersects(written));
         if unread {
-            let kept = loud.get() & (!written.0 | *base);
+            let kept = loud.get() & (!written.0 | base);
             loud.set(kept);
         }
         let local = |(i, n): (usize, &Node)| {

@@ -94,23 +94,30 @@ impl<T: Object> Stored<T> {
 
     /// At the transaction's end: computes the `now` caches [`defer_own`](Stored::defer_own)
     /// invalidated for `written`, in declaration order; the first failure is returned as
-    /// [`settle_own`](Stored::settle_own) does (the transaction then rolls back).
-    pub(crate) fn recheck_own<F>(&mut self, written: FieldMask) -> Result<(), Own<F>> {
+    /// [`settle_own`](Stored::settle_own) does (the transaction then rolls back). A cache
+    /// whose value is equal to the one kept aside gets that value back at once, with
+    /// nothing left to commit or put back; returns whether any value changed (then
+    /// [`end_own`](Stored::end_own) must run).
+    pub(crate) fn recheck_own<F>(&mut self, written: FieldMask) -> Result<bool, Own<F>> {
+        let mut changed = false;
         for (i, cache) in T::CACHES.iter().enumerate() {
             if !cache.checks().intersects(written) {
                 continue;
             }
-            let failure = match cache.compute_fields(&self.value, &mut self.cells, true) {
-                Some((_, Ok(fresh))) if !fresh.failed => continue,
-                Some((_, Ok(_))) => Ok(cache
+            let failure = match cache.recheck_kept(&self.value, &mut self.cells) {
+                Some(Ok(fresh)) if !fresh.failed => {
+                    changed |= fresh.changed;
+                    continue;
+                }
+                Some(Ok(_)) => Ok(cache
                     .take_failure(&mut self.cells)
                     .expect("a failed invariant holds its error")),
-                Some((_, Err(payload))) => Err(payload),
+                Some(Err(payload)) => Err(payload),
                 None => unreachable!("a cache with checks reads its own fields only"),
             };
             return Err(Own::Failed(i, failure));
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Ends a transaction's own writes of `written`: forgets the values kept aside, or, on

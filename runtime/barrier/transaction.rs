@@ -10,14 +10,13 @@ use crate::barrier::writer::{Writer, Written};
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
-use crate::decl::stored::Link;
+use crate::decl::stored::{Link, Stored};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::graph::State;
 
-use indexmap::map::Entry;
 use std::any::{Any, TypeId};
 use std::panic::{self};
 use std::sync::Arc;
@@ -67,6 +66,50 @@ fn field_log<'a, T: Object>(
         .expect("the log of its type")
 }
 
+/// The object a write in the transaction reaches, with the index of its record (made
+/// now: nothing is recorded for a write refused here). Through the handle's storage, as
+/// a setter alone, if the object may take its own path; else through the slot's checks
+/// (they say why it may not be written at all).
+#[inline(always)]
+fn reach<'h, T: Object>(
+    heap: &'h mut Core,
+    log: &mut OpLog,
+    id: ObjectId,
+    link: &'h Link<T>,
+) -> Result<(&'h mut Stored<T>, usize), Error> {
+    let direct = id.heap == heap.id && heap.owner.ro(link).as_ref().is_some_and(|s| s.own_path());
+    let stored = match direct {
+        true => heap.owner.rw(link).as_mut().expect("checked live"),
+        false => {
+            heap.writable::<T>(id)?;
+            heap.stored_mut::<T>(id.key)
+        }
+    };
+    match log.find(id.key, stored.op) {
+        Some(at) if log.kept[at].1.removed => Err(Error::Removed {
+            object: id,
+            type_name: std::any::type_name::<T>(),
+        }),
+        Some(at) => Ok((stored, at)),
+        None => {
+            let at = log.record(id.key, &mut stored.op, Kept::default());
+            Ok((stored, at))
+        }
+    }
+}
+
+/// Settles a write of `written` on its object's own path, checked at the transaction's
+/// end, if nothing outside the object reads what was written; returns whether it did.
+#[inline(always)]
+fn settled_own<T: Object>(stored: &mut Stored<T>, kept: &mut Kept, written: FieldMask) -> bool {
+    if kept.created || kept.journaled || !stored.own_path() || stored.loud.get() & written.0 != 0 {
+        return false;
+    }
+    stored.defer_own(written);
+    kept.own = kept.own.union(written);
+    true
+}
+
 /// An open transaction's state: the heap's core and the log of what to undo. The public
 /// [`Transaction`](crate::Transaction) makes one for each step.
 pub(crate) struct Tx<'a> {
@@ -84,13 +127,38 @@ impl Tx<'_> {
         std::mem::take(heap.barrier.op_log.get_mut())
     }
 
+    /// A setter inside the transaction: saves the field before its first write in the
+    /// transaction, replaces it, and invalidates what the write can change. No writer and
+    /// no unwinding guard: nothing here runs user code after the field is written (a panic
+    /// in the save leaves the object as it was, and the transaction rolls back).
     pub(crate) fn set<T: Object, F>(
         &mut self,
         handle: &Mut<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
-        self.edit(handle.id, &handle.link, false, |w| w.set(field, value))
+        let (stored, at) = reach(self.heap, self.log, handle.id, &handle.link)?;
+        let key = handle.id.key;
+        let mask = field.mask();
+        let kept = &mut self.log.kept[at].1;
+        let new = FieldMask(mask.0 & !kept.saved.0);
+        if !new.is_empty() {
+            match stored.value.save(new) {
+                Some(saved) => {
+                    field_log::<T>(&mut self.log.fields, &mut self.log.last_fields)
+                        .0
+                        .push((key, saved));
+                }
+                None => self.log.undo.push(Undo::Lost(key)),
+            }
+            kept.saved = kept.saved.union(new);
+        }
+        let old = std::mem::replace(field.get_mut(&mut stored.value), value);
+        if settled_own(stored, kept, mask) {
+            return Ok(old);
+        }
+        self.journal(key, at, mask);
+        Ok(old)
     }
 
     pub(crate) fn write<T: Object, R>(
@@ -151,7 +219,10 @@ impl Tx<'_> {
         self.heap.mark_removed(key);
         self.heap.rev += 1;
         self.log.undo.push(Undo::Removed(key));
-        self.log.kept.entry(key).or_default().removed = true;
+        let at = self
+            .log
+            .record(key, &mut self.heap.stored_mut::<T>(key).op, Kept::default());
+        self.log.kept[at].1.removed = true;
         Ok(())
     }
 
@@ -186,24 +257,8 @@ impl Tx<'_> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = id.key;
-        let heap = &mut *self.heap;
-        // One look-up of what the transaction did to the object; nothing is recorded for a
-        // write refused below.
-        let entry = self.log.kept.entry(key);
-        let removed = matches!(&entry, Entry::Occupied(k) if k.get().removed);
-        // Through the handle's storage, as a setter alone, if the object may take its own
-        // path; else the slot's checks (they say why it may not be written at all).
-        let direct = id.heap == heap.id
-            && !removed
-            && heap.owner.ro(link).as_ref().is_some_and(|s| s.own_path());
-        if !direct {
-            heap.writable::<T>(id)?;
-        }
-        let stored = match direct {
-            true => heap.owner.rw(link).as_mut().expect("checked live"),
-            false => heap.stored_mut::<T>(key),
-        };
-        let kept = entry.or_default();
+        let (stored, at) = reach(self.heap, self.log, id, link)?;
+        let kept = &mut self.log.kept[at].1;
         let Written {
             out,
             written,
@@ -223,28 +278,23 @@ impl Tx<'_> {
             self.log.undo.push(Undo::Lost(key));
         }
         let out = out.unwrap_or_else(|payload| panic::resume_unwind(payload));
-        if written.is_empty() {
+        if written.is_empty() || settled_own(stored, kept, written) {
             return Ok(out);
         }
-        // Nothing outside the object reads what was written: its own path, as for a
-        // setter alone, with the checks at the end.
-        if !kept.created
-            && !kept.journaled
-            && stored.own_path()
-            && stored.loud.get() & written.0 == 0
-        {
-            stored.defer_own(written);
-            kept.own = kept.own.union(written);
-            return Ok(out);
-        }
-        // From now on the journal settles the object, including what its own path took.
+        self.journal(key, at, written);
+        Ok(out)
+    }
+
+    /// A write of `written` that its object's own path cannot take: from now on the
+    /// journal settles the object, including what its own path took.
+    fn journal(&mut self, key: ObjectKey, at: usize, written: FieldMask) {
+        let kept = &mut self.log.kept[at].1;
         kept.journaled = true;
         let reach = written.union(kept.own);
         self.heap.invalidate(key, reach);
         // Computations from here on see the write: they must not pass for checks made
         // before it (see `Core::inputs_changed`).
         self.heap.rev += 1;
-        Ok(out)
     }
 
     fn create<T: Object>(
@@ -254,8 +304,9 @@ impl Tx<'_> {
     ) -> Result<(ObjectKey, Arc<Link<T>>), Error> {
         let (key, link) = self.heap.insert(value, tag)?;
         self.log.undo.push(Undo::Created(key));
-        self.log.kept.insert(
+        self.log.record(
             key,
+            &mut self.heap.stored_mut::<T>(key).op,
             Kept {
                 saved: FieldMask::ALL,
                 created: true,
@@ -282,19 +333,29 @@ impl Tx<'_> {
     pub(crate) fn commit(mut self) -> Result<(), Error> {
         let heap = &mut *self.heap;
         // The objects written on their own path first: their checks read nothing else.
-        for (&key, own) in &self.log.kept {
+        let mut changed = false;
+        for (key, own) in &mut self.log.kept {
             let Some(slot) = heap
                 .slots
-                .get_mut(key)
+                .get_mut(*key)
                 .filter(|s| !s.gone && !own.journaled && !own.own.is_empty())
             else {
                 continue;
             };
-            let object = ObjectId { key, heap: heap.id };
+            let object = ObjectId {
+                key: *key,
+                heap: heap.id,
+            };
             let obj = slot.obj.get_mut(&mut heap.owner);
-            if let Err(error) = slot.ops.recheck_own(obj, object, own.own) {
-                let value = self.roll_back();
-                return Err(raise(with_value(error, value)));
+            match slot.ops.recheck_own(obj, object, own.own) {
+                Ok(c) => {
+                    own.changed = c;
+                    changed |= c;
+                }
+                Err(error) => {
+                    let value = self.roll_back();
+                    return Err(raise(with_value(error, value)));
+                }
             }
         }
         // Settle every journaled cell: the count of urgent ones misses those that were
@@ -304,11 +365,11 @@ impl Tx<'_> {
             Ok(()) => {
                 heap.barrier.in_barrier = false;
                 heap.commit();
-                for (&key, own) in &self.log.kept {
+                for &(key, own) in self.log.kept.iter().filter(|_| changed) {
                     if let Some(slot) = heap
                         .slots
                         .get_mut(key)
-                        .filter(|_| !own.journaled && !own.own.is_empty())
+                        .filter(|_| own.changed && !own.journaled)
                     {
                         slot.ops
                             .end_own(slot.obj.get_mut(&mut heap.owner), own.own, true);
@@ -365,7 +426,7 @@ impl Tx<'_> {
             }
         }
         // Fields are back: the caches their own path settled are refilled from them.
-        for (&key, own) in &self.log.kept {
+        for &(key, own) in &self.log.kept {
             if let Some(slot) = heap.slots.get_mut(key).filter(|_| !own.own.is_empty()) {
                 slot.ops
                     .end_own(slot.obj.get_mut(&mut heap.owner), own.own, false);

@@ -381,6 +381,16 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
         )
     }
 
+    fn recheck_kept(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>> {
+        let Body::Fields(_, compute) = self.body else {
+            return None;
+        };
+        Some(
+            panic::catch_unwind(AssertUnwindSafe(|| compute(value)))
+                .map(|v| (self.cell_mut)(cells).publish_or_revive(v, self.rule)),
+        )
+    }
+
     fn compute_fields(
         &self,
         value: &T,

@@ -173,6 +173,17 @@ pub(crate) mod sealed {
         /// not field-only; the panic's payload if the computation panicked (the cell is then
         /// untouched).
         fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>>;
+        /// At a transaction's end, for a field-only `now` cache that the object's own path
+        /// invalidated with its value kept aside: computes it and publishes the result,
+        /// keeping that value aside for a commit or a rollback — unless the result is equal
+        /// to it, which is then valid again with nothing kept aside (`Fresh::changed` is
+        /// false). `None` for a cache that is not field-only; the panic's payload if the
+        /// computation panicked (the cell is then untouched).
+        fn recheck_kept(
+            &self,
+            value: &T,
+            cells: &mut T::Cells,
+        ) -> Option<std::thread::Result<Fresh>>;
         /// Computes an invalid cache that reads its own fields only, untracked (no frame:
         /// it reads nothing else and cannot be part of a cycle), and publishes it. `None` for
         /// a cache that is not field-only; else the fields it reads, and what it published

@@ -95,7 +95,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
         obj: &mut (dyn Any + Send + Sync),
         object: ObjectId,
         written: FieldMask,
-    ) -> Result<(), Result<Error, Box<dyn Any + Send>>> {
+    ) -> Result<bool, Result<Error, Box<dyn Any + Send>>> {
         stored_mut::<T>(obj)
             .recheck_own::<()>(written)
             .map_err(|failed| failed.into_error::<T>(object))
@@ -191,7 +191,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn seal(&self, obj: &mut (dyn Any + Send + Sync)) {
         let stored = stored_mut::<T>(obj);
-        stored.base = u64::MAX;
+        stored.own = false;
         stored.loud.set(u64::MAX);
     }
 

@@ -29,9 +29,12 @@ pub struct Stored<T: Object> {
     /// graph. A write to any other field is settled by the object alone
     /// ([`Heap::set`](crate::Heap::set)'s own path), as a hand-written setter would.
     pub(crate) loud: Bits,
-    /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
-    /// every field once it is not `mut`.
-    pub(crate) base: u64,
+    /// Whether the own write path may take a write at all (see [`own_path`](Stored::own_path)).
+    pub(crate) own: bool,
+    /// Where the running transaction keeps its record of this object, if it has one: an
+    /// index into its records, valid only if the record there names this object, so that
+    /// it is found without a look-up and never needs resetting (see `OpLog::record`).
+    pub(crate) op: u32,
 }
 
 impl<T: Object> Stored<T> {
@@ -39,13 +42,29 @@ impl<T: Object> Stored<T> {
         let base = if tag == Tag::Imm {
             u64::MAX
         } else {
-            T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
+            Self::typed_base()
         };
         Stored {
             value,
             cells: T::Cells::empty(),
             loud: Bits::new(base),
-            base,
+            own: base != u64::MAX,
+            op: u32::MAX,
+        }
+    }
+
+    /// The fields loud for every `mut` object of type `T`, whatever reads it: those its own
+    /// caches make loud (every field if one of them reads another object).
+    fn typed_base() -> u64 {
+        T::CACHES.iter().fold(0, |m, c| m | c.loud().0)
+    }
+
+    /// What [`loud`](Stored::loud) holds whatever reads the object: fixed by its type, or
+    /// every field once it is not `mut`.
+    pub(crate) fn base(&self) -> u64 {
+        match self.own {
+            true => Self::typed_base(),
+            false => u64::MAX,
         }
     }
 
@@ -54,7 +73,7 @@ impl<T: Object> Stored<T> {
     /// (every field is loud).
     #[inline(always)]
     pub(crate) fn own_path(&self) -> bool {
-        self.base != u64::MAX
+        self.own
     }
 }
 

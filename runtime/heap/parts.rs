@@ -186,7 +186,7 @@ pub(crate) trait TypeOps: Send + Sync {
         obj: &mut (dyn Any + Send + Sync),
         object: ObjectId,
         written: FieldMask,
-    ) -> Result<(), Result<Error, Box<dyn Any + Send>>>;
+    ) -> Result<bool, Result<Error, Box<dyn Any + Send>>>;
     /// [`Stored::end_own`](crate::decl::stored::Stored::end_own).
     fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
     /// [`Ops::compute_fields`](crate::decl::object::sealed::Ops::compute_fields).
