@@ -222,8 +222,6 @@ pub(crate) struct Barrier {
     /// The barrier's list of cells left to mark, empty between barriers (kept for its
     /// allocation).
     pub(crate) work: Vec<(CellId, State)>,
-    /// What a transaction must undo, empty between transactions (kept for its allocations).
-    pub(crate) op_log: Mutex<OpLog>,
 }
 
 impl Default for Barrier {
@@ -235,7 +233,6 @@ impl Default for Barrier {
             settled: false,
             urgent: 0,
             work: Vec::new(),
-            op_log: Mutex::default(),
         }
     }
 }

@@ -238,7 +238,7 @@ impl Core {
     /// The barrier succeeded: forget what a rollback would have needed.
     pub(crate) fn commit(&mut self) {
         self.barrier.urgent = 0;
-        let journal = mem::take(self.barrier.journal.get_mut());
+        let journal = self.barrier.journal.get_mut();
         // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
         // early cutoff); without settling, the journal holds marked cells only.
         if mem::take(&mut self.barrier.settled) {
@@ -253,7 +253,8 @@ impl Core {
                 }
             }
         }
-        self.end_barrier(journal);
+        journal.clear();
+        self.barrier.epoch += 1;
     }
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.

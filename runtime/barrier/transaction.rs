@@ -118,13 +118,12 @@ pub(crate) struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// Opens a transaction on `heap`; returns the log it fills.
-    pub(crate) fn begin(heap: &mut Core) -> OpLog {
+    /// Opens a transaction on `heap`.
+    pub(crate) fn begin(heap: &mut Core) {
         // Computations inside see state a rollback may undo: they journal what they change
         // (see `Core::refresh`), and commit forgets the stale values they keep.
         heap.barrier.in_barrier = true;
         heap.barrier.settled = true;
-        std::mem::take(heap.barrier.op_log.get_mut())
     }
 
     /// A setter inside the transaction: saves the field before its first write in the
@@ -449,11 +448,9 @@ impl Tx<'_> {
         value
     }
 
-    /// Gives the log back to the heap, empty, for the next transaction.
+    /// Empties the log for the next transaction, keeping its allocations.
     fn end(&mut self) {
-        let mut log = std::mem::take(self.log);
-        log.clear();
-        *self.heap.barrier.op_log.get_mut() = log;
+        self.log.clear();
     }
 }
 

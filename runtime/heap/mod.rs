@@ -15,6 +15,7 @@ use crate::heap::parts::Core;
 use crate::heap::view::{View, ViewMut};
 use crate::imm::class::ClassId;
 use crate::key::Tag;
+use crate::sync::Mutex;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -34,12 +35,18 @@ use std::ops::Index;
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Heap {
     core: Core,
+    /// What an open transaction must undo: empty between transactions, kept for its
+    /// allocations (beside the core, so that a transaction's steps borrow both).
+    log: Mutex<OpLog>,
 }
 
 impl Heap {
     /// An empty heap.
     pub fn new() -> Self {
-        Heap { core: Core::new() }
+        Heap {
+            core: Core::new(),
+            log: Mutex::default(),
+        }
     }
 
     /// The number of live objects.
@@ -389,8 +396,8 @@ impl Heap {
         &mut self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        let log = Tx::begin(&mut self.core);
-        let mut tx = Transaction { heap: self, log };
+        Tx::begin(&mut self.core);
+        let mut tx = Transaction { heap: self };
         match panic::catch_unwind(AssertUnwindSafe(|| f(&mut tx))) {
             Ok(Ok(out)) => tx.step().commit().map(|()| out).map_err(E::from),
             Ok(Err(error)) => {
@@ -467,9 +474,6 @@ index_by!(Imm<T>, &Imm<T>, &Mut<T>, &Capsule<T>);
 /// transaction back, or handle it and go on.
 pub struct Transaction<'h> {
     heap: &'h mut Heap,
-    /// Taken from the heap for the transaction's duration, and given back (empty, with
-    /// its allocations) at its end.
-    log: OpLog,
 }
 
 impl<'h> Transaction<'h> {
@@ -581,7 +585,7 @@ impl<'h> Transaction<'h> {
     fn step(&mut self) -> Tx<'_> {
         Tx {
             heap: &mut self.heap.core,
-            log: &mut self.log,
+            log: self.heap.log.get_mut(),
         }
     }
 }
