@@ -9,6 +9,7 @@
 //!
 //! `cargo run --example bank`
 
+use std::error::Error as _;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -139,7 +140,10 @@ fn main() -> Result<(), Error> {
 
     // A single write cannot keep "sum == total": it is refused, and nothing changes.
     let err = Bank::set_total(&mut heap, &bank, 150).unwrap_err();
-    println!("a lone write to the total: {err}");
+    println!(
+        "a lone write to the total: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
 
     // A deposit: an account and the total, together.
     heap.transaction(|tx| {
@@ -160,7 +164,10 @@ fn main() -> Result<(), Error> {
     let err = heap
         .transaction(|tx| transfer(tx, &bank, 1, 0, 500))
         .unwrap_err();
-    println!("an overdraw: {err}");
+    println!(
+        "an overdraw: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
     show(&heap, &bank);
 
     // A leak: money leaves one account and arrives nowhere.
@@ -173,7 +180,10 @@ fn main() -> Result<(), Error> {
             )
         })
         .unwrap_err();
-    println!("a leaky transfer: {err}");
+    println!(
+        "a leaky transfer: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
 
     // A new account, opened and put on the books in one operation.
     heap.transaction(|tx| {

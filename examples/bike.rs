@@ -11,6 +11,7 @@
 //!
 //! `cargo run --example bike`
 
+use std::error::Error as _;
 use std::fmt;
 
 use steadfast::{cached, capsule, Error, Heap, Owned};
@@ -138,7 +139,10 @@ fn main() -> Result<(), Error> {
     let err = heap
         .open_box(&bike, |raw| raw.bike.front.spokes = 12)
         .unwrap_err();
-    println!("  refused: {err}");
+    println!(
+        "  refused: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
     println!("  front wheel still: {:?}", heap[&bike].bike().front);
 
     println!("\nrebuilding both wheels with 28 spokes: each edit alone would mismatch them,");
@@ -163,7 +167,10 @@ fn main() -> Result<(), Error> {
             rayon::join(|| front.spokes = 36, || back.spokes = 12);
         })
         .unwrap_err();
-    println!("  refused: {err}");
+    println!(
+        "  refused: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
     println!(
         "  wheels still: {} and {} spokes",
         heap[&bike].bike().front.spokes,

@@ -4,8 +4,8 @@
 //!
 //! `cargo run --example graphs`
 
+use steadfast::norm::Error;
 use steadfast::norm::Graph;
-use steadfast::Error;
 
 fn main() -> Result<(), Error> {
     // A ring of three shapes, square → circle → triangle → square, drawn three ways:

@@ -4,6 +4,7 @@
 //!
 //! `cargo run --example path`
 
+use std::error::Error as _;
 use std::fmt;
 
 use steadfast::{cached, capsule, Error, Heap};
@@ -88,7 +89,10 @@ fn main() -> Result<(), Error> {
     println!("\nthe bug: move the location onto a point, meaning to remove that point next:");
     match Path::set_location(&mut heap, &path, (2, 0)) {
         Ok(_) => unreachable!("the invariant refuses this"),
-        Err(e) => println!("refused: {e}"),
+        Err(e) => println!(
+            "refused: {e}: {}",
+            e.source().expect("an invariant failure has a source")
+        ),
     }
     println!(
         "rolled back: location = {:?}, points = {:?}",
@@ -109,7 +113,10 @@ fn main() -> Result<(), Error> {
 
     println!("\na mutator that breaks the invariant is rolled back, and nothing is lost:");
     let err = Path::push(&mut heap, &path, (2, 0)).unwrap_err();
-    println!("refused: {err}");
+    println!(
+        "refused: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
     if let Error::Invariant { source, .. } = &err {
         let cause = source
             .downcast_ref::<OnPath>()

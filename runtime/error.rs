@@ -33,7 +33,41 @@ impl fmt::Display for CacheName {
 /// Everything that can go wrong in a heap operation.
 ///
 /// Every variant names the object it happened to; invariant failures carry the
-/// invariant's own error as [`source`](StdError::source).
+/// invariant's own error as [`source`](StdError::source). As in std, a message does not
+/// repeat its source, so that error reporters (`anyhow`'s `{:#}`, `eyre`) print each cause
+/// once:
+///
+/// ```
+/// use std::error::Error as _;
+/// use steadfast::{cached, mutable, Heap};
+///
+/// #[derive(Debug)]
+/// struct Negative;
+/// impl std::fmt::Display for Negative {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("the count is negative")
+///     }
+/// }
+/// impl std::error::Error for Negative {}
+///
+/// #[mutable]
+/// struct Counter { n: i64 }
+///
+/// #[cached]
+/// impl Counter {
+///     #[cache(now)]
+///     fn nonneg(n: &i64) -> Result<(), Negative> {
+///         if *n < 0 { Err(Negative) } else { Ok(()) }
+///     }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let c = heap.alloc(Counter { n: 1 })?;
+/// let err = Counter::set_n(&mut heap, &c, -1).unwrap_err();
+/// assert_eq!(err.to_string(), format!("invariant Counter::nonneg of {} failed", c.id()));
+/// assert_eq!(err.source().unwrap().to_string(), "the count is negative");
+/// # Ok::<(), steadfast::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -132,16 +166,6 @@ pub enum Error {
         /// The panic's message, if it was a string.
         message: String,
     },
-    /// A graph given to [`norm::Graph::normalize`](crate::norm::Graph::normalize) names a
-    /// child that is not one of its nodes.
-    DanglingEdge {
-        /// The node whose child is missing.
-        from: usize,
-        /// The missing child.
-        to: usize,
-        /// The number of nodes in the graph.
-        nodes: usize,
-    },
 }
 
 impl Error {
@@ -176,11 +200,8 @@ impl fmt::Display for Error {
             Error::ForeignHandle { object, heap } => {
                 write!(f, "handle to {object} used with heap{heap}")
             }
-            Error::Invariant {
-                invariant, source, ..
-            } => {
-                write!(f, "invariant {invariant} failed: {source}")
-            }
+            // The invariant's own error is the source: not repeated here.
+            Error::Invariant { invariant, .. } => write!(f, "invariant {invariant} failed"),
             Error::Cycle { chain } => {
                 let n = chain.len();
                 write!(f, "cycle of {n} cache{}: ", if n == 1 { "" } else { "s" })?;
@@ -242,10 +263,6 @@ impl fmt::Display for Error {
             Error::Panicked { cache, message } => {
                 write!(f, "eager cache {cache} panicked: {message}")
             }
-            Error::DanglingEdge { from, to, nodes } => write!(
-                f,
-                "node {from} has a child {to}, but the graph's nodes are numbered below {nodes}"
-            ),
         }
     }
 }

@@ -110,6 +110,7 @@ pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 pub use heap::Heap;
 pub use imm::class::ClassId;
+pub use imm::freeze::FreezeError;
 pub use key::{ObjectId, Tag};
 pub use owned::Owned;
 pub use shape::Structural;

@@ -30,7 +30,7 @@
 //! assert!(normal.equivalent(a, a1));
 //! assert_eq!(normal.canonical(a), normal.canonical(a1));
 //! assert_eq!(normal.classes(), 2);
-//! # Ok::<(), steadfast::Error>(())
+//! # Ok::<(), steadfast::norm::Error>(())
 //! ```
 
 use std::collections::VecDeque;
@@ -38,7 +38,34 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
 
-use crate::error::Error;
+/// What [`Graph::normalize`] can report: this module's own error type (normalizing a
+/// plain graph touches no heap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A node names a child that is not one of the graph's nodes.
+    DanglingEdge {
+        /// The node whose child is missing.
+        from: usize,
+        /// The missing child.
+        to: usize,
+        /// The number of nodes in the graph.
+        nodes: usize,
+    },
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::DanglingEdge { from, to, nodes } => write!(
+                f,
+                "node {from} has a child {to}, but the graph's nodes are numbered below {nodes}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// A graph to normalize: nodes with a label and an ordered list of children.
 ///

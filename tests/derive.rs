@@ -351,3 +351,34 @@ fn a_type_may_have_sixteen_caches() {
     Wide::set_x(&mut heap, &w, 10).unwrap();
     assert_eq!(*Wide::m15(&heap, &w).unwrap(), 25);
 }
+
+/// Fields and caches named with raw identifiers (keywords).
+#[steadfast::mutable]
+struct Keyworded {
+    r#type: u32,
+    r#match: u32,
+}
+
+#[steadfast::cached]
+impl Keyworded {
+    #[cache(lazy_read)]
+    fn r#fn(r#type: &u32, r#match: &u32) -> u32 {
+        r#type * 10 + r#match
+    }
+}
+
+#[test]
+fn raw_identifiers_name_fields_and_caches() {
+    let mut heap = Heap::new();
+    let k = heap
+        .alloc(Keyworded {
+            r#type: 1,
+            r#match: 2,
+        })
+        .unwrap();
+    assert_eq!(*Keyworded::r#fn(&heap, &k).unwrap(), 12);
+    Keyworded::set_type(&mut heap, &k, 3).unwrap();
+    heap.set(&k, &Keyworded::MATCH, 4).unwrap();
+    assert_eq!(*heap.cache(&k, &Keyworded::FN).unwrap(), 34);
+    assert_eq!(<Keyworded as steadfast::Object>::FIELDS, ["type", "match"]);
+}

@@ -2,8 +2,8 @@
 //! against a naive fixpoint, and canonical forms across relabellings, unrollings and edits.
 
 use proptest::prelude::*;
+use steadfast::norm::Error;
 use steadfast::norm::Graph;
-use steadfast::Error;
 
 /// A random graph: labels from a small alphabet (so that many nodes are equal), up to three
 /// children each, anywhere in the graph (so cycles of every shape occur).

@@ -156,14 +156,20 @@ mod graphs {
             .unwrap();
         let err = heap.freeze(owner).unwrap_err();
         assert!(
-            matches!(err, Error::Aliased { object, holder, .. } if object == b.id() && holder == outsider.id()),
+            matches!(err.error(), Error::Aliased { object, holder, .. } if *object == b.id() && *holder == outsider.id()),
             "{err}"
         );
         assert!(err.to_string().contains("outside the capsule"), "{err}");
-        // Nothing changed: still mutable and writable.
-        assert_eq!(heap.tag(a).unwrap(), Tag::Mut);
+        // Nothing changed: still mutable and writable, and the capsule comes back.
+        let owner = err.into_capsule();
+        assert_eq!(heap.tag(&a).unwrap(), Tag::Mut);
         Node::set_label(&mut heap, &b, 5).unwrap();
         assert_eq!(*Node::doubled(&heap, &b).unwrap(), 10);
+        // Once the outsider lets go, the same capsule freezes.
+        Node::set_next(&mut heap, &outsider, None).unwrap();
+        let frozen = heap.freeze(owner).unwrap();
+        assert_eq!(heap.tag(frozen).unwrap(), Tag::Imm);
+        assert_eq!(heap.tag(a).unwrap(), Tag::Imm);
     }
 
     #[test]
@@ -184,7 +190,7 @@ mod graphs {
             .unwrap();
         let owner = heap.capsule(Owner { entry: a.clone() }).unwrap();
         let err = heap.freeze(owner).unwrap_err();
-        assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
+        assert!(matches!(err.error(), Error::ForeignHandle { .. }), "{err}");
         assert_eq!(heap.tag(a).unwrap(), Tag::Mut);
     }
 

@@ -191,7 +191,8 @@ fn an_overdraw_and_a_leak_are_refused_with_nothing_changed() {
         .transaction(|tx| transfer(tx, &bank, 1, 0, 6))
         .unwrap_err();
     assert_eq!(err.invariant().unwrap().cache, "solvent");
-    assert!(err.to_string().contains("balance -1 < 0"), "{err}");
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(source.contains("balance -1 < 0"), "{source}");
     let err = heap
         .transaction(|tx| {
             tx.through(

@@ -3,6 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, ImplItem, ItemImpl, ItemStruct, ReturnType, Visibility};
 
@@ -18,13 +19,13 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     let item = &object.item;
     let name = &item.ident;
     let vis = &item.vis;
-    let names: Vec<String> = object.fields.iter().map(|f| f.ident.to_string()).collect();
+    let names: Vec<String> = object.fields.iter().map(|f| name_of(&f.ident)).collect();
     let idents: Vec<_> = object.fields.iter().map(|f| &f.ident).collect();
     let tys: Vec<_> = object.fields.iter().map(|f| &f.ty).collect();
     let index: Vec<_> = (0..object.fields.len()).map(syn::Index::from).collect();
     let tag_marker = match object.tag {
-        Tag::Imm => quote!(impl #rt::ImmType for #name {}),
-        Tag::Capsule => quote!(impl #rt::CapsuleType for #name {}),
+        Tag::Imm => quote!(#[automatically_derived] impl #rt::ImmType for #name {}),
+        Tag::Capsule => quote!(#[automatically_derived] impl #rt::CapsuleType for #name {}),
         Tag::Mutable => quote!(),
     };
     let owned_checks = object
@@ -38,7 +39,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     let mut accessors = Vec::new();
     for (i, f) in object.fields.iter().enumerate() {
         let (ident, ty) = (&f.ident, &f.ty);
-        let konst = format_ident!("{}", upper(&ident.to_string()), span = ident.span());
+        let konst = format_ident!("{}", upper(&name_of(ident)), span = ident.span());
         let setter = format_ident!("set_{}", ident, span = ident.span());
         let doc_const =
             format!("The field `{ident}`: its descriptor, for `Heap::set`, `Writer` and `Ctx`.");
@@ -78,6 +79,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     quote! {
         #item
 
+        #[automatically_derived]
         impl #rt::Object for #name {
             const FIELDS: &'static [&'static str] = &[#(#names),*];
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] =
@@ -174,7 +176,7 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
         if cache.kind == Kind::Clear {
             members.push(clear(cache));
         } else {
-            let konst = format_ident!("{}", upper(&cache.func.sig.ident.to_string()));
+            let konst = format_ident!("{}", upper(&name_of(&cache.func.sig.ident)));
             members.push(cell(cache, index, &konst));
             cells.push(quote!(&<#self_ty>::#konst));
             values.push(match &cache.func.sig.output {
@@ -198,6 +200,7 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
             #(#members)*
         }
 
+        #[automatically_derived]
         impl #rt::Caches for #self_ty {
             type Cells = (#(#rt::CacheCell<#values>,)*);
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[#(#cells),*];
@@ -222,6 +225,7 @@ pub(crate) fn methods_stub(item: TokenStream) -> TokenStream {
     let self_ty = &item.self_ty;
     quote! {
         #item
+        #[automatically_derived]
         impl #rt::Caches for #self_ty {
             type Cells = ();
             const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] = &[];
@@ -276,7 +280,7 @@ fn field_args(
         match param {
             Param::Field { ident, ty, mutable } => {
                 if which(*mutable) {
-                    names.push(ident.to_string());
+                    names.push(name_of(ident));
                 }
                 let borrow = if *mutable { quote!(&mut) } else { quote!(&) };
                 lets.push(quote!(let #ident = #borrow #obj.#ident;));
@@ -303,7 +307,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     let sig = &cache.func.sig;
     let vis = &cache.func.vis;
     let name = &sig.ident;
-    let name_str = name.to_string();
+    let name_str = name_of(name);
     let hidden = hidden_name(cache);
     let value = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -365,22 +369,32 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     let doc_const =
         format!("The cache `{name}`: its descriptor, for `Heap::cache` and `Ctx::cache`.");
     let docs = docs(cache);
-    let getter = (!cache.invariant).then(|| {
-        quote! {
-            #(#docs)*
-            ///
+    let cached_doc = match cache.invariant {
+        // Nothing broken is observable: an operation that breaks an invariant is rolled
+        // back, so a reader finds it holding.
+        true => quote! {
+            /// An invariant: the value is `Ok(())` on every object a reader can reach, since an
+            /// operation that breaks it is rolled back. Checked once at the end of each
+            /// operation that writes what it reads.
+        },
+        false => quote! {
             /// Cached: a hit is a lookup; the value is recomputed only after a write to what
             /// it read.
-            #[allow(dead_code)]
-            #[inline]
-            #vis fn #name<'heap>(
-                heap: &'heap #rt::Heap,
-                this: &'heap impl #rt::Handle<Self>,
-            ) -> #rt::Result<&'heap #value, #rt::Error> {
-                heap.cache(this, &Self::#konst)
-            }
+        },
+    };
+    let getter = quote! {
+        #(#docs)*
+        ///
+        #cached_doc
+        #[allow(dead_code)]
+        #[inline]
+        #vis fn #name<'heap>(
+            heap: &'heap #rt::Heap,
+            this: &'heap impl #rt::Handle<Self>,
+        ) -> #rt::Result<&'heap #value, #rt::Error> {
+            heap.cache(this, &Self::#konst)
         }
-    });
+    };
     quote! {
         #[doc = #doc_const]
         #vis const #konst: #rt::Cache<Self, #value> = {
@@ -466,6 +480,7 @@ pub(crate) fn owned(input: &DeriveInput) -> TokenStream {
         .iter()
         .map(|ty| quote_spanned!(ty.span()=> #rt::assert_owned::<#ty>();));
     quote! {
+        #[automatically_derived]
         impl #impl_generics #rt::Owned for #name #ty_generics #where_clause {}
         const _: () = {
             #[allow(dead_code, clippy::extra_unused_type_parameters)]
@@ -493,6 +508,11 @@ fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
 
 fn upper(name: &str) -> String {
     name.to_uppercase()
+}
+
+/// An identifier's name as the user means it: `r#type` is `type`.
+fn name_of(ident: &syn::Ident) -> String {
+    ident.unraw().to_string()
 }
 
 /// `impl Structural`, field by field (variant by variant for an enum); every field must be
@@ -568,6 +588,7 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
     // The methods reach each field through the probes, which compile whatever its type,
     // so that a field that is not `Structural` is one error, at the field (`__check`).
     quote! {
+        #[automatically_derived]
         impl #impl_generics #rt::Structural for #name #ty_generics #where_clause {
             #[allow(unused_variables)]
             fn same_shape(&self, other: &Self) -> bool {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::decl::object::Object;
 use crate::decl::stored::Link;
 use crate::key::{ObjectId, Tag};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 
 macro_rules! handle {
     (
@@ -46,6 +47,11 @@ macro_rules! handle {
         }
 
         impl<T $($bound)*> Eq for $name<T> {}
+
+        // A handle names an object: the storage it may hold is reached only through the
+        // heap, whose operations roll back on a panic (see `Heap`'s unwind safety).
+        impl<T $($bound)*> UnwindSafe for $name<T> {}
+        impl<T $($bound)*> RefUnwindSafe for $name<T> {}
 
         impl<T $($bound)*> Hash for $name<T> {
             fn hash<H: Hasher>(&self, state: &mut H) {

@@ -14,10 +14,11 @@ use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 use crate::heap::parts::Core;
 use crate::heap::view::{View, ViewMut};
 use crate::imm::class::ClassId;
+use crate::imm::freeze::FreezeError;
 use crate::key::Tag;
 use crate::sync::Mutex;
 use std::ops::Deref;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
 
 pub(crate) mod arena;
 pub(crate) mod handle;
@@ -254,7 +255,8 @@ impl Heap {
     /// elsewhere fail from now on with [`Error::Immutable`].
     ///
     /// # Errors
-    /// Nothing changes, and
+    /// Nothing changes, and the capsule comes back inside the [`FreezeError`] (take it with
+    /// [`FreezeError::into_capsule`]), whose [`error`](FreezeError::error) is
     /// * [`Error::Aliased`] if an object outside the capsule holds a handle to an object
     ///   the capsule reaches (the capsule does not own it);
     /// * [`Error::ForeignHandle`] if an object it reaches holds a handle of another heap;
@@ -285,7 +287,7 @@ impl Heap {
     /// # let _ = ring;
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
+    pub fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, FreezeError<T>> {
         self.core.freeze(capsule)
     }
 
@@ -411,6 +413,14 @@ impl Heap {
         }
     }
 }
+
+/// A heap stays consistent across a panic: an operation that panics is rolled back whole
+/// (G3), and a read whose computation panics leaves its cache invalid and wakes whoever
+/// waited on it. So a `&Heap` (and a handle) may be used inside
+/// [`catch_unwind`](std::panic::catch_unwind) without `AssertUnwindSafe`. (std still asks
+/// for it around a `&mut Heap`: no `&mut` reference is `UnwindSafe`.)
+impl UnwindSafe for Heap {}
+impl RefUnwindSafe for Heap {}
 
 impl Default for Heap {
     fn default() -> Self {

@@ -2,6 +2,8 @@
 //! handles immutable objects hold (so none dangles), and removing immutable graphs.
 
 use std::collections::VecDeque;
+use std::error::Error as StdError;
+use std::fmt;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -12,12 +14,75 @@ use crate::heap::handle::{Capsule, Handle, Imm};
 use crate::heap::parts::Core;
 use crate::key::{ObjectId, ObjectKey, Tag};
 
+/// Why [`Heap::freeze`](crate::Heap::freeze) refused, with the capsule handed back: nothing
+/// changed, and the handle is still the caller's to use, to fix what was wrong and retry.
+///
+/// Converts into [`Error`] (dropping the capsule), so `?` works in a function that returns
+/// `Result<_, Error>`.
+pub struct FreezeError<T: Object> {
+    capsule: Capsule<T>,
+    error: Error,
+}
+
+impl<T: Object> FreezeError<T> {
+    /// What was wrong.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The capsule, unchanged.
+    pub fn into_capsule(self) -> Capsule<T> {
+        self.capsule
+    }
+
+    /// The capsule and the error.
+    pub fn into_parts(self) -> (Capsule<T>, Error) {
+        (self.capsule, self.error)
+    }
+}
+
+impl<T: Object> fmt::Debug for FreezeError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreezeError")
+            .field("capsule", &self.capsule)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// The error's own message: the capsule is not part of what went wrong.
+impl<T: Object> fmt::Display for FreezeError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<T: Object> StdError for FreezeError<T> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.error.source()
+    }
+}
+
+impl<T: Object> From<FreezeError<T>> for Error {
+    fn from(e: FreezeError<T>) -> Error {
+        e.error
+    }
+}
+
 impl Core {
     /// [`Heap::freeze`](crate::Heap::freeze).
-    pub(crate) fn freeze<T: Object>(&mut self, capsule: Capsule<T>) -> Result<Imm<T>, Error> {
-        let key = self.key::<T>(capsule.id)?;
-        let owned = self.owned_from(key)?;
-        self.check_unshared(&owned)?;
+    pub(crate) fn freeze<T: Object>(
+        &mut self,
+        capsule: Capsule<T>,
+    ) -> Result<Imm<T>, FreezeError<T>> {
+        let checked = self
+            .key::<T>(capsule.id)
+            .and_then(|key| self.owned_from(key))
+            .and_then(|owned| self.check_unshared(&owned).map(|()| owned));
+        let owned = match checked {
+            Ok(owned) => owned,
+            Err(error) => return Err(FreezeError { capsule, error }),
+        };
         for &k in &owned {
             self.materialize(k);
             let slot = &mut self.slots[k];
