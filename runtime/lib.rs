@@ -11,14 +11,11 @@
 //!
 //! # Example
 //!
-//! The tutorial's `Path`: a list of points and a location that must not be on it.
+//! The L42 tutorial's `Path`: a list of points and a location that must not be on it.
 //!
 //! ```
 //! use std::fmt;
-//! use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Object};
-//!
-//! #[derive(Clone, Debug)]
-//! struct Path { points: Vec<(i32, i32)>, location: (i32, i32) }
+//! use steadfast::{cached, capsule, Error, Heap};
 //!
 //! #[derive(Debug)]
 //! struct OnPath((i32, i32));
@@ -29,40 +26,54 @@
 //! }
 //! impl std::error::Error for OnPath {}
 //!
-//! impl Path {
-//!     const POINTS: Field<Path, Vec<(i32, i32)>> = Field::new(0, |p| &p.points, |p| &mut p.points);
-//!     const LOCATION: Field<Path, (i32, i32)> = Field::new(1, |p| &p.location, |p| &mut p.location);
-//!     const LEN: Cache<Path, usize> = Cache::lazy_read::<0>("len", |c| c.field(&Path::POINTS).len());
-//!     const OFF_PATH: Cache<Path, Result<(), OnPath>> = Cache::invariant::<1>("off_path", |c| {
-//!         let loc = *c.field(&Path::LOCATION);
-//!         if c.field(&Path::POINTS).contains(&loc) { Err(OnPath(loc)) } else { Ok(()) }
-//!     });
+//! #[capsule]
+//! struct Path {
+//!     #[capsule]
+//!     points: Vec<(i32, i32)>, // encapsulated: changed only by `clear` mutators or a box
+//!     location: (i32, i32),    // gets a setter that goes through the write barrier
 //! }
 //!
-//! impl Object for Path {
-//!     const FIELDS: &'static [&'static str] = &["points", "location"];
-//!     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Path::LEN, &Path::OFF_PATH];
-//!     type Cells = (CacheCell<usize>, CacheCell<Result<(), OnPath>>);
-//!     type Saved = Path;
-//!     fn save(&self, _: FieldMask) -> Option<Path> { Some(self.clone()) }
-//!     fn restore(&mut self, saved: Path) { *self = saved }
+//! #[cached]
+//! impl Path {
+//!     #[cache(lazy_read)] // recomputed only after a write to `points`
+//!     fn len(points: &Vec<(i32, i32)>) -> usize {
+//!         points.len()
+//!     }
+//!
+//!     #[cache(now)] // the invariant, checked once at the end of each operation
+//!     fn off_path(points: &Vec<(i32, i32)>, location: &(i32, i32)) -> Result<(), OnPath> {
+//!         if points.contains(location) { Err(OnPath(*location)) } else { Ok(()) }
+//!     }
+//!
+//!     #[cache(clear)] // a mutator: `Path::push(&mut heap, &path, point)`
+//!     fn push(points: &mut Vec<(i32, i32)>, point: (i32, i32)) {
+//!         points.push(point)
+//!     }
 //! }
 //!
 //! let mut heap = Heap::new();
 //! let path = heap.capsule(Path { points: vec![(0, 1), (0, 2)], location: (0, 0) })?;
-//! assert_eq!(*heap.cache(&path, &Path::LEN)?, 2);
+//! assert_eq!(*Path::len(&heap, &path)?, 2);
 //!
 //! // A mutator: the invariant is checked once, at its end.
-//! heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 3)))?;
-//! assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+//! Path::push(&mut heap, &path, (0, 3))?;
+//! assert_eq!(*Path::len(&heap, &path)?, 3);
 //!
-//! // A mutation that breaks the invariant is rolled back and names it.
-//! let err = heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 0))).unwrap_err();
-//! assert!(matches!(err, Error::Invariant { .. }));
-//! assert_eq!(heap.get(&path)?.points, vec![(0, 1), (0, 2), (0, 3)]);
-//! assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+//! // A write that breaks the invariant is rolled back and names it.
+//! let err = Path::set_location(&mut heap, &path, (0, 3)).unwrap_err();
+//! assert_eq!(err.invariant().unwrap().cache, "off_path");
+//! assert_eq!(*heap[&path].location(), (0, 0));
+//!
+//! // Moving onto a point and removing it is fine as one operation: a box, checked once.
+//! heap.open_box(&path, |raw| {
+//!     raw.location = (0, 3);
+//!     raw.points.retain(|&p| p != (0, 3));
+//! })?;
+//! assert_eq!(*Path::len(&heap, &path)?, 2);
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! The derive writes the [`Object`] impl; its documentation shows one written by hand.
 //!
 //! # Several objects at once
 //!

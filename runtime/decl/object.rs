@@ -246,7 +246,60 @@ impl Kind {
 /// A type whose values live on a [`Heap`](crate::Heap): its fields, its cached methods,
 /// and how a rejected operation puts its fields back.
 ///
-/// The derive macros implement it; see [`Cache`](crate::Cache) for a hand-written implementation.
+/// The derive macros implement it. Written by hand, for the tutorial's `Path` (a list of
+/// points and a location that must not be on it), with the descriptors the derive would
+/// generate (see [`Cache`](crate::Cache) and [`Field`](crate::Field)):
+///
+/// ```
+/// use std::fmt;
+/// use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Object};
+///
+/// #[derive(Clone, Debug)]
+/// struct Path { points: Vec<(i32, i32)>, location: (i32, i32) }
+///
+/// #[derive(Debug)]
+/// struct OnPath((i32, i32));
+/// impl fmt::Display for OnPath {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         write!(f, "the location {:?} is on the path", self.0)
+///     }
+/// }
+/// impl std::error::Error for OnPath {}
+///
+/// impl Path {
+///     const POINTS: Field<Path, Vec<(i32, i32)>> = Field::new(0, |p| &p.points, |p| &mut p.points);
+///     const LOCATION: Field<Path, (i32, i32)> = Field::new(1, |p| &p.location, |p| &mut p.location);
+///     const LEN: Cache<Path, usize> = Cache::lazy_read::<0>("len", |c| c.field(&Path::POINTS).len());
+///     const OFF_PATH: Cache<Path, Result<(), OnPath>> = Cache::invariant::<1>("off_path", |c| {
+///         let loc = *c.field(&Path::LOCATION);
+///         if c.field(&Path::POINTS).contains(&loc) { Err(OnPath(loc)) } else { Ok(()) }
+///     });
+/// }
+///
+/// impl Object for Path {
+///     const FIELDS: &'static [&'static str] = &["points", "location"];
+///     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Path::LEN, &Path::OFF_PATH];
+///     type Cells = (CacheCell<usize>, CacheCell<Result<(), OnPath>>);
+///     type Saved = Path;
+///     fn save(&self, _: FieldMask) -> Option<Path> { Some(self.clone()) }
+///     fn restore(&mut self, saved: Path) { *self = saved }
+/// }
+///
+/// let mut heap = Heap::new();
+/// let path = heap.capsule(Path { points: vec![(0, 1), (0, 2)], location: (0, 0) })?;
+/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 2);
+///
+/// // A mutator: the invariant is checked once, at its end.
+/// heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 3)))?;
+/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+///
+/// // A mutation that breaks the invariant is rolled back and names it.
+/// let err = heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 0))).unwrap_err();
+/// assert!(matches!(err, Error::Invariant { .. }));
+/// assert_eq!(heap.get(&path)?.points, vec![(0, 1), (0, 2), (0, 3)]);
+/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+/// # Ok::<(), Error>(())
+/// ```
 pub trait Object: Sized + Send + Sync + 'static {
     /// The field names, in the order of their [`Field`](crate::Field) indices (at most 64).
     const FIELDS: &'static [&'static str];
