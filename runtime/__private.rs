@@ -16,6 +16,7 @@ pub use crate::heap::Heap;
 pub use crate::heap::HeapMut;
 pub use crate::key::ObjectId;
 pub use crate::owned::Owned;
+pub use crate::save::{Save, Saving};
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
 pub use core::hash::Hasher;
 
@@ -90,33 +91,75 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
-/// Saving a field for rollback: `(&Probe(&x)).try_clone()` clones when the field's type is
-/// `Clone` and gives `None` otherwise (then a rejected operation removes the object and
-/// hands its value back, as [`Object::save`] documents).
+/// Saving a field for rollback: `(&&&Probe(&x)).try_save()` clones when the field's type
+/// is `Clone`, else saves it when it is [`Save`] (it holds capsule handles); else, for a
+/// type declared `remove_on_failure`, gives `None` (then a rejected operation removes the
+/// object and hands its value back, as [`Object::save`] documents), and otherwise does not
+/// compile, with a message at the field (see [`Unsaveable`]). Method resolution tries
+/// `&&Probe`, then `&Probe`, then `Probe`; an impl's bounds decide whether it is a
+/// candidate, a method's `where` clause is checked only once it is picked.
 pub struct Probe<'a, T>(pub &'a T);
 
-/// Picked when `T: Clone` (method resolution tries `Probe` before `&Probe`).
+/// Picked first, when `T: Clone`.
 pub trait CloneField<T> {
     /// A copy of the field.
-    fn try_clone(&self) -> Option<T>;
+    fn try_save(&self) -> Option<T>;
 }
 
-impl<T: Clone> CloneField<T> for Probe<'_, T> {
+impl<T: Clone> CloneField<T> for &&Probe<'_, T> {
     #[inline]
-    fn try_clone(&self) -> Option<T> {
+    fn try_save(&self) -> Option<T> {
         Some(self.0.clone())
     }
 }
 
-/// Picked when `T` is not `Clone`.
-pub trait KeepField<T> {
-    /// No copy.
-    fn try_clone(&self) -> Option<T>;
+/// Picked next, when `T: Save`.
+pub trait SaveField<T> {
+    /// A copy of the field, for the rollback record only.
+    fn try_save(&self) -> Option<T>;
 }
 
-impl<T> KeepField<T> for &Probe<'_, T> {
+impl<T: Save> SaveField<T> for &Probe<'_, T> {
     #[inline]
-    fn try_clone(&self) -> Option<T> {
+    fn try_save(&self) -> Option<T> {
+        Some(self.0.save(Saving::new()))
+    }
+}
+
+/// Picked last for a type declared `remove_on_failure`.
+pub trait KeepField<T> {
+    /// No copy.
+    fn try_save(&self) -> Option<T>;
+}
+
+impl<T> KeepField<T> for Probe<'_, T> {
+    #[inline]
+    fn try_save(&self) -> Option<T> {
         None
     }
 }
+
+/// Picked last otherwise: its `where` clause fails, with the message of [`Unsaveable`].
+pub trait UnsavedField<T> {
+    /// Never compiles.
+    fn try_save(&self) -> Option<T>
+    where
+        T: Unsaveable;
+}
+
+impl<T> UnsavedField<T> for Probe<'_, T> {
+    fn try_save(&self) -> Option<T>
+    where
+        T: Unsaveable,
+    {
+        None
+    }
+}
+
+/// Implemented by nothing: the error a field that cannot be saved gets.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `Clone`, so a rejected operation could not put this field back",
+    label = "saved before its first write, by cloning it",
+    note = "derive or implement `Clone` for it (or `steadfast::Save`, for a type that holds capsule handles); or, to have a rejected operation remove the whole object instead and hand its value back inside the error, declare the struct `#[mutable(remove_on_failure)]` or `#[capsule(remove_on_failure)]`"
+)]
+pub trait Unsaveable {}

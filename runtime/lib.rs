@@ -104,6 +104,7 @@ mod imm;
 mod key;
 pub mod norm;
 mod owned;
+mod save;
 mod shape;
 mod stack;
 mod sync;
@@ -124,6 +125,7 @@ pub use imm::class::ClassId;
 pub use imm::freeze::FreezeError;
 pub use key::{ObjectId, Tag};
 pub use owned::Owned;
+pub use save::{Save, Saving};
 pub use shape::Structural;
 
 /// Declares a capsule type: encapsulated mutable state (L42's capsule), created with
@@ -200,6 +202,11 @@ pub use steadfast_derive::imm;
 /// Declares a plain mutable type, created with [`Heap::alloc`]: aliasable ([`Mut`] is
 /// `Clone`), written through generated setters `set_<field>(&mut heap, handle, value)`, or
 /// [`Heap::write`], each of which goes through the write barrier.
+///
+/// Every field must be `Clone` or [`Save`], so that a rejected operation can put it back;
+/// `#[mutable(remove_on_failure)]` (and `#[capsule(remove_on_failure)]`) lifts that, and a
+/// rejected operation that wrote such a field in place removes the object instead, handing
+/// its value back inside the error (see [`Object::save`]).
 ///
 /// ```
 /// use steadfast::{cached, mutable, Heap};

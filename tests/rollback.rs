@@ -181,6 +181,69 @@ fn an_unrestorable_object_is_removed_and_handed_back() {
     assert_eq!(value.n, 50);
 }
 
+mod declared_remove_on_failure {
+    use steadfast::{cached, mutable, Error, Heap};
+
+    /// Not `Clone`, and its struct says so: a refused write of it removes the object.
+    #[derive(Debug, PartialEq)]
+    struct Ticket(u32);
+
+    #[derive(Debug)]
+    struct Late;
+
+    impl std::fmt::Display for Late {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("ticket past the limit")
+        }
+    }
+
+    impl std::error::Error for Late {}
+
+    #[mutable(remove_on_failure)]
+    struct Queue {
+        limit: u32,
+        ticket: Ticket,
+    }
+
+    #[cached]
+    impl Queue {
+        #[cache(now)]
+        fn in_time(limit: &u32, ticket: &Ticket) -> Result<(), Late> {
+            if ticket.0 <= *limit {
+                Ok(())
+            } else {
+                Err(Late)
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_write_of_an_unsaved_field_removes_the_object_and_hands_it_back() {
+        let mut heap = Heap::new();
+        let q = heap
+            .alloc(Queue {
+                limit: 5,
+                ticket: Ticket(1),
+            })
+            .unwrap();
+        // A field that is saved (`limit`) is put back as usual...
+        let err = Queue::set_limit(&mut heap, &q, 0).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "in_time");
+        assert_eq!(heap[&q].limit, 5);
+        // ...and so is one that is not, by a setter alone: it holds the old value itself.
+        let err = Queue::set_ticket(&mut heap, &q, Ticket(9)).unwrap_err();
+        assert_eq!(err.invariant().unwrap().cache, "in_time");
+        assert_eq!(heap[&q].ticket, Ticket(1));
+        // Written in place, it cannot be put back: the object goes, its value comes back.
+        let err = heap
+            .write(&q, |w| w.field_mut(&Queue::TICKET).0 = 9)
+            .unwrap_err();
+        assert!(matches!(heap.get(&q), Err(Error::Removed { .. })));
+        let value = err.into_value::<Queue>().expect("the value comes back");
+        assert_eq!(value.ticket, Ticket(9));
+    }
+}
+
 mod first_read_in_a_rejected_barrier {
     use steadfast::{cached, mutable, Ctx, Heap, Mut};
 

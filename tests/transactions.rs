@@ -273,6 +273,46 @@ fn an_err_a_panic_or_a_failed_invariant_puts_everything_back() {
 }
 
 #[test]
+fn a_refused_write_of_a_list_of_capsules_puts_the_list_back() {
+    // `Vec<Capsule<Account>>` is not `Clone` (a capsule has one handle) but is `Save`: a
+    // refused write restores the list, it does not remove the bank.
+    let mut heap = Heap::new();
+    let bank = bank(&mut heap, &[10, 5]);
+    let first = heap[&bank].accounts[0].id();
+    let err = heap
+        .write(&bank, |w| {
+            w.field_mut(&Bank::ACCOUNTS).pop();
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "balanced");
+    assert!(err.into_value::<Bank>().is_none(), "nothing was removed");
+    assert!(heap.contains(&bank));
+    assert_eq!(balances(&heap, &bank), [10, 5]);
+    assert_eq!(heap[&bank].accounts[0].id(), first);
+    assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15);
+    // The same in a transaction that fails after the write.
+    let err = heap
+        .transaction(|tx| {
+            tx.write(&bank, |w| w.field_mut(&Bank::ACCOUNTS).reverse())?;
+            Bank::set_total(tx, &bank, 1)
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "balanced");
+    assert_eq!(balances(&heap, &bank), [10, 5]);
+    // The restored handles still reach their accounts through the bank.
+    heap.transaction(|tx| {
+        tx.through(
+            &bank,
+            |b| &b.accounts[1],
+            |tx, a| Account::deposit(tx, a, 5),
+        )?;
+        Bank::set_total(tx, &bank, 20)
+    })
+    .unwrap();
+    assert_eq!(balances(&heap, &bank), [10, 10]);
+}
+
+#[test]
 fn removals_commit_and_allocations_stay() {
     let mut heap = Heap::new();
     let spare = heap.capsule(Account { balance: 1 }).unwrap();

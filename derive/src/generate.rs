@@ -36,6 +36,18 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             let ty = &f.ty;
             quote_spanned!(ty.span()=> const _: () = #rt::assert_owned::<#ty>();)
         });
+    // Each field is saved before its first write, so that a rejected operation can put it
+    // back: by `Clone` or `Save`, or, if the type chose removal instead (and for immutable
+    // objects, which are never written), not at all. Spanned at the field's type, so that a
+    // field that cannot be saved is reported there.
+    let last = match object.tag == Tag::Imm || object.options.remove_on_failure {
+        true => quote!(KeepField),
+        false => quote!(UnsavedField),
+    };
+    let saves = object.fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote_spanned!(f.ty.span()=> (&&&#rt::Probe(&self.#ident)).try_save())
+    });
     let mut accessors = Vec::new();
     for (i, f) in object.fields.iter().enumerate() {
         let (ident, ty) = (&f.ident, &f.ty);
@@ -91,10 +103,10 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             #[inline]
             fn save(&self, fields: #rt::FieldMask) -> #rt::Option<Self::Saved> {
                 #[allow(unused_imports)]
-                use #rt::{CloneField as _, KeepField as _};
+                use #rt::{CloneField as _, SaveField as _, #last as _};
                 #rt::Some((#(
                     if fields.intersects(#rt::FieldMask::field(#index)) {
-                        #rt::Some((&#rt::Probe(&self.#idents)).try_clone()?)
+                        #rt::Some(#saves?)
                     } else {
                         #rt::None
                     },

@@ -69,12 +69,18 @@ pub fn derive_structural(item: TokenStream) -> TokenStream {
 
 fn object(tag: Tag, args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: TokenStream2 = item.clone().into();
-    let parsed = no_args(args)
-        .and_then(|()| syn::parse::<syn::ItemStruct>(item))
-        .and_then(|s| model::Object::parse(tag, s));
-    match parsed {
-        Ok(object) => generate::object(&object).into(),
-        Err(e) => with_stub(e, generate::object_stub(item2)),
+    let options = model::Options::parse(tag, args.into());
+    // A bad argument still gets the whole object (asking the least of its fields), so
+    // that the argument's error is the only one.
+    let lenient = options.clone().unwrap_or(model::Options {
+        remove_on_failure: true,
+    });
+    let parsed =
+        syn::parse::<syn::ItemStruct>(item).and_then(|s| model::Object::parse(tag, lenient, s));
+    match (options, parsed) {
+        (Ok(_), Ok(object)) => generate::object(&object).into(),
+        (Err(e), Ok(object)) => with_stub(e, generate::object(&object)),
+        (_, Err(e)) => with_stub(e, generate::object_stub(item2)),
     }
 }
 

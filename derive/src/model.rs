@@ -24,8 +24,45 @@ impl Tag {
 }
 
 /// A `#[capsule]`, `#[imm]` or `#[mutable]` struct.
+/// What a struct attribute's arguments ask for.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// `remove_on_failure`: a field need not be saveable; a rejected operation that wrote
+    /// one that is not removes the object (and hands its value back) instead of putting
+    /// its fields back.
+    pub(crate) remove_on_failure: bool,
+}
+
+impl Options {
+    pub(crate) fn parse(tag: Tag, args: proc_macro2::TokenStream) -> syn::Result<Self> {
+        if args.is_empty() {
+            return Ok(Options::default());
+        }
+        let ident: Ident = syn::parse2(args.clone()).map_err(|_| {
+            Error::new_spanned(&args, "expected no argument, or `remove_on_failure`")
+        })?;
+        if ident != "remove_on_failure" {
+            return Err(Error::new_spanned(
+                &ident,
+                format!("unknown argument `{ident}`: the only one is `remove_on_failure`"),
+            ));
+        }
+        if tag == Tag::Imm {
+            return Err(Error::new_spanned(
+                &ident,
+                "an immutable object is never written, so nothing is put back: \
+                 `remove_on_failure` does not apply",
+            ));
+        }
+        Ok(Options {
+            remove_on_failure: true,
+        })
+    }
+}
+
 pub(crate) struct Object {
     pub(crate) tag: Tag,
+    pub(crate) options: Options,
     /// The struct with the field attributes this crate reads removed.
     pub(crate) item: ItemStruct,
     pub(crate) fields: Vec<FieldModel>,
@@ -39,7 +76,7 @@ pub(crate) struct FieldModel {
 }
 
 impl Object {
-    pub(crate) fn parse(tag: Tag, mut item: ItemStruct) -> syn::Result<Self> {
+    pub(crate) fn parse(tag: Tag, options: Options, mut item: ItemStruct) -> syn::Result<Self> {
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
             return Err(Error::new_spanned(
                 &item.generics,
@@ -94,7 +131,12 @@ impl Object {
         }
         match errors {
             Some(e) => Err(e),
-            None => Ok(Object { tag, item, fields }),
+            None => Ok(Object {
+                tag,
+                options,
+                item,
+                fields,
+            }),
         }
     }
 }

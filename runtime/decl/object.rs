@@ -315,6 +315,11 @@ pub trait Object: Sized + Send + Sync + 'static {
     /// returns `None` if this type cannot be restored cheaply. Then a rejected operation
     /// removes the object and hands its (broken) value back inside the error, and a panic
     /// inside an operation removes and drops it: nothing broken stays on the heap.
+    ///
+    /// The derive saves a field by `Clone`, or by [`Save`](crate::Save) for a type that
+    /// holds capsule handles; a field that is neither does not compile, unless the struct
+    /// is declared `remove_on_failure` (`#[mutable(remove_on_failure)]`), which makes its
+    /// `save` return `None` when such a field is written.
     fn save(&self, fields: FieldMask) -> Option<Self::Saved>;
 
     /// Puts back what [`save`](Object::save) returned.
