@@ -55,6 +55,25 @@ pub const fn assert_imm<T: ImmType>() {}
 pub const fn assert_capsule<T: CapsuleType>() {}
 /// See [`assert_imm`].
 pub const fn assert_owned<T: ?Sized + Owned>() {}
+
+/// The bound of the setter a capsule field does not have: implemented by nothing, so that a
+/// call says how such a field changes.
+#[diagnostic::on_unimplemented(
+    message = "a capsule field has no setter",
+    label = "capsule fields change only inside their object's own operations",
+    note = "write it in a `#[cache(clear)]` mutator of its type, or in a box: `heap.open_box(&capsule, |raw| ...)`"
+)]
+pub trait NoSetter {}
+
+/// A field checked to be `Owned` where its type is written (`const _: OwnedField<T>`), so
+/// that the check comes with the item's other well-formedness checks, in item order:
+/// before what follows from a type that is not `Owned` (such as `Rc` not being `Send`).
+pub struct OwnedField<T: ?Sized + Owned>(core::marker::PhantomData<T>);
+
+impl<T: ?Sized + Owned> OwnedField<T> {
+    /// The check's value.
+    pub const CHECKED: Self = OwnedField(core::marker::PhantomData);
+}
 /// See [`assert_imm`].
 pub const fn assert_structural<T: ?Sized + Structural>() {}
 

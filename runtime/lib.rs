@@ -249,6 +249,12 @@ pub use steadfast_derive::mutable;
 /// `ctx: &Ctx<Self>` to read other heap objects, tracked at run time. Each cache also gets a
 /// [`Cache`] descriptor `Self::NAME` (upper case). See `docs/guide.md`.
 ///
+/// A type with no cached methods still has a block, empty: `#[cached] impl Point {}`. The
+/// struct's attribute cannot see whether a block exists elsewhere, and stable Rust has no
+/// way for one to supply the cells' type that the other would otherwise default (that
+/// needs specialization or inherent associated types); leaving it out is a compile error
+/// that says to add it.
+///
 /// ```
 /// use steadfast::{cached, capsule, Error, Heap};
 ///

@@ -373,7 +373,7 @@ mod local_writes {
     #[cached]
     impl Local {
         #[cache(lazy_read)]
-        pub fn sum(a: &i64, b: &i64) -> i64 {
+        pub(crate) fn sum(a: &i64, b: &i64) -> i64 {
             bump(LOCAL_RUNS[0]);
             a + b
         }
@@ -381,14 +381,14 @@ mod local_writes {
         /// A `now` value declared before the invariants: it is recomputed first, and must
         /// get its old value back when an invariant after it fails.
         #[cache(now)]
-        pub fn diff(a: &i64, b: &i64) -> i64 {
+        pub(crate) fn diff(a: &i64, b: &i64) -> i64 {
             bump(LOCAL_RUNS[1]);
             assert!(*a != PANIC_A, "diff panics on a == {PANIC_A}");
             a - b
         }
 
         #[cache(now)]
-        pub fn small(a: &i64) -> Result<(), Bad> {
+        pub(crate) fn small(a: &i64) -> Result<(), Bad> {
             bump(LOCAL_RUNS[2]);
             if *a <= 100 {
                 Ok(())
@@ -398,7 +398,7 @@ mod local_writes {
         }
 
         #[cache(now)]
-        pub fn ordered(a: &i64, b: &i64) -> Result<(), Bad> {
+        pub(crate) fn ordered(a: &i64, b: &i64) -> Result<(), Bad> {
             bump(LOCAL_RUNS[3]);
             if *b <= *a + 50 {
                 Ok(())

@@ -34,7 +34,16 @@ pub(crate) fn object(object: &Object) -> TokenStream {
         .filter(|f| f.capsule || object.tag == Tag::Imm)
         .map(|f| {
             let ty = &f.ty;
-            quote_spanned!(ty.span()=> const _: () = #rt::assert_owned::<#ty>();)
+            // The check's own tokens at the field's type, from its first token to its last
+            // (the type keeps its spans), so that the error underlines the type.
+            let last = ty
+                .to_token_stream()
+                .into_iter()
+                .last()
+                .map_or(ty.span(), |t| t.span());
+            let head = respan(quote!(const _: #rt::OwnedField<), ty.span());
+            let tail = respan(quote!(> = #rt::OwnedField::CHECKED;), last);
+            quote!(#head #ty #tail)
         });
     // Each field is saved before its first write, so that a rejected operation can put it
     // back: by `Clone` or `Save`, or, if the type chose removal instead (and for immutable
@@ -56,16 +65,23 @@ pub(crate) fn object(object: &Object) -> TokenStream {
         let doc_const =
             format!("The field `{ident}`: its descriptor, for `Heap::set`, `Writer` and `Ctx`.");
         let doc_get = format!("The field `{ident}`.");
-        accessors.push(quote! {
+        // At the field, so that a clash with a cache of the same name points at both.
+        accessors.push(quote_spanned! {ident.span()=>
             #[doc = #doc_const]
+            #[allow(dead_code)]
             #vis const #konst: #rt::Field<Self, #ty> = #rt::Field::new(#i, |o| &o.#ident, |o| &mut o.#ident);
             #[doc = #doc_get]
             #[allow(dead_code)]
+            #[must_use]
             #vis fn #ident(&self) -> &#ty { &self.#ident }
         });
         let doc_set = format!(
             "Replaces the field `{ident}` through the write barrier and returns the old value; \
-             if an invariant fails the field keeps its old value and the error names it."
+             if an invariant fails the field keeps its old value and the error names it.\n\n\
+             # Errors\n\n\
+             [`Error::Invariant`](::steadfast::Error::Invariant) if an invariant fails \
+             (inside a transaction: when it ends); the handle's errors (a removed object, \
+             another heap's handle)."
         );
         match object.tag {
             Tag::Mutable => accessors.push(quote! {
@@ -85,11 +101,28 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                     heap.write(this, |w| w.set(&Self::#konst, value))
                 }
             }),
+            // No setter: a call is an error that says how a capsule field changes.
+            Tag::Capsule => accessors.push(quote_spanned! {ident.span()=>
+                #[doc(hidden)]
+                #[allow(dead_code)]
+                #vis fn #setter<__V: #rt::NoSetter>(
+                    heap: &mut impl #rt::HeapMut,
+                    this: &#rt::Capsule<Self>,
+                    value: __V,
+                ) -> #rt::Result<__V, #rt::Error> {
+                    let _ = (heap, this);
+                    #rt::Ok(value)
+                }
+            }),
             _ => {}
         }
     }
     quote! {
         #item
+
+        // Before the impl, so that a field that is not `Owned` is reported before what
+        // follows from it.
+        #(#owned_checks)*
 
         #[automatically_derived]
         impl #rt::Object for #name {
@@ -142,7 +175,6 @@ pub(crate) fn object(object: &Object) -> TokenStream {
         }
 
         #tag_marker
-        #(#owned_checks)*
 
         impl #name {
             #(#accessors)*
@@ -150,15 +182,40 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     }
 }
 
-/// On an error: the struct alone, without the attributes this crate reads.
+/// On an error: the struct, without the attributes this crate reads, and (unless it is
+/// generic) an `Object` impl that names no field, so that its `#[cached]` block does not
+/// add errors of its own.
 pub(crate) fn object_stub(item: TokenStream) -> TokenStream {
+    let rt = rt();
     let Ok(mut item) = syn::parse2::<ItemStruct>(item) else {
         return TokenStream::new();
     };
     for field in item.fields.iter_mut() {
         field.attrs.retain(|a| !a.path().is_ident("capsule"));
     }
-    item.into_token_stream()
+    // A generic struct is the error itself: an impl would only add more.
+    if !item.generics.params.is_empty() {
+        return item.into_token_stream();
+    }
+    let name = &item.ident;
+    quote! {
+        #item
+
+        #[automatically_derived]
+        impl #rt::Object for #name {
+            const FIELDS: &'static [&'static str] = &[];
+            const CACHES: &'static [&'static dyn #rt::AnyCache<Self>] =
+                <Self as #rt::Caches>::CACHES;
+            type Cells = <Self as #rt::Caches>::Cells;
+            type Saved = ();
+
+            fn save(&self, _: #rt::FieldMask) -> #rt::Option<()> {
+                #rt::None
+            }
+
+            fn restore(&mut self, _: ()) {}
+        }
+    }
 }
 
 /// The impl block with each cached method rewired, and the type's cache list.
@@ -188,7 +245,8 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
         if cache.kind == Kind::Clear {
             members.push(clear(cache));
         } else {
-            let konst = format_ident!("{}", upper(&name_of(&cache.func.sig.ident)));
+            let name = &cache.func.sig.ident;
+            let konst = format_ident!("{}", upper(&name_of(name)), span = name.span());
             members.push(cell(cache, index, &konst));
             cells.push(quote!(&<#self_ty>::#konst));
             values.push(match &cache.func.sig.output {
@@ -388,15 +446,30 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             /// An invariant: the value is `Ok(())` on every object a reader can reach, since an
             /// operation that breaks it is rolled back. Checked once at the end of each
             /// operation that writes what it reads.
+            ///
+            /// # Errors
+            ///
+            /// The handle's errors (a removed object, another heap's handle), and those of
+            /// the computation if it ran now (a cycle).
         },
         false => quote! {
             /// Cached: a hit is a lookup; the value is recomputed only after a write to what
             /// it read.
+            ///
+            /// # Errors
+            ///
+            /// The handle's errors (a removed object, another heap's handle), and those of
+            /// the computation if it ran now (a cycle, a panic on a worker for an `eager`
+            /// cache).
         },
     };
-    let getter = quote! {
+    // At the method's name, so that a clash with a field of the same name points at both.
+    let gap = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
+    // At the method's name: lints read only the docs the item's own span covers.
+    let cached_doc = respan(cached_doc, name.span());
+    let getter = quote_spanned! {name.span()=>
         #(#docs)*
-        ///
+        #gap
         #cached_doc
         #[allow(dead_code)]
         #[inline]
@@ -407,8 +480,9 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             heap.cache(this, &Self::#konst)
         }
     };
-    quote! {
+    quote_spanned! {name.span()=>
         #[doc = #doc_const]
+        #[allow(dead_code)]
         #vis const #konst: #rt::Cache<Self, #value> = {
             let #compute = #closure;
             #construct
@@ -449,6 +523,12 @@ fn clear(cache: &CacheModel) -> TokenStream {
         ///
         /// A capsule mutator: the barrier runs once at its end; if an invariant fails or it
         /// panics, every field it wrote is put back.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Invariant`](::steadfast::Error::Invariant) if an invariant fails (inside
+        /// a transaction: when it ends); the handle's errors (a removed object, another heap's
+        /// handle).
         #[allow(dead_code)]
         #vis fn #name(
             heap: &mut impl #rt::HeapMut,

@@ -326,6 +326,21 @@ impl CacheModel {
         if kind == Kind::Clear {
             check_clear(&func, &params)?;
         }
+        if let ReturnType::Type(_, ty) = &sig.output {
+            if let Some(reference) = borrowed(ty) {
+                let what = match kind {
+                    Kind::Clear => "a mutator",
+                    _ => "a cached method",
+                };
+                return Err(Error::new_spanned(
+                    reference,
+                    format!(
+                        "{what} cannot return a reference into the object: the borrow ends with \
+                         the operation; return an owned value (copy or clone it)"
+                    ),
+                ));
+            }
+        }
         if matches!(kind, Kind::Lazy | Kind::Eager | Kind::LazyRead | Kind::Now)
             && matches!(sig.output, ReturnType::Default)
         {
@@ -451,5 +466,29 @@ fn push(errors: &mut Option<Error>, e: Error) {
     match errors {
         Some(all) => all.combine(e),
         None => *errors = Some(e),
+    }
+}
+
+/// The first non-`'static` reference in a type, if it has one (`&T`, or inside a path's
+/// arguments, a tuple, an array or a slice).
+fn borrowed(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Reference(r) if r.lifetime.as_ref().is_some_and(|l| l.ident == "static") => {
+            borrowed(&r.elem)
+        }
+        Type::Reference(_) => Some(ty),
+        Type::Paren(p) => borrowed(&p.elem),
+        Type::Group(g) => borrowed(&g.elem),
+        Type::Tuple(t) => t.elems.iter().find_map(borrowed),
+        Type::Array(a) => borrowed(&a.elem),
+        Type::Slice(s) => borrowed(&s.elem),
+        Type::Path(p) => p.path.segments.iter().find_map(|s| match &s.arguments {
+            syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+                syn::GenericArgument::Type(t) => borrowed(t),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        _ => None,
     }
 }

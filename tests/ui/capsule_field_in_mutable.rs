@@ -1,0 +1,12 @@
+use steadfast::{cached, mutable};
+
+#[mutable]
+struct Point {
+    #[capsule]
+    x: i32,
+}
+
+#[cached]
+impl Point {}
+
+fn main() {}

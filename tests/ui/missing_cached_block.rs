@@ -1,0 +1,8 @@
+use steadfast::mutable;
+
+#[mutable]
+struct Point {
+    x: i32,
+}
+
+fn main() {}
