@@ -534,8 +534,11 @@ impl<L> Canonical<L> {
 }
 
 impl<L: Hash> Canonical<L> {
-    /// A hash of the form that is the same in every run and on every machine of the same
-    /// endianness (given a label hash that is): equal forms have equal hashes.
+    /// A hash of the form that is the same in every run of the same build (given a label
+    /// hash that is): equal forms have equal hashes. Another build may hash differently:
+    /// it uses `rustc_hash`'s `FxHasher`, whose algorithm may change between its versions,
+    /// and the labels' and lengths' `Hash` impls (`usize` hashes differently on 32-bit
+    /// targets). Do not persist it across builds.
     pub fn stable_hash(&self) -> u64 {
         let mut h = FxHasher::default();
         self.hash(&mut h);

@@ -337,9 +337,15 @@ impl Heap {
 
     /// A hash of the immutable graph an object reaches that depends only on its structure:
     /// structurally equal graphs have equal hashes in every heap and every run of the same
-    /// program (given [`Object::hash_shape`]s that are), however they were built; unequal
-    /// graphs almost surely differ. It is the hash of the graph's canonical form: its
-    /// classes numbered breadth-first from the root.
+    /// build of the program (given [`Object::hash_shape`]s that are), however they were
+    /// built; unequal graphs almost surely differ. It is the hash of the graph's canonical
+    /// form: its classes numbered breadth-first from the root.
+    ///
+    /// What it is not stable across: another build may hash differently, since it mixes in
+    /// each object's `std::any::type_name` (which the compiler does not promise to keep) and
+    /// uses `rustc_hash`'s `FxHasher` (whose algorithm may change between its versions), and
+    /// `hash_shape` uses the fields' `Hash` impls (`usize` hashes differently on 32-bit
+    /// targets). Do not persist it across builds.
     pub fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
         self.core.stable_hash(handle)
     }
