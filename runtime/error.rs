@@ -195,7 +195,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Removed { object, type_name } => {
-                write!(f, "{} {object} was removed", short(type_name))
+                write!(f, "{object} ({}) was removed", short(type_name))
             }
             Error::ForeignHandle { object, heap } => {
                 write!(f, "handle to {object} used with heap{heap}")
@@ -232,7 +232,7 @@ impl fmt::Display for Error {
             Error::Immutable { object, type_name } => {
                 write!(
                     f,
-                    "{} {object} is immutable: it was frozen",
+                    "{object} ({}) is immutable: it was frozen",
                     short(type_name)
                 )
             }
