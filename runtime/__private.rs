@@ -9,7 +9,7 @@ pub use crate::cell::CacheCell;
 pub use crate::decl::cache::Cache;
 pub use crate::decl::ctx::Ctx;
 pub use crate::decl::field::{Field, FieldMask};
-pub use crate::decl::object::{AnyCache, Kind, Object};
+pub use crate::decl::object::{Aliasable, AnyCache, Kind, Object};
 pub use crate::error::Error;
 pub use crate::heap::handle::{Capsule, Handle, Imm, Mut};
 pub use crate::heap::Heap;

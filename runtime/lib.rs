@@ -117,7 +117,7 @@ pub use barrier::writer::Writer;
 pub use cell::CacheCell;
 pub use decl::cache::Cache;
 pub use decl::field::{Field, FieldMask};
-pub use decl::object::{AnyCache, CellAt, CellSet, Kind, Object};
+pub use decl::object::{Aliasable, AnyCache, CellAt, CellSet, Kind, Object};
 pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mut, Writable};
 pub use heap::Heap;

@@ -22,6 +22,8 @@ impl Link {
         Cache::lazy_read::<1>("itself", |c| Some(c.own(&Link::SELF).ok()?.as_ref()? + 1));
 }
 
+impl steadfast::Aliasable for Link {}
+
 impl Object for Link {
     const FIELDS: &'static [&'static str] = &["next"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Link::DEPTH, &Link::SELF];

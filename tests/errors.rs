@@ -151,6 +151,8 @@ struct Misdeclared;
 
 const WRONG: Cache<Misdeclared, u32> = Cache::lazy_read::<1>("wrong", |_| 0);
 
+impl steadfast::Aliasable for Misdeclared {}
+
 impl Object for Misdeclared {
     const FIELDS: &'static [&'static str] = &[];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&WRONG];

@@ -45,6 +45,8 @@ impl Cell2 {
     });
 }
 
+impl steadfast::Aliasable for Cell2 {}
+
 impl Object for Cell2 {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Cell2::DOUBLE];
@@ -129,6 +131,8 @@ impl Halved {
     });
 }
 
+impl steadfast::Aliasable for Halved {}
+
 impl Object for Halved {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Halved::HALF];
@@ -154,6 +158,8 @@ impl Watch {
         *c.cache(c.field(&Watch::OF), &Halved::HALF).unwrap() + 100
     });
 }
+
+impl steadfast::Aliasable for Watch {}
 
 impl Object for Watch {
     const FIELDS: &'static [&'static str] = &["of"];

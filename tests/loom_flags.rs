@@ -25,6 +25,8 @@ impl Target {
     const B: Field<Target, u64> = Field::new(1, |t| &t.b, |t| &mut t.b);
 }
 
+impl steadfast::Aliasable for Target {}
+
 impl Object for Target {
     const FIELDS: &'static [&'static str] = &["a", "b"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
@@ -53,6 +55,8 @@ impl Reader {
         *c.field_of(&r.target, field).unwrap()
     });
 }
+
+impl steadfast::Aliasable for Reader {}
 
 impl Object for Reader {
     const FIELDS: &'static [&'static str] = &["target", "which", "runs"];
@@ -84,6 +88,8 @@ impl Counter {
         },
     );
 }
+
+impl steadfast::Aliasable for Counter {}
 
 impl Object for Counter {
     const FIELDS: &'static [&'static str] = &["n", "runs"];

@@ -44,7 +44,7 @@ fn foreign_handles_are_errors() {
 }
 
 #[test]
-#[should_panic(expected = "steadfast: Point #")]
+#[should_panic(expected = "(Point) was removed")]
 fn indexing_with_a_removed_handle_panics_with_a_clear_message() {
     let mut heap = Heap::new();
     let p = heap.alloc(Point::new(1.0, 0.0)).unwrap();

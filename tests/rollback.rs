@@ -154,6 +154,8 @@ impl Opaque {
     });
 }
 
+impl steadfast::Aliasable for Opaque {}
+
 impl Object for Opaque {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Opaque::SMALL];

@@ -23,6 +23,8 @@ impl Leaf {
     const V: Field<Leaf, i64> = Field::new(0, |l| &l.v, |l| &mut l.v);
 }
 
+impl steadfast::Aliasable for Leaf {}
+
 impl Object for Leaf {
     const FIELDS: &'static [&'static str] = &["v"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
@@ -48,6 +50,8 @@ impl Reader {
             .map_or(0, |v| v * 2)
     });
 }
+
+impl steadfast::Aliasable for Reader {}
 
 impl Object for Reader {
     const FIELDS: &'static [&'static str] = &["leaf"];

@@ -26,7 +26,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     let tag_marker = match object.tag {
         Tag::Imm => quote!(#[automatically_derived] impl #rt::ImmType for #name {}),
         Tag::Capsule => quote!(#[automatically_derived] impl #rt::CapsuleType for #name {}),
-        Tag::Mutable => quote!(),
+        Tag::Mutable => quote!(#[automatically_derived] impl #rt::Aliasable for #name {}),
     };
     let owned_checks = object
         .fields

@@ -38,6 +38,7 @@ use std::panic;
 ///     fn save(&self, _: FieldMask) -> Option<(f64, f64)> { Some((self.x, self.y)) }
 ///     fn restore(&mut self, (x, y): (f64, f64)) { self.x = x; self.y = y; }
 /// }
+/// impl steadfast::Aliasable for Point {} // made with `alloc`, as a `#[mutable]` type is
 ///
 /// let mut heap = steadfast::Heap::new();
 /// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;

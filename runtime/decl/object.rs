@@ -348,3 +348,27 @@ pub trait Object: Sized + Send + Sync + 'static {
         false
     }
 }
+
+/// A type whose objects may be aliased: made with [`Heap::alloc`](crate::Heap::alloc) as a
+/// [`Mut`](crate::Mut), whose handles are `Clone`. `#[mutable]` implements it. A `#[capsule]`
+/// type does not (its encapsulated fields would become writable through any copy of the
+/// handle), nor does an `#[imm]` type (its `lazy` caches assume it never changes). A
+/// hand-written [`Object`] implements it to be made that way.
+///
+/// ```compile_fail,E0277
+/// use steadfast::{cached, capsule, Heap};
+///
+/// #[capsule]
+/// struct Path { #[capsule] points: Vec<(i32, i32)> }
+/// #[cached]
+/// impl Path {}
+///
+/// let mut heap = Heap::new();
+/// let path = heap.alloc(Path { points: vec![] }); // a capsule is made with `heap.capsule`
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[mutable]` type, so it is not made with `alloc`",
+    label = "`alloc` makes an aliasable `Mut` handle",
+    note = "a `#[capsule]` type is made with `heap.capsule(..)` (one handle), an `#[imm]` type with `heap.imm(..)`; a hand-written `Object` opts in with `impl steadfast::Aliasable for {Self} {{}}`"
+)]
+pub trait Aliasable: Object {}

@@ -6,7 +6,7 @@ use crate::barrier::transaction::Tx;
 use crate::barrier::writer::Writer;
 use crate::decl::cache::Cache;
 use crate::decl::field::Field;
-use crate::decl::object::Object;
+use crate::decl::object::{Aliasable, Object};
 use crate::decl::ops::into_stored;
 use crate::decl::stored::Stored;
 use crate::error::Error;
@@ -76,8 +76,10 @@ impl Heap {
 
     /// Creates a mutable object. Its `now` and `eager` caches are computed first; if an
     /// invariant fails, nothing is created and the value comes back inside the error
-    /// ([`Error::into_value`]).
-    pub fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
+    /// ([`Error::into_value`]). Only a `#[mutable]` type (an [`Aliasable`] one) is made
+    /// this way: a `#[capsule]` type is made with [`capsule`](Heap::capsule), an `#[imm]`
+    /// one with [`imm`](Heap::imm).
+    pub fn alloc<T: Aliasable>(&mut self, value: T) -> Result<Mut<T>, Error> {
         self.core
             .create(value, Tag::Mut)
             .map(|(id, link)| Mut::new(id, link))
@@ -570,7 +572,7 @@ impl<'h> Transaction<'h> {
 
     /// Creates a mutable object; its invariants are checked when the transaction ends, and
     /// a rollback removes it.
-    pub fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
+    pub fn alloc<T: Aliasable>(&mut self, value: T) -> Result<Mut<T>, Error> {
         self.step().alloc(value)
     }
 

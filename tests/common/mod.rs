@@ -88,6 +88,8 @@ impl Point {
     }
 }
 
+impl steadfast::Aliasable for Point {}
+
 impl Object for Point {
     const FIELDS: &'static [&'static str] = &["x", "y", "name"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Point::DIST];
@@ -186,6 +188,8 @@ impl Item {
     }
 }
 
+impl steadfast::Aliasable for Item {}
+
 impl Object for Item {
     const FIELDS: &'static [&'static str] = &["cost", "note"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[];
@@ -255,6 +259,8 @@ impl Num {
     });
 }
 
+impl steadfast::Aliasable for Num {}
+
 impl Object for Num {
     const FIELDS: &'static [&'static str] = &["n"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Num::PARITY];
@@ -284,6 +290,8 @@ impl Watcher {
         }
     });
 }
+
+impl steadfast::Aliasable for Watcher {}
 
 impl Object for Watcher {
     const FIELDS: &'static [&'static str] = &["src"];
@@ -377,6 +385,8 @@ impl Obj {
         a - c.field(&Obj::B)
     });
 }
+
+impl steadfast::Aliasable for Obj {}
 
 impl Object for Obj {
     const FIELDS: &'static [&'static str] = &["a", "b", "refs"];
