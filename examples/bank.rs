@@ -185,6 +185,19 @@ fn main() -> Result<(), Error> {
         err.source().expect("an invariant failure has a source")
     );
 
+    // Closing an account without touching the books: refused, and the list of accounts is put
+    // back (a capsule handle is not `Clone`, but the list is saved all the same: `Save`).
+    let err = heap
+        .write(&bank, |w| {
+            w.field_mut(&Bank::ACCOUNTS).pop();
+        })
+        .unwrap_err();
+    println!(
+        "closing an account off the books: {err}: {}",
+        err.source().expect("an invariant failure has a source")
+    );
+    show(&heap, &bank);
+
     // A new account, opened and put on the books in one operation.
     heap.transaction(|tx| {
         let carol = tx.capsule(Account {
