@@ -141,7 +141,7 @@ pub trait SaveField<T> {
 impl<T: Save> SaveField<T> for &Probe<'_, T> {
     #[inline]
     fn try_save(&self) -> Option<T> {
-        Some(self.0.save(Saving::new()))
+        Some(self.0.save(&Saving::new()))
     }
 }
 

@@ -19,8 +19,8 @@ use crate::heap::handle::Capsule;
 /// [`Object::save`](crate::Object::save)).
 ///
 /// Implement it for a type of your own that holds capsules by saving each field: only the
-/// runtime can make the [`Saving`] it takes, so `save` cannot duplicate a capsule outside
-/// an operation's rollback record.
+/// runtime can make the [`Saving`] it lends, for the call only, so `save` cannot duplicate a
+/// capsule outside an operation's rollback record.
 ///
 /// ```
 /// use steadfast::{cached, mutable, Capsule, Heap, Save, Saving};
@@ -36,7 +36,7 @@ use crate::heap::handle::Capsule;
 /// }
 ///
 /// impl Save for Branch {
-///     fn save(&self, saving: Saving) -> Self {
+///     fn save(&self, saving: &Saving) -> Self {
 ///         Branch { name: self.name.clone(), accounts: self.accounts.save(saving) }
 ///     }
 /// }
@@ -52,11 +52,23 @@ use crate::heap::handle::Capsule;
 )]
 pub trait Save: Sized {
     /// A copy for the rollback record.
-    fn save(&self, saving: Saving) -> Self;
+    fn save(&self, saving: &Saving) -> Self;
 }
 
-/// Permission to [`save`](Save::save): made only by the runtime, for a rollback record.
-#[derive(Clone, Copy, Debug)]
+/// Permission to [`save`](Save::save): made only by the runtime, for a rollback record, and
+/// lent for the call only (not `Clone`), so that an implementation cannot keep it to copy
+/// capsule handles later.
+///
+/// ```compile_fail,E0507
+/// fn keep(saving: &steadfast::Saving) -> steadfast::Saving {
+///     *saving // not `Copy`: it cannot outlive the call it was lent for
+/// }
+/// ```
+///
+/// ```compile_fail,E0451
+/// let forged = steadfast::Saving { _private: () }; // only the runtime makes one
+/// ```
+#[derive(Debug)]
 pub struct Saving {
     _private: (),
 }
@@ -70,43 +82,43 @@ impl Saving {
 }
 
 impl<T: Object> Save for Capsule<T> {
-    fn save(&self, _: Saving) -> Self {
+    fn save(&self, _: &Saving) -> Self {
         Capsule::new(self.id, self.link.clone())
     }
 }
 
 impl<S: Save> Save for Vec<S> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         self.iter().map(|s| s.save(saving)).collect()
     }
 }
 
 impl<S: Save> Save for VecDeque<S> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         self.iter().map(|s| s.save(saving)).collect()
     }
 }
 
 impl<S: Save> Save for Option<S> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         self.as_ref().map(|s| s.save(saving))
     }
 }
 
 impl<S: Save> Save for Box<S> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         Box::new((**self).save(saving))
     }
 }
 
 impl<S: Save, const N: usize> Save for [S; N] {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         self.each_ref().map(|s| s.save(saving))
     }
 }
 
 impl<K: Clone + Ord, V: Save> Save for BTreeMap<K, V> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         self.iter()
             .map(|(k, v)| (k.clone(), v.save(saving)))
             .collect()
@@ -114,7 +126,7 @@ impl<K: Clone + Ord, V: Save> Save for BTreeMap<K, V> {
 }
 
 impl<K: Clone + Eq + Hash, V: Save, H: BuildHasher + Clone> Save for HashMap<K, V, H> {
-    fn save(&self, saving: Saving) -> Self {
+    fn save(&self, saving: &Saving) -> Self {
         let mut saved = HashMap::with_capacity_and_hasher(self.len(), self.hasher().clone());
         saved.extend(self.iter().map(|(k, v)| (k.clone(), v.save(saving))));
         saved

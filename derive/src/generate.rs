@@ -49,7 +49,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     // back: by `Clone` or `Save`, or, if the type chose removal instead (and for immutable
     // objects, which are never written), not at all. Spanned at the field's type, so that a
     // field that cannot be saved is reported there.
-    let last = match object.tag == Tag::Imm || object.options.remove_on_failure {
+    let fallback = match object.tag == Tag::Imm || object.options.remove_on_failure {
         true => quote!(KeepField),
         false => quote!(UnsavedField),
     };
@@ -136,7 +136,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             #[inline]
             fn save(&self, fields: #rt::FieldMask) -> #rt::Option<Self::Saved> {
                 #[allow(unused_imports)]
-                use #rt::{CloneField as _, SaveField as _, #last as _};
+                use #rt::{CloneField as _, SaveField as _, #fallback as _};
                 #rt::Some((#(
                     if fields.intersects(#rt::FieldMask::field(#index)) {
                         #rt::Some(#saves?)
@@ -463,10 +463,10 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             /// cache).
         },
     };
-    // At the method's name, so that a clash with a field of the same name points at both.
     let gap = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
     // At the method's name: lints read only the docs the item's own span covers.
     let cached_doc = respan(cached_doc, name.span());
+    // At the method's name, so that a clash with a field of the same name points at both.
     let getter = quote_spanned! {name.span()=>
         #(#docs)*
         #gap
