@@ -13,7 +13,7 @@ use std::error::Error as _;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use steadfast::{cached, capsule, mutable, Capsule, Ctx, Error, Heap, Mut, Transaction};
+use steadfast::{cached, capsule, mutable, Capsule, Ctx, Error, Heap, Mutable, Transaction};
 
 #[derive(Debug)]
 enum Refused {
@@ -92,7 +92,7 @@ impl Bank {
 /// `through` reaches an account by its owner, the bank, whose field holds its handle.
 fn transfer(
     tx: &mut Transaction<'_>,
-    bank: &Mut<Bank>,
+    bank: &Mutable<Bank>,
     from: usize,
     to: usize,
     amount: i64,
@@ -109,7 +109,7 @@ fn transfer(
     )
 }
 
-fn show(heap: &Heap, bank: &Mut<Bank>) {
+fn show(heap: &Heap, bank: &Mutable<Bank>) {
     for a in &heap[bank].accounts {
         let account = &heap[a];
         print!("{}: {}  ", account.owner(), account.balance());
@@ -132,7 +132,7 @@ fn main() -> Result<(), Error> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let bank = heap.alloc(Bank {
+    let bank = heap.mutable(Bank {
         accounts,
         total: 120,
     })?;

@@ -25,7 +25,7 @@ impl Point {
 
 fn main() -> Result<(), Error> {
     let mut heap = Heap::new();
-    let p = heap.alloc(Point {
+    let p = heap.mutable(Point {
         x: 3.0,
         y: 4.0,
         label: "p".into(),
@@ -50,8 +50,8 @@ fn main() -> Result<(), Error> {
     let mut view = heap.view_mut(&p)?;
     view.set(&Point::X, 0.0)?;
     view.set(&Point::Y, 2.0)?;
-    println!("  distance = {}", view.cache(&Point::DISTANCE)?);
-    println!("  distance = {} (a hit)", view.cache(&Point::DISTANCE)?);
+    println!("  distance = {}", view.cached(&Point::DISTANCE)?);
+    println!("  distance = {} (a hit)", view.cached(&Point::DISTANCE)?);
 
     println!("the same two writes as one (`heap.write`): one recomputation:");
     heap.write(&p, |w| {

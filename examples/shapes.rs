@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use steadfast::{cached, capsule, imm, mutable, Error, Heap, Mut};
+use steadfast::{cached, capsule, imm, mutable, Error, Heap, Mutable};
 
 static AREAS: AtomicUsize = AtomicUsize::new(0);
 
@@ -75,7 +75,7 @@ fn square(name: &str, side: i64) -> Polygon {
 #[mutable]
 struct Tile {
     colour: u8,
-    east: Option<Mut<Tile>>,
+    east: Option<Mutable<Tile>>,
 }
 
 #[cached]
@@ -84,22 +84,22 @@ impl Tile {}
 /// Owns a ring of tiles until it is frozen.
 #[capsule]
 struct Floor {
-    start: Mut<Tile>,
+    start: Mutable<Tile>,
 }
 
 #[cached]
 impl Floor {}
 
-/// A ring of tiles with these colours, entered at `start`, frozen; and a `Mut` handle to
+/// A ring of tiles with these colours, entered at `start`, frozen; and a `Mutable` handle to
 /// one of its tiles kept from before.
 fn floor(
     heap: &mut Heap,
     colours: &[u8],
     start: usize,
-) -> Result<(steadfast::Imm<Floor>, Mut<Tile>), Error> {
-    let tiles: Vec<Mut<Tile>> = colours
+) -> Result<(steadfast::Imm<Floor>, Mutable<Tile>), Error> {
+    let tiles: Vec<Mutable<Tile>> = colours
         .iter()
-        .map(|&colour| heap.alloc(Tile { colour, east: None }))
+        .map(|&colour| heap.mutable(Tile { colour, east: None }))
         .collect::<Result<_, _>>()?;
     for (i, t) in tiles.iter().enumerate() {
         Tile::set_east(heap, t, Some(tiles[(i + 1) % tiles.len()].clone()))?;
@@ -125,7 +125,7 @@ fn main() -> Result<(), Error> {
     })?;
     println!(
         "    made {}; reading waits for the workers (or does their work)",
-        heap[big].name
+        heap[&big].name
     );
     println!(
         "    double area {}, perimeter {}",
@@ -140,8 +140,8 @@ fn main() -> Result<(), Error> {
     let c = heap.imm(square("c", 3))?;
     println!(
         "    a and b equal: {}; a and c equal: {}",
-        heap.class_of(a)? == heap.class_of(b)?,
-        heap.class_of(a)? == heap.class_of(c)?
+        heap.class_of(&a)? == heap.class_of(&b)?,
+        heap.class_of(&a)? == heap.class_of(&c)?
     );
     println!(
         "    areas {} {} {}, bounds of b {:?}",
@@ -156,11 +156,11 @@ fn main() -> Result<(), Error> {
     );
 
     println!("3. A view reads a shape's caches without re-checking its handle.");
-    let view = heap.view(a)?;
+    let view = heap.view(&a)?;
     println!(
         "    {} has bounds {:?}",
         view.name,
-        view.cache(&Polygon::BOUNDS)?
+        view.cached(&Polygon::BOUNDS)?
     );
 
     println!("4. A panicking eager cache is a typed error at every read.");
@@ -182,25 +182,25 @@ fn main() -> Result<(), Error> {
     let (two, _) = floor(&mut heap, &[3, 1, 2], 1)?;
     let (twice, _) = floor(&mut heap, &[1, 2, 3, 1, 2, 3], 3)?;
     let (other, _) = floor(&mut heap, &[1, 2, 4], 0)?;
-    // A `Mut` handle kept from before the freeze cannot write any more.
+    // A `Mutable` handle kept from before the freeze cannot write any more.
     println!(
         "    writing a frozen tile: {}",
         Tile::set_colour(&mut heap, &kept, 9).unwrap_err()
     );
     println!(
         "    same ring from another tile: {}; drawn twice round: {}; one colour changed: {}",
-        heap.class_of(one)? == heap.class_of(two)?,
-        heap.class_of(one)? == heap.class_of(twice)?,
-        heap.class_of(one)? == heap.class_of(other)?
+        heap.class_of(&one)? == heap.class_of(&two)?,
+        heap.class_of(&one)? == heap.class_of(&twice)?,
+        heap.class_of(&one)? == heap.class_of(&other)?
     );
     println!(
         "    stable hashes: {:#x} {:#x} {:#x}",
-        heap.stable_hash(one)?,
-        heap.stable_hash(twice)?,
-        heap.stable_hash(other)?
+        heap.stable_hash(&one)?,
+        heap.stable_hash(&twice)?,
+        heap.stable_hash(&other)?
     );
     let before = heap.len();
-    let freed = heap.remove_graph(twice)?;
+    let freed = heap.remove_graph(&twice)?;
     println!(
         "    removing the doubled floor frees {freed} objects ({before} -> {})",
         heap.len()

@@ -7,14 +7,14 @@
 //! program: `cargo run --profile abort --example spreadsheet` (a cycle is reported without
 //! unwinding, so the result is the same).
 
-use steadfast::{cached, mutable, Ctx, Error, Heap, Mut};
+use steadfast::{cached, mutable, Ctx, Error, Heap, Mutable};
 
 const ROWS: usize = 1_000_000;
 
 #[mutable]
 struct Cell {
     value: i64,
-    above: Option<Mut<Cell>>,
+    above: Option<Mutable<Cell>>,
 }
 
 #[cached]
@@ -22,16 +22,16 @@ impl Cell {
     /// The running total; `None` if a cell above was deleted. A read error (a cycle)
     /// abandons the computation, so passing it on with `?` is all it takes.
     #[cache(lazy_read)]
-    fn total(value: &i64, above: &Option<Mut<Cell>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
+    fn total(value: &i64, above: &Option<Mutable<Cell>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
         match above {
-            Some(above) => Some(value + (*ctx.cache(above, &Cell::TOTAL).ok()?)?),
+            Some(above) => Some(value + (*ctx.cached(above, &Cell::TOTAL).ok()?)?),
             None => Some(*value),
         }
     }
 }
 
 /// What the sheet shows for a cell.
-fn show(heap: &Heap, cell: &Mut<Cell>) -> String {
+fn show(heap: &Heap, cell: &Mutable<Cell>) -> String {
     match Cell::total(heap, cell) {
         Ok(Some(total)) => total.to_string(),
         Ok(None) => "#REF".to_owned(),
@@ -50,10 +50,10 @@ fn main() -> Result<(), Error> {
         }
     );
     let mut heap = Heap::new();
-    let mut rows: Vec<Mut<Cell>> = Vec::with_capacity(ROWS);
+    let mut rows: Vec<Mutable<Cell>> = Vec::with_capacity(ROWS);
     for i in 0..ROWS {
         let above = rows.last().cloned();
-        rows.push(heap.alloc(Cell {
+        rows.push(heap.mutable(Cell {
             value: (i % 10) as i64,
             above,
         })?);

@@ -2,7 +2,7 @@
 
 pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
-pub use core::stringify;
+pub use core::{concat, module_path, stringify};
 
 pub use crate::barrier::writer::Writer;
 pub use crate::cell::CacheCell;
@@ -11,11 +11,12 @@ pub use crate::decl::ctx::Ctx;
 pub use crate::decl::field::{Field, FieldMask};
 pub use crate::decl::object::{Aliasable, AnyCache, Kind, Object};
 pub use crate::error::Error;
-pub use crate::heap::handle::{Capsule, Handle, Imm, Mut};
+pub use crate::heap::handle::{Capsule, Handle, Imm, Mutable};
 pub use crate::heap::Heap;
 pub use crate::heap::HeapMut;
 pub use crate::key::ObjectId;
 pub use crate::owned::Owned;
+pub use crate::plain::Plain;
 pub use crate::save::{Save, Saving};
 pub use crate::shape::{ByEquality, ByStructure, Opaque, Part, Structural};
 pub use core::hash::Hasher;
@@ -56,6 +57,9 @@ pub const fn assert_capsule<T: CapsuleType>() {}
 /// See [`assert_imm`].
 pub const fn assert_owned<T: ?Sized + Owned>() {}
 
+/// See [`assert_imm`].
+pub const fn assert_plain<T: ?Sized + Plain>() {}
+
 /// The bound of the setter a capsule field does not have: implemented by nothing, so that a
 /// call says how such a field changes.
 #[diagnostic::on_unimplemented(
@@ -74,6 +78,15 @@ impl<T: ?Sized + Owned> OwnedField<T> {
     /// The check's value.
     pub const CHECKED: Self = OwnedField(core::marker::PhantomData);
 }
+/// A field of a `#[capsule]` or `#[mutable]` struct checked to be `Plain`, as
+/// [`OwnedField`].
+pub struct PlainField<T: ?Sized + Plain>(core::marker::PhantomData<T>);
+
+impl<T: ?Sized + Plain> PlainField<T> {
+    /// The check's value.
+    pub const CHECKED: Self = PlainField(core::marker::PhantomData);
+}
+
 /// See [`assert_imm`].
 pub const fn assert_structural<T: ?Sized + Structural>() {}
 

@@ -62,7 +62,7 @@ impl fmt::Display for CacheName {
 /// }
 ///
 /// let mut heap = Heap::new();
-/// let c = heap.alloc(Counter { n: 1 })?;
+/// let c = heap.mutable(Counter { n: 1 })?;
 /// let err = Counter::set_n(&mut heap, &c, -1).unwrap_err();
 /// assert_eq!(err.to_string(), format!("invariant Counter::nonneg of {} failed", c.id()));
 /// assert_eq!(err.source().unwrap().to_string(), "the count is negative");
@@ -121,7 +121,7 @@ pub enum Error {
         detail: String,
     },
     /// A write to an object that is immutable: it was frozen after the handle used for the
-    /// write was made (a `Mut` handle kept across [`Heap::freeze`](crate::Heap::freeze)).
+    /// write was made (a `Mutable` handle kept across [`Heap::freeze`](crate::Heap::freeze)).
     Immutable {
         /// The object's id.
         object: ObjectId,

@@ -48,7 +48,7 @@ pub enum Tag {
     /// Changed only through its mutators or a box; its handle is unique.
     Capsule,
     /// Aliasable and writable; every write goes through the barrier.
-    Mut,
+    Mutable,
 }
 
 impl fmt::Display for Tag {
@@ -56,7 +56,7 @@ impl fmt::Display for Tag {
         f.write_str(match self {
             Tag::Imm => "imm",
             Tag::Capsule => "capsule",
-            Tag::Mut => "mut",
+            Tag::Mutable => "mutable",
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Cached methods and invariants that stay right on mutable objects.
 //!
 //! Objects live in a [`Heap`] with an ownership tag — immutable ([`Imm`]), capsule
-//! ([`Capsule`]) or mutable ([`Mut`]). Each type declares its fields and cached methods
+//! ([`Capsule`]) or mutable ([`Mutable`]). Each type declares its fields and cached methods
 //! ([`Object`]); the runtime records what each computation reads, so a write invalidates
 //! exactly the caches that read what it wrote, and rechecks the invariants it can break
 //! once, when the operation ends. A failing invariant or a panic rolls the operation back.
@@ -104,8 +104,10 @@ mod imm;
 mod key;
 pub mod norm;
 mod owned;
+mod plain;
 mod save;
 mod shape;
+mod stable;
 mod stack;
 mod sync;
 mod track;
@@ -119,12 +121,13 @@ pub use decl::cache::Cache;
 pub use decl::field::{Field, FieldMask};
 pub use decl::object::{Aliasable, AnyCache, CellAt, CellSet, Kind, Object};
 pub use error::{CacheName, Error};
-pub use heap::handle::{Capsule, Handle, Imm, Mut, Writable};
+pub use heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 pub use heap::Heap;
 pub use imm::class::ClassId;
 pub use imm::freeze::FreezeError;
 pub use key::{ObjectId, Tag};
 pub use owned::Owned;
+pub use plain::Plain;
 pub use save::{Save, Saving};
 pub use shape::Structural;
 
@@ -134,7 +137,9 @@ pub use shape::Structural;
 /// Fields marked `#[capsule]` are the encapsulated state: readable (a getter is generated),
 /// but changed only by `#[cache(clear)]` mutators or [`Heap::open_box`]; their types must be
 /// [`Owned`]. Every other field gets a getter and a setter `set_<field>(&mut heap, &capsule,
-/// value)` that goes through the write barrier. The struct also gets a [`Field`] descriptor
+/// value)` that goes through the write barrier; its type must be [`Plain`] (no interior
+/// mutability), unless the field is marked `#[untracked]` (see [`Plain`]). The struct also
+/// gets a [`Field`] descriptor
 /// per field (`Self::FIELD_NAME` in upper case) and its [`Object`] implementation; its cached
 /// methods come from a [`cached`] impl block (which may be empty).
 ///
@@ -199,11 +204,12 @@ pub use steadfast_derive::capsule;
 /// ```
 pub use steadfast_derive::imm;
 
-/// Declares a plain mutable type, created with [`Heap::alloc`]: aliasable ([`Mut`] is
+/// Declares a plain mutable type, created with [`Heap::mutable`]: aliasable ([`Mutable`] is
 /// `Clone`), written through generated setters `set_<field>(&mut heap, handle, value)`, or
 /// [`Heap::write`], each of which goes through the write barrier.
 ///
-/// Every field must be `Clone` or [`Save`], so that a rejected operation can put it back;
+/// Every field must be [`Plain`] (no interior mutability: every change goes through the
+/// barrier), unless it is marked `#[untracked]`, and `Clone` or [`Save`], so that a rejected operation can put it back;
 /// `#[mutable(remove_on_failure)]` (and `#[capsule(remove_on_failure)]`) lifts that, and a
 /// rejected operation that wrote such a field in place removes the object instead, handing
 /// its value back inside the error (see [`Object::save`]).
@@ -226,7 +232,7 @@ pub use steadfast_derive::imm;
 /// }
 ///
 /// let mut heap = Heap::new();
-/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
+/// let p = heap.mutable(Point { x: 3.0, y: 4.0 })?;
 /// assert_eq!(*Point::distance(&heap, &p)?, 5.0);
 /// Point::set_x(&mut heap, &p, 0.0)?; // invalidates `distance`: it reads `x`
 /// assert_eq!(*Point::distance(&heap, &p)?, 4.0);
@@ -300,4 +306,5 @@ pub use decl::ctx::Ctx;
 pub use heap::view::{View, ViewMut};
 pub use heap::{HeapMut, Transaction};
 pub use steadfast_derive::Owned;
+pub use steadfast_derive::Plain;
 pub use steadfast_derive::Structural;

@@ -534,13 +534,13 @@ impl<L> Canonical<L> {
 }
 
 impl<L: Hash> Canonical<L> {
-    /// A hash of the form that is the same in every run of the same build (given a label
-    /// hash that is): equal forms have equal hashes. Another build may hash differently:
-    /// it uses `rustc_hash`'s `FxHasher`, whose algorithm may change between its versions,
-    /// and the labels' and lengths' `Hash` impls (`usize` hashes differently on 32-bit
-    /// targets). Do not persist it across builds.
+    /// A hash of the form, equal for equal forms, and the same on every platform and in
+    /// every build as long as the labels' `Hash` impls feed the same writes: SipHash-2-4
+    /// with the all-zero key over the form's writes, integers as little-endian bytes at
+    /// their full width (`usize` as 64 bits). See [`Heap::stable_hash`](crate::Heap::stable_hash)
+    /// for what std's `Hash` impls promise.
     pub fn stable_hash(&self) -> u64 {
-        let mut h = FxHasher::default();
+        let mut h = crate::stable::StableHasher::default();
         self.hash(&mut h);
         h.finish()
     }

@@ -12,7 +12,8 @@ use crate::heap::handle::Imm;
 /// nothing can change it behind the runtime's back.
 ///
 /// Implemented for std's plain types and their containers; derive it for your own types
-/// with `#[derive(Owned)]`, which checks every field.
+/// with `#[derive(Owned)]`, which checks every field and also implements
+/// [`Plain`](crate::Plain) (every `Owned` type is `Plain`).
 ///
 /// ```
 /// use steadfast::Owned;
@@ -34,9 +35,9 @@ use crate::heap::handle::Imm;
     label = "this field must own its state",
     note = "capsule fields and fields of `#[imm]` structs must be `steadfast::Owned`: \
             derive it for your own types; `Rc`, `Arc`, `Cell`, `RefCell`, `Mutex`, atomics \
-            and `Mut` handles are not `Owned`"
+            and `Mutable` handles are not `Owned`"
 )]
-pub trait Owned {}
+pub trait Owned: crate::Plain {}
 
 macro_rules! owned {
     ($($t:ty),* $(,)?) => { $(impl Owned for $t {})* };

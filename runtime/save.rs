@@ -23,13 +23,14 @@ use crate::heap::handle::Capsule;
 /// capsule outside an operation's rollback record.
 ///
 /// ```
-/// use steadfast::{cached, mutable, Capsule, Heap, Save, Saving};
+/// use steadfast::{cached, mutable, Capsule, Heap, Plain, Save, Saving};
 /// # use steadfast::capsule;
 /// # #[capsule]
 /// # struct Account { balance: i64 }
 /// # #[cached]
 /// # impl Account {}
 ///
+/// #[derive(Plain)]
 /// struct Branch {
 ///     name: String,
 ///     accounts: Vec<Capsule<Account>>,

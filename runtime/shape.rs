@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use crate::heap::handle::{Capsule, Imm, Mut};
+use crate::heap::handle::{Capsule, Imm, Mutable};
 use crate::key::ObjectId;
 
 /// A value that can be compared by structure: its parts other than handles are compared
@@ -100,7 +100,7 @@ macro_rules! handles {
     )*};
 }
 
-handles!(Imm, Mut: crate::decl::object::Object, Capsule: crate::decl::object::Object);
+handles!(Imm, Mutable: crate::decl::object::Object, Capsule: crate::decl::object::Object);
 
 impl<T: ?Sized> Structural for PhantomData<T> {
     fn same_shape(&self, _: &Self) -> bool {

@@ -4,22 +4,22 @@
 mod common;
 
 use common::*;
-use steadfast::{cached, mutable, Ctx, Error, Heap, Mut};
+use steadfast::{cached, mutable, Ctx, Error, Heap, Mutable};
 
 #[test]
 fn lazy_read_computes_once_per_invalidation() {
     reset();
     let mut heap = Heap::new();
-    let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
+    let p = heap.mutable(Point::new(3.0, 4.0)).unwrap();
     assert_eq!(count(DIST_RUNS), 0, "lazy: nothing computed at creation");
     for _ in 0..3 {
-        assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
+        assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 5.0);
     }
     assert_eq!(count(DIST_RUNS), 1);
     heap.set(&p, &Point::X, 6.0).unwrap();
     heap.set(&p, &Point::Y, 8.0).unwrap();
-    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 10.0);
-    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 10.0);
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 10.0);
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 10.0);
     assert!(
         count(DIST_RUNS) <= 3,
         "at most once per invalidation, got {}",
@@ -31,11 +31,11 @@ fn lazy_read_computes_once_per_invalidation() {
 fn unrelated_field_write_recomputes_nothing() {
     reset();
     let mut heap = Heap::new();
-    let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
-    heap.cache(&p, &Point::DIST).unwrap();
+    let p = heap.mutable(Point::new(3.0, 4.0)).unwrap();
+    heap.cached(&p, &Point::DIST).unwrap();
     for i in 0..100 {
         heap.set(&p, &Point::NAME, format!("p{i}")).unwrap();
-        assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
+        assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 5.0);
     }
     assert_eq!(count(DIST_RUNS), 1);
 }
@@ -43,15 +43,15 @@ fn unrelated_field_write_recomputes_nothing() {
 #[test]
 fn set_returns_old_value_and_write_tracks_fields() {
     let mut heap = Heap::new();
-    let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
-    assert_eq!(heap.set(&p, &Point::X, 0.0).unwrap(), 3.0);
-    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 4.0);
+    let p = heap.mutable(Point::new(3.0, 4.0)).unwrap();
+    assert_eq!(heap.replace(&p, &Point::X, 0.0).unwrap(), 3.0);
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 4.0);
     heap.write(&p, |w| {
         *w.field_mut(&Point::X) = 5.0;
         w.set(&Point::Y, 12.0);
     })
     .unwrap();
-    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 13.0);
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 13.0);
     assert_eq!(heap[&p].x, 5.0);
 }
 
@@ -59,22 +59,22 @@ fn set_returns_old_value_and_write_tracks_fields() {
 fn cross_object_field_read_is_invalidated() {
     reset();
     let mut heap = Heap::new();
-    let a = heap.alloc(Item::new(5)).unwrap();
-    let b = heap.alloc(Item::new(7)).unwrap();
+    let a = heap.mutable(Item::new(5)).unwrap();
+    let b = heap.mutable(Item::new(7)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b.clone()],
             cap: 100,
         })
         .unwrap();
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 12);
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), 12);
     let runs = count(TOTAL_RUNS);
     heap.set(&a, &Item::COST, 10).unwrap();
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), 17);
     assert_eq!(count(TOTAL_RUNS), runs + 1);
     // A field the total does not read: nothing recomputes.
     heap.set(&b, &Item::NOTE, "x".into()).unwrap();
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), 17);
     assert_eq!(count(TOTAL_RUNS), runs + 1);
 }
 
@@ -82,42 +82,42 @@ fn cross_object_field_read_is_invalidated() {
 fn early_cutoff_stops_at_an_equal_value() {
     reset();
     let mut heap = Heap::new();
-    let n = heap.alloc(Num { n: 2 }).unwrap();
-    let w = heap.alloc(Watcher { src: n.clone() }).unwrap();
-    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
+    let n = heap.mutable(Num { n: 2 }).unwrap();
+    let w = heap.mutable(Watcher { src: n.clone() }).unwrap();
+    assert_eq!(*heap.cached(&w, &Watcher::LABEL).unwrap(), "even");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (1, 1));
     // Same parity: the parity recomputes, the label does not.
     heap.set(&n, &Num::N, 4).unwrap();
-    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
+    assert_eq!(*heap.cached(&w, &Watcher::LABEL).unwrap(), "even");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (2, 1));
     // Different parity: both recompute.
     heap.set(&n, &Num::N, 5).unwrap();
-    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "odd");
+    assert_eq!(*heap.cached(&w, &Watcher::LABEL).unwrap(), "odd");
     assert_eq!((count(PARITY_RUNS), count(LABEL_RUNS)), (3, 2));
 }
 
 #[test]
 fn reading_a_removed_object_recomputes() {
     let mut heap = Heap::new();
-    let n = heap.alloc(Num { n: 2 }).unwrap();
-    let w = heap.alloc(Watcher { src: n.clone() }).unwrap();
-    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "even");
-    heap.remove(n).unwrap();
-    assert_eq!(*heap.cache(&w, &Watcher::LABEL).unwrap(), "gone");
+    let n = heap.mutable(Num { n: 2 }).unwrap();
+    let w = heap.mutable(Watcher { src: n.clone() }).unwrap();
+    assert_eq!(*heap.cached(&w, &Watcher::LABEL).unwrap(), "even");
+    heap.remove(&n).unwrap();
+    assert_eq!(*heap.cached(&w, &Watcher::LABEL).unwrap(), "gone");
 }
 
 #[test]
 fn edges_do_not_grow_over_many_writes() {
     let mut heap = Heap::new();
-    let n = heap.alloc(Num { n: 0 }).unwrap();
+    let n = heap.mutable(Num { n: 0 }).unwrap();
     let watchers: Vec<_> = (0..10)
-        .map(|_| heap.alloc(Watcher { src: n.clone() }).unwrap())
+        .map(|_| heap.mutable(Watcher { src: n.clone() }).unwrap())
         .collect();
     let mut sizes = Vec::new();
     for round in 0..20_000 {
         heap.set(&n, &Num::N, round).unwrap();
         for w in &watchers {
-            heap.cache(w, &Watcher::LABEL).unwrap();
+            heap.cached(w, &Watcher::LABEL).unwrap();
         }
         if round % 5_000 == 0 {
             sizes.push(heap.edges());
@@ -134,7 +134,7 @@ fn edges_do_not_grow_over_many_writes() {
 fn concurrent_first_reads_compute_once() {
     for _ in 0..50 {
         let mut heap = Heap::new();
-        let p = heap.alloc(Point::new(3.0, 4.0)).unwrap();
+        let p = heap.mutable(Point::new(3.0, 4.0)).unwrap();
         let runs = std::sync::atomic::AtomicUsize::new(0);
         let go = std::sync::Barrier::new(4);
         std::thread::scope(|s| {
@@ -142,7 +142,7 @@ fn concurrent_first_reads_compute_once() {
                 s.spawn(|| {
                     go.wait();
                     reset();
-                    assert_eq!(*heap.cache(&p, &Point::DIST).unwrap(), 5.0);
+                    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 5.0);
                     runs.fetch_add(count(DIST_RUNS), std::sync::atomic::Ordering::SeqCst);
                 });
             }
@@ -158,7 +158,7 @@ fn concurrent_first_reads_compute_once() {
 /// field moves between the own path and the barrier.
 mod own_writes {
     use proptest::prelude::*;
-    use steadfast::{cached, mutable, Ctx, Heap, Mut};
+    use steadfast::{cached, mutable, Ctx, Heap, Mutable};
 
     use super::common::{bump, count, model_cases, reset};
 
@@ -189,16 +189,16 @@ mod own_writes {
     #[mutable]
     #[derive(Clone, Debug)]
     struct Watch {
-        target: Mut<Cell2>,
+        target: Mutable<Cell2>,
         by_cache: bool,
     }
 
     #[cached]
     impl Watch {
         #[cache(lazy_read)]
-        fn seen(target: &Mut<Cell2>, by_cache: &bool, ctx: &Ctx<'_, Self>) -> i64 {
+        fn seen(target: &Mutable<Cell2>, by_cache: &bool, ctx: &Ctx<'_, Self>) -> i64 {
             if *by_cache {
-                ctx.cache(target, &Cell2::TWICE).copied().unwrap_or(-1)
+                ctx.cached(target, &Cell2::TWICE).copied().unwrap_or(-1)
             } else {
                 ctx.field_of(target, &Cell2::B).copied().unwrap_or(-1)
             }
@@ -209,7 +209,7 @@ mod own_writes {
     fn an_unread_field_is_written_without_the_barrier_and_a_read_one_with_it() {
         reset();
         let mut heap = Heap::new();
-        let c = heap.alloc(Cell2 { a: 1, b: 2 }).unwrap();
+        let c = heap.mutable(Cell2 { a: 1, b: 2 }).unwrap();
         assert_eq!(*Cell2::twice(&heap, &c).unwrap(), 2);
         Cell2::set_a(&mut heap, &c, 5).unwrap();
         assert_eq!(
@@ -222,7 +222,7 @@ mod own_writes {
         assert_eq!(count(TWICE_RUNS), 2, "`b` is not read by `twice`");
 
         let w = heap
-            .alloc(Watch {
+            .mutable(Watch {
                 target: c.clone(),
                 by_cache: true,
             })
@@ -271,12 +271,12 @@ mod own_writes {
         #[test]
         fn own_writes_match_the_oracle(ops in proptest::collection::vec(op(), 1..60)) {
             let mut heap = Heap::new();
-            let mut cells: Vec<Option<(Mut<Cell2>, i64, i64)>> = Vec::new();
+            let mut cells: Vec<Option<(Mutable<Cell2>, i64, i64)>> = Vec::new();
             for k in 0..4 {
-                let c = heap.alloc(Cell2 { a: k, b: -k }).unwrap();
+                let c = heap.mutable(Cell2 { a: k, b: -k }).unwrap();
                 cells.push(Some((c, k, -k)));
             }
-            let mut watches: Vec<Option<(Mut<Watch>, usize, bool)>> = Vec::new();
+            let mut watches: Vec<Option<(Mutable<Watch>, usize, bool)>> = Vec::new();
             for op in ops {
                 match op {
                     Op::SetA(i, v) => if let Some((c, a, _)) = cells.get_mut(i % 4).and_then(Option::as_mut) {
@@ -295,7 +295,7 @@ mod own_writes {
                         (*a, *b) = (va, vb);
                     },
                     Op::Watch(i, by_cache) => if let Some((c, _, _)) = &cells[i % 4] {
-                        let w = heap.alloc(Watch { target: c.clone(), by_cache }).unwrap();
+                        let w = heap.mutable(Watch { target: c.clone(), by_cache }).unwrap();
                         watches.push(Some((w, i % 4, by_cache)));
                     },
                     Op::Unwatch(j) => if let Some(slot) = watches.get_mut(j) {
@@ -356,13 +356,13 @@ impl Twice {
 
 #[mutable]
 struct Looker {
-    target: Mut<Twice>,
+    target: Mutable<Twice>,
 }
 
 #[cached]
 impl Looker {
     #[cache(lazy_read)]
-    fn seen(target: &Mut<Twice>, ctx: &Ctx<'_, Self>) -> i64 {
+    fn seen(target: &Mutable<Twice>, ctx: &Ctx<'_, Self>) -> i64 {
         ctx.field_of(target, &Twice::A).copied().unwrap_or(-1)
     }
 }
@@ -375,8 +375,8 @@ impl Looker {
 #[test]
 fn the_own_path_leaves_a_cell_the_barrier_left_dirty() -> Result<(), Error> {
     let mut heap = Heap::new();
-    let p = heap.alloc(Twice { a: 0, b: 0 })?;
-    let look = heap.alloc(Looker { target: p.clone() })?;
+    let p = heap.mutable(Twice { a: 0, b: 0 })?;
+    let look = heap.mutable(Looker { target: p.clone() })?;
     assert_eq!(*Looker::seen(&heap, &look)?, 0); // `a` is now read by another object
     heap.transaction(|tx| {
         assert_eq!(*Twice::sum(tx, &p)?, 0);
@@ -388,6 +388,6 @@ fn the_own_path_leaves_a_cell_the_barrier_left_dirty() -> Result<(), Error> {
     Twice::set_b(&mut heap, &p, 13)?; // `b`: the own path
     Twice::set_a(&mut heap, &p, -1)?; // `a`: the barrier
     assert_eq!(*Twice::sum(&heap, &p)?, 12);
-    assert_eq!(*heap.cache(&p, &Twice::DIFF)?, -14);
+    assert_eq!(*heap.cached(&p, &Twice::DIFF)?, -14);
     Ok(())
 }

@@ -1,20 +1,20 @@
 //! Re-entrancy: a computation that needs its own value gets a cycle error naming the
 //! chain, never a deadlock or a stack overflow — also across threads.
 
-use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Error, Field, FieldMask, Heap, Mutable, Object};
 
 #[derive(Clone)]
 struct Link {
-    next: Option<Mut<Link>>,
+    next: Option<Mutable<Link>>,
 }
 
 impl Link {
-    const NEXT: Field<Link, Option<Mut<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
+    const NEXT: Field<Link, Option<Mutable<Link>>> = Field::new(0, |l| &l.next, |l| &mut l.next);
     /// Unwraps what it reads: a cycle error panics in the computation, which the runtime
     /// still reports as the cycle (panics unwind in tests).
     const DEPTH: Cache<Link, usize> =
         Cache::lazy_read::<0>("depth", |c| match c.field(&Link::NEXT) {
-            Some(next) => 1 + *c.cache(next, &Link::DEPTH).unwrap(),
+            Some(next) => 1 + *c.cached(next, &Link::DEPTH).unwrap(),
             None => 0,
         });
     /// Reads itself, passing a read error on as a value.
@@ -40,8 +40,8 @@ impl Object for Link {
 #[test]
 fn a_cache_reading_itself_is_a_cycle() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Link { next: None }).unwrap();
-    let err = heap.cache(&a, &Link::SELF).unwrap_err();
+    let a = heap.mutable(Link { next: None }).unwrap();
+    let err = heap.cached(&a, &Link::SELF).unwrap_err();
     let Error::Cycle { chain } = &err else {
         panic!("{err}")
     };
@@ -49,7 +49,7 @@ fn a_cache_reading_itself_is_a_cycle() {
     assert_eq!(chain[0].cache, "itself");
     // Not poisoned: the same error again, not a hang.
     assert!(matches!(
-        heap.cache(&a, &Link::SELF),
+        heap.cached(&a, &Link::SELF),
         Err(Error::Cycle { .. })
     ));
 }
@@ -57,20 +57,20 @@ fn a_cache_reading_itself_is_a_cycle() {
 #[test]
 fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Link { next: None }).unwrap();
+    let a = heap.mutable(Link { next: None }).unwrap();
     let b = heap
-        .alloc(Link {
+        .mutable(Link {
             next: Some(a.clone()),
         })
         .unwrap();
     let c = heap
-        .alloc(Link {
+        .mutable(Link {
             next: Some(b.clone()),
         })
         .unwrap();
-    assert_eq!(*heap.cache(&c, &Link::DEPTH).unwrap(), 2);
+    assert_eq!(*heap.cached(&c, &Link::DEPTH).unwrap(), 2);
     heap.set(&a, &Link::NEXT, Some(c.clone())).unwrap();
-    let err = heap.cache(&c, &Link::DEPTH).unwrap_err();
+    let err = heap.cached(&c, &Link::DEPTH).unwrap_err();
     let Error::Cycle { chain } = &err else {
         panic!("{err}")
     };
@@ -82,20 +82,20 @@ fn a_cycle_through_objects_names_the_chain_and_breaking_it_recovers() {
         "{err}"
     );
     heap.set(&a, &Link::NEXT, None).unwrap();
-    assert_eq!(*heap.cache(&c, &Link::DEPTH).unwrap(), 2);
+    assert_eq!(*heap.cached(&c, &Link::DEPTH).unwrap(), 2);
 }
 
 #[test]
 fn a_long_chain_does_not_overflow_when_built_bottom_up() {
     let mut heap = Heap::new();
-    let mut prev = heap.alloc(Link { next: None }).unwrap();
+    let mut prev = heap.mutable(Link { next: None }).unwrap();
     for i in 1..2_000 {
-        prev = heap.alloc(Link { next: Some(prev) }).unwrap();
+        prev = heap.mutable(Link { next: Some(prev) }).unwrap();
         if i % 100 == 0 {
-            heap.cache(&prev, &Link::DEPTH).unwrap();
+            heap.cached(&prev, &Link::DEPTH).unwrap();
         }
     }
-    assert_eq!(*heap.cache(&prev, &Link::DEPTH).unwrap(), 1_999);
+    assert_eq!(*heap.cached(&prev, &Link::DEPTH).unwrap(), 1_999);
 }
 
 #[test]
@@ -104,17 +104,17 @@ fn a_cycle_across_threads_is_an_error_not_a_deadlock() {
     // interleaving, both return (a cycle error, from one side or both).
     for _ in 0..200 {
         let mut heap = Heap::new();
-        let a = heap.alloc(Link { next: None }).unwrap();
+        let a = heap.mutable(Link { next: None }).unwrap();
         let b = heap
-            .alloc(Link {
+            .mutable(Link {
                 next: Some(a.clone()),
             })
             .unwrap();
         heap.set(&a, &Link::NEXT, Some(b.clone())).unwrap();
         let heap = &heap;
         std::thread::scope(|s| {
-            let t1 = s.spawn(move || heap.cache(&a, &Link::DEPTH).copied());
-            let t2 = s.spawn(move || heap.cache(&b, &Link::DEPTH).copied());
+            let t1 = s.spawn(move || heap.cached(&a, &Link::DEPTH).copied());
+            let t2 = s.spawn(move || heap.cached(&b, &Link::DEPTH).copied());
             assert!(matches!(t1.join().unwrap(), Err(Error::Cycle { .. })));
             assert!(matches!(t2.join().unwrap(), Err(Error::Cycle { .. })));
         });

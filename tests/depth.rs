@@ -4,7 +4,7 @@
 //!
 //! Each test reads its whole chain in one read, as a user would.
 
-use steadfast::{cached, capsule, mutable, Ctx, Error, Heap, Mut};
+use steadfast::{cached, capsule, mutable, Ctx, Error, Heap, Mutable};
 
 const DEEP: usize = 1_000_000;
 
@@ -13,7 +13,7 @@ const DEEP: usize = 1_000_000;
 #[mutable]
 struct Link {
     value: i64,
-    below: Option<Mut<Link>>,
+    below: Option<Mutable<Link>>,
 }
 
 #[cached]
@@ -21,9 +21,9 @@ impl Link {
     /// `None` if a link below was removed. A read error (a cycle) abandons the computation
     /// whatever it returns, so `?` is all it takes.
     #[cache(lazy_read)]
-    fn sum(value: &i64, below: &Option<Mut<Link>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
+    fn sum(value: &i64, below: &Option<Mutable<Link>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
         match below {
-            Some(below) => Some(value + (*ctx.cache(below, &Link::SUM).ok()?)?),
+            Some(below) => Some(value + (*ctx.cached(below, &Link::SUM).ok()?)?),
             None => Some(*value),
         }
     }
@@ -41,15 +41,15 @@ impl std::error::Error for TooMuch {}
 /// An invariant over the whole column: rechecked by every write that changes its total.
 #[capsule]
 struct Limit {
-    top: Mut<Link>,
+    top: Mutable<Link>,
     limit: i64,
 }
 
 #[cached]
 impl Limit {
     #[cache(now)]
-    fn within(top: &Mut<Link>, limit: &i64, ctx: &Ctx<'_, Self>) -> Result<(), TooMuch> {
-        match ctx.cache(top, &Link::SUM) {
+    fn within(top: &Mutable<Link>, limit: &i64, ctx: &Ctx<'_, Self>) -> Result<(), TooMuch> {
+        match ctx.cached(top, &Link::SUM) {
             Ok(Some(total)) if total > limit => Err(TooMuch(*total)),
             _ => Ok(()),
         }
@@ -73,11 +73,11 @@ fn on_small_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 }
 
 /// A column of `n` links of value 1, bottom first; returns the links.
-fn column(heap: &mut Heap, n: usize) -> Vec<Mut<Link>> {
-    let mut links: Vec<Mut<Link>> = Vec::with_capacity(n);
+fn column(heap: &mut Heap, n: usize) -> Vec<Mutable<Link>> {
+    let mut links: Vec<Mutable<Link>> = Vec::with_capacity(n);
     for _ in 0..n {
         let below = links.last().cloned();
-        links.push(heap.alloc(Link { value: 1, below }).unwrap());
+        links.push(heap.mutable(Link { value: 1, below }).unwrap());
     }
     links
 }
@@ -221,7 +221,7 @@ fn removing_the_bottom_of_a_read_chain_and_dropping_the_heap() {
 #[mutable]
 struct Node {
     label: u8,
-    next: Option<Mut<Node>>,
+    next: Option<Mutable<Node>>,
 }
 
 #[cached]
@@ -229,7 +229,7 @@ impl Node {}
 
 #[capsule]
 struct Graph {
-    entry: Mut<Node>,
+    entry: Mutable<Node>,
 }
 
 #[cached]
@@ -241,7 +241,7 @@ fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
         for ring in [false, true] {
             let mut heap = Heap::new();
             let first = heap
-                .alloc(Node {
+                .mutable(Node {
                     label: 0,
                     next: None,
                 })
@@ -250,7 +250,7 @@ fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
             let mut third = None;
             for i in 1..DEEP {
                 last = heap
-                    .alloc(Node {
+                    .mutable(Node {
                         label: (i % 2) as u8,
                         next: Some(last),
                     })
@@ -266,11 +266,14 @@ fn freezing_normalizing_and_removing_a_million_node_chain_and_ring() {
             let graph = heap.freeze(graph).unwrap();
             // A ring of alternating labels minimizes to two classes: the first and the third
             // node (both labelled 0) are equal; on a chain they are at different depths.
-            let a = heap.as_imm(first).unwrap();
-            let c = heap.as_imm(third.unwrap()).unwrap();
-            assert_eq!(heap.class_of(a).unwrap() == heap.class_of(c).unwrap(), ring);
+            let a = heap.as_imm(&first).unwrap();
+            let c = heap.as_imm(&third.unwrap()).unwrap();
+            assert_eq!(
+                heap.class_of(&a).unwrap() == heap.class_of(&c).unwrap(),
+                ring
+            );
             assert_eq!(heap.len(), DEEP + 1);
-            assert_eq!(heap.remove_graph(graph).unwrap(), DEEP + 1);
+            assert_eq!(heap.remove_graph(&graph).unwrap(), DEEP + 1);
             assert!(heap.is_empty());
         }
     });

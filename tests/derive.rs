@@ -129,7 +129,7 @@ impl Pair {
 fn derived_masks_are_field_level() {
     let mut heap = Heap::new();
     let p = heap
-        .alloc(Pair {
+        .mutable(Pair {
             a: 1,
             b: 2,
             note: String::new(),
@@ -190,7 +190,7 @@ proptest! {
     fn derived_caches_match_a_recompute_everything_model(ops in prop::collection::vec(op(), 1..40)) {
         let mut heap = Heap::new();
         let mut model = Pair { a: 0, b: 0, note: String::new() };
-        let p = heap.alloc(model.clone()).unwrap();
+        let p = heap.mutable(model.clone()).unwrap();
         for op in ops {
             match op {
                 Op::SetA(v) => { Pair::set_a(&mut heap, &p, v).unwrap(); model.a = v; }
@@ -221,7 +221,7 @@ impl Leaf {}
 #[mutable]
 #[derive(Clone, Debug)]
 struct Watch {
-    leaf: steadfast::Mut<Leaf>,
+    leaf: steadfast::Mutable<Leaf>,
     scale: i64,
 }
 
@@ -229,7 +229,7 @@ struct Watch {
 impl Watch {
     /// Reads another object through `ctx`: tracked at run time.
     #[cache(lazy_read)]
-    fn scaled(leaf: &steadfast::Mut<Leaf>, scale: &i64, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
+    fn scaled(leaf: &steadfast::Mutable<Leaf>, scale: &i64, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
         ctx.field_of(leaf, &Leaf::V).map_or(0, |v| v * scale)
     }
 }
@@ -237,9 +237,9 @@ impl Watch {
 #[test]
 fn a_ctx_parameter_tracks_reads_of_other_objects() {
     let mut heap = Heap::new();
-    let leaf = heap.alloc(Leaf { v: 2 }).unwrap();
+    let leaf = heap.mutable(Leaf { v: 2 }).unwrap();
     let w = heap
-        .alloc(Watch {
+        .mutable(Watch {
             leaf: leaf.clone(),
             scale: 3,
         })
@@ -345,7 +345,7 @@ impl Wide {
 #[test]
 fn a_type_may_have_sixteen_caches() {
     let mut heap = Heap::new();
-    let w = heap.alloc(Wide { x: 1 }).unwrap();
+    let w = heap.mutable(Wide { x: 1 }).unwrap();
     assert_eq!(*Wide::m0(&heap, &w).unwrap(), 1);
     assert_eq!(*Wide::m15(&heap, &w).unwrap(), 16);
     Wide::set_x(&mut heap, &w, 10).unwrap();
@@ -371,7 +371,7 @@ impl Keyworded {
 fn raw_identifiers_name_fields_and_caches() {
     let mut heap = Heap::new();
     let k = heap
-        .alloc(Keyworded {
+        .mutable(Keyworded {
             r#type: 1,
             r#match: 2,
         })
@@ -379,6 +379,6 @@ fn raw_identifiers_name_fields_and_caches() {
     assert_eq!(*Keyworded::r#fn(&heap, &k).unwrap(), 12);
     Keyworded::set_type(&mut heap, &k, 3).unwrap();
     heap.set(&k, &Keyworded::MATCH, 4).unwrap();
-    assert_eq!(*heap.cache(&k, &Keyworded::FN).unwrap(), 34);
+    assert_eq!(*heap.cached(&k, &Keyworded::FN).unwrap(), 34);
     assert_eq!(<Keyworded as steadfast::Object>::FIELDS, ["type", "match"]);
 }

@@ -146,7 +146,7 @@ fn a_panicking_eager_cache_is_a_typed_error_at_every_read() {
     assert_eq!(*Fragile::plain(&heap, &h).unwrap(), 0);
     let ok = heap.imm(Fragile { n: 4 }).unwrap();
     assert_eq!(*Fragile::checked(&heap, &ok).unwrap(), 25);
-    assert_eq!(heap.remove(h).unwrap().n, 0);
+    assert_eq!(heap.remove(&h).unwrap().n, 0);
 }
 
 gated!(Doomed, DOOMED_RUNS, DOOMED_GATE);
@@ -163,7 +163,7 @@ fn removing_an_object_waits_for_its_running_eager_cache() {
         std::thread::sleep(std::time::Duration::from_millis(20));
         open(&DOOMED_GATE);
     });
-    assert_eq!(heap.remove(h).unwrap().n, 1);
+    assert_eq!(heap.remove(&h).unwrap().n, 1);
     opener.join().unwrap();
 }
 
@@ -178,7 +178,7 @@ impl Dial {}
 
 /// A handle an immutable object's cache can reach without holding it (an immutable object
 /// cannot hold a `mut` handle): the one way its cells can be invalidated.
-static DIAL: std::sync::OnceLock<steadfast::Mut<Dial>> = std::sync::OnceLock::new();
+static DIAL: std::sync::OnceLock<steadfast::Mutable<Dial>> = std::sync::OnceLock::new();
 
 /// An immutable object with an eager cache its workers compute (so its storage is shared
 /// with them) and a lazy cache that reads a mutable object.
@@ -204,7 +204,7 @@ impl Gauge {
 #[test]
 fn a_write_invalidates_a_cache_of_an_object_shared_with_the_workers() {
     let mut heap = Heap::new();
-    let dial = heap.alloc(Dial { v: 1 }).unwrap();
+    let dial = heap.mutable(Dial { v: 1 }).unwrap();
     DIAL.set(dial.clone()).unwrap();
     let g = heap.imm(Gauge { n: 5 }).unwrap();
     assert_eq!(*Gauge::doubled(&heap, &g).unwrap(), 10);
@@ -219,5 +219,5 @@ fn a_write_invalidates_a_cache_of_an_object_shared_with_the_workers() {
     // Removing what it read invalidates it too.
     heap.remove(&dial).unwrap();
     assert_eq!(*Gauge::reading(&heap, &g).unwrap(), -1);
-    assert_eq!(heap.remove(g).unwrap().n, 5);
+    assert_eq!(heap.remove(&g).unwrap().n, 5);
 }

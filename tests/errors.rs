@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use steadfast::{
     cached, capsule, imm, mutable, AnyCache, Cache, CacheCell, Capsule, Ctx, Error, FieldMask,
-    Heap, Imm, Mut, Object,
+    Heap, Imm, Mutable, Object,
 };
 
 #[derive(Debug)]
@@ -23,7 +23,7 @@ impl std::error::Error for Negative {}
 #[derive(Debug)]
 struct Counter {
     n: i64,
-    next: Option<Mut<Counter>>,
+    next: Option<Mutable<Counter>>,
 }
 
 #[cached]
@@ -39,16 +39,16 @@ impl Counter {
 
     /// Reads itself through the next counter: a cycle when a counter is its own next.
     #[cache(lazy_read)]
-    fn chained(next: &Option<Mut<Counter>>, ctx: &Ctx<'_, Self>) -> i64 {
+    fn chained(next: &Option<Mutable<Counter>>, ctx: &Ctx<'_, Self>) -> i64 {
         next.as_ref().map_or(0, |next| {
-            ctx.cache(next, &Counter::CHAINED).copied().unwrap_or(0) + 1
+            ctx.cached(next, &Counter::CHAINED).copied().unwrap_or(0) + 1
         })
     }
 }
 
 #[capsule]
 struct Holder {
-    first: Mut<Counter>,
+    first: Mutable<Counter>,
 }
 
 #[cached]
@@ -92,8 +92,8 @@ fn well_formed(err: &Error) -> String {
     message
 }
 
-fn counter(heap: &mut Heap, n: i64) -> Mut<Counter> {
-    heap.alloc(Counter { n, next: None }).unwrap()
+fn counter(heap: &mut Heap, n: i64) -> Mutable<Counter> {
+    heap.mutable(Counter { n, next: None }).unwrap()
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn invariant() {
     );
     assert_eq!(err.source().unwrap().to_string(), "the count is negative");
     // A refused creation hands the value back inside the error.
-    let err = heap.alloc(Counter { n: -5, next: None }).unwrap_err();
+    let err = heap.mutable(Counter { n: -5, next: None }).unwrap_err();
     assert_eq!(err.into_value::<Counter>().map(|c| c.n), Some(-5));
 }
 
@@ -167,7 +167,7 @@ impl Object for Misdeclared {
 #[test]
 fn schema() {
     let mut heap = Heap::new();
-    let err = heap.alloc(Misdeclared).unwrap_err();
+    let err = heap.mutable(Misdeclared).unwrap_err();
     assert!(matches!(err, Error::Schema { .. }));
     assert!(well_formed(&err).contains("listed at 0 but has index 1"));
 }
@@ -177,7 +177,7 @@ fn immutable_and_aliased() {
     let mut heap = Heap::new();
     let c = counter(&mut heap, 1);
     let outsider = heap
-        .alloc(Counter {
+        .mutable(Counter {
             n: 2,
             next: Some(c.clone()),
         })
@@ -206,7 +206,7 @@ fn referenced() {
             next: Some(leaf),
         })
         .unwrap();
-    let err = heap.remove(leaf).unwrap_err();
+    let err = heap.remove(&leaf).unwrap_err();
     assert!(matches!(err, Error::Referenced { object, holders: 1, .. } if object == leaf.id()));
     well_formed(&err);
 }
@@ -219,7 +219,7 @@ fn not_owned() {
     // the bank's value: a leaked one).
     let elsewhere: &'static Capsule<Holder> =
         Box::leak(Box::new(heap.capsule(Holder { first: c.clone() }).unwrap()));
-    let bank = heap.alloc(Bank { accounts: vec![] }).unwrap();
+    let bank = heap.mutable(Bank { accounts: vec![] }).unwrap();
     let err = heap
         .transaction(|tx| tx.through(&bank, |_| elsewhere, |_, _| Ok::<_, Error>(())))
         .unwrap_err();

@@ -78,8 +78,8 @@ fn the_tutorial_bug_and_its_fix_with_a_box() {
 #[test]
 fn a_cross_object_invariant_vetoes_a_write() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Item::new(5)).unwrap();
-    let b = heap.alloc(Item::new(7)).unwrap();
+    let a = heap.mutable(Item::new(5)).unwrap();
+    let b = heap.mutable(Item::new(7)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b],
@@ -98,15 +98,15 @@ fn a_cross_object_invariant_vetoes_a_write() {
     let source = std::error::Error::source(&err).expect("the invariant's error");
     assert_eq!(source.to_string(), "total 57 exceeds cap 20");
     assert_eq!(heap[&a].cost, 10, "the vetoed write is undone");
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 17);
-    assert!(heap.cache(&budget, &Budget::WITHIN_CAP).unwrap().is_ok());
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), 17);
+    assert!(heap.cached(&budget, &Budget::WITHIN_CAP).unwrap().is_ok());
 }
 
 #[test]
 fn a_cross_object_invariant_vetoes_a_removal() {
     let mut heap = Heap::new();
-    let a = heap.alloc(Item::new(-50)).unwrap();
-    let b = heap.alloc(Item::new(60)).unwrap();
+    let a = heap.mutable(Item::new(-50)).unwrap();
+    let b = heap.mutable(Item::new(60)).unwrap();
     let budget = heap
         .capsule(Budget {
             items: vec![a.clone(), b.clone()],
@@ -116,9 +116,9 @@ fn a_cross_object_invariant_vetoes_a_removal() {
     let err = heap.remove(&a).unwrap_err();
     assert_eq!(err.invariant().unwrap().object, budget.id());
     assert_eq!(heap[&a].cost, -50, "the object stays");
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), 10);
-    heap.remove(b).unwrap();
-    assert_eq!(*heap.cache(&budget, &Budget::TOTAL).unwrap(), -50);
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), 10);
+    heap.remove(&b).unwrap();
+    assert_eq!(*heap.cached(&budget, &Budget::TOTAL).unwrap(), -50);
 }
 
 #[test]

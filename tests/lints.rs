@@ -13,7 +13,7 @@
     trivial_casts
 )]
 
-use steadfast::{cached, capsule, imm, mutable, Capsule, Ctx, Heap, Imm, Mut};
+use steadfast::{cached, capsule, imm, mutable, Capsule, Ctx, Heap, Imm, Mutable};
 
 /// A counter.
 #[mutable]
@@ -60,15 +60,15 @@ pub struct Tally {
     #[capsule]
     pub items: Vec<i64>,
     /// Another object's counter.
-    pub counter: Mut<Counter>,
+    pub counter: Mutable<Counter>,
 }
 
 #[cached]
 impl Tally {
     /// The sum of the items and the counter's double.
     #[cache(lazy_read)]
-    pub fn total(items: &Vec<i64>, counter: &Mut<Counter>, ctx: &Ctx<'_, Self>) -> i64 {
-        items.iter().sum::<i64>() + ctx.cache(counter, &Counter::DOUBLE).map_or(0, |d| *d)
+    pub fn total(items: &Vec<i64>, counter: &Mutable<Counter>, ctx: &Ctx<'_, Self>) -> i64 {
+        items.iter().sum::<i64>() + ctx.cached(counter, &Counter::DOUBLE).map_or(0, |d| *d)
     }
 
     /// Adds an item.
@@ -99,7 +99,7 @@ impl Point {
 #[test]
 fn derived_code_passes_strict_lints() {
     let mut heap = Heap::new();
-    let c = heap.alloc(Counter { n: 2 }).unwrap();
+    let c = heap.mutable(Counter { n: 2 }).unwrap();
     let t: Capsule<Tally> = heap
         .capsule(Tally {
             items: vec![1, 2],

@@ -68,15 +68,15 @@ fn concurrent_first_reads_compute_once_and_all_see_the_value() {
         let mut heap = Heap::new();
         let cell = Cell2::new(21, 0);
         let runs = cell.probe.runs.clone();
-        let c = heap.alloc(cell).unwrap();
+        let c = heap.mutable(cell).unwrap();
         let heap = Arc::new(heap);
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let (heap, c) = (heap.clone(), c.clone());
-                thread::spawn(move || *heap.cache(&c, &Cell2::DOUBLE).unwrap())
+                thread::spawn(move || *heap.cached(&c, &Cell2::DOUBLE).unwrap())
             })
             .collect();
-        assert_eq!(*heap.cache(&c, &Cell2::DOUBLE).unwrap(), 42);
+        assert_eq!(*heap.cached(&c, &Cell2::DOUBLE).unwrap(), 42);
         for r in readers {
             assert_eq!(r.join().unwrap(), 42);
         }
@@ -91,26 +91,26 @@ fn a_panicking_computation_wakes_waiters_and_a_later_read_recomputes() {
         let mut heap = Heap::new();
         let cell = Cell2::new(5, 1);
         let runs = cell.probe.runs.clone();
-        let c = heap.alloc(cell).unwrap();
+        let c = heap.mutable(cell).unwrap();
         let heap = Arc::new(heap);
         let other = {
             let (heap, c) = (heap.clone(), c.clone());
             thread::spawn(move || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    *heap.cache(&c, &Cell2::DOUBLE).unwrap()
+                    *heap.cached(&c, &Cell2::DOUBLE).unwrap()
                 }))
                 .ok()
             })
         };
         let mine = catch_unwind(AssertUnwindSafe(|| {
-            *heap.cache(&c, &Cell2::DOUBLE).unwrap()
+            *heap.cached(&c, &Cell2::DOUBLE).unwrap()
         }))
         .ok();
         let theirs = other.join().unwrap();
         // Exactly one of the two reads saw the panic; the other computed the value.
         assert_eq!([mine, theirs].iter().filter(|r| r.is_none()).count(), 1);
         assert!([mine, theirs].contains(&Some(10)));
-        assert_eq!(*heap.cache(&c, &Cell2::DOUBLE).unwrap(), 10);
+        assert_eq!(*heap.cached(&c, &Cell2::DOUBLE).unwrap(), 10);
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     });
 }
@@ -147,15 +147,15 @@ impl Object for Halved {
 }
 
 struct Watch {
-    of: steadfast::Mut<Halved>,
+    of: steadfast::Mutable<Halved>,
     runs: std::sync::Arc<AtomicUsize>,
 }
 
 impl Watch {
-    const OF: Field<Watch, steadfast::Mut<Halved>> = Field::new(0, |w| &w.of, |w| &mut w.of);
+    const OF: Field<Watch, steadfast::Mutable<Halved>> = Field::new(0, |w| &w.of, |w| &mut w.of);
     const SEEN: Cache<Watch, u64> = Cache::lazy_read::<0>("seen", |c| {
         c.all().runs.fetch_add(1, Ordering::SeqCst);
-        *c.cache(c.field(&Watch::OF), &Halved::HALF).unwrap() + 100
+        *c.cached(c.field(&Watch::OF), &Halved::HALF).unwrap() + 100
     });
 }
 
@@ -165,11 +165,11 @@ impl Object for Watch {
     const FIELDS: &'static [&'static str] = &["of"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Watch::SEEN];
     type Cells = (CacheCell<u64>,);
-    type Saved = steadfast::Mut<Halved>;
-    fn save(&self, _: FieldMask) -> Option<steadfast::Mut<Halved>> {
+    type Saved = steadfast::Mutable<Halved>;
+    fn save(&self, _: FieldMask) -> Option<steadfast::Mutable<Halved>> {
         Some(self.of.clone())
     }
-    fn restore(&mut self, of: steadfast::Mut<Halved>) {
+    fn restore(&mut self, of: steadfast::Mutable<Halved>) {
         self.of = of;
     }
 }
@@ -184,18 +184,18 @@ fn concurrent_reads_revalidate_a_stale_value_once() {
         let half_runs = std::sync::Arc::new(AtomicUsize::new(0));
         let seen_runs = std::sync::Arc::new(AtomicUsize::new(0));
         let h = heap
-            .alloc(Halved {
+            .mutable(Halved {
                 n: 4,
                 runs: half_runs.clone(),
             })
             .unwrap();
         let w = heap
-            .alloc(Watch {
+            .mutable(Watch {
                 of: h.clone(),
                 runs: seen_runs.clone(),
             })
             .unwrap();
-        assert_eq!(*heap.cache(&w, &Watch::SEEN).unwrap(), 102);
+        assert_eq!(*heap.cached(&w, &Watch::SEEN).unwrap(), 102);
         // Read since computed: the barrier recomputes both, leaving them unread.
         heap.set(&h, &Halved::N, 6).unwrap();
         // `half` was read by `seen`'s recomputation: the barrier recomputes it (3, unchanged);
@@ -208,11 +208,11 @@ fn concurrent_reads_revalidate_a_stale_value_once() {
         let heap = Arc::new(heap);
         let other = {
             let (heap, w) = (heap.clone(), w.clone());
-            thread::spawn(move || *heap.cache(&w, &Watch::SEEN).unwrap())
+            thread::spawn(move || *heap.cached(&w, &Watch::SEEN).unwrap())
         };
-        assert_eq!(*heap.cache(&w, &Watch::SEEN).unwrap(), 103);
+        assert_eq!(*heap.cached(&w, &Watch::SEEN).unwrap(), 103);
         assert_eq!(other.join().unwrap(), 103);
-        assert_eq!(*heap.cache(&h, &Halved::HALF).unwrap(), 3);
+        assert_eq!(*heap.cached(&h, &Halved::HALF).unwrap(), 3);
         assert_eq!(half_runs.load(Ordering::SeqCst), half_before);
         assert_eq!(
             seen_runs.load(Ordering::SeqCst),

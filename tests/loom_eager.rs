@@ -66,9 +66,9 @@ fn the_worker_and_readers_compute_once_and_all_see_the_value() {
         let heap = Arc::new(heap);
         let reader = {
             let heap = heap.clone();
-            thread::spawn(move || *heap.cache(&h, &Job::SQUARE).unwrap())
+            thread::spawn(move || *heap.cached(&h, &Job::SQUARE).unwrap())
         };
-        assert_eq!(*heap.cache(&h, &Job::SQUARE).unwrap(), 49);
+        assert_eq!(*heap.cached(&h, &Job::SQUARE).unwrap(), 49);
         assert_eq!(reader.join().unwrap(), 49);
         assert_eq!(runs.load(Ordering::SeqCst), 1, "computed exactly once");
     });
@@ -83,7 +83,7 @@ fn a_panic_reaches_the_reader_as_an_error_whoever_ran_it() {
         let mut heap = Heap::new();
         let (j, runs) = job(0);
         let h = heap.imm(j).unwrap();
-        let err = heap.cache(&h, &Job::SQUARE).unwrap_err();
+        let err = heap.cached(&h, &Job::SQUARE).unwrap_err();
         assert!(matches!(err, Error::Panicked { .. }), "{err}");
         assert_eq!(runs.load(Ordering::SeqCst), 1, "never retried");
     });

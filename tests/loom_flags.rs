@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::sync::Arc;
 use loom::thread;
-use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mutable, Object};
 
 /// Two fields that other objects read.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ impl Object for Target {
 
 /// Reads one field of the target (`a` if `which` is 0, else `b`), and counts its runs.
 struct Reader {
-    target: Mut<Target>,
+    target: Mutable<Target>,
     which: u8,
     runs: std::sync::Arc<AtomicUsize>,
 }
@@ -110,10 +110,10 @@ fn loud_fields_added_by_concurrent_readers_are_all_kept() {
     loom::model(|| {
         ITER.fetch_add(1, Ordering::SeqCst);
         let mut heap = Heap::new();
-        let target = heap.alloc(Target { a: 1, b: 2 }).unwrap();
-        let readers: Vec<Mut<Reader>> = (0..2)
+        let target = heap.mutable(Target { a: 1, b: 2 }).unwrap();
+        let readers: Vec<Mutable<Reader>> = (0..2)
             .map(|which| {
-                heap.alloc(Reader {
+                heap.mutable(Reader {
                     target: target.clone(),
                     which,
                     runs: Default::default(),
@@ -127,7 +127,7 @@ fn loud_fields_added_by_concurrent_readers_are_all_kept() {
             .iter()
             .map(|r| {
                 let (heap, r) = (heap.clone(), r.clone());
-                thread::spawn(move || *heap.cache(&r, &Reader::SEEN).unwrap())
+                thread::spawn(move || *heap.cached(&r, &Reader::SEEN).unwrap())
             })
             .collect();
         let seen: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -139,8 +139,8 @@ fn loud_fields_added_by_concurrent_readers_are_all_kept() {
         // own path and leave the reader stale.
         heap.set(&target, &Target::A, 10).unwrap();
         heap.set(&target, &Target::B, 20).unwrap();
-        assert_eq!(*heap.cache(&readers[0], &Reader::SEEN).unwrap(), 10);
-        assert_eq!(*heap.cache(&readers[1], &Reader::SEEN).unwrap(), 20);
+        assert_eq!(*heap.cached(&readers[0], &Reader::SEEN).unwrap(), 10);
+        assert_eq!(*heap.cached(&readers[1], &Reader::SEEN).unwrap(), 20);
     });
     eprintln!(
         "loud fields: explored {} interleavings",
@@ -156,7 +156,7 @@ fn a_hit_on_another_thread_marks_the_cell_seen_for_the_next_write() {
         let mut heap = Heap::new();
         let runs = std::sync::Arc::new(AtomicUsize::new(0));
         let c = heap
-            .alloc(Counter {
+            .mutable(Counter {
                 n: 1,
                 runs: runs.clone(),
             })
@@ -166,7 +166,7 @@ fn a_hit_on_another_thread_marks_the_cell_seen_for_the_next_write() {
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let (heap, c) = (heap.clone(), c.clone());
-                thread::spawn(move || *heap.cache(&c, &Counter::DOUBLE).unwrap())
+                thread::spawn(move || *heap.cached(&c, &Counter::DOUBLE).unwrap())
             })
             .collect();
         for t in threads {
@@ -179,7 +179,7 @@ fn a_hit_on_another_thread_marks_the_cell_seen_for_the_next_write() {
         // Seen since computed: the write recomputes it at once, and the read is a hit.
         heap.set(&c, &Counter::N, 5).unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 2, "recomputed by the write");
-        assert_eq!(*heap.cache(&c, &Counter::DOUBLE).unwrap(), 10);
+        assert_eq!(*heap.cached(&c, &Counter::DOUBLE).unwrap(), 10);
         assert_eq!(runs.load(Ordering::SeqCst), 2, "then a hit");
     });
     eprintln!(

@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use steadfast::norm::Graph;
-use steadfast::{cached, capsule, imm, mutable, Error, Heap, Imm, Mut};
+use steadfast::{cached, capsule, imm, mutable, Error, Heap, Imm, Mutable};
 
 /// A graph node: built mutable, then frozen with the capsule that owns it; or made
 /// immutable at once from existing immutable nodes.
 #[mutable]
 struct N {
     label: u8,
-    next: Vec<Mut<N>>,
+    next: Vec<Mutable<N>>,
     imm: Vec<Imm<N>>,
 }
 
@@ -28,7 +28,7 @@ impl N {}
 /// Owns the nodes of one batch until it is frozen.
 #[capsule]
 struct Batch {
-    nodes: Vec<Mut<N>>,
+    nodes: Vec<Mutable<N>>,
 }
 
 #[cached]
@@ -114,19 +114,19 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
             let old = base;
             // Allocation in a shuffled order: the heap sees the nodes in another order
             // than the oracle.
-            let mut made: Vec<Option<Mut<N>>> = vec![None; nodes.len()];
+            let mut made: Vec<Option<Mutable<N>>> = vec![None; nodes.len()];
             for i in shuffled(nodes.len(), *order_seed) {
-                made[i] = Some(heap.alloc(N {
+                made[i] = Some(heap.mutable(N {
                     label: nodes[i].0,
                     next: Vec::new(),
                     imm: Vec::new(),
                 })?);
             }
-            let made: Vec<Mut<N>> = made.into_iter().map(Option::unwrap).collect();
+            let made: Vec<Mutable<N>> = made.into_iter().map(Option::unwrap).collect();
             let mut all_children = Vec::new();
             let mut labels = Vec::new();
             for (i, (_, edges)) in nodes.iter().enumerate() {
-                let next: Vec<Mut<N>> = edges
+                let next: Vec<Mutable<N>> = edges
                     .iter()
                     .filter_map(|e| e.as_ref().ok().map(|&j| made[j].clone()))
                     .collect();
@@ -159,7 +159,7 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
             for (i, m) in made.iter().enumerate() {
                 built
                     .handles
-                    .push(heap.as_imm(m.clone()).expect("frozen with its batch"));
+                    .push(heap.as_imm(&m.clone()).expect("frozen with its batch"));
                 built.labels.push(labels[i]);
                 built.children.push(all_children[i].clone());
             }
@@ -170,15 +170,15 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
                 return Ok(());
             }
             let removed = match i % (nodes + roots) {
-                i if i < nodes => heap.remove_graph(built.handles[i]),
-                i => heap.remove_graph(built.roots[i - nodes]),
+                i if i < nodes => heap.remove_graph(&built.handles[i]),
+                i => heap.remove_graph(&built.roots[i - nodes]),
             };
             match removed {
                 Ok(_) | Err(Error::Referenced { .. }) => {}
                 Err(e) => return Err(e),
             }
-            built.roots.retain(|&r| heap.contains(r));
-            let live: Vec<bool> = built.handles.iter().map(|&h| heap.contains(h)).collect();
+            built.roots.retain(|&r| heap.contains(&r));
+            let live: Vec<bool> = built.handles.iter().map(|&h| heap.contains(&h)).collect();
             let mut renumber = vec![usize::MAX; live.len()];
             let mut kept = Built {
                 roots: std::mem::take(&mut built.roots),
@@ -215,12 +215,12 @@ fn check(heap: &Heap, built: &Built) -> Result<(), TestCaseError> {
     let classes: Vec<_> = built
         .handles
         .iter()
-        .map(|&h| heap.class_of(h).unwrap())
+        .map(|&h| heap.class_of(&h).unwrap())
         .collect();
     let hashes: Vec<u64> = built
         .handles
         .iter()
-        .map(|&h| heap.stable_hash(h).unwrap())
+        .map(|&h| heap.stable_hash(&h).unwrap())
         .collect();
     for i in 0..built.handles.len() {
         for j in 0..i {
@@ -269,7 +269,7 @@ fn ring(heap: &mut Heap, labels: &[u8], order: &[usize], entry: usize) -> Vec<Im
     let mut made = vec![None; n];
     for &i in order {
         made[i] = Some(
-            heap.alloc(N {
+            heap.mutable(N {
                 label: labels[i],
                 next: vec![],
                 imm: vec![],
@@ -277,7 +277,7 @@ fn ring(heap: &mut Heap, labels: &[u8], order: &[usize], entry: usize) -> Vec<Im
             .unwrap(),
         );
     }
-    let made: Vec<Mut<N>> = made.into_iter().map(Option::unwrap).collect();
+    let made: Vec<Mutable<N>> = made.into_iter().map(Option::unwrap).collect();
     for i in 0..n {
         N::set_next(heap, &made[i], vec![made[(i + 1) % n].clone()]).unwrap();
     }
@@ -299,25 +299,25 @@ fn the_same_cycle_from_other_starts_orders_and_unrolled_is_one_class() {
     let c = ring(&mut heap, &[1, 2, 3, 1, 2, 3], &[5, 3, 1, 0, 2, 4], 4);
     for x in [&b, &c] {
         for i in 0..3 {
-            assert_eq!(heap.class_of(a[i]).unwrap(), heap.class_of(x[i]).unwrap());
+            assert_eq!(heap.class_of(&a[i]).unwrap(), heap.class_of(&x[i]).unwrap());
             assert_eq!(
-                heap.stable_hash(a[i]).unwrap(),
-                heap.stable_hash(x[i]).unwrap()
+                heap.stable_hash(&a[i]).unwrap(),
+                heap.stable_hash(&x[i]).unwrap()
             );
         }
     }
     assert_eq!(
-        heap.class_of(c[0]).unwrap(),
-        heap.class_of(c[3]).unwrap(),
+        heap.class_of(&c[0]).unwrap(),
+        heap.class_of(&c[3]).unwrap(),
         "an unrolled ring's copies are equal"
     );
-    assert_ne!(heap.class_of(a[0]).unwrap(), heap.class_of(a[1]).unwrap());
+    assert_ne!(heap.class_of(&a[0]).unwrap(), heap.class_of(&a[1]).unwrap());
     // The stable hash does not depend on the heap.
     let mut other = Heap::new();
     let d = ring(&mut other, &[1, 2, 3], &[1, 2, 0], 2);
     assert_eq!(
-        heap.stable_hash(a[0]).unwrap(),
-        other.stable_hash(d[0]).unwrap()
+        heap.stable_hash(&a[0]).unwrap(),
+        other.stable_hash(&d[0]).unwrap()
     );
 }
 
@@ -327,10 +327,10 @@ fn graphs_that_differ_in_one_leaf_are_not_equal() {
     let a = ring(&mut heap, &[1, 2, 3, 4], &[0, 1, 2, 3], 0);
     let b = ring(&mut heap, &[1, 2, 3, 5], &[0, 1, 2, 3], 0);
     for i in 0..4 {
-        assert_ne!(heap.class_of(a[i]).unwrap(), heap.class_of(b[i]).unwrap());
+        assert_ne!(heap.class_of(&a[i]).unwrap(), heap.class_of(&b[i]).unwrap());
         assert_ne!(
-            heap.stable_hash(a[i]).unwrap(),
-            heap.stable_hash(b[i]).unwrap()
+            heap.stable_hash(&a[i]).unwrap(),
+            heap.stable_hash(&b[i]).unwrap()
         );
     }
     // A leaf hanging off a ring node.
@@ -362,7 +362,7 @@ fn graphs_that_differ_in_one_leaf_are_not_equal() {
             imm: vec![a[0], leaf2],
         })
         .unwrap();
-    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(y).unwrap());
+    assert_ne!(heap.class_of(&x).unwrap(), heap.class_of(&y).unwrap());
 }
 
 static AREAS: AtomicUsize = AtomicUsize::new(0);
@@ -416,7 +416,7 @@ fn equal_objects_share_their_lazy_caches_across_threads() {
     assert_eq!(AREAS.load(Ordering::SeqCst) - before, 2, "another label");
     // Removing the representative hands the class to another member.
     let first = squares[0];
-    heap.remove(first).unwrap();
+    heap.remove(&first).unwrap();
     assert_eq!(*Square::area(&heap, &squares[1]).unwrap(), 9.0);
     assert!(matches!(
         Square::area(&heap, &first),
@@ -457,14 +457,14 @@ fn derived_structural_types_are_compared_through_their_handles() {
     let x = tree(&mut heap, 1, 2).unwrap();
     let y = tree(&mut heap, 1, 2).unwrap();
     let z = tree(&mut heap, 1, 3).unwrap();
-    assert_eq!(heap.class_of(x).unwrap(), heap.class_of(y).unwrap());
-    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(z).unwrap());
+    assert_eq!(heap.class_of(&x).unwrap(), heap.class_of(&y).unwrap());
+    assert_ne!(heap.class_of(&x).unwrap(), heap.class_of(&z).unwrap());
     let leaf = heap
         .imm(Tree {
             part: Part::Leaf(1),
         })
         .unwrap();
-    assert_ne!(heap.class_of(x).unwrap(), heap.class_of(leaf).unwrap());
+    assert_ne!(heap.class_of(&x).unwrap(), heap.class_of(&leaf).unwrap());
 }
 
 /// An immutable value whose `sq` is computed once per class.
@@ -493,12 +493,12 @@ struct Reader {
 impl Reader {
     #[cache(lazy_read)]
     fn seen(target: &Imm<Val>, ctx: &steadfast::Ctx<'_, Self>) -> Option<i64> {
-        ctx.cache(*target, &Val::SQ).ok().copied()
+        ctx.cached(target, &Val::SQ).ok().copied()
     }
 
     #[cache(lazy_read)]
     fn field(target: &Imm<Val>, ctx: &steadfast::Ctx<'_, Self>) -> Option<i64> {
-        ctx.field_of(*target, &Val::V).ok().copied()
+        ctx.field_of(target, &Val::V).ok().copied()
     }
 
     #[cache(now)]
@@ -510,7 +510,7 @@ impl Reader {
         if !guarded {
             return Ok(());
         }
-        match ctx.cache(*target, &Val::SQ) {
+        match ctx.cached(target, &Val::SQ) {
             Ok(_) => Ok(()),
             Err(e) => Err(common::Broken(format!("the target is gone: {e}"))),
         }
@@ -559,7 +559,7 @@ proptest! {
         // (handle, value, live)
         let mut vals: Vec<(Imm<Val>, i64, bool)> = Vec::new();
         // (handle, index into vals, guarded, live)
-        let mut readers: Vec<(Mut<Reader>, usize, bool, bool)> = Vec::new();
+        let mut readers: Vec<(Mutable<Reader>, usize, bool, bool)> = Vec::new();
         for step in &steps {
             match *step {
                 MemberStep::Val(v) => {
@@ -571,7 +571,7 @@ proptest! {
                         continue;
                     }
                     let j = live[i % live.len()];
-                    let r = heap.alloc(Reader { target: vals[j].0, guarded }).unwrap();
+                    let r = heap.mutable(Reader { target: vals[j].0, guarded }).unwrap();
                     readers.push((r, j, guarded, true));
                 }
                 MemberStep::Read => {
@@ -588,7 +588,7 @@ proptest! {
                     }
                     let j = i % vals.len();
                     let vetoed = readers.iter().any(|(_, t, g, live)| *live && *g && *t == j);
-                    let result = heap.remove(vals[j].0);
+                    let result = heap.remove(&vals[j].0);
                     let removed = matches!(result, Err(Error::Removed { .. }));
                     let refused = matches!(result, Err(Error::Invariant { .. }));
                     if !vals[j].2 {
@@ -622,7 +622,7 @@ proptest! {
             }
             for (h, v, alive) in &vals {
                 if *alive {
-                    prop_assert_eq!(*heap.cache(h, &Val::SQ).unwrap(), v * v);
+                    prop_assert_eq!(*heap.cached(h, &Val::SQ).unwrap(), v * v);
                 }
             }
         }
@@ -636,25 +636,25 @@ fn removing_a_member_that_is_not_the_representative_invalidates_its_readers() {
     let a = heap.imm(Val { v: 3 }).unwrap();
     let b = heap.imm(Val { v: 3 }).unwrap();
     let reader = heap
-        .alloc(Reader {
+        .mutable(Reader {
             target: b,
             guarded: false,
         })
         .unwrap();
     assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(9));
-    heap.remove(b).unwrap();
+    heap.remove(&b).unwrap();
     assert_eq!(*Reader::seen(&heap, &reader).unwrap(), None);
     // A guarded reader vetoes the removal of its member, and only of its member.
     let c = heap.imm(Val { v: 3 }).unwrap();
     let _guard = heap
-        .alloc(Reader {
+        .mutable(Reader {
             target: c,
             guarded: true,
         })
         .unwrap();
-    assert!(matches!(heap.remove(c), Err(Error::Invariant { .. })));
-    assert_eq!(heap.remove(a).unwrap().v, 3);
-    assert_eq!(*heap.cache(&c, &Val::SQ).unwrap(), 9);
+    assert!(matches!(heap.remove(&c), Err(Error::Invariant { .. })));
+    assert_eq!(heap.remove(&a).unwrap().v, 3);
+    assert_eq!(*heap.cached(&c, &Val::SQ).unwrap(), 9);
 }
 
 #[test]
@@ -663,17 +663,70 @@ fn removing_the_representative_keeps_the_readers_of_other_members() {
     let a = heap.imm(Val { v: 4 }).unwrap();
     let b = heap.imm(Val { v: 4 }).unwrap();
     let reader = heap
-        .alloc(Reader {
+        .mutable(Reader {
             target: b,
             guarded: true,
         })
         .unwrap();
     assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(16));
     // `a` holds the class's caches; removing it is not vetoed by `b`'s reader.
-    heap.remove(a).unwrap();
+    heap.remove(&a).unwrap();
     assert_eq!(*Reader::seen(&heap, &reader).unwrap(), Some(16));
-    assert_eq!(*heap.cache(&b, &Val::SQ).unwrap(), 16);
-    assert!(matches!(heap.remove(b), Err(Error::Invariant { .. })));
+    assert_eq!(*heap.cached(&b, &Val::SQ).unwrap(), 16);
+    assert!(matches!(heap.remove(&b), Err(Error::Invariant { .. })));
     heap.remove(&reader).unwrap();
-    heap.remove(b).unwrap();
+    heap.remove(&b).unwrap();
+}
+
+/// Two types with the same fields and shape: their stable names tell them apart.
+#[imm(stable_name = "tests::Celsius")]
+struct Celsius {
+    degrees: i32,
+}
+
+#[cached]
+impl Celsius {}
+
+#[imm(stable_name = "tests::Fahrenheit")]
+struct Fahrenheit {
+    degrees: i32,
+}
+
+#[cached]
+impl Fahrenheit {}
+
+/// The same name as `Celsius`: another type that claims its identity hashes as it does.
+#[imm(stable_name = "tests::Celsius")]
+struct CelsiusAgain {
+    degrees: i32,
+}
+
+#[cached]
+impl CelsiusAgain {}
+
+/// `stable_hash` is specified (SipHash-2-4 over the canonical form, little-endian integers,
+/// the types' stable names), so its values are fixed: these are the values every build on
+/// every platform must give. A change here breaks every stored hash, and must be announced
+/// as such.
+#[test]
+fn stable_hashes_are_the_same_in_every_build() {
+    let mut heap = Heap::new();
+    let c = heap.imm(Celsius { degrees: 20 }).unwrap();
+    let f = heap.imm(Fahrenheit { degrees: 20 }).unwrap();
+    let again = heap.imm(CelsiusAgain { degrees: 20 }).unwrap();
+    assert_eq!(heap.stable_hash(&c).unwrap(), 0xff8f_0f77_7704_2d31);
+    assert_eq!(heap.stable_hash(&f).unwrap(), 0x561f_1808_7272_e879);
+    assert_eq!(
+        heap.stable_hash(&again).unwrap(),
+        heap.stable_hash(&c).unwrap()
+    );
+    // A ring, whose type's name is the derive's default: its path.
+    let ring = ring(&mut heap, &[1, 2, 3], &[0, 1, 2], 0);
+    assert_eq!(heap.stable_hash(&ring[0]).unwrap(), 0xcfc9_038c_9f2f_8e24);
+    // A plain graph's canonical form.
+    let mut g = Graph::new();
+    let leaf = g.add_node(1u32, []);
+    let root = g.add_node(2u32, [leaf, leaf]);
+    let normal = g.normalize().unwrap();
+    assert_eq!(normal.canonical(root).stable_hash(), 0xd0d0_c4af_612d_0ea4);
 }

@@ -8,13 +8,13 @@ use steadfast::{Error, Heap, Tag};
 #[test]
 fn removed_and_stale_handles_are_errors_never_another_object() {
     let mut heap = Heap::new();
-    let p = heap.alloc(Point::new(1.0, 0.0)).unwrap();
+    let p = heap.mutable(Point::new(1.0, 0.0)).unwrap();
     assert_eq!(heap.remove(&p).unwrap(), Point::new(1.0, 0.0));
-    let q = heap.alloc(Point::new(2.0, 0.0)).unwrap();
+    let q = heap.mutable(Point::new(2.0, 0.0)).unwrap();
     assert_ne!(p, q);
     assert!(matches!(heap.get(&p), Err(Error::Removed { object, .. }) if object == p.id()));
     assert!(matches!(
-        heap.cache(&p, &Point::DIST),
+        heap.cached(&p, &Point::DIST),
         Err(Error::Removed { .. })
     ));
     assert!(matches!(
@@ -24,15 +24,15 @@ fn removed_and_stale_handles_are_errors_never_another_object() {
     assert!(matches!(heap.remove(&p), Err(Error::Removed { .. })));
     assert!(matches!(heap.view_mut(&p), Err(Error::Removed { .. })));
     assert_eq!(heap[&q].x, 2.0);
-    assert!(!heap.contains(p));
+    assert!(!heap.contains(&p));
 }
 
 #[test]
 fn foreign_handles_are_errors() {
     let mut one = Heap::new();
     let mut two = Heap::new();
-    let p = one.alloc(Point::new(1.0, 0.0)).unwrap();
-    let _q = two.alloc(Point::new(2.0, 0.0)).unwrap();
+    let p = one.mutable(Point::new(1.0, 0.0)).unwrap();
+    let _q = two.mutable(Point::new(2.0, 0.0)).unwrap();
     let err = two.get(&p).unwrap_err();
     assert!(matches!(err, Error::ForeignHandle { .. }), "{err}");
     assert!(err.to_string().starts_with("handle to #"), "{err}");
@@ -47,7 +47,7 @@ fn foreign_handles_are_errors() {
 #[should_panic(expected = "(Point) was removed")]
 fn indexing_with_a_removed_handle_panics_with_a_clear_message() {
     let mut heap = Heap::new();
-    let p = heap.alloc(Point::new(1.0, 0.0)).unwrap();
+    let p = heap.mutable(Point::new(1.0, 0.0)).unwrap();
     heap.remove(&p).unwrap();
     let _ = &heap[&p];
 }
@@ -58,11 +58,11 @@ fn freeze_consumes_the_capsule_and_keeps_caches() {
     let mut heap = Heap::new();
     let c = heap.capsule(Point::new(3.0, 4.0)).unwrap();
     assert_eq!(heap.tag(&c).unwrap(), Tag::Capsule);
-    assert_eq!(*heap.cache(&c, &Point::DIST).unwrap(), 5.0);
+    assert_eq!(*heap.cached(&c, &Point::DIST).unwrap(), 5.0);
     let i = heap.freeze(c).unwrap();
-    assert_eq!(heap.tag(i).unwrap(), Tag::Imm);
+    assert_eq!(heap.tag(&i).unwrap(), Tag::Imm);
     let j = i; // Imm is Copy
-    assert_eq!(*heap.cache(&j, &Point::DIST).unwrap(), 5.0);
+    assert_eq!(*heap.cached(&j, &Point::DIST).unwrap(), 5.0);
     assert_eq!(count(DIST_RUNS), 1);
 }
 
@@ -73,18 +73,18 @@ fn imm_objects_are_shared_across_threads() {
     let heap = &heap;
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(move || assert_eq!(*heap.cache(&i, &Point::DIST).unwrap(), 5.0));
+            s.spawn(move || assert_eq!(*heap.cached(&i, &Point::DIST).unwrap(), 5.0));
         }
     });
 }
 
 mod graphs {
-    use steadfast::{cached, capsule, mutable, Error, Heap, Mut, Tag};
+    use steadfast::{cached, capsule, mutable, Error, Heap, Mutable, Tag};
 
     #[mutable]
     struct Node {
         label: u32,
-        next: Option<Mut<Node>>,
+        next: Option<Mutable<Node>>,
     }
 
     #[cached]
@@ -97,22 +97,22 @@ mod graphs {
 
     #[capsule]
     struct Owner {
-        entry: Mut<Node>,
+        entry: Mutable<Node>,
     }
 
     #[cached]
     impl Owner {}
 
     /// A two-node cycle owned by a capsule.
-    fn cycle(heap: &mut Heap) -> (Mut<Node>, Mut<Node>, steadfast::Capsule<Owner>) {
+    fn cycle(heap: &mut Heap) -> (Mutable<Node>, Mutable<Node>, steadfast::Capsule<Owner>) {
         let a = heap
-            .alloc(Node {
+            .mutable(Node {
                 label: 1,
                 next: None,
             })
             .unwrap();
         let b = heap
-            .alloc(Node {
+            .mutable(Node {
                 label: 2,
                 next: Some(a.clone()),
             })
@@ -128,10 +128,10 @@ mod graphs {
         let (a, b, owner) = cycle(&mut heap);
         assert_eq!(*Node::doubled(&heap, &b).unwrap(), 4);
         let owner = heap.freeze(owner).unwrap();
-        assert_eq!(heap.tag(a).unwrap(), Tag::Imm);
+        assert_eq!(heap.tag(&a).unwrap(), Tag::Imm);
         assert_eq!(heap.tag(&b).unwrap(), Tag::Imm);
-        assert_eq!(heap.tag(owner).unwrap(), Tag::Imm);
-        // Caches stay valid, and kept `Mut` handles cannot write any more.
+        assert_eq!(heap.tag(&owner).unwrap(), Tag::Imm);
+        // Caches stay valid, and kept `Mutable` handles cannot write any more.
         assert_eq!(*Node::doubled(&heap, &b).unwrap(), 4);
         let err = Node::set_label(&mut heap, &b, 9).unwrap_err();
         assert!(
@@ -140,8 +140,8 @@ mod graphs {
         );
         assert!(err.to_string().contains("is immutable"), "{err}");
         assert_eq!(heap[&b].label, 2);
-        let imm_b = heap.as_imm(b).unwrap();
-        assert_eq!(heap[imm_b].label, 2);
+        let imm_b = heap.as_imm(&b).unwrap();
+        assert_eq!(heap[&imm_b].label, 2);
     }
 
     #[test]
@@ -149,7 +149,7 @@ mod graphs {
         let mut heap = Heap::new();
         let (a, b, owner) = cycle(&mut heap);
         let outsider = heap
-            .alloc(Node {
+            .mutable(Node {
                 label: 7,
                 next: Some(b.clone()),
             })
@@ -162,14 +162,14 @@ mod graphs {
         assert!(err.to_string().contains("outside the capsule"), "{err}");
         // Nothing changed: still mutable and writable, and the capsule comes back.
         let owner = err.into_capsule();
-        assert_eq!(heap.tag(&a).unwrap(), Tag::Mut);
+        assert_eq!(heap.tag(&a).unwrap(), Tag::Mutable);
         Node::set_label(&mut heap, &b, 5).unwrap();
         assert_eq!(*Node::doubled(&heap, &b).unwrap(), 10);
         // Once the outsider lets go, the same capsule freezes.
         Node::set_next(&mut heap, &outsider, None).unwrap();
         let frozen = heap.freeze(owner).unwrap();
-        assert_eq!(heap.tag(frozen).unwrap(), Tag::Imm);
-        assert_eq!(heap.tag(a).unwrap(), Tag::Imm);
+        assert_eq!(heap.tag(&frozen).unwrap(), Tag::Imm);
+        assert_eq!(heap.tag(&a).unwrap(), Tag::Imm);
     }
 
     #[test]
@@ -177,13 +177,13 @@ mod graphs {
         let mut heap = Heap::new();
         let mut other = Heap::new();
         let stranger = other
-            .alloc(Node {
+            .mutable(Node {
                 label: 0,
                 next: None,
             })
             .unwrap();
         let a = heap
-            .alloc(Node {
+            .mutable(Node {
                 label: 1,
                 next: Some(stranger),
             })
@@ -191,7 +191,7 @@ mod graphs {
         let owner = heap.capsule(Owner { entry: a.clone() }).unwrap();
         let err = heap.freeze(owner).unwrap_err();
         assert!(matches!(err.error(), Error::ForeignHandle { .. }), "{err}");
-        assert_eq!(heap.tag(a).unwrap(), Tag::Mut);
+        assert_eq!(heap.tag(&a).unwrap(), Tag::Mutable);
     }
 
     #[test]
@@ -208,12 +208,12 @@ mod graphs {
         // The cycle is held by the owner, so only the whole graph can go.
         let imm_a = heap.as_imm(&a).unwrap();
         assert!(matches!(
-            heap.remove_graph(imm_a),
+            heap.remove_graph(&imm_a),
             Err(Error::Referenced { .. })
         ));
-        assert_eq!(heap.remove_graph(owner).unwrap(), 3);
+        assert_eq!(heap.remove_graph(&owner).unwrap(), 3);
         assert_eq!(heap.len(), before - 3);
-        assert!(!heap.contains(a) && !heap.contains(b));
+        assert!(!heap.contains(&a) && !heap.contains(&b));
     }
 }
 
@@ -223,7 +223,7 @@ mod held_storage {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use steadfast::{cached, mutable, Error, Heap, Mut};
+    use steadfast::{cached, mutable, Error, Heap, Mutable};
 
     /// Counts its drops; no cache reads another object, so every field is written on the
     /// object's own path.
@@ -240,8 +240,9 @@ mod held_storage {
     #[derive(Clone, Debug)]
     struct Knot {
         v: i64,
-        next: Option<Mut<Knot>>,
+        next: Option<Mutable<Knot>>,
         #[allow(dead_code)]
+        #[untracked]
         drops: Drops,
     }
 
@@ -253,14 +254,14 @@ mod held_storage {
         }
     }
 
-    fn knot(heap: &mut Heap, drops: &Arc<AtomicUsize>) -> (Mut<Knot>, Mut<Knot>) {
+    fn knot(heap: &mut Heap, drops: &Arc<AtomicUsize>) -> (Mutable<Knot>, Mutable<Knot>) {
         let knot = |next| Knot {
             v: 1,
             next,
             drops: Drops(drops.clone()),
         };
-        let a = heap.alloc(knot(None)).unwrap();
-        let b = heap.alloc(knot(Some(a.clone()))).unwrap();
+        let a = heap.mutable(knot(None)).unwrap();
+        let b = heap.mutable(knot(Some(a.clone()))).unwrap();
         Knot::set_next(heap, &a, Some(b.clone())).unwrap(); // a cycle of handles
         (a, b)
     }

@@ -7,7 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::*;
 use steadfast::{
-    cached, mutable, AnyCache, Cache, CacheCell, Ctx, Error, Field, FieldMask, Heap, Mut, Object,
+    cached, mutable, AnyCache, Cache, CacheCell, Ctx, Error, Field, FieldMask, Heap, Mutable,
+    Object,
 };
 
 #[test]
@@ -17,7 +18,7 @@ fn a_failed_mutator_restores_fields_and_caches() {
     let p = heap
         .capsule(Path::new(vec![(1, 1), (2, 2)], (0, 0)))
         .unwrap();
-    assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
+    assert_eq!(*heap.cached(&p, &Path::LEN).unwrap(), 2);
     let before = heap.get(&p).unwrap().clone();
     let runs = count(LEN_RUNS);
     let err = heap
@@ -28,11 +29,11 @@ fn a_failed_mutator_restores_fields_and_caches() {
         .unwrap_err();
     assert!(matches!(err, Error::Invariant { .. }));
     assert_eq!(heap.get(&p).unwrap(), &before);
-    assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
+    assert_eq!(*heap.cached(&p, &Path::LEN).unwrap(), 2);
     // The old cache value was put back (whether or not the barrier recomputed it), so the
     // read after the rollback computes nothing new.
     let after_rollback = count(LEN_RUNS);
-    assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
+    assert_eq!(*heap.cached(&p, &Path::LEN).unwrap(), 2);
     assert_eq!(count(LEN_RUNS), after_rollback);
     assert!(after_rollback <= runs + 1);
 }
@@ -52,7 +53,7 @@ fn a_heap_and_its_handles_need_no_assert_unwind_safe() {
         }
     }
     let mut heap = Heap::new();
-    let f = heap.alloc(Fragile { n: 0 }).unwrap();
+    let f = heap.mutable(Fragile { n: 0 }).unwrap();
     let p = heap.capsule(Path::new(vec![(1, 1)], (0, 0))).unwrap();
     unwind_safe(&heap);
     unwind_safe(&f);
@@ -86,17 +87,17 @@ fn a_panicking_mutator_and_box_leave_the_heap_as_it_was() {
     }));
     assert!(r.is_err());
     assert_eq!(heap.get(&p).unwrap(), &before);
-    assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 1);
+    assert_eq!(*heap.cached(&p, &Path::LEN).unwrap(), 1);
     heap.write(&p, |w| w.field_mut(&Path::POINTS).push((4, 4)))
         .unwrap();
-    assert_eq!(*heap.cache(&p, &Path::LEN).unwrap(), 2);
+    assert_eq!(*heap.cached(&p, &Path::LEN).unwrap(), 2);
 }
 
 #[test]
 fn a_panic_in_a_now_cache_rolls_the_write_back() {
     let mut heap = Heap::new();
     let o = heap
-        .alloc(Obj {
+        .mutable(Obj {
             a: 1,
             b: 1,
             refs: vec![],
@@ -105,30 +106,30 @@ fn a_panic_in_a_now_cache_rolls_the_write_back() {
     let r = catch_unwind(AssertUnwindSafe(|| heap.set(&o, &Obj::A, PANIC_A)));
     assert!(r.is_err());
     assert_eq!(heap[&o].a, 1);
-    assert_eq!(*heap.cache(&o, &Obj::DIFF).unwrap(), 0);
+    assert_eq!(*heap.cached(&o, &Obj::DIFF).unwrap(), 0);
 }
 
 #[test]
 fn a_panic_in_a_lazy_cache_does_not_poison_it() {
     let mut heap = Heap::new();
     let o = heap
-        .alloc(Obj {
+        .mutable(Obj {
             a: 1,
             b: PANIC_B,
             refs: vec![],
         })
         .unwrap();
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(&o, &Obj::LOCAL).copied())).is_err());
-    assert!(catch_unwind(AssertUnwindSafe(|| heap.cache(&o, &Obj::LOCAL).copied())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cached(&o, &Obj::LOCAL).copied())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| heap.cached(&o, &Obj::LOCAL).copied())).is_err());
     heap.set(&o, &Obj::B, 1).unwrap();
-    assert_eq!(*heap.cache(&o, &Obj::LOCAL).unwrap(), 3);
+    assert_eq!(*heap.cached(&o, &Obj::LOCAL).unwrap(), 3);
 }
 
 #[test]
 fn a_panic_at_creation_creates_nothing() {
     let mut heap = Heap::new();
     let r = catch_unwind(AssertUnwindSafe(|| {
-        heap.alloc(Obj {
+        heap.mutable(Obj {
             a: PANIC_A,
             b: 0,
             refs: vec![],
@@ -170,11 +171,11 @@ impl Object for Opaque {
 #[test]
 fn an_unrestorable_object_is_removed_and_handed_back() {
     let mut heap = Heap::new();
-    let o = heap.alloc(Opaque { n: 1 }).unwrap();
+    let o = heap.mutable(Opaque { n: 1 }).unwrap();
     heap.write(&o, |w| w.set(&Opaque::N, 5)).unwrap();
     let err = heap.write(&o, |w| w.set(&Opaque::N, 50)).unwrap_err();
     assert!(
-        matches!(heap.get(o), Err(Error::Removed { .. })),
+        matches!(heap.get(&o), Err(Error::Removed { .. })),
         "nothing broken stays on the heap"
     );
     let value = err
@@ -187,7 +188,7 @@ mod declared_remove_on_failure {
     use steadfast::{cached, mutable, Error, Heap};
 
     /// Not `Clone`, and its struct says so: a refused write of it removes the object.
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, PartialEq, steadfast::Plain)]
     struct Ticket(u32);
 
     #[derive(Debug)]
@@ -223,7 +224,7 @@ mod declared_remove_on_failure {
     fn a_refused_write_of_an_unsaved_field_removes_the_object_and_hands_it_back() {
         let mut heap = Heap::new();
         let q = heap
-            .alloc(Queue {
+            .mutable(Queue {
                 limit: 5,
                 ticket: Ticket(1),
             })
@@ -247,7 +248,7 @@ mod declared_remove_on_failure {
 }
 
 mod first_read_in_a_rejected_barrier {
-    use steadfast::{cached, mutable, Ctx, Heap, Mut};
+    use steadfast::{cached, mutable, Ctx, Heap, Mutable};
 
     #[mutable]
     #[derive(Clone)]
@@ -261,13 +262,13 @@ mod first_read_in_a_rejected_barrier {
     #[mutable]
     #[derive(Clone)]
     struct Mirror {
-        level: Mut<Level>,
+        level: Mutable<Level>,
     }
 
     #[cached]
     impl Mirror {
         #[cache(lazy_read)]
-        fn double(level: &Mut<Level>, ctx: &Ctx<'_, Self>) -> i64 {
+        fn double(level: &Mutable<Level>, ctx: &Ctx<'_, Self>) -> i64 {
             ctx.field_of(level, &Level::V).map_or(0, |v| v * 2)
         }
     }
@@ -286,8 +287,8 @@ mod first_read_in_a_rejected_barrier {
     #[mutable]
     #[derive(Clone)]
     struct Guard {
-        level: Mut<Level>,
-        mirror: Mut<Mirror>,
+        level: Mutable<Level>,
+        mirror: Mutable<Mirror>,
     }
 
     #[cached]
@@ -296,13 +297,13 @@ mod first_read_in_a_rejected_barrier {
         /// the first time while it checks.
         #[cache(now)]
         fn bounded(
-            level: &Mut<Level>,
-            mirror: &Mut<Mirror>,
+            level: &Mutable<Level>,
+            mirror: &Mutable<Mirror>,
             ctx: &Ctx<'_, Self>,
         ) -> Result<(), TooHigh> {
             let v = ctx.field_of(level, &Level::V).copied().unwrap_or(0);
             if v > 5 {
-                let shown = *ctx.cache(mirror, &Mirror::DOUBLE).unwrap_or(&0);
+                let shown = *ctx.cached(mirror, &Mirror::DOUBLE).unwrap_or(&0);
                 if shown >= 100 {
                     return Err(TooHigh(shown));
                 }
@@ -316,13 +317,13 @@ mod first_read_in_a_rejected_barrier {
     #[test]
     fn does_not_keep_a_value_of_the_rejected_state() {
         let mut heap = Heap::new();
-        let level = heap.alloc(Level { v: 1 }).unwrap();
+        let level = heap.mutable(Level { v: 1 }).unwrap();
         let mirror = heap
-            .alloc(Mirror {
+            .mutable(Mirror {
                 level: level.clone(),
             })
             .unwrap();
-        heap.alloc(Guard {
+        heap.mutable(Guard {
             level: level.clone(),
             mirror: mirror.clone(),
         })
@@ -417,7 +418,7 @@ mod local_writes {
     #[test]
     fn a_write_checks_each_invariant_it_reaches_once() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         let before = runs();
         Local::set_b(&mut heap, &p, 5).unwrap();
@@ -440,7 +441,7 @@ mod local_writes {
     #[test]
     fn a_failing_invariant_puts_back_the_now_values_before_it() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         let err = Local::set_b(&mut heap, &p, 60).unwrap_err();
         let Error::Invariant { invariant, .. } = &err else {
@@ -465,7 +466,7 @@ mod local_writes {
     #[test]
     fn an_invariant_that_held_and_holds_before_a_failing_one_stays_as_it_was() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         let before = runs();
         // `small` holds before and after (unchanged, nothing kept aside); `ordered`, after
         // it, fails; `diff`, before both, changed and is put back.
@@ -482,8 +483,8 @@ mod local_writes {
         );
         assert_eq!(heap[&p], Local { a: 1, b: 2 });
         // Every `now` value is as before the write, and reading it recomputes nothing.
-        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
-        assert!(heap.cache(&p, &Local::ORDERED).unwrap().is_ok());
+        assert!(heap.cached(&p, &Local::SMALL).unwrap().is_ok());
+        assert!(heap.cached(&p, &Local::ORDERED).unwrap().is_ok());
         assert_eq!(*Local::diff(&heap, &p).unwrap(), -1);
         assert_eq!(runs(), after);
         // And each is still checked by the next writes.
@@ -492,14 +493,14 @@ mod local_writes {
         assert_eq!(heap[&p], Local { a: 1, b: 2 });
         Local::set_a(&mut heap, &p, 3).unwrap();
         assert_eq!(*Local::diff(&heap, &p).unwrap(), 1);
-        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
+        assert!(heap.cached(&p, &Local::SMALL).unwrap().is_ok());
     }
 
     #[test]
     fn in_a_transaction_the_checked_values_of_an_object_survive_a_later_failure() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
-        let q = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
+        let q = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         let before = runs();
         // `p`: `diff` changes, `small` and `ordered` hold as before (their values come
         // back at once); then `q`'s `ordered` fails, so `p`'s changed `diff` is put back.
@@ -542,7 +543,7 @@ mod local_writes {
         let after = runs();
         assert_eq!(*Local::diff(&heap, &p).unwrap(), 2);
         assert_eq!(*Local::diff(&heap, &q).unwrap(), 3);
-        assert!(heap.cache(&p, &Local::SMALL).unwrap().is_ok());
+        assert!(heap.cached(&p, &Local::SMALL).unwrap().is_ok());
         assert_eq!(runs(), after, "the transaction left every check computed");
         let err = heap
             .transaction(|tx| Local::set_b(tx, &q, 100))
@@ -554,26 +555,26 @@ mod local_writes {
     #[test]
     fn a_view_outlives_a_rejected_and_a_panicking_set() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         let mut view = heap.view_mut(&p).unwrap();
-        assert_eq!(*view.cache(&Local::SUM).unwrap(), 3);
+        assert_eq!(*view.cached(&Local::SUM).unwrap(), 3);
         let err = view.set(&Local::B, 60).unwrap_err();
         assert_eq!(err.invariant().unwrap().cache, "ordered");
         let r = catch_unwind(AssertUnwindSafe(|| view.set(&Local::A, PANIC_A)));
         assert!(r.is_err());
         // Neither removed the object: the view reads it as before and writes on.
         assert_eq!(*view.get(), Local { a: 1, b: 2 });
-        assert_eq!(*view.cache(&Local::DIFF).unwrap(), -1);
+        assert_eq!(*view.cached(&Local::DIFF).unwrap(), -1);
         view.set(&Local::A, 4).unwrap();
-        assert_eq!(*view.cache(&Local::SUM).unwrap(), 6);
-        assert_eq!(*view.cache(&Local::DIFF).unwrap(), 2);
+        assert_eq!(*view.cached(&Local::SUM).unwrap(), 6);
+        assert_eq!(*view.cached(&Local::DIFF).unwrap(), 2);
         assert_eq!(heap[&p], Local { a: 4, b: 2 });
     }
 
     #[test]
     fn a_failing_write_through_a_writer_puts_back_every_field() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         let err = heap
             .write(&p, |w| {
                 w.set(&Local::B, 3);
@@ -588,7 +589,7 @@ mod local_writes {
     #[test]
     fn a_panic_in_a_now_cache_leaves_the_object_as_it_was() {
         let mut heap = Heap::new();
-        let p = heap.alloc(Local { a: 1, b: 2 }).unwrap();
+        let p = heap.mutable(Local { a: 1, b: 2 }).unwrap();
         assert_eq!(*Local::sum(&heap, &p).unwrap(), 3);
         let r = catch_unwind(AssertUnwindSafe(|| Local::set_a(&mut heap, &p, PANIC_A)));
         assert!(r.is_err());
@@ -633,7 +634,7 @@ mod local_writes {
         fn local_writes_match_a_recompute_everything_model(ops in prop::collection::vec(op(), 1..40)) {
             let mut heap = Heap::new();
             let (mut a, mut b) = (0i64, 0i64);
-            let p = heap.alloc(Local { a, b }).unwrap();
+            let p = heap.mutable(Local { a, b }).unwrap();
             for op in ops {
                 let (na, nb) = match op {
                     Op::SetA(v) => (v, b),
@@ -703,7 +704,7 @@ impl std::error::Error for TooBig {}
 
 #[mutable]
 struct Reader {
-    x: Mut<Own>,
+    x: Mutable<Own>,
 }
 
 #[cached]
@@ -723,11 +724,11 @@ impl Reader {
 #[test]
 fn a_rollback_leaves_an_own_path_invalidation() -> Result<(), Error> {
     let mut heap = Heap::new();
-    let x = heap.alloc(Own { a: 0 })?;
+    let x = heap.mutable(Own { a: 0 })?;
     assert_eq!(*Own::c(&heap, &x)?, 0);
     Own::set_a(&mut heap, &x, 1)?; // read since computed: recomputed in place (10)
     Own::set_a(&mut heap, &x, 2)?; // not read since: invalidated, 10 kept as stale
-    let _r = heap.alloc(Reader { x: x.clone() })?; // x.a is now read by another object
+    let _r = heap.mutable(Reader { x: x.clone() })?; // x.a is now read by another object
     assert!(Own::set_a(&mut heap, &x, 7).is_err()); // through the barrier, rolled back
     assert_eq!(heap[&x].a, 2);
     assert_eq!(*Own::c(&heap, &x)?, 20);
@@ -738,7 +739,7 @@ fn a_rollback_leaves_an_own_path_invalidation() -> Result<(), Error> {
 #[test]
 fn a_rolled_back_transaction_leaves_an_own_path_invalidation() -> Result<(), Error> {
     let mut heap = Heap::new();
-    let x = heap.alloc(Own { a: 0 })?;
+    let x = heap.mutable(Own { a: 0 })?;
     assert_eq!(*Own::c(&heap, &x)?, 0);
     Own::set_a(&mut heap, &x, 1)?;
     Own::set_a(&mut heap, &x, 2)?;
@@ -761,7 +762,7 @@ fn tally_runs() -> usize {
 
 #[mutable]
 struct Tally {
-    x: Mut<Own>,
+    x: Mutable<Own>,
 }
 
 #[cached]
@@ -781,10 +782,10 @@ impl Tally {
 #[test]
 fn a_rollback_keeps_the_values_that_were_read() -> Result<(), Error> {
     let mut heap = Heap::new();
-    let x = heap.alloc(Own { a: 0 })?;
-    let _veto = heap.alloc(Reader { x: x.clone() })?;
-    let read = heap.alloc(Tally { x: x.clone() })?;
-    let unread = heap.alloc(Tally { x: x.clone() })?;
+    let x = heap.mutable(Own { a: 0 })?;
+    let _veto = heap.mutable(Reader { x: x.clone() })?;
+    let read = heap.mutable(Tally { x: x.clone() })?;
+    let unread = heap.mutable(Tally { x: x.clone() })?;
     assert_eq!(*Tally::twice(&heap, &read)?, 0);
     assert_eq!(*Tally::twice(&heap, &unread)?, 0);
     // Both were read since computed: the barrier recomputes both, which leaves them valid

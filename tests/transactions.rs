@@ -8,7 +8,7 @@ mod common;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use steadfast::{cached, capsule, mutable, Capsule, Ctx, Error, Heap, Mut};
+use steadfast::{cached, capsule, mutable, Capsule, Ctx, Error, Heap, Mutable};
 
 #[derive(Debug)]
 struct Broken(String);
@@ -80,19 +80,19 @@ impl From<Error> for Broken {
     }
 }
 
-fn bank(heap: &mut Heap, balances: &[i64]) -> Mut<Bank> {
+fn bank(heap: &mut Heap, balances: &[i64]) -> Mutable<Bank> {
     let accounts = balances
         .iter()
         .map(|&balance| heap.capsule(Account { balance }).unwrap())
         .collect();
-    heap.alloc(Bank {
+    heap.mutable(Bank {
         accounts,
         total: balances.iter().sum(),
     })
     .unwrap()
 }
 
-fn balances(heap: &Heap, bank: &Mut<Bank>) -> Vec<i64> {
+fn balances(heap: &Heap, bank: &Mutable<Bank>) -> Vec<i64> {
     heap[bank]
         .accounts
         .iter()
@@ -103,7 +103,7 @@ fn balances(heap: &Heap, bank: &Mut<Bank>) -> Vec<i64> {
 /// Moves `amount` from account `from` to account `to`.
 fn transfer(
     tx: &mut steadfast::Transaction<'_>,
-    bank: &Mut<Bank>,
+    bank: &Mutable<Bank>,
     from: usize,
     to: usize,
     amount: i64,
@@ -211,7 +211,7 @@ fn an_overdraw_and_a_leak_are_refused_with_nothing_changed() {
 /// Allocates, removes, writes and reads; then fails in each way a transaction can fail.
 fn busy(
     tx: &mut steadfast::Transaction<'_>,
-    bank: &Mut<Bank>,
+    bank: &Mutable<Bank>,
     spare: &Capsule<Account>,
     made: &mut Option<Capsule<Account>>,
 ) -> Result<(), Broken> {
@@ -264,7 +264,7 @@ fn an_err_a_panic_or_a_failed_invariant_puts_everything_back() {
             "{ending}"
         );
         assert_eq!(*heap[&spare].balance(), 1, "{ending}");
-        assert!(heap.cache(&spare, &Account::SOLVENT).unwrap().is_ok());
+        assert!(heap.cached(&spare, &Account::SOLVENT).unwrap().is_ok());
         // And the heap goes on working.
         heap.transaction(|tx| transfer(tx, &bank, 0, 1, 2)).unwrap();
         assert_eq!(*Bank::sum(&heap, &bank).unwrap(), 15);
@@ -324,7 +324,7 @@ fn removals_commit_and_allocations_stay() {
         .unwrap();
     assert!(matches!(heap.get(&spare), Err(Error::Removed { .. })));
     assert_eq!(*heap[&made].balance(), 7);
-    assert!(heap.cache(&made, &Account::SOLVENT).unwrap().is_ok());
+    assert!(heap.cached(&made, &Account::SOLVENT).unwrap().is_ok());
 }
 
 #[test]
@@ -477,21 +477,21 @@ mod own_path {
     /// Reads a pair's `a` from outside: once read, writes of that `a` are loud.
     #[mutable]
     struct Peek {
-        target: Mut<Pair>,
+        target: Mutable<Pair>,
     }
 
     #[cached]
     impl Peek {
         #[cache(lazy_read)]
-        fn seen(target: &Mut<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
+        fn seen(target: &Mutable<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
             ctx.field_of(target, &Pair::A).copied().unwrap_or(-1)
         }
 
         /// Reads the pair's `sum` from outside: once read, `sum` has a dependent (and
         /// early cutoff to serve), and writes of both fields are loud.
         #[cache(lazy_read)]
-        fn twice(target: &Mut<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
-            ctx.cache(target, &Pair::SUM).map_or(-1, |s| 2 * s)
+        fn twice(target: &Mutable<Pair>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.cached(target, &Pair::SUM).map_or(-1, |s| 2 * s)
         }
     }
 
@@ -540,8 +540,8 @@ mod own_path {
     /// it, `Err(())` if it must panic; `wrong` collects reads inside that disagree.
     fn run(
         heap: &mut Heap,
-        pairs: &[Mut<Pair>],
-        peeks: &[Mut<Peek>],
+        pairs: &[Mutable<Pair>],
+        peeks: &[Mutable<Peek>],
         model: &mut [(i64, i64)],
         steps: &[Step],
         end: End,
@@ -581,7 +581,7 @@ mod own_path {
                         Step::ReadDiff(i) => {
                             let (a, b) = next[i];
                             panicked_inside = a == PANIC_A;
-                            if *tx.cache(&pairs[i], &Pair::DIFF)? != a - b {
+                            if *tx.cached(&pairs[i], &Pair::DIFF)? != a - b {
                                 wrong.push(format!("{step:?}"));
                             }
                         }
@@ -642,8 +642,8 @@ mod own_path {
     /// that the own path next invalidates it rather than recomputing it.
     fn check(
         heap: &Heap,
-        pairs: &[Mut<Pair>],
-        peeks: &[Mut<Peek>],
+        pairs: &[Mutable<Pair>],
+        peeks: &[Mutable<Peek>],
         model: &[(i64, i64)],
         peek: bool,
         sum: bool,
@@ -655,12 +655,12 @@ mod own_path {
                 assert_eq!(*Pair::sum(heap, &pairs[i]).unwrap(), a + b, "sum {i}");
             }
             assert_eq!(
-                *heap.cache(&pairs[i], &Pair::DIFF).unwrap(),
+                *heap.cached(&pairs[i], &Pair::DIFF).unwrap(),
                 a - b,
                 "diff {i}"
             );
-            assert!(heap.cache(&pairs[i], &Pair::SMALL).unwrap().is_ok());
-            assert!(heap.cache(&pairs[i], &Pair::ORDERED).unwrap().is_ok());
+            assert!(heap.cached(&pairs[i], &Pair::SMALL).unwrap().is_ok());
+            assert!(heap.cached(&pairs[i], &Pair::ORDERED).unwrap().is_ok());
             if peek {
                 assert_eq!(*Peek::seen(heap, &peeks[i]).unwrap(), a, "peek {i}");
             }
@@ -678,7 +678,7 @@ mod own_path {
     /// at once: the model takes it only if every invariant holds and nothing panics.
     fn single(
         heap: &mut Heap,
-        pairs: &[Mut<Pair>],
+        pairs: &[Mutable<Pair>],
         model: &mut [(i64, i64)],
         (i, of_a, v): (usize, bool, i64),
     ) {
@@ -726,11 +726,11 @@ mod own_path {
         ) {
             let mut heap = Heap::new();
             let mut model = vec![(0, 0); N];
-            let pairs: Vec<Mut<Pair>> =
-                (0..N).map(|_| heap.alloc(Pair { a: 0, b: 0 }).unwrap()).collect();
-            let peeks: Vec<Mut<Peek>> = pairs
+            let pairs: Vec<Mutable<Pair>> =
+                (0..N).map(|_| heap.mutable(Pair { a: 0, b: 0 }).unwrap()).collect();
+            let peeks: Vec<Mutable<Peek>> = pairs
                 .iter()
-                .map(|p| heap.alloc(Peek { target: p.clone() }).unwrap())
+                .map(|p| heap.mutable(Peek { target: p.clone() }).unwrap())
                 .collect();
             for (singles, steps, end, peek, sum) in txs {
                 for s in singles {
@@ -782,19 +782,19 @@ mod untracked {
     /// Reads a `Lazy` from outside: its `a`, and its `sum`.
     #[mutable]
     struct Watch {
-        target: Mut<Lazy>,
+        target: Mutable<Lazy>,
     }
 
     #[cached]
     impl Watch {
         #[cache(lazy_read)]
-        fn a(target: &Mut<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
+        fn a(target: &Mutable<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
             ctx.field_of(target, &Lazy::A).copied().unwrap_or(-1)
         }
 
         #[cache(lazy_read)]
-        fn twice(target: &Mut<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
-            ctx.cache(target, &Lazy::SUM).map_or(-1, |s| 2 * s)
+        fn twice(target: &Mutable<Lazy>, ctx: &Ctx<'_, Self>) -> i64 {
+            ctx.cached(target, &Lazy::SUM).map_or(-1, |s| 2 * s)
         }
     }
 
@@ -833,7 +833,13 @@ mod untracked {
         }
     }
 
-    fn read(heap: &Heap, lazies: &[Mut<Lazy>], watches: &[Mut<Watch>], i: usize, r: u8) -> i64 {
+    fn read(
+        heap: &Heap,
+        lazies: &[Mutable<Lazy>],
+        watches: &[Mutable<Watch>],
+        i: usize,
+        r: u8,
+    ) -> i64 {
         match r {
             0 => *Lazy::sum(heap, &lazies[i]).unwrap(),
             1 => *Lazy::neg(heap, &lazies[i]).unwrap(),
@@ -845,7 +851,7 @@ mod untracked {
     /// Applies one write to the heap (any `HeapMut`) and to the model.
     fn write(
         heap: &mut impl HeapMut,
-        lazies: &[Mut<Lazy>],
+        lazies: &[Mutable<Lazy>],
         model: &mut [(i64, i64)],
         op: &Op,
     ) -> Result<(), Error> {
@@ -894,19 +900,19 @@ mod untracked {
         ) {
             let mut heap = Heap::new();
             let mut model = vec![(0, 0); N];
-            let lazies: Vec<Mut<Lazy>> =
-                (0..N).map(|_| heap.alloc(Lazy { a: 0, b: 0 }).unwrap()).collect();
-            let mut watches: Vec<Mut<Watch>> = lazies
+            let lazies: Vec<Mutable<Lazy>> =
+                (0..N).map(|_| heap.mutable(Lazy { a: 0, b: 0 }).unwrap()).collect();
+            let mut watches: Vec<Mutable<Watch>> = lazies
                 .iter()
-                .map(|l| heap.alloc(Watch { target: l.clone() }).unwrap())
+                .map(|l| heap.mutable(Watch { target: l.clone() }).unwrap())
                 .collect();
             for (singles, steps, end, watch) in rounds {
                 for op in &singles {
                     if let Op::Read(i, r) = *op {
                         prop_assert_eq!(read(&heap, &lazies, &watches, i, r), expected(model[i], r), "{:?}", op);
                     } else if let Op::Rewatch(i) = *op {
-                        heap.remove(watches[i].clone()).unwrap();
-                        watches[i] = heap.alloc(Watch { target: lazies[i].clone() }).unwrap();
+                        heap.remove(&watches[i].clone()).unwrap();
+                        watches[i] = heap.mutable(Watch { target: lazies[i].clone() }).unwrap();
                     } else {
                         write(&mut heap, &lazies, &mut model, op).unwrap();
                     }
@@ -955,10 +961,10 @@ mod untracked {
         assert_eq!(*Lazy::sum(&heap, &c)?, 5);
         let frozen = heap.freeze(c)?;
         let twin = heap.imm(Lazy { a: 2, b: 3 })?;
-        assert_eq!(heap.class_of(frozen)?, heap.class_of(twin)?);
+        assert_eq!(heap.class_of(&frozen)?, heap.class_of(&twin)?);
         assert_eq!(*Lazy::sum(&heap, &twin)?, 5);
         assert_eq!(*Lazy::neg(&heap, &frozen)?, -3);
-        heap.remove(frozen)?;
+        heap.remove(&frozen)?;
         assert_eq!(*Lazy::sum(&heap, &twin)?, 5);
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use once_cell::sync::OnceCell;
 use slotmap::{DefaultKey, SlotMap};
-use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Heap, Mutable, Object};
 use steadfast_benches::{hit_rows, set_then_read_rows};
 
 #[derive(Clone)]
@@ -40,11 +40,11 @@ impl Object for Leaf {
 
 #[derive(Clone)]
 struct Reader {
-    leaf: Mut<Leaf>,
+    leaf: Mutable<Leaf>,
 }
 
 impl Reader {
-    const LEAF: Field<Reader, Mut<Leaf>> = Field::new(0, |r| &r.leaf, |r| &mut r.leaf);
+    const LEAF: Field<Reader, Mutable<Leaf>> = Field::new(0, |r| &r.leaf, |r| &mut r.leaf);
     const DOUBLE: Cache<Reader, i64> = Cache::lazy_read::<0>("double", |c| {
         c.field_of(c.field(&Reader::LEAF), &Leaf::V)
             .map_or(0, |v| v * 2)
@@ -57,11 +57,11 @@ impl Object for Reader {
     const FIELDS: &'static [&'static str] = &["leaf"];
     const CACHES: &'static [&'static dyn AnyCache<Self>] = &[&Reader::DOUBLE];
     type Cells = (CacheCell<i64>,);
-    type Saved = Mut<Leaf>;
-    fn save(&self, _: FieldMask) -> Option<Mut<Leaf>> {
+    type Saved = Mutable<Leaf>;
+    fn save(&self, _: FieldMask) -> Option<Mutable<Leaf>> {
         Some(self.leaf.clone())
     }
-    fn restore(&mut self, leaf: Mut<Leaf>) {
+    fn restore(&mut self, leaf: Mutable<Leaf>) {
         self.leaf = leaf;
     }
 }
@@ -125,14 +125,14 @@ fn invalidate(c: &mut Criterion) {
     let mut g = c.benchmark_group("invalidate_per_cache");
     const K: usize = 1000;
     let mut heap = Heap::new();
-    let leaf = heap.alloc(Leaf { v: 0 }).unwrap();
+    let leaf = heap.mutable(Leaf { v: 0 }).unwrap();
     let readers: Vec<_> = (0..K)
-        .map(|_| heap.alloc(Reader { leaf: leaf.clone() }).unwrap())
+        .map(|_| heap.mutable(Reader { leaf: leaf.clone() }).unwrap())
         .collect();
     // Read once, then never again: each write invalidates K caches (cold, so the barrier
     // only marks them).
     for r in &readers {
-        heap.cache(&r, &Reader::DOUBLE).unwrap();
+        heap.cached(r, &Reader::DOUBLE).unwrap();
     }
     let mut i = 0;
     g.bench_function(
@@ -144,7 +144,7 @@ fn invalidate(c: &mut Criterion) {
                 // Re-read all: a dependent that is not read stays invalid, and the next write
                 // would find nothing to invalidate.
                 for r in &readers {
-                    heap.cache(&r, &Reader::DOUBLE).unwrap();
+                    heap.cached(r, &Reader::DOUBLE).unwrap();
                 }
             })
         },
@@ -160,7 +160,7 @@ fn invalidate(c: &mut Criterion) {
                 let mut total = std::time::Duration::ZERO;
                 for _ in 0..iters {
                     for r in &readers {
-                        heap.cache(&r, &Reader::DOUBLE).unwrap();
+                        heap.cached(r, &Reader::DOUBLE).unwrap();
                     }
                     i += 1;
                     heap.set(&leaf, &Leaf::V, i).unwrap();

@@ -9,30 +9,30 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use steadfast::{cached, mutable, Ctx, Heap, Mut};
+use steadfast::{cached, mutable, Ctx, Heap, Mutable};
 
 #[mutable]
 struct Link {
     value: i64,
-    below: Option<Mut<Link>>,
+    below: Option<Mutable<Link>>,
 }
 
 #[cached]
 impl Link {
     #[cache(lazy_read)]
-    fn sum(value: &i64, below: &Option<Mut<Link>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
+    fn sum(value: &i64, below: &Option<Mutable<Link>>, ctx: &Ctx<'_, Self>) -> Option<i64> {
         match below {
-            Some(below) => Some(value + (*ctx.cache(below, &Link::SUM).ok()?)?),
+            Some(below) => Some(value + (*ctx.cached(below, &Link::SUM).ok()?)?),
             None => Some(*value),
         }
     }
 }
 
-fn column(n: usize) -> (Heap, Mut<Link>) {
+fn column(n: usize) -> (Heap, Mutable<Link>) {
     let mut heap = Heap::new();
     let mut below = None;
     for _ in 0..n {
-        below = Some(heap.alloc(Link { value: 1, below }).unwrap());
+        below = Some(heap.mutable(Link { value: 1, below }).unwrap());
     }
     (heap, below.expect("n > 0"))
 }

@@ -2,7 +2,7 @@
 //! with zero, one and two `lazy_read` caches, each cache computed once, against a
 //! hand-written `SlotMap` of structs with an `Option` per cache. Each case runs in its own
 //! process and reports the growth of its resident memory divided by the number of objects
-//! (handles kept in a `Vec`, as a user would keep them: 24 bytes for a `Mut`, 8 for a
+//! (handles kept in a `Vec`, as a user would keep them: 24 bytes for a `Mutable`, 8 for a
 //! slot-map key).
 //!
 //! `cargo bench -p steadfast-benches --bench footprint`; `STEADFAST_OBJECTS` sets the
@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::process::Command;
 
 use slotmap::{DefaultKey, SlotMap};
-use steadfast::{cached, mutable, Heap, Mut};
+use steadfast::{cached, mutable, Heap, Mutable};
 
 #[mutable]
 pub struct Bare {
@@ -88,8 +88,8 @@ fn case(name: &str, n: usize) -> f64 {
     macro_rules! steadfast {
         ($t:ident $(, $cache:ident)*) => {{
             let mut heap = Heap::new();
-            let handles: Vec<Mut<$t>> = (0..n as i64)
-                .map(|i| heap.alloc($t { a: i, b: 1 }).unwrap())
+            let handles: Vec<Mutable<$t>> = (0..n as i64)
+                .map(|i| heap.mutable($t { a: i, b: 1 }).unwrap())
                 .collect();
             $(
                 for h in &handles {

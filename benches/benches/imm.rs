@@ -55,26 +55,26 @@ fn lazy_hit(c: &mut Criterion) {
     });
     let mut heap = Heap::new();
     let circle = heap.imm(Circle { radius: 2.0 }).unwrap();
-    let view = heap.view(circle).unwrap();
-    view.cache(&Circle::AREA).unwrap();
+    let view = heap.view(&circle).unwrap();
+    view.cached(&Circle::AREA).unwrap();
     g.bench_function("steadfast view", |b| {
-        b.iter(|| *black_box(&view).cache(&Circle::AREA).unwrap())
+        b.iter(|| *black_box(&view).cached(&Circle::AREA).unwrap())
     });
-    g.bench_function("steadfast heap.cache", |b| {
-        b.iter(|| *heap.cache(black_box(&circle), &Circle::AREA).unwrap())
+    g.bench_function("steadfast heap.cached", |b| {
+        b.iter(|| *heap.cached(black_box(&circle), &Circle::AREA).unwrap())
     });
     // An equal object shares the representative's cache: its own cell stays empty, so
     // through the heap each read goes to the representative; a view resolves it once.
     let mut heap2 = Heap::new();
     let first = heap2.imm(Circle { radius: 2.0 }).unwrap();
     let second = heap2.imm(Circle { radius: 2.0 }).unwrap();
-    heap2.cache(&first, &Circle::AREA).unwrap();
-    let shared = heap2.view(second).unwrap();
+    heap2.cached(&first, &Circle::AREA).unwrap();
+    let shared = heap2.view(&second).unwrap();
     g.bench_function("steadfast view of an equal object", |b| {
-        b.iter(|| *black_box(&shared).cache(&Circle::AREA).unwrap())
+        b.iter(|| *black_box(&shared).cached(&Circle::AREA).unwrap())
     });
-    g.bench_function("steadfast heap.cache of an equal object", |b| {
-        b.iter(|| *heap2.cache(black_box(&second), &Circle::AREA).unwrap())
+    g.bench_function("steadfast heap.cached of an equal object", |b| {
+        b.iter(|| *heap2.cached(black_box(&second), &Circle::AREA).unwrap())
     });
     g.finish();
 }

@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use steadfast::{cached, mutable, Ctx, Heap, Mut};
+use steadfast::{cached, mutable, Ctx, Heap, Mutable};
 
 #[mutable]
 struct Source {
@@ -28,15 +28,15 @@ impl Source {
 /// Reads two sources: one's field and the other's cache, so writes reach it both ways.
 #[mutable]
 struct Reader {
-    a: Mut<Source>,
-    b: Mut<Source>,
+    a: Mutable<Source>,
+    b: Mutable<Source>,
 }
 
 #[cached]
 impl Reader {
     #[cache(lazy_read)]
-    fn sum(a: &Mut<Source>, b: &Mut<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        let even = ctx.cache(b, &Source::PARITY).copied().unwrap_or(false);
+    fn sum(a: &Mutable<Source>, b: &Mutable<Source>, ctx: &Ctx<'_, Self>) -> i64 {
+        let even = ctx.cached(b, &Source::PARITY).copied().unwrap_or(false);
         ctx.field_of(a, &Source::V).copied().unwrap_or(0) + i64::from(even)
     }
 }
@@ -63,7 +63,7 @@ fn main() {
     let (sources, readers) = (1_000usize, 1_000usize);
     let mut heap = Heap::new();
     let src: Vec<_> = (0..sources)
-        .map(|v| heap.alloc(Source { v: v as i64 }).unwrap())
+        .map(|v| heap.mutable(Source { v: v as i64 }).unwrap())
         .collect();
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move |n: usize| {
@@ -75,7 +75,7 @@ fn main() {
     let rdr: Vec<_> = (0..readers)
         .map(|_| {
             let (a, b) = (src[next(sources)].clone(), src[next(sources)].clone());
-            heap.alloc(Reader { a, b }).unwrap()
+            heap.mutable(Reader { a, b }).unwrap()
         })
         .collect();
     let checkpoints = [total / 10, total / 2, total];

@@ -112,10 +112,10 @@ struct Base {
 #[steadfast::cached]
 impl Base {}
 
-#[derive(Clone)]
+#[derive(Clone, steadfast::Plain)]
 enum Below {
-    Base(steadfast::Mut<Base>),
-    Link(steadfast::Mut<Link>),
+    Base(steadfast::Mutable<Base>),
+    Link(steadfast::Mutable<Link>),
 }
 
 #[steadfast::mutable]
@@ -130,7 +130,7 @@ impl Link {
     fn value(below: &Below, depth: &u32, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
         let v = match below {
             Below::Base(b) => ctx.field_of(b, &Base::V).copied(),
-            Below::Link(l) => ctx.cache(l, &Link::VALUE).copied(),
+            Below::Link(l) => ctx.cached(l, &Link::VALUE).copied(),
         };
         link_value(v.unwrap_or(0), *depth)
     }
@@ -219,11 +219,11 @@ fn set_then_read(c: &mut Criterion) {
 fn chain(c: &mut Criterion) {
     let mut g = c.benchmark_group("peers chain of 1000, cutoff at 500");
     let mut heap = steadfast::Heap::new();
-    let base = heap.alloc(Base { v: 0 }).unwrap();
+    let base = heap.mutable(Base { v: 0 }).unwrap();
     let mut below = Below::Base(base.clone());
     let mut top = None;
     for depth in 1..=CHAIN {
-        let link = heap.alloc(Link { below, depth }).unwrap();
+        let link = heap.mutable(Link { below, depth }).unwrap();
         below = Below::Link(link.clone());
         top = Some(link);
     }

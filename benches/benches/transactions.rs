@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use steadfast::{cached, mutable, Error, Heap, Mut};
+use steadfast::{cached, mutable, Error, Heap, Mutable};
 
 #[derive(Debug)]
 pub struct Negative;
@@ -45,9 +45,9 @@ impl Counter {
     }
 }
 
-fn counters(heap: &mut Heap, k: usize) -> Vec<Mut<Counter>> {
+fn counters(heap: &mut Heap, k: usize) -> Vec<Mutable<Counter>> {
     (0..k)
-        .map(|i| heap.alloc(Counter { v: i as i64 }).unwrap())
+        .map(|i| heap.mutable(Counter { v: i as i64 }).unwrap())
         .collect()
 }
 

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::sync::atomic::Ordering;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use steadfast::{cached, mutable, Capsule, Ctx, Heap, Mut};
+use steadfast::{cached, mutable, Capsule, Ctx, Heap, Mutable};
 use steadfast_benches::{
     path_points, steadfast_path, widget_tree, HandLayout, HandPath, Layout, Path, CHECKS,
 };
@@ -97,13 +97,13 @@ impl Source {}
 
 #[mutable]
 struct Reader {
-    source: Mut<Source>,
+    source: Mutable<Source>,
 }
 
 #[cached]
 impl Reader {
     #[cache(lazy_read)]
-    fn double(source: &Mut<Source>, ctx: &Ctx<'_, Self>) -> i64 {
+    fn double(source: &Mutable<Source>, ctx: &Ctx<'_, Self>) -> i64 {
         ctx.field_of(source, &Source::V).map_or(0, |v| v * 2)
     }
 }
@@ -118,19 +118,19 @@ fn scaling(c: &mut Criterion) {
         for k in [10, 100, 1_000] {
             let mut heap = Heap::new();
             for v in 0..others {
-                heap.alloc(Source { v }).unwrap();
+                heap.mutable(Source { v }).unwrap();
             }
-            let source = heap.alloc(Source { v: 0 }).unwrap();
+            let source = heap.mutable(Source { v: 0 }).unwrap();
             let readers: Vec<_> = (0..k)
                 .map(|_| {
-                    heap.alloc(Reader {
+                    heap.mutable(Reader {
                         source: source.clone(),
                     })
                     .unwrap()
                 })
                 .collect();
             for r in &readers {
-                Reader::double(&heap, &r).unwrap();
+                Reader::double(&heap, r).unwrap();
             }
             let mut i = 0;
             g.bench_function(BenchmarkId::new(format!("heap of {others}"), k), |b| {
@@ -138,7 +138,7 @@ fn scaling(c: &mut Criterion) {
                     i += 1;
                     Source::set_v(&mut heap, &source, i).unwrap();
                     for r in &readers {
-                        black_box(Reader::double(&heap, &r).unwrap());
+                        black_box(Reader::double(&heap, r).unwrap());
                     }
                 })
             });

@@ -144,16 +144,16 @@ pub fn set_then_read_rows(g: &mut BenchmarkGroup<'_, WallTime>) {
             i += 1.0;
             let mut p = heap.view_mut(black_box(&p)).unwrap();
             p.set(&Point::X, i).unwrap();
-            black_box(p.cache(&Point::DIST).unwrap() + p.cache(&Point::HEIGHT).unwrap())
+            black_box(p.cached(&Point::DIST).unwrap() + p.cached(&Point::HEIGHT).unwrap())
         })
     });
 }
 
 /// The steadfast point at the same coordinates, in a fresh heap.
-pub fn steadfast_point() -> (steadfast::Heap, steadfast::Mut<Point>) {
+pub fn steadfast_point() -> (steadfast::Heap, steadfast::Mutable<Point>) {
     let mut heap = steadfast::Heap::new();
     let p = heap
-        .alloc(Point {
+        .mutable(Point {
             x: 3.0,
             y: 4.0,
             z: 1.0,

@@ -28,27 +28,36 @@ pub(crate) fn object(object: &Object) -> TokenStream {
         Tag::Capsule => quote!(#[automatically_derived] impl #rt::CapsuleType for #name {}),
         Tag::Mutable => quote!(#[automatically_derived] impl #rt::Aliasable for #name {}),
     };
-    let owned_checks = object
-        .fields
-        .iter()
-        .filter(|f| f.capsule || object.tag == Tag::Imm)
-        .map(|f| {
-            let ty = &f.ty;
-            // The check's own tokens at the field's type, from its first token to its last
-            // (the type keeps its spans), so that the error underlines the type.
-            let last = ty
-                .to_token_stream()
-                .into_iter()
-                .last()
-                .map_or(ty.span(), |t| t.span());
-            let head = respan(quote!(const _: #rt::OwnedField<), ty.span());
-            let tail = respan(quote!(> = #rt::OwnedField::CHECKED;), last);
-            quote!(#head #ty #tail)
-        });
+    // Capsule fields and an immutable object's fields must be `Owned`; every other field
+    // `Plain`, unless it is `#[untracked]`.
+    let field_checks = object.fields.iter().filter(|f| !f.untracked).map(|f| {
+        let ty = &f.ty;
+        let check = match f.capsule || object.tag == Tag::Imm {
+            true => quote!(OwnedField),
+            false => quote!(PlainField),
+        };
+        // The check's own tokens at the field's type, from its first token to its last
+        // (the type keeps its spans), so that the error underlines the type.
+        let last = ty
+            .to_token_stream()
+            .into_iter()
+            .last()
+            .map_or(ty.span(), |t| t.span());
+        let head = respan(quote!(const _: #rt::#check<), ty.span());
+        let tail = respan(quote!(> = #rt::#check::CHECKED;), last);
+        quote!(#head #ty #tail)
+    });
     // Each field is saved before its first write, so that a rejected operation can put it
     // back: by `Clone` or `Save`, or, if the type chose removal instead (and for immutable
     // objects, which are never written), not at all. Spanned at the field's type, so that a
     // field that cannot be saved is reported there.
+    let stable_name = match &object.options.stable_name {
+        Some(name) => quote!(#name),
+        None => {
+            let ident = name_of(name);
+            quote!(#rt::concat!(#rt::module_path!(), "::", #ident))
+        }
+    };
     let fallback = match object.tag == Tag::Imm || object.options.remove_on_failure {
         true => quote!(KeepField),
         false => quote!(UnsavedField),
@@ -76,8 +85,8 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             #vis fn #ident(&self) -> &#ty { &self.#ident }
         });
         let doc_set = format!(
-            "Replaces the field `{ident}` through the write barrier and returns the old value; \
-             if an invariant fails the field keeps its old value and the error names it.\n\n\
+            "Sets the field `{ident}` through the write barrier; if an invariant fails the \
+             field keeps its old value and the error names it.\n\n\
              # Errors\n\n\
              [`Error::Invariant`](::steadfast::Error::Invariant) if an invariant fails \
              (inside a transaction: when it ends); the handle's errors (a removed object, \
@@ -88,8 +97,8 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
                 #[inline]
-                #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Mut<Self>, value: #ty)
-                    -> #rt::Result<#ty, #rt::Error> {
+                #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Mutable<Self>, value: #ty)
+                    -> #rt::Result<(), #rt::Error> {
                     heap.set(this, &Self::#konst, value)
                 }
             }),
@@ -97,7 +106,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                 #[doc = #doc_set]
                 #[allow(dead_code)]
                 #vis fn #setter(heap: &mut impl #rt::HeapMut, this: &#rt::Capsule<Self>, value: #ty)
-                    -> #rt::Result<#ty, #rt::Error> {
+                    -> #rt::Result<(), #rt::Error> {
                     heap.write(this, |w| w.set(&Self::#konst, value))
                 }
             }),
@@ -109,9 +118,9 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                     heap: &mut impl #rt::HeapMut,
                     this: &#rt::Capsule<Self>,
                     value: __V,
-                ) -> #rt::Result<__V, #rt::Error> {
-                    let _ = (heap, this);
-                    #rt::Ok(value)
+                ) -> #rt::Result<(), #rt::Error> {
+                    let _ = (heap, this, value);
+                    #rt::Ok(())
                 }
             }),
             _ => {}
@@ -122,7 +131,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
 
         // Before the impl, so that a field that is not `Owned` is reported before what
         // follows from it.
-        #(#owned_checks)*
+        #(#field_checks)*
 
         #[automatically_derived]
         impl #rt::Object for #name {
@@ -131,6 +140,7 @@ pub(crate) fn object(object: &Object) -> TokenStream {
                 <Self as #rt::Caches>::CACHES;
             type Cells = <Self as #rt::Caches>::Cells;
             type Saved = (#(#rt::Option<#tys>,)*);
+            const STABLE_NAME: #rt::Option<&'static str> = #rt::Some(#stable_name);
 
             #[allow(unused_variables)]
             #[inline]
@@ -191,7 +201,9 @@ pub(crate) fn object_stub(item: TokenStream) -> TokenStream {
         return TokenStream::new();
     };
     for field in item.fields.iter_mut() {
-        field.attrs.retain(|a| !a.path().is_ident("capsule"));
+        field
+            .attrs
+            .retain(|a| !a.path().is_ident("capsule") && !a.path().is_ident("untracked"));
     }
     // A generic struct is the error itself: an impl would only add more.
     if !item.generics.params.is_empty() {
@@ -437,7 +449,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
     };
     let construct = respan(quote!(#rt::Cache::#ctor::<#index>(#name_str, #args)), span);
     let doc_const =
-        format!("The cache `{name}`: its descriptor, for `Heap::cache` and `Ctx::cache`.");
+        format!("The cache `{name}`: its descriptor, for `Heap::cached` and `Ctx::cached`.");
     let docs = docs(cache);
     let cached_doc = match cache.invariant {
         // Nothing broken is observable: an operation that breaks an invariant is rolled
@@ -477,7 +489,7 @@ fn cell(cache: &CacheModel, index: usize, konst: &syn::Ident) -> TokenStream {
             heap: &'heap #rt::Heap,
             this: &'heap impl #rt::Handle<Self>,
         ) -> #rt::Result<&'heap #value, #rt::Error> {
-            heap.cache(this, &Self::#konst)
+            heap.cached(this, &Self::#konst)
         }
     };
     quote_spanned! {name.span()=>
@@ -544,10 +556,23 @@ fn clear(cache: &CacheModel) -> TokenStream {
     }
 }
 
-/// `#[derive(Owned)]`: the impl, and a check that every field is `Owned`, spanned at it.
-pub(crate) fn owned(input: &DeriveInput) -> TokenStream {
+/// A marker trait the derive implements after checking every field.
+#[derive(Clone, Copy)]
+pub(crate) enum Marker {
+    /// `Owned`, and `Plain`, which it implies.
+    Owned,
+    Plain,
+}
+
+/// `#[derive(Owned)]` and `#[derive(Plain)]`: the impls, and a check that every field has the
+/// trait, spanned at it.
+pub(crate) fn marker(input: &DeriveInput, marker: Marker) -> TokenStream {
     let rt = rt();
     let name = &input.ident;
+    let (trait_name, assert) = match marker {
+        Marker::Owned => ("Owned", quote!(assert_owned)),
+        Marker::Plain => ("Plain", quote!(assert_plain)),
+    };
     let tys: Vec<&syn::Type> = match &input.data {
         Data::Struct(s) => s.fields.iter().map(|f| &f.ty).collect(),
         Data::Enum(e) => e
@@ -558,22 +583,31 @@ pub(crate) fn owned(input: &DeriveInput) -> TokenStream {
         Data::Union(u) => {
             return syn::Error::new_spanned(
                 u.union_token,
-                "a union cannot be `Owned`: its fields are not tracked",
+                format!("a union cannot be `{trait_name}`: its fields are not tracked"),
             )
             .to_compile_error()
         }
     };
+    let bound = format_ident!("{}", trait_name);
     let mut generics = input.generics.clone();
     for param in generics.type_params_mut() {
-        param.bounds.push(syn::parse_quote!(#rt::Owned));
+        param.bounds.push(syn::parse_quote!(#rt::#bound));
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let checks = tys
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #rt::assert_owned::<#ty>();));
+        .map(|ty| quote_spanned!(ty.span()=> #rt::#assert::<#ty>();));
+    let plain = match marker {
+        Marker::Owned => quote! {
+            #[automatically_derived]
+            impl #impl_generics #rt::Plain for #name #ty_generics #where_clause {}
+        },
+        Marker::Plain => TokenStream::new(),
+    };
     quote! {
         #[automatically_derived]
-        impl #impl_generics #rt::Owned for #name #ty_generics #where_clause {}
+        impl #impl_generics #rt::#bound for #name #ty_generics #where_clause {}
+        #plain
         const _: () = {
             #[allow(dead_code, clippy::extra_unused_type_parameters)]
             fn __check #impl_generics () #where_clause { #(#checks)* }

@@ -48,12 +48,22 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Implements `steadfast::Owned` after checking that every field is `Owned`. See
-/// `steadfast::Owned`.
+/// Implements `steadfast::Owned` (and `steadfast::Plain`, which it implies) after checking
+/// that every field is `Owned`. See `steadfast::Owned`.
 #[proc_macro_derive(Owned)]
 pub fn derive_owned(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {
-        Ok(input) => generate::owned(&input).into(),
+        Ok(input) => generate::marker(&input, generate::Marker::Owned).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implements `steadfast::Plain` after checking that every field is `Plain`. See
+/// `steadfast::Plain`.
+#[proc_macro_derive(Plain)]
+pub fn derive_plain(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item) {
+        Ok(input) => generate::marker(&input, generate::Marker::Plain).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }
@@ -74,6 +84,7 @@ fn object(tag: Tag, args: TokenStream, item: TokenStream) -> TokenStream {
     // that the argument's error is the only one.
     let lenient = options.clone().unwrap_or(model::Options {
         remove_on_failure: true,
+        stable_name: None,
     });
     let parsed =
         syn::parse::<syn::ItemStruct>(item).and_then(|s| model::Object::parse(tag, lenient, s));

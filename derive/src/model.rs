@@ -23,40 +23,65 @@ impl Tag {
     }
 }
 
-/// A `#[capsule]`, `#[imm]` or `#[mutable]` struct.
 /// What a struct attribute's arguments ask for.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Options {
     /// `remove_on_failure`: a field need not be saveable; a rejected operation that wrote
     /// one that is not removes the object (and hands its value back) instead of putting
     /// its fields back.
     pub(crate) remove_on_failure: bool,
+    /// `stable_name = "..."`: the type's identity in `Heap::stable_hash`.
+    pub(crate) stable_name: Option<syn::LitStr>,
 }
+
+const ARGUMENTS: &str = "`remove_on_failure` or `stable_name = \"...\"`";
 
 impl Options {
     pub(crate) fn parse(tag: Tag, args: proc_macro2::TokenStream) -> syn::Result<Self> {
-        if args.is_empty() {
-            return Ok(Options::default());
+        let mut options = Options::default();
+        let metas = syn::parse::Parser::parse2(
+            syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            args.clone(),
+        )
+        .map_err(|_| Error::new_spanned(&args, format!("expected {ARGUMENTS}")))?;
+        for meta in metas {
+            match &meta {
+                syn::Meta::Path(p) if p.is_ident("remove_on_failure") => {
+                    if tag == Tag::Imm {
+                        return Err(Error::new_spanned(
+                            p,
+                            "an immutable object is never written, so nothing is put back: \
+                             `remove_on_failure` does not apply",
+                        ));
+                    }
+                    options.remove_on_failure = true;
+                }
+                syn::Meta::NameValue(nv) if nv.path.is_ident("stable_name") => match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(name),
+                        ..
+                    }) if !name.value().is_empty() => options.stable_name = Some(name.clone()),
+                    other => {
+                        return Err(Error::new_spanned(
+                            other,
+                            "`stable_name` takes a non-empty string literal: \
+                                 `stable_name = \"crate::Type\"`",
+                        ))
+                    }
+                },
+                _ => {
+                    let path = meta.path();
+                    let name = path
+                        .get_ident()
+                        .map_or_else(|| quote::quote!(#path).to_string(), ToString::to_string);
+                    return Err(Error::new_spanned(
+                        &meta,
+                        format!("unknown argument `{name}`: expected {ARGUMENTS}"),
+                    ));
+                }
+            }
         }
-        let ident: Ident = syn::parse2(args.clone()).map_err(|_| {
-            Error::new_spanned(&args, "expected no argument, or `remove_on_failure`")
-        })?;
-        if ident != "remove_on_failure" {
-            return Err(Error::new_spanned(
-                &ident,
-                format!("unknown argument `{ident}`: the only one is `remove_on_failure`"),
-            ));
-        }
-        if tag == Tag::Imm {
-            return Err(Error::new_spanned(
-                &ident,
-                "an immutable object is never written, so nothing is put back: \
-                 `remove_on_failure` does not apply",
-            ));
-        }
-        Ok(Options {
-            remove_on_failure: true,
-        })
+        Ok(options)
     }
 }
 
@@ -73,6 +98,8 @@ pub(crate) struct FieldModel {
     pub(crate) ty: Type,
     /// Marked `#[capsule]`: encapsulated state, no setter, must be `Owned`.
     pub(crate) capsule: bool,
+    /// Marked `#[untracked]`: need not be `Plain`; no cache may read it.
+    pub(crate) untracked: bool,
 }
 
 impl Object {
@@ -99,9 +126,25 @@ impl Object {
         let mut errors: Option<Error> = None;
         for field in named.named.iter_mut() {
             let mut capsule = false;
+            let mut untracked: Option<syn::Attribute> = None;
             let mut kept = Vec::new();
             for attr in field.attrs.drain(..) {
-                if attr.path().is_ident("capsule") {
+                if attr.path().is_ident("untracked") {
+                    if let Err(e) = attr.meta.require_path_only() {
+                        push(&mut errors, e);
+                    }
+                    if tag == Tag::Imm {
+                        push(
+                            &mut errors,
+                            Error::new_spanned(
+                                &attr,
+                                "an immutable object's fields never change: every one must be \
+                                 `Owned`, and none is `#[untracked]`",
+                            ),
+                        );
+                    }
+                    untracked = Some(attr);
+                } else if attr.path().is_ident("capsule") {
                     if let Err(e) = attr.meta.require_path_only() {
                         push(&mut errors, e);
                     }
@@ -122,11 +165,22 @@ impl Object {
                     kept.push(attr);
                 }
             }
+            if let (true, Some(attr)) = (capsule, &untracked) {
+                push(
+                    &mut errors,
+                    Error::new_spanned(
+                        attr,
+                        "a capsule field is the object's encapsulated state: it must be \
+                         `Owned`, and cannot be `#[untracked]`",
+                    ),
+                );
+            }
             field.attrs = kept;
             fields.push(FieldModel {
                 ident: field.ident.clone().expect("named field"),
                 ty: field.ty.clone(),
                 capsule,
+                untracked: untracked.is_some(),
             });
         }
         match errors {

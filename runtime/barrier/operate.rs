@@ -5,7 +5,7 @@
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::sealed::Refill;
 use crate::heap::handle::Capsule;
-use crate::heap::handle::Mut;
+use crate::heap::handle::Mutable;
 
 use crate::barrier::own::Own;
 use crate::barrier::writer::Saves;
@@ -47,7 +47,7 @@ impl Core {
     #[inline(always)]
     pub(crate) fn set<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         mut value: F,
     ) -> Result<F, Error> {
@@ -67,7 +67,7 @@ impl Core {
     #[inline(never)]
     pub(crate) fn set_through_barrier<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {

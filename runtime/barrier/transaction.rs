@@ -12,7 +12,7 @@ use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
 use crate::decl::stored::{Link, Stored};
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
+use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::track::graph::State;
@@ -132,7 +132,7 @@ impl Tx<'_> {
     /// in the save leaves the object as it was, and the transaction rolls back).
     pub(crate) fn set<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
@@ -178,9 +178,9 @@ impl Tx<'_> {
         })
     }
 
-    pub(crate) fn alloc<T: Object>(&mut self, value: T) -> Result<Mut<T>, Error> {
-        let (key, link) = self.create(value, Tag::Mut)?;
-        Ok(Mut::new(self.heap.id_of(key), link))
+    pub(crate) fn mutable<T: Object>(&mut self, value: T) -> Result<Mutable<T>, Error> {
+        let (key, link) = self.create(value, Tag::Mutable)?;
+        Ok(Mutable::new(self.heap.id_of(key), link))
     }
 
     pub(crate) fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
@@ -195,7 +195,7 @@ impl Tx<'_> {
         Ok(Imm::new(self.heap.id_of(key)))
     }
 
-    pub(crate) fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<(), Error> {
+    pub(crate) fn remove<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<(), Error> {
         let key = self.heap.key::<T>(handle.id())?;
         let holders = self.heap.slots[key].imm_refs;
         if holders > 0 {

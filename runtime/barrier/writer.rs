@@ -82,8 +82,13 @@ impl<'a, T: Object> Writer<'a, T> {
         field.get_mut(self.value)
     }
 
+    /// Sets a field.
+    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) {
+        *self.field_mut(field) = value;
+    }
+
     /// Replaces a field, returning the old value.
-    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> F {
+    pub fn replace<F>(&mut self, field: &Field<T, F>, value: F) -> F {
         mem::replace(self.field_mut(field), value)
     }
 

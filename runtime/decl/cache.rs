@@ -38,13 +38,13 @@ use std::panic;
 ///     fn save(&self, _: FieldMask) -> Option<(f64, f64)> { Some((self.x, self.y)) }
 ///     fn restore(&mut self, (x, y): (f64, f64)) { self.x = x; self.y = y; }
 /// }
-/// impl steadfast::Aliasable for Point {} // made with `alloc`, as a `#[mutable]` type is
+/// impl steadfast::Aliasable for Point {} // made with `heap.mutable`, as a `#[mutable]` type is
 ///
 /// let mut heap = steadfast::Heap::new();
-/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
-/// assert_eq!(*heap.cache(&p, &Point::DIST)?, 5.0);
+/// let p = heap.mutable(Point { x: 3.0, y: 4.0 })?;
+/// assert_eq!(*heap.cached(&p, &Point::DIST)?, 5.0);
 /// heap.set(&p, &Point::X, 0.0)?;
-/// assert_eq!(*heap.cache(&p, &Point::DIST)?, 4.0);
+/// assert_eq!(*heap.cached(&p, &Point::DIST)?, 4.0);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct Cache<T: Object, V> {

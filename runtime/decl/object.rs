@@ -287,17 +287,17 @@ impl Kind {
 ///
 /// let mut heap = Heap::new();
 /// let path = heap.capsule(Path { points: vec![(0, 1), (0, 2)], location: (0, 0) })?;
-/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 2);
+/// assert_eq!(*heap.cached(&path, &Path::LEN)?, 2);
 ///
 /// // A mutator: the invariant is checked once, at its end.
 /// heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 3)))?;
-/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+/// assert_eq!(*heap.cached(&path, &Path::LEN)?, 3);
 ///
 /// // A mutation that breaks the invariant is rolled back and names it.
 /// let err = heap.write(&path, |w| w.field_mut(&Path::POINTS).push((0, 0))).unwrap_err();
 /// assert!(matches!(err, Error::Invariant { .. }));
 /// assert_eq!(heap.get(&path)?.points, vec![(0, 1), (0, 2), (0, 3)]);
-/// assert_eq!(*heap.cache(&path, &Path::LEN)?, 3);
+/// assert_eq!(*heap.cached(&path, &Path::LEN)?, 3);
 /// # Ok::<(), Error>(())
 /// ```
 pub trait Object: Sized + Send + Sync + 'static {
@@ -310,6 +310,15 @@ pub trait Object: Sized + Send + Sync + 'static {
     type Cells: CellSet;
     /// What [`save`](Object::save) keeps: typically the fields themselves.
     type Saved: Send + 'static;
+
+    /// The type's identity in [`Heap::stable_hash`](crate::Heap::stable_hash), so that
+    /// objects of two types with equal fields hash apart: a name that stays the same for as
+    /// long as the hashes are kept. The derive sets it to the struct's path
+    /// (`module_path!()` and its name), or to the name its attribute gives
+    /// (`#[imm(stable_name = "shapes::Circle")]`), which survives moving and renaming the
+    /// type. `None` (the default) uses `std::any::type_name`, which the compiler does not
+    /// promise to keep from one build to the next.
+    const STABLE_NAME: Option<&'static str> = None;
 
     /// Copies the fields in `fields` so that a rejected operation can put them back, or
     /// returns `None` if this type cannot be restored cheaply. Then a rejected operation
@@ -349,8 +358,8 @@ pub trait Object: Sized + Send + Sync + 'static {
     }
 }
 
-/// A type whose objects may be aliased: made with [`Heap::alloc`](crate::Heap::alloc) as a
-/// [`Mut`](crate::Mut), whose handles are `Clone`. `#[mutable]` implements it. A `#[capsule]`
+/// A type whose objects may be aliased: made with [`Heap::mutable`](crate::Heap::mutable) as a
+/// [`Mutable`](crate::Mutable), whose handles are `Clone`. `#[mutable]` implements it. A `#[capsule]`
 /// type does not (its encapsulated fields would become writable through any copy of the
 /// handle), nor does an `#[imm]` type (its `lazy` caches assume it never changes). A
 /// hand-written [`Object`] implements it to be made that way.
@@ -364,11 +373,11 @@ pub trait Object: Sized + Send + Sync + 'static {
 /// impl Path {}
 ///
 /// let mut heap = Heap::new();
-/// let path = heap.alloc(Path { points: vec![] }); // a capsule is made with `heap.capsule`
+/// let path = heap.mutable(Path { points: vec![] }); // a capsule is made with `heap.capsule`
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a `#[mutable]` type, so it is not made with `alloc`",
-    label = "`alloc` makes an aliasable `Mut` handle",
+    message = "`{Self}` is not a `#[mutable]` type, so it is not made with `Heap::mutable`",
+    label = "`mutable` makes an aliasable `Mutable` handle",
     note = "a `#[capsule]` type is made with `heap.capsule(..)` (one handle), an `#[imm]` type with `heap.imm(..)`; a hand-written `Object` opts in with `impl steadfast::Aliasable for {Self} {{}}`"
 )]
 pub trait Aliasable: Object {}

@@ -46,6 +46,10 @@ impl<T: Object> TypeOps for OpsOf<T> {
         std::any::type_name::<T>()
     }
 
+    fn stable_name(&self) -> &'static str {
+        T::STABLE_NAME.unwrap_or_else(std::any::type_name::<T>)
+    }
+
     fn cache_name(&self, index: usize) -> &'static str {
         T::CACHES[index].name()
     }

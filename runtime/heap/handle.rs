@@ -76,23 +76,6 @@ macro_rules! handle {
                 link(self)
             }
         }
-
-        impl<T $($bound)*> Handle<T> for &$name<T> {
-            const TAG: Tag = $tag;
-            fn id(&self) -> ObjectId {
-                self.id
-            }
-        }
-
-        impl<T $($bound)*> sealed::Sealed<T> for &$name<T> {
-            #[inline]
-            fn link(&self) -> Option<&Arc<Link<T>>>
-            where
-                T: Object,
-            {
-                (**self).link()
-            }
-        }
     };
 }
 
@@ -156,18 +139,22 @@ handle!(
     ///
     /// The handle holds a counted reference to the object's storage, so that a read
     /// through it reaches the object without a lookup; the heap stays the only way in.
-    Mut, Tag::Mut, struct { link: Arc<Link<T>> }, where { : Object },
+    Mutable, Tag::Mutable, struct { link: Arc<Link<T>> }, where { : Object },
     link: |h| Some(&h.link)
 );
 
-impl<T: Object> Clone for Mut<T> {
+impl<T: Object> Clone for Mutable<T> {
     fn clone(&self) -> Self {
-        Mut::new(self.id, Arc::clone(&self.link))
+        Mutable::new(self.id, Arc::clone(&self.link))
     }
 }
 
-/// Anything that names an object of type `T`: [`Imm`], [`Capsule`], [`Mut`] or a reference
-/// to one. Reads accept any handle; writes name the tags they allow in their signatures.
+/// Anything that names an object of type `T`: [`Imm`], [`Capsule`] or [`Mutable`].
+///
+/// Every method that names an object takes a reference to its handle (`&h`), whatever its
+/// tag; only [`Heap::freeze`](crate::Heap::freeze), which turns a capsule's unique handle
+/// into an immutable one, takes the handle itself. Reads accept any handle; writes name the
+/// tags they allow in their signatures.
 pub trait Handle<T>: sealed::Sealed<T> {
     /// The tag the object had when this handle was made.
     const TAG: Tag;
@@ -175,7 +162,7 @@ pub trait Handle<T>: sealed::Sealed<T> {
     fn id(&self) -> ObjectId;
 }
 
-/// A handle writes may go through: [`Mut`] and [`Capsule`] (an [`Imm`] never is), for
+/// A handle writes may go through: [`Mutable`] and [`Capsule`] (an [`Imm`] never is), for
 /// [`Heap::write`](crate::Heap::write) and [`Transaction::write`](crate::Transaction::write).
 ///
 /// ```compile_fail,E0277
@@ -197,11 +184,11 @@ pub trait Handle<T>: sealed::Sealed<T> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handle writes may go through",
     label = "an immutable object is never written",
-    note = "writes take a `Mut` or a `Capsule` handle"
+    note = "writes take a `Mutable` or a `Capsule` handle"
 )]
 pub trait Writable<T: Object>: Handle<T> {}
 
-impl<T: Object> Writable<T> for Mut<T> {}
+impl<T: Object> Writable<T> for Mutable<T> {}
 impl<T: Object> Writable<T> for Capsule<T> {}
 
 pub(crate) mod sealed {

@@ -10,7 +10,7 @@ use crate::decl::object::{Aliasable, Object};
 use crate::decl::ops::into_stored;
 use crate::decl::stored::Stored;
 use crate::error::Error;
-use crate::heap::handle::{Capsule, Handle, Imm, Mut, Writable};
+use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
 use crate::heap::view::{View, ViewMut};
 use crate::imm::class::ClassId;
@@ -31,7 +31,7 @@ use std::ops::Index;
 /// An arena of objects with cached methods and invariants that stay right.
 ///
 /// Objects are created with a tag ([`imm`](Heap::imm), [`capsule`](Heap::capsule),
-/// [`alloc`](Heap::alloc) for `mut`), read through `&Heap` from any number of threads,
+/// [`mutable`](Heap::mutable) for `mut`), read through `&Heap` from any number of threads,
 /// and written through `&mut Heap`, where the write barrier invalidates exactly the
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Heap {
@@ -79,20 +79,20 @@ impl Heap {
     /// ([`Error::into_value`]). Only a `#[mutable]` type (an [`Aliasable`] one) is made
     /// this way: a `#[capsule]` type is made with [`capsule`](Heap::capsule), an `#[imm]`
     /// one with [`imm`](Heap::imm).
-    pub fn alloc<T: Aliasable>(&mut self, value: T) -> Result<Mut<T>, Error> {
+    pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
         self.core
-            .create(value, Tag::Mut)
-            .map(|(id, link)| Mut::new(id, link))
+            .create(value, Tag::Mutable)
+            .map(|(id, link)| Mutable::new(id, link))
     }
 
-    /// Creates a capsule object (see [`alloc`](Heap::alloc) for what creation checks).
+    /// Creates a capsule object (see [`mutable`](Heap::mutable) for what creation checks).
     pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
         self.core
             .create(value, Tag::Capsule)
             .map(|(id, link)| Capsule::new(id, link))
     }
 
-    /// Creates an immutable object (see [`alloc`](Heap::alloc) for what creation checks).
+    /// Creates an immutable object (see [`mutable`](Heap::mutable) for what creation checks).
     ///
     /// The object joins the class of the immutable objects structurally equal to it
     /// ([`class_of`](Heap::class_of)) and shares their caches. If it founds a new class, its
@@ -105,26 +105,26 @@ impl Heap {
     }
 
     /// The tag of the object a handle names.
-    pub fn tag<T: Object>(&self, handle: impl Handle<T>) -> Result<Tag, Error> {
+    pub fn tag<T: Object>(&self, handle: &impl Handle<T>) -> Result<Tag, Error> {
         Ok(self.core.typed_slot::<T>(handle.id())?.0.tag)
     }
 
     /// Whether the handle names a live object of this heap.
-    pub fn contains<T: Object>(&self, handle: impl Handle<T>) -> bool {
+    pub fn contains<T: Object>(&self, handle: &impl Handle<T>) -> bool {
         self.core
             .slot(handle.id())
             .is_ok_and(|(s, _)| s.obj.get(&self.core.owner).is::<Option<Stored<T>>>())
     }
 
     /// Reads an object.
-    pub fn get<T: Object>(&self, handle: impl Handle<T>) -> Result<&T, Error> {
+    pub fn get<T: Object>(&self, handle: &impl Handle<T>) -> Result<&T, Error> {
         self.core
             .value_of(self.core.typed_slot::<T>(handle.id())?.0)
     }
 
     /// Reads a cached method's value, computing it if it is not valid.
     ///
-    /// Through a [`Mut`] or [`Capsule`] handle a hit costs a comparison of heap ids, one of
+    /// Through a [`Mutable`] or [`Capsule`] handle a hit costs a comparison of heap ids, one of
     /// owners and one acquire load: the handle holds the object's storage, so there is no
     /// lookup and no type check. Through an [`Imm`] handle it also costs a slot lookup and
     /// a type check. A miss computes once, also when several threads miss at once (the
@@ -136,7 +136,7 @@ impl Heap {
     /// A stale or foreign handle, a cache of another type, or [`Error::Cycle`] if the
     /// computation needs its own value.
     #[inline]
-    pub fn cache<'a, T: Object, V: Send + Sync + 'static, H: Handle<T>>(
+    pub fn cached<'a, T: Object, V: Send + Sync + 'static, H: Handle<T>>(
         &'a self,
         handle: &'a H,
         cache: &Cache<T, V>,
@@ -169,7 +169,7 @@ impl Heap {
     /// A stale or foreign handle; [`Error::Referenced`] if immutable objects hold handles
     /// to it (see [`remove_graph`](Heap::remove_graph)); [`Error::Invariant`] if an
     /// invariant that read it fails without it.
-    pub fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<T, Error> {
+    pub fn remove<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<T, Error> {
         let key = self.core.key::<T>(handle.id())?;
         let slot = &self.core.slots[key];
         if slot.imm_refs > 0 {
@@ -184,19 +184,40 @@ impl Heap {
         Ok(into_stored::<T>(slot.obj, &mut self.core.owner).value)
     }
 
-    /// Replaces a field of a mutable object and returns the old value. Caches that read
-    /// the field are invalidated; invariants that read it are rechecked, and if one fails
-    /// the field keeps its old value and the error names the invariant.
+    /// Sets a field of a mutable object. Caches that read the field are invalidated;
+    /// invariants that read it are rechecked, and if one fails the field keeps its old
+    /// value and the error names the invariant. [`replace`](Heap::replace) also returns the
+    /// old value.
     ///
     /// A field that no other object reads (nor a cache of this object that reads other
     /// objects) is written as a hand-written setter with its check would write it: the
     /// object's invariants that read it are rechecked in place, its caches that read it
     /// recomputed (if they were read since they were computed) or cleared, and nothing
     /// else is visited. Any other write goes through the barrier.
+    ///
+    /// # Errors
+    /// [`Error::Invariant`] if an invariant that reads the field fails (the field keeps its
+    /// old value); [`Error::Immutable`] if the object was frozen since the handle was made;
+    /// the handle's errors (a removed object, another heap's handle).
     #[inline(always)]
     pub fn set<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<(), Error> {
+        self.core.set(handle, field, value).map(drop)
+    }
+
+    /// Sets a field of a mutable object, as [`set`](Heap::set), and returns the old value
+    /// (as [`std::mem::replace`] does).
+    ///
+    /// # Errors
+    /// As [`set`](Heap::set).
+    #[inline(always)]
+    pub fn replace<T: Object, F>(
+        &mut self,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
@@ -231,7 +252,7 @@ impl Heap {
     ///
     /// # Errors
     /// A stale or foreign handle.
-    pub fn view<T: Object>(&self, handle: impl Handle<T>) -> Result<View<'_, T>, Error> {
+    pub fn view<T: Object>(&self, handle: &impl Handle<T>) -> Result<View<'_, T>, Error> {
         self.core.view(handle)
     }
 
@@ -242,7 +263,7 @@ impl Heap {
     #[inline]
     pub fn view_mut<'h, T: Object>(
         &'h mut self,
-        handle: &'h Mut<T>,
+        handle: &'h Mutable<T>,
     ) -> Result<ViewMut<'h, T>, Error> {
         self.core.view_mut(handle)
     }
@@ -253,7 +274,7 @@ impl Heap {
     ///
     /// The capsule owns what its handles reach, following every handle its fields hold
     /// (see [`Object::handles`]), cycles included, and stopping at objects that are
-    /// already immutable. Writes through a [`Mut`] handle to one of them kept
+    /// already immutable. Writes through a [`Mutable`] handle to one of them kept
     /// elsewhere fail from now on with [`Error::Immutable`].
     ///
     /// # Errors
@@ -267,21 +288,21 @@ impl Heap {
     /// Checking for outside holders visits every object of the heap once.
     ///
     /// ```
-    /// use steadfast::{capsule, cached, mutable, Error, Heap, Mut};
+    /// use steadfast::{capsule, cached, mutable, Error, Heap, Mutable};
     ///
     /// #[mutable]
-    /// struct Node { label: u32, next: Option<Mut<Node>> }
+    /// struct Node { label: u32, next: Option<Mutable<Node>> }
     /// #[cached]
     /// impl Node {}
     ///
     /// #[capsule]
-    /// struct Ring { entry: Mut<Node> }
+    /// struct Ring { entry: Mutable<Node> }
     /// #[cached]
     /// impl Ring {}
     ///
     /// let mut heap = Heap::new();
-    /// let a = heap.alloc(Node { label: 1, next: None })?;
-    /// let b = heap.alloc(Node { label: 2, next: Some(a.clone()) })?;
+    /// let a = heap.mutable(Node { label: 1, next: None })?;
+    /// let b = heap.mutable(Node { label: 2, next: Some(a.clone()) })?;
     /// Node::set_next(&mut heap, &a, Some(b.clone()))?; // a cycle
     /// let ring = heap.capsule(Ring { entry: a })?;
     /// let ring = heap.freeze(ring)?;
@@ -296,7 +317,7 @@ impl Heap {
     /// An immutable handle to an object that is immutable now, such as one that was frozen
     /// with the capsule that owned it; `None` if the handle does not name a live immutable
     /// object of this heap.
-    pub fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
+    pub fn as_imm<T: Object>(&self, handle: &impl Handle<T>) -> Option<Imm<T>> {
         self.core.as_imm(handle)
     }
 
@@ -309,7 +330,7 @@ impl Heap {
     /// [`Error::Referenced`] if immutable objects outside the graph hold handles to the
     /// root; [`Error::Invariant`] if an invariant that read one of them fails without it
     /// (nothing is removed); the handle's own errors.
-    pub fn remove_graph<T: Object>(&mut self, root: Imm<T>) -> Result<usize, Error> {
+    pub fn remove_graph<T: Object>(&mut self, root: &Imm<T>) -> Result<usize, Error> {
         self.core.remove_graph(root)
     }
 
@@ -329,26 +350,46 @@ impl Heap {
     /// let b = heap.imm(Pair { left: 1, right: None })?;
     /// let p = heap.imm(Pair { left: 2, right: Some(a) })?;
     /// let q = heap.imm(Pair { left: 2, right: Some(b) })?;
-    /// assert_eq!(heap.class_of(p)?, heap.class_of(q)?);
-    /// assert_ne!(heap.class_of(p)?, heap.class_of(a)?);
+    /// assert_eq!(heap.class_of(&p)?, heap.class_of(&q)?);
+    /// assert_ne!(heap.class_of(&p)?, heap.class_of(&a)?);
     /// # Ok::<(), steadfast::Error>(())
     /// ```
-    pub fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
+    pub fn class_of<T: Object>(&self, handle: &Imm<T>) -> Result<ClassId, Error> {
         self.core.class_of(handle)
     }
 
     /// A hash of the immutable graph an object reaches that depends only on its structure:
-    /// structurally equal graphs have equal hashes in every heap and every run of the same
-    /// build of the program (given [`Object::hash_shape`]s that are), however they were
-    /// built; unequal graphs almost surely differ. It is the hash of the graph's canonical
-    /// form: its classes numbered breadth-first from the root.
+    /// structurally equal graphs have equal hashes however they were built, in every heap,
+    /// run and build, on every platform; unequal graphs almost surely differ. It can be
+    /// stored and compared with one computed by another version of the program.
     ///
-    /// What it is not stable across: another build may hash differently, since it mixes in
-    /// each object's `std::any::type_name` (which the compiler does not promise to keep) and
-    /// uses `rustc_hash`'s `FxHasher` (whose algorithm may change between its versions), and
-    /// `hash_shape` uses the fields' `Hash` impls (`usize` hashes differently on 32-bit
-    /// targets). Do not persist it across builds.
-    pub fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
+    /// What it hashes: the graph's canonical form (its classes numbered breadth-first from
+    /// the root), each class as its type's [`Object::STABLE_NAME`], whether and how it
+    /// compares by structure ([`Object::hash_shape`]), and its children's numbers; the
+    /// function is SipHash-2-4 with the all-zero key, integers written as little-endian bytes
+    /// at their full width (`usize` as 64 bits). So it stays the same for as long as the
+    /// types' stable names and their fields' `Hash` impls do: std's impls for integers,
+    /// `bool`, `char`, strings, tuples, `Option` and the sequence containers feed the same
+    /// writes today but do not promise to forever, and a type without a stable name (a
+    /// hand-written `Object` leaving the default) mixes in `std::any::type_name`, which may
+    /// change with the compiler. Floats hash by their bits.
+    ///
+    /// ```
+    /// use steadfast::{cached, imm, Heap, Imm};
+    ///
+    /// #[imm(stable_name = "doc::Pair")]
+    /// struct Pair { left: u32, right: Option<Imm<Pair>> }
+    /// #[cached]
+    /// impl Pair {}
+    ///
+    /// let mut heap = Heap::new();
+    /// let leaf = heap.imm(Pair { left: 1, right: None })?;
+    /// let pair = heap.imm(Pair { left: 2, right: Some(leaf) })?;
+    /// // The same in every build: a value to store.
+    /// assert_eq!(heap.stable_hash(&pair)?, 0x7076_85b9_d8aa_ec6f);
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    pub fn stable_hash<T: Object>(&self, handle: &Imm<T>) -> Result<u64, Error> {
         self.core.stable_hash(handle)
     }
 
@@ -384,7 +425,7 @@ impl Heap {
     /// }
     ///
     /// let mut heap = Heap::new();
-    /// let (a, b) = (heap.alloc(Account { balance: 10 })?, heap.alloc(Account { balance: 0 })?);
+    /// let (a, b) = (heap.mutable(Account { balance: 10 })?, heap.mutable(Account { balance: 0 })?);
     ///
     /// // A transfer: both writes, checked once at the end.
     /// heap.transaction(|tx| {
@@ -465,7 +506,7 @@ macro_rules! index_by {
     )*};
 }
 
-index_by!(Imm<T>, &Imm<T>, &Mut<T>, &Capsule<T>);
+index_by!(&Imm<T>, &Mutable<T>, &Capsule<T>);
 
 /// An operation over any number of objects, open inside [`Heap::transaction`].
 ///
@@ -495,11 +536,27 @@ pub struct Transaction<'h> {
 }
 
 impl<'h> Transaction<'h> {
-    /// Replaces a field of a mutable object and returns the old value; its readers are
-    /// invalidated at once, its invariants checked when the transaction ends.
+    /// Sets a field of a mutable object; its readers are invalidated at once, its
+    /// invariants checked when the transaction ends.
+    ///
+    /// # Errors
+    /// The handle's errors and [`Error::Immutable`]; an invariant is not checked here.
     pub fn set<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<(), Error> {
+        self.step().set(handle, field, value).map(drop)
+    }
+
+    /// Sets a field, as [`set`](Transaction::set), and returns the old value.
+    ///
+    /// # Errors
+    /// As [`set`](Transaction::set).
+    pub fn replace<T: Object, F>(
+        &mut self,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
@@ -549,7 +606,7 @@ impl<'h> Transaction<'h> {
     ///
     /// let mut heap = Heap::new();
     /// let account = heap.capsule(Account { balance: 1 })?;
-    /// let bank = heap.alloc(Bank { accounts: vec![account] })?;
+    /// let bank = heap.mutable(Bank { accounts: vec![account] })?;
     /// heap.transaction(|tx| {
     ///     tx.through(&bank, |b| &b.accounts[0], |tx, account| Account::deposit(tx, account, 5))
     /// })?;
@@ -562,7 +619,7 @@ impl<'h> Transaction<'h> {
     /// the capsule `select` returned (by [`Object::handles`]); then `f` does not run.
     pub fn through<O: Object, T: Object, R, E: From<Error>>(
         &mut self,
-        owner: impl Handle<O>,
+        owner: &impl Handle<O>,
         select: impl FnOnce(&O) -> &Capsule<T>,
         f: impl FnOnce(&mut Self, &Capsule<T>) -> Result<R, E>,
     ) -> Result<R, E> {
@@ -572,16 +629,16 @@ impl<'h> Transaction<'h> {
 
     /// Creates a mutable object; its invariants are checked when the transaction ends, and
     /// a rollback removes it.
-    pub fn alloc<T: Aliasable>(&mut self, value: T) -> Result<Mut<T>, Error> {
-        self.step().alloc(value)
+    pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
+        self.step().mutable(value)
     }
 
-    /// Creates a capsule object (see [`alloc`](Transaction::alloc)).
+    /// Creates a capsule object (see [`mutable`](Transaction::mutable)).
     pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
         self.step().capsule(value)
     }
 
-    /// Creates an immutable object (see [`alloc`](Transaction::alloc)); it joins the class
+    /// Creates an immutable object (see [`mutable`](Transaction::mutable)); it joins the class
     /// of its equals ([`Heap::class_of`]) when the transaction commits, and until then its
     /// caches are its own.
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
@@ -595,7 +652,7 @@ impl<'h> Transaction<'h> {
     ///
     /// # Errors
     /// The handle's errors, and [`Error::Referenced`] as for [`Heap::remove`].
-    pub fn remove<T: Object>(&mut self, handle: impl Handle<T>) -> Result<(), Error> {
+    pub fn remove<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<(), Error> {
         self.step().remove(handle)
     }
 
@@ -622,14 +679,33 @@ impl Deref for Transaction<'_> {
 /// `&mut impl HeapMut`, so they run in both. Sealed.
 pub trait HeapMut: sealed::Sealed {
     /// [`Heap::set`] or [`Transaction::set`].
+    ///
+    /// # Errors
+    /// As [`Heap::set`].
     fn set<T: Object, F>(
         &mut self,
-        handle: &Mut<T>,
+        handle: &Mutable<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<(), Error> {
+        self.replace(handle, field, value).map(drop)
+    }
+
+    /// [`Heap::replace`] or [`Transaction::replace`].
+    ///
+    /// # Errors
+    /// As [`Heap::set`].
+    fn replace<T: Object, F>(
+        &mut self,
+        handle: &Mutable<T>,
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error>;
 
     /// [`Heap::write`] or [`Transaction::write`].
+    ///
+    /// # Errors
+    /// As [`Heap::write`].
     fn write<T: Object, R>(
         &mut self,
         handle: &impl Writable<T>,
@@ -637,6 +713,9 @@ pub trait HeapMut: sealed::Sealed {
     ) -> Result<R, Error>;
 
     /// [`Heap::open_box`] or [`Transaction::open_box`].
+    ///
+    /// # Errors
+    /// As [`Heap::open_box`].
     fn open_box<T: Object, R>(
         &mut self,
         capsule: &Capsule<T>,
@@ -654,13 +733,13 @@ macro_rules! heap_mut {
     ($ty:ty) => {
         impl HeapMut for $ty {
             #[inline(always)]
-            fn set<T: Object, F>(
+            fn replace<T: Object, F>(
                 &mut self,
-                handle: &Mut<T>,
+                handle: &Mutable<T>,
                 field: &Field<T, F>,
                 value: F,
             ) -> Result<F, Error> {
-                <$ty>::set(self, handle, field, value)
+                <$ty>::replace(self, handle, field, value)
             }
 
             #[inline]

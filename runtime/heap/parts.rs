@@ -30,7 +30,7 @@ static NEXT_HEAP: StdAtomicU64 = StdAtomicU64::new(1);
 /// An arena of objects with cached methods and invariants that stay right.
 ///
 /// Objects are created with a tag ([`imm`](crate::Heap::imm), [`capsule`](crate::Heap::capsule),
-/// [`alloc`](crate::Heap::alloc) for `mut`), read through `&Heap` from any number of threads,
+/// [`mutable`](crate::Heap::mutable) for `mut`), read through `&Heap` from any number of threads,
 /// and written through `&mut Heap`, where the write barrier invalidates exactly the
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Core {
@@ -161,6 +161,8 @@ impl Obj {
 /// The operations on a `Stored<T>` that the runtime performs with `T` erased.
 pub(crate) trait TypeOps: Send + Sync {
     fn type_name(&self) -> &'static str;
+    /// [`Object::STABLE_NAME`], or the type's name where it has none.
+    fn stable_name(&self) -> &'static str;
     fn cache_name(&self, index: usize) -> &'static str;
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
     fn cell_mut<'a>(

@@ -10,7 +10,7 @@ use crate::decl::field::Field;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
 use crate::error::Error;
-use crate::heap::handle::{Handle, Mut};
+use crate::heap::handle::{Handle, Mutable};
 use crate::heap::parts::Core;
 use crate::key::ObjectId;
 
@@ -33,9 +33,9 @@ use crate::key::ObjectId;
 ///
 /// let mut heap = Heap::new();
 /// let c = heap.imm(Circle { radius: 2.0 })?;
-/// let view = heap.view(c)?;
+/// let view = heap.view(&c)?;
 /// assert_eq!(view.radius, 2.0); // the value
-/// let area = *view.cache(&Circle::AREA)?; // a cache
+/// let area = *view.cached(&Circle::AREA)?; // a cache
 /// assert!((area - 12.566).abs() < 1e-3);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
@@ -52,7 +52,7 @@ pub struct View<'h, T: Object> {
 
 impl Core {
     /// [`Heap::view`](crate::Heap::view).
-    pub(crate) fn view<T: Object>(&self, handle: impl Handle<T>) -> Result<View<'_, T>, Error> {
+    pub(crate) fn view<T: Object>(&self, handle: &impl Handle<T>) -> Result<View<'_, T>, Error> {
         let id = handle.id();
         let (slot, key) = self.typed_slot::<T>(id)?;
         let value = &self.stored_in::<T>(slot)?.value;
@@ -79,12 +79,12 @@ impl<'h, T: Object> View<'h, T> {
     }
 
     /// Reads a cached method's value, computing it if it is not valid (as
-    /// [`Heap::cache`](crate::Heap::cache)).
+    /// [`Heap::cached`](crate::Heap::cached)).
     ///
     /// # Errors
-    /// As [`Heap::cache`](crate::Heap::cache).
+    /// As [`Heap::cached`](crate::Heap::cached).
     #[inline]
-    pub fn cache<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'h V, Error> {
+    pub fn cached<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'h V, Error> {
         let cell = (cache.cell)(&self.shared.cells);
         let hit = if self.imm { cell.peek() } else { cell.get() };
         match hit {
@@ -119,7 +119,7 @@ impl<T: Object> fmt::Debug for View<'_, T> {
 /// A mutable object of an exclusively borrowed [`Heap`](crate::Heap), with its handle checked once:
 /// what `slot_map.get_mut(key)` is to a hand-written cache. Each [`set`](ViewMut::set) is
 /// a write as [`Heap::set`](crate::Heap::set) makes it (invalidation, invariant checks and rollback
-/// included), and each [`cache`](ViewMut::cache) a read as [`Heap::cache`](crate::Heap::cache) makes it; what
+/// included), and each [`cached`](ViewMut::cached) a read as [`Heap::cached`](crate::Heap::cached) makes it; what
 /// the view saves is checking the handle again on each.
 ///
 /// ```
@@ -135,11 +135,11 @@ impl<T: Object> fmt::Debug for View<'_, T> {
 /// }
 ///
 /// let mut heap = Heap::new();
-/// let p = heap.alloc(Point { x: 3.0, y: 4.0 })?;
+/// let p = heap.mutable(Point { x: 3.0, y: 4.0 })?;
 /// let mut view = heap.view_mut(&p)?;
-/// assert_eq!(*view.cache(&Point::DIST)?, 5.0);
+/// assert_eq!(*view.cached(&Point::DIST)?, 5.0);
 /// view.set(&Point::X, 0.0)?;
-/// assert_eq!(*view.cache(&Point::DIST)?, 4.0);
+/// assert_eq!(*view.cached(&Point::DIST)?, 4.0);
 /// assert_eq!(view.get().y, 4.0);
 /// # Ok::<(), steadfast::Error>(())
 /// ```
@@ -147,7 +147,7 @@ pub struct ViewMut<'h, T: Object> {
     heap: &'h mut Core,
     /// Checked to name a live object of `heap`. A `set` cannot remove it (a rejected
     /// write puts the field back), so it stays live while the view lives.
-    handle: &'h Mut<T>,
+    handle: &'h Mutable<T>,
 }
 
 impl Core {
@@ -155,7 +155,7 @@ impl Core {
     #[inline]
     pub(crate) fn view_mut<'h, T: Object>(
         &'h mut self,
-        handle: &'h Mut<T>,
+        handle: &'h Mutable<T>,
     ) -> Result<ViewMut<'h, T>, Error> {
         // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id && self.owner.ro(&*handle.link).is_some() {
@@ -187,13 +187,22 @@ impl<'h, T: Object> ViewMut<'h, T> {
         self.heap
     }
 
-    /// Replaces a field and returns the old value, as [`Heap::set`](crate::Heap::set).
+    /// Sets a field, as [`Heap::set`](crate::Heap::set).
     ///
     /// # Errors
-    /// As [`Heap::set`](crate::Heap::set): [`Error::Invariant`] if an invariant that reads the field fails
-    /// (the field keeps its old value).
+    /// As [`Heap::set`](crate::Heap::set): [`Error::Invariant`] if an invariant that reads the
+    /// field fails (the field keeps its old value).
     #[inline(always)]
-    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
+    pub fn set<F>(&mut self, field: &Field<T, F>, value: F) -> Result<(), Error> {
+        self.replace(field, value).map(drop)
+    }
+
+    /// Replaces a field and returns the old value, as [`Heap::replace`](crate::Heap::replace).
+    ///
+    /// # Errors
+    /// As [`Heap::set`](crate::Heap::set).
+    #[inline(always)]
+    pub fn replace<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
         let stored = self
             .heap
             .owner
@@ -207,12 +216,12 @@ impl<'h, T: Object> ViewMut<'h, T> {
         }
     }
 
-    /// Reads a cached method's value, computing it if it is not valid, as [`Heap::cache`](crate::Heap::cache).
+    /// Reads a cached method's value, computing it if it is not valid, as [`Heap::cached`](crate::Heap::cached).
     ///
     /// # Errors
-    /// As [`Heap::cache`](crate::Heap::cache).
+    /// As [`Heap::cached`](crate::Heap::cached).
     #[inline]
-    pub fn cache<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&V, Error> {
+    pub fn cached<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&V, Error> {
         match (cache.cell)(&self.stored().cells).get() {
             Some(v) => Ok(v),
             None => self.heap.cache_miss(self.handle.id, cache),

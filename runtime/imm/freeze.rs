@@ -94,7 +94,7 @@ impl Core {
     }
 
     /// [`Heap::as_imm`](crate::Heap::as_imm).
-    pub(crate) fn as_imm<T: Object>(&self, handle: impl Handle<T>) -> Option<Imm<T>> {
+    pub(crate) fn as_imm<T: Object>(&self, handle: &impl Handle<T>) -> Option<Imm<T>> {
         let (slot, _) = self.typed_slot::<T>(handle.id()).ok()?;
         (slot.tag == Tag::Imm && slot.obj.get(&self.owner).is::<Option<Stored<T>>>())
             .then(|| Imm::new(handle.id()))
@@ -196,7 +196,7 @@ impl Core {
     }
 
     /// [`Heap::remove_graph`](crate::Heap::remove_graph).
-    pub(crate) fn remove_graph<T: Object>(&mut self, root: Imm<T>) -> Result<usize, Error> {
+    pub(crate) fn remove_graph<T: Object>(&mut self, root: &Imm<T>) -> Result<usize, Error> {
         let root_key = self.key::<T>(root.id)?;
         let mut order = vec![root_key];
         let mut inside: FxHashMap<ObjectKey, u32> = FxHashMap::default();

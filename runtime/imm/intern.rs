@@ -31,6 +31,7 @@ use crate::heap::parts::Core;
 use crate::imm::class::{hash_of, ClassId, ClassKey, Unfolding, DEPTH};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 use crate::norm;
+use crate::stable::StableHasher;
 use crate::track::graph::Dep;
 
 use std::hash::{Hash, Hasher};
@@ -630,7 +631,7 @@ fn components(nodes: &[New], class: &[Option<ClassKey>]) -> Vec<Vec<u32>> {
 
 impl Core {
     /// [`Heap::class_of`](crate::Heap::class_of).
-    pub(crate) fn class_of<T: Object>(&self, handle: Imm<T>) -> Result<ClassId, Error> {
+    pub(crate) fn class_of<T: Object>(&self, handle: &Imm<T>) -> Result<ClassId, Error> {
         let (slot, _) = self.typed_slot::<T>(handle.id)?;
         let class = slot.class.expect("an immutable object is classed");
         Ok(ClassId {
@@ -640,19 +641,19 @@ impl Core {
     }
 
     /// [`Heap::stable_hash`](crate::Heap::stable_hash).
-    pub(crate) fn stable_hash<T: Object>(&self, handle: Imm<T>) -> Result<u64, Error> {
+    pub(crate) fn stable_hash<T: Object>(&self, handle: &Imm<T>) -> Result<u64, Error> {
         let (slot, _) = self.typed_slot::<T>(handle.id)?;
         let root = slot.class.expect("an immutable object is classed");
         let mut number = FxHashMap::default();
         number.insert(root, 0u32);
         let mut order = vec![root];
-        let mut h = FxHasher::default();
+        let mut h = StableHasher::default();
         let mut at = 0;
         while let Some(&class) = order.get(at) {
             at += 1;
             let slot = &self.slots[self.classes.rep(class)];
-            slot.ops.type_name().hash(&mut h);
-            let mut shape = FxHasher::default();
+            slot.ops.stable_name().hash(&mut h);
+            let mut shape = StableHasher::default();
             let comparable = slot.ops.hash_shape(slot.obj.get(&self.owner), &mut shape);
             (comparable, shape.finish()).hash(&mut h);
             slot.ops

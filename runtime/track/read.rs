@@ -14,7 +14,7 @@ use crate::track::graph::Dep;
 
 impl<'a, T: Object> Ctx<'a, T> {
     /// Reads another object; any write to it will invalidate the computation.
-    pub fn get<U: Object>(&self, handle: impl Handle<U>) -> Result<&'a U, Error> {
+    pub fn get<U: Object>(&self, handle: &impl Handle<U>) -> Result<&'a U, Error> {
         self.heap_field(handle.id(), FieldMask::ALL, |u: &'a U| u)
     }
 
@@ -22,7 +22,7 @@ impl<'a, T: Object> Ctx<'a, T> {
     /// computation.
     pub fn field_of<U: Object, F>(
         &self,
-        handle: impl Handle<U>,
+        handle: &impl Handle<U>,
         field: &Field<U, F>,
     ) -> Result<&'a F, Error> {
         self.heap_field(handle.id(), field.mask(), |u: &'a U| field.get(u))
@@ -54,16 +54,16 @@ impl<'a, T: Object> Ctx<'a, T> {
     /// which returns it. Pass the error on (with `?`, or return any value): unwrapping it
     /// panics, which the runtime also reports as the cycle when panics unwind, but which
     /// ends a program built with `panic = "abort"`.
-    pub fn cache<U: Object, V: Send + Sync + 'static>(
+    pub fn cached<U: Object, V: Send + Sync + 'static>(
         &self,
-        handle: impl Handle<U>,
+        handle: &impl Handle<U>,
         cache: &Cache<U, V>,
     ) -> Result<&'a V, Error> {
         self.cache_of(handle.id(), cache)
     }
 
     /// Reads another cached value of this object; the computation is invalidated when
-    /// that value changes. A cycle is handled as in [`Ctx::cache`].
+    /// that value changes. A cycle is handled as in [`Ctx::cached`].
     pub fn own<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'a V, Error> {
         self.cache_of(self.id, cache)
     }

@@ -1,14 +1,14 @@
 //! The model-test type declared with the derive macros: the same fields, caches (in the
 //! same order) and failures as the hand-written `Obj`, so the model test runs over both.
 
-use steadfast::{cached, mutable, Ctx, Imm, Mut};
+use steadfast::{cached, mutable, Ctx, Imm, Mutable};
 
 use super::{bump, Broken, BOUNDED_RUNS, LIMIT, PANIC_A, PANIC_B};
 
 /// A reference from one model object to an earlier one (capsules are never referenced).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, steadfast::Plain)]
 pub enum Ref {
-    Mut(Mut<Obj>),
+    Mutable(Mutable<Obj>),
     Imm(Imm<Obj>),
 }
 
@@ -42,12 +42,12 @@ impl Obj {
         let mut t = *a;
         for r in refs {
             t += match r {
-                Ref::Mut(h) => {
-                    ctx.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                Ref::Mutable(h) => {
+                    ctx.cached(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + ctx.field_of(h, &Obj::A).copied().unwrap_or(0)
                 }
                 Ref::Imm(h) => {
-                    ctx.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                    ctx.cached(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + ctx.field_of(h, &Obj::A).copied().unwrap_or(0)
                 }
             };
@@ -67,7 +67,7 @@ impl Obj {
         }
         for r in refs {
             s += match r {
-                Ref::Mut(h) => ctx.field_of(h, &Obj::B).copied().unwrap_or(0),
+                Ref::Mutable(h) => ctx.field_of(h, &Obj::B).copied().unwrap_or(0),
                 Ref::Imm(h) => ctx.field_of(h, &Obj::B).copied().unwrap_or(0),
             };
         }

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::fmt;
 
-use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Imm, Mut, Object};
+use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Imm, Mutable, Object};
 
 pub mod derived;
 
@@ -205,12 +205,13 @@ impl Object for Item {
 
 #[derive(Clone, Debug)]
 pub struct Budget {
-    pub items: Vec<Mut<Item>>,
+    pub items: Vec<Mutable<Item>>,
     pub cap: i64,
 }
 
 impl Budget {
-    pub const ITEMS: Field<Budget, Vec<Mut<Item>>> = Field::new(0, |b| &b.items, |b| &mut b.items);
+    pub const ITEMS: Field<Budget, Vec<Mutable<Item>>> =
+        Field::new(0, |b| &b.items, |b| &mut b.items);
     pub const CAP: Field<Budget, i64> = Field::new(1, |b| &b.cap, |b| &mut b.cap);
     pub const TOTAL: Cache<Budget, i64> = Cache::lazy_read::<0>("total", |c| {
         bump(TOTAL_RUNS);
@@ -276,14 +277,14 @@ impl Object for Num {
 
 #[derive(Clone, Debug)]
 pub struct Watcher {
-    pub src: Mut<Num>,
+    pub src: Mutable<Num>,
 }
 
 impl Watcher {
-    pub const SRC: Field<Watcher, Mut<Num>> = Field::new(0, |w| &w.src, |w| &mut w.src);
+    pub const SRC: Field<Watcher, Mutable<Num>> = Field::new(0, |w| &w.src, |w| &mut w.src);
     pub const LABEL: Cache<Watcher, &'static str> = Cache::lazy_read::<0>("label", |c| {
         bump(LABEL_RUNS);
-        match c.cache(c.field(&Watcher::SRC), &Num::PARITY) {
+        match c.cached(c.field(&Watcher::SRC), &Num::PARITY) {
             Ok(true) => "even",
             Ok(false) => "odd",
             Err(_) => "gone",
@@ -311,7 +312,7 @@ impl Object for Watcher {
 /// A reference from one model object to an earlier one (capsules are never referenced).
 #[derive(Clone, Debug)]
 pub enum Ref {
-    Mut(Mut<Obj>),
+    Mutable(Mutable<Obj>),
     Imm(Imm<Obj>),
 }
 
@@ -346,12 +347,12 @@ impl Obj {
         let mut t = *c.field(&Obj::A);
         for r in c.field(&Obj::REFS) {
             t += match r {
-                Ref::Mut(h) => {
-                    c.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                Ref::Mutable(h) => {
+                    c.cached(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + c.field_of(h, &Obj::A).copied().unwrap_or(0)
                 }
                 Ref::Imm(h) => {
-                    c.cache(h, &Obj::CLAMP).copied().unwrap_or(0)
+                    c.cached(h, &Obj::CLAMP).copied().unwrap_or(0)
                         + c.field_of(h, &Obj::A).copied().unwrap_or(0)
                 }
             };
@@ -368,7 +369,7 @@ impl Obj {
         }
         for r in c.field(&Obj::REFS) {
             s += match r {
-                Ref::Mut(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
+                Ref::Mutable(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
                 Ref::Imm(h) => c.field_of(h, &Obj::B).copied().unwrap_or(0),
             };
         }

@@ -4,13 +4,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::common::{LIMIT, PANIC_A, PANIC_B};
 use proptest::prelude::*;
-use steadfast::{Capsule, Error, Heap, Imm, Mut};
+use steadfast::{Capsule, Error, Heap, Imm, Mutable};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Tag {
     Imm,
     Capsule,
-    Mut,
+    Mutable,
 }
 
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ fn value() -> impl Strategy<Value = i64> {
 fn op() -> impl Strategy<Value = Op> {
     let i = 0usize..12;
     prop_oneof![
-        3 => (prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mut)], value(), value(), prop::collection::vec(0usize..12, 0..3))
+        3 => (prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mutable)], value(), value(), prop::collection::vec(0usize..12, 0..3))
             .prop_map(|(tag, a, b, refs)| Op::Create { tag, a, b, refs }),
         3 => (i.clone(), value(), any::<bool>()).prop_map(|(i, v, view)| Op::SetA { i, v, view }),
         3 => (i.clone(), value(), any::<bool>()).prop_map(|(i, v, view)| Op::SetB { i, v, view }),
@@ -132,7 +132,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn tag() -> impl Strategy<Value = Tag> {
-    prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mut)]
+    prop_oneof![Just(Tag::Imm), Just(Tag::Capsule), Just(Tag::Mutable)]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -153,7 +153,7 @@ fn step() -> impl Strategy<Value = Step> {
 enum Handle {
     Imm(Imm<Obj>),
     Capsule(Capsule<Obj>),
-    Mut(Mut<Obj>),
+    Mutable(Mutable<Obj>),
 }
 
 /// The naive model: plain values, every method recomputed from scratch.
@@ -248,7 +248,7 @@ fn run(ops: Vec<(Op, u8)>) {
                         && matches!(
                             model[r],
                             Some(M {
-                                tag: Tag::Imm | Tag::Mut,
+                                tag: Tag::Imm | Tag::Mutable,
                                 ..
                             })
                         )
@@ -261,7 +261,7 @@ fn run(ops: Vec<(Op, u8)>) {
                     .iter()
                     .map(|&r| match &handles[r] {
                         Some(Handle::Imm(h)) => Ref::Imm(*h),
-                        Some(Handle::Mut(h)) => Ref::Mut(h.clone()),
+                        Some(Handle::Mutable(h)) => Ref::Mutable(h.clone()),
                         _ => unreachable!("filtered to live imm and mut objects"),
                     })
                     .collect(),
@@ -276,7 +276,7 @@ fn run(ops: Vec<(Op, u8)>) {
             let r = catch_unwind(AssertUnwindSafe(|| match tag {
                 Tag::Imm => heap.imm(value).map(Handle::Imm),
                 Tag::Capsule => heap.capsule(value).map(Handle::Capsule),
-                Tag::Mut => heap.alloc(value).map(Handle::Mut),
+                Tag::Mutable => heap.mutable(value).map(Handle::Mutable),
             }));
             let (outcome, handle) = match r {
                 Ok(Ok(h)) => (Ok(Ok(())), Some(h)),
@@ -312,21 +312,21 @@ fn run(ops: Vec<(Op, u8)>) {
         let o = next[i].as_mut().expect("live handle, live model");
         let mut panics = false;
         let r: Result<Result<(), Error>, _> = match (&op, h) {
-            (Op::SetA { v, view, .. }, Handle::Mut(h)) => {
+            (Op::SetA { v, view, .. }, Handle::Mutable(h)) => {
                 o.a = *v;
                 catch_unwind(AssertUnwindSafe(|| match view {
                     true => heap.view_mut(h)?.set(&Obj::A, *v).map(drop),
                     false => heap.set(h, &Obj::A, *v).map(drop),
                 }))
             }
-            (Op::SetB { v, view, .. }, Handle::Mut(h)) => {
+            (Op::SetB { v, view, .. }, Handle::Mutable(h)) => {
                 o.b = *v;
                 catch_unwind(AssertUnwindSafe(|| match view {
                     true => heap.view_mut(h)?.set(&Obj::B, *v).map(drop),
                     false => heap.set(h, &Obj::B, *v).map(drop),
                 }))
             }
-            (Op::Write { a, b, panic, .. }, Handle::Mut(h)) => {
+            (Op::Write { a, b, panic, .. }, Handle::Mutable(h)) => {
                 (o.a, o.b, panics) = (*a, *b, *panic);
                 catch_unwind(AssertUnwindSafe(|| {
                     heap.write(h, |w| {
@@ -366,8 +366,8 @@ fn run(ops: Vec<(Op, u8)>) {
             (Op::Remove { .. }, h) => {
                 next[i] = None;
                 catch_unwind(AssertUnwindSafe(|| match h {
-                    Handle::Imm(h) => heap.remove(*h).map(drop),
-                    Handle::Mut(h) => heap.remove(h).map(drop),
+                    Handle::Imm(h) => heap.remove(h).map(drop),
+                    Handle::Mutable(h) => heap.remove(h).map(drop),
                     Handle::Capsule(h) => heap.remove(h).map(drop),
                 }))
             }
@@ -539,7 +539,7 @@ fn transaction(
         for h in created.iter().flatten() {
             let live = match h {
                 Handle::Imm(h) => heap.contains(h),
-                Handle::Mut(h) => heap.contains(h),
+                Handle::Mutable(h) => heap.contains(h),
                 Handle::Capsule(h) => heap.contains(h),
             };
             assert!(!live, "{steps:?}: an object created by a rolled-back transaction lives");
@@ -594,7 +594,7 @@ fn apply(
                     matches!(
                         next.get(r),
                         Some(Some(M {
-                            tag: Tag::Imm | Tag::Mut,
+                            tag: Tag::Imm | Tag::Mutable,
                             ..
                         }))
                     )
@@ -607,7 +607,7 @@ fn apply(
                     .iter()
                     .map(|&r| match lookup(handles, created, r) {
                         Some(Handle::Imm(h)) => Ref::Imm(*h),
-                        Some(Handle::Mut(h)) => Ref::Mut(h.clone()),
+                        Some(Handle::Mutable(h)) => Ref::Mutable(h.clone()),
                         _ => unreachable!("filtered to live imm and mut objects"),
                     })
                     .collect(),
@@ -615,7 +615,7 @@ fn apply(
             let h = match tag {
                 Tag::Imm => tx.imm(value).map(Handle::Imm),
                 Tag::Capsule => tx.capsule(value).map(Handle::Capsule),
-                Tag::Mut => tx.alloc(value).map(Handle::Mut),
+                Tag::Mutable => tx.mutable(value).map(Handle::Mutable),
             }
             .expect("creation inside a transaction is checked at its end");
             Touched::set(&mut touched.created, next.len());
@@ -623,7 +623,7 @@ fn apply(
             created.push(Some(h));
         }
         Step::SetA { i, v } | Step::SetB { i, v } => {
-            let Some(Handle::Mut(h)) = lookup(handles, created, i) else { return };
+            let Some(Handle::Mutable(h)) = lookup(handles, created, i) else { return };
             let is_a = matches!(step, Step::SetA { .. });
             let field = if is_a { &Obj::A } else { &Obj::B };
             let r = tx.set(h, field, v).map(drop);
@@ -639,7 +639,7 @@ fn apply(
             }
         }
         Step::Write { i, a, b } => {
-            let Some(Handle::Mut(h)) = lookup(handles, created, i) else { return };
+            let Some(Handle::Mutable(h)) = lookup(handles, created, i) else { return };
             let r = tx.write(h, |w| {
                 w.set(&Obj::A, a);
                 w.set(&Obj::B, b);
@@ -677,8 +677,8 @@ fn apply(
         Step::Remove { i } => {
             let Some(h) = lookup(handles, created, i) else { return };
             let r = match h {
-                Handle::Imm(h) => tx.remove(*h),
-                Handle::Mut(h) => tx.remove(h),
+                Handle::Imm(h) => tx.remove(h),
+                Handle::Mutable(h) => tx.remove(h),
                 Handle::Capsule(h) => tx.remove(h),
             };
             if expect_live(r, next[i].is_some()) {
@@ -689,9 +689,9 @@ fn apply(
         Step::Read { i } => {
             let Some(h) = lookup(handles, created, i) else { return };
             let (clamp, sum) = match h {
-                Handle::Imm(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
-                Handle::Mut(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
-                Handle::Capsule(h) => (tx.cache(h, &Obj::CLAMP).copied(), tx.cache(h, &Obj::TOTAL).copied()),
+                Handle::Imm(h) => (tx.cached(h, &Obj::CLAMP).copied(), tx.cached(h, &Obj::TOTAL).copied()),
+                Handle::Mutable(h) => (tx.cached(h, &Obj::CLAMP).copied(), tx.cached(h, &Obj::TOTAL).copied()),
+                Handle::Capsule(h) => (tx.cached(h, &Obj::CLAMP).copied(), tx.cached(h, &Obj::TOTAL).copied()),
             };
             touched.read = true;
             let right = match &next[i] {
@@ -781,13 +781,13 @@ fn check(heap: &mut Heap, model: &Model, handles: &[Option<Handle>], reads: u8) 
             }};
         }
         match h {
-            Handle::Imm(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
-            Handle::Capsule(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
-            Handle::Mut(h) if reads & 8 != 0 => {
+            Handle::Imm(h) => read!(|c| heap.cached(h, c), heap.get(h).expect("live")),
+            Handle::Capsule(h) => read!(|c| heap.cached(h, c), heap.get(h).expect("live")),
+            Handle::Mutable(h) if reads & 8 != 0 => {
                 let view = heap.view_mut(h).expect("live");
-                read!(|c| view.cache(c), view.get())
+                read!(|c| view.cached(c), view.get())
             }
-            Handle::Mut(h) => read!(|c| heap.cache(h, c), heap.get(h).expect("live")),
+            Handle::Mutable(h) => read!(|c| heap.cached(h, c), heap.get(h).expect("live")),
         }
     }
 }

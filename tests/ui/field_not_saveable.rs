@@ -1,6 +1,7 @@
 use steadfast::{cached, mutable};
 
 /// Not `Clone`: a write could not be undone.
+#[derive(steadfast::Plain)]
 struct Ticket(u32);
 
 #[mutable]

@@ -11,6 +11,6 @@ impl Path {}
 
 fn main() {
     let mut heap = Heap::new();
-    let path = heap.alloc(Path { points: vec![] }).unwrap();
+    let path = heap.mutable(Path { points: vec![] }).unwrap();
     let _alias = path.clone();
 }

@@ -1,0 +1,117 @@
+//! The `Plain` marker: values that change only through `&mut`, so that every change to an
+//! object's field goes through the write barrier.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::heap::handle::{Capsule, Imm, Mutable};
+use crate::owned::plain_types;
+
+/// A type whose values change only through `&mut`: no interior mutability (`Cell`,
+/// `RefCell`, `Mutex`, `RwLock`, `OnceCell`, atomics) and nothing that changes by itself
+/// (`Weak`, whose target may go). The heap hands out `&mut` to a field only inside the write
+/// barrier, so a cache that reads a `Plain` field is invalidated by every change to it.
+///
+/// Every field of a `#[capsule]` or `#[mutable]` struct must be `Plain` (capsule fields, and
+/// every field of an `#[imm]` struct, must be [`Owned`](crate::Owned), which is stricter).
+/// Handles are `Plain`: a handle names an object, whose own writes go through the barrier.
+/// So are `Rc<T>` and `Arc<T>` of a `Plain` `T`, which give out only `&T`.
+///
+/// Implemented for std's plain types and their containers; derive it for your own types with
+/// `#[derive(Plain)]` (or `#[derive(Owned)]`, which implies it), which checks every field.
+///
+/// ```
+/// use steadfast::{cached, mutable, Mutable, Plain};
+///
+/// #[derive(Plain, Clone)]
+/// struct Edge { to: Mutable<Node>, weight: u32 }
+///
+/// #[mutable]
+/// struct Node { label: String, edges: Vec<Edge> }
+/// #[cached]
+/// impl Node {}
+/// ```
+///
+/// A field a cache must not see change may opt out with `#[untracked]`: the runtime then
+/// cannot tell when it changes, so no cache or invariant may read it (nothing checks that
+/// one does not; one that does is stale after the field changes).
+///
+/// ```
+/// use std::sync::{atomic::AtomicU64, Arc};
+/// use steadfast::{cached, mutable};
+///
+/// #[mutable]
+/// struct Counter {
+///     value: i64,
+///     #[untracked] // statistics: read by no cache
+///     reads: Arc<AtomicU64>,
+/// }
+/// #[cached]
+/// impl Counter {}
+/// ```
+///
+/// Without `#[untracked]`, a field with interior mutability is a compile error:
+///
+/// ```compile_fail,E0277
+/// use std::sync::{atomic::AtomicU64, Arc};
+/// use steadfast::{cached, mutable};
+///
+/// #[mutable]
+/// struct Counter { value: i64, reads: Arc<AtomicU64> } // error: `AtomicU64` is not `Plain`
+/// #[cached]
+/// impl Counter {}
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can change behind the runtime's back",
+    label = "this field can change without a write",
+    note = "the fields of a steadfast object change only through the write barrier, so their \
+            types must be `steadfast::Plain`: no `Cell`, `RefCell`, `Mutex`, atomics or `Weak`; \
+            derive `Plain` for your own types, or mark the field `#[untracked]` if no cache \
+            or invariant reads it"
+)]
+pub trait Plain {}
+
+macro_rules! plain {
+    ($($t:ty),* $(,)?) => { $(impl Plain for $t {})* };
+}
+
+plain_types!(plain);
+plain!(f32, f64);
+
+impl<T: ?Sized + Plain> Plain for &'static T {}
+impl<T: ?Sized + Plain> Plain for Box<T> {}
+impl<T: ?Sized + Plain> Plain for Rc<T> {}
+impl<T: ?Sized + Plain> Plain for Arc<T> {}
+impl<T: Plain> Plain for [T] {}
+impl<T: Plain, const N: usize> Plain for [T; N] {}
+impl<T: Plain> Plain for Vec<T> {}
+impl<T: Plain> Plain for VecDeque<T> {}
+impl<T: Plain> Plain for LinkedList<T> {}
+impl<T: Plain> Plain for BinaryHeap<T> {}
+impl<T: Plain> Plain for BTreeSet<T> {}
+impl<K: Plain, V: Plain> Plain for BTreeMap<K, V> {}
+impl<T: Plain, S> Plain for HashSet<T, S> {}
+impl<K: Plain, V: Plain, S> Plain for HashMap<K, V, S> {}
+impl<T: Plain> Plain for Option<T> {}
+impl<T: Plain, E: Plain> Plain for Result<T, E> {}
+impl<T: ?Sized> Plain for PhantomData<T> {}
+impl<T> Plain for Imm<T> {}
+impl<T: crate::Object> Plain for Mutable<T> {}
+impl<T: crate::Object> Plain for Capsule<T> {}
+
+macro_rules! plain_tuples {
+    ($(($($t:ident),+)),* $(,)?) => { $(impl<$($t: Plain),+> Plain for ($($t,)+) {})* };
+}
+
+plain_tuples!(
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F),
+    (A, B, C, D, E, F, G),
+    (A, B, C, D, E, F, G, H),
+);
