@@ -213,9 +213,10 @@ pub trait ErasedCell: Send + Sync {
     /// object's own path, which no other cell reads (no early cutoff to serve) and whose
     /// rollback is not the journal's.
     fn clear(&mut self);
-    /// Makes the stale value valid again (a check found its inputs unchanged).
-    fn revalidate_shared(&self);
-    fn revalidate_owned(&mut self);
+    /// Makes the stale value valid again (a check found its inputs unchanged); returns
+    /// whether the cell is valid (it is not if it had no stale value to take back).
+    fn revalidate_shared(&self) -> bool;
+    fn revalidate_owned(&mut self) -> bool;
     /// Returns to the state before a barrier began: valid with its old value, or invalid.
     fn roll_back(&mut self, was_valid: bool);
     /// Forgets the stale value of a valid cell once a barrier commits.
@@ -248,16 +249,18 @@ impl<V: Send + Sync + 'static> ErasedCell for CacheCell<V> {
         self.seen.set(false);
     }
 
-    fn revalidate_shared(&self) {
+    fn revalidate_shared(&self) -> bool {
         if let Some(v) = self.stale.0.as_ref().and_then(|s| s.lock().take()) {
             let _ = self.value.set(v);
         }
+        self.value.get().is_some()
     }
 
-    fn revalidate_owned(&mut self) {
+    fn revalidate_owned(&mut self) -> bool {
         if let Some(v) = self.stale.take_mut() {
             self.value = OnceCell::with_value(v);
         }
+        self.value.get().is_some()
     }
 
     fn roll_back(&mut self, was_valid: bool) {

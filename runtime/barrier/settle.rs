@@ -344,7 +344,12 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     if node.save(id, valid && kept, valid && !kept, hot, epoch, journal) {
         urgent = usize::from(node.eager || hot);
     }
-    node.state = level;
+    // A clean node whose cell was invalid already (left so by the own path, or by a
+    // rollback that dropped its value) has no old value to check against: it is dirty.
+    node.state = match prev == State::Clean && !valid {
+        true => State::Dirty,
+        false => level,
+    };
     if prev == State::Clean {
         work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
     }

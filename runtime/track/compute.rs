@@ -348,7 +348,8 @@ pub(crate) trait Way {
     /// Computes the cell and publishes its value; `None` if it ran into a cycle.
     fn compute(&mut self, frame: &Frame<'_>, id: CellId) -> Option<Fresh>;
     /// Makes the cell's stale value valid again: its inputs did not change.
-    fn revalidate(&mut self, id: CellId);
+    /// Makes the stale value valid again; whether the cell is valid after.
+    fn revalidate(&mut self, id: CellId) -> bool;
     fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R;
     fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R;
 }
@@ -368,11 +369,11 @@ impl Way for Shared<'_> {
         self.0.slots[id.key].ops.compute_shared(self.0, frame, id)
     }
 
-    fn revalidate(&mut self, id: CellId) {
+    fn revalidate(&mut self, id: CellId) -> bool {
         let slot = &self.0.slots[id.key];
         slot.ops
             .cell(slot.obj.get(&self.0.owner), id.index as usize)
-            .revalidate_shared();
+            .revalidate_shared()
     }
 
     fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R {
@@ -394,12 +395,12 @@ impl Way for Exclusive<'_> {
         ops.compute_owned(self.0, frame, id)
     }
 
-    fn revalidate(&mut self, id: CellId) {
+    fn revalidate(&mut self, id: CellId) -> bool {
         let core = &mut *self.0;
         let slot = &mut core.slots[id.key];
         slot.ops
             .cell_mut(slot.obj.get_mut(&mut core.owner), id.index as usize)
-            .revalidate_owned();
+            .revalidate_owned()
     }
 
     fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R {
@@ -429,8 +430,13 @@ pub(crate) fn bring_up_to_date<W: Way>(
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         if let Some((deps, verified_at)) = &check {
             if !way.core().inputs_changed(deps, *verified_at, frame)? {
-                way.revalidate(id);
-                return Ok(None);
+                // A `Check` cell keeps its old value (see `raise_cell`); without one there
+                // is nothing to take back, and it is computed.
+                let revalidated = way.revalidate(id);
+                debug_assert!(revalidated, "a cell to check has its old value");
+                if revalidated {
+                    return Ok(None);
+                }
             }
         }
         match crate::stack::grown(|| way.compute(frame, id)) {

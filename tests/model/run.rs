@@ -802,3 +802,52 @@ proptest! {
         run(ops);
     }
 }
+
+/// A sequence the model test found: a transaction's setter leaves an object's record, and
+/// the own-path writes after it must not trust it (`a refreshed cell is valid` failed).
+#[test]
+fn regression_own_path_after_a_transaction() {
+    let create = |tag, b, refs: Vec<usize>| {
+        (
+            Op::Create {
+                tag,
+                a: 0,
+                b,
+                refs,
+            },
+            7,
+        )
+    };
+    run(vec![
+        create(Tag::Mutable, 0, vec![]),
+        create(Tag::Imm, 0, vec![]),
+        create(Tag::Mutable, 10, vec![]),
+        create(Tag::Imm, 0, vec![]),
+        create(Tag::Imm, 0, vec![]),
+        create(Tag::Imm, 0, vec![]),
+        create(Tag::Imm, 0, vec![0, 2]),
+        (
+            Op::Transaction {
+                steps: vec![Step::SetA { i: 0, v: 0 }],
+                end: End::Ok,
+            },
+            0,
+        ),
+        (
+            Op::SetA {
+                i: 0,
+                v: 61,
+                view: false,
+            },
+            8,
+        ),
+        (
+            Op::SetB {
+                i: 2,
+                v: 10,
+                view: false,
+            },
+            7,
+        ),
+    ]);
+}
