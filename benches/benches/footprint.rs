@@ -6,7 +6,8 @@
 //! slot-map key).
 //!
 //! `cargo bench -p steadfast-benches --bench footprint`; `STEADFAST_OBJECTS` sets the
-//! number of objects (default 1,000,000). Linux only (reads `/proc/self/statm`).
+//! number of objects (default 1,000,000). Linux only (reads `/proc/self/statm`). The figures
+//! also go to `target/steadfast-bench/footprint.json`, which `summary` reads.
 
 #![allow(missing_docs)]
 
@@ -146,6 +147,7 @@ fn main() {
     }
     println!("{n} objects of 16 bytes of fields");
     println!("case | bytes per object");
+    let mut figures = Vec::new();
     for name in CASES {
         let out = Command::new(std::env::current_exe().expect("own path"))
             .env("STEADFAST_FOOTPRINT_CASE", name)
@@ -154,5 +156,14 @@ fn main() {
             .expect("runs itself");
         let bytes = String::from_utf8_lossy(&out.stdout);
         println!("{name} | {}", bytes.trim());
+        figures.push(format!("  {name:?}: {}", bytes.trim()));
     }
+    // For `summary`, which keeps it with the criterion figures of the same build.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/steadfast-bench");
+    std::fs::create_dir_all(&dir).expect("target directory");
+    std::fs::write(
+        dir.join("footprint.json"),
+        format!("{{\n{}\n}}\n", figures.join(",\n")),
+    )
+    .expect("writes its figures");
 }

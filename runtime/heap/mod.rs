@@ -79,6 +79,12 @@ impl Heap {
     /// ([`Error::into_value`]). Only a `#[mutable]` type (an [`Aliasable`] one) is made
     /// this way: a `#[capsule]` type is made with [`capsule`](Heap::capsule), an `#[imm]`
     /// one with [`imm`](Heap::imm).
+    ///
+    /// # Errors
+    /// Nothing is created, and the error is [`Error::Invariant`] (the value inside, see
+    /// [`Error::into_value`]) if an invariant fails, [`Error::Cycle`] if a `now` or `eager`
+    /// cache needs its own value, or [`Error::Schema`] if a hand-written [`Object`] impl does
+    /// not hold together. A panic in one of those caches is passed on, with nothing created.
     pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
         self.core
             .create(value, Tag::Mutable)
@@ -86,6 +92,9 @@ impl Heap {
     }
 
     /// Creates a capsule object (see [`mutable`](Heap::mutable) for what creation checks).
+    ///
+    /// # Errors
+    /// As [`mutable`](Heap::mutable).
     pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
         self.core
             .create(value, Tag::Capsule)
@@ -98,13 +107,20 @@ impl Heap {
     /// ([`class_of`](Heap::class_of)) and shares their caches. If it founds a new class, its
     /// `eager` caches that read only its fields start on rayon's pool, and `imm` returns
     /// without waiting for them; a read of one waits for it or computes it.
+    ///
+    /// # Errors
+    /// As [`mutable`](Heap::mutable).
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
         self.core
             .create(value, Tag::Imm)
             .map(|(id, _)| Imm::new(id))
     }
 
-    /// The tag of the object a handle names.
+    /// The tag of the object a handle names: the handle's own, or [`Tag::Imm`] once the
+    /// object was frozen.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another heap's.
     pub fn tag<T: Object>(&self, handle: &impl Handle<T>) -> Result<Tag, Error> {
         Ok(self.core.typed_slot::<T>(handle.id())?.0.tag)
     }
@@ -116,7 +132,11 @@ impl Heap {
             .is_ok_and(|(s, _)| s.obj.get(&self.core.owner).is::<Option<Stored<T>>>())
     }
 
-    /// Reads an object.
+    /// Reads an object; `heap[&handle]` is the same read, which panics instead of
+    /// returning an error.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another heap's.
     pub fn get<T: Object>(&self, handle: &impl Handle<T>) -> Result<&T, Error> {
         self.core
             .value_of(self.core.typed_slot::<T>(handle.id())?.0)
@@ -228,6 +248,13 @@ impl Heap {
     /// [`Writer`], and the write is checked once, when `f` returns (L42's `Cache.Clear`
     /// methods are this on a capsule; the derive's `clear` methods call it). If an
     /// invariant fails or `f` panics, every field `f` wrote is put back.
+    ///
+    /// # Errors
+    /// [`Error::Invariant`] if an invariant fails (every field is put back, or, for a type
+    /// declared `remove_on_failure` whose written field cannot be saved, the object is
+    /// removed and its value handed back inside the error); [`Error::Immutable`] if the
+    /// object was frozen since the handle was made; the handle's errors. A panic in `f` is
+    /// passed on after the fields are put back.
     pub fn write<T: Object, R>(
         &mut self,
         handle: &impl Writable<T>,
@@ -240,6 +267,9 @@ impl Heap {
     /// open inside, and at the end every cache of the object is invalidated and every
     /// invariant that may have changed is rechecked exactly once. A failure puts the whole
     /// value back (saved with [`Object::save`] before `f` runs).
+    ///
+    /// # Errors
+    /// As [`write`](Heap::write).
     pub fn open_box<T: Object, R>(
         &mut self,
         capsule: &Capsule<T>,
@@ -337,6 +367,9 @@ impl Heap {
     /// The class of an immutable object: equal for two objects exactly when they are
     /// structurally equal.
     ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another heap's.
+    ///
     /// ```
     /// use steadfast::{cached, imm, Heap, Imm};
     ///
@@ -374,6 +407,9 @@ impl Heap {
     /// hand-written `Object` leaving the default) mixes in `std::any::type_name`, which may
     /// change with the compiler. Floats hash by their bits.
     ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another heap's.
+    ///
     /// ```
     /// use steadfast::{cached, imm, Heap, Imm};
     ///
@@ -400,6 +436,12 @@ impl Heap {
     /// The error type is the closure's: anything a [`steadfast::Error`](Error) converts
     /// into (`Error` itself, or your own error with a `From<steadfast::Error>` impl), so
     /// that `?` works on the transaction's own calls and on yours.
+    ///
+    /// # Errors
+    /// The closure's own `Err`, with everything it did undone; or, when it returned `Ok`,
+    /// [`Error::Invariant`] if an invariant fails at the end (everything undone; see
+    /// [`Transaction`] for what is put back). A panic in the closure is passed on after
+    /// everything is undone.
     ///
     /// ```
     /// use steadfast::{cached, mutable, Error, Heap};
@@ -565,6 +607,9 @@ impl<'h> Transaction<'h> {
 
     /// Writes to a mutable object, or runs a capsule's mutator, through a [`Writer`] (see
     /// [`Heap::write`]); it is checked when the transaction ends.
+    ///
+    /// # Errors
+    /// The handle's errors and [`Error::Immutable`]; invariants are checked at the end.
     pub fn write<T: Object, R>(
         &mut self,
         handle: &impl Writable<T>,
@@ -575,6 +620,9 @@ impl<'h> Transaction<'h> {
 
     /// Opens a capsule's box (see [`Heap::open_box`]); it is checked when the transaction
     /// ends.
+    ///
+    /// # Errors
+    /// The handle's errors; invariants are checked at the end.
     pub fn open_box<T: Object, R>(
         &mut self,
         capsule: &Capsule<T>,
@@ -629,11 +677,18 @@ impl<'h> Transaction<'h> {
 
     /// Creates a mutable object; its invariants are checked when the transaction ends, and
     /// a rollback removes it.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if a hand-written [`Object`] impl does not hold together; its
+    /// invariants are checked at the end.
     pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
         self.step().mutable(value)
     }
 
     /// Creates a capsule object (see [`mutable`](Transaction::mutable)).
+    ///
+    /// # Errors
+    /// As [`mutable`](Transaction::mutable).
     pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
         self.step().capsule(value)
     }
@@ -641,6 +696,9 @@ impl<'h> Transaction<'h> {
     /// Creates an immutable object (see [`mutable`](Transaction::mutable)); it joins the class
     /// of its equals ([`Heap::class_of`]) when the transaction commits, and until then its
     /// caches are its own.
+    ///
+    /// # Errors
+    /// As [`mutable`](Transaction::mutable).
     pub fn imm<T: Object>(&mut self, value: T) -> Result<Imm<T>, Error> {
         self.step().imm(value)
     }

@@ -14,12 +14,20 @@ use crate::track::graph::Dep;
 
 impl<'a, T: Object> Ctx<'a, T> {
     /// Reads another object; any write to it will invalidate the computation.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object (also one being removed: the computation
+    /// sees it gone), [`Error::ForeignHandle`] for another heap's. The computation is
+    /// invalidated when the object is removed, so it may return a value made of the error.
     pub fn get<U: Object>(&self, handle: &impl Handle<U>) -> Result<&'a U, Error> {
         self.heap_field(handle.id(), FieldMask::ALL, |u: &'a U| u)
     }
 
     /// Reads one field of another object; only writes to that field invalidate the
     /// computation.
+    ///
+    /// # Errors
+    /// As [`get`](Ctx::get).
     pub fn field_of<U: Object, F>(
         &self,
         handle: &impl Handle<U>,
@@ -54,6 +62,10 @@ impl<'a, T: Object> Ctx<'a, T> {
     /// which returns it. Pass the error on (with `?`, or return any value): unwrapping it
     /// panics, which the runtime also reports as the cycle when panics unwind, but which
     /// ends a program built with `panic = "abort"`.
+    ///
+    /// # Errors
+    /// As [`get`](Ctx::get), and [`Error::Cycle`]; a `lazy`/`eager` cache of an immutable
+    /// object whose eager computation panicked on a worker is [`Error::Panicked`].
     pub fn cached<U: Object, V: Send + Sync + 'static>(
         &self,
         handle: &impl Handle<U>,
@@ -64,6 +76,10 @@ impl<'a, T: Object> Ctx<'a, T> {
 
     /// Reads another cached value of this object; the computation is invalidated when
     /// that value changes. A cycle is handled as in [`Ctx::cached`].
+    ///
+    /// # Errors
+    /// [`Error::Cycle`] if the value is, directly or through other caches, the one being
+    /// computed; [`Error::Panicked`] as in [`Ctx::cached`].
     pub fn own<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&'a V, Error> {
         self.cache_of(self.id, cache)
     }

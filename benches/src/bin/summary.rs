@@ -1,6 +1,7 @@
 //! Writes the figures of the last criterion run as one small JSON file that can be
 //! committed and compared later (criterion's own output is a tree of HTML and JSON under
-//! `target/criterion`).
+//! `target/criterion`), with the build they came from (the commit, whether the tree had
+//! uncommitted changes, the compiler) and the bytes per object the `footprint` bench wrote.
 //!
 //! `cargo run -p steadfast-benches --bin summary -- [CRITERION_DIR] [OUT]`
 //! (defaults: `target/criterion` and `benches/results/summary.json`).
@@ -24,12 +25,41 @@ fn main() -> Result<(), Box<dyn Error>> {
     if rows.is_empty() {
         return Err(format!("no criterion results under {}", root.display()).into());
     }
+    let footprint = root
+        .with_file_name("steadfast-bench")
+        .join("footprint.json");
+    let footprint: Value = match fs::read_to_string(&footprint) {
+        Ok(text) => serde_json::from_str(&text)?,
+        Err(_) => Value::Null,
+    };
+    let summary = json!({
+        "build": {
+            "commit": command("git", &["rev-parse", "HEAD"]),
+            "uncommitted_changes": command("git", &["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty()),
+            "rustc": command("rustc", &["--version"]),
+        },
+        "command": "cargo bench -p steadfast-benches",
+        "criterion_ns": rows,
+        "footprint_bytes_per_object": footprint,
+    });
     if let Some(dir) = out.parent() {
         fs::create_dir_all(dir)?;
     }
-    fs::write(&out, serde_json::to_string_pretty(&rows)? + "\n")?;
+    fs::write(&out, serde_json::to_string_pretty(&summary)? + "\n")?;
     println!("{} benchmarks -> {}", rows.len(), out.display());
     Ok(())
+}
+
+/// The trimmed output of a command, if it ran.
+fn command(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// Every `new/` result below `dir`: its id, and its mean and median in nanoseconds with
