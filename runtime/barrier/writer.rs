@@ -83,11 +83,13 @@ impl<'a, T: Object> Writer<'a, T> {
     }
 
     /// Sets a field.
+    #[inline]
     pub fn set<F>(&mut self, field: &Field<T, F>, value: F) {
         *self.field_mut(field) = value;
     }
 
     /// Replaces a field, returning the old value.
+    #[inline]
     pub fn replace<F>(&mut self, field: &Field<T, F>, value: F) -> F {
         mem::replace(self.field_mut(field), value)
     }

@@ -740,6 +740,7 @@ pub trait HeapMut: sealed::Sealed {
     ///
     /// # Errors
     /// As [`Heap::set`].
+    #[inline(always)]
     fn set<T: Object, F>(
         &mut self,
         handle: &Mutable<T>,
