@@ -4,7 +4,10 @@
 use steadfast::{cached, mutable, Ctx, Heap, Mutable};
 
 #[mutable]
-struct Link { value: i64, below: Option<Mutable<Link>> }
+struct Link {
+    value: i64,
+    below: Option<Mutable<Link>>,
+}
 
 #[cached]
 impl Link {
@@ -18,13 +21,21 @@ impl Link {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let reps: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let reps: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     let mut total = 0;
     for _ in 0..reps {
         let mut heap = Heap::new();
         let mut below = None;
-        for _ in 0..n { below = Some(heap.mutable(Link { value: 1, below }).unwrap()); }
+        for _ in 0..n {
+            below = Some(heap.mutable(Link { value: 1, below }).unwrap());
+        }
         let top = below.unwrap();
         total += Link::sum(&heap, &top).unwrap().unwrap();
     }

@@ -6,15 +6,23 @@ use std::hint::black_box;
 use steadfast::{cached, mutable, Heap};
 
 #[mutable]
-struct P { x: f64, y: f64 }
+struct P {
+    x: f64,
+    y: f64,
+}
 #[cached]
 impl P {
     #[cache(lazy_read)]
-    fn dist(x: &f64, y: &f64) -> f64 { (x * x + y * y).sqrt() }
+    fn dist(x: &f64, y: &f64) -> f64 {
+        (x * x + y * y).sqrt()
+    }
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
     let mut heap = Heap::new();
     let p = heap.mutable(P { x: 3.0, y: 4.0 }).unwrap();
     let mut s = 0.0;

@@ -7,7 +7,10 @@ use steadfast_benches::{path_points, steadfast_path, HandPath, Path};
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let rounds: i32 = 200_000;
-    let n: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let n: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     if mode == "snap" {
         let mut snap = HandPath::new(path_points(n), (0, 0)).unwrap();
         for i in 0..rounds {
