@@ -104,7 +104,7 @@ fn removing_an_object_with_eager_runs_waits_for_them_without_spinning() {
         // its run ended holds by program order: the object's `Arc` is std's, which loom does
         // not see, so a worker that let go after would not be caught here.
         thread::yield_now();
-        let job = heap.remove(job).unwrap();
+        let job = heap.remove(&job).unwrap();
         assert_eq!(job.n, 3);
         assert!(runs.load(Ordering::SeqCst) <= 1);
     });
