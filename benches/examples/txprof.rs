@@ -4,6 +4,7 @@
 use std::hint::black_box;
 use steadfast::{cached, mutable, Error, Heap, Mutable};
 
+/// The invariant's error.
 #[derive(Debug)]
 pub struct Negative;
 impl std::fmt::Display for Negative {
@@ -13,6 +14,7 @@ impl std::fmt::Display for Negative {
 }
 impl std::error::Error for Negative {}
 
+/// A counter that must not go negative.
 #[mutable]
 pub struct Counter {
     v: i64,
