@@ -90,6 +90,40 @@ impl<T: ?Sized + Plain> PlainField<T> {
 /// See [`assert_imm`].
 pub const fn assert_structural<T: ?Sized + Structural>() {}
 
+/// A cache's field parameter, checked not to name an `#[untracked]` field:
+/// `assert_tracked::<{ names(UNTRACKED, "field") }>()`.
+pub const fn assert_tracked<const UNTRACKED: bool>()
+where
+    Untracked<UNTRACKED>: ReadByCache,
+{
+}
+
+/// Whether a field is `#[untracked]`, as a type.
+pub struct Untracked<const YES: bool>;
+
+/// Implemented for the fields a cache may read: all but the `#[untracked]` ones.
+#[diagnostic::on_unimplemented(
+    message = "a cache reads a field marked `#[untracked]`",
+    label = "this field can change without a write, so no cache may read it",
+    note = "drop `#[untracked]` (and make the field's type `steadfast::Plain`), or read the \
+            field outside the cache"
+)]
+pub trait ReadByCache {}
+
+impl ReadByCache for Untracked<false> {}
+
+/// Whether `name` is one of `names` (in constant evaluation).
+pub const fn names(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        if str_eq(names[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
 /// The mask of the named fields among `fields` (names that are not fields are skipped: the
 /// derive's destructuring reports them, with a suggestion).
 pub const fn mask_of(fields: &[&str], names: &[&str]) -> FieldMask {

@@ -34,9 +34,10 @@ use crate::owned::plain_types;
 /// impl Node {}
 /// ```
 ///
-/// A field a cache must not see change may opt out with `#[untracked]`: the runtime then
-/// cannot tell when it changes, so no cache or invariant may read it (nothing checks that
-/// one does not; one that does is stale after the field changes).
+/// A field no cache reads may opt out with `#[untracked]`: the runtime then cannot tell when
+/// it changes, so no cache or invariant may read it. A cache that names it as a parameter is
+/// a compile error; a read through `Ctx` (`ctx.field(&Self::READS)`) is not caught, and is
+/// stale after the field changes.
 ///
 /// ```
 /// use std::sync::{atomic::AtomicU64, Arc};

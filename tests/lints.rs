@@ -20,6 +20,9 @@ use steadfast::{cached, capsule, imm, mutable, Capsule, Ctx, Heap, Imm, Mutable}
 pub struct Counter {
     /// Its count.
     pub n: i64,
+    /// How often it was read: no cache reads it.
+    #[untracked]
+    pub reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The invariant's error.
@@ -99,7 +102,12 @@ impl Point {
 #[test]
 fn derived_code_passes_strict_lints() {
     let mut heap = Heap::new();
-    let c = heap.mutable(Counter { n: 2 }).unwrap();
+    let c = heap
+        .mutable(Counter {
+            n: 2,
+            reads: std::sync::Arc::default(),
+        })
+        .unwrap();
     let t: Capsule<Tally> = heap
         .capsule(Tally {
             items: vec![1, 2],

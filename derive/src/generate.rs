@@ -51,6 +51,12 @@ pub(crate) fn object(object: &Object) -> TokenStream {
     // back: by `Clone` or `Save`, or, if the type chose removal instead (and for immutable
     // objects, which are never written), not at all. Spanned at the field's type, so that a
     // field that cannot be saved is reported there.
+    let untracked: Vec<String> = object
+        .fields
+        .iter()
+        .filter(|f| f.untracked)
+        .map(|f| name_of(&f.ident))
+        .collect();
     let stable_name = match &object.options.stable_name {
         Some(name) => quote!(#name),
         None => {
@@ -188,6 +194,11 @@ pub(crate) fn object(object: &Object) -> TokenStream {
 
         impl #name {
             #(#accessors)*
+
+            /// The fields marked `#[untracked]`, which no cache may name as a parameter.
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            pub(crate) const __STEADFAST_UNTRACKED: &'static [&'static str] = &[#(#untracked),*];
         }
     }
 }
@@ -227,6 +238,12 @@ pub(crate) fn object_stub(item: TokenStream) -> TokenStream {
 
             fn restore(&mut self, _: ()) {}
         }
+
+        impl #name {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            pub(crate) const __STEADFAST_UNTRACKED: &'static [&'static str] = &[];
+        }
     }
 }
 
@@ -254,6 +271,19 @@ pub(crate) fn methods(methods: &Methods) -> TokenStream {
             Kind::LazyRead | Kind::Now => {}
         }
         members.push(hidden(cache));
+        if cache.kind != Kind::Clear {
+            // A cache cannot see an untracked field change: naming one is refused, here.
+            for param in &cache.params {
+                if let Param::Field { ident, .. } = param {
+                    let field = name_of(ident);
+                    checks.push(quote_spanned! {ident.span()=>
+                        const _: () = #rt::assert_tracked::<
+                            { #rt::names(<#self_ty>::__STEADFAST_UNTRACKED, #field) },
+                        >();
+                    });
+                }
+            }
+        }
         if cache.kind == Kind::Clear {
             members.push(clear(cache));
         } else {
