@@ -2,7 +2,7 @@
 //! brings `now` caches (and caches that were being read) up to date once, and commits —
 //! or, if an invariant fails or a computation panics, puts everything back.
 
-pub(crate) mod alloc;
+pub(crate) mod create;
 pub(crate) mod journal;
 pub(crate) mod operate;
 pub(crate) mod own;
