@@ -40,19 +40,40 @@ fn unrelated_field_write_recomputes_nothing() {
     assert_eq!(count(DIST_RUNS), 1);
 }
 
+/// `set` writes, `replace` writes and returns the old value, as `std::mem::replace` does: on
+/// the heap, a transaction, a view and a writer alike, each write seen by the next read.
 #[test]
-fn set_returns_old_value_and_write_tracks_fields() {
+fn set_and_replace_write_and_replace_returns_the_old_value() {
     let mut heap = Heap::new();
     let p = heap.mutable(Point::new(3.0, 4.0)).unwrap();
     assert_eq!(heap.replace(&p, &Point::X, 0.0).unwrap(), 3.0);
     assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 4.0);
+    heap.set(&p, &Point::X, 3.0).unwrap();
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 5.0);
     heap.write(&p, |w| {
         *w.field_mut(&Point::X) = 5.0;
         w.set(&Point::Y, 12.0);
+        assert_eq!(w.replace(&Point::Y, 12.0), 12.0);
     })
     .unwrap();
     assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 13.0);
     assert_eq!(heap[&p].x, 5.0);
+
+    let old = heap
+        .transaction(|tx| {
+            tx.set(&p, &Point::X, 8.0)?;
+            let old = tx.replace(&p, &Point::Y, 15.0)?;
+            assert_eq!(*tx.cached(&p, &Point::DIST)?, 17.0);
+            Ok::<_, Error>(old)
+        })
+        .unwrap();
+    assert_eq!(old, 12.0);
+    assert_eq!(*heap.cached(&p, &Point::DIST).unwrap(), 17.0);
+
+    let mut view = heap.view_mut(&p).unwrap();
+    view.set(&Point::X, 0.0).unwrap();
+    assert_eq!(view.replace(&Point::Y, 2.0).unwrap(), 15.0);
+    assert_eq!(*view.cached(&Point::DIST).unwrap(), 2.0);
 }
 
 #[test]
