@@ -1,11 +1,6 @@
 //! The `Owned` marker: values that own all their state, so that the only way to change
 //! them is through `&mut`, which the heap hands out only inside the write barrier.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
-use std::marker::PhantomData;
-
-use crate::heap::handle::Imm;
-
 /// A type whose values own all their state: no shared mutability (`Rc`, `Arc`), no
 /// interior mutability (`Cell`, `RefCell`, `Mutex`, atomics), no handle to a mutable heap
 /// object. A capsule field, and every field of an immutable struct, must be `Owned`, so that
@@ -79,35 +74,35 @@ pub(crate) use plain_types;
 plain_types!(owned);
 owned!(f32, f64);
 
-impl<T: ?Sized + Owned> Owned for &'static T {}
-impl<T: ?Sized + Owned> Owned for Box<T> {}
-impl<T: Owned> Owned for [T] {}
-impl<T: Owned, const N: usize> Owned for [T; N] {}
-impl<T: Owned> Owned for Vec<T> {}
-impl<T: Owned> Owned for VecDeque<T> {}
-impl<T: Owned> Owned for LinkedList<T> {}
-impl<T: Owned> Owned for BinaryHeap<T> {}
-impl<T: Owned> Owned for BTreeSet<T> {}
-impl<K: Owned, V: Owned> Owned for BTreeMap<K, V> {}
-impl<T: Owned, S> Owned for HashSet<T, S> {}
-impl<K: Owned, V: Owned, S> Owned for HashMap<K, V, S> {}
-impl<T: Owned> Owned for Option<T> {}
-impl<T: Owned, E: Owned> Owned for Result<T, E> {}
-impl<T: ?Sized> Owned for PhantomData<T> {}
-/// An immutable object never changes, so holding its handle is like holding the value.
-impl<T> Owned for Imm<T> {}
-
-macro_rules! owned_tuples {
-    ($(($($t:ident),+)),* $(,)?) => { $(impl<$($t: Owned),+> Owned for ($($t,)+) {})* };
+/// Implements a marker trait for std's containers of values that have it, and for tuples and
+/// `Imm` handles, so that every marker lists the same ones (see `plain_types`).
+macro_rules! containers {
+    ($marker:ident) => {
+        impl<T: ?Sized + $marker> $marker for &'static T {}
+        impl<T: ?Sized + $marker> $marker for Box<T> {}
+        impl<T: $marker> $marker for [T] {}
+        impl<T: $marker, const N: usize> $marker for [T; N] {}
+        impl<T: $marker> $marker for Vec<T> {}
+        impl<T: $marker> $marker for std::collections::VecDeque<T> {}
+        impl<T: $marker> $marker for std::collections::LinkedList<T> {}
+        impl<T: $marker> $marker for std::collections::BinaryHeap<T> {}
+        impl<T: $marker> $marker for std::collections::BTreeSet<T> {}
+        impl<K: $marker, V: $marker> $marker for std::collections::BTreeMap<K, V> {}
+        impl<T: $marker, S> $marker for std::collections::HashSet<T, S> {}
+        impl<K: $marker, V: $marker, S> $marker for std::collections::HashMap<K, V, S> {}
+        impl<T: $marker> $marker for Option<T> {}
+        impl<T: $marker, E: $marker> $marker for Result<T, E> {}
+        impl<T: ?Sized> $marker for std::marker::PhantomData<T> {}
+        // An immutable object never changes, so holding its handle is like holding the value.
+        impl<T> $marker for crate::heap::handle::Imm<T> {}
+        containers!(@tuples $marker (A) (A, B) (A, B, C) (A, B, C, D) (A, B, C, D, E)
+            (A, B, C, D, E, F) (A, B, C, D, E, F, G) (A, B, C, D, E, F, G, H));
+    };
+    (@tuples $marker:ident $(($($t:ident),+))*) => {
+        $(impl<$($t: $marker),+> $marker for ($($t,)+) {})*
+    };
 }
 
-owned_tuples!(
-    (A),
-    (A, B),
-    (A, B, C),
-    (A, B, C, D),
-    (A, B, C, D, E),
-    (A, B, C, D, E, F),
-    (A, B, C, D, E, F, G),
-    (A, B, C, D, E, F, G, H),
-);
+pub(crate) use containers;
+
+containers!(Owned);

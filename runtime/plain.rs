@@ -1,13 +1,11 @@
 //! The `Plain` marker: values that change only through `&mut`, so that every change to an
 //! object's field goes through the write barrier.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
-use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::heap::handle::{Capsule, Imm, Mutable};
-use crate::owned::plain_types;
+use crate::heap::handle::{Capsule, Mutable};
+use crate::owned::{containers, plain_types};
 
 /// A type whose values change only through `&mut`: no interior mutability (`Cell`,
 /// `RefCell`, `Mutex`, `RwLock`, `OnceCell`, atomics) and nothing that changes by itself
@@ -81,38 +79,8 @@ macro_rules! plain {
 plain_types!(plain);
 plain!(f32, f64);
 
-impl<T: ?Sized + Plain> Plain for &'static T {}
-impl<T: ?Sized + Plain> Plain for Box<T> {}
+containers!(Plain);
 impl<T: ?Sized + Plain> Plain for Rc<T> {}
 impl<T: ?Sized + Plain> Plain for Arc<T> {}
-impl<T: Plain> Plain for [T] {}
-impl<T: Plain, const N: usize> Plain for [T; N] {}
-impl<T: Plain> Plain for Vec<T> {}
-impl<T: Plain> Plain for VecDeque<T> {}
-impl<T: Plain> Plain for LinkedList<T> {}
-impl<T: Plain> Plain for BinaryHeap<T> {}
-impl<T: Plain> Plain for BTreeSet<T> {}
-impl<K: Plain, V: Plain> Plain for BTreeMap<K, V> {}
-impl<T: Plain, S> Plain for HashSet<T, S> {}
-impl<K: Plain, V: Plain, S> Plain for HashMap<K, V, S> {}
-impl<T: Plain> Plain for Option<T> {}
-impl<T: Plain, E: Plain> Plain for Result<T, E> {}
-impl<T: ?Sized> Plain for PhantomData<T> {}
-impl<T> Plain for Imm<T> {}
 impl<T: crate::Object> Plain for Mutable<T> {}
 impl<T: crate::Object> Plain for Capsule<T> {}
-
-macro_rules! plain_tuples {
-    ($(($($t:ident),+)),* $(,)?) => { $(impl<$($t: Plain),+> Plain for ($($t,)+) {})* };
-}
-
-plain_tuples!(
-    (A),
-    (A, B),
-    (A, B, C),
-    (A, B, C, D),
-    (A, B, C, D, E),
-    (A, B, C, D, E, F),
-    (A, B, C, D, E, F, G),
-    (A, B, C, D, E, F, G, H),
-);
