@@ -181,6 +181,10 @@ pub use steadfast_derive::capsule;
 /// structurally equal objects share their caches). Every field must be [`Owned`]; fields
 /// that are [`Structural`](trait@Structural) are compared by structure.
 ///
+/// `#[imm(stable_name = "geometry::Circle")]` (also on `#[capsule]` and `#[mutable]`, whose
+/// objects may be frozen) names the type in [`Heap::stable_hash`]; the default is the
+/// struct's module path and name (see [`Object::STABLE_NAME`]).
+///
 /// ```
 /// use steadfast::{cached, imm, Heap};
 ///
