@@ -158,6 +158,21 @@ pub enum Error {
         /// The capsule.
         object: ObjectId,
     },
+    /// A drawing of the dependency graph ([`Heap::write_dot`](crate::Heap::write_dot)) would
+    /// hold more objects than its limit ([`Dot::limit`](crate::Dot::limit)); nothing was
+    /// written.
+    TooLarge {
+        /// How many objects the drawing would hold (counted up to one past the limit when
+        /// drawing around an object).
+        objects: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The writer a drawing went to failed; what it took before that stays written.
+    Write {
+        /// The writer's error.
+        source: fmt::Error,
+    },
     /// An `eager` cache's computation panicked on a worker thread; the object is immutable,
     /// so every read of the cache reports the same failure.
     Panicked {
@@ -263,6 +278,11 @@ impl fmt::Display for Error {
             Error::Panicked { cache, message } => {
                 write!(f, "eager cache {cache} panicked: {message}")
             }
+            Error::TooLarge { objects, limit } => write!(
+                f,
+                "the drawing would hold {objects} objects, more than its limit of {limit}"
+            ),
+            Error::Write { .. } => f.write_str("writing the drawing failed"),
         }
     }
 }
@@ -271,6 +291,7 @@ impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Error::Invariant { source, .. } => Some(&**source),
+            Error::Write { source } => Some(source),
             _ => None,
         }
     }

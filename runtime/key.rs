@@ -35,8 +35,21 @@ impl fmt::Debug for ObjectId {
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let raw = self.key.data().as_ffi();
-        write!(f, "#{}v{}@heap{}", raw & 0xffff_ffff, raw >> 32, self.heap)
+        write!(f, "{}@heap{}", self.local(), self.heap)
+    }
+}
+
+impl ObjectId {
+    /// The id without its heap (`#1v1`): for output that must not differ between heaps
+    /// (heaps are numbered in the order a process makes them).
+    pub(crate) fn local(self) -> impl fmt::Display {
+        struct Local(u64);
+        impl fmt::Display for Local {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "#{}v{}", self.0 & 0xffff_ffff, self.0 >> 32)
+            }
+        }
+        Local(self.key.data().as_ffi())
     }
 }
 

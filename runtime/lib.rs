@@ -93,11 +93,13 @@
 //! O(affected caches)) and thread safety (concurrent first reads compute once).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod barrier;
 mod cell;
 mod decl;
+mod diag;
 mod error;
 mod heap;
 mod imm;
@@ -120,6 +122,10 @@ pub use cell::CacheCell;
 pub use decl::cache::Cache;
 pub use decl::field::{Field, FieldMask};
 pub use decl::object::{Aliasable, AnyCache, CellAt, CellSet, Kind, Object};
+pub use diag::dot::Dot;
+#[cfg(feature = "stats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
+pub use diag::stats::Stats;
 pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 pub use heap::Heap;

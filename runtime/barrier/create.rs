@@ -3,6 +3,7 @@
 
 use crate::decl::object::{Kind, Object};
 use crate::decl::stored::Link;
+use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj};
 use crate::imm::parallel::{Run, Runs};
@@ -39,14 +40,17 @@ impl Core {
                             .collect();
                         // No handle holds the storage of an immutable object: move it out.
                         let stored = self.owner.rw(&*link).take();
-                        self.slots[key].obj =
-                            Obj::Shared(Arc::new(stored), Arc::new(Runs::new(runs)));
+                        self.slots[key].obj = Obj::Shared(
+                            Arc::new(stored),
+                            Arc::new(Runs::new(runs, self.stats.pool())),
+                        );
                     }
                     self.became_imm(&[key]);
                 }
                 Ok((id, link))
             }
             Err(failure) => {
+                self.stats.tally().add(Counter::Rollbacks, 1);
                 let error = self.failure_error(failure);
                 self.discard(key);
                 let slot = self.slots.remove(key).expect("just inserted");

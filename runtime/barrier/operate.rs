@@ -17,6 +17,7 @@ use crate::decl::field::Ones;
 use crate::decl::object::Object;
 use crate::decl::stored::Link;
 use crate::decl::stored::Stored;
+use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::heap::handle::Writable;
 use crate::heap::parts::Core;
@@ -54,10 +55,13 @@ impl Core {
         // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {
-                match stored.set_quiet(field, value) {
+                match stored.set_quiet(field, value, self.stats.tally()) {
                     Ok(old) => return Ok(old),
                     Err(Own::Loud(loud)) => value = loud,
-                    Err(failed) => return Err(raise(failed.into_error::<T>(handle.id))),
+                    Err(failed) => {
+                        self.stats.tally().add(Counter::Rollbacks, 1);
+                        return Err(raise(failed.into_error::<T>(handle.id)));
+                    }
                 }
             }
         }
@@ -78,6 +82,7 @@ impl Core {
         match self.finish_write(key, written, quiet) {
             Ok(()) => Ok(old),
             Err(error) => {
+                self.stats.tally().add(Counter::Rollbacks, 1);
                 *field.get_mut(self.value_mut::<T>(key)) = old;
                 Err(raise(error))
             }
@@ -124,7 +129,7 @@ impl Core {
                 let w = Writer::run(&mut stored.value, FieldMask::EMPTY, whole, f);
                 let settled = match w.out {
                     Ok(_) if stored.loud.get() & w.written.0 == 0 => stored
-                        .settle_own::<()>(w.written)
+                        .settle_own::<()>(w.written, self.stats.tally())
                         .map_err(|failed| failed.into_error::<T>(id)),
                     // A panic: putting the fields back is the whole rollback.
                     Err(_) => Ok(()),
@@ -205,6 +210,7 @@ impl Core {
         panicked: Option<Box<dyn Any + Send>>,
         settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
     ) -> Error {
+        self.stats.tally().add(Counter::Rollbacks, 1);
         let removed = self.restore::<T>(key, saved, lost);
         if let Some(payload) = panicked {
             panic::resume_unwind(payload)
@@ -346,6 +352,8 @@ impl Core {
             return Quiet::No;
         }
         // The `now` cells, before anything else changes.
+        let mut tally = self.stats.tally();
+        tally.add(Counter::QuietWrites, 1);
         let (mut checked, mut changed) = (0u64, 0u64);
         let mut failure = None;
         for (i, node) in graph.nodes.iter().enumerate() {
@@ -353,7 +361,9 @@ impl Core {
                 continue;
             }
             checked |= 1 << i;
-            match T::CACHES[i].recheck(value, cells) {
+            let rechecked = T::CACHES[i].recheck(value, cells);
+            tally.rechecked(|| T::CACHES[i].is_invariant(), &rechecked);
+            match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => changed |= u64::from(fresh.changed) << i,
                 Some(Ok(_)) => {
                     failure = Some(Ok(i));
@@ -402,16 +412,20 @@ impl Core {
             }
             if node.state == State::Clean {
                 touched = true;
-                match T::CACHES[i].refill(value, cells) {
+                let refill = T::CACHES[i].refill(value, cells);
+                refill.count(&mut tally);
+                match refill {
                     // No dependents: no early cutoff to compute, the value counts as changed.
                     Refill::Recomputed => {
                         node.changed_at = rev;
                         node.verified_at = rev;
                         continue;
                     }
-                    Refill::Invalidated { hot: true } if i < 64 => hot |= 1 << i,
+                    Refill::Invalidated { hot: true, .. } if i < 64 => hot |= 1 << i,
                     Refill::Invalidated { .. } => {}
                 }
+            } else {
+                tally.add(Counter::MarkedDirty, 1);
             }
             node.state = State::Dirty;
         }

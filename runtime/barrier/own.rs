@@ -5,6 +5,7 @@ use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
+use crate::diag::stats::{Counter, Tally};
 use crate::error::Error;
 use crate::key::ObjectId;
 use std::any::Any;
@@ -15,12 +16,17 @@ impl<T: Object> Stored<T> {
     /// value back if the field is loud (the write must go through the barrier), and puts
     /// the old value back if an invariant fails.
     #[inline(always)]
-    pub(crate) fn set_quiet<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Own<F>> {
+    pub(crate) fn set_quiet<F>(
+        &mut self,
+        field: &Field<T, F>,
+        value: F,
+        tally: Tally<'_>,
+    ) -> Result<F, Own<F>> {
         if self.loud.get() & field.mask().0 != 0 {
             return Err(Own::Loud(value));
         }
         let old = std::mem::replace(field.get_mut(&mut self.value), value);
-        match self.settle_own(field.mask()) {
+        match self.settle_own(field.mask(), tally) {
             Ok(()) => Ok(old),
             Err(failure) => {
                 *field.get_mut(&mut self.value) = old;
@@ -37,8 +43,13 @@ impl<T: Object> Stored<T> {
     /// these fields and no cache of this one with dependents does, so nothing else is
     /// visited. On failure the caller puts the fields back.
     #[inline]
-    pub(crate) fn settle_own<F>(&mut self, written: FieldMask) -> Result<(), Own<F>> {
+    pub(crate) fn settle_own<F>(
+        &mut self,
+        written: FieldMask,
+        mut tally: Tally<'_>,
+    ) -> Result<(), Own<F>> {
         debug_assert_eq!(self.loud.get() & written.0, 0, "a loud write");
+        tally.add(Counter::OwnWrites, 1);
         // The rechecked cells whose value changed: an unchanged one kept nothing aside, so
         // there is nothing to commit or put back.
         let mut changed = 0u64;
@@ -46,7 +57,9 @@ impl<T: Object> Stored<T> {
             if !cache.checks().intersects(written) {
                 continue;
             }
-            let failure = match cache.recheck(&self.value, &mut self.cells) {
+            let rechecked = cache.recheck(&self.value, &mut self.cells);
+            tally.rechecked(|| cache.is_invariant(), &rechecked);
+            let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= u64::from(fresh.changed) << i;
                     continue;
@@ -67,7 +80,7 @@ impl<T: Object> Stored<T> {
             self.cells.cell_mut(j).commit();
         }
         for cache in T::CACHES {
-            cache.refill_local(&self.value, &mut self.cells, written);
+            cache.refill_local(&self.value, &mut self.cells, written, tally.reborrow());
         }
         Ok(())
     }
@@ -80,7 +93,7 @@ impl<T: Object> Stored<T> {
     /// field-only `now` caches that read one are invalidated, their values from before the
     /// transaction kept aside ([`recheck_own`](Stored::recheck_own) computes them,
     /// [`end_own`](Stored::end_own) commits or puts them back).
-    pub(crate) fn defer_own(&mut self, written: FieldMask) {
+    pub(crate) fn defer_own(&mut self, written: FieldMask, mut tally: Tally<'_>) {
         for (i, cache) in T::CACHES.iter().enumerate() {
             if cache.checks().intersects(written) {
                 // Invalid, keeping the oldest value aside.
@@ -88,7 +101,7 @@ impl<T: Object> Stored<T> {
             }
         }
         for cache in T::CACHES {
-            cache.refill_local(&self.value, &mut self.cells, written);
+            cache.refill_local(&self.value, &mut self.cells, written, tally.reborrow());
         }
     }
 
@@ -98,13 +111,19 @@ impl<T: Object> Stored<T> {
     /// whose value is equal to the one kept aside gets that value back at once, with
     /// nothing left to commit or put back; returns whether any value changed (then
     /// [`end_own`](Stored::end_own) must run).
-    pub(crate) fn recheck_own<F>(&mut self, written: FieldMask) -> Result<bool, Own<F>> {
+    pub(crate) fn recheck_own<F>(
+        &mut self,
+        written: FieldMask,
+        mut tally: Tally<'_>,
+    ) -> Result<bool, Own<F>> {
         let mut changed = false;
         for (i, cache) in T::CACHES.iter().enumerate() {
             if !cache.checks().intersects(written) {
                 continue;
             }
-            let failure = match cache.recheck_kept(&self.value, &mut self.cells) {
+            let rechecked = cache.recheck_kept(&self.value, &mut self.cells);
+            tally.rechecked(|| cache.is_invariant(), &rechecked);
+            let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= fresh.changed;
                     continue;

@@ -2,6 +2,7 @@
 //! refused if an invariant fails without them.
 
 use crate::barrier::operate::raise;
+use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::track::graph::State;
 use std::mem;
@@ -81,6 +82,7 @@ impl Core {
                 Ok(())
             }
             Err(failure) => {
+                self.stats.tally().add(Counter::Rollbacks, 1);
                 let error = self.failure_error(failure);
                 self.roll_back();
                 for &key in keys {

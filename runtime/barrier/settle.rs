@@ -9,6 +9,7 @@ use crate::track::compute::Stop;
 use crate::barrier::journal::Journal;
 use crate::barrier::journal::Saved;
 use crate::decl::field::FieldMask;
+use crate::diag::stats::{Counter, Tally};
 use crate::error::Error;
 use crate::heap::parts::Core;
 use crate::heap::parts::Slot;
@@ -55,9 +56,14 @@ impl Core {
             obj, ops, graph, ..
         } = &mut self.slots[key];
         let graph = graph.get_mut();
-        let journal = &mut self.barrier.journal.get_mut().records;
         let mut work = mem::take(&mut self.barrier.work);
-        work.extend(
+        let mut marking = Marking {
+            epoch,
+            journal: &mut self.barrier.journal.get_mut().records,
+            work: &mut work,
+            tally: self.stats.tally(),
+        };
+        marking.work.extend(
             graph
                 .readers
                 .iter()
@@ -77,15 +83,7 @@ impl Core {
                 } else {
                     raise_cell::<false, _>
                 };
-                self.barrier.urgent += raise(
-                    id,
-                    node,
-                    invalidate,
-                    State::Dirty,
-                    epoch,
-                    journal,
-                    &mut work,
-                );
+                self.barrier.urgent += raise(id, node, invalidate, State::Dirty, &mut marking);
             }
         }
         self.mark(work);
@@ -102,9 +100,13 @@ impl Core {
     }
 
     fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State)>) {
-        let epoch = self.barrier.epoch;
-        let journal = &mut self.barrier.journal.get_mut().records;
-        while let Some((id, level)) = work.pop() {
+        let mut marking = Marking {
+            epoch: self.barrier.epoch,
+            journal: &mut self.barrier.journal.get_mut().records,
+            work: &mut work,
+            tally: self.stats.tally(),
+        };
+        while let Some((id, level)) = marking.work.pop() {
             // A removed object's cells go with it.
             let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
                 continue;
@@ -113,8 +115,7 @@ impl Core {
             let (ops, obj) = (slot.ops, &mut slot.obj);
             let invalidate =
                 |again, keep| obj.invalidate(&mut self.owner, ops, id.index as usize, again, keep);
-            self.barrier.urgent +=
-                raise_cell::<OPEN, _>(id, node, invalidate, level, epoch, journal, &mut work);
+            self.barrier.urgent += raise_cell::<OPEN, _>(id, node, invalidate, level, &mut marking);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
         // otherwise allocate its work list each time.
@@ -127,6 +128,7 @@ impl Core {
         if self.barrier.journal.get_mut().records.is_empty() {
             return Ok(());
         }
+        self.stats.tally().add(Counter::Barriers, 1);
         self.rev += 1;
         // Only cold lazy caches were invalidated: marking them was the whole job.
         if mem::take(&mut self.barrier.urgent) == 0 {
@@ -189,6 +191,11 @@ impl Core {
             let obj = slot.obj.get_mut(&mut self.owner);
             if let Some((reads, result)) = ops.compute_fields(obj, index, self.barrier.in_barrier) {
                 let node = &mut slot.graph.get_mut().nodes[index];
+                let mut tally = self.stats.tally();
+                tally.recomputed(
+                    || ops.is_invariant(index),
+                    result.as_ref().is_ok_and(|f| f.failed),
+                );
                 let fresh = result.map_err(Failure::Panic)?;
                 node.reads = reads;
                 node.revalidated(rev);
@@ -301,6 +308,15 @@ impl Core {
     }
 }
 
+/// What marking works with: the barrier's epoch and journal, the cells left to mark, and
+/// the counters.
+struct Marking<'a> {
+    epoch: u64,
+    journal: &'a mut Vec<(CellId, Saved)>,
+    work: &'a mut Vec<(CellId, State)>,
+    tally: Tally<'a>,
+}
+
 /// Raises one cell to at least `level`, journaling it before its first change and queuing
 /// its dependents for `Check`. Returns 1 if the barrier must bring it up to date (`now`,
 /// `eager`, or read since last computed), else 0.
@@ -313,16 +329,15 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     node: &mut Node,
     invalidate: I,
     level: State,
-    epoch: u64,
-    journal: &mut Vec<(CellId, Saved)>,
-    work: &mut Vec<(CellId, State)>,
+    m: &mut Marking<'_>,
 ) -> usize {
     if node.state >= level {
         return 0;
     }
     let prev = node.state;
-    if OPEN && prev == State::Clean && node.journaled.0 == epoch {
-        return raise_again(node, invalidate, work);
+    if OPEN && prev == State::Clean && node.journaled.0 == m.epoch {
+        m.tally.add(Counter::MarkedDirty, 1);
+        return raise_again(node, invalidate, m.work);
     }
     // A clean node's cell may be invalid already (the object's own path settles cells
     // without visiting nodes): then a rollback must leave it invalid.
@@ -341,7 +356,7 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     };
     let kept = keep || hot;
     let mut urgent = 0;
-    if node.save(id, valid && kept, valid && !kept, hot, epoch, journal) {
+    if node.save(id, valid && kept, valid && !kept, hot, m.epoch, m.journal) {
         urgent = usize::from(node.eager || hot);
     }
     // A clean node whose cell was invalid already (left so by the own path, or by a
@@ -350,8 +365,16 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
         true => State::Dirty,
         false => level,
     };
+    m.tally.add(
+        match node.state {
+            State::Check => Counter::MarkedCheck,
+            _ => Counter::MarkedDirty,
+        },
+        1,
+    );
     if prev == State::Clean {
-        work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+        m.work
+            .extend(node.dependents.iter().map(|&c| (c, State::Check)));
     }
     urgent
 }

@@ -11,6 +11,7 @@ use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
 use crate::decl::stored::{Link, Stored};
+use crate::diag::stats::{Counter, Tally};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
@@ -76,24 +77,25 @@ fn reach<'h, T: Object>(
     log: &mut OpLog,
     id: ObjectId,
     link: &'h Link<T>,
-) -> Result<(&'h mut Stored<T>, usize), Error> {
+) -> Result<(&'h mut Stored<T>, usize, Tally<'h>), Error> {
     let direct = id.heap == heap.id && heap.owner.ro(link).as_ref().is_some_and(|s| s.own_path());
     let stored = match direct {
         true => heap.owner.rw(link).as_mut().expect("checked live"),
         false => {
             heap.writable::<T>(id)?;
-            heap.stored_mut::<T>(id.key)
+            stored_mut::<T>(heap.slots[id.key].obj.get_mut(&mut heap.owner))
         }
     };
+    let tally = heap.stats.tally();
     match log.find(id.key, stored.op) {
         Some(at) if log.kept[at].1.removed => Err(Error::Removed {
             object: id,
             type_name: std::any::type_name::<T>(),
         }),
-        Some(at) => Ok((stored, at)),
+        Some(at) => Ok((stored, at, tally)),
         None => {
             let at = log.record(id.key, &mut stored.op, Kept::default());
-            Ok((stored, at))
+            Ok((stored, at, tally))
         }
     }
 }
@@ -101,11 +103,16 @@ fn reach<'h, T: Object>(
 /// Settles a write of `written` on its object's own path, checked at the transaction's
 /// end, if nothing outside the object reads what was written; returns whether it did.
 #[inline(always)]
-fn settled_own<T: Object>(stored: &mut Stored<T>, kept: &mut Kept, written: FieldMask) -> bool {
+fn settled_own<T: Object>(
+    stored: &mut Stored<T>,
+    kept: &mut Kept,
+    written: FieldMask,
+    tally: Tally<'_>,
+) -> bool {
     if kept.created || kept.journaled || !stored.own_path() || stored.loud.get() & written.0 != 0 {
         return false;
     }
-    stored.defer_own(written);
+    stored.defer_own(written, tally);
     kept.own = kept.own.union(written);
     true
 }
@@ -136,7 +143,7 @@ impl Tx<'_> {
         field: &Field<T, F>,
         value: F,
     ) -> Result<F, Error> {
-        let (stored, at) = reach(self.heap, self.log, handle.id, &handle.link)?;
+        let (stored, at, tally) = reach(self.heap, self.log, handle.id, &handle.link)?;
         let key = handle.id.key;
         let mask = field.mask();
         let kept = &mut self.log.kept[at].1;
@@ -153,7 +160,7 @@ impl Tx<'_> {
             kept.saved = kept.saved.union(new);
         }
         let old = std::mem::replace(field.get_mut(&mut stored.value), value);
-        if settled_own(stored, kept, mask) {
+        if settled_own(stored, kept, mask, tally) {
             return Ok(old);
         }
         self.journal(key, at, mask);
@@ -256,7 +263,7 @@ impl Tx<'_> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = id.key;
-        let (stored, at) = reach(self.heap, self.log, id, link)?;
+        let (stored, at, tally) = reach(self.heap, self.log, id, link)?;
         let kept = &mut self.log.kept[at].1;
         let Written {
             out,
@@ -277,7 +284,7 @@ impl Tx<'_> {
             self.log.undo.push(Undo::Lost(key));
         }
         let out = out.unwrap_or_else(|payload| panic::resume_unwind(payload));
-        if written.is_empty() || settled_own(stored, kept, written) {
+        if written.is_empty() || settled_own(stored, kept, written, tally) {
             return Ok(out);
         }
         self.journal(key, at, written);
@@ -346,13 +353,17 @@ impl Tx<'_> {
                 heap: heap.id,
             };
             let obj = slot.obj.get_mut(&mut heap.owner);
-            match slot.ops.recheck_own(obj, object, own.own) {
+            match slot
+                .ops
+                .recheck_own(obj, object, own.own, heap.stats.tally())
+            {
                 Ok(c) => {
                     own.changed = c;
                     changed |= c;
                 }
                 Err(error) => {
                     let value = self.roll_back();
+                    self.heap.stats.tally().add(Counter::Rollbacks, 1);
                     return Err(raise(with_value(error, value)));
                 }
             }
@@ -391,6 +402,7 @@ impl Tx<'_> {
             Err(failure) => {
                 let error = heap.failure_error(failure);
                 let value = self.roll_back();
+                self.heap.stats.tally().add(Counter::Rollbacks, 1);
                 Err(raise(with_value(error, value)))
             }
         }

@@ -7,6 +7,7 @@ use crate::cell::{CacheCell, ErasedCell, Fresh, Rule};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
 use crate::decl::object::{sealed, AnyCache, CellAt, Kind, Object};
+use crate::diag::stats::Tally;
 use std::error::Error as StdError;
 use std::fmt;
 use std::panic;
@@ -54,6 +55,8 @@ pub struct Cache<T: Object, V> {
     body: Body<T, V>,
     rule: Rule<V>,
     failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+    /// An invariant: its `Err` vetoes the operation that made it fail.
+    invariant: bool,
     pub(crate) cell: fn(&T::Cells) -> &CacheCell<V>,
     cell_mut: fn(&mut T::Cells) -> &mut CacheCell<V>,
 }
@@ -111,6 +114,7 @@ impl<T: Object, V> Cache<T, V> {
         body: Body<T, V>,
         rule: Rule<V>,
         failure: fn(V) -> Option<Box<dyn StdError + Send + Sync>>,
+        invariant: bool,
     ) -> Self
     where
         T::Cells: CellAt<I, Value = V>,
@@ -122,6 +126,7 @@ impl<T: Object, V> Cache<T, V> {
             body,
             rule,
             failure,
+            invariant,
             cell: <T::Cells as CellAt<I>>::cell,
             cell_mut: <T::Cells as CellAt<I>>::cell_mut,
         }
@@ -137,7 +142,7 @@ impl<T: Object, V: PartialEq> Cache<T, V> {
             eq: <V as PartialEq>::eq,
             holds: always::<V>,
         };
-        Self::new::<I>(name, kind, body, rule, never_fails::<V>)
+        Self::new::<I>(name, kind, body, rule, never_fails::<V>, false)
     }
 
     /// A `lazy` cache: computed on first read (meant for immutable objects).
@@ -250,6 +255,7 @@ impl<T: Object, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
             Body::Tracked(compute),
             Self::RULE,
             error_of::<E>,
+            true,
         )
     }
 
@@ -269,6 +275,7 @@ impl<T: Object, E: StdError + Send + Sync + 'static> Cache<T, Result<(), E>> {
             Body::Fields(reads, compute),
             Self::RULE,
             error_of::<E>,
+            true,
         )
     }
 }
@@ -304,6 +311,10 @@ impl<T: Object, V: Send + Sync + 'static> AnyCache<T> for Cache<T, V> {
     fn kind(&self) -> Kind {
         self.kind
     }
+
+    fn is_invariant(&self) -> bool {
+        self.invariant
+    }
 }
 
 #[allow(private_interfaces)]
@@ -336,8 +347,10 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     fn refill(&self, value: &T, cells: &mut T::Cells) -> sealed::Refill {
         let cell = (self.cell_mut)(cells);
         let Body::Fields(_, compute) = self.body else {
+            let was = cell.invalidate(true);
             return sealed::Refill::Invalidated {
-                hot: cell.invalidate(true).unwrap_or(false),
+                hot: was.unwrap_or(false),
+                valid: was.is_some(),
             };
         };
         // A cell of its own fields that a write settled without the journal has no use for
@@ -354,8 +367,9 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
                 return sealed::Refill::Recomputed;
             }
         }
+        let valid = cfg!(feature = "stats") && cell.is_ready();
         cell.clear();
-        sealed::Refill::Invalidated { hot: false }
+        sealed::Refill::Invalidated { hot: false, valid }
     }
 
     fn recheck(&self, value: &T, cells: &mut T::Cells) -> Option<std::thread::Result<Fresh>> {
@@ -436,10 +450,16 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     }
 
     #[inline(always)]
-    fn refill_local(&self, value: &T, cells: &mut T::Cells, written: FieldMask) {
+    fn refill_local(
+        &self,
+        value: &T,
+        cells: &mut T::Cells,
+        written: FieldMask,
+        mut tally: Tally<'_>,
+    ) {
         if let (Kind::LazyRead, Body::Fields(mask, _)) = (self.kind, self.body) {
             if mask.intersects(written) {
-                self.refill(value, cells);
+                self.refill(value, cells).count(&mut tally);
             }
         }
     }

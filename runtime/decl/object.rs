@@ -1,6 +1,7 @@
 use crate::cell::{CacheCell, ErasedCell, Fresh};
 use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
+use crate::diag::stats::{Counter, Tally};
 use crate::key::ObjectId;
 use std::error::Error as StdError;
 use std::hash::Hasher;
@@ -108,6 +109,10 @@ pub trait AnyCache<T: Object>: Send + Sync + sealed::Ops<T> {
     fn name(&self) -> &'static str;
     /// When it is computed.
     fn kind(&self) -> Kind;
+    /// Whether it is an invariant (a `now` method returning `Result<(), E>`, declared with
+    /// [`Cache::invariant`](crate::Cache::invariant)): its `Err` vetoes the operation that
+    /// made it fail.
+    fn is_invariant(&self) -> bool;
 }
 
 pub(crate) mod sealed {
@@ -117,8 +122,23 @@ pub(crate) mod sealed {
     pub enum Refill {
         /// Recomputed in place: valid, with a value that may differ from the old one.
         Recomputed,
-        /// Now invalid; `hot` if it had been read since it was last computed.
-        Invalidated { hot: bool },
+        /// Now invalid; `hot` if it had been read since it was last computed; `valid` if
+        /// it held a value (known only with the `stats` feature, which counts it; false
+        /// without).
+        Invalidated { hot: bool, valid: bool },
+    }
+
+    impl Refill {
+        /// Counts what the write did to the cell.
+        #[inline(always)]
+        pub(crate) fn count(&self, tally: &mut Tally<'_>) {
+            match *self {
+                Refill::Recomputed => tally.recomputed(|| false, false),
+                Refill::Invalidated { valid, .. } => {
+                    tally.add(Counter::MarkedDirty, u64::from(valid));
+                }
+            }
+        }
     }
 
     /// What [`Ops::compute_owned`] needs from the barrier, which holds the heap
@@ -212,7 +232,13 @@ pub(crate) mod sealed {
         /// The own write path's share of a write of `written` (a quiet write's settling,
         /// see [`Ops::refill`], for a `lazy_read` cache of its own fields that reads one of
         /// them; nothing for any other cache).
-        fn refill_local(&self, value: &T, cells: &mut T::Cells, written: FieldMask);
+        fn refill_local(
+            &self,
+            value: &T,
+            cells: &mut T::Cells,
+            written: FieldMask,
+            tally: Tally<'_>,
+        );
         /// Computes a [`detached`](Ops::detached) cache into its cell through `&self`.
         fn compute_detached(&self, value: &T, cells: &T::Cells);
     }

@@ -9,6 +9,7 @@ use crate::decl::field::FieldMask;
 use crate::decl::object::sealed::{Cells as _, Owned};
 use crate::decl::object::{Kind, Object};
 use crate::decl::stored::Stored;
+use crate::diag::stats::Tally;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
@@ -52,6 +53,26 @@ impl<T: Object> TypeOps for OpsOf<T> {
 
     fn cache_name(&self, index: usize) -> &'static str {
         T::CACHES[index].name()
+    }
+
+    fn is_invariant(&self, index: usize) -> bool {
+        T::CACHES[index].is_invariant()
+    }
+
+    fn cache_kind(&self, index: usize) -> Kind {
+        T::CACHES[index].kind()
+    }
+
+    fn cache_fields(&self, index: usize) -> Option<FieldMask> {
+        T::CACHES[index].fields()
+    }
+
+    fn cache_count(&self) -> usize {
+        T::CACHES.len()
+    }
+
+    fn field_names(&self) -> &'static [&'static str] {
+        T::FIELDS
     }
 
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
@@ -99,9 +120,10 @@ impl<T: Object> TypeOps for OpsOf<T> {
         obj: &mut (dyn Any + Send + Sync),
         object: ObjectId,
         written: FieldMask,
+        tally: Tally<'_>,
     ) -> Result<bool, Result<Error, Box<dyn Any + Send>>> {
         stored_mut::<T>(obj)
-            .recheck_own::<()>(written)
+            .recheck_own::<()>(written, tally)
             .map_err(|failed| failed.into_error::<T>(object))
     }
 

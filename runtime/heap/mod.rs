@@ -9,6 +9,10 @@ use crate::decl::field::Field;
 use crate::decl::object::{Aliasable, Object};
 use crate::decl::ops::into_stored;
 use crate::decl::stored::Stored;
+use crate::diag::dot::Dot;
+use crate::diag::stats::Counter;
+#[cfg(feature = "stats")]
+use crate::diag::stats::Stats;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
@@ -72,6 +76,49 @@ impl Heap {
                 g.readers.len() + g.nodes.iter().map(|n| n.dependents.len()).sum::<usize>()
             })
             .sum()
+    }
+
+    /// What the heap did since it was made: hits, computations, invalidations, invariant
+    /// checks, rollbacks and writes by the path that settled them (see [`Stats`] for each
+    /// counter, and [`Stats::since`] for what one operation did). Needs the `stats`
+    /// feature; without it nothing is counted, and counting costs nothing.
+    ///
+    /// ```
+    /// # use steadfast::{capsule, cached, Heap};
+    /// # #[capsule] struct Point { x: f64 }
+    /// # #[cached] impl Point {}
+    /// let mut heap = Heap::new();
+    /// let p = heap.capsule(Point { x: 1.0 })?;
+    /// let before = heap.stats();
+    /// Point::set_x(&mut heap, &p, 2.0)?;
+    /// let d = heap.stats().since(&before);
+    /// assert_eq!((d.own_writes, d.barriers), (1, 0));
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    #[cfg(feature = "stats")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
+    pub fn stats(&self) -> Stats {
+        self.core.stats.snapshot()
+    }
+
+    /// Draws the dependency graph in Graphviz's DOT language: each object a cluster
+    /// labelled with its id, type and tag; its fields as grey boxes; its caches as
+    /// ellipses (invariants as octagons) labelled with their kind and state, coloured
+    /// green when valid, yellow when to check, red when invalid; an edge for each read a
+    /// cache's last computation made (of its own fields, another object's fields, or
+    /// another cache). Objects appear in the order of their ids, so that a heap built by
+    /// the same operations draws the same bytes in every run. Render it with Graphviz
+    /// (`dot -Tsvg heap.dot > heap.svg`).
+    ///
+    /// `dot` says what to draw: [`Dot::all`], or [`Dot::around`] one object; a drawing
+    /// that would hold more objects than [`Dot::limit`] is refused, not cut.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] over the limit (nothing written); for [`Dot::around`] a removed
+    /// or foreign handle ([`Error::Removed`], [`Error::ForeignHandle`]); [`Error::Write`]
+    /// if `out` fails.
+    pub fn write_dot(&self, out: &mut impl fmt::Write, dot: &Dot) -> Result<(), Error> {
+        self.core.write_dot(out, dot)
     }
 
     /// Creates a mutable object. Its `now` and `eager` caches are computed first; if an
@@ -173,6 +220,7 @@ impl Heap {
                 }),
             };
             if let Some(v) = stored.and_then(|s| (cache.cell)(&s.cells).get()) {
+                self.core.stats.hit();
                 return Ok(v);
             }
         }
@@ -490,15 +538,18 @@ impl Heap {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         Tx::begin(&mut self.core);
+        self.core.stats.tally().add(Counter::Transactions, 1);
         let mut tx = Transaction { heap: self };
         match panic::catch_unwind(AssertUnwindSafe(|| f(&mut tx))) {
             Ok(Ok(out)) => tx.step().commit().map(|()| out).map_err(E::from),
             Ok(Err(error)) => {
                 tx.step().roll_back();
+                self.core.stats.tally().add(Counter::Rollbacks, 1);
                 Err(error)
             }
             Err(payload) => {
                 tx.step().roll_back();
+                self.core.stats.tally().add(Counter::Rollbacks, 1);
                 panic::resume_unwind(payload)
             }
         }

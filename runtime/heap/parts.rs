@@ -7,6 +7,7 @@ use crate::track::graph::Node;
 use crate::barrier::journal::Barrier;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
+use crate::diag::stats::{Counters, Tally};
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
@@ -47,6 +48,8 @@ pub struct Core {
     pub(crate) barrier: Barrier,
     /// The classes of structurally equal immutable objects.
     pub(crate) classes: Classes,
+    /// What the heap did (nothing without the `stats` feature).
+    pub(crate) stats: Counters,
 }
 
 /// One object with its caches and tracking data.
@@ -164,6 +167,16 @@ pub(crate) trait TypeOps: Send + Sync {
     /// [`Object::STABLE_NAME`], or the type's name where it has none.
     fn stable_name(&self) -> &'static str;
     fn cache_name(&self, index: usize) -> &'static str;
+    /// [`AnyCache::is_invariant`](crate::AnyCache::is_invariant) of the cache at `index`.
+    fn is_invariant(&self, index: usize) -> bool;
+    /// [`AnyCache::kind`](crate::AnyCache::kind) of the cache at `index`.
+    fn cache_kind(&self, index: usize) -> crate::Kind;
+    /// The fields the cache at `index` reads, if it reads only its own object's.
+    fn cache_fields(&self, index: usize) -> Option<FieldMask>;
+    /// How many caches the type has.
+    fn cache_count(&self) -> usize;
+    /// [`Object::FIELDS`](crate::Object::FIELDS).
+    fn field_names(&self) -> &'static [&'static str];
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
     fn cell_mut<'a>(
         &self,
@@ -188,6 +201,7 @@ pub(crate) trait TypeOps: Send + Sync {
         obj: &mut (dyn Any + Send + Sync),
         object: ObjectId,
         written: FieldMask,
+        tally: Tally<'_>,
     ) -> Result<bool, Result<Error, Box<dyn Any + Send>>>;
     /// [`Stored::end_own`](crate::decl::stored::Stored::end_own).
     fn end_own(&self, obj: &mut (dyn Any + Send + Sync), written: FieldMask, commit: bool);
@@ -255,6 +269,7 @@ impl Core {
             claims: Claims::default(),
             barrier: Barrier::default(),
             classes: Classes::default(),
+            stats: Counters::new(),
         }
     }
 }

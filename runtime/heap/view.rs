@@ -9,6 +9,7 @@ use crate::decl::cache::Cache;
 use crate::decl::field::Field;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
+use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::heap::handle::{Handle, Mutable};
 use crate::heap::parts::Core;
@@ -88,7 +89,10 @@ impl<'h, T: Object> View<'h, T> {
         let cell = (cache.cell)(&self.shared.cells);
         let hit = if self.imm { cell.peek() } else { cell.get() };
         match hit {
-            Some(v) => Ok(v),
+            Some(v) => {
+                self.heap.stats.hit();
+                Ok(v)
+            }
             None => self.heap.cache_miss(self.id, cache),
         }
     }
@@ -209,10 +213,13 @@ impl<'h, T: Object> ViewMut<'h, T> {
             .rw(&*self.handle.link)
             .as_mut()
             .expect("a viewed object is live");
-        match stored.set_quiet(field, value) {
+        match stored.set_quiet(field, value, self.heap.stats.tally()) {
             Ok(old) => Ok(old),
             Err(Own::Loud(value)) => self.heap.set_through_barrier(self.handle, field, value),
-            Err(failed) => Err(raise(failed.into_error::<T>(self.handle.id))),
+            Err(failed) => {
+                self.heap.stats.tally().add(Counter::Rollbacks, 1);
+                Err(raise(failed.into_error::<T>(self.handle.id)))
+            }
         }
     }
 
@@ -223,7 +230,10 @@ impl<'h, T: Object> ViewMut<'h, T> {
     #[inline]
     pub fn cached<V: Send + Sync + 'static>(&self, cache: &Cache<T, V>) -> Result<&V, Error> {
         match (cache.cell)(&self.stored().cells).get() {
-            Some(v) => Ok(v),
+            Some(v) => {
+                self.heap.stats.hit();
+                Ok(v)
+            }
             None => self.heap.cache_miss(self.handle.id, cache),
         }
     }

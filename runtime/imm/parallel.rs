@@ -11,6 +11,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
+use crate::diag::stats::PoolTally;
 use crate::sync::{Condvar, Mutex};
 
 /// Where one eager computation stands.
@@ -49,13 +50,15 @@ struct State {
 pub(crate) struct Runs {
     state: Mutex<State>,
     changed: Condvar,
+    tally: PoolTally,
 }
 
 impl Runs {
-    pub(crate) fn new(runs: Vec<Run>) -> Self {
+    pub(crate) fn new(runs: Vec<Run>, tally: PoolTally) -> Self {
         Runs {
             state: Mutex::new(State { runs, target: None }),
             changed: Condvar::new(),
+            tally,
         }
     }
 
@@ -102,6 +105,7 @@ impl Runs {
     }
 
     fn finish(&self, index: usize, compute: impl FnOnce()) {
+        self.tally.ran();
         let outcome = match panic::catch_unwind(AssertUnwindSafe(compute)) {
             Ok(()) => Run::Done,
             Err(payload) => Run::Panicked(message(&*payload).into()),

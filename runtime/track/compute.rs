@@ -12,6 +12,7 @@ use crate::cell::ErasedCell;
 use crate::decl::cache::Cache;
 use crate::decl::field::FieldMask;
 use crate::decl::object::Object;
+use crate::diag::stats::Counter;
 use crate::error::{CacheName, Error};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey};
@@ -123,7 +124,10 @@ impl Core {
                     // published with nothing to record.
                     drop(graph);
                     return match slot.ops.compute_shared(self, &frame, id) {
-                        Some(_) => Ok(()),
+                        Some(fresh) => {
+                            Shared(self).computed(id, fresh);
+                            Ok(())
+                        }
                         None => Err(frame.cycle_error().expect("abandoned on a cycle")),
                     };
                 }
@@ -278,6 +282,7 @@ impl Core {
             }
             frame = f.parent;
         }
+        self.stats.shared(Counter::Cycles);
         chain.reverse();
         if chain.first() != Some(&path[0]) {
             chain.splice(0..0, path.iter().rev().copied());
@@ -316,11 +321,13 @@ impl Core {
         let (slot, key) = self.typed_slot::<T>(id)?;
         let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
         if let Some(v) = cell.get() {
+            self.stats.hit();
             return Ok(v);
         }
         let (slot, key) = self.shared_by(slot, key);
         let cell = (cache.cell)(&self.stored_in::<T>(slot)?.cells);
         if let Some(v) = cell.get() {
+            self.stats.hit();
             return Ok(v);
         }
         let id = CellId {
@@ -352,6 +359,37 @@ pub(crate) trait Way {
     fn revalidate(&mut self, id: CellId) -> bool;
     fn node<R>(&mut self, id: CellId, f: impl FnOnce(&mut Node) -> R) -> R;
     fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R;
+    /// Counts one event (nothing without the `stats` feature).
+    fn count(&mut self, counter: Counter);
+
+    /// Counts a computation of `id` that gave `fresh`: through `&Heap` a compute (a read
+    /// missed), under `&mut Heap` a recompute (a write brings the cell up to date).
+    #[inline(always)]
+    fn computed(&mut self, id: CellId, fresh: Fresh) {
+        #[cfg(feature = "stats")]
+        {
+            let invariant = self.core().slots[id.key]
+                .ops
+                .is_invariant(id.index as usize);
+            self.count(if Self::BY_WRITE {
+                Counter::Recomputes
+            } else {
+                Counter::Computes
+            });
+            if invariant {
+                self.count(Counter::InvariantChecks);
+                if fresh.failed {
+                    self.count(Counter::InvariantFailures);
+                }
+            }
+        }
+        #[cfg(not(feature = "stats"))]
+        let _ = (id, fresh);
+    }
+
+    /// Computations this way are a write's (the barrier's), not a read's.
+    #[cfg_attr(not(feature = "stats"), allow(dead_code))]
+    const BY_WRITE: bool;
 }
 
 /// The compute protocol through `&Heap`.
@@ -383,6 +421,12 @@ impl Way for Shared<'_> {
     fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
         f(&mut self.0.barrier.journal.lock())
     }
+
+    fn count(&mut self, counter: Counter) {
+        self.0.stats.shared(counter);
+    }
+
+    const BY_WRITE: bool = false;
 }
 
 impl Way for Exclusive<'_> {
@@ -410,6 +454,12 @@ impl Way for Exclusive<'_> {
     fn journal<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
         f(self.0.barrier.journal.get_mut())
     }
+
+    fn count(&mut self, counter: Counter) {
+        self.0.stats.tally().add(counter, 1);
+    }
+
+    const BY_WRITE: bool = true;
 }
 
 /// The compute protocol, one for reads through `&Heap` and for the barrier, once the cell
@@ -448,9 +498,11 @@ pub(crate) fn bring_up_to_date<W: Way>(
     match result {
         Ok(Ok(None)) => {
             way.node(id, |node| node.revalidated(rev));
+            way.count(Counter::Revalidated);
             Ok(None)
         }
         Ok(Ok(Some(fresh))) => {
+            way.computed(id, fresh);
             let (journaled, (reads, old)) = way.node(id, |node| {
                 (node.journaled, node.record(frame.take_reads(), fresh, rev))
             });

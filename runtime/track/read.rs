@@ -102,7 +102,10 @@ impl<'a, T: Object> Ctx<'a, T> {
         let mut cell = (cache.cell)(&self.heap.stored_in::<U>(slot)?.cells);
         let (mut slot, mut id) = (slot, id);
         let value = match cell.get() {
-            Some(v) => v,
+            Some(v) => {
+                self.heap.stats.hit();
+                v
+            }
             None => {
                 // Equal immutable objects share their caches (and this edge).
                 let (rep, key) = self.heap.shared_by(slot, key);

@@ -1,0 +1,5 @@
+//! Diagnostics: what the runtime did (counters, behind the `stats` feature) and the
+//! dependency graph as it stands (the DOT export, always there).
+
+pub(crate) mod dot;
+pub(crate) mod stats;
