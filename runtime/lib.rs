@@ -123,6 +123,7 @@ pub use decl::cache::Cache;
 pub use decl::field::{Field, FieldMask};
 pub use decl::object::{Aliasable, AnyCache, CellAt, CellSet, Kind, Object};
 pub use diag::dot::Dot;
+pub use diag::explain::{Cause, CellState, Explain, Hop, Input};
 #[cfg(feature = "stats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
 pub use diag::stats::Stats;

@@ -67,12 +67,7 @@ fn main() {
             let (n, rounds) = (arg(2, 1_000), arg(3, 1_000));
             let source = heap.mutable(Source { v: 0 }).unwrap();
             let readers: Vec<_> = (0..n)
-                .map(|_| {
-                    heap.mutable(Reader {
-                        of: source.clone(),
-                    })
-                    .unwrap()
-                })
+                .map(|_| heap.mutable(Reader { of: source.clone() }).unwrap())
                 .collect();
             for r in &readers {
                 Reader::seen(&heap, r).unwrap();

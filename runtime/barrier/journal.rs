@@ -2,6 +2,7 @@
 //! record per cell it changed.
 
 use crate::decl::field::FieldMask;
+use crate::diag::cause::{Marked, Why};
 use crate::key::{CellId, ObjectKey};
 use crate::sync::Mutex;
 use crate::track::graph::{Dep, Node, State};
@@ -27,6 +28,8 @@ pub(crate) struct Saved {
     /// Where [`Journal::replaced`] keeps the reads of the computation a recomputation
     /// replaced, if one did ([`Saved::NO_READS`] else).
     pub(crate) reads: u32,
+    /// The node's last invalidation before the barrier (with the `explain` feature).
+    pub(crate) marked: Marked,
 }
 
 impl Saved {
@@ -80,6 +83,7 @@ impl Node {
                 changed_at: self.changed_at,
                 verified_at: self.verified_at,
                 reads: Saved::NO_READS,
+                marked: self.marked,
             },
         ));
         true
@@ -221,7 +225,7 @@ pub(crate) struct Barrier {
     pub(crate) urgent: usize,
     /// The barrier's list of cells left to mark, empty between barriers (kept for its
     /// allocation).
-    pub(crate) work: Vec<(CellId, State)>,
+    pub(crate) work: Vec<(CellId, State, Why)>,
 }
 
 impl Default for Barrier {

@@ -17,6 +17,7 @@ use crate::decl::field::Ones;
 use crate::decl::object::Object;
 use crate::decl::stored::Link;
 use crate::decl::stored::Stored;
+use crate::diag::cause::{OpKind, Why};
 use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::heap::handle::Writable;
@@ -52,11 +53,15 @@ impl Core {
         field: &Field<T, F>,
         mut value: F,
     ) -> Result<F, Error> {
+        self.clock.begin(OpKind::Set);
         // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {
                 match stored.set_quiet(field, value, self.stats.tally()) {
-                    Ok(old) => return Ok(old),
+                    Ok(old) => {
+                        self.wrote(handle.id.key, field.mask(), T::FIELDS.len());
+                        return Ok(old);
+                    }
                     Err(Own::Loud(loud)) => value = loud,
                     Err(failed) => {
                         self.stats.tally().add(Counter::Rollbacks, 1);
@@ -80,7 +85,10 @@ impl Core {
             (mem::replace(field.get_mut(v), value), field.mask())
         });
         match self.finish_write(key, written, quiet) {
-            Ok(()) => Ok(old),
+            Ok(()) => {
+                self.wrote(key, field.mask(), T::FIELDS.len());
+                Ok(old)
+            }
             Err(error) => {
                 self.stats.tally().add(Counter::Rollbacks, 1);
                 *field.get_mut(self.value_mut::<T>(key)) = old;
@@ -123,6 +131,8 @@ impl Core {
         whole: bool,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
+        self.clock
+            .begin(if whole { OpKind::Box } else { OpKind::Write });
         // The heap first: `qcell` panics on another heap's storage.
         if id.heap == self.id {
             if let Some(stored) = self.owner.rw(link).as_mut().filter(|s| s.own_path()) {
@@ -192,7 +202,10 @@ impl Core {
         settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
     ) -> Result<R, Error> {
         match (w.out, settled) {
-            (Ok(out), Ok(())) => Ok(out),
+            (Ok(out), Ok(())) => {
+                self.wrote(key, w.written, T::FIELDS.len());
+                Ok(out)
+            }
             (out, settled) => Err(self.undo::<T>(key, w.saved, w.lost, out.err(), settled)),
         }
     }
@@ -267,6 +280,21 @@ impl Core {
             value.restore(s);
         }
         None
+    }
+
+    /// Records that the running operation wrote `fields` of the object at `key` and
+    /// committed (with the `explain` feature; nothing without).
+    #[inline(always)]
+    pub(crate) fn wrote(&mut self, key: ObjectKey, fields: FieldMask, count: usize) {
+        #[cfg(feature = "explain")]
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.graph
+                .get_mut()
+                .writes
+                .record(fields, count, &self.clock);
+        }
+        #[cfg(not(feature = "explain"))]
+        let _ = (key, fields, count);
     }
 
     /// The key of a live object of type `T` that may be written.
@@ -428,6 +456,9 @@ impl Core {
                 tally.add(Counter::MarkedDirty, 1);
             }
             node.state = State::Dirty;
+            node.marked = self
+                .clock
+                .mark(Why::fields(key, node.reads.intersection(written)));
         }
         if touched {
             self.rev = rev;

@@ -2,6 +2,7 @@
 //! refused if an invariant fails without them.
 
 use crate::barrier::operate::raise;
+use crate::diag::cause::Why;
 use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::track::graph::State;
@@ -103,14 +104,14 @@ impl Core {
                 .readers
                 .keys()
                 .filter(others)
-                .map(|&c| (c, State::Dirty)),
+                .map(|&c| (c, State::Dirty, Why::removed(key))),
         );
         for node in &graph.nodes {
             work.extend(
                 node.dependents
                     .iter()
                     .filter(others)
-                    .map(|&c| (c, State::Dirty)),
+                    .map(|&c| (c, State::Dirty, Why::removed(key))),
             );
         }
         self.mark(work);

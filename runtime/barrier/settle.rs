@@ -9,6 +9,7 @@ use crate::track::compute::Stop;
 use crate::barrier::journal::Journal;
 use crate::barrier::journal::Saved;
 use crate::decl::field::FieldMask;
+use crate::diag::cause::{Clock, Why};
 use crate::diag::stats::{Counter, Tally};
 use crate::error::Error;
 use crate::heap::parts::Core;
@@ -62,13 +63,14 @@ impl Core {
             journal: &mut self.barrier.journal.get_mut().records,
             work: &mut work,
             tally: self.stats.tally(),
+            clock: &self.clock,
         };
         marking.work.extend(
             graph
                 .readers
                 .iter()
                 .filter(|(_, m)| m.intersects(written))
-                .map(|(&c, _)| (c, State::Dirty)),
+                .map(|(&c, &m)| (c, State::Dirty, Why::fields(key, m.intersection(written)))),
         );
         for (i, node) in graph.nodes.iter_mut().enumerate() {
             if node.reads.intersects(written) {
@@ -83,14 +85,15 @@ impl Core {
                 } else {
                     raise_cell::<false, _>
                 };
-                self.barrier.urgent += raise(id, node, invalidate, State::Dirty, &mut marking);
+                let why = Why::fields(key, node.reads.intersection(written));
+                self.barrier.urgent += raise(id, node, invalidate, State::Dirty, why, &mut marking);
             }
         }
         self.mark(work);
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
-    pub(crate) fn mark(&mut self, work: Vec<(CellId, State)>) {
+    pub(crate) fn mark(&mut self, work: Vec<(CellId, State, Why)>) {
         // Marking with the barrier open happens only in a transaction.
         if self.barrier.in_barrier {
             self.mark_with::<true>(work)
@@ -99,14 +102,15 @@ impl Core {
         }
     }
 
-    fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State)>) {
+    fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State, Why)>) {
         let mut marking = Marking {
             epoch: self.barrier.epoch,
             journal: &mut self.barrier.journal.get_mut().records,
             work: &mut work,
             tally: self.stats.tally(),
+            clock: &self.clock,
         };
-        while let Some((id, level)) = marking.work.pop() {
+        while let Some((id, level, why)) = marking.work.pop() {
             // A removed object's cells go with it.
             let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
                 continue;
@@ -115,7 +119,8 @@ impl Core {
             let (ops, obj) = (slot.ops, &mut slot.obj);
             let invalidate =
                 |again, keep| obj.invalidate(&mut self.owner, ops, id.index as usize, again, keep);
-            self.barrier.urgent += raise_cell::<OPEN, _>(id, node, invalidate, level, &mut marking);
+            self.barrier.urgent +=
+                raise_cell::<OPEN, _>(id, node, invalidate, level, why, &mut marking);
         }
         // Kept, empty, for the next barrier: a write that reaches many cells would
         // otherwise allocate its work list each time.
@@ -277,6 +282,7 @@ impl Core {
             node.state = saved.state;
             node.failed = false;
             node.uncut = false;
+            node.marked = saved.marked;
             node.changed_at = saved.changed_at;
             node.verified_at = saved.verified_at;
             let cell = slot
@@ -313,8 +319,9 @@ impl Core {
 struct Marking<'a> {
     epoch: u64,
     journal: &'a mut Vec<(CellId, Saved)>,
-    work: &'a mut Vec<(CellId, State)>,
+    work: &'a mut Vec<(CellId, State, Why)>,
     tally: Tally<'a>,
+    clock: &'a Clock,
 }
 
 /// Raises one cell to at least `level`, journaling it before its first change and queuing
@@ -329,6 +336,7 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     node: &mut Node,
     invalidate: I,
     level: State,
+    why: Why,
     m: &mut Marking<'_>,
 ) -> usize {
     if node.state >= level {
@@ -337,7 +345,8 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     let prev = node.state;
     if OPEN && prev == State::Clean && node.journaled.0 == m.epoch {
         m.tally.add(Counter::MarkedDirty, 1);
-        return raise_again(node, invalidate, m.work);
+        node.marked = m.clock.mark(why);
+        return raise_again(id, node, invalidate, m.work);
     }
     // A clean node's cell may be invalid already (the object's own path settles cells
     // without visiting nodes): then a rollback must leave it invalid.
@@ -365,6 +374,7 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
         true => State::Dirty,
         false => level,
     };
+    node.marked = m.clock.mark(why);
     m.tally.add(
         match node.state {
             State::Check => Counter::MarkedCheck,
@@ -373,8 +383,11 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
         1,
     );
     if prev == State::Clean {
-        m.work
-            .extend(node.dependents.iter().map(|&c| (c, State::Check)));
+        m.work.extend(
+            node.dependents
+                .iter()
+                .map(|&c| (c, State::Check, Why::cell(id))),
+        );
     }
     urgent
 }
@@ -386,14 +399,19 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
 #[cold]
 #[inline(never)]
 fn raise_again(
+    id: CellId,
     node: &mut Node,
     invalidate: impl FnOnce(bool, bool) -> Option<bool>,
-    work: &mut Vec<(CellId, State)>,
+    work: &mut Vec<(CellId, State, Why)>,
 ) -> usize {
     invalidate(true, true);
     node.uncut = true;
     node.state = State::Dirty;
-    work.extend(node.dependents.iter().map(|&c| (c, State::Check)));
+    work.extend(
+        node.dependents
+            .iter()
+            .map(|&c| (c, State::Check, Why::cell(id))),
+    );
     // Journaled already: the transaction's end settles it if it is eager.
     0
 }

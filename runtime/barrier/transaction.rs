@@ -11,6 +11,7 @@ use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
 use crate::decl::stored::{Link, Stored};
+use crate::diag::cause::{OpKind, Why};
 use crate::diag::stats::{Counter, Tally};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
@@ -131,6 +132,7 @@ impl Tx<'_> {
         // (see `Core::refresh`), and commit forgets the stale values they keep.
         heap.barrier.in_barrier = true;
         heap.barrier.settled = true;
+        heap.clock.begin(OpKind::Transaction);
     }
 
     /// A setter inside the transaction: saves the field before its first write in the
@@ -217,7 +219,7 @@ impl Tx<'_> {
         // through a handle that holds its storage then misses and finds it removed.
         self.heap.materialize(key);
         let cells = self.heap.slots[key].graph.get_mut().nodes.len() as u32;
-        let own = (0..cells).map(|index| (CellId { key, index }, State::Dirty));
+        let own = (0..cells).map(|index| (CellId { key, index }, State::Dirty, Why::removed(key)));
         let mut work = std::mem::take(&mut self.heap.barrier.work);
         work.extend(own);
         self.heap.mark(work);
@@ -392,6 +394,12 @@ impl Tx<'_> {
                             let slot = heap.take_slot(key);
                             drop(slot.ops.unwrap_value(slot.obj, &mut heap.owner));
                         }
+                    }
+                }
+                for &(key, kept) in &self.log.kept {
+                    if !kept.created && !kept.removed {
+                        let count = heap.slots.get(key).map_or(0, |s| s.ops.field_names().len());
+                        heap.wrote(key, kept.saved, count);
                     }
                 }
                 self.log.created_imm.retain(|&k| heap.slots.contains_key(k));

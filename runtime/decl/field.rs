@@ -29,6 +29,13 @@ impl FieldMask {
         FieldMask(self.0 | other.0)
     }
 
+    /// The fields in both sets.
+    #[must_use]
+    #[inline]
+    pub const fn intersection(self, other: FieldMask) -> FieldMask {
+        FieldMask(self.0 & other.0)
+    }
+
     /// Whether the sets share a field.
     #[inline]
     pub const fn intersects(self, other: FieldMask) -> bool {

@@ -1,5 +1,7 @@
 //! Diagnostics: what the runtime did (counters, behind the `stats` feature) and the
 //! dependency graph as it stands (the DOT export, always there).
 
+pub(crate) mod cause;
 pub(crate) mod dot;
+pub(crate) mod explain;
 pub(crate) mod stats;

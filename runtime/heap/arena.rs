@@ -141,7 +141,7 @@ impl Core {
         };
         let graph = Graph {
             nodes,
-            readers: Default::default(),
+            ..Graph::default()
         };
         let link: Arc<Link<T>> = Arc::new(QCell::new(&self.owner, Some(Stored::new(value, tag))));
         let key = self.slots.insert(Slot {

@@ -9,7 +9,9 @@ use crate::decl::field::Field;
 use crate::decl::object::{Aliasable, Object};
 use crate::decl::ops::into_stored;
 use crate::decl::stored::Stored;
+use crate::diag::cause::OpKind;
 use crate::diag::dot::Dot;
+use crate::diag::explain::Explain;
 use crate::diag::stats::Counter;
 #[cfg(feature = "stats")]
 use crate::diag::stats::Stats;
@@ -99,6 +101,24 @@ impl Heap {
     #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
     pub fn stats(&self) -> Stats {
         self.core.stats.snapshot()
+    }
+
+    /// Says why a cache is in the state it is in: valid, to check or invalid; what its last
+    /// computation read and which caches read it (always); and, with the `explain`
+    /// feature, the chain of causes of its last invalidation — which operation, which
+    /// object and field or cache, one hop per cache it went through (see [`Explain`]).
+    /// An operation that was rolled back is never a cause.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another
+    /// heap's.
+    pub fn explain<T: Object, V>(
+        &self,
+        handle: &impl Handle<T>,
+        cache: &Cache<T, V>,
+    ) -> Result<Explain, Error> {
+        self.core.typed_slot::<T>(handle.id())?;
+        self.core.explain(handle.id(), cache.index())
     }
 
     /// Draws the dependency graph in Graphviz's DOT language: each object a cluster
@@ -247,6 +267,7 @@ impl Heap {
                 holders: slot.imm_refs as usize,
             });
         }
+        self.core.clock.begin(OpKind::Remove);
         self.core.remove_key(key)?;
         let slot = self.core.take_slot(key);
         Ok(into_stored::<T>(slot.obj, &mut self.core.owner).value)
@@ -409,6 +430,7 @@ impl Heap {
     /// root; [`Error::Invariant`] if an invariant that read one of them fails without it
     /// (nothing is removed); the handle's own errors.
     pub fn remove_graph<T: Object>(&mut self, root: &Imm<T>) -> Result<usize, Error> {
+        self.core.clock.begin(OpKind::Remove);
         self.core.remove_graph(root)
     }
 

@@ -7,6 +7,7 @@ use crate::track::graph::Node;
 use crate::barrier::journal::Barrier;
 use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
+use crate::diag::cause::Clock;
 use crate::diag::stats::{Counters, Tally};
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
@@ -50,6 +51,9 @@ pub struct Core {
     pub(crate) classes: Classes,
     /// What the heap did (nothing without the `stats` feature).
     pub(crate) stats: Counters,
+    /// The running operation, named in the causes marks record (nothing without the
+    /// `explain` feature).
+    pub(crate) clock: Clock,
 }
 
 /// One object with its caches and tracking data.
@@ -270,6 +274,7 @@ impl Core {
             barrier: Barrier::default(),
             classes: Classes::default(),
             stats: Counters::new(),
+            clock: Clock::default(),
         }
     }
 }

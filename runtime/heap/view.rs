@@ -9,6 +9,7 @@ use crate::decl::cache::Cache;
 use crate::decl::field::Field;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
+use crate::diag::cause::OpKind;
 use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::heap::handle::{Handle, Mutable};
@@ -207,6 +208,7 @@ impl<'h, T: Object> ViewMut<'h, T> {
     /// As [`Heap::set`](crate::Heap::set).
     #[inline(always)]
     pub fn replace<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
+        self.heap.clock.begin(OpKind::Set);
         let stored = self
             .heap
             .owner
@@ -214,7 +216,11 @@ impl<'h, T: Object> ViewMut<'h, T> {
             .as_mut()
             .expect("a viewed object is live");
         match stored.set_quiet(field, value, self.heap.stats.tally()) {
-            Ok(old) => Ok(old),
+            Ok(old) => {
+                self.heap
+                    .wrote(self.handle.id.key, field.mask(), T::FIELDS.len());
+                Ok(old)
+            }
             Err(Own::Loud(value)) => self.heap.set_through_barrier(self.handle, field, value),
             Err(failed) => {
                 self.heap.stats.tally().add(Counter::Rollbacks, 1);

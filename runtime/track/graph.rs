@@ -3,6 +3,7 @@
 
 use crate::cell::Fresh;
 use crate::decl::field::FieldMask;
+use crate::diag::cause::{Marked, Writes};
 use crate::key::{CellId, ObjectKey};
 use indexmap::IndexMap;
 use indexmap::IndexSet;
@@ -56,6 +57,8 @@ pub(crate) struct Node {
     /// index in its journal. A record of an earlier epoch is void, so committing a barrier
     /// does not need to visit the nodes it journaled.
     pub(crate) journaled: (u64, u32),
+    /// Why it was last invalidated (with the `explain` feature).
+    pub(crate) marked: Marked,
 }
 
 impl Node {
@@ -76,6 +79,7 @@ impl Node {
             changed_at: 0,
             verified_at: 0,
             journaled: (0, 0),
+            marked: Marked::default(),
         }
     }
 
@@ -224,6 +228,9 @@ pub(crate) struct Graph {
     pub(crate) nodes: Vec<Node>,
     /// Cells of other objects that read this object's fields, with the fields they read.
     pub(crate) readers: Readers,
+    /// The last committed operation that wrote each field (with the `explain` feature).
+    #[cfg_attr(not(feature = "explain"), allow(dead_code))]
+    pub(crate) writes: Writes,
 }
 
 impl Graph {
