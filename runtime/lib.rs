@@ -127,6 +127,7 @@ pub use diag::explain::{Cause, CellState, Explain, Hop, Input};
 #[cfg(feature = "stats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
 pub use diag::stats::Stats;
+pub use diag::watch::{ChangeKind, Watch};
 pub use error::{CacheName, Error};
 pub use heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 pub use heap::Heap;

@@ -96,7 +96,7 @@ fn a_valid_cache_is_valid_and_lists_what_it_reads_and_what_reads_it() {
     assert_eq!(why.read_by[0].cache, "quadrupled");
     let why = heap.explain(&w, &Watcher::QUADRUPLED).unwrap();
     assert!(
-        matches!(&why.reads[..], [Input::Field { field: "of", .. }, Input::Cache(name)] if name.cache == "doubled"),
+        matches!(&why.reads[..], [Input::Field { field: "of", .. }, Input::Cached(name)] if name.cache == "doubled"),
         "{why}"
     );
     let shown = why.to_string();

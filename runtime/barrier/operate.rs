@@ -357,7 +357,7 @@ impl Core {
         let unread = graph
             .nodes
             .iter()
-            .all(|n| n.dependents.is_empty() || !n.reads.intersects(written))
+            .all(|n| (n.dependents.is_empty() && !n.watched) || !n.reads.intersects(written))
             && graph.readers.values().all(|m| !m.intersects(written));
         if unread {
             let kept = loud.get() & (!written.0 | base);
@@ -366,7 +366,8 @@ impl Core {
         let local = |(i, n): (usize, &Node)| {
             !n.reads.intersects(written)
                 || if n.eager {
-                    n.state == State::Clean
+                    !n.watched
+                        && n.state == State::Clean
                         && n.dependents.is_empty()
                         && i < 64
                         && T::CACHES[i].detached()

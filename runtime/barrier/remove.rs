@@ -37,6 +37,7 @@ impl Core {
 
     /// Drops every back edge that the computations of `key`'s cells left on other objects.
     pub(crate) fn discard(&mut self, key: ObjectKey) {
+        self.unwatch_removed(key);
         let deps: Vec<(CellId, Vec<crate::track::graph::Dep>)> = self.slots[key]
             .graph
             .get_mut()

@@ -154,15 +154,27 @@ impl Core {
                 let Some(slot) = self.slots.get_mut(id.key).filter(|s| !s.gone) else {
                     continue;
                 };
-                if slot.graph.get_mut().nodes[id.index as usize].eager {
+                let node = &slot.graph.get_mut().nodes[id.index as usize];
+                // A watched cache that is not `now` or `eager` itself is settled as one
+                // read since computed is, its failure left to its reads.
+                let strict = node.eager
+                    && (!node.watched || slot.ops.cache_kind(id.index as usize).is_eager());
+                if strict {
                     if self.settle(id)? {
                         return Err(Failure::Invariant(id));
                     }
-                } else if was_hot && speculate {
+                } else if (was_hot || node.watched) && speculate {
                     // Speculative: a failure here is the lazy cache's, reported when it is
                     // read. After one, the rest are left to their reads: a failure is
                     // typically a cycle, which every cell on it would walk again.
+                    let watched = node.watched;
                     speculate = self.settle(id).is_ok();
+                    if watched && !speculate {
+                        // Its value is whatever its next read reports: news.
+                        self.watched_changed(id);
+                    }
+                } else if node.watched {
+                    self.watched_changed(id);
                 }
             }
             Ok(())
@@ -196,6 +208,10 @@ impl Core {
             let obj = slot.obj.get_mut(&mut self.owner);
             if let Some((reads, result)) = ops.compute_fields(obj, index, self.barrier.in_barrier) {
                 let node = &mut slot.graph.get_mut().nodes[index];
+                if node.watched && result.as_ref().is_ok_and(|f| f.changed) {
+                    self.watched_changed(id);
+                }
+                let node = &mut self.slots[id.key].graph.get_mut().nodes[index];
                 let mut tally = self.stats.tally();
                 tally.recomputed(
                     || ops.is_invariant(index),
@@ -213,6 +229,7 @@ impl Core {
         }
         let node = &mut slot.graph.get_mut().nodes[index];
         let check = node.check();
+        let watched = node.watched;
         node.computing = true;
         self.claims.owned_tasks += 1;
         let frame = Frame::new(self.claims.owned_tasks | 1 << 63, id, None);
@@ -220,7 +237,12 @@ impl Core {
         self.slots[id.key].graph.get_mut().nodes[index].computing = false;
         match result {
             Ok(None) => Ok(false),
-            Ok(Some(fresh)) => Ok(fresh.failed),
+            Ok(Some(fresh)) => {
+                if watched && fresh.changed {
+                    self.watched_changed(id);
+                }
+                Ok(fresh.failed)
+            }
             Err(Stop::Error(error)) => Err(Failure::Error(error)),
             Err(Stop::Panic(payload)) => Err(Failure::Panic(payload)),
         }
@@ -267,12 +289,14 @@ impl Core {
         }
         journal.clear();
         self.barrier.epoch += 1;
+        self.commit_changes();
     }
 
     /// The barrier failed: every journaled cell gets back its value, state and reads.
     pub(crate) fn roll_back(&mut self) {
         self.barrier.urgent = 0;
         self.barrier.settled = false;
+        self.drop_changes();
         let mut journal = mem::take(self.barrier.journal.get_mut());
         for (id, saved) in journal.records.drain(..).rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {

@@ -110,10 +110,10 @@ pub enum Input {
         field: &'static str,
     },
     /// A cached value.
-    Cache(CacheName),
+    Cached(CacheName),
     /// An object's existence only (a read of a cache of an equal immutable object: only
     /// its removal changes the result).
-    Object {
+    Existence {
         /// The object.
         object: ObjectId,
         /// Its type.
@@ -129,8 +129,8 @@ impl fmt::Display for Input {
                 type_name,
                 field,
             } => write!(f, "{}::{field} of {object}", crate::error::short(type_name)),
-            Input::Cache(name) => write!(f, "{name}"),
-            Input::Object { object, type_name } => {
+            Input::Cached(name) => write!(f, "{name}"),
+            Input::Existence { object, type_name } => {
                 write!(f, "{object} ({})", crate::error::short(type_name))
             }
         }
@@ -256,7 +256,7 @@ impl Core {
             drop(graph);
             for dep in deps {
                 match dep {
-                    Dep::Cell(c) => reads.push(Input::Cache(self.name_of(c))),
+                    Dep::Cell(c) => reads.push(Input::Cached(self.name_of(c))),
                     Dep::Fields(k) => self.read_of(k, cell, &mut reads),
                 }
             }
@@ -311,7 +311,7 @@ impl Core {
             .find(|(c, _)| **c == reader)
             .map(|(_, m)| *m);
         match mask {
-            Some(m) if m.is_empty() => out.push(Input::Object {
+            Some(m) if m.is_empty() => out.push(Input::Existence {
                 object: self.id_of(key),
                 type_name: slot.ops.type_name(),
             }),

@@ -4,4 +4,6 @@
 pub(crate) mod cause;
 pub(crate) mod dot;
 pub(crate) mod explain;
+pub(crate) mod feed;
 pub(crate) mod stats;
+pub(crate) mod watch;

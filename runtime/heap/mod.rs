@@ -15,6 +15,7 @@ use crate::diag::explain::Explain;
 use crate::diag::stats::Counter;
 #[cfg(feature = "stats")]
 use crate::diag::stats::Stats;
+use crate::diag::watch::{ChangeKind, Watch};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
@@ -119,6 +120,62 @@ impl Heap {
     ) -> Result<Explain, Error> {
         self.core.typed_slot::<T>(handle.id())?;
         self.core.explain(handle.id(), cache.index())
+    }
+
+    /// Watches a cache: from now on, every operation that invalidates it brings it up to
+    /// date, as it does a `now` cache (a failure to compute it vetoes nothing: it is
+    /// reported by its next read), and every committed operation that changes its value
+    /// leaves one entry in the change feed ([`take_changes`](Heap::take_changes)). A
+    /// recomputation that finds an equal value is no change (early cutoff), and a
+    /// rolled-back operation leaves nothing. The cache is computed now if it is not valid.
+    /// Watching a watched cache again returns the same [`Watch`].
+    ///
+    /// ```
+    /// use steadfast::{cached, mutable, ChangeKind, Heap};
+    ///
+    /// #[mutable]
+    /// struct Thermometer { celsius: i32 }
+    ///
+    /// #[cached]
+    /// impl Thermometer {
+    ///     #[cache(lazy_read)]
+    ///     fn freezing(celsius: &i32) -> bool { *celsius <= 0 }
+    /// }
+    ///
+    /// let mut heap = Heap::new();
+    /// let t = heap.mutable(Thermometer { celsius: 5 })?;
+    /// let w = heap.watch(&t, &Thermometer::FREEZING)?;
+    /// Thermometer::set_celsius(&mut heap, &t, 3)?; // still not freezing: no change
+    /// Thermometer::set_celsius(&mut heap, &t, -2)?;
+    /// assert_eq!(heap.take_changes(), vec![(w, ChangeKind::Changed)]);
+    /// assert!(heap.take_changes().is_empty());
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a removed object, [`Error::ForeignHandle`] for another
+    /// heap's; an error of the first computation ([`Error::Cycle`], say), with nothing
+    /// watched.
+    pub fn watch<T: Object, V>(
+        &mut self,
+        handle: &impl Handle<T>,
+        cache: &Cache<T, V>,
+    ) -> Result<Watch, Error> {
+        self.core.typed_slot::<T>(handle.id())?;
+        self.core.watch(handle.id(), cache.index())
+    }
+
+    /// Stops watching a cache; returns whether it was watched. Entries already in the feed
+    /// stay.
+    pub fn unwatch(&mut self, watch: &Watch) -> bool {
+        self.core.unwatch(watch)
+    }
+
+    /// Takes the change feed: one entry per committed operation that changed a watched
+    /// cache's value ([`ChangeKind::Changed`]), and one per watch ended by its object's
+    /// removal ([`ChangeKind::Removed`]), oldest first.
+    pub fn take_changes(&mut self) -> Vec<(Watch, ChangeKind)> {
+        self.core.take_changes()
     }
 
     /// Draws the dependency graph in Graphviz's DOT language: each object a cluster

@@ -9,6 +9,7 @@ use crate::cell::{ErasedCell, Fresh};
 use crate::decl::field::FieldMask;
 use crate::diag::cause::Clock;
 use crate::diag::stats::{Counters, Tally};
+use crate::diag::watch::Watches;
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
@@ -54,6 +55,8 @@ pub struct Core {
     /// The running operation, named in the causes marks record (nothing without the
     /// `explain` feature).
     pub(crate) clock: Clock,
+    /// Watched caches and the change feed.
+    pub(crate) watches: Watches,
 }
 
 /// One object with its caches and tracking data.
@@ -275,6 +278,7 @@ impl Core {
             classes: Classes::default(),
             stats: Counters::new(),
             clock: Clock::default(),
+            watches: Watches::default(),
         }
     }
 }

@@ -32,8 +32,13 @@ pub(crate) enum State {
 /// The tracking data of one cell.
 #[derive(Debug)]
 pub(crate) struct Node {
-    /// `now` or `eager`: brought up to date by every barrier that invalidates it.
+    /// `now` or `eager`, or watched: brought up to date by every barrier that
+    /// invalidates it.
     pub(crate) eager: bool,
+    /// Watched ([`Heap::watch`](crate::Heap::watch)): its changes go to the change feed,
+    /// and, if it is not `now` or `eager` itself, a failure to bring it up to date vetoes
+    /// nothing.
+    pub(crate) watched: bool,
     /// Reads its own object's fields only (the barrier computes it without a frame).
     pub(crate) fields_only: bool,
     /// The barrier is computing it (a read of it from that computation is a cycle).
@@ -68,6 +73,7 @@ impl Node {
     pub(crate) fn new(eager: bool, fields: Option<FieldMask>) -> Self {
         Node {
             eager,
+            watched: false,
             fields_only: fields.is_some(),
             computing: false,
             state: State::Dirty,
