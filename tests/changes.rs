@@ -219,7 +219,7 @@ fn a_watched_cache_that_fails_vetoes_nothing_and_is_news() {
     Faulty::set_n(&mut heap, &f, -1).unwrap();
     assert_eq!(heap[&f].n, -1);
     assert_eq!(heap.take_changes(), vec![(w, ChangeKind::Changed)]);
-    let read = std::panic::catch_unwind(|| Faulty::checked(&heap, &f).map(|v| *v));
+    let read = std::panic::catch_unwind(|| Faulty::checked(&heap, &f).copied());
     assert!(read.is_err());
 }
 
