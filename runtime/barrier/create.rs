@@ -3,7 +3,8 @@
 
 use crate::decl::object::{Kind, Object};
 use crate::decl::stored::Link;
-use crate::diag::stats::Counter;
+use crate::diag::cause::OpKind;
+use crate::diag::trace::op;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj};
 use crate::imm::parallel::{Run, Runs};
@@ -21,6 +22,7 @@ impl Core {
         let off_heap = |c: &&dyn crate::decl::object::AnyCache<T>| {
             tag == Tag::Imm && c.kind() == Kind::Eager && c.detached()
         };
+        let _op = op(OpKind::Create, None, std::any::type_name::<T>());
         let (key, link) = self.insert(value, tag)?;
         let id = self.id_of(key);
         let eager: Vec<CellId> = (0..T::CACHES.len())
@@ -50,7 +52,7 @@ impl Core {
                 Ok((id, link))
             }
             Err(failure) => {
-                self.stats.tally().add(Counter::Rollbacks, 1);
+                self.rolled_back();
                 let error = self.failure_error(failure);
                 self.discard(key);
                 let slot = self.slots.remove(key).expect("just inserted");

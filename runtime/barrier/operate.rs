@@ -19,6 +19,7 @@ use crate::decl::stored::Link;
 use crate::decl::stored::Stored;
 use crate::diag::cause::{OpKind, Why};
 use crate::diag::stats::Counter;
+use crate::diag::trace::{op, own_computed, own_invalidated};
 use crate::error::Error;
 use crate::heap::handle::Writable;
 use crate::heap::parts::Core;
@@ -54,6 +55,7 @@ impl Core {
         mut value: F,
     ) -> Result<F, Error> {
         self.clock.begin(OpKind::Set);
+        let _op = op(OpKind::Set, Some(handle.id), std::any::type_name::<T>());
         // The heap first: `qcell` panics on another heap's storage.
         if handle.id.heap == self.id {
             if let Some(stored) = self.owner.rw(&*handle.link) {
@@ -64,7 +66,7 @@ impl Core {
                     }
                     Err(Own::Loud(loud)) => value = loud,
                     Err(failed) => {
-                        self.stats.tally().add(Counter::Rollbacks, 1);
+                        self.rolled_back();
                         return Err(raise(failed.into_error::<T>(handle.id)));
                     }
                 }
@@ -90,7 +92,7 @@ impl Core {
                 Ok(old)
             }
             Err(error) => {
-                self.stats.tally().add(Counter::Rollbacks, 1);
+                self.rolled_back();
                 *field.get_mut(self.value_mut::<T>(key)) = old;
                 Err(raise(error))
             }
@@ -131,8 +133,9 @@ impl Core {
         whole: bool,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        self.clock
-            .begin(if whole { OpKind::Box } else { OpKind::Write });
+        let kind = if whole { OpKind::Box } else { OpKind::Write };
+        self.clock.begin(kind);
+        let _op = op(kind, Some(id), std::any::type_name::<T>());
         // The heap first: `qcell` panics on another heap's storage.
         if id.heap == self.id {
             if let Some(stored) = self.owner.rw(link).as_mut().filter(|s| s.own_path()) {
@@ -223,7 +226,7 @@ impl Core {
         panicked: Option<Box<dyn Any + Send>>,
         settled: Result<(), Result<Error, Box<dyn Any + Send>>>,
     ) -> Error {
-        self.stats.tally().add(Counter::Rollbacks, 1);
+        self.rolled_back();
         let removed = self.restore::<T>(key, saved, lost);
         if let Some(payload) = panicked {
             panic::resume_unwind(payload)
@@ -392,6 +395,12 @@ impl Core {
             checked |= 1 << i;
             let rechecked = T::CACHES[i].recheck(value, cells);
             tally.rechecked(|| T::CACHES[i].is_invariant(), &rechecked);
+            own_computed(
+                std::any::type_name::<T>(),
+                T::CACHES[i].name(),
+                || T::CACHES[i].is_invariant(),
+                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
+            );
             match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => changed |= u64::from(fresh.changed) << i,
                 Some(Ok(_)) => {
@@ -443,6 +452,7 @@ impl Core {
                 touched = true;
                 let refill = T::CACHES[i].refill(value, cells);
                 refill.count(&mut tally);
+                refill.trace(std::any::type_name::<T>(), T::CACHES[i].name());
                 match refill {
                     // No dependents: no early cutoff to compute, the value counts as changed.
                     Refill::Recomputed => {
@@ -455,6 +465,7 @@ impl Core {
                 }
             } else {
                 tally.add(Counter::MarkedDirty, 1);
+                own_invalidated(std::any::type_name::<T>(), T::CACHES[i].name());
             }
             node.state = State::Dirty;
             node.marked = self

@@ -6,6 +6,7 @@ use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
 use crate::diag::stats::{Counter, Tally};
+use crate::diag::trace::own_computed;
 use crate::error::Error;
 use crate::key::ObjectId;
 use std::any::Any;
@@ -59,6 +60,12 @@ impl<T: Object> Stored<T> {
             }
             let rechecked = cache.recheck(&self.value, &mut self.cells);
             tally.rechecked(|| cache.is_invariant(), &rechecked);
+            own_computed(
+                std::any::type_name::<T>(),
+                cache.name(),
+                || cache.is_invariant(),
+                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
+            );
             let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= u64::from(fresh.changed) << i;
@@ -123,6 +130,12 @@ impl<T: Object> Stored<T> {
             }
             let rechecked = cache.recheck_kept(&self.value, &mut self.cells);
             tally.rechecked(|| cache.is_invariant(), &rechecked);
+            own_computed(
+                std::any::type_name::<T>(),
+                cache.name(),
+                || cache.is_invariant(),
+                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
+            );
             let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= fresh.changed;

@@ -3,7 +3,6 @@
 
 use crate::barrier::operate::raise;
 use crate::diag::cause::Why;
-use crate::diag::stats::Counter;
 use crate::error::Error;
 use crate::track::graph::State;
 use std::mem;
@@ -84,7 +83,7 @@ impl Core {
                 Ok(())
             }
             Err(failure) => {
-                self.stats.tally().add(Counter::Rollbacks, 1);
+                self.rolled_back();
                 let error = self.failure_error(failure);
                 self.roll_back();
                 for &key in keys {

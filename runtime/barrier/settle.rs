@@ -52,6 +52,7 @@ impl Core {
     /// write, at the end for a [`Transaction`](crate::Transaction).
     pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
         self.materialize(key);
+        let from = self.barrier.journal.get_mut().records.len();
         let epoch = self.barrier.epoch;
         let Slot {
             obj, ops, graph, ..
@@ -89,17 +90,20 @@ impl Core {
                 self.barrier.urgent += raise(id, node, invalidate, State::Dirty, why, &mut marking);
             }
         }
+        self.traced_marks(from);
         self.mark(work);
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
     pub(crate) fn mark(&mut self, work: Vec<(CellId, State, Why)>) {
+        let from = self.barrier.journal.get_mut().records.len();
         // Marking with the barrier open happens only in a transaction.
         if self.barrier.in_barrier {
             self.mark_with::<true>(work)
         } else {
             self.mark_with::<false>(work)
         }
+        self.traced_marks(from);
     }
 
     fn mark_with<const OPEN: bool>(&mut self, mut work: Vec<(CellId, State, Why)>) {
@@ -210,6 +214,9 @@ impl Core {
                 let node = &mut slot.graph.get_mut().nodes[index];
                 if node.watched && result.as_ref().is_ok_and(|f| f.changed) {
                     self.watched_changed(id);
+                }
+                if let Ok(fresh) = &result {
+                    self.traced_compute(id, fresh);
                 }
                 let node = &mut self.slots[id.key].graph.get_mut().nodes[index];
                 let mut tally = self.stats.tally();

@@ -12,7 +12,7 @@ use crate::decl::object::Object;
 use crate::decl::ops::stored_mut;
 use crate::decl::stored::{Link, Stored};
 use crate::diag::cause::{OpKind, Why};
-use crate::diag::stats::{Counter, Tally};
+use crate::diag::stats::Tally;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
@@ -365,7 +365,7 @@ impl Tx<'_> {
                 }
                 Err(error) => {
                     let value = self.roll_back();
-                    self.heap.stats.tally().add(Counter::Rollbacks, 1);
+                    self.heap.rolled_back();
                     return Err(raise(with_value(error, value)));
                 }
             }
@@ -410,7 +410,7 @@ impl Tx<'_> {
             Err(failure) => {
                 let error = heap.failure_error(failure);
                 let value = self.roll_back();
-                self.heap.stats.tally().add(Counter::Rollbacks, 1);
+                self.heap.rolled_back();
                 Err(raise(with_value(error, value)))
             }
         }

@@ -367,7 +367,7 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
                 return sealed::Refill::Recomputed;
             }
         }
-        let valid = cfg!(feature = "stats") && cell.is_ready();
+        let valid = cfg!(any(feature = "stats", feature = "tracing")) && cell.is_ready();
         cell.clear();
         sealed::Refill::Invalidated { hot: false, valid }
     }
@@ -459,7 +459,9 @@ impl<T: Object, V: Send + Sync + 'static> sealed::Ops<T> for Cache<T, V> {
     ) {
         if let (Kind::LazyRead, Body::Fields(mask, _)) = (self.kind, self.body) {
             if mask.intersects(written) {
-                self.refill(value, cells).count(&mut tally);
+                let refill = self.refill(value, cells);
+                refill.count(&mut tally);
+                refill.trace(std::any::type_name::<T>(), self.name);
             }
         }
     }

@@ -124,11 +124,31 @@ pub(crate) mod sealed {
         Recomputed,
         /// Now invalid; `hot` if it had been read since it was last computed; `valid` if
         /// it held a value (known only with the `stats` feature, which counts it; false
-        /// without).
+        /// without, unless the `tracing` feature traces it).
         Invalidated { hot: bool, valid: bool },
     }
 
     impl Refill {
+        /// Traces what the write did to the cell.
+        #[inline(always)]
+        pub(crate) fn trace(&self, type_name: &'static str, cache: &'static str) {
+            match *self {
+                Refill::Recomputed => crate::diag::trace::own_computed(
+                    type_name,
+                    cache,
+                    || false,
+                    Some(&Fresh {
+                        changed: true,
+                        failed: false,
+                    }),
+                ),
+                Refill::Invalidated { valid: true, .. } => {
+                    crate::diag::trace::own_invalidated(type_name, cache)
+                }
+                Refill::Invalidated { .. } => {}
+            }
+        }
+
         /// Counts what the write did to the cell.
         #[inline(always)]
         pub(crate) fn count(&self, tally: &mut Tally<'_>) {

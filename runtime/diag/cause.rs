@@ -19,6 +19,7 @@ pub(crate) enum OpKind {
     Box,
     Transaction,
     Remove,
+    Create,
 }
 
 impl OpKind {
@@ -30,6 +31,7 @@ impl OpKind {
             OpKind::Box => "box",
             OpKind::Transaction => "transaction",
             OpKind::Remove => "remove",
+            OpKind::Create => "create",
         }
     }
 }

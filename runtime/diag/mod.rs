@@ -6,4 +6,5 @@ pub(crate) mod dot;
 pub(crate) mod explain;
 pub(crate) mod feed;
 pub(crate) mod stats;
+pub(crate) mod trace;
 pub(crate) mod watch;

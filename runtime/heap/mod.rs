@@ -15,6 +15,7 @@ use crate::diag::explain::Explain;
 use crate::diag::stats::Counter;
 #[cfg(feature = "stats")]
 use crate::diag::stats::Stats;
+use crate::diag::trace::op;
 use crate::diag::watch::{ChangeKind, Watch};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
@@ -325,6 +326,11 @@ impl Heap {
             });
         }
         self.core.clock.begin(OpKind::Remove);
+        let _op = op(
+            OpKind::Remove,
+            Some(handle.id()),
+            std::any::type_name::<T>(),
+        );
         self.core.remove_key(key)?;
         let slot = self.core.take_slot(key);
         Ok(into_stored::<T>(slot.obj, &mut self.core.owner).value)
@@ -488,6 +494,7 @@ impl Heap {
     /// (nothing is removed); the handle's own errors.
     pub fn remove_graph<T: Object>(&mut self, root: &Imm<T>) -> Result<usize, Error> {
         self.core.clock.begin(OpKind::Remove);
+        let _op = op(OpKind::Remove, Some(root.id()), std::any::type_name::<T>());
         self.core.remove_graph(root)
     }
 
@@ -616,6 +623,7 @@ impl Heap {
         &mut self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
+        let _op = op(OpKind::Transaction, None, "");
         Tx::begin(&mut self.core);
         self.core.stats.tally().add(Counter::Transactions, 1);
         let mut tx = Transaction { heap: self };
@@ -623,12 +631,12 @@ impl Heap {
             Ok(Ok(out)) => tx.step().commit().map(|()| out).map_err(E::from),
             Ok(Err(error)) => {
                 tx.step().roll_back();
-                self.core.stats.tally().add(Counter::Rollbacks, 1);
+                self.core.rolled_back();
                 Err(error)
             }
             Err(payload) => {
                 tx.step().roll_back();
-                self.core.stats.tally().add(Counter::Rollbacks, 1);
+                self.core.rolled_back();
                 panic::resume_unwind(payload)
             }
         }

@@ -10,7 +10,7 @@ use crate::decl::field::Field;
 use crate::decl::object::Object;
 use crate::decl::stored::Stored;
 use crate::diag::cause::OpKind;
-use crate::diag::stats::Counter;
+use crate::diag::trace::op;
 use crate::error::Error;
 use crate::heap::handle::{Handle, Mutable};
 use crate::heap::parts::Core;
@@ -209,6 +209,11 @@ impl<'h, T: Object> ViewMut<'h, T> {
     #[inline(always)]
     pub fn replace<F>(&mut self, field: &Field<T, F>, value: F) -> Result<F, Error> {
         self.heap.clock.begin(OpKind::Set);
+        let _op = op(
+            OpKind::Set,
+            Some(self.handle.id),
+            std::any::type_name::<T>(),
+        );
         let stored = self
             .heap
             .owner
@@ -223,7 +228,7 @@ impl<'h, T: Object> ViewMut<'h, T> {
             }
             Err(Own::Loud(value)) => self.heap.set_through_barrier(self.handle, field, value),
             Err(failed) => {
-                self.heap.stats.tally().add(Counter::Rollbacks, 1);
+                self.heap.rolled_back();
                 Err(raise(failed.into_error::<T>(self.handle.id)))
             }
         }

@@ -13,6 +13,8 @@ use crate::decl::cache::Cache;
 use crate::decl::field::FieldMask;
 use crate::decl::object::Object;
 use crate::diag::stats::Counter;
+#[allow(unused_imports)]
+use crate::diag::trace::event;
 use crate::error::{CacheName, Error};
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey};
@@ -499,10 +501,12 @@ pub(crate) fn bring_up_to_date<W: Way>(
         Ok(Ok(None)) => {
             way.node(id, |node| node.revalidated(rev));
             way.count(Counter::Revalidated);
+            event!(cache = %way.core().name_of(id), "revalidate");
             Ok(None)
         }
         Ok(Ok(Some(fresh))) => {
             way.computed(id, fresh);
+            way.core().traced_compute(id, &fresh);
             let (journaled, (reads, old)) = way.node(id, |node| {
                 (node.journaled, node.record(frame.take_reads(), fresh, rev))
             });
