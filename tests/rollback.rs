@@ -800,6 +800,13 @@ fn a_rollback_keeps_the_values_that_were_read() -> Result<(), Error> {
     assert_eq!(*Tally::twice(&heap, &read)?, 2);
     assert_eq!(tally_runs(), runs, "the read cache kept its value");
     assert_eq!(*Tally::twice(&heap, &unread)?, 2);
-    assert_eq!(tally_runs(), runs + 1, "the unread cache is computed again");
+    // With the `explain` feature the barrier keeps every value it invalidates, so that the
+    // rollback leaves no cell invalid that a cause could not explain.
+    let dropped = usize::from(!cfg!(feature = "explain"));
+    assert_eq!(
+        tally_runs(),
+        runs + dropped,
+        "the unread cache is computed again"
+    );
     Ok(())
 }

@@ -389,7 +389,12 @@ fn raise_cell<const OPEN: bool, I: FnOnce(bool, bool) -> Option<bool>>(
     // reads and that was not read since it was computed is recomputed on its next read
     // whatever happens, so its value is dropped and a rollback leaves it invalid: marking
     // it moves no value and touches no other memory.
-    let keep = level != State::Dirty || node.eager || !node.dependents.is_empty();
+    // With the `explain` feature every value is kept: a rollback then leaves no cell invalid
+    // that was valid before, which no cause could explain.
+    let keep = cfg!(feature = "explain")
+        || level != State::Dirty
+        || node.eager
+        || !node.dependents.is_empty();
     let (valid, hot) = match prev {
         State::Clean => invalidate(false, keep).map_or((false, false), |hot| (true, hot)),
         _ => (false, false),

@@ -251,8 +251,13 @@ impl Core {
                     look.colour()
                 )?;
                 let what = if invariant { " · invariant" } else { "" };
+                let watched = if node.is_some_and(|n| n.watched) {
+                    " · watched"
+                } else {
+                    ""
+                };
                 let label = format!(
-                    "{}\n{}{what} · {}",
+                    "{}\n{}{what}{watched} · {}",
                     ops.cache_name(c),
                     kind_name(ops.cache_kind(c)),
                     look.name()

@@ -51,6 +51,8 @@ pub struct Explain {
     pub kind: Kind,
     /// Whether it is an invariant.
     pub invariant: bool,
+    /// Whether it is watched ([`Heap::watch`](crate::Heap::watch)).
+    pub watched: bool,
     /// Whether its value is valid.
     pub state: CellState,
     /// What its last computation read, in the order it did (its own fields first); for a
@@ -206,7 +208,12 @@ impl fmt::Display for Explain {
             Kind::Eager => "eager",
         };
         let invariant = if self.invariant { ", invariant" } else { "" };
-        write!(f, "{}: {} ({kind}{invariant})", self.cache, self.state)?;
+        let watched = if self.watched { ", watched" } else { "" };
+        write!(
+            f,
+            "{}: {} ({kind}{invariant}{watched})",
+            self.cache, self.state
+        )?;
         if !self.reads.is_empty() {
             f.write_str("\n  reads ")?;
             list(f, &self.reads)?;
@@ -240,6 +247,7 @@ impl Core {
         let ready = ops.cell(slot.obj.get(&self.owner), index).is_ready();
         let graph = slot.graph.lock();
         let node = graph.nodes.get(index);
+        let watched = node.is_some_and(|n| n.watched);
         let state = match node.map(|n| n.state) {
             Some(State::Check) => CellState::ToCheck,
             Some(State::Dirty) => CellState::Invalid,
@@ -271,6 +279,7 @@ impl Core {
             },
             kind: ops.cache_kind(index),
             invariant: ops.is_invariant(index),
+            watched,
             state,
             reads,
             read_by,
