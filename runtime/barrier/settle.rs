@@ -52,6 +52,7 @@ impl Core {
     /// write, at the end for a [`Transaction`](crate::Transaction).
     pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
         self.materialize(key);
+        #[cfg(feature = "tracing")]
         let from = self.barrier.journal.get_mut().records.len();
         let epoch = self.barrier.epoch;
         let Slot {
@@ -90,12 +91,14 @@ impl Core {
                 self.barrier.urgent += raise(id, node, invalidate, State::Dirty, why, &mut marking);
             }
         }
+        #[cfg(feature = "tracing")]
         self.traced_marks(from);
         self.mark(work);
     }
 
     /// Raises cells to at least the given state, and their dependents to `Check`.
     pub(crate) fn mark(&mut self, work: Vec<(CellId, State, Why)>) {
+        #[cfg(feature = "tracing")]
         let from = self.barrier.journal.get_mut().records.len();
         // Marking with the barrier open happens only in a transaction.
         if self.barrier.in_barrier {
@@ -103,6 +106,7 @@ impl Core {
         } else {
             self.mark_with::<false>(work)
         }
+        #[cfg(feature = "tracing")]
         self.traced_marks(from);
     }
 

@@ -135,10 +135,9 @@ impl Core {
     }
 
     /// Traces the marks the journal recorded from its record `from` on.
+    #[cfg(feature = "tracing")]
     #[inline(always)]
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn traced_marks(&self, from: usize) {
-        #[cfg(feature = "tracing")]
         if tracing::enabled!(target: "steadfast", tracing::Level::TRACE) {
             cold(|| {
                 let journal = self.barrier.journal.lock();
