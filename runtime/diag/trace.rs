@@ -18,7 +18,8 @@ macro_rules! event {
     ($($arg:tt)*) => {
         #[cfg(feature = "tracing")]
         {
-            if ::tracing::enabled!(target: "steadfast", ::tracing::Level::TRACE) {
+            // The level test is one load of a global; the rest is out of line.
+            if ::tracing::level_enabled!(::tracing::Level::TRACE) {
                 $crate::diag::trace::cold(|| ::tracing::trace!(target: "steadfast", $($arg)*));
             }
         }
@@ -35,11 +36,31 @@ pub(crate) fn cold(f: impl FnOnce()) {
 }
 
 /// The span of one operation, entered while it lives: zero-sized without the `tracing`
-/// feature.
+/// feature, and `None` while nothing listens at `DEBUG`.
 #[must_use]
 pub(crate) struct OpSpan {
+    /// Boxed, so that an operation nothing listens to holds a null pointer; left (and
+    /// dropped) out of line by `Drop`, so that leaving it is a test, not a call.
     #[cfg(feature = "tracing")]
-    _entered: tracing::span::EnteredSpan,
+    entered: std::mem::ManuallyDrop<Option<Box<tracing::span::EnteredSpan>>>,
+}
+
+#[cfg(feature = "tracing")]
+impl Drop for OpSpan {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.entered.is_some() {
+            leave(&mut self.entered);
+        }
+    }
+}
+
+/// Exits and drops an operation's span.
+#[cfg(feature = "tracing")]
+#[cold]
+#[inline(never)]
+fn leave(entered: &mut Option<Box<tracing::span::EnteredSpan>>) {
+    drop(entered.take());
 }
 
 /// Enters the span of an operation of kind `kind` on `object` (of type `type_name`), on an
@@ -48,27 +69,41 @@ pub(crate) struct OpSpan {
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn op(kind: OpKind, object: Option<ObjectId>, type_name: &'static str) -> OpSpan {
     OpSpan {
+        // The level test is one load of a global; the span is made out of line.
         #[cfg(feature = "tracing")]
-        _entered: match object {
-            Some(object) => tracing::debug_span!(
-                target: "steadfast",
-                "op",
-                op = kind.name(),
-                object = %object,
-                type_name = short(type_name),
-            ),
-            None if type_name.is_empty() => {
-                tracing::debug_span!(target: "steadfast", "op", op = kind.name())
-            }
-            None => tracing::debug_span!(
-                target: "steadfast",
-                "op",
-                op = kind.name(),
-                type_name = short(type_name),
-            ),
-        }
-        .entered(),
+        entered: std::mem::ManuallyDrop::new(
+            tracing::level_enabled!(tracing::Level::DEBUG).then(|| span(kind, object, type_name)),
+        ),
     }
+}
+
+#[cfg(feature = "tracing")]
+#[cold]
+#[inline(never)]
+fn span(
+    kind: OpKind,
+    object: Option<ObjectId>,
+    type_name: &'static str,
+) -> Box<tracing::span::EnteredSpan> {
+    let span = match object {
+        Some(object) => tracing::debug_span!(
+            target: "steadfast",
+            "op",
+            op = kind.name(),
+            object = %object,
+            type_name = short(type_name),
+        ),
+        None if type_name.is_empty() => {
+            tracing::debug_span!(target: "steadfast", "op", op = kind.name())
+        }
+        None => tracing::debug_span!(
+            target: "steadfast",
+            "op",
+            op = kind.name(),
+            type_name = short(type_name),
+        ),
+    };
+    Box::new(span.entered())
 }
 
 /// A cache named by its type and method, for events of an object's own path (the span
@@ -138,7 +173,7 @@ impl Core {
     #[cfg(feature = "tracing")]
     #[inline(always)]
     pub(crate) fn traced_marks(&self, from: usize) {
-        if tracing::enabled!(target: "steadfast", tracing::Level::TRACE) {
+        if tracing::level_enabled!(tracing::Level::TRACE) {
             cold(|| {
                 let journal = self.barrier.journal.lock();
                 for (id, _) in journal.records.iter().skip(from) {
