@@ -41,6 +41,8 @@ const COUNTERS: usize = Counter::Cycles as usize + 1;
 /// The slots hits are counted in: a thread counts in slot `thread number % HIT_SLOTS`.
 #[cfg(feature = "stats")]
 const HIT_SLOTS: usize = 32;
+#[cfg(feature = "stats")]
+const _: () = assert!(HIT_SLOTS.is_power_of_two());
 
 /// One hit slot, alone on its cache line (two lines: some processors fetch lines in
 /// pairs).
@@ -63,22 +65,30 @@ pub(crate) struct Counters {
 #[cfg(not(feature = "stats"))]
 pub(crate) struct Counters;
 
+/// The hit slot of the calling thread.
 #[cfg(feature = "stats")]
+#[inline(always)]
 fn hit_slot() -> usize {
-    use std::cell::Cell;
+    thread_local! {
+        static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    let slot = SLOT.with(std::cell::Cell::get);
+    if slot != usize::MAX {
+        return slot;
+    }
+    new_hit_slot(&SLOT)
+}
+
+/// Gives the calling thread its hit slot, on its first hit.
+#[cfg(feature = "stats")]
+#[cold]
+#[inline(never)]
+fn new_hit_slot(key: &'static std::thread::LocalKey<std::cell::Cell<usize>>) -> usize {
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    SLOT.with(|slot| match slot.get() {
-        usize::MAX => {
-            let s = NEXT.fetch_add(1, Ordering::Relaxed) % HIT_SLOTS;
-            slot.set(s);
-            s
-        }
-        s => s,
-    })
+    let slot = NEXT.fetch_add(1, Ordering::Relaxed) % HIT_SLOTS;
+    key.with(|s| s.set(slot));
+    slot
 }
 
 impl Counters {
@@ -99,7 +109,8 @@ impl Counters {
     pub(crate) fn hit(&self) {
         #[cfg(feature = "stats")]
         {
-            let slot = &self.hits[hit_slot()].0;
+            // Masked: a slot number is below `HIT_SLOTS`, a power of two (no bounds check).
+            let slot = &self.hits[hit_slot() & (HIT_SLOTS - 1)].0;
             // Not `fetch_add`: only this thread (and, past `HIT_SLOTS` threads, the few
             // sharing its slot) writes this slot.
             slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
