@@ -325,3 +325,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn watching_a_removed_or_foreign_object_is_an_error() {
+    let mut heap = Heap::new();
+    let (counters, _sum) = setup(&mut heap);
+    let mut other = Heap::new();
+    assert!(matches!(
+        other.watch(&counters[0], &Counter::SIGN),
+        Err(Error::ForeignHandle { .. })
+    ));
+    heap.remove(&counters[2]).unwrap();
+    assert!(matches!(
+        heap.watch(&counters[2], &Counter::SIGN),
+        Err(Error::Removed { .. })
+    ));
+    assert!(heap.take_changes().is_empty());
+}

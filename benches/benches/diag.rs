@@ -84,12 +84,7 @@ fn diag(c: &mut Criterion) {
     // A write that marks FAN cells, none read since: marking is the whole work.
     let source = heap.mutable(Source { v: 0 }).unwrap();
     let readers: Vec<_> = (0..FAN)
-        .map(|_| {
-            heap.mutable(Reader {
-                of: source.clone(),
-            })
-            .unwrap()
-        })
+        .map(|_| heap.mutable(Reader { of: source.clone() }).unwrap())
         .collect();
     for r in &readers {
         Reader::seen(&heap, r).unwrap();

@@ -280,7 +280,7 @@ impl Tally<'_> {
 #[non_exhaustive]
 pub struct Stats {
     /// Reads of a cached value that found it valid: through the heap, a view, a generated
-    /// getter or a computation's [`Ctx`](crate::decl::ctx::Ctx). Counted without atomic
+    /// getter or a computation's [`Ctx`](crate::Ctx). Counted without atomic
     /// read-modify-writes, in a slot per reading thread: exact unless more than 32 threads
     /// read one heap at once (then a few may be lost).
     pub hits: u64,
