@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::key::ObjectId;
 
 /// A cached method named by object, type and method, as errors report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CacheName {
     /// The object whose cache it is.
     pub object: ObjectId,

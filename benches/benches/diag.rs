@@ -13,8 +13,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use steadfast::{cached, mutable, Ctx, Heap, Mutable};
-use steadfast_benches::Point;
+use steadfast::Heap;
+use steadfast_benches::{Point, Reader, Source};
 
 /// The feature set this build runs with, naming its rows.
 fn features() -> &'static str {
@@ -28,27 +28,6 @@ fn features() -> &'static str {
         (false, true, false) => "explain",
         (false, false, true) => "tracing",
         _ => "several features",
-    }
-}
-
-#[mutable]
-struct Source {
-    v: i64,
-}
-
-#[cached]
-impl Source {}
-
-#[mutable]
-struct Reader {
-    of: Mutable<Source>,
-}
-
-#[cached]
-impl Reader {
-    #[cache(lazy_read)]
-    fn seen(of: &Mutable<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        ctx.field_of(of, &Source::V).copied().unwrap_or(0)
     }
 }
 
@@ -84,10 +63,15 @@ fn diag(c: &mut Criterion) {
     // A write that marks FAN cells, none read since: marking is the whole work.
     let source = heap.mutable(Source { v: 0 }).unwrap();
     let readers: Vec<_> = (0..FAN)
-        .map(|_| heap.mutable(Reader { of: source.clone() }).unwrap())
+        .map(|_| {
+            heap.mutable(Reader {
+                source: source.clone(),
+            })
+            .unwrap()
+        })
         .collect();
     for r in &readers {
-        Reader::seen(&heap, r).unwrap();
+        Reader::double(&heap, r).unwrap();
     }
     let mut g = c.benchmark_group("diag marking, per cell");
     g.throughput(Throughput::Elements(FAN as u64));

@@ -10,9 +10,10 @@ use std::hint::black_box;
 use std::sync::atomic::Ordering;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use steadfast::{cached, mutable, Capsule, Ctx, Heap, Mutable};
+use steadfast::{Capsule, Heap};
 use steadfast_benches::{
-    path_points, steadfast_path, widget_tree, HandLayout, HandPath, Layout, Path, CHECKS,
+    path_points, steadfast_path, widget_tree, HandLayout, HandPath, Layout, Path, Reader, Source,
+    CHECKS,
 };
 
 fn checked_mutation(c: &mut Criterion) {
@@ -85,27 +86,6 @@ fn box_of_edits(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-#[mutable]
-struct Source {
-    v: i64,
-}
-
-#[cached]
-impl Source {}
-
-#[mutable]
-struct Reader {
-    source: Mutable<Source>,
-}
-
-#[cached]
-impl Reader {
-    #[cache(lazy_read)]
-    fn double(source: &Mutable<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        ctx.field_of(source, &Source::V).map_or(0, |v| v * 2)
-    }
 }
 
 /// One write invalidating `k` readers, in heaps of 1,000 and 1,000,000 other objects: the

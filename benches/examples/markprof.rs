@@ -5,7 +5,8 @@
 //! difference per extra cell is the cost of marking one).
 
 use std::hint::black_box;
-use steadfast::{cached, mutable, Ctx, Heap, Mutable};
+use steadfast::{cached, mutable, Heap};
+use steadfast_benches::{Reader, Source};
 
 #[mutable]
 struct P {
@@ -18,27 +19,6 @@ impl P {
     #[cache(lazy_read)]
     fn dist(x: &f64, y: &f64) -> f64 {
         (x * x + y * y).sqrt()
-    }
-}
-
-#[mutable]
-struct Source {
-    v: i64,
-}
-
-#[cached]
-impl Source {}
-
-#[mutable]
-struct Reader {
-    of: Mutable<Source>,
-}
-
-#[cached]
-impl Reader {
-    #[cache(lazy_read)]
-    fn seen(of: &Mutable<Source>, ctx: &Ctx<'_, Self>) -> i64 {
-        ctx.field_of(of, &Source::V).copied().unwrap_or(0)
     }
 }
 
@@ -67,17 +47,22 @@ fn main() {
             let (n, rounds) = (arg(2, 1_000), arg(3, 1_000));
             let source = heap.mutable(Source { v: 0 }).unwrap();
             let readers: Vec<_> = (0..n)
-                .map(|_| heap.mutable(Reader { of: source.clone() }).unwrap())
+                .map(|_| {
+                    heap.mutable(Reader {
+                        source: source.clone(),
+                    })
+                    .unwrap()
+                })
                 .collect();
             for r in &readers {
-                Reader::seen(&heap, r).unwrap();
+                Reader::double(&heap, r).unwrap();
             }
             // The first write recomputes the caches read since they were computed; from
             // the second on, each write only marks them.
             for i in 0..rounds {
                 Source::set_v(black_box(&mut heap), black_box(&source), i as i64).unwrap();
             }
-            println!("{}", Reader::seen(&heap, &readers[0]).unwrap());
+            println!("{}", Reader::double(&heap, &readers[0]).unwrap());
         }
         _ => eprintln!("usage: markprof setread ROUNDS | markprof fan N ROUNDS"),
     }

@@ -444,3 +444,29 @@ impl HandLayout {
         &self.widgets
     }
 }
+
+/// A value that many caches of other objects read (`Reader`): one write of it marks them all.
+#[steadfast::mutable]
+pub struct Source {
+    /// The value.
+    pub v: i64,
+}
+
+#[steadfast::cached]
+impl Source {}
+
+/// An object whose one cache reads a `Source`.
+#[steadfast::mutable]
+pub struct Reader {
+    /// What it reads.
+    pub source: steadfast::Mutable<Source>,
+}
+
+#[steadfast::cached]
+impl Reader {
+    /// Twice the source's value.
+    #[cache(lazy_read)]
+    pub fn double(source: &steadfast::Mutable<Source>, ctx: &steadfast::Ctx<'_, Self>) -> i64 {
+        ctx.field_of(source, &Source::V).map_or(0, |v| v * 2)
+    }
+}

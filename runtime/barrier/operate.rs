@@ -7,7 +7,7 @@ use crate::decl::object::sealed::Refill;
 use crate::heap::handle::Capsule;
 use crate::heap::handle::Mutable;
 
-use crate::barrier::own::Own;
+use crate::barrier::own::{noted, Own};
 use crate::barrier::writer::Saves;
 use crate::barrier::writer::Writer;
 use crate::barrier::writer::Written;
@@ -19,7 +19,7 @@ use crate::decl::stored::Link;
 use crate::decl::stored::Stored;
 use crate::diag::cause::{OpKind, Why};
 use crate::diag::stats::Counter;
-use crate::diag::trace::{op, own_computed, own_invalidated};
+use crate::diag::trace::{op, own_invalidated};
 use crate::error::Error;
 use crate::heap::handle::Writable;
 use crate::heap::parts::Core;
@@ -394,13 +394,7 @@ impl Core {
             }
             checked |= 1 << i;
             let rechecked = T::CACHES[i].recheck(value, cells);
-            tally.rechecked(|| T::CACHES[i].is_invariant(), &rechecked);
-            own_computed(
-                std::any::type_name::<T>(),
-                T::CACHES[i].name(),
-                || T::CACHES[i].is_invariant(),
-                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
-            );
+            noted::<T>(&mut tally, T::CACHES[i], &rechecked);
             match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => changed |= u64::from(fresh.changed) << i,
                 Some(Ok(_)) => {

@@ -3,7 +3,7 @@
 
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::sealed::Cells as _;
-use crate::decl::object::Object;
+use crate::decl::object::{AnyCache, Object};
 use crate::decl::stored::Stored;
 use crate::diag::stats::{Counter, Tally};
 use crate::diag::trace::own_computed;
@@ -59,13 +59,7 @@ impl<T: Object> Stored<T> {
                 continue;
             }
             let rechecked = cache.recheck(&self.value, &mut self.cells);
-            tally.rechecked(|| cache.is_invariant(), &rechecked);
-            own_computed(
-                std::any::type_name::<T>(),
-                cache.name(),
-                || cache.is_invariant(),
-                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
-            );
+            noted::<T>(&mut tally, *cache, &rechecked);
             let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= u64::from(fresh.changed) << i;
@@ -129,13 +123,7 @@ impl<T: Object> Stored<T> {
                 continue;
             }
             let rechecked = cache.recheck_kept(&self.value, &mut self.cells);
-            tally.rechecked(|| cache.is_invariant(), &rechecked);
-            own_computed(
-                std::any::type_name::<T>(),
-                cache.name(),
-                || cache.is_invariant(),
-                rechecked.as_ref().and_then(|r| r.as_ref().ok()),
-            );
+            noted::<T>(&mut tally, *cache, &rechecked);
             let failure = match rechecked {
                 Some(Ok(fresh)) if !fresh.failed => {
                     changed |= fresh.changed;
@@ -170,6 +158,22 @@ impl<T: Object> Stored<T> {
             }
         }
     }
+}
+
+/// Counts and traces a recheck of `cache` by a write on its object's own path.
+#[inline(always)]
+pub(crate) fn noted<T: Object>(
+    tally: &mut Tally<'_>,
+    cache: &dyn AnyCache<T>,
+    rechecked: &Option<std::thread::Result<crate::cell::Fresh>>,
+) {
+    tally.rechecked(|| cache.is_invariant(), rechecked);
+    own_computed(
+        std::any::type_name::<T>(),
+        cache.name(),
+        || cache.is_invariant(),
+        rechecked.as_ref().and_then(|r| r.as_ref().ok()),
+    );
 }
 
 /// Why the own write path did not settle a write.

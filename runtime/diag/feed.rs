@@ -5,7 +5,7 @@
 //! Incremental's observers, without callbacks inside the barrier.
 
 use crate::diag::watch::{ChangeKind, Watch};
-use crate::error::Error;
+use crate::error::{CacheName, Error};
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 
@@ -14,10 +14,12 @@ impl Core {
     pub(crate) fn watch(&mut self, id: ObjectId, index: usize) -> Result<Watch, Error> {
         let (slot, key) = self.slot(id)?;
         let watch = Watch {
-            object: id,
+            name: CacheName {
+                object: id,
+                type_name: slot.ops.type_name(),
+                cache: slot.ops.cache_name(index),
+            },
             index: index as u32,
-            type_name: slot.ops.type_name(),
-            cache: slot.ops.cache_name(index),
         };
         let tag = slot.tag;
         let watched = self.watches.by_object.entry(key).or_default();
@@ -47,7 +49,7 @@ impl Core {
 
     /// [`Heap::unwatch`](crate::Heap::unwatch).
     pub(crate) fn unwatch(&mut self, watch: &Watch) -> bool {
-        let key = watch.object.key;
+        let key = watch.name.object.key;
         let Some(watched) = self.watches.by_object.get_mut(&key) else {
             return false;
         };
@@ -61,7 +63,7 @@ impl Core {
         if let Some(slot) = self
             .slots
             .get_mut(key)
-            .filter(|_| watch.object.heap == self.id)
+            .filter(|_| watch.name.object.heap == self.id)
         {
             let eager = slot.ops.cache_kind(watch.index as usize).is_eager();
             if let Some(node) = slot.graph.get_mut().nodes.get_mut(watch.index as usize) {

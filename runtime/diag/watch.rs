@@ -6,27 +6,30 @@ use std::fmt;
 
 use rustc_hash::FxBuildHasher;
 
-use crate::error::short;
+use crate::error::CacheName;
 use crate::key::{CellId, ObjectId, ObjectKey};
 
 /// A watched cache ([`Heap::watch`](crate::Heap::watch)): names it in the change feed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Watch {
-    pub(crate) object: ObjectId,
+    pub(crate) name: CacheName,
     pub(crate) index: u32,
-    pub(crate) type_name: &'static str,
-    pub(crate) cache: &'static str,
 }
 
 impl Watch {
     /// The object whose cache it is.
     pub fn object(&self) -> ObjectId {
-        self.object
+        self.name.object
     }
 
     /// The cached method's name.
     pub fn cache(&self) -> &'static str {
-        self.cache
+        self.name.cache
+    }
+
+    /// The cache, named as errors name it.
+    pub fn name(&self) -> &CacheName {
+        &self.name
     }
 }
 
@@ -38,13 +41,7 @@ impl fmt::Debug for Watch {
 
 impl fmt::Display for Watch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}::{} of {}",
-            short(self.type_name),
-            self.cache,
-            self.object
-        )
+        fmt::Display::fmt(&self.name, f)
     }
 }
 
