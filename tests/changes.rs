@@ -341,4 +341,12 @@ fn watching_a_removed_or_foreign_object_is_an_error() {
         Err(Error::Removed { .. })
     ));
     assert!(heap.take_changes().is_empty());
+    // Another heap's watch is not this heap's, whatever its key.
+    let (theirs, _) = setup(&mut other);
+    let ours = heap.watch(&counters[0], &Counter::SIGN).unwrap();
+    let w = other.watch(&theirs[0], &Counter::SIGN).unwrap();
+    assert_eq!(w.object().as_u64(), ours.object().as_u64(), "the same key");
+    assert!(!heap.unwatch(&w));
+    assert!(heap.unwatch(&ours));
+    assert!(other.unwatch(&w));
 }

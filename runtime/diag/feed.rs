@@ -22,8 +22,12 @@ impl Core {
             index: index as u32,
         };
         let tag = slot.tag;
-        let watched = self.watches.by_object.entry(key).or_default();
-        if watched.contains(&watch) {
+        if self
+            .watches
+            .by_object
+            .get(&key)
+            .is_some_and(|w| w.contains(&watch))
+        {
             return Ok(watch);
         }
         // An immutable object's caches never change: only its removal is news.
@@ -49,6 +53,9 @@ impl Core {
 
     /// [`Heap::unwatch`](crate::Heap::unwatch).
     pub(crate) fn unwatch(&mut self, watch: &Watch) -> bool {
+        if watch.name.object.heap != self.id {
+            return false;
+        }
         let key = watch.name.object.key;
         let Some(watched) = self.watches.by_object.get_mut(&key) else {
             return false;
@@ -60,11 +67,7 @@ impl Core {
         if watched.is_empty() {
             self.watches.by_object.remove(&key);
         }
-        if let Some(slot) = self
-            .slots
-            .get_mut(key)
-            .filter(|_| watch.name.object.heap == self.id)
-        {
+        if let Some(slot) = self.slots.get_mut(key) {
             let eager = slot.ops.cache_kind(watch.index as usize).is_eager();
             if let Some(node) = slot.graph.get_mut().nodes.get_mut(watch.index as usize) {
                 node.watched = false;
