@@ -4,6 +4,8 @@
 //! no barrier), and each counter produced through the public API.
 #![cfg(feature = "stats")]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use steadfast::{cached, capsule, imm, mutable, Ctx, Error, Heap, Mutable, Plain, Stats};
@@ -411,4 +413,123 @@ fn since_subtracts_and_display_names_what_happened() {
     assert_eq!(after.since(&before).to_string(), "hits: 1, computes: 1");
     // Not earlier: zero, not an underflow.
     assert_eq!(before.since(&after).hits, 0);
+}
+
+// ------------------------------------------------------------------ against an oracle
+
+mod oracle {
+    use super::*;
+    use proptest::prelude::*;
+
+    use crate::common;
+
+    #[derive(Debug)]
+    struct Negative;
+
+    impl std::fmt::Display for Negative {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("negative")
+        }
+    }
+
+    impl std::error::Error for Negative {}
+
+    /// Two caches of its own fields and an invariant of `a`.
+    #[capsule]
+    struct Pair {
+        a: i64,
+        b: i64,
+    }
+
+    #[cached]
+    impl Pair {
+        #[cache(lazy_read)]
+        fn sum(a: &i64, b: &i64) -> i64 {
+            a + b
+        }
+
+        #[cache(lazy_read)]
+        fn twice_b(b: &i64) -> i64 {
+            2 * b
+        }
+
+        #[cache(now)]
+        fn nonneg(a: &i64) -> Result<(), Negative> {
+            if *a < 0 {
+                Err(Negative)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SetA(usize, i64),
+        SetB(usize, i64),
+        Sum(usize),
+        TwiceB(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..3usize, -3..10i64).prop_map(|(i, v)| Op::SetA(i, v)),
+            (0..3usize, -3..10i64).prop_map(|(i, v)| Op::SetB(i, v)),
+            (0..3usize).prop_map(Op::Sum),
+            (0..3usize).prop_map(Op::TwiceB),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(common::model_cases(300)))]
+
+        /// Every read is a hit or a computation; every write takes exactly one path;
+        /// every refused write is a failed check and a rollback; the invariant is checked
+        /// once per creation and per write of the field it reads.
+        #[test]
+        fn the_counters_add_up(ops in prop::collection::vec(op(), 1..60)) {
+            let mut heap = Heap::new();
+            let before = heap.stats();
+            let pairs: Vec<_> = (0..3)
+                .map(|i| heap.capsule(Pair { a: i, b: i }).unwrap())
+                .collect();
+            let mut model: Vec<(i64, i64)> = (0..3).map(|i| (i, i)).collect();
+            let (mut reads, mut writes, mut refused, mut writes_of_a) = (0u64, 0u64, 0u64, 0u64);
+            for op in ops {
+                match op {
+                    Op::SetA(i, v) => {
+                        writes += 1;
+                        writes_of_a += 1;
+                        let ok = Pair::set_a(&mut heap, &pairs[i], v).is_ok();
+                        prop_assert_eq!(ok, v >= 0);
+                        if ok {
+                            model[i].0 = v;
+                        } else {
+                            refused += 1;
+                        }
+                    }
+                    Op::SetB(i, v) => {
+                        writes += 1;
+                        Pair::set_b(&mut heap, &pairs[i], v).unwrap();
+                        model[i].1 = v;
+                    }
+                    Op::Sum(i) => {
+                        reads += 1;
+                        prop_assert_eq!(*Pair::sum(&heap, &pairs[i]).unwrap(), model[i].0 + model[i].1);
+                    }
+                    Op::TwiceB(i) => {
+                        reads += 1;
+                        prop_assert_eq!(*Pair::twice_b(&heap, &pairs[i]).unwrap(), 2 * model[i].1);
+                    }
+                }
+            }
+            let d = heap.stats().since(&before);
+            prop_assert_eq!(d.hits + d.computes, reads, "{}", d);
+            prop_assert_eq!(d.own_writes + d.quiet_writes + d.barriers, writes, "{}", d);
+            prop_assert_eq!(d.rollbacks, refused, "{}", d);
+            prop_assert_eq!(d.invariant_failures, refused, "{}", d);
+            prop_assert_eq!(d.invariant_checks, 3 + writes_of_a, "{}", d);
+            prop_assert_eq!(d.barriers, 0, "{}", d);
+        }
+    }
 }
