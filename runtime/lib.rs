@@ -104,6 +104,8 @@ mod error;
 mod heap;
 mod imm;
 mod key;
+#[allow(dead_code)] // Used by the memo's public face, which comes next.
+mod memo;
 pub mod norm;
 mod owned;
 mod plain;
