@@ -158,6 +158,20 @@ pub enum Error {
         /// The capsule.
         object: ObjectId,
     },
+    /// A [`Memo`](crate::Memo)'s function disagreed with a run it recorded: after the same
+    /// `depth` answers, one asked a call (or returned) where the other asked another. The
+    /// function is not deterministic, or reads something besides its key and its interface;
+    /// nothing was recorded. The run's result is inside ([`Error::into_value`]).
+    Nondeterministic {
+        /// How many calls both made before they disagreed.
+        depth: usize,
+        /// What the recorded run did there: the call (`Debug`), or `returned`.
+        expected: String,
+        /// What this run did there.
+        found: String,
+        /// This run's result.
+        value: Option<Box<dyn Any + Send + Sync>>,
+    },
     /// A drawing of the dependency graph ([`Heap::write_dot`](crate::Heap::write_dot)) would
     /// hold more objects than its limit ([`Dot::limit`](crate::Dot::limit)); nothing was
     /// written.
@@ -188,11 +202,12 @@ impl Error {
     /// last half of that, with the number left out between them.
     pub const CYCLE_SHOWN: usize = 8;
 
-    /// Takes the value handed back by a refused creation or by the remove-on-failure
-    /// fallback, if it is a `T`.
+    /// Takes the value handed back by a refused creation, by the remove-on-failure
+    /// fallback, or by a nondeterministic memoized run, if it is a `T`.
     pub fn into_value<T: 'static>(self) -> Option<T> {
         match self {
-            Error::Invariant { value: Some(v), .. } => v.downcast().ok().map(|b| *b),
+            Error::Invariant { value: Some(v), .. }
+            | Error::Nondeterministic { value: Some(v), .. } => v.downcast().ok().map(|b| *b),
             _ => None,
         }
     }
@@ -278,6 +293,16 @@ impl fmt::Display for Error {
             Error::Panicked { cache, message } => {
                 write!(f, "eager cache {cache} panicked: {message}")
             }
+            Error::Nondeterministic {
+                depth,
+                expected,
+                found,
+                ..
+            } => write!(
+                f,
+                "nondeterministic memoized function: after {depth} calls a recorded run did \
+                 `{expected}`, this one `{found}`"
+            ),
             Error::TooLarge { objects, limit } => write!(
                 f,
                 "the drawing would hold {objects} objects, more than its limit of {limit}"

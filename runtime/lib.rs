@@ -104,7 +104,6 @@ mod error;
 mod heap;
 mod imm;
 mod key;
-#[allow(dead_code)] // Used by the memo's public face, which comes next.
 mod memo;
 pub mod norm;
 mod owned;
@@ -136,6 +135,7 @@ pub use heap::Heap;
 pub use imm::class::ClassId;
 pub use imm::freeze::FreezeError;
 pub use key::{ObjectId, Tag};
+pub use memo::{Interface, Memo, MemoStats, Tracked};
 pub use owned::Owned;
 pub use plain::Plain;
 pub use save::{Save, Saving};
