@@ -1,0 +1,62 @@
+//! Model checks, under `--cfg loom`, of a `Memo` looked up from two threads at once: the
+//! walks run without a tree-wide lock while the other thread's insertion splits the run
+//! they walk or adds a branch to a fork, and every lookup must still equal a direct run,
+//! with both paths recorded at the end.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_memo`.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use steadfast::{Interface, Memo, Tracked};
+
+/// Answers call `i` with the table's `i`-th value.
+struct Table([u8; 3]);
+
+impl Interface for Table {
+    type Call = u8;
+    type Answer = u8;
+    fn answer(&self, i: &u8) -> u8 {
+        self.0[usize::from(*i)]
+    }
+}
+
+/// Asks the three calls in turn and sums the answers.
+fn sum(_: &(), t: &Tracked<'_, Table>) -> u32 {
+    (0..3).map(|i| u32::from(t.ask(i))).sum()
+}
+
+fn check(first: [u8; 3], second: [u8; 3]) {
+    loom::model(move || {
+        let memo: Arc<Memo<(), u32, Table>> = Arc::new(Memo::new());
+        // A recorded run, so that both threads walk it while the other may split it.
+        memo.get(&(), &Table([1, 1, 1]), sum).unwrap();
+        let other = Arc::clone(&memo);
+        let t = thread::spawn(move || other.get(&(), &Table(first), sum).unwrap());
+        let mine = memo.get(&(), &Table(second), sum).unwrap();
+        let theirs = t.join().unwrap();
+        let want = |t: [u8; 3]| t.iter().map(|&v| u32::from(v)).sum::<u32>();
+        assert_eq!((theirs, mine), (want(first), want(second)));
+        // Both recorded: a lookup of either asks no function.
+        let hits = memo.stats().hits;
+        for t in [first, second, [1, 1, 1]] {
+            assert_eq!(memo.get(&(), &Table(t), |_, _| unreachable!()).unwrap(), want(t));
+        }
+        assert_eq!(memo.stats().hits, hits + 3);
+    });
+}
+
+#[test]
+fn two_threads_split_the_same_run_at_different_calls() {
+    check([1, 2, 1], [2, 1, 1]);
+}
+
+#[test]
+fn two_threads_add_branches_to_the_same_fork() {
+    check([1, 2, 1], [1, 3, 1]);
+}
+
+#[test]
+fn two_threads_record_the_same_path() {
+    check([1, 2, 1], [1, 2, 1]);
+}
