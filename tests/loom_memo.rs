@@ -40,7 +40,10 @@ fn check(first: [u8; 3], second: [u8; 3]) {
         // Both recorded: a lookup of either asks no function.
         let hits = memo.stats().hits;
         for t in [first, second, [1, 1, 1]] {
-            assert_eq!(memo.get(&(), &Table(t), |_, _| unreachable!()).unwrap(), want(t));
+            assert_eq!(
+                memo.get(&(), &Table(t), |_, _| unreachable!()).unwrap(),
+                want(t)
+            );
         }
         assert_eq!(memo.stats().hits, hits + 3);
     });
