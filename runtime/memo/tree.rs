@@ -130,20 +130,7 @@ where
         let mut pos = 0;
         loop {
             for (i, (call, answer)) in node.run.iter().enumerate() {
-                let Some((c, a)) = path.get(pos) else {
-                    return Err(Divergence {
-                        depth: pos,
-                        expected: Some(call.clone()),
-                        found: None,
-                    });
-                };
-                if c != call {
-                    return Err(Divergence {
-                        depth: pos,
-                        expected: Some(call.clone()),
-                        found: Some(c.clone()),
-                    });
-                }
+                let (_, a) = same_call(path, pos, call)?;
                 if a != answer {
                     // A second answer here: the run splits into a fork.
                     let rest = Arc::new(Node {
@@ -186,20 +173,7 @@ where
                     };
                 }
                 Tail::Fork { call, children } => {
-                    let Some((c, a)) = path.get(pos) else {
-                        return Err(Divergence {
-                            depth: pos,
-                            expected: Some(call.clone()),
-                            found: None,
-                        });
-                    };
-                    if c != call {
-                        return Err(Divergence {
-                            depth: pos,
-                            expected: Some(call.clone()),
-                            found: Some(c.clone()),
-                        });
-                    }
+                    let (_, a) = same_call(path, pos, call)?;
                     let mut map = children.lock();
                     let next = match map.get(a) {
                         Some(child) => Arc::clone(child),
@@ -226,6 +200,22 @@ where
             }
         }
         self.root.lock().as_deref().map_or(0, count)
+    }
+}
+
+/// The pair at `pos` of a new run, if it asks the call a recorded path asked there.
+fn same_call<'p, C: Clone + Eq, A>(
+    path: &'p [(C, A)],
+    pos: usize,
+    call: &C,
+) -> Result<&'p (C, A), Divergence<C>> {
+    match path.get(pos) {
+        Some(pair) if pair.0 == *call => Ok(pair),
+        other => Err(Divergence {
+            depth: pos,
+            expected: Some(call.clone()),
+            found: other.map(|(c, _)| c.clone()),
+        }),
     }
 }
 
