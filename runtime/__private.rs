@@ -229,3 +229,46 @@ impl<T> UnsavedField<T> for Probe<'_, T> {
     note = "derive or implement `Clone` for it (or `steadfast::Save`, for a type that holds capsule handles); or, to have a rejected operation remove the whole object instead and hand its value back inside the error, declare the struct `#[mutable(remove_on_failure)]` or `#[capsule(remove_on_failure)]`"
 )]
 pub trait Unsaveable {}
+
+// What `#[interface]` names.
+pub use crate::memo::{Interface, Tracked};
+pub use core::clone::Clone;
+pub use core::cmp::{Eq, PartialEq};
+pub use core::fmt::Debug;
+pub use core::hash::Hash;
+pub use std::borrow::{Borrow, ToOwned};
+pub use std::string::String;
+pub use std::vec::Vec;
+
+/// What an interface's answer must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an interface's answer: answers are stored, compared and hashed",
+    label = "must be `Clone + Eq + Hash + Debug + Send + Sync + 'static`",
+    note = "derive them for it; for an answer too large to store, answer a shared handle (`Arc<T>`)"
+)]
+pub trait Answer: Clone + Eq + Hash + Debug + Send + Sync + 'static {}
+
+impl<T: Clone + Eq + Hash + Debug + Send + Sync + 'static> Answer for T {}
+
+/// What an interface call's argument must be, as stored.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in an interface's call: calls are stored, compared and hashed",
+    label = "must be `Clone + Eq + Hash + Debug + Send + Sync + 'static`",
+    note = "derive them for it, or take the argument by reference (`&T` is stored as `T::Owned`)"
+)]
+pub trait Argument: Clone + Eq + Hash + Debug + Send + Sync + 'static {}
+
+impl<T: Clone + Eq + Hash + Debug + Send + Sync + 'static> Argument for T {}
+
+/// Compiles when `T` can be an answer.
+pub fn assert_answer<T: Answer>() {}
+
+/// Compiles when `T` can be stored in a call.
+pub fn assert_argument<T: Argument>() {}
+
+/// A tracked call was answered for another method: the answer recorded for an equal call
+/// is always that method's, so this is a bug in `Interface::answer`.
+#[cold]
+pub fn mismatched_answer(method: &str) -> ! {
+    panic!("`{method}` was given another method's answer: `Interface::answer` answers each call with its own method's answer")
+}

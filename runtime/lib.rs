@@ -316,6 +316,64 @@ pub use steadfast_derive::mutable;
 /// ```
 pub use steadfast_derive::cached;
 
+/// Makes a trait an interface a [`Memo`] can record and replay: its calls a call enum, its
+/// answers an answer enum, and `dyn Trait` an [`Interface`]; and it makes [`Tracked`]`<'_,
+/// dyn Trait>` implement the trait, so a memoized function takes `&dyn Trait` as any code
+/// would.
+///
+/// Each method takes `&self`; its parameters are stored in the call (`&T` as `T::Owned`, so
+/// `&str` as `String`, `&[T]` as `Vec<T>`; other types as they are) and its answer is
+/// stored in the tree, so both must be `Clone + Eq + Hash + Debug + Send + Sync + 'static`.
+/// The generated types are named after the trait (`FilesCall`, `FilesAnswer` for `Files`),
+/// or as `#[interface(call = Name, answer = Name)]` says, with the trait's visibility.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Arc;
+/// use steadfast::Memo;
+///
+/// #[steadfast::interface]
+/// pub trait Files {
+///     fn read(&self, path: &str) -> Option<Arc<str>>;
+/// }
+///
+/// impl Files for HashMap<String, Arc<str>> {
+///     fn read(&self, path: &str) -> Option<Arc<str>> {
+///         self.get(path).cloned()
+///     }
+/// }
+///
+/// /// Counts the words of a file and of each file it names on its first line.
+/// fn words(path: &str, files: &dyn Files) -> usize {
+///     let Some(text) = files.read(path) else { return 0 };
+///     let mut lines = text.lines();
+///     let includes = lines.next().unwrap_or("");
+///     let own: usize = lines.map(|l| l.split_whitespace().count()).sum();
+///     own + includes.split_whitespace().map(|p| words(p, files)).sum::<usize>()
+/// }
+///
+/// let memo: Memo<String, usize, dyn Files> = Memo::new();
+/// let mut disk: HashMap<String, Arc<str>> = HashMap::new();
+/// disk.insert("main".into(), "lib\nfn main".into());
+/// disk.insert("lib".into(), "\none two three".into());
+/// disk.insert("notes".into(), "\nunread".into());
+/// let count = |disk: &HashMap<String, Arc<str>>| {
+///     memo.get(&"main".to_owned(), disk, |path, files| words(path, files))
+/// };
+/// assert_eq!(count(&disk)?, 5);
+/// // A file the run never read changed: a hit.
+/// disk.insert("notes".into(), "\nread now".into());
+/// assert_eq!(count(&disk)?, 5);
+/// assert_eq!(memo.stats().hits, 1);
+/// # Ok::<(), steadfast::Error>(())
+/// ```
+///
+/// Rejected with a message at the offending tokens: a method taking `&mut self` (an answer
+/// must depend only on the calls asked), generic traits and methods, parameters of type
+/// `&mut T` or holding a borrow, answers that borrow, and answer or argument types that
+/// are not comparable and hashable.
+pub use steadfast_derive::interface;
+
 pub use decl::ctx::Ctx;
 pub use heap::view::{View, ViewMut};
 pub use heap::{HeapMut, Transaction};

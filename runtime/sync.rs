@@ -161,6 +161,13 @@ impl<T> Mutex<T> {
         return self.0.lock().unwrap_or_else(|e| e.into_inner());
     }
 
+    pub(crate) fn into_inner(self) -> T {
+        #[cfg(not(loom))]
+        return self.0.into_inner();
+        #[cfg(loom)]
+        return self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+    }
+
     pub(crate) fn get_mut(&mut self) -> &mut T {
         #[cfg(not(loom))]
         return self.0.get_mut();

@@ -16,8 +16,9 @@ struct Table([u8; 3]);
 impl Interface for Table {
     type Call = u8;
     type Answer = u8;
-    fn answer(&self, i: &u8) -> u8 {
-        self.0[usize::from(*i)]
+    type Live<'a> = Table;
+    fn answer(live: &Table, i: &u8) -> u8 {
+        live.0[usize::from(*i)]
     }
 }
 

@@ -32,9 +32,10 @@ impl Interface for Source {
     /// (which draw, how many choices)
     type Call = (u8, u8);
     type Answer = u8;
-    fn answer(&self, &(draw, below): &(u8, u8)) -> u8 {
-        self.asked.fetch_add(1, Ordering::Relaxed);
-        self.table.get(usize::from(draw)).copied().unwrap_or(0) % below.max(1)
+    type Live<'a> = Source;
+    fn answer(live: &Source, &(draw, below): &(u8, u8)) -> u8 {
+        live.asked.fetch_add(1, Ordering::Relaxed);
+        live.table.get(usize::from(draw)).copied().unwrap_or(0) % below.max(1)
     }
 }
 
@@ -173,8 +174,9 @@ struct Flat(Vec<u8>);
 impl Interface for Flat {
     type Call = u8;
     type Answer = Colliding;
-    fn answer(&self, i: &u8) -> Colliding {
-        Colliding(self.0[usize::from(*i)])
+    type Live<'a> = Flat;
+    fn answer(live: &Flat, i: &u8) -> Colliding {
+        Colliding(live.0[usize::from(*i)])
     }
 }
 

@@ -12,6 +12,7 @@ use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 
 mod generate;
+mod interface;
 mod model;
 
 use model::Tag;
@@ -45,6 +46,21 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     match parsed {
         Ok(methods) => generate::methods(&methods).into(),
         Err(e) => with_stub(e, generate::methods_stub(item2)),
+    }
+}
+
+/// Makes a trait an interface a `steadfast::Memo` can record and replay. See
+/// `steadfast::interface`.
+#[proc_macro_attribute]
+pub fn interface(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: TokenStream2 = item.clone().into();
+    let parsed = interface::Names::parse(args.into()).and_then(|names| {
+        syn::parse::<syn::ItemTrait>(item).and_then(|t| interface::Interface::parse(names, t))
+    });
+    match parsed {
+        Ok(interface) => interface.generate().into(),
+        // The trait as written: its uses still compile, so this error is the only one.
+        Err(e) => with_stub(e, item2),
     }
 }
 

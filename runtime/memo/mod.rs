@@ -3,95 +3,62 @@
 //! form a tree of (call, answer) paths, and a new implementation is looked up by replaying
 //! the recorded calls against it. Only unknown territory runs the function, served the
 //! answers the lookup already asked, so that each call is asked once.
+//!
+//! `tree` holds one key's paths, `sieve` orders the leaves of every key for eviction under
+//! the memo's node budget, `tracked` records a run.
 
+mod sieve;
+mod tracked;
 pub(crate) mod tree;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::Error;
 use crate::sync::Mutex;
-use tree::{Tree, Walk};
+use sieve::Sieve;
+pub use tracked::Tracked;
+use tree::{Leaf, Tree, Walk};
 
 /// An interface a [`Memo`] can record and replay: each method call is a value of `Call`,
-/// each answer a value of `Answer`, both comparable and hashable, and `answer` asks the
-/// implementation. Calls take no `&mut` and answers are plain values: what a function does
-/// with an implementation depends only on the answers it gets.
+/// each answer a value of `Answer`, both comparable and hashable, and `answer` asks an
+/// implementation. What a function does with an implementation depends only on the
+/// answers it gets.
+///
+/// [`#[steadfast::interface]`](crate::interface) implements this for `dyn Trait` of a trait,
+/// with a call enum and an answer enum. By hand, for one type:
 ///
 /// ```
 /// use steadfast::Interface;
 ///
-/// /// A source of choices, as a property-based test draws them.
-/// trait Choices: Send + Sync {
-///     fn choose(&self, below: u32) -> u32;
-/// }
+/// /// A fixed table of choices.
+/// struct Table(Vec<u32>);
 ///
-/// impl Interface for dyn Choices {
-///     type Call = u32; // `choose(below)`
+/// impl Interface for Table {
+///     type Call = usize; // which entry
 ///     type Answer = u32;
-///     fn answer(&self, below: &u32) -> u32 {
-///         self.choose(*below)
+///     type Live<'a> = Table;
+///     fn answer(live: &Table, i: &usize) -> u32 {
+///         live.0.get(*i).copied().unwrap_or(0)
 ///     }
 /// }
 /// ```
-pub trait Interface: Send + Sync {
+pub trait Interface {
     /// A call, with its arguments.
     type Call: Clone + Eq + Hash + Debug + Send + Sync + 'static;
     /// An answer.
     type Answer: Clone + Eq + Hash + Debug + Send + Sync + 'static;
-    /// Asks the implementation.
-    fn answer(&self, call: &Self::Call) -> Self::Answer;
+    /// What a lookup asks: `dyn Trait + 'a` for a trait (any implementation, borrowed for
+    /// `'a`), `Self` for a type.
+    type Live<'a>: ?Sized;
+    /// Asks `live`.
+    fn answer(live: &Self::Live<'_>, call: &Self::Call) -> Self::Answer;
 }
 
-/// The implementation a memoized function sees: it asks the live implementation, except
-/// for the calls the lookup asked already, whose answers it serves, and it records every
-/// (call, answer) pair for the memo.
-pub struct Tracked<'a, I: ?Sized + Interface> {
-    live: &'a I,
-    /// What the lookup asked before it left the recorded paths, served in order.
-    served: Vec<(I::Call, I::Answer)>,
-    run: RefCell<Run<I>>,
-}
-
-struct Run<I: ?Sized + Interface> {
-    path: Vec<(I::Call, I::Answer)>,
-    /// The first call that differed from the one the lookup asked at its position.
-    diverged: Option<(usize, I::Call)>,
-}
-
-impl<I: ?Sized + Interface> Tracked<'_, I> {
-    /// Asks `call`: served from the lookup if it asked the same call at this point, else
-    /// asked of the implementation; recorded either way.
-    pub fn ask(&self, call: I::Call) -> I::Answer {
-        let mut run = self.run.borrow_mut();
-        let at = run.path.len();
-        let answer = match self.served.get(at) {
-            Some((served, answer)) if run.diverged.is_none() && *served == call => answer.clone(),
-            Some(_) if run.diverged.is_none() => {
-                run.diverged = Some((at, call.clone()));
-                self.live.answer(&call)
-            }
-            _ => self.live.answer(&call),
-        };
-        run.path.push((call, answer.clone()));
-        answer
-    }
-}
-
-impl<I: ?Sized + Interface> fmt::Debug for Tracked<'_, I> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tracked")
-            .field("served", &self.served.len())
-            .field("asked", &self.run.borrow().path.len())
-            .finish()
-    }
-}
-
-/// What a [`Memo`] did since it was made.
+/// What a [`Memo`] did since it was made, and what it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct MemoStats {
@@ -104,62 +71,104 @@ pub struct MemoStats {
     pub resumed_calls: u64,
     /// Runs that disagreed with a recorded path ([`Error::Nondeterministic`]).
     pub nondeterministic: u64,
+    /// Nodes evicted to keep within the budget or by [`Memo::shrink_to`] (not counting
+    /// [`Memo::evict`] and [`Memo::clear`]).
+    pub evicted: u64,
+    /// Nodes held now.
+    pub nodes: usize,
 }
 
-/// The interaction tree of one key of a memo over `I`.
-type KeyTree<V, I> = Tree<<I as Interface>::Call, <I as Interface>::Answer, V>;
+/// The interaction tree of one key of a memo over `I`, and the key (to drop it from the
+/// memo when its last leaf is evicted).
+struct KeyTree<K, V, I: ?Sized + Interface> {
+    key: K,
+    tree: Tree<I::Call, I::Answer, V>,
+}
+
+/// A leaf in the eviction queue.
+struct Queued<K, V, I: ?Sized + Interface> {
+    tree: Arc<KeyTree<K, V, I>>,
+    leaf: Leaf<I::Call, I::Answer, V>,
+}
 
 /// A function memoized over any implementation of an interface `I`, per key `K`: for an
 /// implementation that answers the calls a recorded run made as that run was answered, the
 /// result is that run's, without running the function. Several memos may coexist; there is
 /// no global state.
 ///
+/// Memory is bounded: past its node budget ([`Memo::DEFAULT_BUDGET`], or
+/// [`Memo::with_budget`]) a memo evicts the recorded runs least worth keeping (SIEVE over
+/// the leaves: a run hit since the last pass stays). A node holds a run of calls that never
+/// branched, so the nodes are about the paths recorded plus their branch points.
+///
 /// ```
-/// use steadfast::{Interface, Memo, Tracked};
+/// use steadfast::Memo;
 ///
-/// struct Fixed(Vec<u32>);
-/// impl Interface for Fixed {
-///     type Call = usize; // the index asked for
-///     type Answer = u32;
-///     fn answer(&self, i: &usize) -> u32 { self.0.get(*i).copied().unwrap_or(0) }
+/// #[steadfast::interface]
+/// trait Table {
+///     fn get(&self, i: usize) -> u32;
 /// }
 ///
-/// // Sums the values up to the first zero.
-/// fn sum(_: &(), t: &Tracked<'_, Fixed>) -> u32 {
-///     let mut total = 0;
-///     for i in 0.. {
-///         match t.ask(i) {
-///             0 => return total,
-///             v => total += v,
-///         }
+/// impl Table for Vec<u32> {
+///     fn get(&self, i: usize) -> u32 {
+///         <[u32]>::get(self, i).copied().unwrap_or(0)
 ///     }
-///     unreachable!()
 /// }
 ///
-/// let memo: Memo<(), u32, Fixed> = Memo::new();
-/// assert_eq!(memo.get(&(), &Fixed(vec![1, 2, 0, 9]), sum)?, 3);
+/// // Sums the entries up to the first zero.
+/// fn sum(t: &dyn Table) -> u32 {
+///     (0..).map(|i| t.get(i)).take_while(|&v| v != 0).sum()
+/// }
+///
+/// let memo: Memo<(), u32, dyn Table> = Memo::new();
+/// assert_eq!(memo.get(&(), &vec![1, 2, 0, 9], |_, t| sum(t))?, 3);
 /// // Another implementation, equal on every call the run made: a hit.
-/// assert_eq!(memo.get(&(), &Fixed(vec![1, 2, 0, 5]), sum)?, 3);
+/// assert_eq!(memo.get(&(), &vec![1, 2, 0, 5], |_, t| sum(t))?, 3);
 /// assert_eq!((memo.stats().hits, memo.stats().misses), (1, 1));
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct Memo<K, V, I: ?Sized + Interface> {
-    trees: Mutex<HashMap<K, Arc<KeyTree<V, I>>>>,
+    trees: Mutex<HashMap<K, Arc<KeyTree<K, V, I>>>>,
+    /// Every leaf of every key. Lock order: `queue`, then `trees`, then a tree's root.
+    queue: Mutex<Sieve<Queued<K, V, I>>>,
+    nodes: AtomicUsize,
+    budget: usize,
     hits: AtomicU64,
     misses: AtomicU64,
     resumed: AtomicU64,
     nondeterministic: AtomicU64,
+    evicted: AtomicU64,
 }
 
 impl<K, V, I: ?Sized + Interface> Default for Memo<K, V, I> {
     fn default() -> Self {
+        Self::with_budget(Self::DEFAULT_BUDGET)
+    }
+}
+
+impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
+    /// The node budget of [`Memo::new`]: 65,536.
+    pub const DEFAULT_BUDGET: usize = 1 << 16;
+
+    /// An empty memo that keeps at most `nodes` nodes (`usize::MAX`: unbounded; 0: records
+    /// nothing).
+    pub fn with_budget(nodes: usize) -> Self {
         Memo {
             trees: Mutex::new(HashMap::new()),
+            queue: Mutex::new(Sieve::default()),
+            nodes: AtomicUsize::new(0),
+            budget: nodes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             resumed: AtomicU64::new(0),
             nondeterministic: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
         }
+    }
+
+    /// The node budget.
+    pub fn budget(&self) -> usize {
+        self.budget
     }
 }
 
@@ -169,7 +178,7 @@ where
     V: Clone + Send + Sync + 'static,
     I: ?Sized + Interface,
 {
-    /// An empty memo.
+    /// An empty memo with the default budget ([`Memo::DEFAULT_BUDGET`] nodes).
     pub fn new() -> Self {
         Self::default()
     }
@@ -181,89 +190,160 @@ where
     /// and goes on.
     ///
     /// `f` must be deterministic: given the same answers, ask the same calls in the same
-    /// order and return equal results.
+    /// order and return equal results. An implementation may answer the same call
+    /// differently at different points (a stream of choices does): the tree is a tree of
+    /// sequences.
     ///
     /// # Errors
     /// [`Error::Nondeterministic`] if the run disagrees with a recorded one — after the same
     /// answers it asked another call, or returned where the recorded run asked more, or
     /// asked more where it returned — naming where and what differed, with the run's result
     /// inside ([`Error::into_value`]); nothing is recorded.
-    pub fn get(
+    pub fn get<'l>(
         &self,
         key: &K,
-        live: &I,
+        live: &'l I::Live<'l>,
         f: impl FnOnce(&K, &Tracked<'_, I>) -> V,
     ) -> Result<V, Error> {
-        let tree = Arc::clone(self.trees.lock().entry(key.clone()).or_default());
-        let served = match tree.walk(|call| live.answer(call)) {
-            Walk::Hit(value) => {
+        let tree = self.trees.lock().get(key).cloned();
+        let served = match tree.map(|t| t.tree.walk(|call| I::answer(live, call))) {
+            Some(Walk::Hit(value)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value);
             }
-            Walk::Miss(asked) => asked,
+            Some(Walk::Miss(asked)) => asked,
+            None => Vec::new(),
         };
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let tracked = Tracked {
-            live,
-            served,
-            run: RefCell::new(Run {
-                path: Vec::new(),
-                diverged: None,
-            }),
-        };
+        let tracked = Tracked::new(live, served);
         let value = f(key, &tracked);
-        let Tracked { served, run, .. } = tracked;
-        let run = run.into_inner();
-        let served_calls = run.path.len().min(served.len());
-        self.resumed.fetch_add(
-            match run.diverged {
-                Some((at, _)) => at,
-                None => served_calls,
-            } as u64,
-            Ordering::Relaxed,
-        );
-        let divergence = match run.diverged {
-            Some((depth, found)) => Some((depth, Some(served[depth].0.clone()), Some(found))),
-            None => tree
-                .insert(&run.path, value.clone())
-                .err()
-                .map(|d| (d.depth, d.expected, d.found)),
+        let (served, run) = tracked.finish();
+        let resumed = match run.diverged {
+            Some((at, _)) => at,
+            None => run.path.len().min(served.len()),
         };
-        match divergence {
-            None => Ok(value),
-            Some((depth, expected, found)) => {
-                self.nondeterministic.fetch_add(1, Ordering::Relaxed);
-                let show = |c: Option<I::Call>| {
-                    c.map_or_else(|| "returned".to_owned(), |c| format!("{c:?}"))
-                };
-                Err(Error::Nondeterministic {
-                    depth,
-                    expected: show(expected),
-                    found: show(found),
-                    value: Some(Box::new(value)),
-                })
+        self.resumed.fetch_add(resumed as u64, Ordering::Relaxed);
+        if let Some((depth, found)) = run.diverged {
+            let expected = served.into_iter().nth(depth).map(|(call, _)| call);
+            return Err(self.nondeterministic(depth, expected, Some(found), value));
+        }
+        let tree = self.tree(key);
+        match tree.tree.insert(run.path, value.clone()) {
+            Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
+            Ok(inserted) => {
+                if let Some(leaf) = inserted.leaf {
+                    self.nodes.fetch_add(inserted.nodes, Ordering::Relaxed);
+                    self.queue.lock().push(Queued { tree, leaf });
+                    self.shrink_to(self.budget);
+                }
+                Ok(value)
             }
         }
     }
 
-    /// What the memo did since it was made.
+    /// What the memo did since it was made, and the nodes it holds.
     pub fn stats(&self) -> MemoStats {
         MemoStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             resumed_calls: self.resumed.load(Ordering::Relaxed),
             nondeterministic: self.nondeterministic.load(Ordering::Relaxed),
+            evicted: self.evicted.load(Ordering::Relaxed),
+            nodes: self.nodes(),
         }
     }
 
-    /// The nodes of every key's tree (a node holds a run of calls that never branched).
+    /// The nodes held, over every key (a node holds a run of calls that never branched).
     pub fn nodes(&self) -> usize {
-        self.trees.lock().values().map(|t| t.nodes()).sum()
+        self.nodes.load(Ordering::Relaxed)
+    }
+
+    /// The keys with a recorded run.
+    pub fn len(&self) -> usize {
+        self.trees.lock().len()
+    }
+
+    /// Whether no run is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Evicts recorded runs, least worth keeping first, until at most `nodes` nodes are
+    /// held.
+    pub fn shrink_to(&self, nodes: usize) {
+        if self.nodes() <= nodes {
+            return;
+        }
+        let mut queue = self.queue.lock();
+        while self.nodes() > nodes {
+            let Some(Queued { tree, leaf }) = queue.evict(|q| q.leaf.take_seen()) else {
+                break;
+            };
+            let removed = tree.tree.remove(&leaf);
+            self.nodes.fetch_sub(removed, Ordering::Relaxed);
+            self.evicted.fetch_add(removed as u64, Ordering::Relaxed);
+            let mut trees = self.trees.lock();
+            if trees
+                .get(&tree.key)
+                .is_some_and(|t| Arc::ptr_eq(t, &tree) && t.tree.retire(true).is_some())
+            {
+                trees.remove(&tree.key);
+            }
+        }
+    }
+
+    /// Forgets the runs recorded for `key`; whether there were any.
+    pub fn evict(&self, key: &K) -> bool {
+        let mut queue = self.queue.lock();
+        let Some(tree) = self.trees.lock().remove(key) else {
+            return false;
+        };
+        let removed = tree.tree.retire(false).unwrap_or(0);
+        self.nodes.fetch_sub(removed, Ordering::Relaxed);
+        queue.retain(|q| !Arc::ptr_eq(&q.tree, &tree));
+        true
     }
 
     /// Forgets every recorded run.
     pub fn clear(&self) {
-        self.trees.lock().clear();
+        let mut queue = self.queue.lock();
+        for (_, tree) in self.trees.lock().drain() {
+            let removed = tree.tree.retire(false).unwrap_or(0);
+            self.nodes.fetch_sub(removed, Ordering::Relaxed);
+        }
+        queue.clear();
+    }
+
+    /// The tree of `key`, made if it has none.
+    fn tree(&self, key: &K) -> Arc<KeyTree<K, V, I>> {
+        let mut trees = self.trees.lock();
+        if let Some(tree) = trees.get(key) {
+            return Arc::clone(tree);
+        }
+        let tree = Arc::new(KeyTree {
+            key: key.clone(),
+            tree: Tree::default(),
+        });
+        trees.insert(key.clone(), Arc::clone(&tree));
+        tree
+    }
+
+    fn nondeterministic(
+        &self,
+        depth: usize,
+        expected: Option<I::Call>,
+        found: Option<I::Call>,
+        value: V,
+    ) -> Error {
+        self.nondeterministic.fetch_add(1, Ordering::Relaxed);
+        let show =
+            |c: Option<I::Call>| c.map_or_else(|| "returned".to_owned(), |c| format!("{c:?}"));
+        Error::Nondeterministic {
+            depth,
+            expected: show(expected),
+            found: show(found),
+            value: Some(Box::new(value)),
+        }
     }
 }
 
@@ -271,6 +351,8 @@ impl<K, V, I: ?Sized + Interface> fmt::Debug for Memo<K, V, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Memo")
             .field("keys", &self.trees.lock().len())
+            .field("nodes", &self.nodes.load(Ordering::Relaxed))
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }

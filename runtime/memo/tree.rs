@@ -11,38 +11,57 @@
 //! Readers walk without a tree-wide lock: a node's run and result never change once the
 //! node is made, and a split replaces the node in its parent (its old self stays valid for
 //! whoever still walks it); only a fork's children are behind a lock, held for one lookup
-//! or one insertion, never while the implementation answers.
+//! or one insertion, never while the implementation answers. Every change to the shape
+//! (insertion, eviction) happens under the root lock, which also guards each node's link
+//! to its parent, so that a leaf can be evicted without a search.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
-use crate::sync::Mutex;
+use rustc_hash::FxBuildHasher;
+
+use crate::sync::{Flag, Mutex};
 
 /// A node: a run of (call, answer) pairs that never branched, then what came after.
 pub(crate) struct Node<C, A, V> {
     run: Box<[(C, A)]>,
-    /// Shared with the node's halves when a split cuts its run: a fork's children stay one
-    /// map.
+    /// Shared with the node's second half when a split cuts its run: a fork's children
+    /// stay one map, a leaf stays one leaf (the eviction queue holds it by its tail).
     tail: Arc<Tail<C, A, V>>,
 }
 
-/// A fork's children: where each answer met led.
-type Children<C, A, V> = Mutex<HashMap<A, Arc<Node<C, A, V>>>>;
+/// What came after a run, and where the node it ends hangs.
+pub(crate) struct Tail<C, A, V> {
+    /// Guarded by the tree's root lock (the mutex only makes it writable through `Arc`).
+    up: Mutex<Up<C, A, V>>,
+    end: End<C, A, V>,
+}
 
-/// Where a node hangs, if not at the root: a fork (its tail) and the answer that leads to it.
-type Parent<C, A, V> = Option<(Arc<Tail<C, A, V>>, A)>;
+/// A fork's children: where each answer met led. Answers are confirmed by equality, so a
+/// poor hash costs time, never a wrong child.
+type Children<C, A, V> = Mutex<HashMap<A, Arc<Node<C, A, V>>, FxBuildHasher>>;
 
-/// What came after a run.
-pub(crate) enum Tail<C, A, V> {
-    /// The function returned this.
-    Return(V),
+enum End<C, A, V> {
+    /// The function returned `value`; `seen` is set by every hit since the eviction
+    /// queue's hand last passed (SIEVE).
+    Return { value: V, seen: Flag },
     /// The function asked `call`; the answers met so far and where each led.
     Fork {
         call: C,
         children: Children<C, A, V>,
     },
+}
+
+/// Where a node hangs.
+enum Up<C, A, V> {
+    Root,
+    /// Under a fork (its tail), reached by an answer.
+    Under(Weak<Tail<C, A, V>>, A),
+    /// Evicted.
+    Gone,
 }
 
 /// Where a lookup ended.
@@ -66,15 +85,30 @@ pub(crate) struct Divergence<C> {
     pub(crate) found: Option<C>,
 }
 
+/// A leaf of the tree, as the eviction queue holds it.
+pub(crate) type Leaf<C, A, V> = Arc<Tail<C, A, V>>;
+
 /// The interaction tree of one key.
 pub(crate) struct Tree<C, A, V> {
-    root: Mutex<Option<Arc<Node<C, A, V>>>>,
+    root: Mutex<Root<C, A, V>>,
+}
+
+struct Root<C, A, V> {
+    top: Option<Arc<Node<C, A, V>>>,
+    /// The nodes reachable from `top`.
+    nodes: usize,
+    /// Dropped from its memo: records nothing more.
+    retired: bool,
 }
 
 impl<C, A, V> Default for Tree<C, A, V> {
     fn default() -> Self {
         Tree {
-            root: Mutex::new(None),
+            root: Mutex::new(Root {
+                top: None,
+                nodes: 0,
+                retired: false,
+            }),
         }
     }
 }
@@ -86,85 +120,102 @@ where
     V: Clone,
 {
     /// Replays the recorded calls against `ask` (the live implementation), following its
-    /// answers, until a result (a hit) or an answer no path recorded (a miss).
+    /// answers, until a result (a hit) or an answer no path recorded (a miss). A hit
+    /// allocates nothing while it passes at most `INLINE` forks.
     pub(crate) fn walk(&self, mut ask: impl FnMut(&C) -> A) -> Walk<C, A, V> {
-        let Some(mut node) = self.root.lock().clone() else {
+        let Some(mut node) = self.root.lock().top.clone() else {
             return Walk::Miss(Vec::new());
         };
-        let mut asked = Vec::new();
+        let mut trail = Trail::default();
         loop {
-            for (call, answer) in node.run.iter() {
+            for (i, (call, answer)) in node.run.iter().enumerate() {
                 let got = ask(call);
-                let same = got == *answer;
-                asked.push((call.clone(), got));
-                if !same {
-                    return Walk::Miss(asked);
+                if got != *answer {
+                    return Walk::Miss(trail.asked(&node.run[..i], (call.clone(), got)));
                 }
             }
-            match &*node.tail {
-                Tail::Return(value) => return Walk::Hit(value.clone()),
-                Tail::Fork { call, children } => {
+            let (got, next) = match &node.tail.end {
+                End::Return { value, seen } => {
+                    if !seen.load(Ordering::Relaxed) {
+                        seen.store(true, Ordering::Relaxed);
+                    }
+                    return Walk::Hit(value.clone());
+                }
+                End::Fork { call, children } => {
                     let got = ask(call);
                     let next = children.lock().get(&got).cloned();
-                    asked.push((call.clone(), got));
                     match next {
-                        Some(child) => node = child,
-                        None => return Walk::Miss(asked),
+                        Some(child) => (got, child),
+                        None => return Walk::Miss(trail.asked(&node.run, (call.clone(), got))),
                     }
                 }
-            }
+            };
+            trail.push((std::mem::replace(&mut node, next), got));
         }
     }
 
     /// Records a complete run: the calls it asked with their answers, and what it
-    /// returned. Nothing changes if it disagrees with a recorded path (`Divergence`), or if
-    /// the same path was recorded already.
-    pub(crate) fn insert(&self, path: &[(C, A)], value: V) -> Result<(), Divergence<C>> {
+    /// returned. Nothing changes if it disagrees with a recorded path (`Divergence`), if
+    /// the same path was recorded already, or if the tree is retired.
+    pub(crate) fn insert(
+        &self,
+        mut path: Vec<(C, A)>,
+        value: V,
+    ) -> Result<Inserted<C, A, V>, Divergence<C>> {
         let mut root = self.root.lock();
-        let Some(top) = root.clone() else {
-            *root = Some(leaf(path, value));
-            return Ok(());
+        if root.retired {
+            return Ok(Inserted::NOTHING);
+        }
+        let Some(mut node) = root.top.clone() else {
+            let (leaf, tail) = leaf(path, value, Up::Root);
+            root.top = Some(leaf);
+            root.nodes = 1;
+            return Ok(Inserted::leaf(tail, 1));
         };
-        let mut node = top;
-        let mut parent: Parent<C, A, V> = None;
         let mut pos = 0;
         loop {
             for (i, (call, answer)) in node.run.iter().enumerate() {
-                let (_, a) = same_call(path, pos, call)?;
+                let a = &same_call(&path, pos, call)?.1;
                 if a != answer {
                     // A second answer here: the run splits into a fork.
+                    let a = a.clone();
+                    let fork = Arc::new(Tail {
+                        up: Mutex::new(std::mem::replace(&mut *node.tail.up.lock(), Up::Gone)),
+                        end: End::Fork {
+                            call: call.clone(),
+                            children: Mutex::default(),
+                        },
+                    });
                     let rest = Arc::new(Node {
                         run: node.run[i + 1..].into(),
                         tail: Arc::clone(&node.tail),
                     });
-                    let children = HashMap::from([
-                        (answer.clone(), rest),
-                        (a.clone(), leaf(&path[pos + 1..], value)),
-                    ]);
+                    *node.tail.up.lock() = Up::Under(Arc::downgrade(&fork), answer.clone());
+                    let (new, tail) = leaf(
+                        path.split_off(pos + 1),
+                        value,
+                        Up::Under(Arc::downgrade(&fork), a.clone()),
+                    );
+                    if let End::Fork { children, .. } = &fork.end {
+                        let mut map = children.lock();
+                        map.insert(answer.clone(), rest);
+                        map.insert(a, new);
+                    }
                     let split = Arc::new(Node {
                         run: node.run[..i].into(),
-                        tail: Arc::new(Tail::Fork {
-                            call: call.clone(),
-                            children: Mutex::new(children),
-                        }),
+                        tail: fork,
                     });
-                    match parent {
-                        None => *root = Some(split),
-                        Some((fork, answer)) => {
-                            if let Tail::Fork { children, .. } = &*fork {
-                                children.lock().insert(answer, split);
-                            }
-                        }
-                    }
-                    return Ok(());
+                    root.hang(split);
+                    root.nodes += 2;
+                    return Ok(Inserted::leaf(tail, 2));
                 }
                 pos += 1;
             }
-            match &*node.tail {
-                Tail::Return(_) => {
+            node = match &node.tail.end {
+                End::Return { .. } => {
                     return match path.get(pos) {
                         // Recorded already (by another run of an equal implementation).
-                        None => Ok(()),
+                        None => Ok(Inserted::NOTHING),
                         Some((c, _)) => Err(Divergence {
                             depth: pos,
                             expected: None,
@@ -172,34 +223,189 @@ where
                         }),
                     };
                 }
-                Tail::Fork { call, children } => {
-                    let (_, a) = same_call(path, pos, call)?;
+                End::Fork { call, children } => {
+                    let a = &same_call(&path, pos, call)?.1;
                     let mut map = children.lock();
-                    let next = match map.get(a) {
+                    match map.get(a) {
                         Some(child) => Arc::clone(child),
                         None => {
-                            map.insert(a.clone(), leaf(&path[pos + 1..], value));
-                            return Ok(());
+                            let a = a.clone();
+                            let up = Up::Under(Arc::downgrade(&node.tail), a.clone());
+                            let (new, tail) = leaf(path.split_off(pos + 1), value, up);
+                            map.insert(a, new);
+                            drop(map);
+                            root.nodes += 1;
+                            return Ok(Inserted::leaf(tail, 1));
                         }
+                    }
+                }
+            };
+            pos += 1;
+        }
+    }
+}
+
+impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
+    /// Evicts a leaf, and each fork above it that it leaves without children: the nodes
+    /// removed (none if the leaf was evicted already or the tree retired).
+    pub(crate) fn remove(&self, leaf: &Leaf<C, A, V>) -> usize {
+        let mut root = self.root.lock();
+        if root.retired {
+            return 0;
+        }
+        let mut removed = 0;
+        let mut tail = Arc::clone(leaf);
+        loop {
+            let up = std::mem::replace(&mut *tail.up.lock(), Up::Gone);
+            match up {
+                Up::Gone => break,
+                Up::Root => {
+                    root.top = None;
+                    removed += 1;
+                    break;
+                }
+                Up::Under(fork, answer) => {
+                    removed += 1;
+                    let Some(fork) = fork.upgrade() else { break };
+                    let End::Fork { children, .. } = &fork.end else {
+                        unreachable!("a node hangs under a fork")
                     };
+                    let mut map = children.lock();
+                    map.remove(&answer);
+                    if !map.is_empty() {
+                        break;
+                    }
                     drop(map);
-                    parent = Some((Arc::clone(&node.tail), a.clone()));
-                    node = next;
-                    pos += 1;
+                    tail = fork;
                 }
             }
         }
+        root.nodes -= removed;
+        removed
     }
 
-    /// The nodes reachable from the root.
+    /// Empties the tree and stops it recording, if it holds no node (`only_if_empty`) or in
+    /// any case: the nodes it held, or `None` if it was left as it was.
+    pub(crate) fn retire(&self, only_if_empty: bool) -> Option<usize> {
+        let mut root = self.root.lock();
+        if only_if_empty && root.nodes > 0 {
+            return None;
+        }
+        root.retired = true;
+        root.top = None;
+        Some(std::mem::take(&mut root.nodes))
+    }
+
+    /// The nodes in the tree.
+    #[cfg(test)]
     pub(crate) fn nodes(&self) -> usize {
-        fn count<C, A, V>(node: &Node<C, A, V>) -> usize {
-            1 + match &*node.tail {
-                Tail::Return(_) => 0,
-                Tail::Fork { children, .. } => children.lock().values().map(|c| count(c)).sum(),
+        self.root.lock().nodes
+    }
+}
+
+impl<C, A, V> Tail<C, A, V> {
+    /// Whether the leaf was hit since the last call; clears the mark (SIEVE's visited bit).
+    pub(crate) fn take_seen(&self) -> bool {
+        match &self.end {
+            End::Return { seen, .. } if seen.load(Ordering::Relaxed) => {
+                seen.store(false, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<C, A, V> Root<C, A, V> {
+    /// Puts `node` where the node it replaces hung (recorded in its tail's link).
+    fn hang(&mut self, node: Arc<Node<C, A, V>>)
+    where
+        A: Clone + Eq + Hash,
+    {
+        let up = node.tail.up.lock();
+        match &*up {
+            Up::Root => {
+                drop(up);
+                self.top = Some(node);
+            }
+            Up::Under(fork, answer) => {
+                if let Some(fork) = fork.upgrade() {
+                    if let End::Fork { children, .. } = &fork.end {
+                        let answer = answer.clone();
+                        drop(up);
+                        children.lock().insert(answer, node);
+                    }
+                }
+            }
+            Up::Gone => unreachable!("a split node is in the tree"),
+        }
+    }
+}
+
+/// What an insertion added.
+pub(crate) struct Inserted<C, A, V> {
+    /// The new leaf, for the eviction queue (`None`: recorded already, or retired).
+    pub(crate) leaf: Option<Leaf<C, A, V>>,
+    /// The nodes added.
+    pub(crate) nodes: usize,
+}
+
+impl<C, A, V> Inserted<C, A, V> {
+    const NOTHING: Self = Inserted {
+        leaf: None,
+        nodes: 0,
+    };
+
+    fn leaf(tail: Leaf<C, A, V>, nodes: usize) -> Self {
+        Inserted {
+            leaf: Some(tail),
+            nodes,
+        }
+    }
+}
+
+/// The forks a walk keeps without allocating.
+const INLINE: usize = 8;
+
+/// The forks a walk passed, with the answer that led on from each, so that a miss can
+/// hand back every pair it asked; the first `INLINE` without allocating.
+struct Trail<T> {
+    inline: [Option<T>; INLINE],
+    more: Vec<T>,
+}
+
+impl<T> Default for Trail<T> {
+    fn default() -> Self {
+        Trail {
+            inline: Default::default(),
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<T> Trail<T> {
+    fn push(&mut self, item: T) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(item),
+            None => self.more.push(item),
+        }
+    }
+}
+
+impl<C: Clone, A: Clone, V> Trail<(Arc<Node<C, A, V>>, A)> {
+    /// The pairs asked: every node passed, the answer that left each, then `matched` (the
+    /// part of the last node's run that matched) and `last`.
+    fn asked(&self, matched: &[(C, A)], last: (C, A)) -> Vec<(C, A)> {
+        let mut asked = Vec::new();
+        for (node, answer) in self.inline.iter().flatten().chain(&self.more) {
+            asked.extend_from_slice(&node.run);
+            if let End::Fork { call, .. } = &node.tail.end {
+                asked.push((call.clone(), answer.clone()));
             }
         }
-        self.root.lock().as_deref().map_or(0, count)
+        asked.extend_from_slice(matched);
+        asked.push(last);
+        asked
     }
 }
 
@@ -219,12 +425,24 @@ fn same_call<'p, C: Clone + Eq, A>(
     }
 }
 
-/// A node holding the rest of a path and its result.
-fn leaf<C: Clone, A: Clone, V>(path: &[(C, A)], value: V) -> Arc<Node<C, A, V>> {
-    Arc::new(Node {
-        run: path.into(),
-        tail: Arc::new(Tail::Return(value)),
-    })
+/// A node holding the rest of a path and its result, and its tail (the leaf).
+fn leaf<C, A, V>(
+    rest: Vec<(C, A)>,
+    value: V,
+    up: Up<C, A, V>,
+) -> (Arc<Node<C, A, V>>, Leaf<C, A, V>) {
+    let tail = Arc::new(Tail {
+        up: Mutex::new(up),
+        end: End::Return {
+            value,
+            seen: Flag::new(false),
+        },
+    });
+    let node = Arc::new(Node {
+        run: rest.into_boxed_slice(),
+        tail: Arc::clone(&tail),
+    });
+    (node, tail)
 }
 
 #[cfg(test)]
@@ -281,7 +499,7 @@ mod tests {
                         prop_assert!(!paths.contains(&path), "a miss on a recorded path");
                         prop_assert!(asked.len() <= path.len());
                         prop_assert_eq!(&asked[..], &path[..asked.len()]);
-                        prop_assert_eq!(tree.insert(&path, result), Ok(()));
+                        prop_assert!(tree.insert(path.clone(), result).is_ok());
                         paths.insert(path);
                     }
                 }
@@ -296,11 +514,11 @@ mod tests {
     fn runs_that_never_branch_are_one_node_and_split_where_they_do() {
         let tree: Tree<u8, u8, &str> = Tree::default();
         let one = [(0, 1), (1, 1), (2, 1)];
-        tree.insert(&one, "one").unwrap();
+        tree.insert(one.to_vec(), "one").unwrap();
         assert_eq!(tree.nodes(), 1);
         // Same first call and answer, another answer to the second: a fork after one pair.
         let two = [(0, 1), (1, 2), (3, 0)];
-        tree.insert(&two, "two").unwrap();
+        tree.insert(two.to_vec(), "two").unwrap();
         assert_eq!(tree.nodes(), 3);
         assert!(matches!(
             tree.walk(|&c| [1, 1, 1, 0][c as usize]),
@@ -315,17 +533,17 @@ mod tests {
         };
         assert_eq!(asked, vec![(0, 1), (1, 3)]);
         // Recorded again: nothing changes.
-        tree.insert(&one, "one").unwrap();
+        tree.insert(one.to_vec(), "one").unwrap();
         assert_eq!(tree.nodes(), 3);
     }
 
     #[test]
     fn a_run_that_disagrees_with_a_recorded_path_changes_nothing() {
         let tree: Tree<u8, u8, u32> = Tree::default();
-        tree.insert(&[(0, 1), (1, 1)], 1).unwrap();
+        tree.insert(vec![(0, 1), (1, 1)], 1).map(|_| ()).unwrap();
         // After answer 1 to call 0 the recorded run asked call 1; this one asks call 2.
         assert_eq!(
-            tree.insert(&[(0, 1), (2, 1)], 2),
+            tree.insert(vec![(0, 1), (2, 1)], 2).map(|_| ()),
             Err(Divergence {
                 depth: 1,
                 expected: Some(1),
@@ -334,7 +552,7 @@ mod tests {
         );
         // Or returned.
         assert_eq!(
-            tree.insert(&[(0, 1)], 3),
+            tree.insert(vec![(0, 1)], 3).map(|_| ()),
             Err(Divergence {
                 depth: 1,
                 expected: Some(1),
@@ -343,7 +561,7 @@ mod tests {
         );
         // Or asked more after the recorded one returned.
         assert_eq!(
-            tree.insert(&[(0, 1), (1, 1), (5, 0)], 4),
+            tree.insert(vec![(0, 1), (1, 1), (5, 0)], 4).map(|_| ()),
             Err(Divergence {
                 depth: 2,
                 expected: None,

@@ -1,0 +1,416 @@
+//! `#[interface]`: a trait whose calls a memo can record and replay. Parsed into a model of
+//! its methods (validated with spanned errors), then generated: a call enum, an answer enum,
+//! `Interface for dyn Trait` and `Trait for Tracked<'_, dyn Trait>`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{
+    Error, FnArg, Ident, ItemTrait, Pat, ReturnType, Signature, TraitItem, Type, Visibility,
+};
+
+/// What the attribute's arguments name.
+pub(crate) struct Names {
+    call: Option<Ident>,
+    answer: Option<Ident>,
+}
+
+const ARGUMENTS: &str = "`call = Name` or `answer = Name`";
+
+impl Names {
+    pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
+        let mut names = Names {
+            call: None,
+            answer: None,
+        };
+        let metas = syn::parse::Parser::parse2(
+            syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated,
+            args.clone(),
+        )
+        .map_err(|_| Error::new_spanned(&args, format!("expected {ARGUMENTS}")))?;
+        for meta in metas {
+            let slot = if meta.path.is_ident("call") {
+                &mut names.call
+            } else if meta.path.is_ident("answer") {
+                &mut names.answer
+            } else {
+                return Err(Error::new_spanned(
+                    &meta.path,
+                    format!("unknown argument: expected {ARGUMENTS}"),
+                ));
+            };
+            match &meta.value {
+                syn::Expr::Path(p) if p.path.get_ident().is_some() => {
+                    *slot = p.path.get_ident().cloned();
+                }
+                other => {
+                    return Err(Error::new_spanned(
+                        other,
+                        "expected a type name: `call = FilesCall`",
+                    ))
+                }
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// A trait declared `#[interface]`.
+pub(crate) struct Interface {
+    item: ItemTrait,
+    call: Ident,
+    answer: Ident,
+    methods: Vec<Method>,
+}
+
+struct Method {
+    sig: Signature,
+    /// The method's name in UpperCamelCase: its variant in both enums.
+    variant: Ident,
+    args: Vec<Arg>,
+    /// `()` when the method returns nothing.
+    answer: Type,
+}
+
+struct Arg {
+    /// The parameter's name (its field in the call), or `argN`.
+    name: Ident,
+    /// What the call stores: the referent's owned form for `&T`, else the type itself.
+    stored: Type,
+    /// Taken by reference: the call stores `T::Owned` and lends it back.
+    by_ref: bool,
+}
+
+impl Interface {
+    pub(crate) fn parse(names: Names, item: ItemTrait) -> syn::Result<Self> {
+        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+            return Err(Error::new_spanned(
+                &item.generics,
+                "an interface cannot be generic: its calls and answers are one type each",
+            ));
+        }
+        if let Some(unsafety) = &item.unsafety {
+            return Err(Error::new_spanned(
+                unsafety,
+                "an interface cannot be `unsafe`",
+            ));
+        }
+        let mut methods = Vec::new();
+        let mut errors: Option<Error> = None;
+        for trait_item in &item.items {
+            match trait_item {
+                TraitItem::Fn(f) => match Method::parse(&f.sig) {
+                    Ok(m) => methods.push(m),
+                    Err(e) => push(&mut errors, e),
+                },
+                other => push(
+                    &mut errors,
+                    Error::new_spanned(
+                        other,
+                        "an interface holds only methods: what an implementation answers is \
+                         all a memo sees of it",
+                    ),
+                ),
+            }
+        }
+        if let Some(e) = errors {
+            return Err(e);
+        }
+        let name = &item.ident;
+        Ok(Interface {
+            call: names.call.unwrap_or_else(|| format_ident!("{name}Call")),
+            answer: names
+                .answer
+                .unwrap_or_else(|| format_ident!("{name}Answer")),
+            item,
+            methods,
+        })
+    }
+}
+
+impl Method {
+    fn parse(sig: &Signature) -> syn::Result<Self> {
+        let why_not = if sig.asyncness.is_some() {
+            Some((sig.fn_token.span(), "an interface method cannot be `async`"))
+        } else if sig.constness.is_some() || sig.unsafety.is_some() || sig.abi.is_some() {
+            Some((
+                sig.fn_token.span(),
+                "an interface method is a plain `fn`: not `const`, `unsafe` or `extern`",
+            ))
+        } else if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            Some((
+                sig.generics.span(),
+                "an interface method cannot be generic: each call is a value of one call type",
+            ))
+        } else if let Some(v) = &sig.variadic {
+            Some((v.span(), "an interface method cannot be variadic"))
+        } else {
+            None
+        };
+        if let Some((span, message)) = why_not {
+            return Err(Error::new(span, message));
+        }
+        let mut inputs = sig.inputs.iter();
+        match inputs.next() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.colon_token.is_none() => {
+                if r.mutability.is_some() {
+                    let message = match &sig.output {
+                        ReturnType::Type(..) => {
+                            "a method taking `&mut self` cannot have an answer: an interface \
+                             is asked through `&self`, so that what it answers depends only on \
+                             the calls asked"
+                        }
+                        ReturnType::Default => {
+                            "a method taking `&mut self` cannot be tracked: an interface is \
+                             asked through `&self`, and a memo hit would skip the change"
+                        }
+                    };
+                    return Err(Error::new_spanned(r, message));
+                }
+            }
+            Some(FnArg::Receiver(r)) => {
+                return Err(Error::new_spanned(r, "an interface method takes `&self`"))
+            }
+            _ => {
+                return Err(Error::new_spanned(
+                    &sig.ident,
+                    "an interface method takes `&self`: a memo asks an implementation",
+                ))
+            }
+        }
+        let mut args = Vec::new();
+        for (i, input) in inputs.enumerate() {
+            let FnArg::Typed(pat) = input else {
+                unreachable!("only the first parameter is a receiver")
+            };
+            let name = match &*pat.pat {
+                Pat::Ident(p) => p.ident.clone(),
+                _ => format_ident!("arg{i}"),
+            };
+            args.push(Arg::parse(name, &pat.ty)?);
+        }
+        let answer = match &sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => {
+                if let Some(span) = borrowed(ty) {
+                    return Err(Error::new(
+                        span,
+                        "an interface's answer is stored: return an owned type (`String`, \
+                         `Arc<str>`, `Vec<T>`), not a borrow",
+                    ));
+                }
+                if let Type::ImplTrait(_) = &**ty {
+                    return Err(Error::new_spanned(
+                        ty,
+                        "an interface's answer is stored and compared: return a named type, \
+                         not `impl Trait`",
+                    ));
+                }
+                (**ty).clone()
+            }
+        };
+        Ok(Method {
+            sig: sig.clone(),
+            variant: Ident::new(&upper_camel(&sig.ident.to_string()), sig.ident.span()),
+            args,
+            answer,
+        })
+    }
+}
+
+impl Arg {
+    fn parse(name: Ident, ty: &Type) -> syn::Result<Self> {
+        let (stored, by_ref) = match ty {
+            Type::Reference(r) if r.mutability.is_some() => {
+                return Err(Error::new_spanned(
+                    ty,
+                    "a `&mut` parameter cannot be tracked: a call is stored as the values of \
+                     its arguments",
+                ))
+            }
+            Type::Reference(r) => {
+                if let Some(span) = borrowed(&r.elem) {
+                    return Err(Error::new(span, STORED));
+                }
+                let stored: Type = match &*r.elem {
+                    Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
+                        syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::String)
+                    }
+                    Type::Slice(s) => {
+                        let elem = &s.elem;
+                        syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::Vec<#elem>)
+                    }
+                    elem => syn::parse_quote_spanned!(ty.span()=>
+                        <#elem as ::steadfast::__private::ToOwned>::Owned),
+                };
+                (stored, true)
+            }
+            Type::ImplTrait(_) => {
+                return Err(Error::new_spanned(
+                    ty,
+                    "an interface method cannot take `impl Trait`: each call is a value of \
+                     one call type",
+                ))
+            }
+            other => {
+                if let Some(span) = borrowed(other) {
+                    return Err(Error::new(span, STORED));
+                }
+                (other.clone(), false)
+            }
+        };
+        Ok(Arg {
+            name,
+            stored,
+            by_ref,
+        })
+    }
+}
+
+const STORED: &str = "a call stores its arguments: take an owned type, or `&T` (stored as \
+                      `T::Owned`), with no borrow inside";
+
+/// The span of a borrow or a named lifetime inside `ty`, which a stored value cannot hold.
+fn borrowed(ty: &Type) -> Option<Span> {
+    struct Find(Option<Span>);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+            self.0.get_or_insert(r.span());
+        }
+        fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
+            if l.ident != "static" {
+                self.0.get_or_insert(l.span());
+            }
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type(ty);
+    find.0
+}
+
+fn upper_camel(snake: &str) -> String {
+    snake
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_uppercase().chain(chars).collect::<String>()
+            })
+        })
+        .collect()
+}
+
+fn push(errors: &mut Option<Error>, e: Error) {
+    match errors {
+        Some(all) => all.combine(e),
+        None => *errors = Some(e),
+    }
+}
+
+impl Interface {
+    pub(crate) fn generate(&self) -> TokenStream {
+        let rt = quote!(::steadfast::__private);
+        let Interface {
+            item,
+            call,
+            answer,
+            methods,
+        } = self;
+        let vis: &Visibility = &item.vis;
+        let name = &item.ident;
+        let doc_call = format!(
+            "A call of [`{name}`]: which method, with its arguments (made by \
+             `#[steadfast::interface]`)."
+        );
+        let doc_answer = format!(
+            "An answer of [`{name}`]: which method answered, with its result (made by \
+             `#[steadfast::interface]`)."
+        );
+        let mut call_variants = Vec::new();
+        let mut answer_variants = Vec::new();
+        let mut arms = Vec::new();
+        let mut tracked = Vec::new();
+        let mut checks = Vec::new();
+        for m in methods {
+            let variant = &m.variant;
+            let method = &m.sig.ident;
+            let doc = format!("[`{name}::{method}`]");
+            let fields = m.args.iter().map(|a| {
+                let (n, ty) = (&a.name, &a.stored);
+                quote!(#[doc = #rt::stringify!(#n)] #n: #ty)
+            });
+            call_variants.push(quote!(#[doc = #doc] #variant { #(#fields),* }));
+            let ty = &m.answer;
+            answer_variants.push(quote!(#[doc = #doc] #variant(#ty)));
+            checks.push(quote_spanned!(ty.span()=> #rt::assert_answer::<#ty>();));
+            for a in &m.args {
+                let ty = &a.stored;
+                checks.push(quote_spanned!(ty.span()=> #rt::assert_argument::<#ty>();));
+            }
+            // Bindings of our own, so that a parameter named like a local cannot shadow it.
+            let bound: Vec<Ident> = (0..m.args.len())
+                .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
+                .collect();
+            let names: Vec<&Ident> = m.args.iter().map(|a| &a.name).collect();
+            let lent = m.args.iter().zip(&bound).map(|(a, b)| match a.by_ref {
+                true => quote!(#rt::Borrow::borrow(#b)),
+                false => quote!(#rt::Clone::clone(#b)),
+            });
+            arms.push(quote! {
+                #call::#variant { #(#names: #bound),* } =>
+                    #answer::#variant(#name::#method(live, #(#lent),*))
+            });
+            let mut sig = m.sig.clone();
+            for (input, b) in sig.inputs.iter_mut().skip(1).zip(&bound) {
+                if let FnArg::Typed(pat) = input {
+                    *pat.pat = syn::parse_quote!(#b);
+                }
+            }
+            let stored = m.args.iter().zip(&bound).map(|(a, b)| match a.by_ref {
+                true => quote!(#rt::ToOwned::to_owned(#b)),
+                false => quote!(#b),
+            });
+            let what = format!("{name}::{method}");
+            tracked.push(quote! {
+                #sig {
+                    match self.ask(#call::#variant { #(#names: #stored),* }) {
+                        #answer::#variant(answer) => answer,
+                        #[allow(unreachable_patterns)]
+                        _ => #rt::mismatched_answer(#what),
+                    }
+                }
+            });
+        }
+        quote! {
+            #item
+
+            #[doc = #doc_call]
+            #[derive(#rt::Clone, #rt::PartialEq, #rt::Eq, #rt::Hash, #rt::Debug)]
+            #vis enum #call { #(#call_variants),* }
+
+            #[doc = #doc_answer]
+            #[derive(#rt::Clone, #rt::PartialEq, #rt::Eq, #rt::Hash, #rt::Debug)]
+            #vis enum #answer { #(#answer_variants),* }
+
+            const _: () = {
+                fn checks() { #(#checks)* }
+            };
+
+            impl #rt::Interface for dyn #name {
+                type Call = #call;
+                type Answer = #answer;
+                type Live<'a> = dyn #name + 'a;
+                fn answer(live: &(dyn #name + '_), call: &#call) -> #answer {
+                    match call { #(#arms,)* }
+                }
+            }
+
+            impl #name for #rt::Tracked<'_, dyn #name> {
+                #(#tracked)*
+            }
+        }
+    }
+}
