@@ -250,3 +250,104 @@ proptest! {
         prop_assert_eq!(memo.stats().misses as usize, classes.len());
     }
 }
+
+// ------------------------------------------------------------------ bounded memory
+
+/// Draws `*n` times, each a call of its own: one node per key.
+fn first_draws(n: &u8, t: &Tracked<'_, Source>) -> u32 {
+    (0..*n).map(|d| u32::from(t.ask((d, 10)))).sum()
+}
+
+#[test]
+fn a_budget_bounds_the_nodes_and_evicted_runs_recompute_right() {
+    let memo: Memo<u32, u32, Source> = Memo::with_budget(10);
+    for i in 0..1_000u32 {
+        let table = [(i % 7) as u8, (i % 5) as u8, 1];
+        let want = u32::from(table[0]) + u32::from(table[1]) + 1;
+        let got = memo.get(&(i % 37), &Source::new(&table), |_, t| first_draws(&3, t));
+        assert_eq!(got.unwrap(), want);
+        assert!(memo.nodes() <= 10, "{} nodes after run {i}", memo.nodes());
+    }
+    let s = memo.stats();
+    assert!(s.evicted > 0);
+    assert_eq!(s.nodes, memo.nodes());
+    // Every node evicted was once added: the memo's count is the tree's.
+    assert!(memo.len() <= 10);
+}
+
+#[test]
+fn a_run_hit_since_the_hand_passed_outlives_one_off_runs() {
+    // One node per key: a budget of four keeps four keys.
+    let memo: Memo<u32, u32, Source> = Memo::with_budget(4);
+    let source = Source::new(&[3]);
+    let hot = 1_000;
+    memo.get(&hot, &source, |_, t| first_draws(&1, t)).unwrap();
+    for key in 0..100 {
+        memo.get(&key, &source, |_, t| first_draws(&1, t)).unwrap();
+        let misses = memo.stats().misses;
+        assert_eq!(
+            memo.get(&hot, &source, |_, _| unreachable!(
+                "the hot run was evicted"
+            ))
+            .unwrap(),
+            3
+        );
+        assert_eq!(memo.stats().misses, misses);
+    }
+    assert_eq!(memo.nodes(), 4);
+    assert_eq!(memo.stats().evicted, 97);
+}
+
+#[test]
+fn explicit_eviction_forgets_a_key_or_everything() {
+    let memo: Memo<u8, u32, Source> = Memo::new();
+    let source = Source::new(&[1, 2, 3]);
+    for n in 1..=3 {
+        memo.get(&n, &source, first_draws).unwrap();
+    }
+    assert_eq!((memo.len(), memo.nodes()), (3, 3));
+    assert!(memo.evict(&2));
+    assert!(!memo.evict(&2));
+    assert_eq!((memo.len(), memo.nodes()), (2, 2));
+    memo.shrink_to(1);
+    assert_eq!((memo.len(), memo.nodes()), (1, 1));
+    memo.clear();
+    assert!(memo.is_empty());
+    assert_eq!(memo.nodes(), 0);
+    // Still usable, and still counting right.
+    assert_eq!(memo.get(&2, &source, first_draws).unwrap(), 3);
+    assert_eq!(memo.nodes(), 1);
+    assert_eq!(memo.stats().evicted, 1);
+}
+
+#[test]
+fn a_zero_budget_records_nothing() {
+    let memo: Memo<u8, u32, Source> = Memo::with_budget(0);
+    let source = Source::new(&[1, 2]);
+    for _ in 0..3 {
+        assert_eq!(memo.get(&2, &source, first_draws).unwrap(), 3);
+    }
+    assert_eq!((memo.stats().misses, memo.nodes()), (3, 0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::model_cases(100)))]
+
+    /// Under a small budget every lookup still equals a direct run, and the nodes stay
+    /// within the budget.
+    #[test]
+    fn eviction_under_a_small_budget_stays_correct(
+        budget in 0..8usize,
+        lookups in prop::collection::vec(
+            (prop::collection::vec(any::<u8>(), 0..8), prop::collection::vec(0..4u8, 6)),
+            1..60,
+        ),
+    ) {
+        let memo: Memo<Vec<u8>, u64, Source> = Memo::with_budget(budget);
+        for (code, table) in &lookups {
+            let (_, result) = direct(code, table);
+            prop_assert_eq!(memo.get(code, &Source::new(table), |c, t| program(c, t)).unwrap(), result);
+            prop_assert!(memo.nodes() <= budget);
+        }
+    }
+}

@@ -200,6 +200,7 @@ impl Method {
                          `Arc<str>`, `Vec<T>`), not a borrow",
                     ));
                 }
+                float(ty)?;
                 if let Type::ImplTrait(_) = &**ty {
                     return Err(Error::new_spanned(
                         ty,
@@ -233,6 +234,7 @@ impl Arg {
                 if let Some(span) = borrowed(&r.elem) {
                     return Err(Error::new(span, STORED));
                 }
+                float(&r.elem)?;
                 let stored: Type = match &*r.elem {
                     Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
                         syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::String)
@@ -257,6 +259,7 @@ impl Arg {
                 if let Some(span) = borrowed(other) {
                     return Err(Error::new(span, STORED));
                 }
+                float(other)?;
                 (other.clone(), false)
             }
         };
@@ -270,6 +273,34 @@ impl Arg {
 
 const STORED: &str = "a call stores its arguments: take an owned type, or `&T` (stored as \
                       `T::Owned`), with no borrow inside";
+
+/// The error for a float inside a type a call or an answer stores (the commonest type that
+/// is not `Eq + Hash`), at the float: one message instead of one per missing trait.
+fn float(ty: &Type) -> syn::Result<()> {
+    struct Find(Option<syn::Ident>);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_path(&mut self, p: &'ast syn::Path) {
+            match p.get_ident() {
+                Some(i) if i == "f32" || i == "f64" => {
+                    self.0.get_or_insert(i.clone());
+                }
+                _ => syn::visit::visit_path(self, p),
+            }
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type(ty);
+    match find.0 {
+        None => Ok(()),
+        Some(f) => Err(Error::new_spanned(
+            &f,
+            format!(
+                "`{f}` is not `Eq` or `Hash`, so a call or answer holding it cannot be stored \
+                 and compared: store its bits (`{f}::to_bits`) or a wrapper that orders floats"
+            ),
+        )),
+    }
+}
 
 /// The span of a borrow or a named lifetime inside `ty`, which a stored value cannot hold.
 fn borrowed(ty: &Type) -> Option<Span> {

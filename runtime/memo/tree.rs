@@ -510,6 +510,60 @@ mod tests {
         }
     }
 
+    impl<C, A, V> Tree<C, A, V> {
+        /// The nodes reachable from the root, counted by walking them.
+        fn reachable(&self) -> usize {
+            let mut stack: Vec<_> = self.root.lock().top.iter().cloned().collect();
+            let mut count = 0;
+            while let Some(node) = stack.pop() {
+                count += 1;
+                if let End::Fork { children, .. } = &node.tail.end {
+                    stack.extend(children.lock().values().cloned());
+                }
+            }
+            count
+        }
+    }
+
+    proptest! {
+        /// Evicting leaves keeps the count right, removes exactly the evicted paths, and
+        /// keeps every other path's result.
+        #[test]
+        fn evicting_leaves_removes_their_paths_only(
+            seed in any::<u64>(),
+            impls in prop::collection::vec(prop::array::uniform4(0..3u8), 1..40),
+            evict in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        ) {
+            let tree: Tree<u8, u8, u64> = Tree::default();
+            let mut leaves = Vec::new();
+            for answer in &impls {
+                let (path, result) = run(seed, answer);
+                if let Ok(Inserted { leaf: Some(leaf), .. }) = tree.insert(path.clone(), result) {
+                    leaves.push((leaf, *answer, result));
+                }
+            }
+            prop_assert_eq!(tree.nodes(), tree.reachable());
+            for index in evict {
+                if leaves.is_empty() {
+                    break;
+                }
+                let (leaf, answer, _) = leaves.swap_remove(index.index(leaves.len()));
+                prop_assert!(tree.remove(&leaf) >= 1);
+                prop_assert_eq!(tree.remove(&leaf), 0);
+                prop_assert_eq!(tree.nodes(), tree.reachable());
+                prop_assert!(matches!(tree.walk(|&c| answer[c as usize]), Walk::Miss(_)));
+                for (_, kept, result) in &leaves {
+                    prop_assert!(
+                        matches!(tree.walk(|&c| kept[c as usize]), Walk::Hit(v) if v == *result)
+                    );
+                }
+            }
+            if leaves.is_empty() {
+                prop_assert_eq!(tree.nodes(), 0);
+            }
+        }
+    }
+
     #[test]
     fn runs_that_never_branch_are_one_node_and_split_where_they_do() {
         let tree: Tree<u8, u8, &str> = Tree::default();
