@@ -10,19 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use steadfast::{Error, Memo, Tracked};
 
-/// Where a test draws its choices from.
+/// Where a test draws its choices from. An interface answers a call alike each time it is
+/// asked, so a draw names its position: the `at`-th choice, below `bound`.
 #[steadfast::interface]
 pub trait Choices: Send + Sync {
-    /// The next choice, below `bound`.
-    fn draw(&self, bound: u32) -> u32;
+    /// Choice number `at`, below `bound`.
+    fn draw(&self, at: u32, bound: u32) -> u32;
 }
 
-/// A source of choices: a buffer read from the start, as a shrinker or a fuzzer would
-/// hand one to the test. The same call answers differently at each position: the tree
-/// records sequences, so a stream is a fine implementation.
+/// A source of choices: a buffer, as a shrinker or a fuzzer would hand one to the test.
 struct Buffer {
     bytes: Vec<u8>,
-    at: AtomicUsize,
     /// Draws asked of this buffer.
     asked: AtomicUsize,
 }
@@ -31,17 +29,28 @@ impl Buffer {
     fn new(bytes: &[u8]) -> Self {
         Buffer {
             bytes: bytes.to_vec(),
-            at: AtomicUsize::new(0),
             asked: AtomicUsize::new(0),
         }
     }
 }
 
 impl Choices for Buffer {
-    fn draw(&self, bound: u32) -> u32 {
+    fn draw(&self, at: u32, bound: u32) -> u32 {
         self.asked.fetch_add(1, Ordering::Relaxed);
-        let at = self.at.fetch_add(1, Ordering::Relaxed);
-        u32::from(self.bytes.get(at).copied().unwrap_or(0)) % bound
+        u32::from(self.bytes.get(at as usize).copied().unwrap_or(0)) % bound
+    }
+}
+
+/// Draws choices in turn.
+struct Draws<'a> {
+    source: &'a dyn Choices,
+    next: u32,
+}
+
+impl Draws<'_> {
+    fn draw(&mut self, bound: u32) -> u32 {
+        self.next += 1;
+        self.source.draw(self.next - 1, bound)
     }
 }
 
@@ -57,8 +66,9 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// The test: draws a list (a length below 4, then that many values below 10) and checks
 /// that its sum stays below 20.
-fn sum_stays_small(choices: &dyn Choices) -> Outcome {
+fn sum_stays_small(source: &dyn Choices) -> Outcome {
     RUNS.fetch_add(1, Ordering::Relaxed);
+    let mut choices = Draws { source, next: 0 };
     let len = choices.draw(4);
     let values: Vec<u32> = (0..len).map(|_| choices.draw(10)).collect();
     if values.iter().sum::<u32>() < 20 {
@@ -131,13 +141,13 @@ fn main() -> Result<(), Error> {
     let flaky: Memo<&str, u32, dyn Choices> = Memo::new();
     let calls = AtomicUsize::new(0);
     let unstable = |_: &&str, choices: &Tracked<'_, dyn Choices>| {
-        let first = choices.draw(10);
+        let first = choices.draw(0, 10);
         let bound = if calls.fetch_add(1, Ordering::Relaxed) == 0 {
             4
         } else {
             10
         };
-        first + choices.draw(bound)
+        first + choices.draw(1, bound)
     };
     flaky.get(&"unstable", &Buffer::new(&[0, 1]), unstable)?;
     let nodes = flaky.nodes();

@@ -181,3 +181,50 @@ fn nondeterminism_names_the_calls_that_differed() {
     assert!(memo.get(&(), &disk, |_, f| flaky(f, false)).unwrap());
     assert_eq!(memo.nodes(), 3);
 }
+
+#[test]
+fn a_repeated_call_is_asked_once_and_recorded_once() {
+    let memo: Memo<(), usize, dyn Files> = Memo::new();
+    let disk = Disk::with(&[("a", "x y")]);
+    let twice = |_: &(), f: &Tracked<'_, dyn Files>| {
+        let first = f.read("a").map_or(0, |t| t.len());
+        first + f.read("a").map_or(0, |t| t.len())
+    };
+    assert_eq!(memo.get(&(), &disk, twice).unwrap(), 6);
+    assert_eq!(disk.asked(), 1);
+    // The hit replays one call.
+    assert_eq!(memo.get(&(), &disk, twice).unwrap(), 6);
+    assert_eq!(disk.asked(), 1);
+}
+
+#[test]
+fn includes_reached_by_many_paths_record_each_call_once() {
+    // Script i includes scripts i+1 and i+2: 2^40 paths from the first to the last; the
+    // outer run's record holds each file's two calls once.
+    let depth = 40;
+    let files: Vec<(String, String)> = (0..depth)
+        .map(|i| (format!("s{i}"), format!("1 @s{} @s{}", i + 1, i + 2)))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let mut disk = Disk::with(&files);
+    let memo = Evals::new();
+    let want = |n: usize, last: i64| {
+        // value(i) = 1 + value(i+1) + value(i+2); the last is `last`; 0 past the end.
+        let mut v = vec![0i64; n + 2];
+        v[n - 1] = last;
+        for i in (0..n - 1).rev() {
+            v[i] = 1 + v[i + 1] + v[i + 2];
+        }
+        v[0]
+    };
+    assert_eq!(eval(&memo, "s0", &disk), want(depth, 1));
+    // Each file read, and whether s1..s41 exist: each asked once.
+    assert_eq!(disk.asked(), depth + depth + 1);
+    assert_eq!(eval(&memo, "s0", &disk), want(depth, 1));
+    assert_eq!(disk.asked(), depth + depth + 1);
+    disk.write(&format!("s{}", depth - 1), "2");
+    assert_eq!(eval(&memo, "s0", &disk), want(depth, 2));
+}

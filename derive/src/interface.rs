@@ -197,7 +197,7 @@ impl Method {
                     return Err(Error::new(
                         span,
                         "an interface's answer is stored: return an owned type (`String`, \
-                         `Arc<str>`, `Vec<T>`), not a borrow",
+                         `Arc<str>`, `Vec<T>`) or a `&'static` one, not a borrow",
                     ));
                 }
                 float(ty)?;
@@ -307,7 +307,15 @@ fn borrowed(ty: &Type) -> Option<Span> {
     struct Find(Option<Span>);
     impl<'ast> Visit<'ast> for Find {
         fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
-            self.0.get_or_insert(r.span());
+            match &r.lifetime {
+                // `&'static T` is a value like any other.
+                Some(l) if l.ident == "static" && r.mutability.is_none() => {
+                    syn::visit::visit_type(self, &r.elem)
+                }
+                _ => {
+                    self.0.get_or_insert(r.span());
+                }
+            }
         }
         fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
             if l.ident != "static" {

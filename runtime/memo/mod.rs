@@ -190,9 +190,9 @@ where
     /// and goes on.
     ///
     /// `f` must be deterministic: given the same answers, ask the same calls in the same
-    /// order and return equal results. An implementation may answer the same call
-    /// differently at different points (a stream of choices does): the tree is a tree of
-    /// sequences.
+    /// order and return equal results. An implementation must answer a call alike each time
+    /// it is asked (as a `&self` method of an immutable value does): a run asks each
+    /// distinct call once, and answers a repeated call as it was answered first.
     ///
     /// # Errors
     /// [`Error::Nondeterministic`] if the run disagrees with a recorded one — after the same
@@ -228,7 +228,10 @@ where
             return Err(self.nondeterministic(depth, expected, Some(found), value));
         }
         let tree = self.tree(key);
-        match tree.tree.insert(run.path, value.clone()) {
+        match tree
+            .tree
+            .insert(run.path.into_iter().collect(), value.clone())
+        {
             Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
             Ok(inserted) => {
                 if let Some(leaf) = inserted.leaf {

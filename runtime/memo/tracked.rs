@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+
 use super::Interface;
 use crate::sync::Mutex;
 
@@ -24,7 +27,12 @@ pub struct Tracked<'a, I: ?Sized + Interface> {
 
 /// What a run asked.
 pub(crate) struct Run<I: ?Sized + Interface> {
-    pub(crate) path: Vec<(I::Call, I::Answer)>,
+    /// Each distinct call once, in the order first asked: an implementation answers a
+    /// call alike each time, so a repeated call is answered from here. Without this, a
+    /// function that reaches the same inner memo by many paths (a script including a
+    /// file many scripts include) would record its calls once per path: exponentially
+    /// many in the depth of the includes.
+    pub(crate) path: IndexMap<I::Call, I::Answer, FxBuildHasher>,
     /// The first call that differed from the one the lookup asked at its position.
     pub(crate) diverged: Option<(usize, I::Call)>,
 }
@@ -35,16 +43,20 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
             live,
             served,
             run: Mutex::new(Run {
-                path: Vec::new(),
+                path: IndexMap::default(),
                 diverged: None,
             }),
         }
     }
 
-    /// Asks `call`: served from the lookup if it asked the same call at this point, else
-    /// asked of the implementation; recorded either way.
+    /// Asks `call`: answered as before if this run asked it already; else served from the
+    /// lookup if it asked the same call at this point, or asked of the implementation;
+    /// recorded either way.
     pub fn ask(&self, call: I::Call) -> I::Answer {
         let mut run = self.run.lock();
+        if let Some(answer) = run.path.get(&call) {
+            return answer.clone();
+        }
         let at = run.path.len();
         let answer = match self.served.get(at) {
             Some((served, answer)) if run.diverged.is_none() && *served == call => answer.clone(),
@@ -54,7 +66,7 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
             }
             _ => I::answer(self.live, &call),
         };
-        run.path.push((call, answer.clone()));
+        run.path.insert(call, answer.clone());
         answer
     }
 
