@@ -231,7 +231,7 @@ impl<T> UnsavedField<T> for Probe<'_, T> {
 pub trait Unsaveable {}
 
 // What `#[interface]` names.
-pub use crate::memo::{Interface, Tracked};
+pub use crate::memo::{AskRef, Interface, Tracked};
 pub use core::clone::Clone;
 pub use core::cmp::{Eq, PartialEq};
 pub use core::fmt::Debug;

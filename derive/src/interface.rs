@@ -423,6 +423,17 @@ impl Interface {
                 }
             });
         }
+        // A call passed on by a tracked implementation to the one it wraps (a memo nested in
+        // another's function) goes by reference: not rebuilt from the method's arguments
+        // at each level.
+        let mut item = item.clone();
+        item.items.push(syn::parse_quote! {
+            #[doc(hidden)]
+            /// Not public API: how a tracked implementation is asked a call as it is.
+            fn __steadfast_tracked(&self) -> #rt::Option<&dyn #rt::AskRef<dyn #name>> {
+                #rt::None
+            }
+        });
         quote! {
             #item
 
@@ -445,10 +456,17 @@ impl Interface {
                 fn answer(live: &(dyn #name + '_), call: &#call) -> #answer {
                     match call { #(#arms,)* }
                 }
+                fn tracked<'s>(live: &'s (dyn #name + '_)) -> #rt::Option<&'s dyn #rt::AskRef<Self>> {
+                    live.__steadfast_tracked()
+                }
             }
 
             impl #name for #rt::Tracked<'_, dyn #name> {
                 #(#tracked)*
+
+                fn __steadfast_tracked(&self) -> #rt::Option<&dyn #rt::AskRef<dyn #name>> {
+                    #rt::Some(self)
+                }
             }
         }
     }

@@ -17,10 +17,13 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use rustc_hash::FxBuildHasher;
+
 use crate::error::Error;
 use crate::sync::Mutex;
 use sieve::Sieve;
 pub use tracked::Tracked;
+
 use tree::{Leaf, Tree, Walk};
 
 /// An interface a [`Memo`] can record and replay: each method call is a value of `Call`,
@@ -46,7 +49,7 @@ use tree::{Leaf, Tree, Walk};
 ///     }
 /// }
 /// ```
-pub trait Interface {
+pub trait Interface: 'static {
     /// A call, with its arguments.
     type Call: Clone + Eq + Hash + Debug + Send + Sync + 'static;
     /// An answer.
@@ -56,6 +59,22 @@ pub trait Interface {
     type Live<'a>: ?Sized;
     /// Asks `live`.
     fn answer(live: &Self::Live<'_>, call: &Self::Call) -> Self::Answer;
+
+    /// `live` as a tracked implementation, if it is one (a memo nested in another's
+    /// function): asked once per lookup, so that calls pass on by reference. Not public
+    /// API.
+    #[doc(hidden)]
+    fn tracked<'s>(live: &'s Self::Live<'_>) -> Option<&'s dyn AskRef<Self>> {
+        let _ = live;
+        None
+    }
+}
+
+/// A tracked implementation, asked a call as it is. Not public API.
+#[doc(hidden)]
+pub trait AskRef<I: ?Sized + Interface> {
+    /// Asks `call`.
+    fn ask_ref(&self, call: &I::Call) -> I::Answer;
 }
 
 /// What a [`Memo`] did since it was made, and what it holds.
@@ -128,7 +147,7 @@ struct Queued<K, V, I: ?Sized + Interface> {
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct Memo<K, V, I: ?Sized + Interface> {
-    trees: Mutex<HashMap<K, Arc<KeyTree<K, V, I>>>>,
+    trees: Mutex<HashMap<K, Arc<KeyTree<K, V, I>>, FxBuildHasher>>,
     /// Every leaf of every key. Lock order: `queue`, then `trees`, then a tree's root.
     queue: Mutex<Sieve<Queued<K, V, I>>>,
     nodes: AtomicUsize,
@@ -154,7 +173,7 @@ impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
     /// nothing).
     pub fn with_budget(nodes: usize) -> Self {
         Memo {
-            trees: Mutex::new(HashMap::new()),
+            trees: Mutex::new(HashMap::default()),
             queue: Mutex::new(Sieve::default()),
             nodes: AtomicUsize::new(0),
             budget: nodes,
@@ -206,7 +225,11 @@ where
         f: impl FnOnce(&K, &Tracked<'_, I>) -> V,
     ) -> Result<V, Error> {
         let tree = self.trees.lock().get(key).cloned();
-        let served = match tree.map(|t| t.tree.walk(|call| I::answer(live, call))) {
+        let walk = |t: Arc<KeyTree<K, V, I>>| match I::tracked(live) {
+            Some(outer) => t.tree.walk(|call| outer.ask_ref(call)),
+            None => t.tree.walk(|call| I::answer(live, call)),
+        };
+        let served = match tree.map(walk) {
             Some(Walk::Hit(value)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value);
@@ -217,15 +240,11 @@ where
         self.misses.fetch_add(1, Ordering::Relaxed);
         let tracked = Tracked::new(live, served);
         let value = f(key, &tracked);
-        let (served, run) = tracked.finish();
-        let resumed = match run.diverged {
-            Some((at, _)) => at,
-            None => run.path.len().min(served.len()),
-        };
-        self.resumed.fetch_add(resumed as u64, Ordering::Relaxed);
-        if let Some((depth, found)) = run.diverged {
-            let expected = served.into_iter().nth(depth).map(|(call, _)| call);
-            return Err(self.nondeterministic(depth, expected, Some(found), value));
+        let run = tracked.finish();
+        self.resumed
+            .fetch_add(run.resumed as u64, Ordering::Relaxed);
+        if let Some((depth, expected, found)) = run.diverged {
+            return Err(self.nondeterministic(depth, Some(expected), Some(found), value));
         }
         let tree = self.tree(key);
         match tree

@@ -6,7 +6,7 @@ use std::fmt;
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 
-use super::Interface;
+use super::{AskRef, Interface};
 use crate::sync::Mutex;
 
 /// The implementation a memoized function sees: it asks the live implementation, except
@@ -18,8 +18,6 @@ use crate::sync::Mutex;
 /// and can hand it on to an inner memo (whose lookups are then recorded by the outer one).
 pub struct Tracked<'a, I: ?Sized + Interface> {
     live: &'a I::Live<'a>,
-    /// What the lookup asked before it left the recorded paths, served in order.
-    served: Vec<(I::Call, I::Answer)>,
     /// A lock, not a `RefCell`, so that a `Tracked` of a `Send + Sync` trait is one: the
     /// calls are recorded in the order they are asked.
     run: Mutex<Run<I>>,
@@ -33,17 +31,46 @@ pub(crate) struct Run<I: ?Sized + Interface> {
     /// file many scripts include) would record its calls once per path: exponentially
     /// many in the depth of the includes.
     pub(crate) path: IndexMap<I::Call, I::Answer, FxBuildHasher>,
-    /// The first call that differed from the one the lookup asked at its position.
-    pub(crate) diverged: Option<(usize, I::Call)>,
+    /// What the lookup asked before it left the recorded paths and the run has not asked
+    /// yet, served in order (moved into `path` as they are).
+    served: std::vec::IntoIter<(I::Call, I::Answer)>,
+    /// The answers served.
+    pub(crate) resumed: usize,
+    /// Where the run first asked another call than the lookup had at that point: the
+    /// position, the lookup's call and the run's.
+    pub(crate) diverged: Option<(usize, I::Call, I::Call)>,
+}
+
+/// A call asked by value or by reference: recorded without a clone when owned.
+enum Asked<'c, C> {
+    Owned(C),
+    Borrowed(&'c C),
+}
+
+impl<C: Clone> Asked<'_, C> {
+    fn get(&self) -> &C {
+        match self {
+            Asked::Owned(c) => c,
+            Asked::Borrowed(c) => c,
+        }
+    }
+
+    fn into_owned(self) -> C {
+        match self {
+            Asked::Owned(c) => c,
+            Asked::Borrowed(c) => c.clone(),
+        }
+    }
 }
 
 impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
     pub(crate) fn new(live: &'a I::Live<'a>, served: Vec<(I::Call, I::Answer)>) -> Self {
         Tracked {
             live,
-            served,
             run: Mutex::new(Run {
-                path: IndexMap::default(),
+                path: IndexMap::with_capacity_and_hasher(served.len(), FxBuildHasher),
+                served: served.into_iter(),
+                resumed: 0,
                 diverged: None,
             }),
         }
@@ -53,34 +80,56 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
     /// lookup if it asked the same call at this point, or asked of the implementation;
     /// recorded either way.
     pub fn ask(&self, call: I::Call) -> I::Answer {
+        self.ask_with(Asked::Owned(call))
+    }
+
+    fn ask_with(&self, call: Asked<'_, I::Call>) -> I::Answer {
         let mut run = self.run.lock();
-        if let Some(answer) = run.path.get(&call) {
+        if let Some(answer) = run.path.get(call.get()) {
             return answer.clone();
         }
-        let at = run.path.len();
-        let answer = match self.served.get(at) {
-            Some((served, answer)) if run.diverged.is_none() && *served == call => answer.clone(),
-            Some(_) if run.diverged.is_none() => {
-                run.diverged = Some((at, call.clone()));
-                I::answer(self.live, &call)
+        if run.diverged.is_none() {
+            match run.served.as_slice().first() {
+                Some((served, _)) if served == call.get() => {
+                    let (served, answer) = run.served.next().expect("a first element");
+                    run.resumed += 1;
+                    run.path.insert(served, answer.clone());
+                    return answer;
+                }
+                Some((served, _)) => {
+                    let at = run.path.len();
+                    run.diverged = Some((at, served.clone(), call.get().clone()));
+                }
+                None => {}
             }
-            _ => I::answer(self.live, &call),
+        }
+        let answer = match I::tracked(self.live) {
+            Some(outer) => outer.ask_ref(call.get()),
+            None => I::answer(self.live, call.get()),
         };
-        run.path.insert(call, answer.clone());
+        run.path.insert(call.into_owned(), answer.clone());
         answer
     }
 
-    /// What the lookup asked, and what the run asked.
-    pub(crate) fn finish(self) -> (Vec<(I::Call, I::Answer)>, Run<I>) {
-        (self.served, self.run.into_inner())
+    /// What the run asked.
+    pub(crate) fn finish(self) -> Run<I> {
+        self.run.into_inner()
+    }
+}
+
+/// A call passed on from an inner memo is cloned only if it is recorded.
+impl<I: ?Sized + Interface> AskRef<I> for Tracked<'_, I> {
+    fn ask_ref(&self, call: &I::Call) -> I::Answer {
+        self.ask_with(Asked::Borrowed(call))
     }
 }
 
 impl<I: ?Sized + Interface> fmt::Debug for Tracked<'_, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let run = self.run.lock();
         f.debug_struct("Tracked")
-            .field("served", &self.served.len())
-            .field("asked", &self.run.lock().path.len())
+            .field("asked", &run.path.len())
+            .field("served", &run.resumed)
             .finish()
     }
 }

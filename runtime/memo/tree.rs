@@ -27,10 +27,44 @@ use crate::sync::{Flag, Mutex};
 
 /// A node: a run of (call, answer) pairs that never branched, then what came after.
 pub(crate) struct Node<C, A, V> {
-    run: Box<[(C, A)]>,
+    run: Run<C, A>,
     /// Shared with the node's second half when a split cuts its run: a fork's children
     /// stay one map, a leaf stays one leaf (the eviction queue holds it by its tail).
     tail: Arc<Tail<C, A, V>>,
+}
+
+/// A run of pairs: a range of a slice that a split shares between the two halves, so that
+/// splitting copies no call or answer.
+struct Run<C, A> {
+    pairs: Arc<[(C, A)]>,
+    start: u32,
+    end: u32,
+}
+
+impl<C, A> Run<C, A> {
+    fn new(pairs: Vec<(C, A)>) -> Self {
+        let end = u32::try_from(pairs.len()).expect("a run of fewer than 2^32 calls");
+        Run {
+            pairs: pairs.into(),
+            start: 0,
+            end,
+        }
+    }
+
+    fn get(&self) -> &[(C, A)] {
+        &self.pairs[self.start as usize..self.end as usize]
+    }
+
+    /// The pairs before `i`, and those after it.
+    fn split(&self, i: usize) -> (Self, Self) {
+        let at = self.start + i as u32;
+        let part = |start, end| Run {
+            pairs: Arc::clone(&self.pairs),
+            start,
+            end,
+        };
+        (part(self.start, at), part(at + 1, self.end))
+    }
 }
 
 /// What came after a run, and where the node it ends hangs.
@@ -128,10 +162,10 @@ where
         };
         let mut trail = Trail::default();
         loop {
-            for (i, (call, answer)) in node.run.iter().enumerate() {
+            for (i, (call, answer)) in node.run.get().iter().enumerate() {
                 let got = ask(call);
                 if got != *answer {
-                    return Walk::Miss(trail.asked(&node.run[..i], (call.clone(), got)));
+                    return Walk::Miss(trail.asked(&node.run.get()[..i], (call.clone(), got)));
                 }
             }
             let (got, next) = match &node.tail.end {
@@ -146,7 +180,9 @@ where
                     let next = children.lock().get(&got).cloned();
                     match next {
                         Some(child) => (got, child),
-                        None => return Walk::Miss(trail.asked(&node.run, (call.clone(), got))),
+                        None => {
+                            return Walk::Miss(trail.asked(node.run.get(), (call.clone(), got)))
+                        }
                     }
                 }
             };
@@ -174,7 +210,7 @@ where
         };
         let mut pos = 0;
         loop {
-            for (i, (call, answer)) in node.run.iter().enumerate() {
+            for (i, (call, answer)) in node.run.get().iter().enumerate() {
                 let a = &same_call(&path, pos, call)?.1;
                 if a != answer {
                     // A second answer here: the run splits into a fork.
@@ -186,8 +222,9 @@ where
                             children: Mutex::default(),
                         },
                     });
+                    let (before, after) = node.run.split(i);
                     let rest = Arc::new(Node {
-                        run: node.run[i + 1..].into(),
+                        run: after,
                         tail: Arc::clone(&node.tail),
                     });
                     *node.tail.up.lock() = Up::Under(Arc::downgrade(&fork), answer.clone());
@@ -202,7 +239,7 @@ where
                         map.insert(a, new);
                     }
                     let split = Arc::new(Node {
-                        run: node.run[..i].into(),
+                        run: before,
                         tail: fork,
                     });
                     root.hang(split);
@@ -398,7 +435,7 @@ impl<C: Clone, A: Clone, V> Trail<(Arc<Node<C, A, V>>, A)> {
     fn asked(&self, matched: &[(C, A)], last: (C, A)) -> Vec<(C, A)> {
         let mut asked = Vec::new();
         for (node, answer) in self.inline.iter().flatten().chain(&self.more) {
-            asked.extend_from_slice(&node.run);
+            asked.extend_from_slice(node.run.get());
             if let End::Fork { call, .. } = &node.tail.end {
                 asked.push((call.clone(), answer.clone()));
             }
@@ -439,7 +476,7 @@ fn leaf<C, A, V>(
         },
     });
     let node = Arc::new(Node {
-        run: rest.into_boxed_slice(),
+        run: Run::new(rest),
         tail: Arc::clone(&tail),
     });
     (node, tail)
