@@ -20,6 +20,7 @@ pub(crate) enum OpKind {
     Transaction,
     Remove,
     Create,
+    Replace,
 }
 
 impl OpKind {
@@ -32,6 +33,7 @@ impl OpKind {
             OpKind::Transaction => "transaction",
             OpKind::Remove => "remove",
             OpKind::Create => "create",
+            OpKind::Replace => "replace",
         }
     }
 }

@@ -145,8 +145,10 @@ pub(crate) fn own_invalidated(type_name: &'static str, cache: &'static str) {
 }
 
 impl Core {
-    /// The running operation was refused and undone: counted, and traced.
+    /// The running operation was refused and undone: counted (also for `ext`, which
+    /// stops trusting what attached implementations were asked before), and traced.
     pub(crate) fn rolled_back(&mut self) {
+        self.rollbacks += 1;
         self.stats
             .tally()
             .add(crate::diag::stats::Counter::Rollbacks, 1);

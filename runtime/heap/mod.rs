@@ -43,7 +43,7 @@ use std::ops::Index;
 /// and written through `&mut Heap`, where the write barrier invalidates exactly the
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Heap {
-    core: Core,
+    pub(crate) core: Core,
     /// What an open transaction must undo: empty between transactions, kept for its
     /// allocations (beside the core, so that a transaction's steps borrow both).
     log: Mutex<OpLog>,

@@ -57,6 +57,12 @@ pub struct Core {
     pub(crate) clock: Clock,
     /// Watched caches and the change feed.
     pub(crate) watches: Watches,
+    /// Operations rolled back so far: what attached implementations were asked before the
+    /// last one is no longer trusted (see `ext`).
+    pub(crate) rollbacks: u64,
+    /// Computations that asked an attached implementation so far (each one's record of
+    /// what it asked is numbered).
+    pub(crate) asks: StdAtomicU64,
 }
 
 /// One object with its caches and tracking data.
@@ -279,6 +285,8 @@ impl Core {
             stats: Counters::new(),
             clock: Clock::default(),
             watches: Watches::default(),
+            rollbacks: 0,
+            asks: StdAtomicU64::new(0),
         }
     }
 }

@@ -17,10 +17,33 @@ use crate::sync::Mutex;
 /// Trait>` implements the trait, so the function calls its methods as on any implementation,
 /// and can hand it on to an inner memo (whose lookups are then recorded by the outer one).
 pub struct Tracked<'a, I: ?Sized + Interface> {
-    live: &'a I::Live<'a>,
+    live: Live<'a, I>,
     /// A lock, not a `RefCell`, so that a `Tracked` of a `Send + Sync` trait is one: the
     /// calls are recorded in the order they are asked.
     run: Mutex<Run<I>>,
+}
+
+/// The implementation asked: lent for the lookup, or owned by a heap (which holds it
+/// for as long as it lives, hence `'static`).
+enum Live<'a, I: ?Sized + Interface> {
+    Lent(&'a I::Live<'a>),
+    Held(&'a I::Live<'static>),
+}
+
+impl<I: ?Sized + Interface> Live<'_, I> {
+    /// Asks the implementation, passing the call on by reference if it is itself tracked.
+    fn answer(&self, call: &I::Call) -> I::Answer {
+        fn ask<I: ?Sized + Interface>(live: &I::Live<'_>, call: &I::Call) -> I::Answer {
+            match I::tracked(live) {
+                Some(outer) => outer.ask_ref(call),
+                None => I::answer(live, call),
+            }
+        }
+        match self {
+            Live::Lent(live) => ask::<I>(live, call),
+            Live::Held(live) => ask::<I>(live, call),
+        }
+    }
 }
 
 /// What a run asked.
@@ -65,6 +88,15 @@ impl<C: Clone> Asked<'_, C> {
 
 impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
     pub(crate) fn new(live: &'a I::Live<'a>, served: Vec<(I::Call, I::Answer)>) -> Self {
+        Self::with(Live::Lent(live), served)
+    }
+
+    /// A recorder of the calls a heap's cache asks an implementation the heap holds.
+    pub(crate) fn held(live: &'a I::Live<'static>) -> Self {
+        Self::with(Live::Held(live), Vec::new())
+    }
+
+    fn with(live: Live<'a, I>, served: Vec<(I::Call, I::Answer)>) -> Self {
         Tracked {
             live,
             run: Mutex::new(Run {
@@ -103,10 +135,7 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
                 None => {}
             }
         }
-        let answer = match I::tracked(self.live) {
-            Some(outer) => outer.ask_ref(call.get()),
-            None => I::answer(self.live, call.get()),
-        };
+        let answer = self.live.answer(call.get());
         run.path.insert(call.into_owned(), answer.clone());
         answer
     }
@@ -114,6 +143,11 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
     /// What the run asked.
     pub(crate) fn finish(self) -> Run<I> {
         self.run.into_inner()
+    }
+
+    /// What the run asked so far, taken.
+    pub(crate) fn take(&self) -> IndexMap<I::Call, I::Answer, FxBuildHasher> {
+        std::mem::take(&mut self.run.lock().path)
     }
 }
 

@@ -17,6 +17,9 @@ pub(crate) struct Frame<'a> {
     pub(crate) parent: Option<&'a Frame<'a>>,
     pub(crate) reads: StdCell<u64>,
     deps: RefCell<Vec<Dep>>,
+    /// The number of this computation's record of what it asked attached implementations
+    /// (0 until it asks one: see `Ctx::ask`).
+    pub(crate) asked: StdCell<u64>,
     /// A read in this computation ran into a cycle (the chain): whatever it returns is
     /// dropped, and its reader gets the cycle error in turn.
     cycle: StdCell<Option<Arc<[CacheName]>>>,
@@ -30,6 +33,7 @@ impl<'a> Frame<'a> {
             parent,
             reads: StdCell::new(0),
             deps: RefCell::new(Vec::new()),
+            asked: StdCell::new(0),
             cycle: StdCell::new(None),
         }
     }
