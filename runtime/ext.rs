@@ -21,7 +21,6 @@ use crate::diag::trace::op;
 use crate::error::Error;
 use crate::heap::handle::Mutable;
 use crate::heap::parts::Core;
-use crate::heap::Heap;
 use crate::key::{CellId, ObjectId, Tag};
 use crate::memo::{Interface, Tracked};
 use crate::sync::Mutex;
@@ -47,6 +46,10 @@ where
     /// The id of the object that holds the implementation.
     pub fn id(&self) -> ObjectId {
         self.handle.id
+    }
+
+    pub(crate) fn handle(&self) -> &Mutable<Attached<I>> {
+        &self.handle
     }
 }
 
@@ -100,7 +103,7 @@ where
 /// The object that holds an attached implementation, and what each cache that asked it
 /// was answered.
 pub(crate) struct Attached<I: ?Sized + Interface> {
-    live: Box<I::Live<'static>>,
+    pub(crate) live: Box<I::Live<'static>>,
     logs: Mutex<HashMap<CellId, Log<I>, FxBuildHasher>>,
 }
 
@@ -313,126 +316,5 @@ impl Core {
                 Err(error)
             }
         }
-    }
-}
-
-impl Heap {
-    /// Attaches an implementation of the interface `I`: caches ask it through
-    /// [`Ctx::ask`](crate::Ctx::ask), as they read a field.
-    ///
-    /// ```
-    /// use std::collections::HashMap;
-    /// use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    /// use steadfast::{cached, mutable, Ctx, Ext, Heap};
-    ///
-    /// static COUNTS: AtomicUsize = AtomicUsize::new(0);
-    ///
-    /// #[steadfast::interface]
-    /// pub trait Files: Send + Sync {
-    ///     fn read(&self, path: &str) -> Option<String>;
-    /// }
-    ///
-    /// impl Files for HashMap<String, String> {
-    ///     fn read(&self, path: &str) -> Option<String> {
-    ///         self.get(path).cloned()
-    ///     }
-    /// }
-    ///
-    /// #[mutable]
-    /// struct Doc {
-    ///     path: String,
-    ///     files: Ext<dyn Files>,
-    /// }
-    ///
-    /// #[cached]
-    /// impl Doc {
-    ///     #[cache(lazy_read)]
-    ///     fn words(path: &String, files: &Ext<dyn Files>, ctx: &Ctx<'_, Self>) -> usize {
-    ///         COUNTS.fetch_add(1, Relaxed);
-    ///         let files = ctx.ask(files).expect("attached");
-    ///         files.read(path).map_or(0, |t| t.split_whitespace().count())
-    ///     }
-    /// }
-    ///
-    /// let mut heap = Heap::new();
-    /// let disk = HashMap::from([("a".to_owned(), "one two".to_owned())]);
-    /// let files = heap.attach::<dyn Files>(Box::new(disk.clone()))?;
-    /// let doc = heap.mutable(Doc { path: "a".into(), files: files.clone() })?;
-    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 2);
-    ///
-    /// // Another implementation that answers `read("a")` alike: nothing is invalidated.
-    /// let mut other = disk.clone();
-    /// other.insert("b".into(), "three".into());
-    /// heap.replace_ext(&files, Box::new(other))?;
-    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 2);
-    /// assert_eq!(COUNTS.load(Relaxed), 1);
-    ///
-    /// // One that answers it otherwise: the cache is invalidated, and recomputed on read.
-    /// heap.replace_ext(&files, Box::new(HashMap::from([("a".into(), "x".into())])))?;
-    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 1);
-    /// assert_eq!(COUNTS.load(Relaxed), 2);
-    /// # Ok::<(), steadfast::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// None today: attaching creates an object with no caches. (`Result`, as every
-    /// creation.)
-    pub fn attach<I>(&mut self, implementation: Box<I::Live<'static>>) -> Result<Ext<I>, Error>
-    where
-        I: ?Sized + Interface,
-        I::Live<'static>: Send + Sync,
-    {
-        self.core.attach(implementation)
-    }
-
-    /// The implementation attached at `ext`.
-    ///
-    /// # Errors
-    /// [`Error::Removed`] for a detached implementation, [`Error::ForeignHandle`] for
-    /// another heap's.
-    pub fn implementation<I>(&self, ext: &Ext<I>) -> Result<&I::Live<'static>, Error>
-    where
-        I: ?Sized + Interface,
-        I::Live<'static>: Send + Sync,
-    {
-        self.core.implementation(ext)
-    }
-
-    /// Replaces the implementation attached at `ext`, as one operation: the calls each
-    /// cache made are asked of `new`, and only the caches it answers otherwise are
-    /// invalidated (and their dependents, as for a write); invariants are rechecked once.
-    /// Returns the old implementation.
-    ///
-    /// After an operation is rolled back, what caches were asked before it is no longer
-    /// trusted: the next replacement invalidates every cache that asked, once.
-    ///
-    /// # Errors
-    /// A stale or foreign handle; [`Error::Invariant`] if an invariant fails with the new
-    /// implementation: the old one stays, every cache is as before, and the new one is
-    /// inside the error ([`Error::into_value`] as a `Box<I::Live<'static>>`). A panic in a
-    /// computation is passed on, with the old implementation kept.
-    pub fn replace_ext<I>(
-        &mut self,
-        ext: &Ext<I>,
-        new: Box<I::Live<'static>>,
-    ) -> Result<Box<I::Live<'static>>, Error>
-    where
-        I: ?Sized + Interface,
-        I::Live<'static>: Send + Sync,
-    {
-        self.core.replace_ext(ext, new)
-    }
-
-    /// Detaches the implementation at `ext` and returns it; caches that asked it are
-    /// invalidated (and see it removed), as for [`remove`](Heap::remove).
-    ///
-    /// # Errors
-    /// As [`remove`](Heap::remove).
-    pub fn detach<I>(&mut self, ext: &Ext<I>) -> Result<Box<I::Live<'static>>, Error>
-    where
-        I: ?Sized + Interface,
-        I::Live<'static>: Send + Sync,
-    {
-        self.remove(&ext.handle).map(|attached| attached.live)
     }
 }

@@ -18,12 +18,14 @@ use crate::diag::stats::Stats;
 use crate::diag::trace::op;
 use crate::diag::watch::{ChangeKind, Watch};
 use crate::error::Error;
+use crate::ext::Ext;
 use crate::heap::handle::{Capsule, Handle, Imm, Mutable, Writable};
 use crate::heap::parts::Core;
 use crate::heap::view::{View, ViewMut};
 use crate::imm::class::ClassId;
 use crate::imm::freeze::FreezeError;
 use crate::key::Tag;
+use crate::memo::Interface;
 use crate::sync::Mutex;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
@@ -43,7 +45,7 @@ use std::ops::Index;
 /// and written through `&mut Heap`, where the write barrier invalidates exactly the
 /// caches the write can change and rechecks the invariants it can break.
 pub struct Heap {
-    pub(crate) core: Core,
+    core: Core,
     /// What an open transaction must undo: empty between transactions, kept for its
     /// allocations (beside the core, so that a transaction's steps borrow both).
     log: Mutex<OpLog>,
@@ -303,6 +305,125 @@ impl Heap {
             }
         }
         self.core.cache_miss(id, cache)
+    }
+
+    /// Attaches an implementation of the interface `I`: caches ask it through
+    /// [`Ctx::ask`](crate::Ctx::ask), as they read a field.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// use steadfast::{cached, mutable, Ctx, Ext, Heap};
+    ///
+    /// static COUNTS: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// #[steadfast::interface]
+    /// pub trait Files: Send + Sync {
+    ///     fn read(&self, path: &str) -> Option<String>;
+    /// }
+    ///
+    /// impl Files for HashMap<String, String> {
+    ///     fn read(&self, path: &str) -> Option<String> {
+    ///         self.get(path).cloned()
+    ///     }
+    /// }
+    ///
+    /// #[mutable]
+    /// struct Doc {
+    ///     path: String,
+    ///     files: Ext<dyn Files>,
+    /// }
+    ///
+    /// #[cached]
+    /// impl Doc {
+    ///     #[cache(lazy_read)]
+    ///     fn words(path: &String, files: &Ext<dyn Files>, ctx: &Ctx<'_, Self>) -> usize {
+    ///         COUNTS.fetch_add(1, Relaxed);
+    ///         let files = ctx.ask(files).expect("attached");
+    ///         files.read(path).map_or(0, |t| t.split_whitespace().count())
+    ///     }
+    /// }
+    ///
+    /// let mut heap = Heap::new();
+    /// let disk = HashMap::from([("a".to_owned(), "one two".to_owned())]);
+    /// let files = heap.attach::<dyn Files>(Box::new(disk.clone()))?;
+    /// let doc = heap.mutable(Doc { path: "a".into(), files: files.clone() })?;
+    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 2);
+    ///
+    /// // Another implementation that answers `read("a")` alike: nothing is invalidated.
+    /// let mut other = disk.clone();
+    /// other.insert("b".into(), "three".into());
+    /// heap.replace_ext(&files, Box::new(other))?;
+    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 2);
+    /// assert_eq!(COUNTS.load(Relaxed), 1);
+    ///
+    /// // One that answers it otherwise: the cache is invalidated, and recomputed on read.
+    /// heap.replace_ext(&files, Box::new(HashMap::from([("a".into(), "x".into())])))?;
+    /// assert_eq!(*heap.cached(&doc, &Doc::WORDS)?, 1);
+    /// assert_eq!(COUNTS.load(Relaxed), 2);
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None today: attaching creates an object with no caches. (`Result`, as every
+    /// creation.)
+    pub fn attach<I>(&mut self, implementation: Box<I::Live<'static>>) -> Result<Ext<I>, Error>
+    where
+        I: ?Sized + Interface,
+        I::Live<'static>: Send + Sync,
+    {
+        self.core.attach(implementation)
+    }
+
+    /// The implementation attached at `ext`.
+    ///
+    /// # Errors
+    /// [`Error::Removed`] for a detached implementation, [`Error::ForeignHandle`] for
+    /// another heap's.
+    pub fn implementation<I>(&self, ext: &Ext<I>) -> Result<&I::Live<'static>, Error>
+    where
+        I: ?Sized + Interface,
+        I::Live<'static>: Send + Sync,
+    {
+        self.core.implementation(ext)
+    }
+
+    /// Replaces the implementation attached at `ext`, as one operation: the calls each
+    /// cache made are asked of `new`, and only the caches it answers otherwise are
+    /// invalidated (and their dependents, as for a write); invariants are rechecked once.
+    /// Returns the old implementation.
+    ///
+    /// After an operation is rolled back, what caches were asked before it is no longer
+    /// trusted: the next replacement invalidates every cache that asked, once.
+    ///
+    /// # Errors
+    /// A stale or foreign handle; [`Error::Invariant`] if an invariant fails with the new
+    /// implementation: the old one stays, every cache is as before, and the new one is
+    /// inside the error ([`Error::into_value`] as a `Box<I::Live<'static>>`). A panic in a
+    /// computation is passed on, with the old implementation kept.
+    pub fn replace_ext<I>(
+        &mut self,
+        ext: &Ext<I>,
+        new: Box<I::Live<'static>>,
+    ) -> Result<Box<I::Live<'static>>, Error>
+    where
+        I: ?Sized + Interface,
+        I::Live<'static>: Send + Sync,
+    {
+        self.core.replace_ext(ext, new)
+    }
+
+    /// Detaches the implementation at `ext` and returns it; caches that asked it are
+    /// invalidated (and see it removed), as for [`remove`](Heap::remove).
+    ///
+    /// # Errors
+    /// As [`remove`](Heap::remove).
+    pub fn detach<I>(&mut self, ext: &Ext<I>) -> Result<Box<I::Live<'static>>, Error>
+    where
+        I: ?Sized + Interface,
+        I::Live<'static>: Send + Sync,
+    {
+        self.remove(ext.handle()).map(|attached| attached.live)
     }
 
     /// Removes an object and returns its value; its caches and dependency edges go with it.
