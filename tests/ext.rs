@@ -10,8 +10,10 @@ use std::fmt;
 use proptest::prelude::*;
 use steadfast::{cached, mutable, Ctx, Error, Ext, Heap, Mutable};
 
+/// A file system.
 #[steadfast::interface]
 pub trait Files: Send + Sync {
+    /// The text of a file.
     fn read(&self, path: &str) -> Option<String>;
 }
 

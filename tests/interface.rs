@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use steadfast::{Error, Interface, Memo, Tracked};
+use steadfast::{Interface, Memo, Tracked};
 
+/// A file system.
 #[steadfast::interface]
 pub trait Files: Send + Sync {
     /// The text of a file.

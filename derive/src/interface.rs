@@ -143,10 +143,10 @@ impl Method {
                 sig.generics.span(),
                 "an interface method cannot be generic: each call is a value of one call type",
             ))
-        } else if let Some(v) = &sig.variadic {
-            Some((v.span(), "an interface method cannot be variadic"))
         } else {
-            None
+            sig.variadic
+                .as_ref()
+                .map(|v| (v.span(), "an interface method cannot be variadic"))
         };
         if let Some((span, message)) = why_not {
             return Err(Error::new(span, message));

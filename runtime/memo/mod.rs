@@ -104,6 +104,9 @@ struct KeyTree<K, V, I: ?Sized + Interface> {
     tree: Tree<I::Call, I::Answer, V>,
 }
 
+/// Each key's tree.
+type Trees<K, V, I> = HashMap<K, Arc<KeyTree<K, V, I>>, FxBuildHasher>;
+
 /// A leaf in the eviction queue.
 struct Queued<K, V, I: ?Sized + Interface> {
     tree: Arc<KeyTree<K, V, I>>,
@@ -147,7 +150,7 @@ struct Queued<K, V, I: ?Sized + Interface> {
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 pub struct Memo<K, V, I: ?Sized + Interface> {
-    trees: Mutex<HashMap<K, Arc<KeyTree<K, V, I>>, FxBuildHasher>>,
+    trees: Mutex<Trees<K, V, I>>,
     /// Every leaf of every key. Lock order: `queue`, then `trees`, then a tree's root.
     queue: Mutex<Sieve<Queued<K, V, I>>>,
     nodes: AtomicUsize,

@@ -119,6 +119,9 @@ pub(crate) struct Divergence<C> {
     pub(crate) found: Option<C>,
 }
 
+/// A node as its parent holds it.
+type Child<C, A, V> = Arc<Node<C, A, V>>;
+
 /// A leaf of the tree, as the eviction queue holds it.
 pub(crate) type Leaf<C, A, V> = Arc<Tail<C, A, V>>;
 
@@ -467,7 +470,7 @@ fn leaf<C, A, V>(
     rest: Vec<(C, A)>,
     value: V,
     up: Up<C, A, V>,
-) -> (Arc<Node<C, A, V>>, Leaf<C, A, V>) {
+) -> (Child<C, A, V>, Leaf<C, A, V>) {
     let tail = Arc::new(Tail {
         up: Mutex::new(up),
         end: End::Return {
