@@ -64,3 +64,19 @@ fn two_threads_add_branches_to_the_same_fork() {
 fn two_threads_record_the_same_path() {
     check([1, 2, 1], [1, 2, 1]);
 }
+
+/// A lookup walks a path while another thread's insertion, over the budget, evicts it:
+/// both results stay right, and the budget holds at the end.
+#[test]
+fn a_lookup_races_the_eviction_of_its_path() {
+    loom::model(|| {
+        // Two nodes: the recorded run and one more; a second branch evicts one of them.
+        let memo: Arc<Memo<(), u32, Table>> = Arc::new(Memo::with_budget(2));
+        memo.get(&(), &Table([1, 1, 1]), sum).unwrap();
+        let other = Arc::clone(&memo);
+        let t = thread::spawn(move || other.get(&(), &Table([1, 2, 1]), sum).unwrap());
+        let mine = memo.get(&(), &Table([1, 1, 1]), sum).unwrap();
+        assert_eq!((t.join().unwrap(), mine), (4, 3));
+        assert!(memo.nodes() <= 2);
+    });
+}
