@@ -7,8 +7,8 @@
 //! A doubly linked list in a slab: push, evict and unlink are O(1) (an eviction passes each
 //! marked leaf at most once).
 
-/// A slot index.
-type At = usize;
+/// A slot index (a memo holds fewer than 2^32 leaves).
+type At = u32;
 
 struct Slot<T> {
     item: Option<T>,
@@ -49,16 +49,16 @@ impl<T> Sieve<T> {
         };
         let at = match self.free.pop() {
             Some(at) => {
-                self.slots[at] = slot;
+                self.slots[at as usize] = slot;
                 at
             }
             None => {
                 self.slots.push(slot);
-                self.slots.len() - 1
+                At::try_from(self.slots.len() - 1).expect("fewer than 2^32 leaves")
             }
         };
         match self.head {
-            Some(head) => self.slots[head].newer = Some(at),
+            Some(head) => self.slots[head as usize].newer = Some(at),
             None => self.tail = Some(at),
         }
         self.head = Some(at);
@@ -70,7 +70,7 @@ impl<T> Sieve<T> {
     pub(crate) fn evict(&mut self, mut take_seen: impl FnMut(&T) -> bool) -> Option<T> {
         let mut at = self.hand.or(self.tail)?;
         loop {
-            let slot = &self.slots[at];
+            let slot = &self.slots[at as usize];
             if !take_seen(slot.item.as_ref().expect("a linked slot holds an item")) {
                 self.hand = slot.newer;
                 return self.unlink(at);
@@ -83,9 +83,9 @@ impl<T> Sieve<T> {
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         let mut next = self.tail;
         while let Some(at) = next {
-            next = self.slots[at].newer;
+            next = self.slots[at as usize].newer;
             if !keep(
-                self.slots[at]
+                self.slots[at as usize]
                     .item
                     .as_ref()
                     .expect("a linked slot holds an item"),
@@ -111,7 +111,7 @@ impl<T> Sieve<T> {
 
     fn unlink(&mut self, at: At) -> Option<T> {
         let Slot { item, newer, older } = std::mem::replace(
-            &mut self.slots[at],
+            &mut self.slots[at as usize],
             Slot {
                 item: None,
                 newer: None,
@@ -119,11 +119,11 @@ impl<T> Sieve<T> {
             },
         );
         match newer {
-            Some(n) => self.slots[n].older = older,
+            Some(n) => self.slots[n as usize].older = older,
             None => self.head = older,
         }
         match older {
-            Some(o) => self.slots[o].newer = newer,
+            Some(o) => self.slots[o as usize].newer = newer,
             None => self.tail = newer,
         }
         self.free.push(at);

@@ -15,9 +15,12 @@
 //! (insertion, eviction) happens under the root lock, which also guards each node's link
 //! to its parent, so that a leaf can be evicted without a search.
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::mem;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
@@ -82,10 +85,11 @@ enum End<C, A, V> {
     /// The function returned `value`; `seen` is set by every hit since the eviction
     /// queue's hand last passed (SIEVE).
     Return { value: V, seen: Flag },
-    /// The function asked `call`; the answers met so far and where each led.
+    /// The function asked `call`; the answers met so far and where each led (boxed: most
+    /// tails are leaves, which then stay small).
     Fork {
         call: C,
-        children: Children<C, A, V>,
+        children: Box<Children<C, A, V>>,
     },
 }
 
@@ -152,9 +156,9 @@ impl<C, A, V> Default for Tree<C, A, V> {
 
 impl<C, A, V> Tree<C, A, V>
 where
-    C: Clone + Eq + Hash + Debug,
-    A: Clone + Eq + Hash + Debug,
-    V: Clone,
+    C: Clone + Eq + Hash + Debug + 'static,
+    A: Clone + Eq + Hash + Debug + 'static,
+    V: Clone + 'static,
 {
     /// Replays the recorded calls against `ask` (the live implementation), following its
     /// answers, until a result (a hit) or an answer no path recorded (a miss). A hit
@@ -222,7 +226,7 @@ where
                         up: Mutex::new(std::mem::replace(&mut *node.tail.up.lock(), Up::Gone)),
                         end: End::Fork {
                             call: call.clone(),
-                            children: Mutex::default(),
+                            children: Box::default(),
                         },
                     });
                     let (before, after) = node.run.split(i);
@@ -408,10 +412,18 @@ impl<C, A, V> Inserted<C, A, V> {
 const INLINE: usize = 8;
 
 /// The forks a walk passed, with the answer that led on from each, so that a miss can
-/// hand back every pair it asked; the first `INLINE` without allocating.
-struct Trail<T> {
+/// hand back every pair it asked: the first `INLINE` in place, the rest in a vector this
+/// thread keeps between walks, so that a hit allocates nothing however many forks it
+/// passes (once the thread has walked as deep before).
+struct Trail<T: 'static> {
     inline: [Option<T>; INLINE],
     more: Vec<T>,
+}
+
+thread_local! {
+    /// One spare vector per trail type, taken by a walk that outgrows its inline part and
+    /// given back, emptied, when the walk ends.
+    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl<T> Default for Trail<T> {
@@ -427,8 +439,39 @@ impl<T> Trail<T> {
     fn push(&mut self, item: T) {
         match self.inline.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some(item),
-            None => self.more.push(item),
+            None => {
+                if self.more.capacity() == 0 {
+                    self.more = SPARE
+                        .try_with(|spare| {
+                            let mut spare = spare.borrow_mut();
+                            let spare = spare.iter_mut().find_map(|b| b.downcast_mut::<Vec<T>>());
+                            spare.map(mem::take)
+                        })
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                }
+                self.more.push(item)
+            }
         }
+    }
+}
+
+impl<T> Drop for Trail<T> {
+    fn drop(&mut self) {
+        if self.more.capacity() == 0 {
+            return;
+        }
+        let mut more = mem::take(&mut self.more);
+        more.clear();
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            match spare.iter_mut().find_map(|b| b.downcast_mut::<Vec<T>>()) {
+                Some(kept) if kept.capacity() >= more.capacity() => {}
+                Some(kept) => *kept = more,
+                None => spare.push(Box::new(more)),
+            }
+        });
     }
 }
 
@@ -466,11 +509,7 @@ fn same_call<'p, C: Clone + Eq, A>(
 }
 
 /// A node holding the rest of a path and its result, and its tail (the leaf).
-fn leaf<C, A, V>(
-    rest: Vec<(C, A)>,
-    value: V,
-    up: Up<C, A, V>,
-) -> (Child<C, A, V>, Leaf<C, A, V>) {
+fn leaf<C, A, V>(rest: Vec<(C, A)>, value: V, up: Up<C, A, V>) -> (Child<C, A, V>, Leaf<C, A, V>) {
     let tail = Arc::new(Tail {
         up: Mutex::new(up),
         end: End::Return {
