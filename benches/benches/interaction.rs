@@ -41,130 +41,157 @@ fn script(i: usize, version: u32) -> String {
 /// Reads of either crate's files, to compare the calls each makes.
 static READS: AtomicUsize = AtomicUsize::new(0);
 
-#[steadfast::interface]
-trait Files: Send + Sync {
-    fn read(&self, path: &str) -> String;
+/// The calc workload with file contents of type `$text`: `String` as comemo's example has
+/// it, and `Arc<str>`, whose clones do not copy.
+macro_rules! calc {
+    ($name:ident, $text:ty) => {
+        mod $name {
+            use super::*;
+
+            #[steadfast::interface]
+            pub(super) trait Files: Send + Sync {
+                fn read(&self, path: &str) -> $text;
+            }
+
+            pub(super) struct Disk(HashMap<String, $text>);
+
+            impl Disk {
+                pub(super) fn new() -> Self {
+                    Disk(
+                        (0..SCRIPTS)
+                            .map(|i| (format!("f{i}"), script(i, 0).into()))
+                            .collect(),
+                    )
+                }
+
+                pub(super) fn write(&mut self, i: usize, version: u32) {
+                    self.0.insert(format!("f{i}"), script(i, version).into());
+                }
+            }
+
+            impl Files for Disk {
+                fn read(&self, path: &str) -> $text {
+                    READS.fetch_add(1, Ordering::Relaxed);
+                    self.0
+                        .get(path)
+                        .cloned()
+                        .unwrap_or_else(|| String::new().into())
+                }
+            }
+
+            pub(super) type Evals = Memo<String, i64, dyn Files>;
+
+            pub(super) fn evaluate(memo: &Evals, script: &str, files: &dyn Files) -> i64 {
+                memo.get(&script.to_owned(), files, |script, files| {
+                    script
+                        .split('+')
+                        .map(str::trim)
+                        .map(|part| match part.strip_prefix("eval ") {
+                            Some(path) => evaluate(memo, &files.read(path), files),
+                            None => part.parse::<i64>().unwrap(),
+                        })
+                        .sum()
+                })
+                .expect("deterministic")
+            }
+
+            /// comemo's calc example, as it writes it.
+            pub(super) struct ComemoDisk(pub(super) Disk);
+
+            #[comemo::track]
+            impl ComemoDisk {
+                fn read(&self, path: &str) -> $text {
+                    Files::read(&self.0, path)
+                }
+            }
+
+            #[comemo::memoize]
+            pub(super) fn comemo_evaluate(
+                script: &str,
+                files: comemo::Tracked<'_, ComemoDisk>,
+            ) -> i64 {
+                script
+                    .split('+')
+                    .map(str::trim)
+                    .map(|part| match part.strip_prefix("eval ") {
+                        Some(path) => comemo_evaluate(&files.read(path), files),
+                        None => part.parse::<i64>().unwrap(),
+                    })
+                    .sum()
+            }
+
+            /// One iteration: change file `round * 37 % SCRIPTS`, then evaluate every
+            /// script.
+            fn round(round: &mut u32, disk: &mut Disk, eval: impl Fn(&str, &Disk) -> i64) -> i64 {
+                *round += 1;
+                disk.write(*round as usize * 37 % SCRIPTS, *round);
+                (0..SCRIPTS)
+                    .map(|i| eval(&format!("eval f{i}"), disk))
+                    .sum()
+            }
+
+            pub(super) fn bench(c: &mut Criterion) {
+                let mut g = c.benchmark_group(concat!("calc/", stringify!($name)));
+                {
+                    let memo = Evals::new();
+                    let mut disk = Disk::new();
+                    let mut n = 0;
+                    let eval = |s: &str, d: &Disk| evaluate(&memo, s, d);
+                    round(&mut n, &mut disk, eval);
+                    READS.store(0, Ordering::Relaxed);
+                    for _ in 0..100 {
+                        round(&mut n, &mut disk, eval);
+                    }
+                    println!(
+                        "calc/{}/steadfast: {} reads per iteration, {} nodes",
+                        stringify!($name),
+                        READS.swap(0, Ordering::Relaxed) / 100,
+                        memo.nodes()
+                    );
+                    g.bench_function("steadfast", |b| {
+                        b.iter(|| black_box(round(&mut n, &mut disk, eval)))
+                    });
+                }
+                {
+                    let mut disk = ComemoDisk(Disk::new());
+                    let mut n = 0;
+                    let round_of = |n: &mut u32, disk: &mut ComemoDisk| {
+                        *n += 1;
+                        disk.0.write(*n as usize * 37 % SCRIPTS, *n);
+                        let sum = (0..SCRIPTS)
+                            .map(|i| comemo_evaluate(&format!("eval f{i}"), disk.track()))
+                            .sum::<i64>();
+                        // As typst does after each compilation: keep what the last few used.
+                        comemo::evict(10);
+                        sum
+                    };
+                    round_of(&mut n, &mut disk);
+                    READS.store(0, Ordering::Relaxed);
+                    for _ in 0..100 {
+                        round_of(&mut n, &mut disk);
+                    }
+                    println!(
+                        "calc/{}/comemo: {} reads per iteration",
+                        stringify!($name),
+                        READS.swap(0, Ordering::Relaxed) / 100
+                    );
+                    g.bench_function("comemo", |b| {
+                        b.iter(|| black_box(round_of(&mut n, &mut disk)))
+                    });
+                    comemo::evict(0);
+                }
+                g.finish();
+            }
+        }
+    };
 }
 
-struct Disk(HashMap<String, String>);
-
-impl Disk {
-    fn new() -> Self {
-        Disk(
-            (0..SCRIPTS)
-                .map(|i| (format!("f{i}"), script(i, 0)))
-                .collect(),
-        )
-    }
-
-    fn write(&mut self, i: usize, version: u32) {
-        self.0.insert(format!("f{i}"), script(i, version));
-    }
-}
-
-impl Files for Disk {
-    fn read(&self, path: &str) -> String {
-        READS.fetch_add(1, Ordering::Relaxed);
-        self.0.get(path).cloned().unwrap_or_default()
-    }
-}
-
-type Evals = Memo<String, i64, dyn Files>;
-
-fn evaluate(memo: &Evals, script: &str, files: &dyn Files) -> i64 {
-    memo.get(&script.to_owned(), files, |script, files| {
-        script
-            .split('+')
-            .map(str::trim)
-            .map(|part| match part.strip_prefix("eval ") {
-                Some(path) => evaluate(memo, &files.read(path), files),
-                None => part.parse::<i64>().unwrap(),
-            })
-            .sum()
-    })
-    .expect("deterministic")
-}
-
-/// comemo's calc example, as it writes it.
-struct ComemoDisk(Disk);
-
-#[comemo::track]
-impl ComemoDisk {
-    fn read(&self, path: &str) -> String {
-        Files::read(&self.0, path)
-    }
-}
-
-#[comemo::memoize]
-fn comemo_evaluate(script: &str, files: comemo::Tracked<'_, ComemoDisk>) -> i64 {
-    script
-        .split('+')
-        .map(str::trim)
-        .map(|part| match part.strip_prefix("eval ") {
-            Some(path) => comemo_evaluate(&files.read(path), files),
-            None => part.parse::<i64>().unwrap(),
-        })
-        .sum()
-}
-
-/// One iteration: change file `round % SCRIPTS`, then evaluate every script.
-fn calc_round(round: &mut u32, disk: &mut Disk, eval: impl Fn(&str, &Disk) -> i64) -> i64 {
-    *round += 1;
-    disk.write(*round as usize * 37 % SCRIPTS, *round);
-    (0..SCRIPTS)
-        .map(|i| eval(&format!("eval f{i}"), disk))
-        .sum()
-}
+calc!(string, String);
+calc!(shared, std::sync::Arc<str>);
 
 fn calc(c: &mut Criterion) {
-    let mut g = c.benchmark_group("calc");
-    {
-        let memo = Evals::new();
-        let mut disk = Disk::new();
-        let mut round = 0;
-        let eval = |s: &str, d: &Disk| evaluate(&memo, s, d);
-        calc_round(&mut round, &mut disk, eval);
-        READS.store(0, Ordering::Relaxed);
-        for _ in 0..100 {
-            calc_round(&mut round, &mut disk, eval);
-        }
-        println!(
-            "calc/steadfast: {} reads per iteration, {} nodes",
-            READS.swap(0, Ordering::Relaxed) / 100,
-            memo.nodes()
-        );
-        g.bench_function("steadfast", |b| {
-            b.iter(|| black_box(calc_round(&mut round, &mut disk, eval)))
-        });
-    }
-    {
-        let mut disk = ComemoDisk(Disk::new());
-        let mut round = 0;
-        let round_of = |round: &mut u32, disk: &mut ComemoDisk| {
-            *round += 1;
-            disk.0.write(*round as usize * 37 % SCRIPTS, *round);
-            let sum = (0..SCRIPTS)
-                .map(|i| comemo_evaluate(&format!("eval f{i}"), disk.track()))
-                .sum::<i64>();
-            // As typst does after each compilation: keep what the last few used.
-            comemo::evict(10);
-            sum
-        };
-        round_of(&mut round, &mut disk);
-        READS.store(0, Ordering::Relaxed);
-        for _ in 0..100 {
-            round_of(&mut round, &mut disk);
-        }
-        println!(
-            "calc/comemo: {} reads per iteration",
-            READS.swap(0, Ordering::Relaxed) / 100
-        );
-        g.bench_function("comemo", |b| {
-            b.iter(|| black_box(round_of(&mut round, &mut disk)))
-        });
-        comemo::evict(0);
-    }
-    g.finish();
+    string::bench(c);
+    shared::bench(c);
 }
 
 // ---------------------------------------------------------------------- many, one key
