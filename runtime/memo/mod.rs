@@ -24,7 +24,7 @@ use crate::sync::Mutex;
 use sieve::Sieve;
 pub use tracked::Tracked;
 
-use tree::{Leaf, Tree, Walk};
+use tree::{Leaf, NewRun, Served, Tree, Walk};
 
 /// An interface a [`Memo`] can record and replay: each method call is a value of `Call`,
 /// each answer a value of `Answer`, both comparable and hashable, and `answer` asks an
@@ -237,8 +237,8 @@ where
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value);
             }
-            Some(Walk::Miss(asked)) => asked,
-            None => Vec::new(),
+            Some(Walk::Miss(asked)) => Some(Box::new(asked) as Box<dyn Served<_, _>>),
+            None => None,
         };
         self.misses.fetch_add(1, Ordering::Relaxed);
         let tracked = Tracked::new(live, served);
@@ -250,10 +250,12 @@ where
             return Err(self.nondeterministic(depth, Some(expected), Some(found), value));
         }
         let tree = self.tree(key);
-        match tree
-            .tree
-            .insert(run.path.into_iter().collect(), value.clone())
-        {
+        let new = NewRun {
+            asked: run.served.as_deref(),
+            served: run.resumed,
+            own: run.path.into_iter().collect(),
+        };
+        match tree.tree.insert(new, value.clone()) {
             Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
             Ok(inserted) => {
                 if let Some(leaf) = inserted.leaf {

@@ -3,9 +3,13 @@
 
 use std::fmt;
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 
+use super::tree::Served;
 use super::{AskRef, Interface};
 use crate::sync::Mutex;
 
@@ -48,17 +52,20 @@ impl<I: ?Sized + Interface> Live<'_, I> {
 
 /// What a run asked.
 pub(crate) struct Run<I: ?Sized + Interface> {
-    /// Each distinct call once, in the order first asked: an implementation answers a
-    /// call alike each time, so a repeated call is answered from here. Without this, a
-    /// function that reaches the same inner memo by many paths (a script including a
-    /// file many scripts include) would record its calls once per path: exponentially
-    /// many in the depth of the includes.
+    /// Each distinct call the run asked of the implementation itself, once, in the order
+    /// first asked: an implementation answers a call alike each time, so a repeated call
+    /// is answered from here (or from `served`). Without this, a function that reaches the
+    /// same inner memo by many paths (a script including a file many scripts include)
+    /// would record its calls once per path: exponentially many in the depth of the
+    /// includes.
     pub(crate) path: IndexMap<I::Call, I::Answer, FxBuildHasher>,
-    /// What the lookup asked before it left the recorded paths and the run has not asked
-    /// yet, served in order (moved into `path` as they are).
-    served: std::vec::IntoIter<(I::Call, I::Answer)>,
-    /// The answers served.
+    /// What the lookup asked before it left the recorded paths, served in order, by
+    /// reference to the tree (no pair is copied).
+    pub(crate) served: Option<Box<dyn Served<I::Call, I::Answer>>>,
+    /// The pairs of `served` the run has asked (its first calls, in order).
     pub(crate) resumed: usize,
+    /// The served calls by hash, to answer a repeat of one.
+    repeats: HashMap<u64, usize, FxBuildHasher>,
     /// Where the run first asked another call than the lookup had at that point: the
     /// position, the lookup's call and the run's.
     pub(crate) diverged: Option<(usize, I::Call, I::Call)>,
@@ -87,22 +94,26 @@ impl<C: Clone> Asked<'_, C> {
 }
 
 impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
-    pub(crate) fn new(live: &'a I::Live<'a>, served: Vec<(I::Call, I::Answer)>) -> Self {
+    pub(crate) fn new(
+        live: &'a I::Live<'a>,
+        served: Option<Box<dyn Served<I::Call, I::Answer>>>,
+    ) -> Self {
         Self::with(Live::Lent(live), served)
     }
 
     /// A recorder of the calls a heap's cache asks an implementation the heap holds.
     pub(crate) fn held(live: &'a I::Live<'static>) -> Self {
-        Self::with(Live::Held(live), Vec::new())
+        Self::with(Live::Held(live), None)
     }
 
-    fn with(live: Live<'a, I>, served: Vec<(I::Call, I::Answer)>) -> Self {
+    fn with(live: Live<'a, I>, served: Option<Box<dyn Served<I::Call, I::Answer>>>) -> Self {
         Tracked {
             live,
             run: Mutex::new(Run {
-                path: IndexMap::with_capacity_and_hasher(served.len(), FxBuildHasher),
-                served: served.into_iter(),
+                path: IndexMap::default(),
+                served,
                 resumed: 0,
+                repeats: HashMap::default(),
                 diverged: None,
             }),
         }
@@ -117,22 +128,40 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
 
     fn ask_with(&self, call: Asked<'_, I::Call>) -> I::Answer {
         let mut run = self.run.lock();
+        let run = &mut *run;
         if let Some(answer) = run.path.get(call.get()) {
             return answer.clone();
         }
-        if run.diverged.is_none() {
-            match run.served.as_slice().first() {
-                Some((served, _)) if served == call.get() => {
-                    let (served, answer) = run.served.next().expect("a first element");
-                    run.resumed += 1;
-                    run.path.insert(served, answer.clone());
-                    return answer;
+        if let Some(served) = &run.served {
+            let hash = FxBuildHasher.hash_one(call.get());
+            // A repeat of a call served already.
+            if let Some(&at) = run.repeats.get(&hash) {
+                match served.get(at) {
+                    Some((c, a)) if c == call.get() => return a.clone(),
+                    // Another call with the same hash: look through them all.
+                    _ => {
+                        let repeat = (0..run.resumed)
+                            .filter_map(|p| served.get(p))
+                            .find(|(c, _)| *c == call.get());
+                        if let Some((_, a)) = repeat {
+                            return a.clone();
+                        }
+                    }
                 }
-                Some((served, _)) => {
-                    let at = run.path.len();
-                    run.diverged = Some((at, served.clone(), call.get().clone()));
+            }
+            if run.diverged.is_none() {
+                match served.get(run.resumed) {
+                    Some((c, a)) if c == call.get() => {
+                        run.repeats.entry(hash).or_insert(run.resumed);
+                        run.resumed += 1;
+                        return a.clone();
+                    }
+                    Some((c, _)) => {
+                        let at = run.resumed + run.path.len();
+                        run.diverged = Some((at, c.clone(), call.get().clone()));
+                    }
+                    None => {}
                 }
-                None => {}
             }
         }
         let answer = self.live.answer(call.get());
@@ -145,7 +174,7 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
         self.run.into_inner()
     }
 
-    /// What the run asked so far, taken.
+    /// What the run asked so far, taken (a run with nothing served).
     pub(crate) fn take(&self) -> IndexMap<I::Call, I::Answer, FxBuildHasher> {
         std::mem::take(&mut self.run.lock().path)
     }
@@ -162,7 +191,7 @@ impl<I: ?Sized + Interface> fmt::Debug for Tracked<'_, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let run = self.run.lock();
         f.debug_struct("Tracked")
-            .field("asked", &run.path.len())
+            .field("asked", &(run.resumed + run.path.len()))
             .field("served", &run.resumed)
             .finish()
     }

@@ -108,7 +108,7 @@ pub(crate) enum Walk<C, A, V> {
     Hit(V),
     /// The answers left the recorded paths (or there were none): the calls asked on the
     /// way and their answers, to serve to the function so that none is asked twice.
-    Miss(Vec<(C, A)>),
+    Miss(Asked<C, A, V>),
 }
 
 /// A recorded path and a new run disagree on what the function did after the same
@@ -165,14 +165,15 @@ where
     /// allocates nothing while it passes at most `INLINE` forks.
     pub(crate) fn walk(&self, mut ask: impl FnMut(&C) -> A) -> Walk<C, A, V> {
         let Some(mut node) = self.root.lock().top.clone() else {
-            return Walk::Miss(Vec::new());
+            return Walk::Miss(Asked::default());
         };
         let mut trail = Trail::default();
         loop {
             for (i, (call, answer)) in node.run.get().iter().enumerate() {
                 let got = ask(call);
                 if got != *answer {
-                    return Walk::Miss(trail.asked(&node.run.get()[..i], (call.clone(), got)));
+                    let last = (call.clone(), got);
+                    return Walk::Miss(trail.into_asked(node, i, last));
                 }
             }
             let (got, next) = match &node.tail.end {
@@ -188,7 +189,8 @@ where
                     match next {
                         Some(child) => (got, child),
                         None => {
-                            return Walk::Miss(trail.asked(node.run.get(), (call.clone(), got)))
+                            let (matched, last) = (node.run.get().len(), (call.clone(), got));
+                            return Walk::Miss(trail.into_asked(node, matched, last));
                         }
                     }
                 }
@@ -202,7 +204,7 @@ where
     /// the same path was recorded already, or if the tree is retired.
     pub(crate) fn insert(
         &self,
-        mut path: Vec<(C, A)>,
+        path: impl RunPath<C, A>,
         value: V,
     ) -> Result<Inserted<C, A, V>, Divergence<C>> {
         let mut root = self.root.lock();
@@ -210,7 +212,7 @@ where
             return Ok(Inserted::NOTHING);
         }
         let Some(mut node) = root.top.clone() else {
-            let (leaf, tail) = leaf(path, value, Up::Root);
+            let (leaf, tail) = leaf(path.into_rest(0), value, Up::Root);
             root.top = Some(leaf);
             root.nodes = 1;
             return Ok(Inserted::leaf(tail, 1));
@@ -218,7 +220,7 @@ where
         let mut pos = 0;
         loop {
             for (i, (call, answer)) in node.run.get().iter().enumerate() {
-                let a = &same_call(&path, pos, call)?.1;
+                let a = same_call(&path, pos, call)?;
                 if a != answer {
                     // A second answer here: the run splits into a fork.
                     let a = a.clone();
@@ -236,7 +238,7 @@ where
                     });
                     *node.tail.up.lock() = Up::Under(Arc::downgrade(&fork), answer.clone());
                     let (new, tail) = leaf(
-                        path.split_off(pos + 1),
+                        path.into_rest(pos + 1),
                         value,
                         Up::Under(Arc::downgrade(&fork), a.clone()),
                     );
@@ -257,7 +259,7 @@ where
             }
             node = match &node.tail.end {
                 End::Return { .. } => {
-                    return match path.get(pos) {
+                    return match path.at(pos) {
                         // Recorded already (by another run of an equal implementation).
                         None => Ok(Inserted::NOTHING),
                         Some((c, _)) => Err(Divergence {
@@ -268,14 +270,14 @@ where
                     };
                 }
                 End::Fork { call, children } => {
-                    let a = &same_call(&path, pos, call)?.1;
+                    let a = same_call(&path, pos, call)?;
                     let mut map = children.lock();
                     match map.get(a) {
                         Some(child) => Arc::clone(child),
                         None => {
                             let a = a.clone();
                             let up = Up::Under(Arc::downgrade(&node.tail), a.clone());
-                            let (new, tail) = leaf(path.split_off(pos + 1), value, up);
+                            let (new, tail) = leaf(path.into_rest(pos + 1), value, up);
                             map.insert(a, new);
                             drop(map);
                             root.nodes += 1;
@@ -475,36 +477,177 @@ impl<T> Drop for Trail<T> {
     }
 }
 
-impl<C: Clone, A: Clone, V> Trail<(Arc<Node<C, A, V>>, A)> {
-    /// The pairs asked: every node passed, the answer that left each, then `matched` (the
-    /// part of the last node's run that matched) and `last`.
-    fn asked(&self, matched: &[(C, A)], last: (C, A)) -> Vec<(C, A)> {
-        let mut asked = Vec::new();
-        for (node, answer) in self.inline.iter().flatten().chain(&self.more) {
-            asked.extend_from_slice(node.run.get());
-            if let End::Fork { call, .. } = &node.tail.end {
-                asked.push((call.clone(), answer.clone()));
-            }
+impl<C, A, V> Trail<(Arc<Node<C, A, V>>, A)> {
+    /// The pairs asked: every node passed with the answer that left it, then the first
+    /// `matched` pairs of `node`'s run, then `last`.
+    fn into_asked(
+        mut self,
+        node: Arc<Node<C, A, V>>,
+        matched: usize,
+        last: (C, A),
+    ) -> Asked<C, A, V> {
+        let mut asked = Asked::default();
+        // Drained, not taken: the vector goes back to this thread's spare when the trail
+        // is dropped.
+        let passed = self
+            .inline
+            .iter_mut()
+            .map_while(Option::take)
+            .chain(self.more.drain(..));
+        for (passed, answer) in passed {
+            asked.push(Piece::Run(Arc::clone(&passed), passed.run.get().len()));
+            asked.push(Piece::Fork(passed, answer));
         }
-        asked.extend_from_slice(matched);
-        asked.push(last);
+        asked.push(Piece::Run(node, matched));
+        asked.push(Piece::Last(last.0, last.1));
         asked
     }
 }
 
-/// The pair at `pos` of a new run, if it asks the call a recorded path asked there.
-fn same_call<'p, C: Clone + Eq, A>(
-    path: &'p [(C, A)],
+/// The answer at `pos` of a new run, if it asks the call a recorded path asked there.
+fn same_call<'p, C: Clone + Eq + 'p, A: 'p>(
+    path: &'p impl RunPath<C, A>,
     pos: usize,
     call: &C,
-) -> Result<&'p (C, A), Divergence<C>> {
-    match path.get(pos) {
-        Some(pair) if pair.0 == *call => Ok(pair),
+) -> Result<&'p A, Divergence<C>> {
+    match path.at(pos) {
+        Some((c, a)) if c == call => Ok(a),
         other => Err(Divergence {
             depth: pos,
             expected: Some(call.clone()),
             found: other.map(|(c, _)| c.clone()),
         }),
+    }
+}
+
+/// A complete run, as `insert` reads it: pair by pair, then what follows a position, owned.
+pub(crate) trait RunPath<C, A> {
+    /// The pair at `pos`.
+    fn at(&self, pos: usize) -> Option<(&C, &A)>;
+    /// The pairs from `pos` on.
+    fn into_rest(self, pos: usize) -> Vec<(C, A)>;
+}
+
+impl<C, A> RunPath<C, A> for Vec<(C, A)> {
+    fn at(&self, pos: usize) -> Option<(&C, &A)> {
+        self.get(pos).map(|(c, a)| (c, a))
+    }
+
+    fn into_rest(mut self, pos: usize) -> Vec<(C, A)> {
+        self.split_off(pos)
+    }
+}
+
+/// What a lookup asked before it left the recorded paths, by reference to the tree's
+/// nodes (no pair is cloned to serve it): the pairs in the order asked.
+pub(crate) struct Asked<C, A, V> {
+    pieces: Vec<Piece<C, A, V>>,
+    /// How many pairs come before each piece.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+enum Piece<C, A, V> {
+    /// The first pairs of a node's run.
+    Run(Arc<Node<C, A, V>>, usize),
+    /// A node's fork call, and the answer it got.
+    Fork(Arc<Node<C, A, V>>, A),
+    /// The pair that left the recorded paths.
+    Last(C, A),
+}
+
+impl<C, A, V> Default for Asked<C, A, V> {
+    fn default() -> Self {
+        Asked {
+            pieces: Vec::new(),
+            starts: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<C, A, V> Asked<C, A, V> {
+    fn push(&mut self, piece: Piece<C, A, V>) {
+        let n = match &piece {
+            Piece::Run(_, n) => *n,
+            Piece::Fork(..) | Piece::Last(..) => 1,
+        };
+        if n > 0 {
+            self.starts.push(self.len);
+            self.len += n;
+            self.pieces.push(piece);
+        }
+    }
+
+    /// The pairs asked, cloned.
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<(C, A)>
+    where
+        C: Clone,
+        A: Clone,
+    {
+        (0..self.len)
+            .filter_map(|p| self.get(p))
+            .map(|(c, a)| (c.clone(), a.clone()))
+            .collect()
+    }
+
+    /// The pair asked at `pos`.
+    pub(crate) fn get(&self, pos: usize) -> Option<(&C, &A)> {
+        if pos >= self.len {
+            return None;
+        }
+        let i = self.starts.partition_point(|&start| start <= pos) - 1;
+        Some(match &self.pieces[i] {
+            Piece::Run(node, _) => {
+                let (c, a) = &node.run.get()[pos - self.starts[i]];
+                (c, a)
+            }
+            Piece::Fork(node, a) => match &node.tail.end {
+                End::Fork { call, .. } => (call, a),
+                End::Return { .. } => unreachable!("a fork piece is a fork"),
+            },
+            Piece::Last(c, a) => (c, a),
+        })
+    }
+}
+
+/// What a lookup asked, as a run is served it (the tree's value type erased).
+pub(crate) trait Served<C, A>: Send + Sync {
+    /// The pair asked at `pos`.
+    fn get(&self, pos: usize) -> Option<(&C, &A)>;
+}
+
+impl<C: Send + Sync, A: Send + Sync, V: Send + Sync> Served<C, A> for Asked<C, A, V> {
+    fn get(&self, pos: usize) -> Option<(&C, &A)> {
+        Asked::get(self, pos)
+    }
+}
+
+/// A run as a memo hands it to `insert`: the first `served` pairs its lookup asked, then
+/// the pairs it asked of the implementation itself.
+pub(crate) struct NewRun<'s, C, A> {
+    pub(crate) asked: Option<&'s dyn Served<C, A>>,
+    pub(crate) served: usize,
+    pub(crate) own: Vec<(C, A)>,
+}
+
+impl<C: Clone, A: Clone> RunPath<C, A> for NewRun<'_, C, A> {
+    fn at(&self, pos: usize) -> Option<(&C, &A)> {
+        match pos.checked_sub(self.served) {
+            None => self.asked.and_then(|asked| asked.get(pos)),
+            Some(i) => self.own.get(i).map(|(c, a)| (c, a)),
+        }
+    }
+
+    fn into_rest(self, pos: usize) -> Vec<(C, A)> {
+        let asked = self.asked;
+        let mut rest: Vec<(C, A)> = (pos..self.served)
+            .filter_map(|p| asked?.get(p).map(|(c, a)| (c.clone(), a.clone())))
+            .collect();
+        let skip = pos.saturating_sub(self.served);
+        rest.extend(self.own.into_iter().skip(skip));
+        rest
     }
 }
 
@@ -575,6 +718,7 @@ mod tests {
                         prop_assert!(paths.contains(&path), "a hit on a path never recorded");
                     }
                     Walk::Miss(asked) => {
+                        let asked = asked.to_vec();
                         prop_assert!(!paths.contains(&path), "a miss on a recorded path");
                         prop_assert!(asked.len() <= path.len());
                         prop_assert_eq!(&asked[..], &path[..asked.len()]);
@@ -664,7 +808,7 @@ mod tests {
         let Walk::Miss(asked) = tree.walk(|&c| [1, 3, 9, 0][c as usize]) else {
             panic!("an answer never met")
         };
-        assert_eq!(asked, vec![(0, 1), (1, 3)]);
+        assert_eq!(asked.to_vec(), vec![(0, 1), (1, 3)]);
         // Recorded again: nothing changes.
         tree.insert(one.to_vec(), "one").unwrap();
         assert_eq!(tree.nodes(), 3);
