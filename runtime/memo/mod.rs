@@ -75,6 +75,9 @@ pub trait Interface: 'static {
 pub trait AskRef<I: ?Sized + Interface> {
     /// Asks `call`.
     fn ask_ref(&self, call: &I::Call) -> I::Answer;
+    /// Asks `call`: `None` if the answer is `expected` (no copy of it is made), else the
+    /// answer.
+    fn check(&self, call: &I::Call, expected: &I::Answer) -> Option<I::Answer>;
 }
 
 /// What a [`Memo`] did since it was made, and what it holds.
@@ -229,8 +232,14 @@ where
     ) -> Result<V, Error> {
         let tree = self.trees.lock().get(key).cloned();
         let walk = |t: Arc<KeyTree<K, V, I>>| match I::tracked(live) {
-            Some(outer) => t.tree.walk(|call| outer.ask_ref(call)),
-            None => t.tree.walk(|call| I::answer(live, call)),
+            Some(outer) => t.tree.walk(
+                |call, expected| outer.check(call, expected),
+                |call| outer.ask_ref(call),
+            ),
+            None => t.tree.walk(
+                |call, expected| Some(I::answer(live, call)).filter(|got| got != expected),
+                |call| I::answer(live, call),
+            ),
         };
         let served = match tree.map(walk) {
             Some(Walk::Hit(value)) => {

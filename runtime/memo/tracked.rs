@@ -35,20 +35,30 @@ enum Live<'a, I: ?Sized + Interface> {
 }
 
 impl<I: ?Sized + Interface> Live<'_, I> {
-    /// Asks the implementation, passing the call on by reference if it is itself tracked.
-    fn answer(&self, call: &I::Call) -> I::Answer {
-        fn ask<I: ?Sized + Interface>(live: &I::Live<'_>, call: &I::Call) -> I::Answer {
-            match I::tracked(live) {
-                Some(outer) => outer.ask_ref(call),
-                None => I::answer(live, call),
+    /// Asks the implementation, passing the call on by reference if it is itself tracked:
+    /// the answer, or `Ok` if it is `expected` (a tracked implementation then clones
+    /// nothing to say so).
+    fn answer(&self, call: &I::Call, expected: Option<&I::Answer>) -> Result<I::Answer, Same> {
+        fn ask<I: ?Sized + Interface>(
+            live: &I::Live<'_>,
+            call: &I::Call,
+            expected: Option<&I::Answer>,
+        ) -> Result<I::Answer, Same> {
+            match (I::tracked(live), expected) {
+                (Some(outer), Some(expected)) => outer.check(call, expected).ok_or(Same),
+                (Some(outer), None) => Ok(outer.ask_ref(call)),
+                (None, _) => Ok(I::answer(live, call)),
             }
         }
         match self {
-            Live::Lent(live) => ask::<I>(live, call),
-            Live::Held(live) => ask::<I>(live, call),
+            Live::Lent(live) => ask::<I>(live, call, expected),
+            Live::Held(live) => ask::<I>(live, call, expected),
         }
     }
 }
+
+/// An answer was the one expected.
+struct Same;
 
 /// What a run asked.
 pub(crate) struct Run<I: ?Sized + Interface> {
@@ -123,28 +133,41 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
     /// lookup if it asked the same call at this point, or asked of the implementation;
     /// recorded either way.
     pub fn ask(&self, call: I::Call) -> I::Answer {
-        self.ask_with(Asked::Owned(call))
+        match self.ask_with(Asked::Owned(call), None) {
+            Ok(answer) => answer,
+            Err(Same) => unreachable!("nothing was expected"),
+        }
     }
 
-    fn ask_with(&self, call: Asked<'_, I::Call>) -> I::Answer {
+    /// Asks `call` as [`ask`](Tracked::ask) does; if an answer is `expected`, says only
+    /// whether it was that (`Err(Same)`), without a copy of it.
+    fn ask_with(
+        &self,
+        call: Asked<'_, I::Call>,
+        expected: Option<&I::Answer>,
+    ) -> Result<I::Answer, Same> {
+        let known = |answer: &I::Answer| match expected {
+            Some(e) if e == answer => Err(Same),
+            _ => Ok(answer.clone()),
+        };
         let mut run = self.run.lock();
         let run = &mut *run;
         if let Some(answer) = run.path.get(call.get()) {
-            return answer.clone();
+            return known(answer);
         }
         if let Some(served) = &run.served {
             let hash = FxBuildHasher.hash_one(call.get());
             // A repeat of a call served already.
             if let Some(&at) = run.repeats.get(&hash) {
                 match served.get(at) {
-                    Some((c, a)) if c == call.get() => return a.clone(),
+                    Some((c, a)) if c == call.get() => return known(a),
                     // Another call with the same hash: look through them all.
                     _ => {
                         let repeat = (0..run.resumed)
                             .filter_map(|p| served.get(p))
                             .find(|(c, _)| *c == call.get());
                         if let Some((_, a)) = repeat {
-                            return a.clone();
+                            return known(a);
                         }
                     }
                 }
@@ -154,7 +177,7 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
                     Some((c, a)) if c == call.get() => {
                         run.repeats.entry(hash).or_insert(run.resumed);
                         run.resumed += 1;
-                        return a.clone();
+                        return known(a);
                     }
                     Some((c, _)) => {
                         let at = run.resumed + run.path.len();
@@ -164,9 +187,22 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
                 }
             }
         }
-        let answer = self.live.answer(call.get());
-        run.path.insert(call.into_owned(), answer.clone());
-        answer
+        match self.live.answer(call.get(), expected) {
+            Ok(answer) => {
+                let same = expected == Some(&answer);
+                run.path.insert(call.into_owned(), answer.clone());
+                if same {
+                    Err(Same)
+                } else {
+                    Ok(answer)
+                }
+            }
+            Err(Same) => {
+                let expected = expected.expect("an answer was expected").clone();
+                run.path.insert(call.into_owned(), expected);
+                Err(Same)
+            }
+        }
     }
 
     /// What the run asked.
@@ -183,7 +219,14 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
 /// A call passed on from an inner memo is cloned only if it is recorded.
 impl<I: ?Sized + Interface> AskRef<I> for Tracked<'_, I> {
     fn ask_ref(&self, call: &I::Call) -> I::Answer {
-        self.ask_with(Asked::Borrowed(call))
+        match self.ask_with(Asked::Borrowed(call), None) {
+            Ok(answer) => answer,
+            Err(Same) => unreachable!("nothing was expected"),
+        }
+    }
+
+    fn check(&self, call: &I::Call, expected: &I::Answer) -> Option<I::Answer> {
+        self.ask_with(Asked::Borrowed(call), Some(expected)).ok()
     }
 }
 

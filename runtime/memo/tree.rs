@@ -163,15 +163,21 @@ where
     /// Replays the recorded calls against `ask` (the live implementation), following its
     /// answers, until a result (a hit) or an answer no path recorded (a miss). A hit
     /// allocates nothing while it passes at most `INLINE` forks.
-    pub(crate) fn walk(&self, mut ask: impl FnMut(&C) -> A) -> Walk<C, A, V> {
+    ///
+    /// `check` asks a call of a run and says whether it got the recorded answer (`None`)
+    /// or another (`Some`); `ask` asks a fork's call.
+    pub(crate) fn walk(
+        &self,
+        mut check: impl FnMut(&C, &A) -> Option<A>,
+        mut ask: impl FnMut(&C) -> A,
+    ) -> Walk<C, A, V> {
         let Some(mut node) = self.root.lock().top.clone() else {
             return Walk::Miss(Asked::default());
         };
         let mut trail = Trail::default();
         loop {
             for (i, (call, answer)) in node.run.get().iter().enumerate() {
-                let got = ask(call);
-                if got != *answer {
+                if let Some(got) = check(call, answer) {
                     let last = (call.clone(), got);
                     return Walk::Miss(trail.into_asked(node, i, last));
                 }
@@ -712,7 +718,7 @@ mod tests {
             let mut paths = HashSet::new();
             for answer in impls {
                 let (path, result) = run(seed, &answer);
-                match tree.walk(|&c| answer[c as usize]) {
+                match walk_with(&tree, |&c| answer[c as usize]) {
                     Walk::Hit(v) => {
                         prop_assert_eq!(v, result);
                         prop_assert!(paths.contains(&path), "a hit on a path never recorded");
@@ -731,6 +737,17 @@ mod tests {
             prop_assert!(tree.nodes() >= paths.len());
             prop_assert!(tree.nodes() <= 2 * paths.len());
         }
+    }
+
+    /// Walks with one answer per call.
+    fn walk_with<V: Clone + 'static>(
+        tree: &Tree<u8, u8, V>,
+        answer: impl Fn(&u8) -> u8,
+    ) -> Walk<u8, u8, V> {
+        tree.walk(
+            |c, expected| Some(answer(c)).filter(|got| got != expected),
+            &answer,
+        )
     }
 
     impl<C, A, V> Tree<C, A, V> {
@@ -774,10 +791,10 @@ mod tests {
                 prop_assert!(tree.remove(&leaf) >= 1);
                 prop_assert_eq!(tree.remove(&leaf), 0);
                 prop_assert_eq!(tree.nodes(), tree.reachable());
-                prop_assert!(matches!(tree.walk(|&c| answer[c as usize]), Walk::Miss(_)));
+                prop_assert!(matches!(walk_with(&tree, |&c| answer[c as usize]), Walk::Miss(_)));
                 for (_, kept, result) in &leaves {
                     prop_assert!(
-                        matches!(tree.walk(|&c| kept[c as usize]), Walk::Hit(v) if v == *result)
+                        matches!(walk_with(&tree, |&c| kept[c as usize]), Walk::Hit(v) if v == *result)
                     );
                 }
             }
@@ -798,14 +815,14 @@ mod tests {
         tree.insert(two.to_vec(), "two").unwrap();
         assert_eq!(tree.nodes(), 3);
         assert!(matches!(
-            tree.walk(|&c| [1, 1, 1, 0][c as usize]),
+            walk_with(&tree, |&c| [1, 1, 1, 0][c as usize]),
             Walk::Hit("one")
         ));
         assert!(matches!(
-            tree.walk(|&c| [1, 2, 9, 0][c as usize]),
+            walk_with(&tree, |&c| [1, 2, 9, 0][c as usize]),
             Walk::Hit("two")
         ));
-        let Walk::Miss(asked) = tree.walk(|&c| [1, 3, 9, 0][c as usize]) else {
+        let Walk::Miss(asked) = walk_with(&tree, |&c| [1, 3, 9, 0][c as usize]) else {
             panic!("an answer never met")
         };
         assert_eq!(asked.to_vec(), vec![(0, 1), (1, 3)]);
@@ -846,6 +863,6 @@ mod tests {
             })
         );
         assert_eq!(tree.nodes(), 1);
-        assert!(matches!(tree.walk(|_| 1), Walk::Hit(1)));
+        assert!(matches!(walk_with(&tree, |_| 1), Walk::Hit(1)));
     }
 }
