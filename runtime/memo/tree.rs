@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::mem;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use rustc_hash::FxBuildHasher;
@@ -551,6 +551,9 @@ pub(crate) struct Asked<C, A, V> {
     /// How many pairs come before each piece.
     starts: Vec<usize>,
     len: usize,
+    /// The piece last read: a run reads them in order, so the next read is in it or the
+    /// next one, found without a search.
+    last: AtomicUsize,
 }
 
 enum Piece<C, A, V> {
@@ -568,6 +571,7 @@ impl<C, A, V> Default for Asked<C, A, V> {
             pieces: Vec::new(),
             starts: Vec::new(),
             len: 0,
+            last: AtomicUsize::new(0),
         }
     }
 }
@@ -603,7 +607,19 @@ impl<C, A, V> Asked<C, A, V> {
         if pos >= self.len {
             return None;
         }
-        let i = self.starts.partition_point(|&start| start <= pos) - 1;
+        let within = |i: usize| {
+            self.starts.get(i).is_some_and(|&start| start <= pos)
+                && self.starts.get(i + 1).is_none_or(|&next| pos < next)
+        };
+        let hint = self.last.load(Ordering::Relaxed);
+        let i = if within(hint) {
+            hint
+        } else if within(hint + 1) {
+            hint + 1
+        } else {
+            self.starts.partition_point(|&start| start <= pos) - 1
+        };
+        self.last.store(i, Ordering::Relaxed);
         Some(match &self.pieces[i] {
             Piece::Run(node, _) => {
                 let (c, a) = &node.run.get()[pos - self.starts[i]];
