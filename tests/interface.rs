@@ -66,7 +66,7 @@ thread_local! {
 /// Sums a script's numbers and, for `@name`, the value of the script `name` (0 if it does
 /// not exist) — evaluated through the same memo, with the tracked files.
 fn eval(memo: &Evals, path: &str, files: &dyn Files) -> i64 {
-    memo.get(&path.to_owned(), files, |path, files| {
+    memo.get(path, files, |path, files| {
         EVALS.with(|e| e.set(e.get() + 1));
         let text = files.read(path).unwrap_or_default();
         text.split_whitespace()

@@ -82,7 +82,7 @@ macro_rules! calc {
             pub(super) type Evals = Memo<String, i64, dyn Files>;
 
             pub(super) fn evaluate(memo: &Evals, script: &str, files: &dyn Files) -> i64 {
-                memo.get(&script.to_owned(), files, |script, files| {
+                memo.get(script, files, |script, files| {
                     script
                         .split('+')
                         .map(str::trim)

@@ -1,5 +1,6 @@
-//! The `calc` workload of `benches/interaction.rs`, steadfast's side alone, for a profiler:
-//! `cargo run --release -p steadfast-benches --example calcprof [iterations]`.
+//! The `calc` workload of `benches/interaction.rs` (String contents), one crate at a time,
+//! for a profiler or an instruction count:
+//! `cargo run --release -p steadfast-benches --example calcprof [iterations] [comemo]`.
 
 #![allow(missing_docs)]
 
@@ -56,7 +57,7 @@ impl Files for Disk {
 type Evals = Memo<String, i64, dyn Files>;
 
 fn evaluate(memo: &Evals, script: &str, files: &dyn Files) -> i64 {
-    memo.get(&script.to_owned(), files, |script, files| {
+    memo.get(script, files, |script, files| {
         script
             .split('+')
             .map(str::trim)
@@ -69,11 +70,46 @@ fn evaluate(memo: &Evals, script: &str, files: &dyn Files) -> i64 {
     .expect("deterministic")
 }
 
+struct ComemoDisk(Disk);
+
+#[comemo::track]
+impl ComemoDisk {
+    fn read(&self, path: &str) -> String {
+        Files::read(&self.0, path)
+    }
+}
+
+#[comemo::memoize]
+fn comemo_evaluate(script: &str, files: comemo::Tracked<'_, ComemoDisk>) -> i64 {
+    script
+        .split('+')
+        .map(str::trim)
+        .map(|part| match part.strip_prefix("eval ") {
+            Some(path) => comemo_evaluate(&files.read(path), files),
+            None => part.parse::<i64>().unwrap(),
+        })
+        .sum()
+}
+
 fn main() {
     let n: u32 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
+    if std::env::args().nth(2).as_deref() == Some("comemo") {
+        use comemo::Track;
+        let mut disk = ComemoDisk(Disk::new());
+        let mut total = 0;
+        for round in 1..=n {
+            disk.0.write(round as usize * 37 % SCRIPTS, round);
+            total += (0..SCRIPTS)
+                .map(|i| comemo_evaluate(&format!("eval f{i}"), disk.track()))
+                .sum::<i64>();
+            comemo::evict(10);
+        }
+        println!("{total}: {} reads (comemo)", READS.load(Ordering::Relaxed));
+        return;
+    }
     let memo = Evals::new();
     let mut disk = Disk::new();
     let mut total = 0;

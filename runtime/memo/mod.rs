@@ -11,6 +11,7 @@ mod sieve;
 mod tracked;
 pub(crate) mod tree;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
@@ -214,6 +215,9 @@ where
     /// asked of `live` once), and recorded. A panic in `f` or in `live` records nothing
     /// and goes on.
     ///
+    /// As with a `HashMap`, the key may be passed borrowed (`&str` for a `String` key): it
+    /// is copied only when a run is recorded under a new key.
+    ///
     /// `f` must be deterministic: given the same answers, ask the same calls in the same
     /// order and return equal results. An implementation must answer a call alike each time
     /// it is asked (as a `&self` method of an immutable value does): a run asks each
@@ -224,12 +228,16 @@ where
     /// answers it asked another call, or returned where the recorded run asked more, or
     /// asked more where it returned — naming where and what differed, with the run's result
     /// inside ([`Error::into_value`]); nothing is recorded.
-    pub fn get<'l>(
+    pub fn get<'l, Q>(
         &self,
-        key: &K,
+        key: &Q,
         live: &'l I::Live<'l>,
-        f: impl FnOnce(&K, &Tracked<'_, I>) -> V,
-    ) -> Result<V, Error> {
+        f: impl FnOnce(&Q, &Tracked<'_, I>) -> V,
+    ) -> Result<V, Error>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq + ToOwned<Owned = K>,
+    {
         let tree = self.trees.lock().get(key).cloned();
         let walk = |t: Arc<KeyTree<K, V, I>>| match I::tracked(live) {
             Some(outer) => t.tree.walk(
@@ -329,7 +337,11 @@ where
     }
 
     /// Forgets the runs recorded for `key`; whether there were any.
-    pub fn evict(&self, key: &K) -> bool {
+    pub fn evict<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
         let mut queue = self.queue.lock();
         let Some(tree) = self.trees.lock().remove(key) else {
             return false;
@@ -351,16 +363,20 @@ where
     }
 
     /// The tree of `key`, made if it has none.
-    fn tree(&self, key: &K) -> Arc<KeyTree<K, V, I>> {
+    fn tree<Q>(&self, key: &Q) -> Arc<KeyTree<K, V, I>>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq + ToOwned<Owned = K>,
+    {
         let mut trees = self.trees.lock();
         if let Some(tree) = trees.get(key) {
             return Arc::clone(tree);
         }
         let tree = Arc::new(KeyTree {
-            key: key.clone(),
+            key: key.to_owned(),
             tree: Tree::default(),
         });
-        trees.insert(key.clone(), Arc::clone(&tree));
+        trees.insert(key.to_owned(), Arc::clone(&tree));
         tree
     }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+use indexmap::map::raw_entry_v1::RawEntryMut;
+use indexmap::map::RawEntryApiV1;
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 
@@ -152,11 +154,13 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
         };
         let mut run = self.run.lock();
         let run = &mut *run;
-        if let Some(answer) = run.path.get(call.get()) {
+        // Hashed once for the record, the served calls and the insertion.
+        let hash = FxBuildHasher.hash_one(call.get());
+        let recorded = run.path.raw_entry_v1();
+        if let Some((_, answer)) = recorded.from_key_hashed_nocheck(hash, call.get()) {
             return known(answer);
         }
         if let Some(served) = &run.served {
-            let hash = FxBuildHasher.hash_one(call.get());
             // A repeat of a call served already.
             if let Some(&at) = run.repeats.get(&hash) {
                 match served.get(at) {
@@ -187,21 +191,29 @@ impl<'a, I: ?Sized + Interface> Tracked<'a, I> {
                 }
             }
         }
-        match self.live.answer(call.get(), expected) {
+        let (answer, same) = match self.live.answer(call.get(), expected) {
             Ok(answer) => {
                 let same = expected == Some(&answer);
-                run.path.insert(call.into_owned(), answer.clone());
-                if same {
-                    Err(Same)
-                } else {
-                    Ok(answer)
-                }
+                (answer, same)
             }
-            Err(Same) => {
-                let expected = expected.expect("an answer was expected").clone();
-                run.path.insert(call.into_owned(), expected);
-                Err(Same)
+            Err(Same) => (expected.expect("an answer was expected").clone(), true),
+        };
+        let record = |answer| match run
+            .path
+            .raw_entry_mut_v1()
+            .from_key_hashed_nocheck(hash, call.get())
+        {
+            RawEntryMut::Vacant(entry) => {
+                entry.insert_hashed_nocheck(hash, call.into_owned(), answer);
             }
+            RawEntryMut::Occupied(_) => unreachable!("a call not recorded yet"),
+        };
+        if same {
+            record(answer);
+            Err(Same)
+        } else {
+            record(answer.clone());
+            Ok(answer)
         }
     }
 
