@@ -102,6 +102,29 @@ impl Total {
     }
 }
 
+/// A heap with the files attached.
+fn heap_with(files: &[(&str, &str)]) -> (Heap, Ext<dyn Files>) {
+    let mut heap = Heap::new();
+    let ext = heap.attach::<dyn Files>(Disk::with(files)).unwrap();
+    (heap, ext)
+}
+
+fn doc(heap: &mut Heap, files: &Ext<dyn Files>, path: &str) -> Mutable<Doc> {
+    heap.mutable(Doc {
+        path: path.into(),
+        files: files.clone(),
+    })
+    .unwrap()
+}
+
+fn short(heap: &mut Heap, files: &Ext<dyn Files>, path: &str) -> Mutable<Short> {
+    heap.mutable(Short {
+        path: path.into(),
+        files: files.clone(),
+    })
+    .unwrap()
+}
+
 fn runs() -> [usize; 3] {
     [common::count(0), common::count(1), common::count(2)]
 }
@@ -109,16 +132,8 @@ fn runs() -> [usize; 3] {
 #[test]
 fn a_replacement_that_changes_no_recorded_answer_invalidates_nothing() {
     common::reset();
-    let mut heap = Heap::new();
-    let files = heap
-        .attach::<dyn Files>(Disk::with(&[("a", "one two"), ("b", "three")]))
-        .unwrap();
-    let a = heap
-        .mutable(Doc {
-            path: "a".into(),
-            files: files.clone(),
-        })
-        .unwrap();
+    let (mut heap, files) = heap_with(&[("a", "one two"), ("b", "three")]);
+    let a = doc(&mut heap, &files, "a");
     let total = heap
         .mutable(Total {
             docs: vec![a.clone()],
@@ -141,18 +156,8 @@ fn a_replacement_that_changes_no_recorded_answer_invalidates_nothing() {
 #[test]
 fn a_replacement_invalidates_exactly_the_caches_answered_otherwise_and_their_dependents() {
     common::reset();
-    let mut heap = Heap::new();
-    let files = heap
-        .attach::<dyn Files>(Disk::with(&[("a", "one two"), ("b", "three")]))
-        .unwrap();
-    let doc = |heap: &mut Heap, path: &str| {
-        heap.mutable(Doc {
-            path: path.into(),
-            files: files.clone(),
-        })
-        .unwrap()
-    };
-    let (a, b) = (doc(&mut heap, "a"), doc(&mut heap, "b"));
+    let (mut heap, files) = heap_with(&[("a", "one two"), ("b", "three")]);
+    let (a, b) = (doc(&mut heap, &files, "a"), doc(&mut heap, &files, "b"));
     let total = heap
         .mutable(Total {
             docs: vec![a.clone(), b.clone()],
@@ -177,22 +182,9 @@ fn a_replacement_invalidates_exactly_the_caches_answered_otherwise_and_their_dep
 #[test]
 fn a_replacement_that_breaks_an_invariant_is_refused_with_nothing_changed() {
     common::reset();
-    let mut heap = Heap::new();
-    let files = heap
-        .attach::<dyn Files>(Disk::with(&[("s", "a b"), ("d", "x")]))
-        .unwrap();
-    let short = heap
-        .mutable(Short {
-            path: "s".into(),
-            files: files.clone(),
-        })
-        .unwrap();
-    let doc = heap
-        .mutable(Doc {
-            path: "d".into(),
-            files: files.clone(),
-        })
-        .unwrap();
+    let (mut heap, files) = heap_with(&[("s", "a b"), ("d", "x")]);
+    let short = short(&mut heap, &files, "s");
+    let doc = doc(&mut heap, &files, "d");
     assert_eq!(*heap.cached(&doc, &Doc::WORDS).unwrap(), 1);
     assert_eq!(runs(), [1, 1, 0]);
     let Err(err) = heap.replace_ext(&files, Disk::with(&[("s", "a b c d e"), ("d", "x y")])) else {
@@ -225,16 +217,8 @@ fn a_replacement_that_breaks_an_invariant_is_refused_with_nothing_changed() {
 #[test]
 fn after_a_rolled_back_operation_what_was_asked_before_is_no_longer_trusted() {
     common::reset();
-    let mut heap = Heap::new();
-    let files = heap
-        .attach::<dyn Files>(Disk::with(&[("s", "a"), ("t", "a b c d e")]))
-        .unwrap();
-    let short = heap
-        .mutable(Short {
-            path: "s".into(),
-            files: files.clone(),
-        })
-        .unwrap();
+    let (mut heap, files) = heap_with(&[("s", "a"), ("t", "a b c d e")]);
+    let short = short(&mut heap, &files, "s");
     // Pointing it at a long file fails, and is rolled back: the invariant's value is put
     // back, but its record of what it asked was made by the refused computation.
     assert!(heap.set(&short, &Short::PATH, "t".into()).is_err());
@@ -250,16 +234,8 @@ fn after_a_rolled_back_operation_what_was_asked_before_is_no_longer_trusted() {
 
 #[test]
 fn detaching_invalidates_the_caches_that_asked() {
-    let mut heap = Heap::new();
-    let files = heap
-        .attach::<dyn Files>(Disk::with(&[("a", "one")]))
-        .unwrap();
-    let a = heap
-        .mutable(Doc {
-            path: "a".into(),
-            files: files.clone(),
-        })
-        .unwrap();
+    let (mut heap, files) = heap_with(&[("a", "one")]);
+    let a = doc(&mut heap, &files, "a");
     assert_eq!(*heap.cached(&a, &Doc::WORDS).unwrap(), 1);
     let disk = heap.detach(&files).unwrap();
     assert_eq!(disk.read("a").as_deref(), Some("one"));
