@@ -237,8 +237,7 @@ pub use core::cmp::{Eq, PartialEq};
 pub use core::fmt::Debug;
 pub use core::hash::Hash;
 pub use std::borrow::{Borrow, ToOwned};
-pub use std::string::String;
-pub use std::vec::Vec;
+pub use std::sync::Arc;
 
 /// What an interface's answer must be.
 #[diagnostic::on_unimplemented(

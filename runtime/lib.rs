@@ -323,8 +323,10 @@ pub use steadfast_derive::cached;
 /// dyn Trait>` implement the trait, so a memoized function takes `&dyn Trait` as any code
 /// would.
 ///
-/// Each method takes `&self`; its parameters are stored in the call (`&T` as `T::Owned`, so
-/// `&str` as `String`, `&[T]` as `Vec<T>`; other types as they are) and its answer is
+/// Each method takes `&self`; its parameters are stored in the call (`&str` as `Arc<str>`,
+/// `&[T]` as `Arc<[T]>` — a call is copied into the record of each nested memo, and a
+/// shared copy costs a count —, another `&T` as `T::Owned`, other types as they are) and its
+/// answer is
 /// stored in the tree, so both must be `Clone + Eq + Hash + Debug + Send + Sync + 'static`.
 /// The generated types are named after the trait (`FilesCall`, `FilesAnswer` for `Files`),
 /// or as `#[interface(call = Name, answer = Name)]` says, with the trait's visibility.

@@ -86,9 +86,7 @@ fn evals() -> usize {
 
 #[test]
 fn the_generated_enums_name_each_method_and_its_arguments() {
-    let call = FilesCall::Read {
-        path: "a".to_owned(),
-    };
+    let call = FilesCall::Read { path: "a".into() };
     assert_eq!(format!("{call:?}"), r#"Read { path: "a" }"#);
     let disk = Disk::with(&[("a", "1")]);
     assert_eq!(

@@ -76,10 +76,22 @@ struct Method {
 struct Arg {
     /// The parameter's name (its field in the call), or `argN`.
     name: Ident,
-    /// What the call stores: the referent's owned form for `&T`, else the type itself.
+    /// What the call stores: `Arc<str>` for `&str`, `Arc<[T]>` for `&[T]` (a call is
+    /// recorded at each level of nested memos: a shared copy is cloned by a count), the
+    /// referent's owned form for another `&T`, else the type itself.
     stored: Type,
-    /// Taken by reference: the call stores `T::Owned` and lends it back.
-    by_ref: bool,
+    how: Kept,
+}
+
+/// How a call keeps an argument, and lends it back to the implementation.
+#[derive(Clone, Copy)]
+enum Kept {
+    /// As it was passed.
+    Value,
+    /// `&T` as `T::Owned`.
+    Owned,
+    /// `&str` or `&[T]` as an `Arc`.
+    Shared,
 }
 
 impl Interface {
@@ -222,7 +234,7 @@ impl Method {
 
 impl Arg {
     fn parse(name: Ident, ty: &Type) -> syn::Result<Self> {
-        let (stored, by_ref) = match ty {
+        let (stored, how) = match ty {
             Type::Reference(r) if r.mutability.is_some() => {
                 return Err(Error::new_spanned(
                     ty,
@@ -235,18 +247,24 @@ impl Arg {
                     return Err(Error::new(span, STORED));
                 }
                 float(&r.elem)?;
-                let stored: Type = match &*r.elem {
-                    Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
-                        syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::String)
-                    }
+                match &*r.elem {
+                    Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => (
+                        syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::Arc<str>),
+                        Kept::Shared,
+                    ),
                     Type::Slice(s) => {
                         let elem = &s.elem;
-                        syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::Vec<#elem>)
+                        (
+                            syn::parse_quote_spanned!(ty.span()=> ::steadfast::__private::Arc<[#elem]>),
+                            Kept::Shared,
+                        )
                     }
-                    elem => syn::parse_quote_spanned!(ty.span()=>
-                        <#elem as ::steadfast::__private::ToOwned>::Owned),
-                };
-                (stored, true)
+                    elem => (
+                        syn::parse_quote_spanned!(ty.span()=>
+                            <#elem as ::steadfast::__private::ToOwned>::Owned),
+                        Kept::Owned,
+                    ),
+                }
             }
             Type::ImplTrait(_) => {
                 return Err(Error::new_spanned(
@@ -260,14 +278,10 @@ impl Arg {
                     return Err(Error::new(span, STORED));
                 }
                 float(other)?;
-                (other.clone(), false)
+                (other.clone(), Kept::Value)
             }
         };
-        Ok(Arg {
-            name,
-            stored,
-            by_ref,
-        })
+        Ok(Arg { name, stored, how })
     }
 }
 
@@ -394,9 +408,9 @@ impl Interface {
                 .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
                 .collect();
             let names: Vec<&Ident> = m.args.iter().map(|a| &a.name).collect();
-            let lent = m.args.iter().zip(&bound).map(|(a, b)| match a.by_ref {
-                true => quote!(#rt::Borrow::borrow(#b)),
-                false => quote!(#rt::Clone::clone(#b)),
+            let lent = m.args.iter().zip(&bound).map(|(a, b)| match a.how {
+                Kept::Owned | Kept::Shared => quote!(#rt::Borrow::borrow(#b)),
+                Kept::Value => quote!(#rt::Clone::clone(#b)),
             });
             arms.push(quote! {
                 #call::#variant { #(#names: #bound),* } =>
@@ -408,9 +422,10 @@ impl Interface {
                     *pat.pat = syn::parse_quote!(#b);
                 }
             }
-            let stored = m.args.iter().zip(&bound).map(|(a, b)| match a.by_ref {
-                true => quote!(#rt::ToOwned::to_owned(#b)),
-                false => quote!(#b),
+            let stored = m.args.iter().zip(&bound).map(|(a, b)| match a.how {
+                Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
+                Kept::Shared => quote!(#rt::Arc::from(#b)),
+                Kept::Value => quote!(#b),
             });
             let what = format!("{name}::{method}");
             tracked.push(quote! {
