@@ -349,3 +349,53 @@ proptest! {
         }
     }
 }
+
+/// Counts words through a memo shared by every document: a memo nested in a cache.
+static WORDS: std::sync::LazyLock<steadfast::Memo<String, usize, dyn Files>> =
+    std::sync::LazyLock::new(steadfast::Memo::new);
+
+#[mutable]
+struct Memoized {
+    path: String,
+    files: Ext<dyn Files>,
+}
+
+#[cached]
+impl Memoized {
+    #[cache(lazy_read)]
+    fn words(path: &String, files: &Ext<dyn Files>, ctx: &Ctx<'_, Self>) -> usize {
+        let files = ctx.ask(files).expect("attached");
+        WORDS
+            .get(path.as_str(), &*files, |path, files| {
+                files.read(path).map_or(0, |t| t.split_whitespace().count())
+            })
+            .expect("deterministic")
+    }
+}
+
+#[test]
+fn a_memo_inside_a_cache_records_its_calls_for_the_cache() {
+    let (mut heap, files) = heap_with(&[("m", "one two three")]);
+    let doc = heap
+        .mutable(Memoized {
+            path: "m".into(),
+            files: files.clone(),
+        })
+        .unwrap();
+    let twin = heap
+        .mutable(Memoized {
+            path: "m".into(),
+            files: files.clone(),
+        })
+        .unwrap();
+    assert_eq!(*heap.cached(&doc, &Memoized::WORDS).unwrap(), 3);
+    // The second document's cache is a memo hit, whose replayed call is recorded for it.
+    let hits = WORDS.stats().hits;
+    assert_eq!(*heap.cached(&twin, &Memoized::WORDS).unwrap(), 3);
+    assert_eq!(WORDS.stats().hits, hits + 1);
+    // So a replacement that changes `m` reaches both caches.
+    heap.replace_ext(&files, Disk::with(&[("m", "one")]))
+        .unwrap();
+    assert_eq!(*heap.cached(&doc, &Memoized::WORDS).unwrap(), 1);
+    assert_eq!(*heap.cached(&twin, &Memoized::WORDS).unwrap(), 1);
+}
