@@ -227,3 +227,20 @@ fn includes_reached_by_many_paths_record_each_call_once() {
     disk.write(&format!("s{}", depth - 1), "2");
     assert_eq!(eval(&memo, "s0", &disk), want(depth, 2));
 }
+
+#[test]
+fn memos_and_tracked_implementations_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Evals>();
+    send_sync::<Tracked<'_, dyn Files>>();
+    // Two threads looking up one memo: one computes, the other hits or computes an equal
+    // run; both results are right.
+    let memo = Evals::new();
+    let disk = Disk::with(&[("main", "1 @lib"), ("lib", "2")]);
+    std::thread::scope(|s| {
+        let a = s.spawn(|| eval(&memo, "main", &disk));
+        let b = s.spawn(|| eval(&memo, "main", &disk));
+        assert_eq!((a.join().unwrap(), b.join().unwrap()), (3, 3));
+    });
+    assert_eq!(eval(&memo, "main", &disk), 3);
+}
