@@ -160,9 +160,9 @@ where
     A: Clone + Eq + Hash + Debug + 'static,
     V: Clone + 'static,
 {
-    /// Replays the recorded calls against `ask` (the live implementation), following its
-    /// answers, until a result (a hit) or an answer no path recorded (a miss). A hit
-    /// allocates nothing while it passes at most `INLINE` forks.
+    /// Replays the recorded calls against the live implementation, following its answers,
+    /// until a result (a hit) or an answer no path recorded (a miss). A hit allocates
+    /// nothing (see `Trail`); a miss hands back what it asked by reference to the nodes.
     ///
     /// `check` asks a call of a run and says whether it got the recorded answer (`None`)
     /// or another (`Some`); `ask` asks a fork's call.
