@@ -258,27 +258,35 @@ fn first_draws(n: &u8, t: &Tracked<'_, Source>) -> u32 {
     (0..*n).map(|d| u32::from(t.ask((d, 10)))).sum()
 }
 
+/// Nodes and stored calls, counted together: what a budget bounds.
+fn weight<K: Clone + Eq + std::hash::Hash, V: Clone + Send + Sync + 'static>(
+    memo: &Memo<K, V, Source>,
+) -> usize {
+    let s = memo.stats();
+    s.nodes + s.calls
+}
+
 #[test]
-fn a_budget_bounds_the_nodes_and_evicted_runs_recompute_right() {
+fn a_budget_bounds_the_nodes_and_calls_and_evicted_runs_recompute_right() {
     let memo: Memo<u32, u32, Source> = Memo::with_budget(10);
     for i in 0..1_000u32 {
         let table = [(i % 7) as u8, (i % 5) as u8, 1];
         let want = u32::from(table[0]) + u32::from(table[1]) + 1;
         let got = memo.get(&(i % 37), &Source::new(&table), |_, t| first_draws(&3, t));
         assert_eq!(got.unwrap(), want);
-        assert!(memo.nodes() <= 10, "{} nodes after run {i}", memo.nodes());
+        assert!(weight(&memo) <= 10, "{} after run {i}", weight(&memo));
     }
     let s = memo.stats();
     assert!(s.evicted > 0);
     assert_eq!(s.nodes, memo.nodes());
-    // Every node evicted was once added: the memo's count is the tree's.
-    assert!(memo.len() <= 10);
+    // A run of three calls weighs four: two keys at most.
+    assert!(memo.len() <= 2);
 }
 
 #[test]
 fn a_run_hit_since_the_hand_passed_outlives_one_off_runs() {
-    // One node per key: a budget of four keeps four keys.
-    let memo: Memo<u32, u32, Source> = Memo::with_budget(4);
+    // One node and one call per key: a budget of eight keeps four keys.
+    let memo: Memo<u32, u32, Source> = Memo::with_budget(8);
     let source = Source::new(&[3]);
     let hot = 1_000;
     memo.get(&hot, &source, |_, t| first_draws(&1, t)).unwrap();
@@ -309,8 +317,11 @@ fn explicit_eviction_forgets_a_key_or_everything() {
     assert!(memo.evict(&2));
     assert!(!memo.evict(&2));
     assert_eq!((memo.len(), memo.nodes()), (2, 2));
-    memo.shrink_to(1);
-    assert_eq!((memo.len(), memo.nodes()), (1, 1));
+    // Key 1 weighs two (a node, a call), key 3 four: down to four, key 1 goes first.
+    assert_eq!(weight(&memo), 6);
+    memo.shrink_to(4);
+    assert_eq!((memo.len(), memo.nodes(), weight(&memo)), (1, 1, 4));
+    assert!(!memo.evict(&1));
     memo.clear();
     assert!(memo.is_empty());
     assert_eq!(memo.nodes(), 0);
@@ -347,7 +358,7 @@ proptest! {
         for (code, table) in &lookups {
             let (_, result) = direct(code, table);
             prop_assert_eq!(memo.get(code, &Source::new(table), |c, t| program(c, t)).unwrap(), result);
-            prop_assert!(memo.nodes() <= budget);
+            prop_assert!(weight(&memo) <= budget);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! answers the lookup already asked, so that each call is asked once.
 //!
 //! `tree` holds one key's paths, `sieve` orders the leaves of every key for eviction under
-//! the memo's node budget, `tracked` records a run.
+//! the memo's budget, `tracked` records a run.
 
 mod sieve;
 mod tracked;
@@ -25,7 +25,7 @@ use crate::sync::Mutex;
 use sieve::Sieve;
 pub use tracked::Tracked;
 
-use tree::{Leaf, NewRun, Served, Tree, Walk};
+use tree::{Leaf, NewRun, Served, Size, Tree, Walk};
 
 /// An interface a [`Memo`] can record and replay: each method call is a value of `Call`,
 /// each answer a value of `Answer`, both comparable and hashable, and `answer` asks an
@@ -99,6 +99,9 @@ pub struct MemoStats {
     pub evicted: u64,
     /// Nodes held now.
     pub nodes: usize,
+    /// Calls stored now, in the nodes' runs and forks (with `nodes`, what the budget
+    /// counts).
+    pub calls: usize,
 }
 
 /// The interaction tree of one key of a memo over `I`, and the key (to drop it from the
@@ -122,10 +125,12 @@ struct Queued<K, V, I: ?Sized + Interface> {
 /// result is that run's, without running the function. Several memos may coexist; there is
 /// no global state.
 ///
-/// Memory is bounded: past its node budget ([`Memo::DEFAULT_BUDGET`], or
-/// [`Memo::with_budget`]) a memo evicts the recorded runs least worth keeping (SIEVE over
-/// the leaves: a run hit since the last pass stays). A node holds a run of calls that never
-/// branched, so the nodes are about the paths recorded plus their branch points.
+/// Memory is bounded: past its budget ([`Memo::DEFAULT_BUDGET`], or [`Memo::with_budget`])
+/// a memo evicts the recorded runs least worth keeping (SIEVE over the leaves: a run hit
+/// since the last pass stays). The budget counts nodes and the calls they store: a node
+/// holds a run of calls that never branched, and a call costs its own size and next to
+/// nothing more (see `docs/PERFORMANCE.md`), so the budget bounds the bytes held to about
+/// budget × (the size of a call and its answer) plus 210 bytes per node.
 ///
 /// ```
 /// use steadfast::Memo;
@@ -158,6 +163,7 @@ pub struct Memo<K, V, I: ?Sized + Interface> {
     /// Every leaf of every key. Lock order: `queue`, then `trees`, then a tree's root.
     queue: Mutex<Sieve<Queued<K, V, I>>>,
     nodes: AtomicUsize,
+    calls: AtomicUsize,
     budget: usize,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -173,17 +179,18 @@ impl<K, V, I: ?Sized + Interface> Default for Memo<K, V, I> {
 }
 
 impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
-    /// The node budget of [`Memo::new`]: 65,536.
-    pub const DEFAULT_BUDGET: usize = 1 << 16;
+    /// The budget of [`Memo::new`]: 131,072 nodes and stored calls.
+    pub const DEFAULT_BUDGET: usize = 1 << 17;
 
-    /// An empty memo that keeps at most `nodes` nodes (`usize::MAX`: unbounded; 0: records
-    /// nothing).
-    pub fn with_budget(nodes: usize) -> Self {
+    /// An empty memo that keeps at most `budget` nodes and stored calls, counted together
+    /// (`usize::MAX`: unbounded; 0: records nothing).
+    pub fn with_budget(budget: usize) -> Self {
         Memo {
             trees: Mutex::new(HashMap::default()),
             queue: Mutex::new(Sieve::default()),
             nodes: AtomicUsize::new(0),
-            budget: nodes,
+            calls: AtomicUsize::new(0),
+            budget,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             resumed: AtomicU64::new(0),
@@ -192,7 +199,7 @@ impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
         }
     }
 
-    /// The node budget.
+    /// The budget: nodes and stored calls, counted together.
     pub fn budget(&self) -> usize {
         self.budget
     }
@@ -204,7 +211,7 @@ where
     V: Clone + Send + Sync + 'static,
     I: ?Sized + Interface,
 {
-    /// An empty memo with the default budget ([`Memo::DEFAULT_BUDGET`] nodes).
+    /// An empty memo with the default budget ([`Memo::DEFAULT_BUDGET`]).
     pub fn new() -> Self {
         Self::default()
     }
@@ -276,7 +283,7 @@ where
             Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
             Ok(inserted) => {
                 if let Some(leaf) = inserted.leaf {
-                    self.nodes.fetch_add(inserted.nodes, Ordering::Relaxed);
+                    self.hold(inserted.added);
                     self.queue.lock().push(Queued { tree, leaf });
                     self.shrink_to(self.budget);
                 }
@@ -294,6 +301,7 @@ where
             nondeterministic: self.nondeterministic.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),
             nodes: self.nodes(),
+            calls: self.calls.load(Ordering::Relaxed),
         }
     }
 
@@ -312,20 +320,21 @@ where
         self.len() == 0
     }
 
-    /// Evicts recorded runs, least worth keeping first, until at most `nodes` nodes are
-    /// held.
-    pub fn shrink_to(&self, nodes: usize) {
-        if self.nodes() <= nodes {
+    /// Evicts recorded runs, least worth keeping first, until at most `budget` nodes and
+    /// stored calls, counted together, are held.
+    pub fn shrink_to(&self, budget: usize) {
+        if self.weight() <= budget {
             return;
         }
         let mut queue = self.queue.lock();
-        while self.nodes() > nodes {
+        while self.weight() > budget {
             let Some(Queued { tree, leaf }) = queue.evict(|q| q.leaf.take_seen()) else {
                 break;
             };
             let removed = tree.tree.remove(&leaf);
-            self.nodes.fetch_sub(removed, Ordering::Relaxed);
-            self.evicted.fetch_add(removed as u64, Ordering::Relaxed);
+            self.release(removed);
+            self.evicted
+                .fetch_add(removed.nodes as u64, Ordering::Relaxed);
             let mut trees = self.trees.lock();
             if trees
                 .get(&tree.key)
@@ -346,8 +355,7 @@ where
         let Some(tree) = self.trees.lock().remove(key) else {
             return false;
         };
-        let removed = tree.tree.retire(false).unwrap_or(0);
-        self.nodes.fetch_sub(removed, Ordering::Relaxed);
+        self.release(tree.tree.retire(false).unwrap_or_default());
         queue.retain(|q| !Arc::ptr_eq(&q.tree, &tree));
         true
     }
@@ -356,10 +364,24 @@ where
     pub fn clear(&self) {
         let mut queue = self.queue.lock();
         for (_, tree) in self.trees.lock().drain() {
-            let removed = tree.tree.retire(false).unwrap_or(0);
-            self.nodes.fetch_sub(removed, Ordering::Relaxed);
+            self.release(tree.tree.retire(false).unwrap_or_default());
         }
         queue.clear();
+    }
+
+    /// Nodes and stored calls, counted together (what the budget bounds).
+    fn weight(&self) -> usize {
+        self.nodes.load(Ordering::Relaxed) + self.calls.load(Ordering::Relaxed)
+    }
+
+    fn hold(&self, added: Size) {
+        self.nodes.fetch_add(added.nodes, Ordering::Relaxed);
+        self.calls.fetch_add(added.calls, Ordering::Relaxed);
+    }
+
+    fn release(&self, removed: Size) {
+        self.nodes.fetch_sub(removed.nodes, Ordering::Relaxed);
+        self.calls.fetch_sub(removed.calls, Ordering::Relaxed);
     }
 
     /// The tree of `key`, made if it has none.

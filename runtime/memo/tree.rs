@@ -136,8 +136,8 @@ pub(crate) struct Tree<C, A, V> {
 
 struct Root<C, A, V> {
     top: Option<Arc<Node<C, A, V>>>,
-    /// The nodes reachable from `top`.
-    nodes: usize,
+    /// What the tree holds.
+    size: Size,
     /// Dropped from its memo: records nothing more.
     retired: bool,
 }
@@ -147,7 +147,7 @@ impl<C, A, V> Default for Tree<C, A, V> {
         Tree {
             root: Mutex::new(Root {
                 top: None,
-                nodes: 0,
+                size: Size::default(),
                 retired: false,
             }),
         }
@@ -219,9 +219,10 @@ where
         }
         let Some(mut node) = root.top.clone() else {
             let (leaf, tail) = leaf(path.into_rest(0), value, Up::Root);
+            let added = Size::of(&leaf, 0);
             root.top = Some(leaf);
-            root.nodes = 1;
-            return Ok(Inserted::leaf(tail, 1));
+            root.size = added;
+            return Ok(Inserted::leaf(tail, added));
         };
         let mut pos = 0;
         loop {
@@ -248,6 +249,12 @@ where
                         value,
                         Up::Under(Arc::downgrade(&fork), a.clone()),
                     );
+                    // The run's calls stay (one of them now the fork's): the new leaf's are
+                    // added, and two nodes (the split's second half and the leaf).
+                    let added = Size {
+                        nodes: 2,
+                        calls: new.run.get().len(),
+                    };
                     if let End::Fork { children, .. } = &fork.end {
                         let mut map = children.lock();
                         map.insert(answer.clone(), rest);
@@ -258,8 +265,8 @@ where
                         tail: fork,
                     });
                     root.hang(split);
-                    root.nodes += 2;
-                    return Ok(Inserted::leaf(tail, 2));
+                    root.size.add(added);
+                    return Ok(Inserted::leaf(tail, added));
                 }
                 pos += 1;
             }
@@ -284,10 +291,11 @@ where
                             let a = a.clone();
                             let up = Up::Under(Arc::downgrade(&node.tail), a.clone());
                             let (new, tail) = leaf(path.into_rest(pos + 1), value, up);
+                            let added = Size::of(&new, 0);
                             map.insert(a, new);
                             drop(map);
-                            root.nodes += 1;
-                            return Ok(Inserted::leaf(tail, 1));
+                            root.size.add(added);
+                            return Ok(Inserted::leaf(tail, added));
                         }
                     }
                 }
@@ -298,60 +306,71 @@ where
 }
 
 impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
-    /// Evicts a leaf, and each fork above it that it leaves without children: the nodes
-    /// removed (none if the leaf was evicted already or the tree retired).
-    pub(crate) fn remove(&self, leaf: &Leaf<C, A, V>) -> usize {
+    /// Evicts a leaf, and each fork above it that it leaves without children: what was
+    /// removed (nothing if the leaf was evicted already or the tree retired).
+    pub(crate) fn remove(&self, leaf: &Leaf<C, A, V>) -> Size {
         let mut root = self.root.lock();
+        let mut removed = Size::default();
         if root.retired {
-            return 0;
+            return removed;
         }
-        let mut removed = 0;
         let mut tail = Arc::clone(leaf);
+        // A fork's call counts once its node is removed with it.
+        let mut fork_call = 0;
         loop {
             let up = std::mem::replace(&mut *tail.up.lock(), Up::Gone);
             match up {
                 Up::Gone => break,
                 Up::Root => {
-                    root.top = None;
-                    removed += 1;
+                    if let Some(node) = root.top.take() {
+                        removed.add(Size::of(&node, fork_call));
+                    }
                     break;
                 }
                 Up::Under(fork, answer) => {
-                    removed += 1;
                     let Some(fork) = fork.upgrade() else { break };
                     let End::Fork { children, .. } = &fork.end else {
                         unreachable!("a node hangs under a fork")
                     };
                     let mut map = children.lock();
-                    map.remove(&answer);
+                    if let Some(node) = map.remove(&answer) {
+                        removed.add(Size::of(&node, fork_call));
+                    }
                     if !map.is_empty() {
                         break;
                     }
                     drop(map);
                     tail = fork;
+                    fork_call = 1;
                 }
             }
         }
-        root.nodes -= removed;
+        root.size.sub(removed);
         removed
     }
 
     /// Empties the tree and stops it recording, if it holds no node (`only_if_empty`) or in
-    /// any case: the nodes it held, or `None` if it was left as it was.
-    pub(crate) fn retire(&self, only_if_empty: bool) -> Option<usize> {
+    /// any case: what it held, or `None` if it was left as it was.
+    pub(crate) fn retire(&self, only_if_empty: bool) -> Option<Size> {
         let mut root = self.root.lock();
-        if only_if_empty && root.nodes > 0 {
+        if only_if_empty && root.size.nodes > 0 {
             return None;
         }
         root.retired = true;
         root.top = None;
-        Some(std::mem::take(&mut root.nodes))
+        Some(std::mem::take(&mut root.size))
     }
 
     /// The nodes in the tree.
     #[cfg(test)]
     pub(crate) fn nodes(&self) -> usize {
-        self.root.lock().nodes
+        self.root.lock().size.nodes
+    }
+
+    /// What the tree holds, as counted.
+    #[cfg(test)]
+    fn size(&self) -> Size {
+        self.root.lock().size
     }
 }
 
@@ -394,24 +413,52 @@ impl<C, A, V> Root<C, A, V> {
     }
 }
 
+/// What a tree holds: nodes, and the calls their runs and forks store (what a memo's
+/// budget counts: a node's own cost, and its calls', which a long run makes large).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Size {
+    pub(crate) nodes: usize,
+    pub(crate) calls: usize,
+}
+
+impl Size {
+    /// One node with its run, and `fork` more call if it forks (a fork's call is stored
+    /// apart from the run).
+    fn of<C, A, V>(node: &Node<C, A, V>, fork: usize) -> Self {
+        Size {
+            nodes: 1,
+            calls: node.run.get().len() + fork,
+        }
+    }
+
+    pub(crate) fn add(&mut self, other: Size) {
+        self.nodes += other.nodes;
+        self.calls += other.calls;
+    }
+
+    pub(crate) fn sub(&mut self, other: Size) {
+        self.nodes -= other.nodes;
+        self.calls -= other.calls;
+    }
+}
+
 /// What an insertion added.
 pub(crate) struct Inserted<C, A, V> {
     /// The new leaf, for the eviction queue (`None`: recorded already, or retired).
     pub(crate) leaf: Option<Leaf<C, A, V>>,
-    /// The nodes added.
-    pub(crate) nodes: usize,
+    pub(crate) added: Size,
 }
 
 impl<C, A, V> Inserted<C, A, V> {
     const NOTHING: Self = Inserted {
         leaf: None,
-        nodes: 0,
+        added: Size { nodes: 0, calls: 0 },
     };
 
-    fn leaf(tail: Leaf<C, A, V>, nodes: usize) -> Self {
+    fn leaf(tail: Leaf<C, A, V>, added: Size) -> Self {
         Inserted {
             leaf: Some(tail),
-            nodes,
+            added,
         }
     }
 }
@@ -767,17 +814,22 @@ mod tests {
     }
 
     impl<C, A, V> Tree<C, A, V> {
-        /// The nodes reachable from the root, counted by walking them.
-        fn reachable(&self) -> usize {
+        /// The nodes reachable from the root and the calls they store, counted by
+        /// walking them.
+        fn reachable(&self) -> Size {
             let mut stack: Vec<_> = self.root.lock().top.iter().cloned().collect();
-            let mut count = 0;
+            let mut size = Size::default();
             while let Some(node) = stack.pop() {
-                count += 1;
-                if let End::Fork { children, .. } = &node.tail.end {
-                    stack.extend(children.lock().values().cloned());
-                }
+                let fork = match &node.tail.end {
+                    End::Fork { children, .. } => {
+                        stack.extend(children.lock().values().cloned());
+                        1
+                    }
+                    End::Return { .. } => 0,
+                };
+                size.add(Size::of(&node, fork));
             }
-            count
+            size
         }
     }
 
@@ -798,15 +850,15 @@ mod tests {
                     leaves.push((leaf, *answer, result));
                 }
             }
-            prop_assert_eq!(tree.nodes(), tree.reachable());
+            prop_assert_eq!(tree.size(), tree.reachable());
             for index in evict {
                 if leaves.is_empty() {
                     break;
                 }
                 let (leaf, answer, _) = leaves.swap_remove(index.index(leaves.len()));
-                prop_assert!(tree.remove(&leaf) >= 1);
-                prop_assert_eq!(tree.remove(&leaf), 0);
-                prop_assert_eq!(tree.nodes(), tree.reachable());
+                prop_assert!(tree.remove(&leaf).nodes >= 1);
+                prop_assert_eq!(tree.remove(&leaf), Size::default());
+                prop_assert_eq!(tree.size(), tree.reachable());
                 prop_assert!(matches!(walk_with(&tree, |&c| answer[c as usize]), Walk::Miss(_)));
                 for (_, kept, result) in &leaves {
                     prop_assert!(
