@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use crate::sync::{Flag, Mutex};
 
@@ -471,7 +472,8 @@ const INLINE: usize = 8;
 /// thread keeps between walks, so that a hit allocates nothing however many forks it
 /// passes (once the thread has walked as deep before).
 struct Trail<T: 'static> {
-    inline: [Option<T>; INLINE],
+    /// Never spilled: past `INLINE`, `more` takes the rest.
+    inline: SmallVec<[T; INLINE]>,
     more: Vec<T>,
 }
 
@@ -484,7 +486,7 @@ thread_local! {
 impl<T> Default for Trail<T> {
     fn default() -> Self {
         Trail {
-            inline: Default::default(),
+            inline: SmallVec::new(),
             more: Vec::new(),
         }
     }
@@ -492,9 +494,9 @@ impl<T> Default for Trail<T> {
 
 impl<T> Trail<T> {
     fn push(&mut self, item: T) {
-        match self.inline.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(item),
-            None => {
+        match self.inline.len() < INLINE {
+            true => self.inline.push(item),
+            false => {
                 if self.more.capacity() == 0 {
                     self.more = SPARE
                         .try_with(|spare| {
@@ -542,11 +544,7 @@ impl<C, A, V> Trail<(Arc<Node<C, A, V>>, A)> {
         let mut asked = Asked::default();
         // Drained, not taken: the vector goes back to this thread's spare when the trail
         // is dropped.
-        let passed = self
-            .inline
-            .iter_mut()
-            .map_while(Option::take)
-            .chain(self.more.drain(..));
+        let passed = self.inline.drain(..).chain(self.more.drain(..));
         for (passed, answer) in passed {
             asked.push(Piece::Run(Arc::clone(&passed), passed.run.get().len()));
             asked.push(Piece::Fork(passed, answer));

@@ -1,0 +1,53 @@
+//! A `Memo` hit in comemo's many-entries-under-one-key shape, for an instruction count:
+//! `valgrind --tool=callgrind target/release/examples/memoprof N` for two values of N; the
+//! difference over the difference in N is one hit.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use steadfast::Memo;
+
+#[steadfast::interface]
+trait Context: Send + Sync {
+    fn location(&self) -> Option<u64>;
+    fn styles(&self) -> &'static str;
+}
+
+struct Ctx(Option<u64>);
+
+impl Context for Ctx {
+    fn location(&self) -> Option<u64> {
+        self.0
+    }
+    fn styles(&self) -> &'static str {
+        "styles"
+    }
+}
+
+fn contextual(context: &dyn Context) -> String {
+    match context.location() {
+        Some(5) => format!("Twenty has {}", context.styles()),
+        Some(loc) => format!("Location: {loc}"),
+        None => "No location".into(),
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000);
+    let contexts: Vec<Ctx> = (0..1_000).map(|i| Ctx(Some(i))).collect();
+    let memo: Memo<(), String, dyn Context> = Memo::new();
+    for c in &contexts {
+        memo.get(&(), c, |_, c| contextual(c)).unwrap();
+    }
+    let mut len = 0;
+    for i in 0..n {
+        len += black_box(memo.get(&(), &contexts[i % 1_000], |_, _| unreachable!()))
+            .unwrap()
+            .len();
+    }
+    println!("{len}");
+}
