@@ -179,8 +179,9 @@ impl<K, V, I: ?Sized + Interface> Default for Memo<K, V, I> {
 }
 
 impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
-    /// The budget of [`Memo::new`]: 131,072 nodes and stored calls.
-    pub const DEFAULT_BUDGET: usize = 1 << 17;
+    /// The budget of [`Memo::new`]: 32,768 nodes and stored calls (a few megabytes for
+    /// calls and answers of a few dozen bytes).
+    pub const DEFAULT_BUDGET: usize = 1 << 15;
 
     /// An empty memo that keeps at most `budget` nodes and stored calls, counted together
     /// (`usize::MAX`: unbounded; 0: records nothing).
