@@ -1,6 +1,6 @@
 //! A `Memo` hit in comemo's many-entries-under-one-key shape, for an instruction count:
-//! `valgrind --tool=callgrind target/release/examples/memoprof N` for two values of N; the
-//! difference over the difference in N is one hit.
+//! `valgrind --tool=callgrind target/release/examples/memoprof N [comemo]` for two values of
+//! N; the difference over the difference in N is one hit (comemo's, with `comemo`).
 
 #![allow(missing_docs)]
 
@@ -33,11 +33,45 @@ fn contextual(context: &dyn Context) -> String {
     }
 }
 
+struct ComemoCtx(Option<u64>);
+
+#[comemo::track]
+impl ComemoCtx {
+    fn location(&self) -> Option<u64> {
+        self.0
+    }
+    fn styles(&self) -> &'static str {
+        "styles"
+    }
+}
+
+#[comemo::memoize]
+fn comemo_contextual(context: comemo::Tracked<'_, ComemoCtx>) -> String {
+    match context.location() {
+        Some(5) => format!("Twenty has {}", context.styles()),
+        Some(loc) => format!("Location: {loc}"),
+        None => "No location".into(),
+    }
+}
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
+    if std::env::args().nth(2).as_deref() == Some("comemo") {
+        use comemo::Track;
+        let contexts: Vec<ComemoCtx> = (0..1_000).map(|i| ComemoCtx(Some(i))).collect();
+        for c in &contexts {
+            comemo_contextual(c.track());
+        }
+        let mut len = 0;
+        for i in 0..n {
+            len += black_box(comemo_contextual(contexts[i % 1_000].track())).len();
+        }
+        println!("{len}");
+        return;
+    }
     let contexts: Vec<Ctx> = (0..1_000).map(|i| Ctx(Some(i))).collect();
     let memo: Memo<(), String, dyn Context> = Memo::new();
     for c in &contexts {
