@@ -274,18 +274,25 @@ where
         if let Some((depth, expected, found)) = run.diverged {
             return Err(self.nondeterministic(depth, Some(expected), Some(found), value));
         }
-        let tree = self.tree(key);
         let new = NewRun {
             asked: run.served.as_deref(),
             served: run.resumed,
             own: run.path.into_iter().collect(),
         };
-        match tree.tree.insert(new, value.clone()) {
-            Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
+        // Under the queue's lock, so that the new leaf's place in the queue, which it may
+        // keep as its id, is still free when it is pushed.
+        let mut queue = self.queue.lock();
+        let tree = self.tree(key);
+        match tree.tree.insert(new, value.clone(), queue.next()) {
+            Err(d) => {
+                drop(queue);
+                Err(self.nondeterministic(d.depth, d.expected, d.found, value))
+            }
             Ok(inserted) => {
                 if let Some(leaf) = inserted.leaf {
                     self.hold(inserted.added);
-                    self.queue.lock().push(Queued { tree, leaf });
+                    queue.push(Queued { tree, leaf });
+                    drop(queue);
                     self.shrink_to(self.budget);
                 }
                 Ok(value)

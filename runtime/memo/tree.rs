@@ -17,13 +17,13 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::mem;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
@@ -78,9 +78,27 @@ pub(crate) struct Tail<C, A, V> {
     end: End<C, A, V>,
 }
 
-/// A fork's children: where each answer met led. Answers are confirmed by equality, so a
-/// poor hash costs time, never a wrong child.
-type Children<C, A, V> = Mutex<HashMap<A, Arc<Node<C, A, V>>, FxBuildHasher>>;
+/// A fork's children: where each answer met led, keyed by the answer's hash (`hash`).
+/// Answers are confirmed by equality, so a poor hash costs time, never a wrong child.
+type Children<C, A, V> = Mutex<HashTable<(A, Child<C, A, V>)>>;
+
+/// Where an answer at a fork led.
+enum Child<C, A, V> {
+    /// A node: a run, then a result or another fork.
+    Node(Arc<Node<C, A, V>>),
+    /// The function returned right after the fork's call: its result, held in the fork's
+    /// table with no node of its own. Runs that differ only in their last answer (many
+    /// implementations of one key) are all such leaves, and each costs its table entry and
+    /// its place in the eviction queue, nothing more. `seen` is SIEVE's mark (guarded by
+    /// the table's lock); `id` tells the leaf from others whose answers hash alike, for
+    /// the eviction queue, which finds it by its answer's hash.
+    Return { value: V, seen: bool, id: u32 },
+}
+
+/// The hash a fork's table keys an answer by.
+fn hash<A: Hash>(answer: &A) -> u64 {
+    FxBuildHasher.hash_one(answer)
+}
 
 enum End<C, A, V> {
     /// The function returned `value`; `seen` is set by every hit since the eviction
@@ -124,11 +142,20 @@ pub(crate) struct Divergence<C> {
     pub(crate) found: Option<C>,
 }
 
-/// A node as its parent holds it.
-type Child<C, A, V> = Arc<Node<C, A, V>>;
-
-/// A leaf of the tree, as the eviction queue holds it.
-pub(crate) type Leaf<C, A, V> = Arc<Tail<C, A, V>>;
+/// A leaf of the tree, as the eviction queue holds it: it finds the leaf (to evict it, or
+/// to read and clear its mark) without a search.
+pub(crate) enum Leaf<C, A, V> {
+    /// A node's result: the node hangs where its tail's link says.
+    Node(Arc<Tail<C, A, V>>),
+    /// A result held in a fork's table (`Child::Return`): there, under `hash`, with `id`.
+    /// A fork's tail never moves (a split hands it to the split's second half), so
+    /// neither does the leaf.
+    Return {
+        fork: Arc<Tail<C, A, V>>,
+        hash: u64,
+        id: u32,
+    },
+}
 
 /// The interaction tree of one key.
 pub(crate) struct Tree<C, A, V> {
@@ -192,10 +219,19 @@ where
                 }
                 End::Fork { call, children } => {
                     let got = ask(call);
-                    let next = children.lock().get(&got).cloned();
-                    match next {
-                        Some(child) => (got, child),
+                    let mut map = children.lock();
+                    match map.find_mut(hash(&got), |(a, _)| *a == got) {
+                        Some((_, Child::Node(child))) => {
+                            let child = Arc::clone(child);
+                            drop(map);
+                            (got, child)
+                        }
+                        Some((_, Child::Return { value, seen, .. })) => {
+                            *seen = true;
+                            return Walk::Hit(value.clone());
+                        }
                         None => {
+                            drop(map);
                             let (matched, last) = (node.run.get().len(), (call.clone(), got));
                             return Walk::Miss(trail.into_asked(node, matched, last));
                         }
@@ -208,11 +244,13 @@ where
 
     /// Records a complete run: the calls it asked with their answers, and what it
     /// returned. Nothing changes if it disagrees with a recorded path (`Divergence`), if
-    /// the same path was recorded already, or if the tree is retired.
+    /// the same path was recorded already, or if the tree is retired. A leaf held in a
+    /// fork's table gets `id` (see `Child::Return`).
     pub(crate) fn insert(
         &self,
         path: impl RunPath<C, A>,
         value: V,
+        id: u32,
     ) -> Result<Inserted<C, A, V>, Divergence<C>> {
         let mut root = self.root.lock();
         if root.retired {
@@ -223,7 +261,7 @@ where
             let added = Size::of(&leaf, 0);
             root.top = Some(leaf);
             root.size = added;
-            return Ok(Inserted::leaf(tail, added));
+            return Ok(Inserted::leaf(Leaf::Node(tail), added));
         };
         let mut pos = 0;
         loop {
@@ -245,63 +283,107 @@ where
                         tail: Arc::clone(&node.tail),
                     });
                     *node.tail.up.lock() = Up::Under(Arc::downgrade(&fork), answer.clone());
-                    let (new, tail) = leaf(
-                        path.into_rest(pos + 1),
-                        value,
-                        Up::Under(Arc::downgrade(&fork), a.clone()),
-                    );
+                    let End::Fork { children, .. } = &fork.end else {
+                        unreachable!("made a fork")
+                    };
+                    let mut map = children.lock();
+                    put(&mut map, answer.clone(), Child::Node(rest));
                     // The run's calls stay (one of them now the fork's): the new leaf's are
                     // added, and two nodes (the split's second half and the leaf).
-                    let added = Size {
-                        nodes: 2,
-                        calls: new.run.get().len(),
-                    };
-                    if let End::Fork { children, .. } = &fork.end {
-                        let mut map = children.lock();
-                        map.insert(answer.clone(), rest);
-                        map.insert(a, new);
-                    }
+                    let (leaf, mut added) =
+                        branch(&fork, &mut map, a, path.into_rest(pos + 1), value, id);
+                    drop(map);
+                    added.nodes += 1;
                     let split = Arc::new(Node {
                         run: before,
                         tail: fork,
                     });
                     root.hang(split);
                     root.size.add(added);
-                    return Ok(Inserted::leaf(tail, added));
+                    return Ok(Inserted::leaf(leaf, added));
                 }
                 pos += 1;
             }
             node = match &node.tail.end {
-                End::Return { .. } => {
-                    return match path.at(pos) {
-                        // Recorded already (by another run of an equal implementation).
-                        None => Ok(Inserted::NOTHING),
-                        Some((c, _)) => Err(Divergence {
-                            depth: pos,
-                            expected: None,
-                            found: Some(c.clone()),
-                        }),
-                    };
-                }
+                End::Return { .. } => return recorded(&path, pos),
                 End::Fork { call, children } => {
                     let a = same_call(&path, pos, call)?;
                     let mut map = children.lock();
-                    match map.get(a) {
-                        Some(child) => Arc::clone(child),
+                    match map.find(hash(a), |(b, _)| b == a) {
+                        Some((_, Child::Node(child))) => Arc::clone(child),
+                        Some((_, Child::Return { .. })) => return recorded(&path, pos + 1),
                         None => {
                             let a = a.clone();
-                            let up = Up::Under(Arc::downgrade(&node.tail), a.clone());
-                            let (new, tail) = leaf(path.into_rest(pos + 1), value, up);
-                            let added = Size::of(&new, 0);
-                            map.insert(a, new);
+                            let rest = path.into_rest(pos + 1);
+                            let (leaf, added) = branch(&node.tail, &mut map, a, rest, value, id);
                             drop(map);
                             root.size.add(added);
-                            return Ok(Inserted::leaf(tail, added));
+                            return Ok(Inserted::leaf(leaf, added));
                         }
                     }
                 }
             };
             pos += 1;
+        }
+    }
+}
+
+/// Where a new run meets a recorded path that returned after `pos` calls: recorded already
+/// (by another run of an equal implementation) if the run returned there too.
+fn recorded<C: Clone, A, V>(
+    path: &impl RunPath<C, A>,
+    pos: usize,
+) -> Result<Inserted<C, A, V>, Divergence<C>> {
+    match path.at(pos) {
+        None => Ok(Inserted::NOTHING),
+        Some((c, _)) => Err(Divergence {
+            depth: pos,
+            expected: None,
+            found: Some(c.clone()),
+        }),
+    }
+}
+
+/// Adds a child under `fork` (whose table is `map`) for `answer`, leading on through `rest`
+/// to `value`: a node, or a result held in the table if `rest` is empty.
+fn branch<C, A: Clone + Eq + Hash, V>(
+    fork: &Arc<Tail<C, A, V>>,
+    map: &mut HashTable<(A, Child<C, A, V>)>,
+    answer: A,
+    rest: Vec<(C, A)>,
+    value: V,
+    id: u32,
+) -> (Leaf<C, A, V>, Size) {
+    if rest.is_empty() {
+        let hash = hash(&answer);
+        let child = Child::Return {
+            value,
+            seen: false,
+            id,
+        };
+        map.insert_unique(hash, (answer, child), |(a, _)| self::hash(a));
+        let fork = Arc::clone(fork);
+        (Leaf::Return { fork, hash, id }, Size { nodes: 1, calls: 0 })
+    } else {
+        let up = Up::Under(Arc::downgrade(fork), answer.clone());
+        let (new, tail) = leaf(rest, value, up);
+        let added = Size::of(&new, 0);
+        put(map, answer, Child::Node(new));
+        (Leaf::Node(tail), added)
+    }
+}
+
+/// Puts `child` in a fork's table under `answer`, in place of what was there.
+fn put<C, A: Eq + Hash, V>(
+    map: &mut HashTable<(A, Child<C, A, V>)>,
+    answer: A,
+    child: Child<C, A, V>,
+) {
+    let hash = hash(&answer);
+    match map.find_mut(hash, |(a, _)| *a == answer) {
+        Some((_, old)) => *old = child,
+        None => {
+            map.insert_unique(hash, (answer, child), |(a, _)| self::hash(a));
         }
     }
 }
@@ -315,9 +397,26 @@ impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
         if root.retired {
             return removed;
         }
-        let mut tail = Arc::clone(leaf);
         // A fork's call counts once its node is removed with it.
-        let mut fork_call = 0;
+        let (mut tail, mut fork_call) = match leaf {
+            Leaf::Node(tail) => (Arc::clone(tail), 0),
+            Leaf::Return { fork, hash, id } => {
+                let mut map = fork.children().lock();
+                match map.find_entry(*hash, |(_, c)| c.is_return(*id)) {
+                    Ok(entry) => {
+                        entry.remove();
+                        removed.nodes = 1;
+                    }
+                    Err(_) => return removed,
+                }
+                if !map.is_empty() {
+                    drop(map);
+                    root.size.sub(removed);
+                    return removed;
+                }
+                (Arc::clone(fork), 1)
+            }
+        };
         loop {
             let up = std::mem::replace(&mut *tail.up.lock(), Up::Gone);
             match up {
@@ -330,12 +429,12 @@ impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
                 }
                 Up::Under(fork, answer) => {
                     let Some(fork) = fork.upgrade() else { break };
-                    let End::Fork { children, .. } = &fork.end else {
-                        unreachable!("a node hangs under a fork")
-                    };
-                    let mut map = children.lock();
-                    if let Some(node) = map.remove(&answer) {
-                        removed.add(Size::of(&node, fork_call));
+                    let mut map = fork.children().lock();
+                    if let Ok(entry) = map.find_entry(hash(&answer), |(a, _)| *a == answer) {
+                        let ((_, child), _) = entry.remove();
+                        if let Child::Node(node) = child {
+                            removed.add(Size::of(&node, fork_call));
+                        }
                     }
                     if !map.is_empty() {
                         break;
@@ -375,16 +474,42 @@ impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
     }
 }
 
-impl<C, A, V> Tail<C, A, V> {
+impl<C, A, V> Leaf<C, A, V> {
     /// Whether the leaf was hit since the last call; clears the mark (SIEVE's visited bit).
     pub(crate) fn take_seen(&self) -> bool {
-        match &self.end {
-            End::Return { seen, .. } if seen.load(Ordering::Relaxed) => {
-                seen.store(false, Ordering::Relaxed);
-                true
+        match self {
+            Leaf::Node(tail) => match &tail.end {
+                End::Return { seen, .. } if seen.load(Ordering::Relaxed) => {
+                    seen.store(false, Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            },
+            Leaf::Return { fork, hash, id } => {
+                let mut map = fork.children().lock();
+                match map.find_mut(*hash, |(_, c)| c.is_return(*id)) {
+                    Some((_, Child::Return { seen, .. })) => mem::take(seen),
+                    _ => false,
+                }
             }
-            _ => false,
         }
+    }
+}
+
+impl<C, A, V> Tail<C, A, V> {
+    /// A fork's table.
+    fn children(&self) -> &Children<C, A, V> {
+        match &self.end {
+            End::Fork { children, .. } => children,
+            End::Return { .. } => unreachable!("a leaf's parent is a fork"),
+        }
+    }
+}
+
+impl<C, A, V> Child<C, A, V> {
+    /// Whether this is the result held in a fork's table with `id`.
+    fn is_return(&self, id: u32) -> bool {
+        matches!(self, Child::Return { id: i, .. } if *i == id)
     }
 }
 
@@ -402,11 +527,9 @@ impl<C, A, V> Root<C, A, V> {
             }
             Up::Under(fork, answer) => {
                 if let Some(fork) = fork.upgrade() {
-                    if let End::Fork { children, .. } = &fork.end {
-                        let answer = answer.clone();
-                        drop(up);
-                        children.lock().insert(answer, node);
-                    }
+                    let answer = answer.clone();
+                    drop(up);
+                    put(&mut fork.children().lock(), answer, Child::Node(node));
                 }
             }
             Up::Gone => unreachable!("a split node is in the tree"),
@@ -719,7 +842,11 @@ impl<C: Clone, A: Clone> RunPath<C, A> for NewRun<'_, C, A> {
 }
 
 /// A node holding the rest of a path and its result, and its tail (the leaf).
-fn leaf<C, A, V>(rest: Vec<(C, A)>, value: V, up: Up<C, A, V>) -> (Child<C, A, V>, Leaf<C, A, V>) {
+fn leaf<C, A, V>(
+    rest: Vec<(C, A)>,
+    value: V,
+    up: Up<C, A, V>,
+) -> (Arc<Node<C, A, V>>, Arc<Tail<C, A, V>>) {
     let tail = Arc::new(Tail {
         up: Mutex::new(up),
         end: End::Return {
@@ -789,7 +916,7 @@ mod tests {
                         prop_assert!(!paths.contains(&path), "a miss on a recorded path");
                         prop_assert!(asked.len() <= path.len());
                         prop_assert_eq!(&asked[..], &path[..asked.len()]);
-                        prop_assert!(tree.insert(path.clone(), result).is_ok());
+                        prop_assert!(tree.insert(path.clone(), result, 0).is_ok());
                         paths.insert(path);
                     }
                 }
@@ -820,7 +947,12 @@ mod tests {
             while let Some(node) = stack.pop() {
                 let fork = match &node.tail.end {
                     End::Fork { children, .. } => {
-                        stack.extend(children.lock().values().cloned());
+                        for (_, child) in children.lock().iter() {
+                            match child {
+                                Child::Node(node) => stack.push(Arc::clone(node)),
+                                Child::Return { .. } => size.nodes += 1,
+                            }
+                        }
                         1
                     }
                     End::Return { .. } => 0,
@@ -844,7 +976,8 @@ mod tests {
             let mut leaves = Vec::new();
             for answer in &impls {
                 let (path, result) = run(seed, answer);
-                if let Ok(Inserted { leaf: Some(leaf), .. }) = tree.insert(path.clone(), result) {
+                let id = leaves.len() as u32;
+                if let Ok(Inserted { leaf: Some(leaf), .. }) = tree.insert(path.clone(), result, id) {
                     leaves.push((leaf, *answer, result));
                 }
             }
@@ -874,11 +1007,11 @@ mod tests {
     fn runs_that_never_branch_are_one_node_and_split_where_they_do() {
         let tree: Tree<u8, u8, &str> = Tree::default();
         let one = [(0, 1), (1, 1), (2, 1)];
-        tree.insert(one.to_vec(), "one").unwrap();
+        tree.insert(one.to_vec(), "one", 0).unwrap();
         assert_eq!(tree.nodes(), 1);
         // Same first call and answer, another answer to the second: a fork after one pair.
         let two = [(0, 1), (1, 2), (3, 0)];
-        tree.insert(two.to_vec(), "two").unwrap();
+        tree.insert(two.to_vec(), "two", 1).unwrap();
         assert_eq!(tree.nodes(), 3);
         assert!(matches!(
             walk_with(&tree, |&c| [1, 1, 1, 0][c as usize]),
@@ -893,17 +1026,17 @@ mod tests {
         };
         assert_eq!(asked.to_vec(), vec![(0, 1), (1, 3)]);
         // Recorded again: nothing changes.
-        tree.insert(one.to_vec(), "one").unwrap();
+        tree.insert(one.to_vec(), "one", 0).unwrap();
         assert_eq!(tree.nodes(), 3);
     }
 
     #[test]
     fn a_run_that_disagrees_with_a_recorded_path_changes_nothing() {
         let tree: Tree<u8, u8, u32> = Tree::default();
-        tree.insert(vec![(0, 1), (1, 1)], 1).map(|_| ()).unwrap();
+        tree.insert(vec![(0, 1), (1, 1)], 1, 1).map(|_| ()).unwrap();
         // After answer 1 to call 0 the recorded run asked call 1; this one asks call 2.
         assert_eq!(
-            tree.insert(vec![(0, 1), (2, 1)], 2).map(|_| ()),
+            tree.insert(vec![(0, 1), (2, 1)], 2, 2).map(|_| ()),
             Err(Divergence {
                 depth: 1,
                 expected: Some(1),
@@ -912,7 +1045,7 @@ mod tests {
         );
         // Or returned.
         assert_eq!(
-            tree.insert(vec![(0, 1)], 3).map(|_| ()),
+            tree.insert(vec![(0, 1)], 3, 3).map(|_| ()),
             Err(Divergence {
                 depth: 1,
                 expected: Some(1),
@@ -921,7 +1054,7 @@ mod tests {
         );
         // Or asked more after the recorded one returned.
         assert_eq!(
-            tree.insert(vec![(0, 1), (1, 1), (5, 0)], 4).map(|_| ()),
+            tree.insert(vec![(0, 1), (1, 1), (5, 0)], 4, 4).map(|_| ()),
             Err(Divergence {
                 depth: 2,
                 expected: None,
