@@ -111,7 +111,9 @@ fn bytes_per_recorded_call_beyond_its_own_size() {
     assert!(extra <= 48.0, "{extra:.1} bytes per call");
     for runs in [100, 897, 1_025, 1_793, 2_049, 4_000, 10_000] {
         let extra = overhead(runs, 1_000, 999);
-        println!("{runs} runs of 1000 calls parting at 999: {extra:.1} B per stored call beyond {PAIR}");
+        println!(
+            "{runs} runs of 1000 calls parting at 999: {extra:.1} B per stored call beyond {PAIR}"
+        );
         assert!(extra <= 100.0, "{extra:.1} bytes per call");
     }
 }

@@ -257,9 +257,9 @@ where
             return Ok(Inserted::NOTHING);
         }
         let Some(mut node) = root.top.clone() else {
-            let (leaf, tail) = leaf(path.into_rest(0), value, Up::Root);
-            let added = Size::of(&leaf, 0);
-            root.top = Some(leaf);
+            let new = leaf(path.into_rest(0), value, Up::Root);
+            let (added, tail) = (Size::of(&new, 0), Arc::clone(&new.tail));
+            root.top = Some(new);
             root.size = added;
             return Ok(Inserted::leaf(Leaf::Node(tail), added));
         };
@@ -366,8 +366,8 @@ fn branch<C, A: Clone + Eq + Hash, V>(
         (Leaf::Return { fork, hash, id }, Size { nodes: 1, calls: 0 })
     } else {
         let up = Up::Under(Arc::downgrade(fork), answer.clone());
-        let (new, tail) = leaf(rest, value, up);
-        let added = Size::of(&new, 0);
+        let new = leaf(rest, value, up);
+        let (added, tail) = (Size::of(&new, 0), Arc::clone(&new.tail));
         put(map, answer, Child::Node(new));
         (Leaf::Node(tail), added)
     }
@@ -841,24 +841,18 @@ impl<C: Clone, A: Clone> RunPath<C, A> for NewRun<'_, C, A> {
     }
 }
 
-/// A node holding the rest of a path and its result, and its tail (the leaf).
-fn leaf<C, A, V>(
-    rest: Vec<(C, A)>,
-    value: V,
-    up: Up<C, A, V>,
-) -> (Arc<Node<C, A, V>>, Arc<Tail<C, A, V>>) {
-    let tail = Arc::new(Tail {
-        up: Mutex::new(up),
-        end: End::Return {
-            value,
-            seen: Flag::new(false),
-        },
-    });
-    let node = Arc::new(Node {
+/// A node holding the rest of a path and its result (its tail is the leaf).
+fn leaf<C, A, V>(rest: Vec<(C, A)>, value: V, up: Up<C, A, V>) -> Arc<Node<C, A, V>> {
+    Arc::new(Node {
         run: Run::new(rest),
-        tail: Arc::clone(&tail),
-    });
-    (node, tail)
+        tail: Arc::new(Tail {
+            up: Mutex::new(up),
+            end: End::Return {
+                value,
+                seen: Flag::new(false),
+            },
+        }),
+    })
 }
 
 #[cfg(test)]
