@@ -130,7 +130,7 @@ struct Queued<K, V, I: ?Sized + Interface> {
 /// since the last pass stays). The budget counts nodes and the calls they store: a node
 /// holds a run of calls that never branched, and a call costs its own size and next to
 /// nothing more (see `docs/PERFORMANCE.md`), so the budget bounds the bytes held to about
-/// budget × (the size of a call and its answer) plus 210 bytes per node.
+/// budget × (the size of a call and its answer) plus up to about 210 bytes per node.
 ///
 /// ```
 /// use steadfast::Memo;
