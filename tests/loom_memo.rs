@@ -82,3 +82,40 @@ fn a_lookup_races_the_eviction_of_its_path() {
         assert!(s.nodes + s.calls <= 6);
     });
 }
+
+#[test]
+fn two_threads_add_results_to_the_same_fork_table() {
+    // Runs that part at their last call: each is a result held in the fork's table.
+    check([1, 1, 2], [1, 1, 3]);
+}
+
+/// A hit on a result held in a fork's table races an insertion into the same table whose
+/// eviction may pick that result: both results stay right, and the budget holds.
+#[test]
+fn a_hit_in_a_fork_table_races_its_eviction() {
+    loom::model(|| {
+        let memo: Arc<Memo<(), u32, Table>> = Arc::new(Memo::with_budget(usize::MAX));
+        memo.get(&(), &Table([1, 1, 2]), sum).unwrap();
+        memo.get(&(), &Table([1, 1, 1]), sum).unwrap();
+        // Marked, so that the eviction's hand passes it and comes to `[1, 1, 1]`, which is
+        // evicted unless the racing hit marks it first.
+        memo.get(&(), &Table([1, 1, 2]), sum).unwrap();
+        let full = memo.stats().nodes + memo.stats().calls;
+        let other = Arc::clone(&memo);
+        let t = thread::spawn(move || {
+            let v = other.get(&(), &Table([1, 1, 3]), sum).unwrap();
+            other.shrink_to(full);
+            v
+        });
+        let mine = memo.get(&(), &Table([1, 1, 1]), sum).unwrap();
+        assert_eq!((t.join().unwrap(), mine), (5, 3));
+        // The lookup may have missed (its result evicted first) and recorded it again.
+        memo.shrink_to(full);
+        let s = memo.stats();
+        assert!(s.nodes + s.calls <= full);
+        assert!(s.evicted >= 1);
+        for (t, want) in [([1, 1, 1], 3), ([1, 1, 2], 4), ([1, 1, 3], 5)] {
+            assert_eq!(memo.get(&(), &Table(t), sum).unwrap(), want);
+        }
+    });
+}
