@@ -232,11 +232,13 @@ pub trait Unsaveable {}
 
 // What `#[interface]` names.
 pub use crate::memo::{AskRef, Interface, Tracked};
+pub use crate::replay::{FormatterKey, Replay};
 pub use core::clone::Clone;
 pub use core::cmp::{Eq, PartialEq};
 pub use core::fmt::Debug;
 pub use core::hash::Hash;
 pub use std::borrow::{Borrow, ToOwned};
+pub use std::string::String;
 pub use std::sync::Arc;
 
 /// What an interface's answer must be.
@@ -261,6 +263,9 @@ impl<T: Clone + Eq + Hash + Debug + Send + Sync + 'static> Argument for T {}
 
 /// Compiles when `T` can be an answer.
 pub fn assert_answer<T: Answer>() {}
+
+/// Compiles when `T` can be a `&mut` parameter.
+pub fn assert_replay<T: ?Sized + Replay>() {}
 
 /// Compiles when `T` can be stored in a call.
 pub fn assert_argument<T: Argument>() {}

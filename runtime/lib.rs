@@ -109,6 +109,7 @@ mod memo;
 pub mod norm;
 mod owned;
 mod plain;
+mod replay;
 mod save;
 mod shape;
 mod stable;
@@ -140,6 +141,7 @@ pub use key::{ObjectId, Tag};
 pub use memo::{Interface, Memo, MemoStats, Tracked};
 pub use owned::Owned;
 pub use plain::Plain;
+pub use replay::{FormatterKey, Replay, State};
 pub use save::{Save, Saving};
 pub use shape::Structural;
 

@@ -3,7 +3,7 @@
 //! `Interface for dyn Trait` and `Trait for Tracked<'_, dyn Trait>`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
@@ -84,7 +84,6 @@ struct Arg {
 }
 
 /// How a call keeps an argument, and lends it back to the implementation.
-#[derive(Clone, Copy)]
 enum Kept {
     /// As it was passed.
     Value,
@@ -92,6 +91,29 @@ enum Kept {
     Owned,
     /// `&str` or `&[T]` as an `Arc`.
     Shared,
+    /// `&mut T`: the call keeps what it may see of the argument (`Replay::Key`), the
+    /// answer what the call did to it (`Replay::Effect`), and the implementation is handed
+    /// a stand-in.
+    Effect(Sink),
+}
+
+/// How a `&mut` parameter is replayed.
+enum Sink {
+    /// `fmt::Formatter<'_>`, which cannot be made by value (recognised by name).
+    Formatter,
+    /// Through its `Replay` implementation.
+    Replay(Box<Type>),
+}
+
+impl Sink {
+    /// The type the answer keeps of what a call did.
+    fn effect(&self) -> TokenStream {
+        let rt = quote!(::steadfast::__private);
+        match self {
+            Sink::Formatter => quote!(#rt::String),
+            Sink::Replay(t) => quote_spanned!(t.span()=> <#t as #rt::Replay>::Effect),
+        }
+    }
 }
 
 impl Interface {
@@ -236,11 +258,25 @@ impl Arg {
     fn parse(name: Ident, ty: &Type) -> syn::Result<Self> {
         let (stored, how) = match ty {
             Type::Reference(r) if r.mutability.is_some() => {
-                return Err(Error::new_spanned(
-                    ty,
-                    "a `&mut` parameter cannot be tracked: a call is stored as the values of \
-                     its arguments",
-                ))
+                let elem = &*r.elem;
+                let sink = if is_formatter(elem) {
+                    Sink::Formatter
+                } else if let Some(span) = borrowed(elem) {
+                    return Err(Error::new(
+                        span,
+                        "a `&mut` parameter's type cannot hold a borrow (but for \
+                         `fmt::Formatter<'_>`): what a call may see of it is stored",
+                    ));
+                } else {
+                    Sink::Replay(Box::new(elem.clone()))
+                };
+                let stored = match &sink {
+                    Sink::Formatter => syn::parse_quote_spanned!(ty.span()=>
+                        ::steadfast::__private::FormatterKey),
+                    Sink::Replay(t) => syn::parse_quote_spanned!(t.span()=>
+                        <#t as ::steadfast::__private::Replay>::Key),
+                };
+                (stored, Kept::Effect(sink))
             }
             Type::Reference(r) => {
                 if let Some(span) = borrowed(&r.elem) {
@@ -313,6 +349,19 @@ fn float(ty: &Type) -> syn::Result<()> {
                  and compared: store its bits (`{f}::to_bits`) or a wrapper that orders floats"
             ),
         )),
+    }
+}
+
+/// Whether `ty` names `fmt::Formatter` (by its last segment: a formatter cannot be made by
+/// value, so it is replayed through the runtime's own stand-in).
+fn is_formatter(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Formatter"),
+        _ => false,
     }
 }
 
@@ -397,24 +446,65 @@ impl Interface {
             });
             call_variants.push(quote!(#[doc = #doc] #variant { #(#fields),* }));
             let ty = &m.answer;
-            answer_variants.push(quote!(#[doc = #doc] #variant(#ty)));
+            let effects = m.args.iter().filter_map(|a| match &a.how {
+                Kept::Effect(sink) => Some(sink.effect()),
+                _ => None,
+            });
+            answer_variants.push(quote!(#[doc = #doc] #variant(#ty #(, #effects)*)));
             checks.push(quote_spanned!(ty.span()=> #rt::assert_answer::<#ty>();));
             for a in &m.args {
                 let ty = &a.stored;
-                checks.push(quote_spanned!(ty.span()=> #rt::assert_argument::<#ty>();));
+                match &a.how {
+                    Kept::Effect(Sink::Replay(t)) => {
+                        checks.push(quote_spanned!(t.span()=> #rt::assert_replay::<#t>();));
+                    }
+                    Kept::Effect(Sink::Formatter) => {}
+                    _ => checks.push(quote_spanned!(ty.span()=> #rt::assert_argument::<#ty>();)),
+                }
             }
             // Bindings of our own, so that a parameter named like a local cannot shadow it.
-            let bound: Vec<Ident> = (0..m.args.len())
-                .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
-                .collect();
+            let ident =
+                |what: &str, i: usize| Ident::new(&format!("__{what}{i}"), Span::mixed_site());
+            let bound: Vec<Ident> = (0..m.args.len()).map(|i| ident("arg", i)).collect();
             let names: Vec<&Ident> = m.args.iter().map(|a| &a.name).collect();
-            let lent = m.args.iter().zip(&bound).map(|(a, b)| match a.how {
-                Kept::Owned | Kept::Shared => quote!(#rt::Borrow::borrow(#b)),
-                Kept::Value => quote!(#rt::Clone::clone(#b)),
-            });
+            // The effects of the `&mut` parameters, in order.
+            let effect: Vec<Ident> = m
+                .args
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| matches!(a.how, Kept::Effect(_)))
+                .map(|(i, _)| ident("effect", i))
+                .collect();
+            // Asking an implementation: each `&mut` parameter a stand-in made from the key
+            // the call holds, wrapped around the call from the last one out.
+            let lent = m
+                .args
+                .iter()
+                .zip(&bound)
+                .enumerate()
+                .map(|(i, (a, b))| match a.how {
+                    Kept::Owned | Kept::Shared => quote!(#rt::Borrow::borrow(#b)),
+                    Kept::Value => quote!(#rt::Clone::clone(#b)),
+                    Kept::Effect(_) => ident("stand_in", i).into_token_stream(),
+                });
+            let mut asked = quote!(#name::#method(live, #(#lent),*));
+            let mut got = quote!(answer);
+            for (i, (a, b)) in m.args.iter().zip(&bound).enumerate().rev() {
+                let Kept::Effect(sink) = &a.how else { continue };
+                let (s, e) = (ident("stand_in", i), ident("effect", i));
+                asked = match sink {
+                    Sink::Formatter => quote!(#rt::FormatterKey::stand_in(#b, |#s| #asked)),
+                    Sink::Replay(t) => {
+                        quote_spanned!(t.span()=> <#t as #rt::Replay>::stand_in(#b, |#s| #asked))
+                    }
+                };
+                got = quote!((#got, #e));
+            }
             arms.push(quote! {
-                #call::#variant { #(#names: #bound),* } =>
-                    #answer::#variant(#name::#method(live, #(#lent),*))
+                #call::#variant { #(#names: #bound),* } => {
+                    let #got = #asked;
+                    #answer::#variant(answer #(, #effect)*)
+                }
             });
             let mut sig = m.sig.clone();
             for (input, b) in sig.inputs.iter_mut().skip(1).zip(&bound) {
@@ -422,16 +512,41 @@ impl Interface {
                     *pat.pat = syn::parse_quote!(#b);
                 }
             }
-            let stored = m.args.iter().zip(&bound).map(|(a, b)| match a.how {
+            let stored = m.args.iter().zip(&bound).map(|(a, b)| match &a.how {
                 Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
                 Kept::Shared => quote!(#rt::Arc::from(#b)),
                 Kept::Value => quote!(#b),
+                Kept::Effect(Sink::Formatter) => quote!(#rt::FormatterKey::of(#b)),
+                Kept::Effect(Sink::Replay(t)) => {
+                    quote_spanned!(t.span()=> <#t as #rt::Replay>::key(&*#b))
+                }
             });
+            // What each `&mut` parameter's call did, done to the caller's argument.
+            let replay = m
+                .args
+                .iter()
+                .zip(&bound)
+                .enumerate()
+                .filter_map(|(i, (a, b))| {
+                    let e = ident("effect", i);
+                    match &a.how {
+                        Kept::Effect(Sink::Formatter) => {
+                            Some(quote!(#rt::FormatterKey::replay(#b, &#e);))
+                        }
+                        Kept::Effect(Sink::Replay(t)) => Some(
+                            quote_spanned!(t.span()=> <#t as #rt::Replay>::replay(&mut *#b, &#e);),
+                        ),
+                        _ => None,
+                    }
+                });
             let what = format!("{name}::{method}");
             tracked.push(quote! {
                 #sig {
                     match self.ask(#call::#variant { #(#names: #stored),* }) {
-                        #answer::#variant(answer) => answer,
+                        #answer::#variant(answer #(, #effect)*) => {
+                            #(#replay)*
+                            answer
+                        }
                         #[allow(unreachable_patterns)]
                         _ => #rt::mismatched_answer(#what),
                     }
@@ -449,22 +564,38 @@ impl Interface {
                 #rt::None
             }
         });
+        let replayed: Vec<&Type> = methods
+            .iter()
+            .flat_map(|m| &m.args)
+            .filter_map(|a| match &a.how {
+                Kept::Effect(Sink::Replay(t)) => Some(&**t),
+                _ => None,
+            })
+            .collect();
+        let where_replay = if replayed.is_empty() {
+            quote!()
+        } else {
+            // Higher-ranked, so that a type that is not `Replay` is not an error here (a bound
+            // naming no generic is checked where it is written) but only at the check
+            // below, at the user's type: one error, not one per use of the enums.
+            quote!(where #(for<'__r> #replayed: #rt::Replay),*)
+        };
         quote! {
             #item
 
             #[doc = #doc_call]
             #[derive(#rt::Clone, #rt::PartialEq, #rt::Eq, #rt::Hash, #rt::Debug)]
-            #vis enum #call { #(#call_variants),* }
+            #vis enum #call #where_replay { #(#call_variants),* }
 
             #[doc = #doc_answer]
             #[derive(#rt::Clone, #rt::PartialEq, #rt::Eq, #rt::Hash, #rt::Debug)]
-            #vis enum #answer { #(#answer_variants),* }
+            #vis enum #answer #where_replay { #(#answer_variants),* }
 
             const _: () = {
                 fn checks() { #(#checks)* }
             };
 
-            impl #rt::Interface for dyn #name {
+            impl #rt::Interface for dyn #name #where_replay {
                 type Call = #call;
                 type Answer = #answer;
                 type Live<'a> = dyn #name + 'a;
@@ -476,7 +607,7 @@ impl Interface {
                 }
             }
 
-            impl #name for #rt::Tracked<'_, dyn #name> {
+            impl #name for #rt::Tracked<'_, dyn #name> #where_replay {
                 #(#tracked)*
 
                 fn __steadfast_tracked(&self) -> #rt::Option<&dyn #rt::AskRef<dyn #name>> {
