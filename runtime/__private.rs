@@ -231,12 +231,16 @@ impl<T> UnsavedField<T> for Probe<'_, T> {
 pub trait Unsaveable {}
 
 // What `#[interface]` names.
+pub use crate::double::{Api, Double, Method, Respond, Unmatched, ViaErr, ViaPanic};
 pub use crate::memo::{AskRef, Interface, Tracked};
 pub use crate::replay::{FormatterKey, Replay};
 pub use core::clone::Clone;
 pub use core::cmp::{Eq, PartialEq};
 pub use core::fmt::Debug;
 pub use core::hash::Hash;
+pub use core::marker::Copy;
+pub use core::marker::{Send, Sync};
+pub use core::ops::Fn;
 pub use std::borrow::{Borrow, ToOwned};
 pub use std::string::String;
 pub use std::sync::Arc;

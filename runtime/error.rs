@@ -187,6 +187,50 @@ pub enum Error {
         /// The writer's error.
         source: fmt::Error,
     },
+    /// A test double was called, and none of its clauses answers the call: a panic's
+    /// payload, or the error value of a method that returns `Result<_, E>` where
+    /// `E: From<Error>`.
+    Unmatched {
+        /// The call (`Debug`).
+        call: String,
+        /// Why each clause of the method did not answer it (none: the double has no
+        /// clause for the method).
+        mismatches: Vec<String>,
+    },
+    /// A test double answered a call out of the order its `next_call` clauses give
+    /// (reported by [`Double::verify`](crate::Double::verify)).
+    OutOfOrder {
+        /// The call (`Debug`).
+        call: String,
+        /// What was expected first: a clause, or the end of the sequence.
+        expected: String,
+    },
+    /// A clause of a test double was not called as often as it must be (reported by
+    /// [`Double::verify`](crate::Double::verify)).
+    Unmet {
+        /// The clause.
+        clause: String,
+        /// How many calls it answered.
+        calls: usize,
+        /// How many it must answer (`at least 1`, `exactly 2`).
+        expected: String,
+    },
+    /// A replaying double ([`Double::replaying`](crate::Double::replaying)) was asked a
+    /// call it has no record of.
+    Unrecorded {
+        /// The call (`Debug`).
+        call: String,
+        /// The recorded calls of the same method (`Debug`), the first few.
+        known: Vec<String>,
+    },
+    /// A replaying double could not be built: the record answers one call in two ways
+    /// (it holds runs of two implementations that differ there).
+    Conflicting {
+        /// The call (`Debug`).
+        call: String,
+        /// Its recorded answers (`Debug`).
+        answers: Vec<String>,
+    },
     /// An `eager` cache's computation panicked on a worker thread; the object is immutable,
     /// so every read of the cache reports the same failure.
     Panicked {
@@ -308,6 +352,44 @@ impl fmt::Display for Error {
                 "the drawing would hold {objects} objects, more than its limit of {limit}"
             ),
             Error::Write { .. } => f.write_str("writing the drawing failed"),
+            Error::Unmatched { call, mismatches } => {
+                write!(f, "no clause of the double answers `{call}`")?;
+                if mismatches.is_empty() {
+                    return f.write_str(": it has none for this method");
+                }
+                for m in mismatches {
+                    write!(f, "; {m}")?;
+                }
+                Ok(())
+            }
+            Error::OutOfOrder { call, expected } => {
+                write!(
+                    f,
+                    "`{call}` was called out of order: expected {expected} first"
+                )
+            }
+            Error::Unmet {
+                clause,
+                calls,
+                expected,
+            } => write!(
+                f,
+                "{clause} answered {calls} call{}, expected {expected}",
+                if *calls == 1 { "" } else { "s" }
+            ),
+            Error::Unrecorded { call, known } => {
+                write!(f, "`{call}` was never recorded")?;
+                match known.as_slice() {
+                    [] => f.write_str(", nor any call of its method"),
+                    known => write!(f, "; recorded: {}", known.join(", ")),
+                }
+            }
+            Error::Conflicting { call, answers } => write!(
+                f,
+                "the record answers `{call}` in {} ways: {}",
+                answers.len(),
+                answers.join(", ")
+            ),
         }
     }
 }

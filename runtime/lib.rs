@@ -100,6 +100,7 @@ mod barrier;
 mod cell;
 mod decl;
 mod diag;
+mod double;
 mod error;
 mod ext;
 mod heap;
@@ -131,6 +132,7 @@ pub use diag::explain::{Cause, CellState, Explain, Hop, Input};
 #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
 pub use diag::stats::Stats;
 pub use diag::watch::{ChangeKind, Watch};
+pub use double::{Api, Clause, Double, Matching, Method};
 pub use error::{CacheName, Error};
 pub use ext::{Asking, Ext};
 pub use heap::handle::{Capsule, Handle, Imm, Mutable, Writable};

@@ -14,15 +14,19 @@ use syn::{
 pub(crate) struct Names {
     call: Option<Ident>,
     answer: Option<Ident>,
+    api: Option<Ident>,
+    double: Option<Ident>,
 }
 
-const ARGUMENTS: &str = "`call = Name` or `answer = Name`";
+const ARGUMENTS: &str = "`call = Name`, `answer = Name`, `api = Name` or `double = Name`";
 
 impl Names {
     pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
         let mut names = Names {
             call: None,
             answer: None,
+            api: None,
+            double: None,
         };
         let metas = syn::parse::Parser::parse2(
             syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated,
@@ -34,6 +38,10 @@ impl Names {
                 &mut names.call
             } else if meta.path.is_ident("answer") {
                 &mut names.answer
+            } else if meta.path.is_ident("api") {
+                &mut names.api
+            } else if meta.path.is_ident("double") {
+                &mut names.double
             } else {
                 return Err(Error::new_spanned(
                     &meta.path,
@@ -61,6 +69,10 @@ pub(crate) struct Interface {
     item: ItemTrait,
     call: Ident,
     answer: Ident,
+    /// A unit struct with a constant per method, for a double's clauses.
+    api: Ident,
+    /// An alias of `Double<dyn Trait>`.
+    double: Ident,
     methods: Vec<Method>,
 }
 
@@ -157,6 +169,10 @@ impl Interface {
             answer: names
                 .answer
                 .unwrap_or_else(|| format_ident!("{name}Answer")),
+            api: names.api.unwrap_or_else(|| format_ident!("{name}Api")),
+            double: names
+                .double
+                .unwrap_or_else(|| format_ident!("{name}Double")),
             item,
             methods,
         })
@@ -419,6 +435,8 @@ impl Interface {
             item,
             call,
             answer,
+            api,
+            double,
             methods,
         } = self;
         let vis: &Visibility = &item.vis;
@@ -431,11 +449,21 @@ impl Interface {
             "An answer of [`{name}`]: which method answered, with its result (made by \
              `#[steadfast::interface]`)."
         );
+        let doc_api = format!(
+            "The methods of [`{name}`], one constant each, for the clauses of a double \
+             ([`{double}`]): `{api}::METHOD.each_call().returns(value)` (made by \
+             `#[steadfast::interface]`)."
+        );
+        let doc_double = format!(
+            "A test double of [`{name}`]: see [`steadfast::Double`](::steadfast::Double) \
+             (made by `#[steadfast::interface]`)."
+        );
         let mut call_variants = Vec::new();
         let mut answer_variants = Vec::new();
         let mut arms = Vec::new();
         let mut tracked = Vec::new();
         let mut checks = Vec::new();
+        let (mut double_items, mut double_methods) = (Vec::new(), Vec::new());
         for m in methods {
             let variant = &m.variant;
             let method = &m.sig.ident;
@@ -552,6 +580,9 @@ impl Interface {
                     }
                 }
             });
+            let (items, implementation) = self.double_method(m, &bound, &effect, &what);
+            double_items.push(items);
+            double_methods.push(implementation);
         }
         // A call passed on by a tracked implementation to the one it wraps (a memo nested in
         // another's function) goes by reference: not rebuilt from the method's arguments
@@ -614,6 +645,131 @@ impl Interface {
                     #rt::Some(self)
                 }
             }
+
+            // A trait whose doubles are not used gets no warnings for them.
+            #[doc = #doc_api]
+            #[derive(#rt::Clone, #rt::Copy, #rt::Debug)]
+            #[allow(dead_code)]
+            #vis struct #api;
+
+            #[doc = #doc_double]
+            #[allow(dead_code)]
+            #vis type #double = ::steadfast::Double<dyn #name>;
+
+            // The method descriptors cannot be named from outside: a clause reaches them
+            // through the API constants.
+            const _: () = {
+                #(#double_items)*
+
+                impl #name for #rt::Double<dyn #name> #where_replay {
+                    #(#double_methods)*
+                }
+            };
         }
+    }
+
+    /// A double's side of one method: its descriptor (a type implementing `Method`, named
+    /// by an API constant) and its implementation on `Double<dyn Trait>`.
+    fn double_method(
+        &self,
+        m: &Method,
+        bound: &[Ident],
+        effect: &[Ident],
+        what: &str,
+    ) -> (TokenStream, TokenStream) {
+        let rt = quote!(::steadfast::__private);
+        let (name, call, answer, api) = (&self.item.ident, &self.call, &self.answer, &self.api);
+        let variant = &m.variant;
+        let method = &m.sig.ident;
+        let marker = format_ident!("__{}{}", name, variant);
+        let constant = Ident::new(
+            &method.to_string().trim_start_matches("r#").to_uppercase(),
+            method.span(),
+        );
+        let stored: Vec<&Type> = m.args.iter().map(|a| &a.stored).collect();
+        let names: Vec<&Ident> = m.args.iter().map(|a| &a.name).collect();
+        let params = m.sig.inputs.iter().skip(1).map(|input| match input {
+            FnArg::Typed(pat) => &*pat.ty,
+            FnArg::Receiver(_) => unreachable!("only the first parameter is a receiver"),
+        });
+        let output = &m.answer;
+        let doc = format!(
+            "[`{name}::{method}`], for a double's clauses: `{api}::{constant}.each_call()`."
+        );
+        let vis = &self.item.vis;
+        let items = quote! {
+            #[allow(dead_code)]
+            #vis struct #marker;
+
+            impl #rt::Method for #marker {
+                type Interface = dyn #name;
+                type Args = (#(#stored,)*);
+                type Output = #output;
+                type AnswerFn = dyn #rt::Fn(&#rt::Double<dyn #name> #(, #params)*) -> #output
+                    + #rt::Send + #rt::Sync;
+                const NAME: &'static str = #what;
+                fn call((#(#bound,)*): Self::Args) -> #call {
+                    #call::#variant { #(#names: #bound),* }
+                }
+            }
+
+            #[allow(dead_code)]
+            impl #api {
+                #[doc = #doc]
+                #vis const #constant: #rt::Api<#marker> = #rt::Api::new();
+            }
+        };
+        // What the call stores; a by-value argument is copied, for the answer function
+        // gets it too.
+        let args = m.args.iter().zip(bound).map(|(a, b)| match &a.how {
+            Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
+            Kept::Shared => quote!(#rt::Arc::from(#b)),
+            Kept::Value => quote!(#rt::Clone::clone(&#b)),
+            Kept::Effect(Sink::Formatter) => quote!(#rt::FormatterKey::of(#b)),
+            Kept::Effect(Sink::Replay(t)) => {
+                quote_spanned!(t.span()=> <#t as #rt::Replay>::key(&*#b))
+            }
+        });
+        let replay = m
+            .args
+            .iter()
+            .zip(bound)
+            .enumerate()
+            .filter_map(|(i, (a, b))| {
+                let e = Ident::new(&format!("__effect{i}"), Span::mixed_site());
+                match &a.how {
+                    Kept::Effect(Sink::Formatter) => {
+                        Some(quote!(#rt::FormatterKey::replay(#b, &#e);))
+                    }
+                    Kept::Effect(Sink::Replay(t)) => {
+                        Some(quote_spanned!(t.span()=> <#t as #rt::Replay>::replay(&mut *#b, &#e);))
+                    }
+                    _ => None,
+                }
+            });
+        let mut sig = m.sig.clone();
+        for (input, b) in sig.inputs.iter_mut().skip(1).zip(bound) {
+            if let FnArg::Typed(pat) = input {
+                *pat.pat = syn::parse_quote!(#b);
+            }
+        }
+        let implementation = quote! {
+            #sig {
+                #[allow(unused_imports)]
+                use #rt::{ViaErr as _, ViaPanic as _};
+                match self.respond::<#marker>((#(#args,)*)) {
+                    #rt::Respond::Value(value) => value,
+                    #rt::Respond::Answer(f) => f(self #(, #bound)*),
+                    #rt::Respond::Recorded(#answer::#variant(answer #(, #effect)*)) => {
+                        #(#replay)*
+                        answer
+                    }
+                    #[allow(unreachable_patterns)]
+                    #rt::Respond::Recorded(_) => #rt::mismatched_answer(#what),
+                    #rt::Respond::Unmatched(e) => (&&#rt::Unmatched::<#output>::new()).unmatched(e),
+                }
+            }
+        };
+        (items, implementation)
     }
 }

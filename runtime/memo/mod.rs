@@ -204,6 +204,14 @@ impl<K, V, I: ?Sized + Interface> Memo<K, V, I> {
     pub fn budget(&self) -> usize {
         self.budget
     }
+
+    /// Calls `each` with every (call, answer) pair recorded, under every key.
+    pub(crate) fn each_pair(&self, mut each: impl FnMut(&I::Call, &I::Answer)) {
+        let trees: Vec<_> = self.trees.lock().values().cloned().collect();
+        for tree in trees {
+            tree.tree.each_pair(&mut each);
+        }
+    }
 }
 
 impl<K, V, I> Memo<K, V, I>

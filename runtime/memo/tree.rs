@@ -389,6 +389,25 @@ fn put<C, A: Eq + Hash, V>(
 }
 
 impl<C: Eq + Hash, A: Eq + Hash, V> Tree<C, A, V> {
+    /// Calls `each` with every (call, answer) pair the tree holds: each pair of each run,
+    /// and each fork's call with each answer met there.
+    pub(crate) fn each_pair(&self, mut each: impl FnMut(&C, &A)) {
+        let mut stack: Vec<_> = self.root.lock().top.iter().cloned().collect();
+        while let Some(node) = stack.pop() {
+            for (call, answer) in node.run.get() {
+                each(call, answer);
+            }
+            if let End::Fork { call, children } = &node.tail.end {
+                for (answer, child) in children.lock().iter() {
+                    each(call, answer);
+                    if let Child::Node(node) = child {
+                        stack.push(Arc::clone(node));
+                    }
+                }
+            }
+        }
+    }
+
     /// Evicts a leaf, and each fork above it that it leaves without children: what was
     /// removed (nothing if the leaf was evicted already or the tree retired).
     pub(crate) fn remove(&self, leaf: &Leaf<C, A, V>) -> Size {
