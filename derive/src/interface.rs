@@ -464,6 +464,22 @@ impl Interface {
         let mut tracked = Vec::new();
         let mut checks = Vec::new();
         let (mut double_items, mut double_methods) = (Vec::new(), Vec::new());
+        let replayed: Vec<&Type> = methods
+            .iter()
+            .flat_map(|m| &m.args)
+            .filter_map(|a| match &a.how {
+                Kept::Effect(Sink::Replay(t)) => Some(&**t),
+                _ => None,
+            })
+            .collect();
+        let where_replay = if replayed.is_empty() {
+            quote!()
+        } else {
+            // Higher-ranked, so that a type that is not `Replay` is not an error here (a bound
+            // naming no generic is checked where it is written) but only at the check
+            // below, at the user's type: one error, not one per use of the enums.
+            quote!(where #(for<'__r> #replayed: #rt::Replay),*)
+        };
         for m in methods {
             let variant = &m.variant;
             let method = &m.sig.ident;
@@ -580,7 +596,8 @@ impl Interface {
                     }
                 }
             });
-            let (items, implementation) = self.double_method(m, &bound, &effect, &what);
+            let (items, implementation) =
+                self.double_method(&where_replay, m, &bound, &effect, &what);
             double_items.push(items);
             double_methods.push(implementation);
         }
@@ -595,22 +612,6 @@ impl Interface {
                 #rt::None
             }
         });
-        let replayed: Vec<&Type> = methods
-            .iter()
-            .flat_map(|m| &m.args)
-            .filter_map(|a| match &a.how {
-                Kept::Effect(Sink::Replay(t)) => Some(&**t),
-                _ => None,
-            })
-            .collect();
-        let where_replay = if replayed.is_empty() {
-            quote!()
-        } else {
-            // Higher-ranked, so that a type that is not `Replay` is not an error here (a bound
-            // naming no generic is checked where it is written) but only at the check
-            // below, at the user's type: one error, not one per use of the enums.
-            quote!(where #(for<'__r> #replayed: #rt::Replay),*)
-        };
         quote! {
             #item
 
@@ -672,6 +673,7 @@ impl Interface {
     /// by an API constant) and its implementation on `Double<dyn Trait>`.
     fn double_method(
         &self,
+        where_replay: &TokenStream,
         m: &Method,
         bound: &[Ident],
         effect: &[Ident],
@@ -701,7 +703,7 @@ impl Interface {
             #[allow(dead_code)]
             #vis struct #marker;
 
-            impl #rt::Method for #marker {
+            impl #rt::Method for #marker #where_replay {
                 type Interface = dyn #name;
                 type Args = (#(#stored,)*);
                 type Output = #output;
