@@ -20,7 +20,7 @@ use clause::{Order, Response, Typed};
 
 use crate::error::Error;
 use crate::memo::{Interface, Memo};
-use crate::sync::Mutex;
+use spin::Mutex;
 
 /// A test double of interface `I` (`Double<dyn Files>`, or `FilesDouble` as
 /// [`#[steadfast::interface]`](crate::interface) names it): it implements the trait, and
@@ -110,7 +110,7 @@ pub enum Respond<'d, M: Method> {
     /// A recorded answer, whose effects on `&mut` parameters are to be replayed.
     Recorded(<M::Interface as Interface>::Answer),
     /// Nothing answers the call.
-    Unmatched(Error),
+    Unmatched(Box<Error>),
 }
 
 impl<I: ?Sized + Interface> Double<I> {
@@ -210,12 +210,12 @@ impl<I: ?Sized + Interface> Double<I> {
         M: Method<Interface = I>,
         M::Args: Clone,
     {
-        let (clauses, i) = match &self.answers {
+        let typed = match &self.answers {
             Answers::Recorded(recorded) => {
                 let call = M::call(args);
                 let respond = match recorded.get(&call) {
                     Some(answer) => Respond::Recorded(answer.clone()),
-                    None => Respond::Unmatched(unrecorded(recorded, &call)),
+                    None => Respond::Unmatched(Box::new(unrecorded(recorded, &call))),
                 };
                 let mut log = self.log.lock();
                 if let Respond::Unmatched(_) = respond {
@@ -239,12 +239,12 @@ impl<I: ?Sized + Interface> Double<I> {
                 });
                 log.calls.push(call);
                 match found {
-                    Ok(i) => (clauses, i),
-                    Err(e) => return Respond::Unmatched(e),
+                    Ok((_, typed)) => typed,
+                    Err(e) => return Respond::Unmatched(Box::new(e)),
                 }
             }
         };
-        match &typed::<M>(&clauses[i]).response {
+        match &typed.response {
             Response::Value(value) => Respond::Value(value()),
             Response::Static(f) => Respond::Answer(*f),
             Response::Shared(f) => Respond::Answer(&**f),
@@ -255,22 +255,21 @@ impl<I: ?Sized + Interface> Double<I> {
 
 /// The clause that answers a call of `M` with `args`, counted as answering it; or why
 /// none does, clause by clause.
-fn find<M: Method>(
+fn find<'c, M: Method>(
     log: &mut Log<M::Interface>,
-    clauses: &[Clause<M::Interface>],
+    clauses: &'c [Clause<M::Interface>],
     sequence: &[usize],
     args: &M::Args,
-) -> Result<usize, Vec<String>>
+) -> Result<(usize, &'c Typed<M>), Vec<String>>
 where
     M::Args: Clone,
 {
-    let of_method = |i: usize| clauses[i].method == TypeId::of::<M>();
+    // One type check per clause tried: a clause of another method is not a `Typed<M>`.
     let accepts = |i: usize| {
-        of_method(i)
-            && typed::<M>(&clauses[i])
-                .when
-                .as_ref()
-                .is_none_or(|when| when(args))
+        clauses[i]
+            .typed
+            .downcast_ref::<Typed<M>>()
+            .filter(|t| t.when.as_ref().is_none_or(|when| when(args)))
     };
     let open = |log: &Log<M::Interface>, i: usize| log.answered[i] < clauses[i].max;
     let call = || format!("{:?}", M::call(args.clone()));
@@ -278,7 +277,10 @@ where
     // more calls is a call out of order.
     for pos in log.next..sequence.len() {
         let i = sequence[pos];
-        if open(log, i) && accepts(i) {
+        let Some(typed) = accepts(i).filter(|_| open(log, i)) else {
+            continue;
+        };
+        {
             let skipped = sequence[log.next..pos]
                 .iter()
                 .find(|&&j| log.answered[j] < clauses[j].min);
@@ -294,19 +296,19 @@ where
             } else {
                 pos + 1
             };
-            return Ok(i);
+            return Ok((i, typed));
         }
     }
     let each = (0..clauses.len()).filter(|&i| clauses[i].order == Order::Each);
     for i in each {
-        if open(log, i) && accepts(i) {
+        if let Some(typed) = accepts(i).filter(|_| open(log, i)) {
             log.answered[i] += 1;
-            return Ok(i);
+            return Ok((i, typed));
         }
     }
     // A clause of the sequence passed already: answered, but out of order.
     for &i in &sequence[..log.next] {
-        if open(log, i) && accepts(i) {
+        if let Some(typed) = accepts(i).filter(|_| open(log, i)) {
             let expected = sequence.get(log.next).map_or_else(
                 || "the end of the sequence".to_owned(),
                 |&j| describe(clauses, j),
@@ -316,11 +318,11 @@ where
                 expected,
             });
             log.answered[i] += 1;
-            return Ok(i);
+            return Ok((i, typed));
         }
     }
     Err((0..clauses.len())
-        .filter(|&i| of_method(i))
+        .filter(|&i| clauses[i].method == TypeId::of::<M>())
         .map(|i| {
             let why = if !open(log, i) {
                 let n = log.answered[i];
@@ -334,14 +336,6 @@ where
             format!("{}: {why}", describe(clauses, i))
         })
         .collect())
-}
-
-/// A clause's parts typed by its method.
-fn typed<M: Method>(clause: &Clause<M::Interface>) -> &Typed<M> {
-    clause
-        .typed
-        .downcast_ref()
-        .expect("a clause of a method is typed by that method")
 }
 
 /// A clause, for messages: `clause 2 (Files::read, next call)`.
@@ -422,12 +416,12 @@ impl<T> Unmatched<T> {
 #[doc(hidden)]
 pub trait ViaErr<T> {
     /// `Err(e.into())`.
-    fn unmatched(&self, e: Error) -> T;
+    fn unmatched(&self, e: Box<Error>) -> T;
 }
 
 impl<T, E: From<Error>> ViaErr<Result<T, E>> for &Unmatched<Result<T, E>> {
-    fn unmatched(&self, e: Error) -> Result<T, E> {
-        Err(E::from(e))
+    fn unmatched(&self, e: Box<Error>) -> Result<T, E> {
+        Err(E::from(*e))
     }
 }
 
@@ -435,13 +429,13 @@ impl<T, E: From<Error>> ViaErr<Result<T, E>> for &Unmatched<Result<T, E>> {
 #[doc(hidden)]
 pub trait ViaPanic<T> {
     /// Panics with `e` as payload.
-    fn unmatched(&self, e: Error) -> T;
+    fn unmatched(&self, e: Box<Error>) -> T;
 }
 
 impl<T> ViaPanic<T> for Unmatched<T> {
-    fn unmatched(&self, e: Error) -> T {
+    fn unmatched(&self, e: Box<Error>) -> T {
         // The default hook prints only string payloads: say what it is first.
         eprintln!("steadfast double: {e}");
-        std::panic::panic_any(e)
+        std::panic::panic_any(*e)
     }
 }
