@@ -58,8 +58,13 @@ fn report(docs: &dyn Docs, id: u32) -> String {
 fn main() {
     // Clauses: `fmt`-style answers write through the formatter they are given.
     let docs = DocsDouble::new([
-        DocsApi::TITLE.each_call().answers(&|_, id, f| f.pad(&format!("doc {id}"))),
-        DocsApi::CITES.each_call().when(|(id,)| *id == 1).returns(vec![2, 3]),
+        DocsApi::TITLE
+            .each_call()
+            .answers(&|_, id, f| f.pad(&format!("doc {id}"))),
+        DocsApi::CITES
+            .each_call()
+            .when(|(id,)| *id == 1)
+            .returns(vec![2, 3]),
         DocsApi::CITES.each_call().returns(vec![]),
         DocsApi::MARK_READ.next_call().returns(Ok(())).times(1),
     ]);
@@ -71,7 +76,10 @@ fn main() {
     let docs = DocsDouble::new([
         DocsApi::CITES.next_call().returns(vec![]).times(1),
         DocsApi::MARK_READ.next_call().returns(Ok(())).times(1),
-        DocsApi::TITLE.each_call().answers(&|_, _, f| f.write_str("?")).at_least(2),
+        DocsApi::TITLE
+            .each_call()
+            .answers(&|_, _, f| f.write_str("?"))
+            .at_least(2),
     ]);
     let _ = docs.mark_read(7);
     let _ = docs.cites(7);
@@ -91,13 +99,17 @@ fn main() {
     // Record a real implementation through a memo, then test against the record.
     let memo: Memo<u32, String, dyn Docs> = Memo::new();
     for id in 1..=4 {
-        memo.get(&id, &Library, |&id, docs| report(docs, id)).unwrap();
+        memo.get(&id, &Library, |&id, docs| report(docs, id))
+            .unwrap();
     }
     let replay = DocsDouble::replaying(&memo).unwrap();
     let same = (1..=4).all(|id| report(&replay, id) == report(&Library, id));
     println!("\nreplayed 4 reports from the record: equal to the real ones: {same}");
     let missing = quietly(|| replay.cites(99));
-    println!("an unrecorded call: {}", missing.downcast::<Error>().unwrap());
+    println!(
+        "an unrecorded call: {}",
+        missing.downcast::<Error>().unwrap()
+    );
     let _ = replay.verify();
 }
 
@@ -119,7 +131,10 @@ impl Docs for Library {
     }
 
     fn cites(&self, id: u32) -> Vec<u32> {
-        [2 * id, 2 * id + 1].into_iter().filter(|&c| c <= 7).collect()
+        [2 * id, 2 * id + 1]
+            .into_iter()
+            .filter(|&c| c <= 7)
+            .collect()
     }
 
     fn mark_read(&self, id: u32) -> Result<(), DocsError> {

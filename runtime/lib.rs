@@ -376,10 +376,22 @@ pub use steadfast_derive::cached;
 /// # Ok::<(), steadfast::Error>(())
 /// ```
 ///
+/// A `&mut T` parameter is an effect (see [`Replay`]): the call stores what it may see of
+/// the argument, the answer what the call did to it, and a tracked implementation is handed
+/// a stand-in whose changes are then made to the caller's argument — also when the answer
+/// is served from a record. `String`, `Vec<T>`, `dyn fmt::Write`, `dyn io::Write`,
+/// `fmt::Formatter<'_>` and [`State`] types are provided.
+///
+/// The attribute also makes a test double of the trait: `FilesDouble`, an alias of
+/// [`Double`]`<dyn Files>`, and `FilesApi`, a unit struct with a constant per method
+/// (`FilesApi::READ`) to build the double's clauses from. Their names may be given as
+/// `#[interface(double = Name, api = Name)]`.
+///
 /// Rejected with a message at the offending tokens: a method taking `&mut self` (an answer
-/// must depend only on the calls asked), generic traits and methods, parameters of type
-/// `&mut T` or holding a borrow, answers that borrow, and answer or argument types that
-/// are not comparable and hashable.
+/// must depend only on the calls asked), generic traits and methods, parameters holding a
+/// borrow (but `&T`, `&mut T` and `fmt::Formatter<'_>`), answers that borrow, answer or
+/// argument types that are not comparable and hashable, and `&mut` parameters of a type
+/// that is not [`Replay`].
 pub use steadfast_derive::interface;
 
 pub use decl::ctx::Ctx;
