@@ -9,6 +9,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
+use std::sync::Arc;
+
 use steadfast::{Memo, State};
 
 #[steadfast::interface]
@@ -226,6 +228,28 @@ proptest! {
         for table in impls {
             let table = Table(table);
             prop_assert_eq!(memo.get(&(), &table, |_, r| strip(r)).unwrap(), strip(&table));
+        }
+    }
+
+    /// The same with test doubles whose answers append the random texts: the bytes a hit
+    /// or a resumed miss gives are those a fresh run writes.
+    #[test]
+    fn a_memo_over_doubles_gives_what_a_fresh_run_writes(
+        impls in prop::collection::vec(
+            prop::collection::vec((any::<bool>(), "[ab]{0,2}"), 1..4),
+            1..12,
+        ),
+    ) {
+        let double = |table: &Vec<(bool, String)>| {
+            let table = Arc::new(Table(table.clone()));
+            RenderDouble::new([RenderApi::RENDER
+                .each_call()
+                .answers_arc(Arc::new(move |_, out, scale| table.render(out, scale)))])
+        };
+        let memo: Memo<(), String, dyn Render> = Memo::new();
+        for table in &impls {
+            let fresh = strip(&double(table));
+            prop_assert_eq!(memo.get(&(), &double(table), |_, r| strip(r)).unwrap(), fresh);
         }
     }
 }
