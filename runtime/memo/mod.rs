@@ -8,6 +8,7 @@
 //! the memo's budget, `tracked` records a run.
 
 mod sieve;
+mod table;
 mod tracked;
 pub(crate) mod tree;
 
@@ -287,20 +288,15 @@ where
             served: run.resumed,
             own: run.path.into_iter().collect(),
         };
-        // Under the queue's lock, so that the new leaf's place in the queue, which it may
-        // keep as its id, is still free when it is pushed.
-        let mut queue = self.queue.lock();
         let tree = self.tree(key);
-        match tree.tree.insert(new, value.clone(), queue.next()) {
-            Err(d) => {
-                drop(queue);
-                Err(self.nondeterministic(d.depth, d.expected, d.found, value))
-            }
+        match tree.tree.insert(new, value.clone()) {
+            Err(d) => Err(self.nondeterministic(d.depth, d.expected, d.found, value)),
             Ok(inserted) => {
+                self.hold(inserted.added);
                 if let Some(leaf) = inserted.leaf {
-                    self.hold(inserted.added);
-                    queue.push(Queued { tree, leaf });
-                    drop(queue);
+                    self.queue.lock().push(Queued { tree, leaf });
+                }
+                if inserted.added.nodes > 0 {
                     self.shrink_to(self.budget);
                 }
                 Ok(value)
@@ -348,9 +344,16 @@ where
                 break;
             };
             let removed = tree.tree.remove(&leaf);
-            self.release(removed);
+            self.release(removed.size);
             self.evicted
-                .fetch_add(removed.nodes as u64, Ordering::Relaxed);
+                .fetch_add(removed.size.nodes as u64, Ordering::Relaxed);
+            if removed.again {
+                // A fork whose table holds more results: queued again, as one just made.
+                queue.push(Queued {
+                    tree: Arc::clone(&tree),
+                    leaf,
+                });
+            }
             let mut trees = self.trees.lock();
             if trees
                 .get(&tree.key)

@@ -40,14 +40,6 @@ impl<T> Default for Sieve<T> {
 }
 
 impl<T> Sieve<T> {
-    /// The slot the next `push` fills: an id its item keeps while queued.
-    pub(crate) fn next(&self) -> At {
-        match self.free.last() {
-            Some(&at) => at,
-            None => At::try_from(self.slots.len()).expect("fewer than 2^32 leaves"),
-        }
-    }
-
     /// Adds an item at the head.
     pub(crate) fn push(&mut self, item: T) {
         let slot = Slot {
