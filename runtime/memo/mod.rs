@@ -4,8 +4,8 @@
 //! the recorded calls against it. Only unknown territory runs the function, served the
 //! answers the lookup already asked, so that each call is asked once.
 //!
-//! `tree` holds one key's paths, `sieve` orders the leaves of every key for eviction under
-//! the memo's budget, `tracked` records a run.
+//! `tree` holds one key's paths, `table` a fork's children, `sieve` orders the leaves of
+//! every key for eviction under the memo's budget, `tracked` records a run.
 
 mod sieve;
 mod table;
