@@ -45,6 +45,15 @@ impl Calc for Hand {
     }
 }
 
+/// A call of `add`, its argument and result opaque to the optimizer.
+macro_rules! add {
+    () => {
+        |d, i| {
+            black_box(d.add(black_box(i as u32), 2));
+        }
+    };
+}
+
 /// Times `iters` calls of `call` on doubles made by `make`, `CALLS` per double.
 fn timed<D>(iters: u64, make: impl Fn() -> D, call: impl Fn(&D, u64)) -> Duration {
     let mut total = Duration::ZERO;
@@ -66,24 +75,14 @@ fn timed<D>(iters: u64, make: impl Fn() -> D, call: impl Fn(&D, u64)) -> Duratio
 fn doubles(c: &mut Criterion) {
     let mut g = c.benchmark_group("double/returns");
     g.bench_function("hand-written", |b| {
-        b.iter_custom(|n| {
-            timed(
-                n,
-                || Hand,
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
-            )
-        })
+        b.iter_custom(|n| timed(n, || Hand, add!()))
     });
     g.bench_function("steadfast", |b| {
         b.iter_custom(|n| {
             timed(
                 n,
                 || CalcDouble::new([CalcApi::ADD.each_call().returns(3)]),
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });
@@ -92,9 +91,7 @@ fn doubles(c: &mut Criterion) {
             timed(
                 n,
                 || Unimock::new(CalcMock::add.each_call(matching!(_, _)).returns(3u32)),
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });
@@ -106,9 +103,7 @@ fn doubles(c: &mut Criterion) {
             timed(
                 n,
                 || CalcDouble::new([CalcApi::ADD.each_call().answers(&|_, a, b| a + b)]),
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });
@@ -123,9 +118,7 @@ fn doubles(c: &mut Criterion) {
                             .answers(&|_, a, b| a + b),
                     )
                 },
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });
@@ -197,9 +190,7 @@ fn doubles(c: &mut Criterion) {
                         CalcApi::ADD.each_call().when(|(_, b)| *b == 2).returns(3),
                     ])
                 },
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });
@@ -215,9 +206,7 @@ fn doubles(c: &mut Criterion) {
                         CalcMock::add.each_call(matching!(_, 2)).returns(3u32),
                     ))
                 },
-                |d, i| {
-                    black_box(d.add(black_box(i as u32), 2));
-                },
+                add!(),
             )
         })
     });

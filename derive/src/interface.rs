@@ -270,7 +270,54 @@ impl Method {
     }
 }
 
+impl Method {
+    /// The method's signature with its parameters bound to `bound`.
+    fn bound_signature(&self, bound: &[Ident]) -> Signature {
+        let mut sig = self.sig.clone();
+        for (input, b) in sig.inputs.iter_mut().skip(1).zip(bound) {
+            if let FnArg::Typed(pat) = input {
+                *pat.pat = syn::parse_quote!(#b);
+            }
+        }
+        sig
+    }
+
+    /// What each `&mut` parameter's call did (`__effect{i}`), done to the caller's argument
+    /// (bound to `bound[i]`).
+    fn replay(&self, bound: &[Ident]) -> Vec<TokenStream> {
+        let rt = quote!(::steadfast::__private);
+        let args = self.args.iter().zip(bound).enumerate();
+        args.filter_map(|(i, (a, b))| {
+            let e = Ident::new(&format!("__effect{i}"), Span::mixed_site());
+            match &a.how {
+                Kept::Effect(Sink::Formatter) => Some(quote!(#rt::FormatterKey::replay(#b, &#e);)),
+                Kept::Effect(Sink::Replay(t)) => {
+                    Some(quote_spanned!(t.span()=> <#t as #rt::Replay>::replay(&mut *#b, &#e);))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+    }
+}
+
 impl Arg {
+    /// What the call stores of the argument bound to `b`: a by-value argument moved, or
+    /// copied if `copy` (when it is passed on after).
+    fn store(&self, b: &Ident, copy: bool) -> TokenStream {
+        let rt = quote!(::steadfast::__private);
+        match &self.how {
+            Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
+            Kept::Shared => quote!(#rt::Arc::from(#b)),
+            Kept::Value if copy => quote!(#rt::Clone::clone(&#b)),
+            Kept::Value => quote!(#b),
+            Kept::Effect(Sink::Formatter) => quote!(#rt::FormatterKey::of(#b)),
+            Kept::Effect(Sink::Replay(t)) => {
+                quote_spanned!(t.span()=> <#t as #rt::Replay>::key(&*#b))
+            }
+        }
+    }
+
     fn parse(name: Ident, ty: &Type) -> syn::Result<Self> {
         let (stored, how) = match ty {
             Type::Reference(r) if r.mutability.is_some() => {
@@ -550,39 +597,9 @@ impl Interface {
                     #answer::#variant(answer #(, #effect)*)
                 }
             });
-            let mut sig = m.sig.clone();
-            for (input, b) in sig.inputs.iter_mut().skip(1).zip(&bound) {
-                if let FnArg::Typed(pat) = input {
-                    *pat.pat = syn::parse_quote!(#b);
-                }
-            }
-            let stored = m.args.iter().zip(&bound).map(|(a, b)| match &a.how {
-                Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
-                Kept::Shared => quote!(#rt::Arc::from(#b)),
-                Kept::Value => quote!(#b),
-                Kept::Effect(Sink::Formatter) => quote!(#rt::FormatterKey::of(#b)),
-                Kept::Effect(Sink::Replay(t)) => {
-                    quote_spanned!(t.span()=> <#t as #rt::Replay>::key(&*#b))
-                }
-            });
-            // What each `&mut` parameter's call did, done to the caller's argument.
-            let replay = m
-                .args
-                .iter()
-                .zip(&bound)
-                .enumerate()
-                .filter_map(|(i, (a, b))| {
-                    let e = ident("effect", i);
-                    match &a.how {
-                        Kept::Effect(Sink::Formatter) => {
-                            Some(quote!(#rt::FormatterKey::replay(#b, &#e);))
-                        }
-                        Kept::Effect(Sink::Replay(t)) => Some(
-                            quote_spanned!(t.span()=> <#t as #rt::Replay>::replay(&mut *#b, &#e);),
-                        ),
-                        _ => None,
-                    }
-                });
+            let sig = m.bound_signature(&bound);
+            let stored = m.args.iter().zip(&bound).map(|(a, b)| a.store(b, false));
+            let replay = m.replay(&bound);
             let what = format!("{name}::{method}");
             tracked.push(quote! {
                 #sig {
@@ -723,38 +740,9 @@ impl Interface {
         };
         // What the call stores; a by-value argument is copied, for the answer function
         // gets it too.
-        let args = m.args.iter().zip(bound).map(|(a, b)| match &a.how {
-            Kept::Owned => quote!(#rt::ToOwned::to_owned(#b)),
-            Kept::Shared => quote!(#rt::Arc::from(#b)),
-            Kept::Value => quote!(#rt::Clone::clone(&#b)),
-            Kept::Effect(Sink::Formatter) => quote!(#rt::FormatterKey::of(#b)),
-            Kept::Effect(Sink::Replay(t)) => {
-                quote_spanned!(t.span()=> <#t as #rt::Replay>::key(&*#b))
-            }
-        });
-        let replay = m
-            .args
-            .iter()
-            .zip(bound)
-            .enumerate()
-            .filter_map(|(i, (a, b))| {
-                let e = Ident::new(&format!("__effect{i}"), Span::mixed_site());
-                match &a.how {
-                    Kept::Effect(Sink::Formatter) => {
-                        Some(quote!(#rt::FormatterKey::replay(#b, &#e);))
-                    }
-                    Kept::Effect(Sink::Replay(t)) => {
-                        Some(quote_spanned!(t.span()=> <#t as #rt::Replay>::replay(&mut *#b, &#e);))
-                    }
-                    _ => None,
-                }
-            });
-        let mut sig = m.sig.clone();
-        for (input, b) in sig.inputs.iter_mut().skip(1).zip(bound) {
-            if let FnArg::Typed(pat) = input {
-                *pat.pat = syn::parse_quote!(#b);
-            }
-        }
+        let args = m.args.iter().zip(bound).map(|(a, b)| a.store(b, true));
+        let replay = m.replay(bound);
+        let sig = m.bound_signature(bound);
         let implementation = quote! {
             #sig {
                 #[allow(unused_imports)]
