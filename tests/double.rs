@@ -177,6 +177,40 @@ fn times_bounds_the_calls_a_clause_answers() {
 }
 
 #[test]
+fn with_matches_equal_arguments_and_at_most_bounds_a_clause() {
+    let store = StoreDouble::new([
+        StoreApi::PUT
+            .each_call()
+            .with((1, 2))
+            .returns(())
+            .at_most(1),
+        StoreApi::OPEN
+            .each_call()
+            .with(("db".into(),))
+            .returns(true),
+        StoreApi::OPEN.each_call().returns(false),
+    ]);
+    assert!(store.open("db"));
+    assert!(!store.open("log"));
+    store.put(1, 2);
+    // A second `put(1, 2)`: the clause answered its one call.
+    let e = catch_unwind(AssertUnwindSafe(|| store.put(1, 2))).unwrap_err();
+    assert!(e
+        .downcast_ref::<Error>()
+        .unwrap()
+        .to_string()
+        .contains("answered its 1 call already"));
+    // Another argument: `when` (here, `with`) refuses it.
+    let e = catch_unwind(AssertUnwindSafe(|| store.put(3, 4))).unwrap_err();
+    assert!(e
+        .downcast_ref::<Error>()
+        .unwrap()
+        .to_string()
+        .contains("refused the arguments"));
+    assert_eq!(store.verify().unwrap_err().len(), 2);
+}
+
+#[test]
 fn must_be_called_is_opt_in_and_verified_at_drop_unless_verified() {
     // A clause that was never called is fine by default.
     let store = StoreDouble::new([StoreApi::CLOSE.each_call().returns(())]);

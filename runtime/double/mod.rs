@@ -324,14 +324,14 @@ where
     Err((0..clauses.len())
         .filter(|&i| clauses[i].method == TypeId::of::<M>())
         .map(|i| {
-            let why = if !open(log, i) {
+            let why = if accepts(i).is_none() {
+                "`when` refused the arguments".to_owned()
+            } else {
                 let n = log.answered[i];
                 format!(
                     "answered its {n} call{} already",
                     if n == 1 { "" } else { "s" }
                 )
-            } else {
-                "`when` refused the arguments".to_owned()
             };
             format!("{}: {why}", describe(clauses, i))
         })
