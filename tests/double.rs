@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use steadfast::{cached, capsule, Error, Heap, Memo};
+use steadfast::{cached, capsule, mutable, Ctx, Error, Ext, Heap, Memo};
 
 #[steadfast::interface]
 trait Shape: Send + Sync {
@@ -413,4 +413,56 @@ fn a_double_inside_an_operation_is_rolled_back_with_it_but_keeps_its_calls() {
     assert_eq!(*heap[&account].balance(), 20);
     assert_eq!(fees.calls().len(), 2);
     fees.verify().unwrap();
+}
+
+/// A document whose cache reads its file through an implementation the heap holds.
+#[mutable]
+struct Doc {
+    path: String,
+    disk: Ext<dyn Disk>,
+}
+
+#[cached]
+impl Doc {
+    #[cache(lazy_read)]
+    fn size(path: &String, disk: &Ext<dyn Disk>, ctx: &Ctx<'_, Self>) -> usize {
+        let disk = ctx.ask(disk).expect("attached");
+        disk.read(path).map_or(0, |t| t.len())
+    }
+}
+
+#[test]
+fn a_double_held_by_the_heap_that_answers_nothing_leaves_the_cache_invalid() {
+    let mut heap = Heap::new();
+    let disk = heap
+        .attach::<dyn Disk>(Box::new(DiskDouble::new([])))
+        .unwrap();
+    let doc = heap
+        .mutable(Doc {
+            path: "a".into(),
+            disk: disk.clone(),
+        })
+        .unwrap();
+    // The computation's call is unmatched: the read passes the double's panic on, with its
+    // typed payload, and the cache stays invalid (nothing broken is kept).
+    for _ in 0..2 {
+        let payload =
+            catch_unwind(AssertUnwindSafe(|| Doc::size(&heap, &doc).map(|s| *s))).unwrap_err();
+        assert!(matches!(
+            payload.downcast_ref::<Error>(),
+            Some(Error::Unmatched { .. })
+        ));
+    }
+    // An implementation that answers: the cache is computed from it.
+    let answering = DiskDouble::new([DiskApi::READ.each_call().returns(Some("four".into()))]);
+    let old = heap.replace_ext(&disk, Box::new(answering)).unwrap();
+    assert_eq!(*Doc::size(&heap, &doc).unwrap(), 4);
+    // The old double, never verified, reports the two unmatched calls when it is dropped.
+    let e = catch_unwind(AssertUnwindSafe(move || drop(old))).unwrap_err();
+    let message = e.downcast_ref::<String>().unwrap();
+    assert_eq!(
+        message.matches("no clause of the double answers").count(),
+        2,
+        "{message}"
+    );
 }
