@@ -447,7 +447,7 @@ fn a_double_held_by_the_heap_that_answers_nothing_leaves_the_cache_invalid() {
     // typed payload, and the cache stays invalid (nothing broken is kept).
     for _ in 0..2 {
         let payload =
-            catch_unwind(AssertUnwindSafe(|| Doc::size(&heap, &doc).map(|s| *s))).unwrap_err();
+            catch_unwind(AssertUnwindSafe(|| Doc::size(&heap, &doc).copied())).unwrap_err();
         assert!(matches!(
             payload.downcast_ref::<Error>(),
             Some(Error::Unmatched { .. })
