@@ -84,6 +84,17 @@
 //! while they change. Generated setters and mutators take any [`HeapMut`], the heap or an
 //! open [`Transaction`]; `cargo run --example bank` shows it.
 //!
+//! # Interfaces: memoized functions and test doubles
+//!
+//! A trait declared with [`#[interface]`](interface) is an input a function can be memoized
+//! over without knowing the implementation: a [`Memo`] records each run's calls and answers
+//! as a tree, and a lookup replays them against the implementation at hand
+//! (`cargo run --example interaction`). The heap can hold an implementation as an input like
+//! a field ([`Ext`], [`Heap::replace_ext`]). Methods may write through `&mut` parameters
+//! ([`Replay`]), and the same attribute makes a test double of the trait ([`Double`]:
+//! clauses, verification, captors, replaying a memo's record; `cargo run --example
+//! doubles`).
+//!
 //! # Guarantees
 //!
 //! See `docs/semantics.md` for the precise statements and what is not covered yet:
