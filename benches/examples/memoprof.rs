@@ -6,53 +6,11 @@
 
 use std::hint::black_box;
 
+use comemo::Track;
 use steadfast::Memo;
-
-#[steadfast::interface]
-trait Context: Send + Sync {
-    fn location(&self) -> Option<u64>;
-    fn styles(&self) -> &'static str;
-}
-
-struct Ctx(Option<u64>);
-
-impl Context for Ctx {
-    fn location(&self) -> Option<u64> {
-        self.0
-    }
-    fn styles(&self) -> &'static str {
-        "styles"
-    }
-}
-
-fn contextual(context: &dyn Context) -> String {
-    match context.location() {
-        Some(5) => format!("Twenty has {}", context.styles()),
-        Some(loc) => format!("Location: {loc}"),
-        None => "No location".into(),
-    }
-}
-
-struct ComemoCtx(Option<u64>);
-
-#[comemo::track]
-impl ComemoCtx {
-    fn location(&self) -> Option<u64> {
-        self.0
-    }
-    fn styles(&self) -> &'static str {
-        "styles"
-    }
-}
-
-#[comemo::memoize]
-fn comemo_contextual(context: comemo::Tracked<'_, ComemoCtx>) -> String {
-    match context.location() {
-        Some(5) => format!("Twenty has {}", context.styles()),
-        Some(loc) => format!("Location: {loc}"),
-        None => "No location".into(),
-    }
-}
+use steadfast_benches::interaction::many::{
+    comemo_contextual, contextual, ComemoCtx, Context, Ctx,
+};
 
 fn main() {
     let n: usize = std::env::args()
@@ -60,7 +18,6 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
     if std::env::args().nth(2).as_deref() == Some("comemo") {
-        use comemo::Track;
         let contexts: Vec<ComemoCtx> = (0..1_000).map(|i| ComemoCtx(Some(i))).collect();
         for c in &contexts {
             comemo_contextual(c.track());
