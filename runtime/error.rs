@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::key::ObjectId;
+use crate::overlay::Overlay;
 
 /// A cached method named by object, type and method, as errors report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -239,6 +240,43 @@ pub enum Error {
         /// The panic's message, if it was a string.
         message: String,
     },
+    /// The overlay was discarded or committed: its handle names nothing any more.
+    OverlayClosed {
+        /// The overlay.
+        overlay: Overlay,
+    },
+    /// The overlay belongs to another heap.
+    ForeignOverlay {
+        /// The overlay (its heap differs from this heap).
+        overlay: Overlay,
+        /// This heap's number.
+        heap: u64,
+    },
+    /// An overlay write needed a copy of an object, and its type cannot make one: a field
+    /// is neither `Clone` nor [`Save`](crate::Save), or a hand-written
+    /// [`Object`](crate::Object) impl does not implement [`fork`](crate::Object::fork).
+    /// Nothing was changed.
+    NotForkable {
+        /// The object.
+        object: ObjectId,
+        /// Its type.
+        type_name: &'static str,
+    },
+    /// An overlay was used inside a transaction of its heap, whose writes are not settled
+    /// until it ends: overlays are read and written between base operations.
+    OverlayInTransaction {
+        /// The overlay.
+        overlay: Overlay,
+    },
+    /// A base write broke an invariant as the overlay sees it (the base is not vetoed by
+    /// its overlays): every read of the overlay reports this until an overlay write
+    /// repairs it.
+    OverlayBroken {
+        /// The overlay.
+        overlay: Overlay,
+        /// The invariant that fails in the overlay.
+        invariant: CacheName,
+    },
 }
 
 impl Error {
@@ -337,6 +375,24 @@ impl fmt::Display for Error {
             Error::Panicked { cache, message } => {
                 write!(f, "eager cache {cache} panicked: {message}")
             }
+            Error::OverlayClosed { overlay } => {
+                write!(f, "{overlay} was committed or discarded")
+            }
+            Error::ForeignOverlay { overlay, heap } => {
+                write!(f, "{overlay} used with heap{heap}")
+            }
+            Error::NotForkable { object, type_name } => write!(
+                f,
+                "{object} ({}) cannot be copied into an overlay: its type does not fork",
+                short(type_name)
+            ),
+            Error::OverlayInTransaction { overlay } => {
+                write!(f, "{overlay} used inside a transaction of its heap")
+            }
+            Error::OverlayBroken { overlay, invariant } => write!(
+                f,
+                "{overlay} is broken: invariant {invariant} fails there since a base write"
+            ),
             Error::Nondeterministic {
                 depth,
                 expected,

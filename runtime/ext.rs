@@ -149,6 +149,9 @@ pub struct Asking<'a, I: ?Sized + Interface> {
     cell: CellId,
     computation: u64,
     rollbacks: u64,
+    /// Whether the calls are recorded: not in an overlay, where any replacement of the
+    /// implementation dirties the computation.
+    logged: bool,
 }
 
 impl<'a, I: ?Sized + Interface> Deref for Asking<'a, I> {
@@ -162,6 +165,9 @@ impl<'a, I: ?Sized + Interface> Deref for Asking<'a, I> {
 impl<I: ?Sized + Interface> Drop for Asking<'_, I> {
     fn drop(&mut self) {
         let asked = self.tracked.take();
+        if !self.logged {
+            return;
+        }
         let mut logs = self.attached.logs.lock();
         let log = logs.entry(self.cell).or_insert_with(|| Log {
             computation: self.computation,
@@ -202,8 +208,17 @@ impl<'a, T: Object> Ctx<'a, T> {
         let (slot, key) = self.heap.typed_slot::<Attached<I>>(ext.id())?;
         let attached = self.heap.value_of::<Attached<I>>(slot)?;
         let me = self.frame.cell;
-        // Read for its existence only: a replacement marks the readers it must.
-        slot.graph.lock().readers.add(me, FieldMask::EMPTY);
+        match self.layer {
+            // In an overlay: any replacement reaches the computation (see `overlay::push`).
+            Some(state) => {
+                let mut graph = state.graph.lock();
+                graph.fields.entry(key).or_default().add(me, FieldMask::ALL);
+                drop(graph);
+                self.heap.observe(state, slot, FieldMask::EMPTY);
+            }
+            // Read for its existence only: a replacement marks the readers it must.
+            None => slot.graph.lock().readers.add(me, FieldMask::EMPTY),
+        }
         self.frame.depend(Dep::Fields(key));
         let computation = match self.frame.asked.get() {
             0 => {
@@ -219,6 +234,7 @@ impl<'a, T: Object> Ctx<'a, T> {
             cell: me,
             computation,
             rollbacks: self.heap.rollbacks,
+            logged: self.layer.is_none(),
         })
     }
 }
@@ -269,6 +285,8 @@ impl Core {
             std::any::type_name::<Attached<I>>(),
         );
         let key = self.writable::<Attached<I>>(ext.id())?;
+        // Computations in overlays asked it without a record: any replacement reaches them.
+        self.overlay_wrote(key, FieldMask::ALL);
         let readers: Vec<CellId> = self.slots[key]
             .graph
             .get_mut()
@@ -294,6 +312,7 @@ impl Core {
             .collect();
         let old = mem::replace(&mut attached.live, new);
         if changed.is_empty() {
+            self.push_overlays();
             self.wrote(key, IMPLEMENTATION, 1);
             return Ok(old);
         }

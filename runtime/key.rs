@@ -80,3 +80,8 @@ pub(crate) struct CellId {
     pub(crate) key: ObjectKey,
     pub(crate) index: u32,
 }
+
+slotmap::new_key_type! {
+    /// The key of an open overlay in its heap (index and generation).
+    pub(crate) struct OverlayKey;
+}

@@ -131,6 +131,12 @@ impl Bits {
     pub(crate) fn fetch_or(&self, bits: u64, order: Ordering) -> u64 {
         self.0.fetch_or(bits, order)
     }
+
+    /// Removes bits.
+    #[inline]
+    pub(crate) fn fetch_and(&self, bits: u64, order: Ordering) -> u64 {
+        self.0.fetch_and(bits, order)
+    }
 }
 
 /// A mutex whose `lock` cannot fail (a panic while holding it is not a reason to poison

@@ -68,10 +68,15 @@ pub(crate) fn object(object: &Object) -> TokenStream {
         true => quote!(KeepField),
         false => quote!(UnsavedField),
     };
-    let saves = object.fields.iter().map(|f| {
-        let ident = &f.ident;
-        quote_spanned!(f.ty.span()=> (&&&#rt::Probe(&self.#ident)).try_save())
-    });
+    // A copy of each field, for a rollback (`save`) and for an overlay (`fork`).
+    let saves: Vec<_> = object
+        .fields
+        .iter()
+        .map(|f| {
+            let ident = &f.ident;
+            quote_spanned!(f.ty.span()=> (&&&#rt::Probe(&self.#ident)).try_save())
+        })
+        .collect();
     let mut accessors = Vec::new();
     for (i, f) in object.fields.iter().enumerate() {
         let (ident, ty) = (&f.ident, &f.ty);
@@ -166,6 +171,13 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             #[inline]
             fn restore(&mut self, saved: Self::Saved) {
                 #(if let #rt::Some(value) = saved.#index { self.#idents = value; })*
+            }
+
+            #[allow(unused_variables)]
+            fn fork(&self) -> #rt::Option<Self> {
+                #[allow(unused_imports)]
+                use #rt::{CloneField as _, SaveField as _, KeepField as _};
+                #rt::Some(Self { #(#idents: #saves?,)* })
             }
 
             #[allow(unused_variables)]

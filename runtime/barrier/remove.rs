@@ -8,6 +8,7 @@ use crate::track::graph::State;
 use std::mem;
 
 use crate::heap::parts::{Core, Slot};
+use crate::decl::field::FieldMask;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 
 impl Core {
@@ -95,6 +96,7 @@ impl Core {
     }
 
     pub(crate) fn mark_removed(&mut self, key: ObjectKey) {
+        self.overlay_wrote(key, FieldMask::ALL);
         let graph = self.slots[key].graph.get_mut();
         // The object's own cells that read its other cells go with it: nothing to recheck.
         let others = |c: &&CellId| c.key != key;

@@ -52,6 +52,7 @@ impl Core {
     /// write, at the end for a [`Transaction`](crate::Transaction).
     pub(crate) fn invalidate(&mut self, key: ObjectKey, written: FieldMask) {
         self.materialize(key);
+        self.overlay_wrote(key, written);
         #[cfg(feature = "tracing")]
         let from = self.barrier.journal.get_mut().records.len();
         let epoch = self.barrier.epoch;
@@ -282,6 +283,7 @@ impl Core {
 
     /// The barrier succeeded: forget what a rollback would have needed.
     pub(crate) fn commit(&mut self) {
+        self.push_overlays();
         self.barrier.urgent = 0;
         let journal = self.barrier.journal.get_mut();
         // Only a recomputed cell has a stale value to forget (an invalid one keeps it for
@@ -308,6 +310,7 @@ impl Core {
         self.barrier.urgent = 0;
         self.barrier.settled = false;
         self.drop_changes();
+        self.drop_overlay_events();
         let mut journal = mem::take(self.barrier.journal.get_mut());
         for (id, saved) in journal.records.drain(..).rev() {
             let Some(slot) = self.slots.get_mut(id.key) else {

@@ -4,6 +4,7 @@
 use crate::decl::field::{Field, FieldMask};
 use crate::heap::parts::Core;
 use crate::key::ObjectId;
+use crate::overlay::state::OverlayState;
 use crate::track::frame::Frame;
 
 /// What a cached computation sees: its own object's fields and the rest of the heap,
@@ -15,6 +16,8 @@ pub struct Ctx<'a, T> {
     pub(crate) id: ObjectId,
     pub(crate) heap: &'a Core,
     pub(crate) frame: &'a Frame<'a>,
+    /// The overlay the computation runs in, if it runs in one: its reads resolve through it.
+    pub(crate) layer: Option<&'a OverlayState>,
 }
 
 impl<'a, T> Ctx<'a, T> {

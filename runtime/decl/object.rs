@@ -380,6 +380,20 @@ pub trait Object: Sized + Send + Sync + 'static {
     /// Puts back what [`save`](Object::save) returned.
     fn restore(&mut self, saved: Self::Saved);
 
+    /// A copy of the value for an overlay to write instead of the base's (see
+    /// [`Heap::overlay`](crate::Heap::overlay)), or `None` if the type cannot make one: an
+    /// overlay write to the object then fails with
+    /// [`Error::NotForkable`](crate::Error::NotForkable) and changes nothing.
+    ///
+    /// The derive implements it by copying each field as [`save`](Object::save) does
+    /// (`Clone`, or [`Save`](crate::Save) for a field that holds capsule handles: the copy's
+    /// handles name the same capsules, and the overlay writes them through its own copies
+    /// of those in turn), and returns `None` when a field is neither. The default is
+    /// `None`.
+    fn fork(&self) -> Option<Self> {
+        None
+    }
+
     /// Calls `visit` with every handle the value holds, in order: the objects it owns when
     /// it is [frozen](crate::Heap::freeze), and the children normalization compares. The
     /// default holds none; the derive visits every [`Structural`](crate::Structural) field.

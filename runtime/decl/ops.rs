@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
 use crate::key::{CellId, ObjectId, ObjectKey};
+use crate::overlay::state::{Entry, OverlayState};
 use crate::sync::Bits;
 use crate::track::frame::Frame;
 
@@ -103,6 +104,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
             id: heap.id_of(id.key),
             heap,
             frame,
+            layer: None,
         };
         T::CACHES[id.index as usize].compute_shared(&ctx, &stored.cells, heap.barrier.in_barrier)
     }
@@ -225,6 +227,91 @@ impl<T: Object> TypeOps for OpsOf<T> {
         let stored = stored::<T>(obj);
         T::CACHES[index].compute_detached(&stored.value, &stored.cells);
     }
+
+    fn overlaid<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits {
+        &stored::<T>(obj).overlaid
+    }
+
+    fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>> {
+        let value = stored::<T>(obj).value.fork()?;
+        // Loud and off the own path: the overlay's barrier takes every write of it.
+        let copy = Stored {
+            own: false,
+            loud: Bits::new(u64::MAX),
+            ..Stored::new(value, crate::key::Tag::Mutable)
+        };
+        Some(Box::new(Some(copy)))
+    }
+
+    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync> {
+        Box::new(T::Cells::empty())
+    }
+
+    fn shadow_cell<'a>(
+        &self,
+        cells: &'a (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a dyn ErasedCell {
+        shadow::<T>(cells).cell(index)
+    }
+
+    fn shadow_cell_mut<'a>(
+        &self,
+        cells: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        cells
+            .downcast_mut::<T::Cells>()
+            .expect("an entry's cells are of its object's type")
+            .cell_mut(index)
+    }
+
+    fn compute_layer(
+        &self,
+        heap: &Core,
+        state: &OverlayState,
+        entry: &Entry,
+        frame: &Frame<'_>,
+        id: CellId,
+    ) -> Option<Fresh> {
+        let (this, cells) = match &entry.fork {
+            Some(fork) => {
+                let stored = stored::<T>(&**fork);
+                (&stored.value, &stored.cells)
+            }
+            None => (&heap.stored::<T>(id.key).value, shadow::<T>(&*entry.shadow)),
+        };
+        let ctx = Ctx {
+            this,
+            id: heap.id_of(id.key),
+            heap,
+            frame,
+            layer: Some(state),
+        };
+        T::CACHES[id.index as usize].compute_shared(&ctx, cells, false)
+    }
+
+    fn take_layer_failure(
+        &self,
+        entry: &mut Entry,
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>> {
+        let cells = match &mut entry.fork {
+            Some(fork) => &mut stored_mut::<T>(&mut **fork).cells,
+            None => entry
+                .shadow
+                .downcast_mut::<T::Cells>()
+                .expect("an entry's cells are of its object's type"),
+        };
+        T::CACHES[index].take_failure(cells)
+    }
+}
+
+/// An overlay's shadow cells of a `T`.
+fn shadow<T: Object>(cells: &(dyn Any + Send + Sync)) -> &T::Cells {
+    cells
+        .downcast_ref::<T::Cells>()
+        .expect("an entry's cells are of its object's type")
 }
 
 /// Takes a `Stored<T>` out of its slot (handles that still hold the storage find it
@@ -264,6 +351,7 @@ impl<T: Object> Owned<T> for OwnedCell<'_> {
             id: heap.id_of(self.key),
             heap,
             frame: self.frame,
+            layer: None,
         });
     }
 

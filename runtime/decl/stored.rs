@@ -35,6 +35,9 @@ pub struct Stored<T: Object> {
     /// index into its records, valid only if the record there names this object, so that
     /// it is found without a look-up and never needs resetting (see `OpLog::record`).
     pub(crate) op: u32,
+    /// The overlays (by bit) that wrote the object or compute one of its cells: a read in
+    /// an overlay whose bit is clear here is the base's read.
+    pub(crate) overlaid: Bits,
 }
 
 impl<T: Object> Stored<T> {
@@ -50,6 +53,7 @@ impl<T: Object> Stored<T> {
             loud: Bits::new(base),
             own: base != u64::MAX,
             op: u32::MAX,
+            overlaid: Bits::new(0),
         }
     }
 

@@ -33,10 +33,11 @@ pub(crate) enum Counter {
     Barriers,
     Transactions,
     Cycles,
+    OverlayDirtied,
 }
 
 #[cfg(feature = "stats")]
-const COUNTERS: usize = Counter::Cycles as usize + 1;
+const COUNTERS: usize = Counter::OverlayDirtied as usize + 1;
 
 /// The slots hits are counted in: a thread counts in slot `thread number % HIT_SLOTS`.
 #[cfg(feature = "stats")]
@@ -165,6 +166,7 @@ impl Counters {
             barriers: n(Counter::Barriers),
             transactions: n(Counter::Transactions),
             cycles: n(Counter::Cycles),
+            overlay_dirtied: n(Counter::OverlayDirtied),
         }
     }
 }
@@ -321,6 +323,10 @@ pub struct Stats {
     pub transactions: u64,
     /// Cycles found ([`Error::Cycle`](crate::Error::Cycle) returned by a read or a write).
     pub cycles: u64,
+    /// Overlay cells dirtied by base writes pushed into their overlays (see
+    /// [`Heap::overlay`](crate::Heap::overlay)): an overlay that read nothing a write
+    /// changed adds nothing here.
+    pub overlay_dirtied: u64,
 }
 
 #[cfg(feature = "stats")]
@@ -348,6 +354,7 @@ impl Stats {
             barriers: self.barriers.saturating_sub(earlier.barriers),
             transactions: self.transactions.saturating_sub(earlier.transactions),
             cycles: self.cycles.saturating_sub(earlier.cycles),
+            overlay_dirtied: self.overlay_dirtied.saturating_sub(earlier.overlay_dirtied),
         }
     }
 }
@@ -372,6 +379,7 @@ impl std::fmt::Display for Stats {
             ("barriers", self.barriers),
             ("transactions", self.transactions),
             ("cycles", self.cycles),
+            ("overlay cells dirtied", self.overlay_dirtied),
         ];
         let mut first = true;
         for (name, n) in all.into_iter().filter(|&(_, n)| n != 0) {

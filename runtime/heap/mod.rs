@@ -26,6 +26,7 @@ use crate::imm::class::ClassId;
 use crate::imm::freeze::FreezeError;
 use crate::key::Tag;
 use crate::memo::Interface;
+use crate::overlay::{Layer, LayerMut, Overlay};
 use crate::sync::Mutex;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
@@ -684,6 +685,84 @@ impl Heap {
         self.core.stable_hash(handle)
     }
 
+    /// Opens an overlay: a layer of unsaved edits over the heap, as an editor holds the
+    /// unsaved buffers over the saved files.
+    ///
+    /// Write in it through [`layer_mut`](Heap::layer_mut) and read it through
+    /// [`layer`](Heap::layer). Its first write to an object copies the object into it
+    /// ([`Object::fork`]); the base is never changed. A read in the overlay of an object it
+    /// did not write is the base's read (the same reference, caches included); a cache
+    /// whose computation reads something the overlay wrote is computed in the overlay, and
+    /// kept there. Each overlay write is an operation: checked once against the invariants
+    /// as the overlay sees them, rolled back in the overlay if one fails.
+    ///
+    /// The base stays writable: each base operation is pushed into every open overlay,
+    /// dirtying exactly the overlay's caches that read what it wrote (an overlay that read
+    /// none of it is not visited). A base write that breaks an invariant as an overlay sees
+    /// it is not refused (the base is the saved truth); the overlay reports
+    /// [`Error::OverlayBroken`] on every read until one of its writes repairs it.
+    ///
+    /// Any number of overlays may be open; each is independent of the others.
+    /// [`discard`](Heap::discard) closes one and frees everything it held.
+    ///
+    /// ```
+    /// use steadfast::{cached, mutable, Heap};
+    ///
+    /// #[mutable]
+    /// #[derive(Clone)]
+    /// struct Module { source: String }
+    ///
+    /// #[cached]
+    /// impl Module {
+    ///     #[cache(lazy)]
+    ///     fn words(source: &String) -> usize { source.split_whitespace().count() }
+    /// }
+    ///
+    /// let mut heap = Heap::new();
+    /// let m = heap.mutable(Module { source: "class A".into() })?;
+    /// let ov = heap.overlay();
+    ///
+    /// // An unsaved edit: the overlay sees it, the base does not.
+    /// Module::set_source(&mut heap.layer_mut(&ov)?, &m, "class A extends B".into())?;
+    /// assert_eq!(*heap.layer(&ov)?.cached(&m, &Module::WORDS)?, 4);
+    /// assert_eq!(*heap.cached(&m, &Module::WORDS)?, 2);
+    ///
+    /// heap.discard(ov)?;
+    /// assert!(heap.layer(&ov).is_err());
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    pub fn overlay(&mut self) -> Overlay {
+        self.core.open_overlay()
+    }
+
+    /// Reads the heap as an overlay sees it (see [`overlay`](Heap::overlay)). Making the view
+    /// first brings up to date what base writes owe the overlay's invariants.
+    ///
+    /// # Errors
+    /// [`Error::OverlayClosed`] for a discarded overlay, [`Error::ForeignOverlay`] for
+    /// another heap's, [`Error::OverlayInTransaction`] inside a transaction.
+    pub fn layer(&self, overlay: &Overlay) -> Result<Layer<'_>, Error> {
+        Layer::new(&self.core, overlay)
+    }
+
+    /// Writes to the heap as an overlay (see [`overlay`](Heap::overlay)).
+    ///
+    /// # Errors
+    /// As [`layer`](Heap::layer).
+    pub fn layer_mut(&mut self, overlay: &Overlay) -> Result<LayerMut<'_>, Error> {
+        LayerMut::new(&mut self.core, overlay)
+    }
+
+    /// Closes an overlay and frees everything it held: its copies, its cells, its edges, and
+    /// its marks on base objects. Its handle is stale from now on.
+    ///
+    /// # Errors
+    /// [`Error::OverlayClosed`] if it was closed already, [`Error::ForeignOverlay`] for
+    /// another heap's; nothing is changed.
+    pub fn discard(&mut self, overlay: Overlay) -> Result<(), Error> {
+        self.core.discard_overlay(&overlay)
+    }
+
     /// Runs `f` as one operation over any number of objects, checked once at its end: see
     /// [`Transaction`]. Returns what `f` returns; if `f` returns `Err`, panics, or leaves an
     /// invariant broken, nothing it did stays.
@@ -1045,6 +1124,7 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Heap {}
     impl Sealed for super::Transaction<'_> {}
+    impl Sealed for crate::overlay::LayerMut<'_> {}
 }
 
 macro_rules! heap_mut {
@@ -1084,3 +1164,5 @@ macro_rules! heap_mut {
 heap_mut!(Heap);
 
 heap_mut!(Transaction<'_>);
+
+heap_mut!(LayerMut<'_>);

@@ -14,6 +14,8 @@ use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::overlay::state::{Entry, OverlayState};
+use crate::overlay::Overlays;
 use crate::sync::{Bits, Mutex};
 use crate::track::frame::Frame;
 use crate::track::graph::Graph;
@@ -63,6 +65,8 @@ pub struct Core {
     /// Computations that asked an attached implementation so far (each one's record of
     /// what it asked is numbered).
     pub(crate) asks: StdAtomicU64,
+    /// The open overlays, and what the running operation owes them.
+    pub(crate) overlays: Overlays,
 }
 
 /// One object with its caches and tracking data.
@@ -257,6 +261,36 @@ pub(crate) trait TypeOps: Send + Sync {
     fn seal(&self, obj: &mut (dyn Any + Send + Sync));
     /// Computes a cache that reads only its own object, with no heap (an eager run).
     fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize);
+    /// [`Stored::overlaid`](crate::decl::stored::Stored::overlaid).
+    fn overlaid<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
+    /// An overlay's copy of the object ([`Object::fork`](crate::Object::fork)) as an
+    /// `Option<Stored<T>>` with every cell invalid, or `None` if the type makes none.
+    fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>>;
+    /// A `T::Cells` with every cell invalid: an overlay's shadow cells.
+    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync>;
+    fn shadow_cell<'a>(&self, cells: &'a (dyn Any + Send + Sync), index: usize)
+        -> &'a dyn ErasedCell;
+    fn shadow_cell_mut<'a>(
+        &self,
+        cells: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell;
+    /// Computes a cell an overlay holds (see `overlay::read`); `None` if it ran into a
+    /// cycle.
+    fn compute_layer(
+        &self,
+        heap: &Core,
+        state: &OverlayState,
+        entry: &Entry,
+        frame: &Frame<'_>,
+        id: CellId,
+    ) -> Option<Fresh>;
+    /// Takes the error of a failed invariant out of an overlay's cell.
+    fn take_layer_failure(
+        &self,
+        entry: &mut Entry,
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
 }
 
 impl Drop for Core {
@@ -287,6 +321,7 @@ impl Core {
             watches: Watches::default(),
             rollbacks: 0,
             asks: StdAtomicU64::new(0),
+            overlays: Overlays::default(),
         }
     }
 }

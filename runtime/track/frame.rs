@@ -23,6 +23,8 @@ pub(crate) struct Frame<'a> {
     /// A read in this computation ran into a cycle (the chain): whatever it returns is
     /// dropped, and its reader gets the cycle error in turn.
     cycle: StdCell<Option<Arc<[CacheName]>>>,
+    /// The computation runs in an overlay (see `overlay::read`).
+    pub(crate) layer: bool,
 }
 
 impl<'a> Frame<'a> {
@@ -35,6 +37,7 @@ impl<'a> Frame<'a> {
             deps: RefCell::new(Vec::new()),
             asked: StdCell::new(0),
             cycle: StdCell::new(None),
+            layer: false,
         }
     }
 

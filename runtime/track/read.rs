@@ -42,14 +42,21 @@ impl<'a, T: Object> Ctx<'a, T> {
         mask: FieldMask,
         project: impl FnOnce(&'a U) -> &'a R,
     ) -> Result<&'a R, Error> {
+        if let Some(state) = self.layer {
+            return self.layer_field(state, id, mask).map(project);
+        }
         let (slot, key) = self.heap.typed_slot::<U>(id)?;
         let value = self.heap.value_of::<U>(slot)?;
         let me = self.frame.cell;
         let mut graph = slot.graph.lock();
         graph.readers.add(me, mask);
+        let overlaid = graph.overlaid;
         drop(graph);
         self.heap.make_loud(slot, mask);
         self.frame.depend(Dep::Fields(key));
+        if overlaid != 0 {
+            self.heap.shadow_reader(overlaid, me, Dep::Fields(key));
+        }
         Ok(project(value))
     }
 
@@ -89,6 +96,9 @@ impl<'a, T: Object> Ctx<'a, T> {
         id: ObjectId,
         cache: &Cache<U, V>,
     ) -> Result<&'a V, Error> {
+        if let Some(state) = self.layer {
+            return self.layer_cache(state, id, cache);
+        }
         let (slot, key) = self.heap.typed_slot::<U>(id)?;
         if slot.class.is_some() {
             // The value is the class's, and stays when this member goes; the read of this
@@ -123,9 +133,13 @@ impl<'a, T: Object> Ctx<'a, T> {
         let node = &mut graph.nodes[id.index as usize];
         node.dependents.insert(self.frame.cell);
         let reads = node.reads;
+        let overlaid = graph.overlaid;
         drop(graph);
         self.heap.make_loud(slot, reads);
         self.frame.depend(Dep::Cell(id));
+        if overlaid != 0 {
+            self.heap.shadow_reader(overlaid, self.frame.cell, Dep::Cell(id));
+        }
         Ok(value)
     }
 }

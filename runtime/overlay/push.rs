@@ -1,0 +1,95 @@
+//! What base operations owe their overlays: a base computation that reads something an
+//! overlay holds is computed in that overlay too (shadowed); a committed base write is
+//! pushed into every overlay that read what it wrote, which dirties exactly the overlay's
+//! cells that read it. An overlay that read nothing of it is not visited.
+
+use crate::decl::field::FieldMask;
+use crate::diag::stats::Counter;
+use crate::heap::parts::Core;
+use crate::key::{CellId, ObjectKey};
+use crate::overlay::Event;
+use crate::track::graph::Dep;
+
+impl Core {
+    /// A base computation of `reader` read `dep`, whose object carries the overlay bits
+    /// `bits`: in each of those overlays that holds `dep`, the reader (and whatever reads
+    /// it) is computed in the overlay from now on.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn shadow_reader(&self, bits: u64, reader: CellId, dep: Dep) {
+        for state in self.overlays.with_bits(bits) {
+            if state.holds(dep) {
+                state.shadow(self, reader);
+            }
+        }
+    }
+
+    /// The running operation wrote `fields` of the object at `key`: owed to the overlays
+    /// that hold or read it, once the operation commits.
+    #[inline]
+    pub(crate) fn overlay_wrote(&mut self, key: ObjectKey, fields: FieldMask) {
+        if self.overlays.is_empty() {
+            return;
+        }
+        let graph = self.slots[key].graph.get_mut();
+        let bits = graph.overlaid | graph.observed;
+        if bits != 0 {
+            self.overlays.events.push(Event::Fields(key, fields, bits));
+        }
+    }
+
+    /// The running operation committed: what it invalidated (the journaled cells) and wrote
+    /// is pushed into the overlays that read it.
+    pub(crate) fn push_overlays(&mut self) {
+        if self.overlays.is_empty() {
+            return;
+        }
+        let journal = self.barrier.journal.get_mut();
+        for (id, _) in &journal.records {
+            let Some(slot) = self.slots.get_mut(id.key) else {
+                continue;
+            };
+            let observed = slot.graph.get_mut().observed;
+            if observed != 0 {
+                self.overlays.events.push(Event::Cell(*id, observed));
+            }
+        }
+        if self.overlays.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.overlays.events);
+        for state in self.overlays.open.values_mut() {
+            let mut work = Vec::new();
+            for &event in &events {
+                match event {
+                    Event::Fields(key, fields, bits) if bits & state.bit != 0 => {
+                        if state.forked(key) {
+                            // The overlay's copy is its truth; a commit will report this.
+                            state.conflicts.insert(key);
+                        } else {
+                            work.extend(state.readers_of(key, fields));
+                        }
+                    }
+                    Event::Cell(cell, bits) if bits & state.bit != 0 => {
+                        if !state.holds(Dep::Cell(cell)) {
+                            work.extend(state.readers_of_cell(cell));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let dirtied = state.dirty(work);
+            self.stats
+                .tally()
+                .add(Counter::OverlayDirtied, dirtied as u64);
+        }
+        // Kept, empty, for its allocation.
+        self.overlays.events = events;
+        self.overlays.events.clear();
+    }
+
+    /// The running operation rolled back: it owes the overlays nothing.
+    pub(crate) fn drop_overlay_events(&mut self) {
+        self.overlays.events.clear();
+    }
+}

@@ -1,0 +1,305 @@
+//! What an overlay holds: its copies of the objects it wrote, the cells it computes for base
+//! objects whose caches read those copies (shadow cells), and the dependency graph of
+//! everything it computed.
+
+use crate::cell::ErasedCell;
+use crate::decl::field::FieldMask;
+use crate::heap::parts::{Core, TypeOps};
+use crate::key::{CellId, ObjectKey};
+use crate::sync::{Flag, Mutex};
+use crate::track::graph::{Dep, Dependents, Readers};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::any::Any;
+use std::sync::atomic::Ordering;
+
+/// One open overlay.
+pub(crate) struct OverlayState {
+    /// This overlay's bit in the base's `overlaid` and `observed` words: one of 63, or the
+    /// last, shared by every overlay opened while 63 others are (their reads then take the
+    /// slow path whenever any of them holds something of the object).
+    pub(crate) bit: u64,
+    /// The objects the overlay holds something of, at stable addresses: entries are made
+    /// while the overlay is read (`&Heap`), and handed out by reference.
+    entries: boxcar::Vec<Entry>,
+    index: Mutex<FxHashMap<ObjectKey, usize>>,
+    pub(crate) graph: Mutex<LayerGraph>,
+    /// Held by the outermost computation running in the overlay: one at a time, so that a
+    /// computation in the overlay needs no claims (nested ones hold it through their
+    /// outermost one).
+    pub(crate) computing: Mutex<()>,
+    /// Work owed to the overlay by what happened since it was last settled.
+    pub(crate) pending: Mutex<Pending>,
+    /// The invariant that fails in the overlay since a base write, if one does.
+    pub(crate) broken: Mutex<Option<CellId>>,
+    /// Objects the overlay wrote that the base wrote too since.
+    pub(crate) conflicts: FxHashSet<ObjectKey>,
+}
+
+/// Work owed to an overlay.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Cells that must be brought up to date before the overlay is read (`now` and `eager`
+    /// caches, invariants among them), in the order they were owed.
+    pub(crate) check: Vec<CellId>,
+    /// Base cells the overlay started to compute on its own while it was read: whatever read
+    /// the base's value of them in the overlay is dirtied at the next write.
+    pub(crate) shadowed: Vec<CellId>,
+}
+
+/// What an overlay holds of one object.
+pub(crate) struct Entry {
+    pub(crate) key: ObjectKey,
+    pub(crate) ops: &'static dyn TypeOps,
+    /// The overlay's copy of the object (an `Option<Stored<T>>`, with the overlay's cells),
+    /// once it wrote it.
+    pub(crate) fork: Option<Box<dyn Any + Send + Sync>>,
+    /// Cells computed in the overlay for the base object (a `T::Cells`), one for each cache
+    /// whose computation reads something the overlay holds (`shadowed`).
+    pub(crate) shadow: Box<dyn Any + Send + Sync>,
+    pub(crate) shadowed: Box<[Flag]>,
+}
+
+impl Entry {
+    /// Whether the overlay computes the cache at `index` itself.
+    #[inline]
+    pub(crate) fn holds(&self, index: usize) -> bool {
+        self.fork.is_some() || self.shadowed[index].load(Ordering::Acquire)
+    }
+
+    /// The overlay's cell of the cache at `index`.
+    pub(crate) fn cell(&self, index: usize) -> &dyn ErasedCell {
+        match &self.fork {
+            Some(fork) => self.ops.cell(&**fork, index),
+            None => self.ops.shadow_cell(&*self.shadow, index),
+        }
+    }
+
+    pub(crate) fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell {
+        match &mut self.fork {
+            Some(fork) => self.ops.cell_mut(&mut **fork, index),
+            None => self.ops.shadow_cell_mut(&mut *self.shadow, index),
+        }
+    }
+}
+
+/// The dependency graph of what an overlay computed. A cell of an object the overlay holds
+/// is the overlay's; any other cell or field named here is the base's, read through.
+#[derive(Default)]
+pub(crate) struct LayerGraph {
+    pub(crate) nodes: FxHashMap<CellId, LayerNode>,
+    /// The overlay's cells that read an object's fields, with the fields each read.
+    pub(crate) fields: FxHashMap<ObjectKey, Readers>,
+    /// The overlay's cells that read a cell.
+    pub(crate) cells: FxHashMap<CellId, Dependents>,
+}
+
+/// One cell the overlay computed.
+#[derive(Default)]
+pub(crate) struct LayerNode {
+    /// Valid: its value is the overlay's current one.
+    pub(crate) clean: bool,
+    /// Being computed (a read of it from that computation is a cycle).
+    pub(crate) computing: bool,
+    /// What its last computation read (its own fields as `Dep::Fields` of its own key).
+    pub(crate) deps: Vec<Dep>,
+    /// Its value is an invariant's `Err`.
+    pub(crate) failed: bool,
+}
+
+impl LayerGraph {
+    /// Removes `reader` from the readers of `deps`.
+    pub(crate) fn unlink<'d>(&mut self, reader: CellId, deps: impl Iterator<Item = &'d Dep>) {
+        for dep in deps {
+            match *dep {
+                Dep::Fields(key) => {
+                    if let Some(readers) = self.fields.get_mut(&key) {
+                        readers.swap_remove(&reader);
+                    }
+                }
+                Dep::Cell(cell) => {
+                    if let Some(readers) = self.cells.get_mut(&cell) {
+                        readers.swap_remove(&reader);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The number of edges: one per (reader, what it read).
+    pub(crate) fn edges(&self) -> usize {
+        self.fields.values().map(Readers::len).sum::<usize>()
+            + self.cells.values().map(Dependents::len).sum::<usize>()
+    }
+}
+
+impl OverlayState {
+    pub(crate) fn new(bit: u64) -> Self {
+        OverlayState {
+            bit,
+            entries: boxcar::Vec::new(),
+            index: Mutex::default(),
+            graph: Mutex::default(),
+            computing: Mutex::default(),
+            pending: Mutex::default(),
+            broken: Mutex::default(),
+            conflicts: FxHashSet::default(),
+        }
+    }
+
+    /// What the overlay holds of the object at `key`, if anything.
+    #[inline]
+    pub(crate) fn entry(&self, key: ObjectKey) -> Option<&Entry> {
+        let at = *self.index.lock().get(&key)?;
+        self.entries.get(at)
+    }
+
+    pub(crate) fn entry_mut(&mut self, key: ObjectKey) -> Option<&mut Entry> {
+        let at = *self.index.get_mut().get(&key)?;
+        self.entries.get_mut(at)
+    }
+
+    /// The entry of the object at `key`, made (holding nothing yet) if there is none.
+    pub(crate) fn entry_or_insert(&self, key: ObjectKey, ops: &'static dyn TypeOps) -> &Entry {
+        let mut index = self.index.lock();
+        let at = *index.entry(key).or_insert_with(|| {
+            self.entries.push(Entry {
+                key,
+                ops,
+                fork: None,
+                shadow: ops.shadow_cells(),
+                shadowed: (0..ops.cache_count()).map(|_| Flag::new(false)).collect(),
+            })
+        });
+        drop(index);
+        self.entries.get(at).expect("an indexed entry")
+    }
+
+    /// Every entry, in the order they were made.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().map(|(_, e)| e)
+    }
+
+    /// Whether the overlay holds the object (it wrote it) or the cell (it computes it).
+    pub(crate) fn holds(&self, dep: Dep) -> bool {
+        match dep {
+            Dep::Fields(key) => self.entry(key).is_some_and(|e| e.fork.is_some()),
+            Dep::Cell(cell) => self
+                .entry(cell.key)
+                .is_some_and(|e| e.holds(cell.index as usize)),
+        }
+    }
+
+    /// Whether the overlay wrote the object at `key`.
+    pub(crate) fn forked(&self, key: ObjectKey) -> bool {
+        self.entry(key).is_some_and(|e| e.fork.is_some())
+    }
+
+    /// Starts computing the base cell `cell`, and every base cell that reads it, in the
+    /// overlay: their recorded reads reach something the overlay holds, so the base's
+    /// values are not the overlay's. Marks their objects so that reads find them.
+    pub(crate) fn shadow(&self, core: &Core, cell: CellId) {
+        let mut work = vec![cell];
+        while let Some(c) = work.pop() {
+            let Some(slot) = core.slots.get(c.key) else {
+                continue;
+            };
+            let entry = self.entry_or_insert(c.key, slot.ops);
+            if entry.fork.is_some() || entry.shadowed[c.index as usize].load(Ordering::Acquire) {
+                continue;
+            }
+            entry.shadowed[c.index as usize].store(true, Ordering::Release);
+            slot.ops
+                .overlaid(slot.obj.get(&core.owner))
+                .fetch_or(self.bit, Ordering::Release);
+            let mut graph = slot.graph.lock();
+            graph.overlaid |= self.bit;
+            if let Some(node) = graph.nodes.get(c.index as usize) {
+                work.extend(node.dependents.iter().copied());
+            }
+            drop(graph);
+            let mut pending = self.pending.lock();
+            pending.shadowed.push(c);
+            if slot.ops.cache_kind(c.index as usize).is_eager() {
+                pending.check.push(c);
+            }
+        }
+    }
+
+    /// Dirties cells the overlay computed, and everything in the overlay that read them.
+    /// Returns how many it dirtied.
+    pub(crate) fn dirty(&mut self, mut work: Vec<CellId>) -> usize {
+        let mut count = 0;
+        let graph = self.graph.get_mut();
+        while let Some(c) = work.pop() {
+            let Some(node) = graph.nodes.get_mut(&c) else {
+                continue;
+            };
+            if !node.clean {
+                continue;
+            }
+            node.clean = false;
+            count += 1;
+            let at = self.index.get_mut()[&c.key];
+            let entry = self.entries.get_mut(at).expect("an indexed entry");
+            entry.cell_mut(c.index as usize).clear();
+            if entry.ops.cache_kind(c.index as usize).is_eager() {
+                self.pending.get_mut().check.push(c);
+            }
+            if let Some(readers) = graph.cells.get(&c) {
+                work.extend(readers.iter().copied());
+            }
+        }
+        count
+    }
+
+    /// The overlay's cells that read `fields` of the object at `key`.
+    pub(crate) fn readers_of(&mut self, key: ObjectKey, fields: FieldMask) -> Vec<CellId> {
+        self.graph
+            .get_mut()
+            .fields
+            .get(&key)
+            .map(|r| {
+                r.iter()
+                    .filter(|(_, m)| m.intersects(fields))
+                    .map(|(&c, _)| c)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The overlay's cells that read `cell`.
+    pub(crate) fn readers_of_cell(&mut self, cell: CellId) -> Vec<CellId> {
+        self.graph
+            .get_mut()
+            .cells
+            .get(&cell)
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Dirties what read the base's values of cells the overlay started to compute on its
+    /// own since the last write.
+    pub(crate) fn dirty_shadowed(&mut self) {
+        let shadowed = std::mem::take(&mut self.pending.get_mut().shadowed);
+        let work: Vec<CellId> = shadowed
+            .iter()
+            .flat_map(|&c| self.readers_of_cell(c))
+            .collect();
+        self.dirty(work);
+    }
+
+    /// The number of cells the overlay holds a value in, and of its dependency edges.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let graph = self.graph.lock();
+        let cells = self
+            .entries()
+            .map(|e| {
+                (0..e.shadowed.len())
+                    .filter(|&i| e.holds(i) && e.cell(i).is_ready())
+                    .count()
+            })
+            .sum();
+        (cells, graph.edges())
+    }
+}

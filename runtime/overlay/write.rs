@@ -1,0 +1,285 @@
+//! Writes in an overlay: [`LayerMut`]. The first write to an object copies it into the
+//! overlay ([`Object::fork`]); the base cells whose reads reach it are computed in the
+//! overlay from then on. Each write is an operation of the overlay: it dirties exactly the
+//! overlay's cells that read what it wrote, brings the overlay's `now` and `eager` caches up
+//! to date and checks its invariants once; if one fails (or the write panics), the fields go
+//! back and nothing the write did is seen.
+
+use crate::barrier::writer::{Saves, Writer};
+use crate::decl::cache::Cache;
+use crate::decl::field::{Field, FieldMask};
+use crate::decl::object::Object;
+use crate::decl::ops::stored_mut;
+use crate::error::Error;
+use crate::heap::handle::{Capsule, Handle, Mutable, Writable};
+use crate::heap::parts::Core;
+use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey};
+use crate::overlay::read::{Layer, LayerFailure};
+use crate::overlay::Overlay;
+
+use std::panic;
+use std::sync::atomic::Ordering;
+
+/// Writes to a heap as an overlay: every write lands on the overlay's copy of its object,
+/// and the base is not changed (see [`Heap::overlay`](crate::Heap::overlay)). Made by
+/// [`Heap::layer_mut`](crate::Heap::layer_mut).
+///
+/// It has the heap's writes — [`set`](LayerMut::set), [`replace`](LayerMut::replace),
+/// [`write`](LayerMut::write), [`open_box`](LayerMut::open_box) — and implements
+/// [`HeapMut`](crate::HeapMut), so generated setters and mutators run in an overlay as they
+/// do on the heap: `Account::deposit(&mut layer, &account, 5)`. Each write is checked once,
+/// at its end, against the invariants as the overlay sees them; a failure puts the overlay
+/// back as it was. [`layer`](LayerMut::layer) gives its reads.
+pub struct LayerMut<'h> {
+    core: &'h mut Core,
+    overlay: Overlay,
+}
+
+impl<'h> LayerMut<'h> {
+    pub(crate) fn new(core: &'h mut Core, overlay: &Overlay) -> Result<Self, Error> {
+        core.check_overlay(overlay)?;
+        if core.barrier.in_barrier {
+            return Err(Error::OverlayInTransaction { overlay: *overlay });
+        }
+        Ok(LayerMut {
+            core,
+            overlay: *overlay,
+        })
+    }
+
+    /// The overlay this view writes.
+    pub fn overlay(&self) -> Overlay {
+        self.overlay
+    }
+
+    /// The overlay's reads (see [`Layer`]).
+    pub fn layer(&self) -> Layer<'_> {
+        Layer::new(self.core, &self.overlay).expect("checked when the view was made")
+    }
+
+    /// Reads an object as the overlay sees it ([`Layer::get`]).
+    ///
+    /// # Errors
+    /// As [`Layer::get`].
+    pub fn get<T: Object>(&self, handle: &impl Handle<T>) -> Result<&T, Error> {
+        self.layer().get(handle)
+    }
+
+    /// Reads a cached method's value as the overlay sees it ([`Layer::cached`]).
+    ///
+    /// # Errors
+    /// As [`Layer::cached`].
+    pub fn cached<'a, T: Object, V: Send + Sync + 'static, H: Handle<T>>(
+        &'a self,
+        handle: &'a H,
+        cache: &Cache<T, V>,
+    ) -> Result<&'a V, Error> {
+        Layer::new(self.core, &self.overlay)
+            .expect("checked when the view was made")
+            .cached(handle, cache)
+    }
+
+    /// Sets a field of a mutable object in the overlay.
+    ///
+    /// # Errors
+    /// [`Error::Invariant`] if an invariant fails in the overlay (the field keeps its old
+    /// value there); [`Error::NotForkable`] if this is the overlay's first write to the
+    /// object and its type makes no copy; the handle's errors and [`Error::Immutable`].
+    pub fn set<T: Object, F>(
+        &mut self,
+        handle: &Mutable<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<(), Error> {
+        self.replace(handle, field, value).map(drop)
+    }
+
+    /// Sets a field, as [`set`](LayerMut::set), and returns the old value (the overlay's).
+    ///
+    /// # Errors
+    /// As [`set`](LayerMut::set).
+    pub fn replace<T: Object, F>(
+        &mut self,
+        handle: &Mutable<T>,
+        field: &Field<T, F>,
+        value: F,
+    ) -> Result<F, Error> {
+        self.operate(handle.id(), false, |w| w.replace(field, value))
+    }
+
+    /// Writes to a mutable object, or runs a capsule's mutator, in the overlay, through a
+    /// [`Writer`] (see [`Heap::write`](crate::Heap::write)).
+    ///
+    /// # Errors
+    /// As [`set`](LayerMut::set).
+    pub fn write<T: Object, R>(
+        &mut self,
+        handle: &impl Writable<T>,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        self.operate(handle.id(), false, f)
+    }
+
+    /// Opens a capsule's box in the overlay (see [`Heap::open_box`](crate::Heap::open_box)).
+    ///
+    /// # Errors
+    /// As [`set`](LayerMut::set).
+    pub fn open_box<T: Object, R>(
+        &mut self,
+        capsule: &Capsule<T>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error> {
+        self.operate(capsule.id(), true, |w: &mut Writer<'_, T>| {
+            f(w.__fields_mut(FieldMask::ALL))
+        })
+    }
+
+    fn operate<T: Object, R>(
+        &mut self,
+        id: ObjectId,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        self.core.layer_operate(self.overlay.key, id, whole, f)
+    }
+}
+
+impl Core {
+    /// One operation of an overlay on one object (see the module's docs).
+    pub(crate) fn layer_operate<T: Object, R>(
+        &mut self,
+        overlay: OverlayKey,
+        id: ObjectId,
+        whole: bool,
+        f: impl FnOnce(&mut Writer<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        let key = self.writable::<T>(id)?;
+        self.overlays.open[overlay].dirty_shadowed();
+        if !self.overlays.open[overlay].forked(key) {
+            self.fork(overlay, id, key)?;
+        }
+        let state = &mut self.overlays.open[overlay];
+        let w = Writer::run(copy_of::<T>(state, key), FieldMask::EMPTY, whole, f);
+        let out = match w.out {
+            Ok(out) => out,
+            Err(payload) => {
+                restore::<T>(copy_of::<T>(state, key), w.saved);
+                panic::resume_unwind(payload)
+            }
+        };
+        let was_broken = *state.broken.get_mut();
+        let readers = state.readers_of(key, w.written);
+        state.dirty(readers);
+        self.owe_checks::<T>(overlay, key);
+        let failure = match self.settle_layer(&self.overlays.open[overlay]) {
+            Ok(()) => return Ok(out),
+            Err(failure) => failure,
+        };
+        // The invariant's error first, then the fields go back and what read them is
+        // dirtied (what the checks computed from the written values with them).
+        let error = match failure {
+            LayerFailure::Invariant(failed) => {
+                let invariant = self.name_of(failed);
+                let state = &mut self.overlays.open[overlay];
+                let entry = state.entry_mut(failed.key).expect("a held cell");
+                let source = entry
+                    .ops
+                    .take_layer_failure(entry, failed.index as usize)
+                    .expect("a failed invariant holds its error");
+                state.dirty(vec![failed]);
+                Ok(Error::Invariant {
+                    invariant,
+                    source,
+                    value: None,
+                })
+            }
+            LayerFailure::Error(error) => Ok(error),
+            LayerFailure::Panic(payload) => Err(payload),
+        };
+        let state = &mut self.overlays.open[overlay];
+        restore::<T>(copy_of::<T>(state, key), w.saved);
+        let dirty = state.readers_of(key, w.written);
+        state.dirty(dirty);
+        *state.broken.get_mut() = was_broken;
+        self.owe_checks::<T>(overlay, key);
+        // As before the write: what it brings up to date held then.
+        let _ = self.settle_layer(&self.overlays.open[overlay]);
+        match error {
+            Ok(error) => Err(error),
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// The object's `now` and `eager` caches that are not valid in the overlay are owed a
+    /// check (a new copy has none).
+    fn owe_checks<T: Object>(&mut self, overlay: OverlayKey, key: ObjectKey) {
+        let state = &mut self.overlays.open[overlay];
+        let entry = state.entry(key).expect("forked");
+        let owed: Vec<CellId> = T::CACHES
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.kind().is_eager() && !entry.cell(*i).is_ready())
+            .map(|(i, _)| CellId {
+                key,
+                index: i as u32,
+            })
+            .collect();
+        state.pending.get_mut().check.extend(owed);
+    }
+
+    /// Copies the object at `key` into the overlay: the base cells whose recorded reads
+    /// reach it are computed in the overlay from now on, and what the overlay computed from
+    /// the base's value of it is dirtied.
+    fn fork(&mut self, overlay: OverlayKey, id: ObjectId, key: ObjectKey) -> Result<(), Error> {
+        let slot = &self.slots[key];
+        let obj = slot.obj.get(&self.owner);
+        let copy = slot.ops.fork(obj).ok_or(Error::NotForkable {
+            object: id,
+            type_name: slot.ops.type_name(),
+        })?;
+        let state = &self.overlays.open[overlay];
+        state.entry_or_insert(key, slot.ops);
+        let graph = slot.graph.lock();
+        let readers: Vec<CellId> = graph
+            .readers
+            .keys()
+            .copied()
+            .chain(graph.nodes.iter().flat_map(|n| n.dependents.iter().copied()))
+            .collect();
+        drop(graph);
+        for reader in readers {
+            state.shadow(self, reader);
+        }
+        slot.ops.overlaid(obj).fetch_or(state.bit, Ordering::Release);
+        // Every write of it goes through the barrier, which records conflicts.
+        slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
+        slot.graph.lock().overlaid |= state.bit;
+        let count = slot.ops.cache_count();
+        let state = &mut self.overlays.open[overlay];
+        let mut work = state.readers_of(key, FieldMask::ALL);
+        for index in 0..count as u32 {
+            let cell = CellId { key, index };
+            work.push(cell);
+            work.extend(state.readers_of_cell(cell));
+        }
+        state.dirty(work);
+        state.dirty_shadowed();
+        let entry = state.entry_mut(key).expect("made above");
+        entry.fork = Some(copy);
+        Ok(())
+    }
+}
+
+/// The overlay's copy of a `T` it wrote.
+fn copy_of<T: Object>(state: &mut crate::overlay::state::OverlayState, key: ObjectKey) -> &mut T {
+    let entry = state.entry_mut(key).expect("forked");
+    let fork = entry.fork.as_mut().expect("forked");
+    &mut stored_mut::<T>(&mut **fork).value
+}
+
+/// Puts back the fields a writer saved.
+fn restore<T: Object>(value: &mut T, saved: Saves<T::Saved>) {
+    for s in saved.into_rev() {
+        value.restore(s);
+    }
+}
