@@ -714,7 +714,7 @@ impl Heap {
     ///
     /// #[cached]
     /// impl Module {
-    ///     #[cache(lazy)]
+    ///     #[cache(lazy_read)]
     ///     fn words(source: &String) -> usize { source.split_whitespace().count() }
     /// }
     ///

@@ -53,7 +53,7 @@ impl<'h> Layer<'h> {
         if let Err(LayerFailure::Panic(payload)) = core.settle_layer(state) {
             panic::resume_unwind(payload);
         }
-        let broken = state.broken.lock().map(|c| core.name_of(c));
+        let broken = state.broken.lock().first().map(|&c| core.name_of(c));
         Ok(Layer {
             core,
             state,
@@ -336,10 +336,10 @@ impl Core {
     /// overlay's broken one from now on.
     pub(crate) fn settle_layer(&self, state: &OverlayState) -> Result<(), LayerFailure> {
         let mut check = std::mem::take(&mut state.pending.lock().check);
-        let broken = *state.broken.lock();
-        check.extend(broken);
+        // Those that failed are checked again (a failed cell not dirtied since stays so).
+        check.append(&mut state.broken.lock());
         let mut first = Ok(());
-        let mut failed = None;
+        let mut failed = Vec::new();
         for c in check {
             let Some(entry) = state.entry(c.key).filter(|e| e.holds(c.index as usize)) else {
                 continue;
@@ -352,7 +352,10 @@ impl Core {
             }));
             let failure = match refreshed {
                 Ok(Ok(())) if state.graph.lock().nodes.get(&c).is_some_and(|n| n.failed) => {
-                    failed.get_or_insert(c);
+                    if failed.contains(&c) {
+                        continue;
+                    }
+                    failed.push(c);
                     LayerFailure::Invariant(c)
                 }
                 Ok(Ok(())) => continue,

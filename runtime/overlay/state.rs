@@ -30,8 +30,9 @@ pub(crate) struct OverlayState {
     pub(crate) computing: Mutex<()>,
     /// Work owed to the overlay by what happened since it was last settled.
     pub(crate) pending: Mutex<Pending>,
-    /// The invariant that fails in the overlay since a base write, if one does.
-    pub(crate) broken: Mutex<Option<CellId>>,
+    /// The invariants that fail in the overlay since a base write, in the order they were
+    /// found.
+    pub(crate) broken: Mutex<Vec<CellId>>,
     /// Objects the overlay wrote that the base wrote too since.
     pub(crate) conflicts: FxHashSet<ObjectKey>,
 }
@@ -276,6 +277,33 @@ impl OverlayState {
             .get(&cell)
             .map(|r| r.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Dirties what the overlay computed from the object at `key` as it is now (before it
+    /// is copied in, or after its copy goes): every reader of its fields and of its cells,
+    /// and its cells.
+    pub(crate) fn dirty_readers(&mut self, key: ObjectKey) {
+        let Some(entry) = self.entry(key) else {
+            return;
+        };
+        let count = entry.shadowed.len();
+        let mut work = self.readers_of(key, FieldMask::ALL);
+        for index in 0..count as u32 {
+            let cell = CellId { key, index };
+            work.push(cell);
+            work.extend(self.readers_of_cell(cell));
+        }
+        self.dirty(work);
+    }
+
+    /// Drops the overlay's copy of the object at `key`, made by a write that was refused:
+    /// the overlay reads the base's again.
+    pub(crate) fn unfork(&mut self, key: ObjectKey) {
+        self.dirty_readers(key);
+        if let Some(entry) = self.entry_mut(key) {
+            entry.fork = None;
+        }
+        self.conflicts.remove(&key);
     }
 
     /// Dirties what read the base's values of cells the overlay started to compute on its

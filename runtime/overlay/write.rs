@@ -155,7 +155,8 @@ impl Core {
     ) -> Result<R, Error> {
         let key = self.writable::<T>(id)?;
         self.overlays.open[overlay].dirty_shadowed();
-        if !self.overlays.open[overlay].forked(key) {
+        let forked = !self.overlays.open[overlay].forked(key);
+        if forked {
             self.fork(overlay, id, key)?;
         }
         let state = &mut self.overlays.open[overlay];
@@ -164,10 +165,13 @@ impl Core {
             Ok(out) => out,
             Err(payload) => {
                 restore::<T>(copy_of::<T>(state, key), w.saved);
+                if forked {
+                    state.unfork(key);
+                }
                 panic::resume_unwind(payload)
             }
         };
-        let was_broken = *state.broken.get_mut();
+        let was_broken = state.broken.get_mut().clone();
         let readers = state.readers_of(key, w.written);
         state.dirty(readers);
         self.owe_checks::<T>(overlay, key);
@@ -200,6 +204,10 @@ impl Core {
         restore::<T>(copy_of::<T>(state, key), w.saved);
         let dirty = state.readers_of(key, w.written);
         state.dirty(dirty);
+        if forked {
+            // The copy was this write's: the object is the base's again.
+            state.unfork(key);
+        }
         *state.broken.get_mut() = was_broken;
         self.owe_checks::<T>(overlay, key);
         // As before the write: what it brings up to date held then.
@@ -254,15 +262,8 @@ impl Core {
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         slot.graph.lock().overlaid |= state.bit;
-        let count = slot.ops.cache_count();
         let state = &mut self.overlays.open[overlay];
-        let mut work = state.readers_of(key, FieldMask::ALL);
-        for index in 0..count as u32 {
-            let cell = CellId { key, index };
-            work.push(cell);
-            work.extend(state.readers_of_cell(cell));
-        }
-        state.dirty(work);
+        state.dirty_readers(key);
         state.dirty_shadowed();
         let entry = state.entry_mut(key).expect("made above");
         entry.fork = Some(copy);

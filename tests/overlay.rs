@@ -1,0 +1,420 @@
+//! Overlays: reads fall through to the base, writes stay in the overlay, base writes are
+//! pushed, invariants hold in the overlay (G1–G3 inside it), and a discard leaves nothing.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use proptest::prelude::*;
+use steadfast::{cached, mutable, Ctx, Error, Heap, Mutable};
+
+#[derive(Debug)]
+struct TooBig(i64);
+
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the sum {} is over {LIMIT}", self.0)
+    }
+}
+
+impl std::error::Error for TooBig {}
+
+const LIMIT: i64 = 100;
+
+static SUMS: AtomicUsize = AtomicUsize::new(0);
+
+/// A chain: each node's `sum` is its value plus the next node's sum, and every sum is
+/// bounded (an invariant that reads other objects through its own cache).
+#[mutable]
+#[derive(Clone)]
+struct Node {
+    value: i64,
+    next: Option<Mutable<Node>>,
+}
+
+#[cached]
+impl Node {
+    #[cache(lazy_read)]
+    fn sum(value: &i64, next: &Option<Mutable<Node>>, ctx: &Ctx<'_, Self>) -> i64 {
+        SUMS.fetch_add(1, Relaxed);
+        value + next.as_ref().map_or(0, |n| *ctx.cached(n, &Node::SUM).unwrap_or(&0))
+    }
+
+    #[cache(lazy_read)]
+    fn double(value: &i64) -> i64 {
+        value * 2
+    }
+
+    #[cache(now)]
+    fn bounded(ctx: &Ctx<'_, Self>) -> Result<(), TooBig> {
+        let sum = ctx.own(&Node::SUM).map_or(0, |s| *s);
+        if sum > LIMIT {
+            Err(TooBig(sum))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A chain of `values.len()` nodes, first node first.
+fn chain(heap: &mut Heap, values: &[i64]) -> Vec<Mutable<Node>> {
+    let mut nodes: Vec<Mutable<Node>> = Vec::new();
+    for &value in values.iter().rev() {
+        let next = nodes.last().cloned();
+        nodes.push(heap.mutable(Node { value, next }).unwrap());
+    }
+    nodes.reverse();
+    nodes
+}
+
+#[test]
+fn an_object_the_overlay_did_not_write_is_the_base_s_same_reference() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    let layer = heap.layer(&ov).unwrap();
+    assert!(std::ptr::eq(layer.get(&n[0]).unwrap(), heap.get(&n[0]).unwrap()));
+    let sum = layer.cached(&n[0], &Node::SUM).unwrap();
+    assert!(std::ptr::eq(sum, heap.cached(&n[0], &Node::SUM).unwrap()));
+    assert_eq!(*sum, 6);
+    assert_eq!(layer.cells(), 0, "the overlay holds nothing of its own");
+    assert!(!layer.is_written(&n[0]).unwrap());
+}
+
+#[test]
+fn an_overlay_write_is_seen_in_the_overlay_only() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 30).unwrap();
+    {
+        let layer = heap.layer(&ov).unwrap();
+        assert_eq!(layer.get(&n[2]).unwrap().value, 30);
+        assert!(layer.is_written(&n[2]).unwrap());
+        // Every sum reads the written node: computed in the overlay.
+        assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 33);
+        assert_eq!(*layer.cached(&n[1], &Node::SUM).unwrap(), 32);
+        assert_eq!(*layer.cached(&n[2], &Node::DOUBLE).unwrap(), 60);
+        // Not the written node's own-field cache of another node: the base's.
+        let d = layer.cached(&n[0], &Node::DOUBLE).unwrap();
+        assert!(std::ptr::eq(d, heap.cached(&n[0], &Node::DOUBLE).unwrap()));
+    }
+    assert_eq!(heap.get(&n[2]).unwrap().value, 3);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    assert_eq!(*heap.cached(&n[2], &Node::DOUBLE).unwrap(), 6);
+}
+
+#[test]
+fn a_base_cache_first_computed_after_the_fork_is_computed_in_the_overlay_too() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 10).unwrap();
+    // The base computes its own sums now, reading its own n[2]: the overlay must not take
+    // them.
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    let layer = heap.layer(&ov).unwrap();
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 13);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+}
+
+#[test]
+fn a_base_write_is_pushed_into_the_overlay_that_read_it() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 10).unwrap();
+    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 13);
+    // A saved edit the overlay did not make: seen through it.
+    Node::set_value(&mut heap, &n[1], 5).unwrap();
+    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 16);
+    assert_eq!(heap.layer(&ov).unwrap().get(&n[1]).unwrap().value, 5);
+    // The base's write of what the overlay wrote: the overlay keeps its own.
+    Node::set_value(&mut heap, &n[2], 7).unwrap();
+    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 16);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 13);
+}
+
+#[cfg(feature = "stats")]
+#[test]
+fn a_base_write_the_overlay_did_not_read_visits_none_of_its_cells() {
+    let mut heap = Heap::new();
+    let a = chain(&mut heap, &[1, 2, 3]);
+    let b = chain(&mut heap, &[4, 5]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &a[2], 10).unwrap();
+    assert_eq!(*heap.layer(&ov).unwrap().cached(&a[0], &Node::SUM).unwrap(), 13);
+    let before = heap.stats();
+    Node::set_value(&mut heap, &b[1], 6).unwrap();
+    assert_eq!(heap.stats().since(&before).overlay_dirtied, 0);
+    Node::set_value(&mut heap, &a[1], 6).unwrap();
+    // The two sums that read it, and the two invariants that read those.
+    assert_eq!(heap.stats().since(&before).overlay_dirtied, 4);
+}
+
+#[test]
+fn an_overlay_write_that_breaks_an_invariant_is_rolled_back_in_the_overlay() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 10).unwrap();
+    let err = Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[1], 95).unwrap_err();
+    let invariant = err.invariant().expect("an invariant error");
+    assert_eq!(invariant.cache, "bounded");
+    // Its own invariant is checked first: the written node's sum goes over.
+    assert_eq!(invariant.object, n[1].id());
+    let layer = heap.layer(&ov).unwrap();
+    assert_eq!(layer.get(&n[1]).unwrap().value, 2);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 13);
+    assert_eq!(heap.get(&n[1]).unwrap().value, 2);
+}
+
+#[test]
+fn a_base_write_that_breaks_the_overlay_breaks_it_until_an_overlay_write_repairs_it() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 90).unwrap();
+    // Fine in the base (10 + 2 + 3), over the limit in the overlay (10 + 2 + 90).
+    Node::set_value(&mut heap, &n[0], 10).unwrap();
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 15);
+    let layer = heap.layer(&ov).unwrap();
+    let broken = layer.broken().expect("broken");
+    assert_eq!((broken.object, broken.cache), (n[0].id(), "bounded"));
+    match layer.cached(&n[1], &Node::SUM) {
+        Err(Error::OverlayBroken { invariant, .. }) => assert_eq!(invariant, broken),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(layer.get(&n[2]), Err(Error::OverlayBroken { .. })));
+    // A write that leaves it broken is refused; one that repairs it is taken.
+    assert!(Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 95).is_err());
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 50).unwrap();
+    let layer = heap.layer(&ov).unwrap();
+    assert_eq!(layer.broken(), None);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 62);
+}
+
+#[test]
+fn a_discard_leaves_nothing_behind() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    let (len, edges) = (heap.len(), heap.edges());
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 10).unwrap();
+    {
+        let layer = heap.layer(&ov).unwrap();
+        assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 13);
+        assert!(layer.cells() > 0 && layer.edges() > 0);
+    }
+    heap.discard(ov).unwrap();
+    assert_eq!((heap.len(), heap.edges()), (len, edges));
+    // No mark left: a base write settles as before the overlay, and a new overlay starts
+    // empty.
+    Node::set_value(&mut heap, &n[2], 4).unwrap();
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 7);
+    let again = heap.overlay();
+    let layer = heap.layer(&again).unwrap();
+    assert_eq!(layer.cells(), 0);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 7);
+}
+
+#[test]
+fn closed_and_foreign_overlays_are_refused() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1]);
+    let ov = heap.overlay();
+    heap.discard(ov).unwrap();
+    assert!(matches!(heap.layer(&ov), Err(Error::OverlayClosed { overlay }) if overlay == ov));
+    assert!(matches!(heap.layer_mut(&ov), Err(Error::OverlayClosed { .. })));
+    assert!(matches!(heap.discard(ov), Err(Error::OverlayClosed { .. })));
+    let mut other = Heap::new();
+    let theirs = other.overlay();
+    assert!(matches!(heap.layer(&theirs), Err(Error::ForeignOverlay { .. })));
+    assert!(matches!(heap.discard(theirs), Err(Error::ForeignOverlay { .. })));
+    assert!(other.layer(&theirs).is_ok());
+    assert_eq!(heap.get(&n[0]).unwrap().value, 1);
+}
+
+#[test]
+fn an_object_that_cannot_be_copied_is_refused_with_nothing_changed() {
+    /// Not `Clone`: its struct says so, and an overlay cannot copy it.
+    #[derive(steadfast::Plain)]
+    struct Ticket(#[allow(dead_code)] u32);
+
+    #[mutable(remove_on_failure)]
+    struct Handle {
+        ticket: Ticket,
+        n: u32,
+    }
+    #[cached]
+    impl Handle {}
+
+    let mut heap = Heap::new();
+    let h = heap.mutable(Handle { ticket: Ticket(7), n: 1 }).unwrap();
+    let ov = heap.overlay();
+    let err = Handle::set_n(&mut heap.layer_mut(&ov).unwrap(), &h, 2).unwrap_err();
+    assert!(matches!(err, Error::NotForkable { object, .. } if object == h.id()));
+    assert_eq!(heap.layer(&ov).unwrap().get(&h).unwrap().n, 1);
+    assert_eq!(heap.layer(&ov).unwrap().cells(), 0);
+}
+
+#[test]
+fn an_overlay_is_not_used_inside_a_transaction() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1]);
+    let ov = heap.overlay();
+    let seen = heap
+        .transaction(|tx| {
+            Node::set_value(tx, &n[0], 2)?;
+            Ok::<_, Error>(tx.layer(&ov).err())
+        })
+        .unwrap();
+    assert!(matches!(seen, Some(Error::OverlayInTransaction { .. })));
+}
+
+#[test]
+fn overlays_are_independent() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let (a, b) = (heap.overlay(), heap.overlay());
+    Node::set_value(&mut heap.layer_mut(&a).unwrap(), &n[2], 10).unwrap();
+    Node::set_value(&mut heap.layer_mut(&b).unwrap(), &n[1], 20).unwrap();
+    assert_eq!(*heap.layer(&a).unwrap().cached(&n[0], &Node::SUM).unwrap(), 13);
+    assert_eq!(*heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(), 24);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    heap.discard(a).unwrap();
+    assert_eq!(*heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(), 24);
+}
+
+#[test]
+fn many_open_overlays_share_the_last_mark_and_stay_right() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let overlays: Vec<_> = (0..70).map(|_| heap.overlay()).collect();
+    for (i, ov) in overlays.iter().enumerate() {
+        Node::set_value(&mut heap.layer_mut(ov).unwrap(), &n[2], i as i64).unwrap();
+    }
+    for (i, ov) in overlays.iter().enumerate() {
+        let layer = heap.layer(ov).unwrap();
+        assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 3 + i as i64);
+    }
+    Node::set_value(&mut heap, &n[0], 0).unwrap();
+    for (i, ov) in overlays.iter().enumerate().rev() {
+        assert_eq!(
+            *heap.layer(ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+            2 + i as i64
+        );
+        heap.discard(*ov).unwrap();
+    }
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 5);
+}
+
+/// One step of the model.
+#[derive(Clone, Debug)]
+enum Step {
+    Base(usize, i64),
+    Layer(usize, i64),
+    ReadBase(usize),
+    ReadLayer(usize),
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Base(i, v)),
+        (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Layer(i, v)),
+        (0..NODES).prop_map(Step::ReadBase),
+        (0..NODES).prop_map(Step::ReadLayer),
+        Just(Step::Reopen),
+    ]
+}
+
+const NODES: usize = 5;
+
+/// Every node's sum, from the last.
+fn sums(values: &[i64]) -> Vec<i64> {
+    let mut sums = vec![0; values.len()];
+    let mut acc = 0;
+    for i in (0..values.len()).rev() {
+        acc += values[i];
+        sums[i] = acc;
+    }
+    sums
+}
+
+fn holds(values: &[i64]) -> bool {
+    sums(values).iter().all(|&s| s <= LIMIT)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Random base and overlay operations against two oracles: the base replayed alone, and
+    /// the base with the overlay's written nodes substituted. After every step every cache,
+    /// read in the base and in the overlay, equals a recompute from its oracle.
+    #[test]
+    fn overlay_and_base_agree_with_their_oracles(steps in prop::collection::vec(step(), 1..40)) {
+        let mut heap = Heap::new();
+        let mut base = vec![1i64, 2, 3, 4, 5];
+        let nodes = chain(&mut heap, &base);
+        let mut written: Vec<Option<i64>> = vec![None; NODES];
+        let mut ov = heap.overlay();
+        let seen = |base: &[i64], written: &[Option<i64>]| -> Vec<i64> {
+            base.iter().zip(written).map(|(b, w)| w.unwrap_or(*b)).collect()
+        };
+        for step in steps {
+            match step {
+                Step::Base(i, v) => {
+                    let mut next = base.clone();
+                    next[i] = v;
+                    let result = Node::set_value(&mut heap, &nodes[i], v);
+                    prop_assert_eq!(result.is_ok(), holds(&next), "base write {:?}", result);
+                    if result.is_ok() {
+                        base = next;
+                    }
+                }
+                Step::Layer(i, v) => {
+                    let mut next = written.clone();
+                    next[i] = Some(v);
+                    let result = Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &nodes[i], v);
+                    prop_assert_eq!(result.is_ok(), holds(&seen(&base, &next)), "overlay write {:?}", result);
+                    if result.is_ok() {
+                        written = next;
+                    }
+                }
+                Step::ReadBase(i) => {
+                    let s = *heap.cached(&nodes[i], &Node::SUM).unwrap();
+                    prop_assert_eq!(s, sums(&base)[i]);
+                }
+                Step::ReadLayer(i) => {
+                    let values = seen(&base, &written);
+                    let layer = heap.layer(&ov).unwrap();
+                    let read = layer.cached(&nodes[i], &Node::SUM).map(|s| *s);
+                    if holds(&values) {
+                        prop_assert_eq!(read.unwrap(), sums(&values)[i]);
+                        prop_assert_eq!(*layer.cached(&nodes[i], &Node::DOUBLE).unwrap(), 2 * values[i]);
+                    } else {
+                        prop_assert!(matches!(read, Err(Error::OverlayBroken { .. })), "{:?}", read);
+                    }
+                }
+                Step::Reopen => {
+                    heap.discard(ov).unwrap();
+                    ov = heap.overlay();
+                    written = vec![None; NODES];
+                }
+            }
+            // Every cache, in both, after every step.
+            let values = seen(&base, &written);
+            let layer = heap.layer(&ov).unwrap();
+            prop_assert_eq!(layer.broken().is_some(), !holds(&values));
+            for (i, node) in nodes.iter().enumerate() {
+                prop_assert_eq!(*heap.cached(node, &Node::SUM).unwrap(), sums(&base)[i]);
+                prop_assert_eq!(heap.get(node).unwrap().value, base[i]);
+                if holds(&values) {
+                    prop_assert_eq!(*layer.cached(node, &Node::SUM).unwrap(), sums(&values)[i]);
+                    prop_assert_eq!(layer.get(node).unwrap().value, values[i]);
+                }
+            }
+        }
+    }
+}
