@@ -85,3 +85,30 @@ slotmap::new_key_type! {
     /// The key of an open overlay in its heap (index and generation).
     pub(crate) struct OverlayKey;
 }
+
+/// An open overlay of a heap (see [`Heap::overlay`](crate::Heap::overlay)): a handle, like
+/// an object's, checked against its heap and against being closed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Overlay {
+    pub(crate) key: OverlayKey,
+    pub(crate) heap: u64,
+}
+
+impl fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Overlay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.key.data().as_ffi();
+        write!(
+            f,
+            "overlay#{}v{}@heap{}",
+            n & 0xffff_ffff,
+            n >> 32,
+            self.heap
+        )
+    }
+}

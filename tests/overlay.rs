@@ -35,7 +35,10 @@ impl Node {
     #[cache(lazy_read)]
     fn sum(value: &i64, next: &Option<Mutable<Node>>, ctx: &Ctx<'_, Self>) -> i64 {
         SUMS.fetch_add(1, Relaxed);
-        value + next.as_ref().map_or(0, |n| *ctx.cached(n, &Node::SUM).unwrap_or(&0))
+        value
+            + next
+                .as_ref()
+                .map_or(0, |n| *ctx.cached(n, &Node::SUM).unwrap_or(&0))
     }
 
     #[cache(lazy_read)]
@@ -71,7 +74,10 @@ fn an_object_the_overlay_did_not_write_is_the_base_s_same_reference() {
     let n = chain(&mut heap, &[1, 2, 3]);
     let ov = heap.overlay();
     let layer = heap.layer(&ov).unwrap();
-    assert!(std::ptr::eq(layer.get(&n[0]).unwrap(), heap.get(&n[0]).unwrap()));
+    assert!(std::ptr::eq(
+        layer.get(&n[0]).unwrap(),
+        heap.get(&n[0]).unwrap()
+    ));
     let sum = layer.cached(&n[0], &Node::SUM).unwrap();
     assert!(std::ptr::eq(sum, heap.cached(&n[0], &Node::SUM).unwrap()));
     assert_eq!(*sum, 6);
@@ -123,14 +129,23 @@ fn a_base_write_is_pushed_into_the_overlay_that_read_it() {
     let n = chain(&mut heap, &[1, 2, 3]);
     let ov = heap.overlay();
     Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[2], 10).unwrap();
-    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 13);
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        13
+    );
     // A saved edit the overlay did not make: seen through it.
     Node::set_value(&mut heap, &n[1], 5).unwrap();
-    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 16);
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        16
+    );
     assert_eq!(heap.layer(&ov).unwrap().get(&n[1]).unwrap().value, 5);
     // The base's write of what the overlay wrote: the overlay keeps its own.
     Node::set_value(&mut heap, &n[2], 7).unwrap();
-    assert_eq!(*heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(), 16);
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        16
+    );
     assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 13);
 }
 
@@ -142,7 +157,10 @@ fn a_base_write_the_overlay_did_not_read_visits_none_of_its_cells() {
     let b = chain(&mut heap, &[4, 5]);
     let ov = heap.overlay();
     Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &a[2], 10).unwrap();
-    assert_eq!(*heap.layer(&ov).unwrap().cached(&a[0], &Node::SUM).unwrap(), 13);
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&a[0], &Node::SUM).unwrap(),
+        13
+    );
     let before = heap.stats();
     Node::set_value(&mut heap, &b[1], 6).unwrap();
     assert_eq!(heap.stats().since(&before).overlay_dirtied, 0);
@@ -225,12 +243,21 @@ fn closed_and_foreign_overlays_are_refused() {
     let ov = heap.overlay();
     heap.discard(ov).unwrap();
     assert!(matches!(heap.layer(&ov), Err(Error::OverlayClosed { overlay }) if overlay == ov));
-    assert!(matches!(heap.layer_mut(&ov), Err(Error::OverlayClosed { .. })));
+    assert!(matches!(
+        heap.layer_mut(&ov),
+        Err(Error::OverlayClosed { .. })
+    ));
     assert!(matches!(heap.discard(ov), Err(Error::OverlayClosed { .. })));
     let mut other = Heap::new();
     let theirs = other.overlay();
-    assert!(matches!(heap.layer(&theirs), Err(Error::ForeignOverlay { .. })));
-    assert!(matches!(heap.discard(theirs), Err(Error::ForeignOverlay { .. })));
+    assert!(matches!(
+        heap.layer(&theirs),
+        Err(Error::ForeignOverlay { .. })
+    ));
+    assert!(matches!(
+        heap.discard(theirs),
+        Err(Error::ForeignOverlay { .. })
+    ));
     assert!(other.layer(&theirs).is_ok());
     assert_eq!(heap.get(&n[0]).unwrap().value, 1);
 }
@@ -250,7 +277,12 @@ fn an_object_that_cannot_be_copied_is_refused_with_nothing_changed() {
     impl Handle {}
 
     let mut heap = Heap::new();
-    let h = heap.mutable(Handle { ticket: Ticket(7), n: 1 }).unwrap();
+    let h = heap
+        .mutable(Handle {
+            ticket: Ticket(7),
+            n: 1,
+        })
+        .unwrap();
     let ov = heap.overlay();
     let err = Handle::set_n(&mut heap.layer_mut(&ov).unwrap(), &h, 2).unwrap_err();
     assert!(matches!(err, Error::NotForkable { object, .. } if object == h.id()));
@@ -279,11 +311,20 @@ fn overlays_are_independent() {
     let (a, b) = (heap.overlay(), heap.overlay());
     Node::set_value(&mut heap.layer_mut(&a).unwrap(), &n[2], 10).unwrap();
     Node::set_value(&mut heap.layer_mut(&b).unwrap(), &n[1], 20).unwrap();
-    assert_eq!(*heap.layer(&a).unwrap().cached(&n[0], &Node::SUM).unwrap(), 13);
-    assert_eq!(*heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(), 24);
+    assert_eq!(
+        *heap.layer(&a).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        13
+    );
+    assert_eq!(
+        *heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        24
+    );
     assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
     heap.discard(a).unwrap();
-    assert_eq!(*heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(), 24);
+    assert_eq!(
+        *heap.layer(&b).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        24
+    );
 }
 
 #[test]
@@ -389,7 +430,7 @@ proptest! {
                 Step::ReadLayer(i) => {
                     let values = seen(&base, &written);
                     let layer = heap.layer(&ov).unwrap();
-                    let read = layer.cached(&nodes[i], &Node::SUM).map(|s| *s);
+                    let read = layer.cached(&nodes[i], &Node::SUM).copied();
                     if holds(&values) {
                         prop_assert_eq!(read.unwrap(), sums(&values)[i]);
                         prop_assert_eq!(*layer.cached(&nodes[i], &Node::DOUBLE).unwrap(), 2 * values[i]);
@@ -417,4 +458,51 @@ proptest! {
             }
         }
     }
+}
+
+/// The guide's example ("Unsaved edits: overlays").
+#[test]
+fn the_guide_s_modules() -> Result<(), Error> {
+    #[mutable]
+    #[derive(Clone)]
+    struct Module {
+        source: String,
+        imports: Vec<Mutable<Module>>,
+    }
+
+    #[cached]
+    impl Module {
+        #[cache(lazy_read)]
+        fn lines(source: &String) -> usize {
+            source.lines().count()
+        }
+
+        #[cache(lazy_read)]
+        fn total(imports: &Vec<Mutable<Module>>, ctx: &Ctx<'_, Self>) -> usize {
+            ctx.own(&Module::LINES).map_or(0, |n| *n)
+                + imports
+                    .iter()
+                    .map(|m| *ctx.cached(m, &Module::TOTAL).unwrap_or(&0))
+                    .sum::<usize>()
+        }
+    }
+
+    let mut heap = Heap::new();
+    let b = heap.mutable(Module {
+        source: "b".into(),
+        imports: vec![],
+    })?;
+    let a = heap.mutable(Module {
+        source: "a".into(),
+        imports: vec![b.clone()],
+    })?;
+    let ov = heap.overlay();
+    Module::set_source(&mut heap.layer_mut(&ov)?, &b, "b\nb2".into())?;
+    assert_eq!(*heap.layer(&ov)?.cached(&a, &Module::TOTAL)?, 3);
+    assert_eq!(*heap.cached(&a, &Module::TOTAL)?, 2);
+    Module::set_source(&mut heap, &a, "a\na2".into())?;
+    assert_eq!(*heap.layer(&ov)?.cached(&a, &Module::TOTAL)?, 4);
+    assert_eq!(*heap.cached(&a, &Module::TOTAL)?, 3);
+    heap.discard(ov)?;
+    Ok(())
 }

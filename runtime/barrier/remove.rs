@@ -7,8 +7,8 @@ use crate::error::Error;
 use crate::track::graph::State;
 use std::mem;
 
-use crate::heap::parts::{Core, Slot};
 use crate::decl::field::FieldMask;
+use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 
 impl Core {

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
 use crate::key::{CellId, ObjectId, ObjectKey};
-use crate::overlay::state::{Entry, OverlayState};
+use crate::overlay::state::{Entry, EntryOps, OverlayState};
 use crate::sync::Bits;
 use crate::track::frame::Frame;
 
@@ -29,6 +29,7 @@ pub(crate) struct OpsOf<T>(PhantomData<fn() -> T>);
 
 impl<T: Object> OpsOf<T> {
     pub(crate) const OPS: &'static dyn TypeOps = &OpsOf::<T>(PhantomData);
+    pub(crate) const ENTRY: &'static dyn EntryOps = &OpsOf::<T>(PhantomData);
 }
 
 pub(crate) fn stored<T: Object>(obj: &(dyn Any + Send + Sync)) -> &Stored<T> {
@@ -243,27 +244,8 @@ impl<T: Object> TypeOps for OpsOf<T> {
         Some(Box::new(Some(copy)))
     }
 
-    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync> {
-        Box::new(T::Cells::empty())
-    }
-
-    fn shadow_cell<'a>(
-        &self,
-        cells: &'a (dyn Any + Send + Sync),
-        index: usize,
-    ) -> &'a dyn ErasedCell {
-        shadow::<T>(cells).cell(index)
-    }
-
-    fn shadow_cell_mut<'a>(
-        &self,
-        cells: &'a mut (dyn Any + Send + Sync),
-        index: usize,
-    ) -> &'a mut dyn ErasedCell {
-        cells
-            .downcast_mut::<T::Cells>()
-            .expect("an entry's cells are of its object's type")
-            .cell_mut(index)
+    fn entry_ops(&self) -> &'static dyn EntryOps {
+        OpsOf::<T>::ENTRY
     }
 
     fn compute_layer(
@@ -289,6 +271,51 @@ impl<T: Object> TypeOps for OpsOf<T> {
             layer: Some(state),
         };
         T::CACHES[id.index as usize].compute_shared(&ctx, cells, false)
+    }
+}
+
+impl<T: Object> EntryOps for OpsOf<T> {
+    fn cache_count(&self) -> usize {
+        T::CACHES.len()
+    }
+
+    fn cache_kind(&self, index: usize) -> Kind {
+        T::CACHES[index].kind()
+    }
+
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
+        stored::<T>(obj).cells.cell(index)
+    }
+
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        stored_mut::<T>(obj).cells.cell_mut(index)
+    }
+
+    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync> {
+        Box::new(T::Cells::empty())
+    }
+
+    fn shadow_cell<'a>(
+        &self,
+        cells: &'a (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a dyn ErasedCell {
+        shadow::<T>(cells).cell(index)
+    }
+
+    fn shadow_cell_mut<'a>(
+        &self,
+        cells: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        cells
+            .downcast_mut::<T::Cells>()
+            .expect("an entry's cells are of its object's type")
+            .cell_mut(index)
     }
 
     fn take_layer_failure(

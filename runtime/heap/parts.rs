@@ -14,8 +14,7 @@ use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
-use crate::overlay::state::{Entry, OverlayState};
-use crate::overlay::Overlays;
+use crate::overlay::state::{Entry, EntryOps, OverlayState, Overlays};
 use crate::sync::{Bits, Mutex};
 use crate::track::frame::Frame;
 use crate::track::graph::Graph;
@@ -266,15 +265,8 @@ pub(crate) trait TypeOps: Send + Sync {
     /// An overlay's copy of the object ([`Object::fork`](crate::Object::fork)) as an
     /// `Option<Stored<T>>` with every cell invalid, or `None` if the type makes none.
     fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>>;
-    /// A `T::Cells` with every cell invalid: an overlay's shadow cells.
-    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync>;
-    fn shadow_cell<'a>(&self, cells: &'a (dyn Any + Send + Sync), index: usize)
-        -> &'a dyn ErasedCell;
-    fn shadow_cell_mut<'a>(
-        &self,
-        cells: &'a mut (dyn Any + Send + Sync),
-        index: usize,
-    ) -> &'a mut dyn ErasedCell;
+    /// The same type's operations on the cells an overlay holds.
+    fn entry_ops(&self) -> &'static dyn EntryOps;
     /// Computes a cell an overlay holds (see `overlay::read`); `None` if it ran into a
     /// cycle.
     fn compute_layer(
@@ -285,12 +277,6 @@ pub(crate) trait TypeOps: Send + Sync {
         frame: &Frame<'_>,
         id: CellId,
     ) -> Option<Fresh>;
-    /// Takes the error of a failed invariant out of an overlay's cell.
-    fn take_layer_failure(
-        &self,
-        entry: &mut Entry,
-        index: usize,
-    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
 }
 
 impl Drop for Core {

@@ -7,8 +7,10 @@ use crate::decl::field::FieldMask;
 use crate::diag::stats::Counter;
 use crate::heap::parts::Core;
 use crate::key::{CellId, ObjectKey};
-use crate::overlay::Event;
+use crate::overlay::state::{Event, OverlayState};
 use crate::track::graph::Dep;
+
+use std::sync::atomic::Ordering;
 
 impl Core {
     /// A base computation of `reader` read `dep`, whose object carries the overlay bits
@@ -19,7 +21,38 @@ impl Core {
     pub(crate) fn shadow_reader(&self, bits: u64, reader: CellId, dep: Dep) {
         for state in self.overlays.with_bits(bits) {
             if state.holds(dep) {
-                state.shadow(self, reader);
+                self.shadow(state, reader);
+            }
+        }
+    }
+
+    /// Starts computing the base cell `cell`, and every base cell that reads it, in the
+    /// overlay: their recorded reads reach something the overlay holds, so the base's
+    /// values are not the overlay's. Marks their objects so that reads find them.
+    pub(crate) fn shadow(&self, state: &OverlayState, cell: CellId) {
+        let mut work = vec![cell];
+        while let Some(c) = work.pop() {
+            let Some(slot) = self.slots.get(c.key) else {
+                continue;
+            };
+            let entry = state.entry_or_insert(c.key, slot.ops.entry_ops());
+            if entry.fork.is_some() || entry.shadowed[c.index as usize].load(Ordering::Acquire) {
+                continue;
+            }
+            entry.shadowed[c.index as usize].store(true, Ordering::Release);
+            slot.ops
+                .overlaid(slot.obj.get(&self.owner))
+                .fetch_or(state.bit, Ordering::Release);
+            let mut graph = slot.graph.lock();
+            graph.overlaid |= state.bit;
+            if let Some(node) = graph.nodes.get(c.index as usize) {
+                work.extend(node.dependents.iter().copied());
+            }
+            drop(graph);
+            let mut pending = state.pending.lock();
+            pending.shadowed.push(c);
+            if slot.ops.cache_kind(c.index as usize).is_eager() {
+                pending.check.push(c);
             }
         }
     }
@@ -70,10 +103,11 @@ impl Core {
                             work.extend(state.readers_of(key, fields));
                         }
                     }
-                    Event::Cell(cell, bits) if bits & state.bit != 0 => {
-                        if !state.holds(Dep::Cell(cell)) {
-                            work.extend(state.readers_of_cell(cell));
-                        }
+                    // A cell the overlay holds is its own: the base's is not what it read.
+                    Event::Cell(cell, bits)
+                        if bits & state.bit != 0 && !state.holds(Dep::Cell(cell)) =>
+                    {
+                        work.extend(state.readers_of_cell(cell));
                     }
                     _ => {}
                 }

@@ -16,9 +16,8 @@ use crate::decl::ops::stored;
 use crate::error::{CacheName, Error};
 use crate::heap::handle::Handle;
 use crate::heap::parts::{Core, Slot};
-use crate::key::{CellId, ObjectId, ObjectKey};
+use crate::key::{CellId, ObjectId, ObjectKey, Overlay};
 use crate::overlay::state::{Entry, OverlayState};
-use crate::overlay::Overlay;
 use crate::track::frame::Frame;
 use crate::track::graph::Dep;
 
@@ -279,7 +278,9 @@ impl Core {
         let mut frame = Frame::new(parent.map_or(0, |p| p.task), id, parent);
         frame.layer = true;
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            entry.ops.compute_layer(self, state, entry, &frame, id)
+            self.slots[id.key]
+                .ops
+                .compute_layer(self, state, entry, &frame, id)
         }));
         let (reads, mut deps) = frame.take_reads();
         let mut graph = state.graph.lock();

@@ -4,14 +4,72 @@
 
 use crate::cell::ErasedCell;
 use crate::decl::field::FieldMask;
-use crate::heap::parts::{Core, TypeOps};
-use crate::key::{CellId, ObjectKey};
+use crate::decl::object::Kind;
+use crate::key::{CellId, ObjectKey, OverlayKey};
 use crate::sync::{Flag, Mutex};
 use crate::track::graph::{Dep, Dependents, Readers};
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use slotmap::SlotMap;
 use std::any::Any;
 use std::sync::atomic::Ordering;
+
+/// What a base operation did that an overlay may have read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Event {
+    /// Fields of an object were written (all of them for a removal); the overlays' bits
+    /// the object carried.
+    Fields(ObjectKey, FieldMask, u64),
+    /// A cell was invalidated; the overlays' bits its object carried.
+    Cell(CellId, u64),
+}
+
+/// The open overlays of a heap, and what the running base operation owes them.
+#[derive(Default)]
+pub(crate) struct Overlays {
+    pub(crate) open: SlotMap<OverlayKey, OverlayState>,
+    /// The bit numbers in use (see [`OverlayState::bit`]).
+    used: u64,
+    /// How many open overlays share the last bit.
+    shared: usize,
+    /// What the running operation did to objects some overlay holds or read.
+    pub(crate) events: Vec<Event>,
+}
+
+impl Overlays {
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// A bit for a new overlay: the lowest free one, or the shared last one.
+    pub(crate) fn take_bit(&mut self) -> u64 {
+        let free = !self.used & (u64::MAX >> 1);
+        if free == 0 {
+            self.shared += 1;
+            return 1 << 63;
+        }
+        let bit = 1 << free.trailing_zeros();
+        self.used |= bit;
+        bit
+    }
+
+    /// Frees a closed overlay's bit; returns whether no open overlay has it any more (then
+    /// the marks it left on base objects are cleared).
+    pub(crate) fn free_bit(&mut self, bit: u64) -> bool {
+        if bit == 1 << 63 {
+            self.shared -= 1;
+            return self.shared == 0;
+        }
+        self.used &= !bit;
+        true
+    }
+
+    /// The overlays whose bit is in `bits`.
+    pub(crate) fn with_bits(&self, bits: u64) -> impl Iterator<Item = &OverlayState> {
+        self.open.values().filter(move |o| o.bit & bits != 0)
+    }
+}
 
 /// One open overlay.
 pub(crate) struct OverlayState {
@@ -51,7 +109,7 @@ pub(crate) struct Pending {
 /// What an overlay holds of one object.
 pub(crate) struct Entry {
     pub(crate) key: ObjectKey,
-    pub(crate) ops: &'static dyn TypeOps,
+    pub(crate) ops: &'static dyn EntryOps,
     /// The overlay's copy of the object (an `Option<Stored<T>>`, with the overlay's cells),
     /// once it wrote it.
     pub(crate) fork: Option<Box<dyn Any + Send + Sync>>,
@@ -82,6 +140,38 @@ impl Entry {
             None => self.ops.shadow_cell_mut(&mut *self.shadow, index),
         }
     }
+}
+
+/// What an overlay does with the cells of an object whose type it does not know (the
+/// object's `TypeOps` give these to it).
+pub(crate) trait EntryOps: Send + Sync {
+    fn cache_count(&self) -> usize;
+    fn cache_kind(&self, index: usize) -> Kind;
+    /// A cell of an `Option<Stored<T>>`.
+    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
+    fn cell_mut<'a>(
+        &self,
+        obj: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell;
+    /// A `T::Cells` with every cell invalid: an overlay's shadow cells.
+    fn shadow_cells(&self) -> Box<dyn Any + Send + Sync>;
+    fn shadow_cell<'a>(
+        &self,
+        cells: &'a (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a dyn ErasedCell;
+    fn shadow_cell_mut<'a>(
+        &self,
+        cells: &'a mut (dyn Any + Send + Sync),
+        index: usize,
+    ) -> &'a mut dyn ErasedCell;
+    /// Takes the error of a failed invariant out of an overlay's cell.
+    fn take_layer_failure(
+        &self,
+        entry: &mut Entry,
+        index: usize,
+    ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// The dependency graph of what an overlay computed. A cell of an object the overlay holds
@@ -161,7 +251,7 @@ impl OverlayState {
     }
 
     /// The entry of the object at `key`, made (holding nothing yet) if there is none.
-    pub(crate) fn entry_or_insert(&self, key: ObjectKey, ops: &'static dyn TypeOps) -> &Entry {
+    pub(crate) fn entry_or_insert(&self, key: ObjectKey, ops: &'static dyn EntryOps) -> &Entry {
         let mut index = self.index.lock();
         let at = *index.entry(key).or_insert_with(|| {
             self.entries.push(Entry {
@@ -194,37 +284,6 @@ impl OverlayState {
     /// Whether the overlay wrote the object at `key`.
     pub(crate) fn forked(&self, key: ObjectKey) -> bool {
         self.entry(key).is_some_and(|e| e.fork.is_some())
-    }
-
-    /// Starts computing the base cell `cell`, and every base cell that reads it, in the
-    /// overlay: their recorded reads reach something the overlay holds, so the base's
-    /// values are not the overlay's. Marks their objects so that reads find them.
-    pub(crate) fn shadow(&self, core: &Core, cell: CellId) {
-        let mut work = vec![cell];
-        while let Some(c) = work.pop() {
-            let Some(slot) = core.slots.get(c.key) else {
-                continue;
-            };
-            let entry = self.entry_or_insert(c.key, slot.ops);
-            if entry.fork.is_some() || entry.shadowed[c.index as usize].load(Ordering::Acquire) {
-                continue;
-            }
-            entry.shadowed[c.index as usize].store(true, Ordering::Release);
-            slot.ops
-                .overlaid(slot.obj.get(&core.owner))
-                .fetch_or(self.bit, Ordering::Release);
-            let mut graph = slot.graph.lock();
-            graph.overlaid |= self.bit;
-            if let Some(node) = graph.nodes.get(c.index as usize) {
-                work.extend(node.dependents.iter().copied());
-            }
-            drop(graph);
-            let mut pending = self.pending.lock();
-            pending.shadowed.push(c);
-            if slot.ops.cache_kind(c.index as usize).is_eager() {
-                pending.check.push(c);
-            }
-        }
     }
 
     /// Dirties cells the overlay computed, and everything in the overlay that read them.

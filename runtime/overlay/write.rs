@@ -13,9 +13,9 @@ use crate::decl::ops::stored_mut;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Mutable, Writable};
 use crate::heap::parts::Core;
+use crate::key::Overlay;
 use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey};
 use crate::overlay::read::{Layer, LayerFailure};
-use crate::overlay::Overlay;
 
 use std::panic;
 use std::sync::atomic::Ordering;
@@ -246,19 +246,26 @@ impl Core {
             type_name: slot.ops.type_name(),
         })?;
         let state = &self.overlays.open[overlay];
-        state.entry_or_insert(key, slot.ops);
+        state.entry_or_insert(key, slot.ops.entry_ops());
         let graph = slot.graph.lock();
         let readers: Vec<CellId> = graph
             .readers
             .keys()
             .copied()
-            .chain(graph.nodes.iter().flat_map(|n| n.dependents.iter().copied()))
+            .chain(
+                graph
+                    .nodes
+                    .iter()
+                    .flat_map(|n| n.dependents.iter().copied()),
+            )
             .collect();
         drop(graph);
         for reader in readers {
-            state.shadow(self, reader);
+            self.shadow(state, reader);
         }
-        slot.ops.overlaid(obj).fetch_or(state.bit, Ordering::Release);
+        slot.ops
+            .overlaid(obj)
+            .fetch_or(state.bit, Ordering::Release);
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         slot.graph.lock().overlaid |= state.bit;

@@ -138,7 +138,8 @@ impl<'a, T: Object> Ctx<'a, T> {
         self.heap.make_loud(slot, reads);
         self.frame.depend(Dep::Cell(id));
         if overlaid != 0 {
-            self.heap.shadow_reader(overlaid, self.frame.cell, Dep::Cell(id));
+            self.heap
+                .shadow_reader(overlaid, self.frame.cell, Dep::Cell(id));
         }
         Ok(value)
     }
