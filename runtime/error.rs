@@ -268,6 +268,14 @@ pub enum Error {
         /// The overlay.
         overlay: Overlay,
     },
+    /// An overlay's commit was refused: the base wrote (or removed) an object the overlay
+    /// wrote too, since the overlay copied it. Nothing was changed.
+    Conflict {
+        /// The overlay.
+        overlay: Overlay,
+        /// The object both wrote.
+        object: ObjectId,
+    },
     /// A base write broke an invariant as the overlay sees it (the base is not vetoed by
     /// its overlays): every read of the overlay reports this until an overlay write
     /// repairs it.
@@ -385,6 +393,10 @@ impl fmt::Display for Error {
                 f,
                 "{object} ({}) cannot be copied into an overlay: its type does not fork",
                 short(type_name)
+            ),
+            Error::Conflict { overlay, object } => write!(
+                f,
+                "{overlay} cannot be committed: the base wrote {object} since the overlay did"
             ),
             Error::OverlayInTransaction { overlay } => {
                 write!(f, "{overlay} used inside a transaction of its heap")

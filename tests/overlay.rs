@@ -358,6 +358,7 @@ enum Step {
     ReadBase(usize),
     ReadLayer(usize),
     Reopen,
+    Commit,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -367,6 +368,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0..NODES).prop_map(Step::ReadBase),
         (0..NODES).prop_map(Step::ReadLayer),
         Just(Step::Reopen),
+        Just(Step::Commit),
     ]
 }
 
@@ -390,8 +392,8 @@ fn holds(values: &[i64]) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// Random base and overlay operations against two oracles: the base replayed alone, and
-    /// the base with the overlay's written nodes substituted. After every step every cache,
+    /// Random base and overlay operations, commits included, against two oracles: the base
+    /// replayed alone, and the base with the overlay's written nodes substituted. After every step every cache,
     /// read in the base and in the overlay, equals a recompute from its oracle.
     #[test]
     fn overlay_and_base_agree_with_their_oracles(steps in prop::collection::vec(step(), 1..40)) {
@@ -399,6 +401,8 @@ proptest! {
         let mut base = vec![1i64, 2, 3, 4, 5];
         let nodes = chain(&mut heap, &base);
         let mut written: Vec<Option<i64>> = vec![None; NODES];
+        // Nodes the base wrote since the overlay did.
+        let mut conflicts = [false; NODES];
         let mut ov = heap.overlay();
         let seen = |base: &[i64], written: &[Option<i64>]| -> Vec<i64> {
             base.iter().zip(written).map(|(b, w)| w.unwrap_or(*b)).collect()
@@ -412,6 +416,7 @@ proptest! {
                     prop_assert_eq!(result.is_ok(), holds(&next), "base write {:?}", result);
                     if result.is_ok() {
                         base = next;
+                        conflicts[i] |= written[i].is_some();
                     }
                 }
                 Step::Layer(i, v) => {
@@ -442,6 +447,26 @@ proptest! {
                     heap.discard(ov).unwrap();
                     ov = heap.overlay();
                     written = vec![None; NODES];
+                    conflicts = [false; NODES];
+                }
+                Step::Commit => {
+                    let values = seen(&base, &written);
+                    let result = heap.commit(ov);
+                    if conflicts.contains(&true) {
+                        // One of the nodes both wrote.
+                        let named = match &result {
+                            Err(Error::Conflict { object, .. }) => nodes.iter().position(|n| n.id() == *object),
+                            _ => None,
+                        };
+                        prop_assert!(named.is_some_and(|i| conflicts[i]), "{:?}", result);
+                    } else if !holds(&values) {
+                        prop_assert!(matches!(result, Err(Error::OverlayBroken { .. })), "{:?}", result);
+                    } else {
+                        prop_assert!(result.is_ok(), "{:?}", result);
+                        base = values;
+                        ov = heap.overlay();
+                        written = vec![None; NODES];
+                    }
                 }
             }
             // Every cache, in both, after every step.
@@ -505,4 +530,101 @@ fn the_guide_s_modules() -> Result<(), Error> {
     assert_eq!(*heap.cached(&a, &Module::TOTAL)?, 3);
     heap.discard(ov)?;
     Ok(())
+}
+
+#[test]
+fn a_commit_writes_the_overlay_s_values_as_one_operation() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    {
+        let mut layer = heap.layer_mut(&ov).unwrap();
+        Node::set_value(&mut layer, &n[2], 10).unwrap();
+        Node::set_value(&mut layer, &n[0], 5).unwrap();
+    }
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        17
+    );
+    heap.commit(ov).unwrap();
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 17);
+    assert_eq!(heap.get(&n[0]).unwrap().value, 5);
+    assert!(matches!(heap.layer(&ov), Err(Error::OverlayClosed { .. })));
+    // Written values are the heap's own now: a base write settles as any other.
+    Node::set_value(&mut heap, &n[1], 0).unwrap();
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 15);
+}
+
+#[test]
+fn a_conflicting_commit_changes_nothing() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[1], 20).unwrap();
+    Node::set_value(&mut heap, &n[1], 4).unwrap();
+    let err = heap.commit(ov).unwrap_err();
+    assert!(matches!(err, Error::Conflict { object, .. } if object == n[1].id()));
+    assert_eq!(heap.get(&n[1]).unwrap().value, 4);
+    let layer = heap.layer(&ov).unwrap();
+    assert_eq!(layer.get(&n[1]).unwrap().value, 20);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 24);
+}
+
+static REFUSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("refused")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// An invariant that holds while the test says so: a commit it refuses must change nothing.
+#[mutable]
+#[derive(Clone)]
+struct Gate {
+    n: i64,
+}
+
+#[cached]
+impl Gate {
+    #[cache(now)]
+    fn open(n: &i64) -> Result<(), Refused> {
+        if *n > 0 && REFUSE.load(Relaxed) {
+            Err(Refused)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cache(lazy_read)]
+    fn twice(n: &i64) -> i64 {
+        n * 2
+    }
+}
+
+#[test]
+fn a_commit_refused_by_an_invariant_is_rolled_back_with_the_overlay_intact() {
+    let mut heap = Heap::new();
+    let g = heap.mutable(Gate { n: 0 }).unwrap();
+    assert_eq!(*heap.cached(&g, &Gate::TWICE).unwrap(), 0);
+    let ov = heap.overlay();
+    Gate::set_n(&mut heap.layer_mut(&ov).unwrap(), &g, 3).unwrap();
+    REFUSE.store(true, Relaxed);
+    let err = heap.commit(ov).unwrap_err();
+    REFUSE.store(false, Relaxed);
+    assert_eq!(err.invariant().unwrap().cache, "open");
+    assert_eq!(heap.get(&g).unwrap().n, 0);
+    assert_eq!(*heap.cached(&g, &Gate::TWICE).unwrap(), 0);
+    assert_eq!(heap.layer(&ov).unwrap().get(&g).unwrap().n, 3);
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&g, &Gate::TWICE).unwrap(),
+        6
+    );
+    heap.commit(ov).unwrap();
+    assert_eq!(*heap.cached(&g, &Gate::TWICE).unwrap(), 6);
 }

@@ -1,6 +1,7 @@
 //! The workloads the benches share: each type in its steadfast form and its hand-written
 //! equivalent, so that every bench compares like with like.
 
+pub mod env;
 pub mod interaction;
 
 use std::hint::black_box;

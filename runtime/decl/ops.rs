@@ -244,6 +244,13 @@ impl<T: Object> TypeOps for OpsOf<T> {
         Some(Box::new(Some(copy)))
     }
 
+    fn swap_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &mut (dyn Any + Send + Sync)) {
+        std::mem::swap(
+            &mut stored_mut::<T>(obj).value,
+            &mut stored_mut::<T>(fork).value,
+        );
+    }
+
     fn entry_ops(&self) -> &'static dyn EntryOps {
         OpsOf::<T>::ENTRY
     }
@@ -279,8 +286,8 @@ impl<T: Object> EntryOps for OpsOf<T> {
         T::CACHES.len()
     }
 
-    fn cache_kind(&self, index: usize) -> Kind {
-        T::CACHES[index].kind()
+    fn is_eager(&self, index: usize) -> bool {
+        T::CACHES[index].kind().is_eager()
     }
 
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {

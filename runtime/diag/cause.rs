@@ -21,6 +21,7 @@ pub(crate) enum OpKind {
     Remove,
     Create,
     Replace,
+    Commit,
 }
 
 impl OpKind {
@@ -34,6 +35,7 @@ impl OpKind {
             OpKind::Remove => "remove",
             OpKind::Create => "create",
             OpKind::Replace => "replace",
+            OpKind::Commit => "commit",
         }
     }
 }

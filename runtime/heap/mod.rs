@@ -753,6 +753,38 @@ impl Heap {
         LayerMut::new(&mut self.core, overlay)
     }
 
+    /// Commits an overlay: one operation on the heap that writes each object the overlay
+    /// wrote with the overlay's value of it, checked once against the heap's invariants.
+    /// On success the overlay is closed (as by [`discard`](Heap::discard)); on failure
+    /// nothing is changed, and the overlay is left as it was.
+    ///
+    /// ```
+    /// # use steadfast::{cached, mutable, Heap};
+    /// # #[mutable]
+    /// # #[derive(Clone)]
+    /// # struct Module { source: String }
+    /// # #[cached]
+    /// # impl Module {}
+    /// let mut heap = Heap::new();
+    /// let m = heap.mutable(Module { source: "class A".into() })?;
+    /// let ov = heap.overlay();
+    /// Module::set_source(&mut heap.layer_mut(&ov)?, &m, "class B".into())?;
+    /// heap.commit(ov)?; // saved
+    /// assert_eq!(heap[&m].source, "class B");
+    /// # Ok::<(), steadfast::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Nothing is changed and the overlay stays open on: [`Error::Conflict`] if the heap
+    /// wrote or removed an object since the overlay wrote it; [`Error::OverlayBroken`] if an
+    /// invariant fails in the overlay; [`Error::Invariant`] if one fails on the heap with the
+    /// overlay's values (a panic in a computation is passed on, after the same rollback).
+    /// [`Error::OverlayClosed`], [`Error::ForeignOverlay`] and
+    /// [`Error::OverlayInTransaction`] as for [`layer`](Heap::layer).
+    pub fn commit(&mut self, overlay: Overlay) -> Result<(), Error> {
+        self.core.commit_overlay(&overlay)
+    }
+
     /// Closes an overlay and frees everything it held: its copies, its cells, its edges, and
     /// its marks on base objects. Its handle is stale from now on.
     ///

@@ -265,6 +265,10 @@ pub(crate) trait TypeOps: Send + Sync {
     /// An overlay's copy of the object ([`Object::fork`](crate::Object::fork)) as an
     /// `Option<Stored<T>>` with every cell invalid, or `None` if the type makes none.
     fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>>;
+    /// Swaps the values of the object and of an overlay's copy of it (both
+    /// `Option<Stored<T>>`): a commit writes the copy over the object, and a rollback of
+    /// the commit swaps back.
+    fn swap_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &mut (dyn Any + Send + Sync));
     /// The same type's operations on the cells an overlay holds.
     fn entry_ops(&self) -> &'static dyn EntryOps;
     /// Computes a cell an overlay holds (see `overlay::read`); `None` if it ran into a

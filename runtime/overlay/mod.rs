@@ -6,8 +6,10 @@
 //! - `open`: opening and closing overlays;
 //! - `read`: reads in an overlay ([`Layer`]), and computations in it;
 //! - `write`: writes in an overlay ([`LayerMut`]): the copy, the overlay's barrier;
-//! - `push`: what base operations owe their overlays.
+//! - `push`: what base operations owe their overlays;
+//! - `commit`: an overlay's writes made the base's, as one operation.
 
+pub(crate) mod commit;
 pub(crate) mod open;
 pub(crate) mod push;
 pub(crate) mod read;

@@ -4,7 +4,6 @@
 
 use crate::cell::ErasedCell;
 use crate::decl::field::FieldMask;
-use crate::decl::object::Kind;
 use crate::key::{CellId, ObjectKey, OverlayKey};
 use crate::sync::{Flag, Mutex};
 use crate::track::graph::{Dep, Dependents, Readers};
@@ -146,7 +145,8 @@ impl Entry {
 /// object's `TypeOps` give these to it).
 pub(crate) trait EntryOps: Send + Sync {
     fn cache_count(&self) -> usize;
-    fn cache_kind(&self, index: usize) -> Kind;
+    /// Whether the cache at `index` is `now` or `eager`.
+    fn is_eager(&self, index: usize) -> bool;
     /// A cell of an `Option<Stored<T>>`.
     fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
     fn cell_mut<'a>(
@@ -303,7 +303,7 @@ impl OverlayState {
             let at = self.index.get_mut()[&c.key];
             let entry = self.entries.get_mut(at).expect("an indexed entry");
             entry.cell_mut(c.index as usize).clear();
-            if entry.ops.cache_kind(c.index as usize).is_eager() {
+            if entry.ops.is_eager(c.index as usize) {
                 self.pending.get_mut().check.push(c);
             }
             if let Some(readers) = graph.cells.get(&c) {

@@ -1,0 +1,85 @@
+//! Committing an overlay: one operation on the base that writes every copy the overlay
+//! made over its object, checked once (the base's invariants), rolled back whole on
+//! failure with the overlay left as it was.
+
+use crate::decl::field::FieldMask;
+use crate::diag::cause::OpKind;
+use crate::diag::trace::op;
+use crate::error::Error;
+use crate::heap::parts::Core;
+use crate::key::{ObjectKey, Overlay};
+use crate::overlay::read::LayerFailure;
+
+use std::panic;
+
+impl Core {
+    /// [`Heap::commit`](crate::Heap::commit).
+    pub(crate) fn commit_overlay(&mut self, overlay: &Overlay) -> Result<(), Error> {
+        self.check_overlay(overlay)?;
+        if self.barrier.in_barrier {
+            return Err(Error::OverlayInTransaction { overlay: *overlay });
+        }
+        let state = &self.overlays.open[overlay.key];
+        if let Err(LayerFailure::Panic(payload)) = self.settle_layer(state) {
+            panic::resume_unwind(payload);
+        }
+        if let Some(&invariant) = state.broken.lock().first() {
+            return Err(Error::OverlayBroken {
+                overlay: *overlay,
+                invariant: self.name_of(invariant),
+            });
+        }
+        // The first conflict in the order the overlay wrote its objects.
+        let written: Vec<ObjectKey> = state
+            .entries()
+            .filter(|e| e.fork.is_some())
+            .map(|e| e.key)
+            .collect();
+        if let Some(&key) = written.iter().find(|k| state.conflicts.contains(k)) {
+            return Err(Error::Conflict {
+                overlay: *overlay,
+                object: self.id_of(key),
+            });
+        }
+        self.clock.begin(OpKind::Commit);
+        let _op = op(OpKind::Commit, None, "");
+        self.swap_forks(overlay, &written);
+        for &key in &written {
+            self.invalidate(key, FieldMask::ALL);
+        }
+        self.rev += 1;
+        match self.settle_journal() {
+            Ok(()) => {
+                self.commit();
+                for &key in &written {
+                    let count = self.slots[key].ops.field_names().len();
+                    self.wrote(key, FieldMask::ALL, count);
+                }
+                self.discard_overlay(overlay)
+            }
+            Err(failure) => {
+                let error = self.failure_error(failure);
+                self.roll_back();
+                self.rolled_back();
+                self.swap_forks(overlay, &written);
+                match error {
+                    Ok(error) => Err(error),
+                    Err(payload) => panic::resume_unwind(payload),
+                }
+            }
+        }
+    }
+
+    /// Swaps the values of the objects at `keys` with the overlay's copies of them.
+    fn swap_forks(&mut self, overlay: &Overlay, keys: &[ObjectKey]) {
+        let state = &mut self.overlays.open[overlay.key];
+        for &key in keys {
+            let slot = &mut self.slots[key];
+            let fork = state
+                .entry_mut(key)
+                .and_then(|e| e.fork.as_deref_mut())
+                .expect("a copy the overlay made");
+            slot.ops.swap_fork(slot.obj.get_mut(&mut self.owner), fork);
+        }
+    }
+}
