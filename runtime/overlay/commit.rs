@@ -19,17 +19,8 @@ impl Core {
         if self.barrier.in_barrier {
             return Err(Error::OverlayInTransaction { overlay: *overlay });
         }
+        // A conflict first: whatever the overlay's state, the base moved under it.
         let state = &self.overlays.open[overlay.key];
-        if let Err(LayerFailure::Panic(payload)) = self.settle_layer(state) {
-            panic::resume_unwind(payload);
-        }
-        if let Some(&invariant) = state.broken.lock().first() {
-            return Err(Error::OverlayBroken {
-                overlay: *overlay,
-                invariant: self.name_of(invariant),
-            });
-        }
-        // The first conflict in the order the overlay wrote its objects.
         let written: Vec<ObjectKey> = state
             .entries()
             .filter(|e| e.fork.is_some())
@@ -39,6 +30,15 @@ impl Core {
             return Err(Error::Conflict {
                 overlay: *overlay,
                 object: self.id_of(key),
+            });
+        }
+        if let Err(LayerFailure::Panic(payload)) = self.settle_layer(state) {
+            panic::resume_unwind(payload);
+        }
+        if let Some(&invariant) = state.broken.lock().first() {
+            return Err(Error::OverlayBroken {
+                overlay: *overlay,
+                invariant: self.name_of(invariant),
             });
         }
         self.clock.begin(OpKind::Commit);
