@@ -8,17 +8,17 @@ use crate::decl::ctx::Ctx;
 use crate::decl::field::FieldMask;
 use crate::decl::object::sealed::{Cells as _, Owned};
 use crate::decl::object::{Kind, Object};
-use crate::decl::stored::Stored;
+use crate::decl::stored::{Link, Stored};
 use crate::diag::stats::Tally;
 use crate::error::Error;
 use crate::heap::parts::{Core, Obj, TypeOps};
 use crate::imm::parallel;
-use crate::key::{CellId, ObjectId, ObjectKey};
+use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey};
 use crate::overlay::state::{Entry, EntryOps, OverlayState};
 use crate::sync::Bits;
 use crate::track::frame::Frame;
 
-use qcell::QCellOwner;
+use qcell::{QCell, QCellOwner};
 use std::any::Any;
 use std::hash::Hasher;
 use std::marker::PhantomData;
@@ -233,7 +233,11 @@ impl<T: Object> TypeOps for OpsOf<T> {
         &stored::<T>(obj).overlaid
     }
 
-    fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>> {
+    fn fork(
+        &self,
+        obj: &(dyn Any + Send + Sync),
+        owner: &QCellOwner,
+    ) -> Option<Box<dyn Any + Send + Sync>> {
         let value = stored::<T>(obj).value.fork()?;
         // Loud and off the own path: the overlay's barrier takes every write of it.
         let copy = Stored {
@@ -241,14 +245,45 @@ impl<T: Object> TypeOps for OpsOf<T> {
             loud: Bits::new(u64::MAX),
             ..Stored::new(value, crate::key::Tag::Mutable)
         };
-        Some(Box::new(Some(copy)))
+        let link: Arc<Link<T>> = Arc::new(QCell::new(owner, Some(copy)));
+        Some(Box::new(link))
     }
 
-    fn swap_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &mut (dyn Any + Send + Sync)) {
-        std::mem::swap(
-            &mut stored_mut::<T>(obj).value,
-            &mut stored_mut::<T>(fork).value,
-        );
+    fn attach_fork(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        overlay: OverlayKey,
+        fork: &(dyn Any + Send + Sync),
+    ) {
+        let link = Arc::clone(fork_link::<T>(fork));
+        stored_mut::<T>(obj)
+            .forks
+            .get_or_insert_with(Box::default)
+            .push((overlay, link));
+    }
+
+    fn detach_fork(&self, obj: &mut (dyn Any + Send + Sync), overlay: OverlayKey) {
+        let stored = stored_mut::<T>(obj);
+        if let Some(forks) = &mut stored.forks {
+            forks.retain(|(k, _)| *k != overlay);
+            if forks.is_empty() {
+                stored.forks = None;
+            }
+        }
+    }
+
+    fn swap_fork(&self, obj: &Obj, fork: &(dyn Any + Send + Sync), owner: &mut QCellOwner) {
+        let Obj::Own(link) = obj else {
+            unreachable!("an overlay copies only objects it may write, never shared ones")
+        };
+        let base = link
+            .as_any()
+            .downcast_ref::<Link<T>>()
+            .expect("a slot's ops match its object");
+        let (base, fork) = owner.rw2(base, &**fork_link::<T>(fork));
+        let (base, fork) = (base.as_mut(), fork.as_mut());
+        let (base, fork) = base.zip(fork).expect("both live");
+        std::mem::swap(&mut base.value, &mut fork.value);
     }
 
     fn entry_ops(&self) -> &'static dyn EntryOps {
@@ -265,7 +300,7 @@ impl<T: Object> TypeOps for OpsOf<T> {
     ) -> Option<Fresh> {
         let (this, cells) = match &entry.fork {
             Some(fork) => {
-                let stored = stored::<T>(&**fork);
+                let stored = fork_stored::<T>(&**fork, &heap.owner);
                 (&stored.value, &stored.cells)
             }
             None => (&heap.stored::<T>(id.key).value, shadow::<T>(&*entry.shadow)),
@@ -290,16 +325,22 @@ impl<T: Object> EntryOps for OpsOf<T> {
         T::CACHES[index].kind().is_eager()
     }
 
-    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell {
-        stored::<T>(obj).cells.cell(index)
+    fn fork_cell<'a>(
+        &self,
+        fork: &'a (dyn Any + Send + Sync),
+        owner: &'a QCellOwner,
+        index: usize,
+    ) -> &'a dyn ErasedCell {
+        fork_stored::<T>(fork, owner).cells.cell(index)
     }
 
-    fn cell_mut<'a>(
+    fn fork_cell_mut<'a>(
         &self,
-        obj: &'a mut (dyn Any + Send + Sync),
+        fork: &'a (dyn Any + Send + Sync),
+        owner: &'a mut QCellOwner,
         index: usize,
     ) -> &'a mut dyn ErasedCell {
-        stored_mut::<T>(obj).cells.cell_mut(index)
+        fork_stored_mut::<T>(fork, owner).cells.cell_mut(index)
     }
 
     fn shadow_cells(&self) -> Box<dyn Any + Send + Sync> {
@@ -328,10 +369,11 @@ impl<T: Object> EntryOps for OpsOf<T> {
     fn take_layer_failure(
         &self,
         entry: &mut Entry,
+        owner: &mut QCellOwner,
         index: usize,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>> {
-        let cells = match &mut entry.fork {
-            Some(fork) => &mut stored_mut::<T>(&mut **fork).cells,
+        let cells = match &entry.fork {
+            Some(fork) => &mut fork_stored_mut::<T>(&**fork, owner).cells,
             None => entry
                 .shadow
                 .downcast_mut::<T::Cells>()
@@ -339,6 +381,34 @@ impl<T: Object> EntryOps for OpsOf<T> {
         };
         T::CACHES[index].take_failure(cells)
     }
+}
+
+/// An overlay's copy of a `T`, as its entry holds it.
+pub(crate) fn fork_link<T: Object>(fork: &(dyn Any + Send + Sync)) -> &Arc<Link<T>> {
+    fork.downcast_ref::<Arc<Link<T>>>()
+        .expect("an overlay's copy is of its object's type")
+}
+
+/// The value and cells of an overlay's copy of a `T`.
+pub(crate) fn fork_stored<'a, T: Object>(
+    fork: &'a (dyn Any + Send + Sync),
+    owner: &'a QCellOwner,
+) -> &'a Stored<T> {
+    owner
+        .ro(&**fork_link::<T>(fork))
+        .as_ref()
+        .expect("an overlay's copy is live")
+}
+
+/// The value and cells of an overlay's copy of a `T`, exclusively.
+pub(crate) fn fork_stored_mut<'a, T: Object>(
+    fork: &'a (dyn Any + Send + Sync),
+    owner: &'a mut QCellOwner,
+) -> &'a mut Stored<T> {
+    owner
+        .rw(&**fork_link::<T>(fork))
+        .as_mut()
+        .expect("an overlay's copy is live")
 }
 
 /// An overlay's shadow cells of a `T`.

@@ -7,7 +7,8 @@ use std::any::Any;
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::Object;
 use crate::heap::parts::Storage;
-use crate::key::Tag;
+use crate::key::{OverlayKey, Tag};
+use std::sync::Arc;
 use crate::sync::Bits;
 
 /// An object's storage as a handle holds it: `Some` while the object lives in its heap,
@@ -38,6 +39,10 @@ pub struct Stored<T: Object> {
     /// The overlays (by bit) that wrote the object or compute one of its cells: a read in
     /// an overlay whose bit is clear here is the base's read.
     pub(crate) overlaid: Bits,
+    /// The copies of the object the overlays that wrote it hold (see `overlay`), so that a
+    /// read through an overlay reaches its copy without a look-up. Shared with the overlay,
+    /// reached through the heap's owner as the object is.
+    pub(crate) forks: Option<Box<Vec<(OverlayKey, Arc<Link<T>>)>>>,
 }
 
 impl<T: Object> Stored<T> {
@@ -54,6 +59,7 @@ impl<T: Object> Stored<T> {
             own: base != u64::MAX,
             op: u32::MAX,
             overlaid: Bits::new(0),
+            forks: None,
         }
     }
 
@@ -82,6 +88,10 @@ impl<T: Object> Stored<T> {
 }
 
 impl<T: Object> Storage for Link<T> {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+
     fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync) {
         owner.ro(self)
     }

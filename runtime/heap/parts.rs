@@ -13,7 +13,7 @@ use crate::diag::watch::Watches;
 use crate::error::Error;
 use crate::imm::class::{ClassKey, Classes};
 use crate::imm::parallel::Runs;
-use crate::key::{CellId, ObjectId, ObjectKey, Tag};
+use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey, Tag};
 use crate::overlay::state::{Entry, EntryOps, OverlayState, Overlays};
 use crate::sync::{Bits, Mutex};
 use crate::track::frame::Frame;
@@ -100,6 +100,8 @@ pub(crate) enum Obj {
 /// A [`Link`](crate::decl::stored::Link) with its type erased: the typed work the barrier does on every cell it
 /// marks, behind one dynamic call.
 pub(crate) trait Storage: Send + Sync {
+    /// The `Link<T>` itself.
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn get<'a>(&'a self, owner: &'a QCellOwner) -> &'a (dyn Any + Send + Sync);
     fn get_mut<'a>(&'a self, owner: &'a mut QCellOwner) -> &'a mut (dyn Any + Send + Sync);
     /// Invalidates a cell of the live object: see [`ErasedCell::invalidate`].
@@ -262,13 +264,25 @@ pub(crate) trait TypeOps: Send + Sync {
     fn compute_detached(&self, obj: &(dyn Any + Send + Sync), index: usize);
     /// [`Stored::overlaid`](crate::decl::stored::Stored::overlaid).
     fn overlaid<'a>(&self, obj: &'a (dyn Any + Send + Sync)) -> &'a Bits;
-    /// An overlay's copy of the object ([`Object::fork`](crate::Object::fork)) as an
-    /// `Option<Stored<T>>` with every cell invalid, or `None` if the type makes none.
-    fn fork(&self, obj: &(dyn Any + Send + Sync)) -> Option<Box<dyn Any + Send + Sync>>;
-    /// Swaps the values of the object and of an overlay's copy of it (both
-    /// `Option<Stored<T>>`): a commit writes the copy over the object, and a rollback of
-    /// the commit swaps back.
-    fn swap_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &mut (dyn Any + Send + Sync));
+    /// An overlay's copy of the object ([`Object::fork`](crate::Object::fork)), every cell
+    /// invalid, as an `Arc<Link<T>>` owned by `owner`; `None` if the type makes none.
+    fn fork(
+        &self,
+        obj: &(dyn Any + Send + Sync),
+        owner: &QCellOwner,
+    ) -> Option<Box<dyn Any + Send + Sync>>;
+    /// Records an overlay's copy (made by [`fork`](TypeOps::fork)) on the object.
+    fn attach_fork(
+        &self,
+        obj: &mut (dyn Any + Send + Sync),
+        overlay: OverlayKey,
+        fork: &(dyn Any + Send + Sync),
+    );
+    /// Forgets the overlay's copy recorded on the object.
+    fn detach_fork(&self, obj: &mut (dyn Any + Send + Sync), overlay: OverlayKey);
+    /// Swaps the values of an object and of an overlay's copy of it: a commit writes the
+    /// copy over the object, and a rollback of the commit swaps back.
+    fn swap_fork(&self, obj: &Obj, fork: &(dyn Any + Send + Sync), owner: &mut QCellOwner);
     /// The same type's operations on the cells an overlay holds.
     fn entry_ops(&self) -> &'static dyn EntryOps;
     /// Computes a cell an overlay holds (see `overlay::read`); `None` if it ran into a

@@ -72,14 +72,14 @@ impl Core {
 
     /// Swaps the values of the objects at `keys` with the overlay's copies of them.
     fn swap_forks(&mut self, overlay: &Overlay, keys: &[ObjectKey]) {
-        let state = &mut self.overlays.open[overlay.key];
+        let state = &self.overlays.open[overlay.key];
         for &key in keys {
-            let slot = &mut self.slots[key];
+            let slot = &self.slots[key];
             let fork = state
-                .entry_mut(key)
-                .and_then(|e| e.fork.as_deref_mut())
+                .entry(key)
+                .and_then(|e| e.fork.as_deref())
                 .expect("a copy the overlay made");
-            slot.ops.swap_fork(slot.obj.get_mut(&mut self.owner), fork);
+            slot.ops.swap_fork(&slot.obj, fork, &mut self.owner);
         }
     }
 }

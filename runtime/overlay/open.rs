@@ -43,6 +43,13 @@ impl Core {
             .open
             .remove(overlay.key)
             .expect("checked to be open");
+        // The copies it made, recorded on their objects.
+        for entry in state.entries().filter(|e| e.fork.is_some()) {
+            if let Some(slot) = self.slots.get_mut(entry.key) {
+                slot.ops
+                    .detach_fork(slot.obj.get_mut(&mut self.owner), overlay.key);
+            }
+        }
         let bit = state.bit;
         // The last bit is cleared only with the last overlay sharing it.
         if self.overlays.free_bit(bit) {

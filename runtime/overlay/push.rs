@@ -112,7 +112,7 @@ impl Core {
                     _ => {}
                 }
             }
-            let dirtied = state.dirty(work);
+            let dirtied = state.dirty(&mut self.owner, work);
             self.stats
                 .tally()
                 .add(Counter::OverlayDirtied, dirtied as u64);

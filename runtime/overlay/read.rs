@@ -12,7 +12,8 @@ use crate::decl::cache::Cache;
 use crate::decl::ctx::Ctx;
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
-use crate::decl::ops::stored;
+use crate::decl::stored::Stored;
+use crate::decl::ops::fork_stored;
 use crate::error::{CacheName, Error};
 use crate::heap::handle::Handle;
 use crate::heap::parts::{Core, Slot};
@@ -21,6 +22,7 @@ use crate::overlay::state::{Entry, OverlayState};
 use crate::track::frame::Frame;
 use crate::track::graph::Dep;
 
+use qcell::QCellOwner;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
@@ -125,6 +127,8 @@ impl<'h> Layer<'h> {
                             self.core.stats.hit();
                             return Ok(v);
                         }
+                    } else if let Some(v) = self.fork_hit(stored, cache) {
+                        return Ok(v);
                     }
                 }
             }
@@ -133,6 +137,27 @@ impl<'h> Layer<'h> {
         self.core
             .layer_cache(self.state, id, cache, None)
             .map(|(v, _)| v)
+    }
+
+    /// A hit on the overlay's copy of the object, found through the object.
+    #[inline]
+    fn fork_hit<'a, T: Object, V: Send + Sync + 'static>(
+        &self,
+        stored: &'a Stored<T>,
+        cache: &Cache<T, V>,
+    ) -> Option<&'a V>
+    where
+        'h: 'a,
+    {
+        let (_, fork) = stored
+            .forks
+            .as_deref()?
+            .iter()
+            .find(|(k, _)| *k == self.overlay.key)?;
+        let fork = self.core.owner.ro(&**fork).as_ref()?;
+        let v = (cache.cell)(&fork.cells).get()?;
+        self.core.stats.hit();
+        Some(v)
     }
 
     /// The invariant that fails in the overlay since a base write, if one does: then every
@@ -145,13 +170,13 @@ impl<'h> Layer<'h> {
     /// objects it wrote, and of the base objects whose caches read them. The rest of what
     /// it reads is the base's.
     pub fn cells(&self) -> usize {
-        self.state.counts().0
+        self.state.counts(&self.core.owner).0
     }
 
     /// How many dependency edges the overlay's computations recorded (a diagnostic; the
     /// base's are [`Heap::edges`](crate::Heap::edges)).
     pub fn edges(&self) -> usize {
-        self.state.counts().1
+        self.state.counts(&self.core.owner).1
     }
 
     /// Whether the overlay wrote the object: it reads its own copy of it.
@@ -175,9 +200,9 @@ pub(crate) enum LayerFailure {
 }
 
 /// The cells of a `T` the overlay holds: its copy's, or the shadow cells of the base object.
-fn cells_of<T: Object>(entry: &Entry) -> &T::Cells {
+fn cells_of<'a, T: Object>(entry: &'a Entry, owner: &'a QCellOwner) -> &'a T::Cells {
     match &entry.fork {
-        Some(fork) => &stored::<T>(&**fork).cells,
+        Some(fork) => &fork_stored::<T>(&**fork, owner).cells,
         None => entry
             .shadow
             .downcast_ref::<T::Cells>()
@@ -196,7 +221,7 @@ impl Core {
         let base = self.stored_in::<T>(slot)?;
         if base.overlaid.load(Ordering::Relaxed) & state.bit != 0 {
             if let Some(fork) = state.entry(key).and_then(|e| e.fork.as_deref()) {
-                return Ok(&stored::<T>(fork).value);
+                return Ok(&fork_stored::<T>(fork, &self.owner).value);
             }
         }
         Ok(&base.value)
@@ -220,7 +245,7 @@ impl Core {
         // the overlay holds, and leave it to the overlay.
         for _ in 0..2 {
             if let Some(entry) = state.entry(key).filter(|e| e.holds(index)) {
-                let value = (cache.cell)(cells_of::<T>(entry));
+                let value = (cache.cell)(cells_of::<T>(entry, &self.owner));
                 if let Some(v) = value.get() {
                     self.stats.hit();
                     return Ok((v, true));
@@ -246,7 +271,7 @@ impl Core {
         id: CellId,
         parent: Option<&Frame<'_>>,
     ) -> Result<(), Error> {
-        if entry.cell(id.index as usize).is_ready() {
+        if entry.cell(&self.owner, id.index as usize).is_ready() {
             return Ok(());
         }
         crate::stack::grown(|| self.layer_compute(state, entry, id, parent))
@@ -263,7 +288,7 @@ impl Core {
             Some(p) if p.layer => None,
             _ => Some(state.computing.lock()),
         };
-        if entry.cell(id.index as usize).is_ready() {
+        if entry.cell(&self.owner, id.index as usize).is_ready() {
             return Ok(());
         }
         {

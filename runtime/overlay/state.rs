@@ -8,6 +8,7 @@ use crate::key::{CellId, ObjectKey, OverlayKey};
 use crate::sync::{Flag, Mutex};
 use crate::track::graph::{Dep, Dependents, Readers};
 
+use qcell::QCellOwner;
 use rustc_hash::{FxHashMap, FxHashSet};
 use slotmap::SlotMap;
 use std::any::Any;
@@ -109,8 +110,8 @@ pub(crate) struct Pending {
 pub(crate) struct Entry {
     pub(crate) key: ObjectKey,
     pub(crate) ops: &'static dyn EntryOps,
-    /// The overlay's copy of the object (an `Option<Stored<T>>`, with the overlay's cells),
-    /// once it wrote it.
+    /// The overlay's copy of the object (an `Arc<Link<T>>`, with the overlay's cells,
+    /// reached through the heap's owner; the object holds it too), once it wrote it.
     pub(crate) fork: Option<Box<dyn Any + Send + Sync>>,
     /// Cells computed in the overlay for the base object (a `T::Cells`), one for each cache
     /// whose computation reads something the overlay holds (`shadowed`).
@@ -126,16 +127,20 @@ impl Entry {
     }
 
     /// The overlay's cell of the cache at `index`.
-    pub(crate) fn cell(&self, index: usize) -> &dyn ErasedCell {
+    pub(crate) fn cell<'a>(&'a self, owner: &'a QCellOwner, index: usize) -> &'a dyn ErasedCell {
         match &self.fork {
-            Some(fork) => self.ops.cell(&**fork, index),
+            Some(fork) => self.ops.fork_cell(&**fork, owner, index),
             None => self.ops.shadow_cell(&*self.shadow, index),
         }
     }
 
-    pub(crate) fn cell_mut(&mut self, index: usize) -> &mut dyn ErasedCell {
-        match &mut self.fork {
-            Some(fork) => self.ops.cell_mut(&mut **fork, index),
+    pub(crate) fn cell_mut<'a>(
+        &'a mut self,
+        owner: &'a mut QCellOwner,
+        index: usize,
+    ) -> &'a mut dyn ErasedCell {
+        match &self.fork {
+            Some(fork) => self.ops.fork_cell_mut(&**fork, owner, index),
             None => self.ops.shadow_cell_mut(&mut *self.shadow, index),
         }
     }
@@ -147,11 +152,17 @@ pub(crate) trait EntryOps: Send + Sync {
     fn cache_count(&self) -> usize;
     /// Whether the cache at `index` is `now` or `eager`.
     fn is_eager(&self, index: usize) -> bool;
-    /// A cell of an `Option<Stored<T>>`.
-    fn cell<'a>(&self, obj: &'a (dyn Any + Send + Sync), index: usize) -> &'a dyn ErasedCell;
-    fn cell_mut<'a>(
+    /// A cell of an overlay's copy (an `Arc<Link<T>>`).
+    fn fork_cell<'a>(
         &self,
-        obj: &'a mut (dyn Any + Send + Sync),
+        fork: &'a (dyn Any + Send + Sync),
+        owner: &'a QCellOwner,
+        index: usize,
+    ) -> &'a dyn ErasedCell;
+    fn fork_cell_mut<'a>(
+        &self,
+        fork: &'a (dyn Any + Send + Sync),
+        owner: &'a mut QCellOwner,
         index: usize,
     ) -> &'a mut dyn ErasedCell;
     /// A `T::Cells` with every cell invalid: an overlay's shadow cells.
@@ -170,6 +181,7 @@ pub(crate) trait EntryOps: Send + Sync {
     fn take_layer_failure(
         &self,
         entry: &mut Entry,
+        owner: &mut QCellOwner,
         index: usize,
     ) -> Option<Box<dyn std::error::Error + Send + Sync>>;
 }
@@ -288,7 +300,7 @@ impl OverlayState {
 
     /// Dirties cells the overlay computed, and everything in the overlay that read them.
     /// Returns how many it dirtied.
-    pub(crate) fn dirty(&mut self, mut work: Vec<CellId>) -> usize {
+    pub(crate) fn dirty(&mut self, owner: &mut QCellOwner, mut work: Vec<CellId>) -> usize {
         let mut count = 0;
         let graph = self.graph.get_mut();
         while let Some(c) = work.pop() {
@@ -302,7 +314,7 @@ impl OverlayState {
             count += 1;
             let at = self.index.get_mut()[&c.key];
             let entry = self.entries.get_mut(at).expect("an indexed entry");
-            entry.cell_mut(c.index as usize).clear();
+            entry.cell_mut(owner, c.index as usize).clear();
             if entry.ops.is_eager(c.index as usize) {
                 self.pending.get_mut().check.push(c);
             }
@@ -341,7 +353,7 @@ impl OverlayState {
     /// Dirties what the overlay computed from the object at `key` as it is now (before it
     /// is copied in, or after its copy goes): every reader of its fields and of its cells,
     /// and its cells.
-    pub(crate) fn dirty_readers(&mut self, key: ObjectKey) {
+    pub(crate) fn dirty_readers(&mut self, owner: &mut QCellOwner, key: ObjectKey) {
         let Some(entry) = self.entry(key) else {
             return;
         };
@@ -352,38 +364,41 @@ impl OverlayState {
             work.push(cell);
             work.extend(self.readers_of_cell(cell));
         }
-        self.dirty(work);
+        self.dirty(owner, work);
     }
 
     /// Drops the overlay's copy of the object at `key`, made by a write that was refused:
     /// the overlay reads the base's again.
-    pub(crate) fn unfork(&mut self, key: ObjectKey) {
-        self.dirty_readers(key);
-        if let Some(entry) = self.entry_mut(key) {
-            entry.fork = None;
-        }
+    /// Returns the copy (the object still records it: see `TypeOps::detach_fork`).
+    pub(crate) fn unfork(
+        &mut self,
+        owner: &mut QCellOwner,
+        key: ObjectKey,
+    ) -> Option<Box<dyn Any + Send + Sync>> {
+        self.dirty_readers(owner, key);
         self.conflicts.remove(&key);
+        self.entry_mut(key).and_then(|e| e.fork.take())
     }
 
     /// Dirties what read the base's values of cells the overlay started to compute on its
     /// own since the last write.
-    pub(crate) fn dirty_shadowed(&mut self) {
+    pub(crate) fn dirty_shadowed(&mut self, owner: &mut QCellOwner) {
         let shadowed = std::mem::take(&mut self.pending.get_mut().shadowed);
         let work: Vec<CellId> = shadowed
             .iter()
             .flat_map(|&c| self.readers_of_cell(c))
             .collect();
-        self.dirty(work);
+        self.dirty(owner, work);
     }
 
     /// The number of cells the overlay holds a value in, and of its dependency edges.
-    pub(crate) fn counts(&self) -> (usize, usize) {
+    pub(crate) fn counts(&self, owner: &QCellOwner) -> (usize, usize) {
         let graph = self.graph.lock();
         let cells = self
             .entries()
             .map(|e| {
                 (0..e.shadowed.len())
-                    .filter(|&i| e.holds(i) && e.cell(i).is_ready())
+                    .filter(|&i| e.holds(i) && e.cell(owner, i).is_ready())
                     .count()
             })
             .sum();

@@ -9,14 +9,16 @@ use crate::barrier::writer::{Saves, Writer};
 use crate::decl::cache::Cache;
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
-use crate::decl::ops::stored_mut;
+use crate::decl::ops::fork_stored_mut;
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Mutable, Writable};
 use crate::heap::parts::Core;
 use crate::key::Overlay;
 use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey};
 use crate::overlay::read::{Layer, LayerFailure};
+use crate::overlay::state::OverlayState;
 
+use qcell::QCellOwner;
 use std::panic;
 use std::sync::atomic::Ordering;
 
@@ -154,26 +156,31 @@ impl Core {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let key = self.writable::<T>(id)?;
-        self.overlays.open[overlay].dirty_shadowed();
+        self.overlays.open[overlay].dirty_shadowed(&mut self.owner);
         let forked = !self.overlays.open[overlay].forked(key);
         if forked {
             self.fork(overlay, id, key)?;
         }
         let state = &mut self.overlays.open[overlay];
-        let w = Writer::run(copy_of::<T>(state, key), FieldMask::EMPTY, whole, f);
+        let w = Writer::run(
+            copy_of::<T>(state, &mut self.owner, key),
+            FieldMask::EMPTY,
+            whole,
+            f,
+        );
         let out = match w.out {
             Ok(out) => out,
             Err(payload) => {
-                restore::<T>(copy_of::<T>(state, key), w.saved);
+                restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
                 if forked {
-                    state.unfork(key);
+                    self.unfork(overlay, key);
                 }
                 panic::resume_unwind(payload)
             }
         };
         let was_broken = state.broken.get_mut().clone();
         let readers = state.readers_of(key, w.written);
-        state.dirty(readers);
+        state.dirty(&mut self.owner, readers);
         self.owe_checks::<T>(overlay, key);
         let failure = match self.settle_layer(&self.overlays.open[overlay]) {
             Ok(()) => return Ok(out),
@@ -188,9 +195,9 @@ impl Core {
                 let entry = state.entry_mut(failed.key).expect("a held cell");
                 let source = entry
                     .ops
-                    .take_layer_failure(entry, failed.index as usize)
+                    .take_layer_failure(entry, &mut self.owner, failed.index as usize)
                     .expect("a failed invariant holds its error");
-                state.dirty(vec![failed]);
+                state.dirty(&mut self.owner, vec![failed]);
                 Ok(Error::Invariant {
                     invariant,
                     source,
@@ -201,15 +208,16 @@ impl Core {
             LayerFailure::Panic(payload) => Err(payload),
         };
         let state = &mut self.overlays.open[overlay];
-        restore::<T>(copy_of::<T>(state, key), w.saved);
+        restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
         let dirty = state.readers_of(key, w.written);
-        state.dirty(dirty);
+        state.dirty(&mut self.owner, dirty);
+        *state.broken.get_mut() = was_broken;
         if forked {
             // The copy was this write's: the object is the base's again.
-            state.unfork(key);
+            self.unfork(overlay, key);
+        } else {
+            self.owe_checks::<T>(overlay, key);
         }
-        *state.broken.get_mut() = was_broken;
-        self.owe_checks::<T>(overlay, key);
         // As before the write: what it brings up to date held then.
         let _ = self.settle_layer(&self.overlays.open[overlay]);
         match error {
@@ -226,7 +234,7 @@ impl Core {
         let owed: Vec<CellId> = T::CACHES
             .iter()
             .enumerate()
-            .filter(|(i, c)| c.kind().is_eager() && !entry.cell(*i).is_ready())
+            .filter(|(i, c)| c.kind().is_eager() && !entry.cell(&self.owner, *i).is_ready())
             .map(|(i, _)| CellId {
                 key,
                 index: i as u32,
@@ -241,7 +249,7 @@ impl Core {
     fn fork(&mut self, overlay: OverlayKey, id: ObjectId, key: ObjectKey) -> Result<(), Error> {
         let slot = &self.slots[key];
         let obj = slot.obj.get(&self.owner);
-        let copy = slot.ops.fork(obj).ok_or(Error::NotForkable {
+        let copy = slot.ops.fork(obj, &self.owner).ok_or(Error::NotForkable {
             object: id,
             type_name: slot.ops.type_name(),
         })?;
@@ -252,37 +260,52 @@ impl Core {
             .readers
             .keys()
             .copied()
-            .chain(
-                graph
-                    .nodes
-                    .iter()
-                    .flat_map(|n| n.dependents.iter().copied()),
-            )
+            .chain(graph.nodes.iter().flat_map(|n| n.dependents.iter().copied()))
             .collect();
         drop(graph);
         for reader in readers {
             self.shadow(state, reader);
         }
-        slot.ops
-            .overlaid(obj)
-            .fetch_or(state.bit, Ordering::Release);
+        slot.ops.overlaid(obj).fetch_or(state.bit, Ordering::Release);
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         slot.graph.lock().overlaid |= state.bit;
+        let ops = slot.ops;
         let state = &mut self.overlays.open[overlay];
-        state.dirty_readers(key);
-        state.dirty_shadowed();
+        state.dirty_readers(&mut self.owner, key);
+        state.dirty_shadowed(&mut self.owner);
+        ops.attach_fork(
+            self.slots[key].obj.get_mut(&mut self.owner),
+            overlay,
+            &*copy,
+        );
         let entry = state.entry_mut(key).expect("made above");
         entry.fork = Some(copy);
         Ok(())
     }
+
+    /// Drops the overlay's copy of the object at `key` (made by a write that was refused):
+    /// the overlay reads the base's again.
+    pub(crate) fn unfork(&mut self, overlay: OverlayKey, key: ObjectKey) {
+        let state = &mut self.overlays.open[overlay];
+        if state.unfork(&mut self.owner, key).is_some() {
+            if let Some(slot) = self.slots.get_mut(key) {
+                slot.ops
+                    .detach_fork(slot.obj.get_mut(&mut self.owner), overlay);
+            }
+        }
+    }
 }
 
 /// The overlay's copy of a `T` it wrote.
-fn copy_of<T: Object>(state: &mut crate::overlay::state::OverlayState, key: ObjectKey) -> &mut T {
+fn copy_of<'a, T: Object>(
+    state: &'a mut OverlayState,
+    owner: &'a mut QCellOwner,
+    key: ObjectKey,
+) -> &'a mut T {
     let entry = state.entry_mut(key).expect("forked");
-    let fork = entry.fork.as_mut().expect("forked");
-    &mut stored_mut::<T>(&mut **fork).value
+    let fork = entry.fork.as_deref().expect("forked");
+    &mut fork_stored_mut::<T>(fork, owner).value
 }
 
 /// Puts back the fields a writer saved.
