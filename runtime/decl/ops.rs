@@ -19,9 +19,11 @@ use crate::sync::Bits;
 use crate::track::frame::Frame;
 
 use qcell::{QCell, QCellOwner};
+use slotmap::Key;
 use std::any::Any;
 use std::hash::Hasher;
 use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// [`TypeOps`] for `T`.
@@ -237,49 +239,52 @@ impl<T: Object> TypeOps for OpsOf<T> {
         &self,
         obj: &(dyn Any + Send + Sync),
         owner: &QCellOwner,
+        overlay: OverlayKey,
     ) -> Option<Box<dyn Any + Send + Sync>> {
-        let value = stored::<T>(obj).value.fork()?;
+        let base = stored::<T>(obj);
+        let value = base.value.fork()?;
         // Loud and off the own path: the overlay's barrier takes every write of it.
         let copy = Stored {
             own: false,
             loud: Bits::new(u64::MAX),
+            overlaid: Bits::new(overlay.data().as_ffi()),
+            // First among the object's copies once attached.
+            forks: base.forks.clone(),
             ..Stored::new(value, crate::key::Tag::Mutable)
         };
         let link: Arc<Link<T>> = Arc::new(QCell::new(owner, Some(copy)));
         Some(Box::new(link))
     }
 
-    fn attach_fork(
-        &self,
-        obj: &mut (dyn Any + Send + Sync),
-        overlay: OverlayKey,
-        fork: &(dyn Any + Send + Sync),
-    ) {
-        let link = Arc::clone(fork_link::<T>(fork));
-        stored_mut::<T>(obj)
-            .forks
-            .get_or_insert_with(Box::default)
-            .push((overlay, link));
+    fn attach_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &(dyn Any + Send + Sync)) {
+        stored_mut::<T>(obj).forks = Some(Arc::clone(fork_link::<T>(fork)));
     }
 
-    fn detach_fork(&self, obj: &mut (dyn Any + Send + Sync), overlay: OverlayKey) {
-        let stored = stored_mut::<T>(obj);
-        if let Some(forks) = &mut stored.forks {
-            forks.retain(|(k, _)| *k != overlay);
-            if forks.is_empty() {
-                stored.forks = None;
+    fn detach_fork(&self, obj: &Obj, owner: &mut QCellOwner, overlay: OverlayKey) {
+        let base = base_link::<T>(obj);
+        let key = overlay.data().as_ffi();
+        // The chain without the overlay's copy, relinked from its end.
+        let mut chain = Vec::new();
+        let mut next = owner.ro(base).as_ref().and_then(|s| s.forks.clone());
+        while let Some(link) = next {
+            let fork = owner.ro(&*link).as_ref().expect("a live copy");
+            next = fork.forks.clone();
+            if fork.overlaid.load(Ordering::Relaxed) != key {
+                chain.push(link);
             }
+        }
+        let mut after = None;
+        for link in chain.into_iter().rev() {
+            owner.rw(&*link).as_mut().expect("a live copy").forks = after;
+            after = Some(link);
+        }
+        if let Some(base) = owner.rw(base).as_mut() {
+            base.forks = after;
         }
     }
 
     fn swap_fork(&self, obj: &Obj, fork: &(dyn Any + Send + Sync), owner: &mut QCellOwner) {
-        let Obj::Own(link) = obj else {
-            unreachable!("an overlay copies only objects it may write, never shared ones")
-        };
-        let base = link
-            .as_any()
-            .downcast_ref::<Link<T>>()
-            .expect("a slot's ops match its object");
+        let base = base_link::<T>(obj);
         let (base, fork) = owner.rw2(base, &**fork_link::<T>(fork));
         let (base, fork) = (base.as_mut(), fork.as_mut());
         let (base, fork) = base.zip(fork).expect("both live");
@@ -381,6 +386,16 @@ impl<T: Object> EntryOps for OpsOf<T> {
         };
         T::CACHES[index].take_failure(cells)
     }
+}
+
+/// The storage of an object an overlay may copy (one it may write: never a shared one).
+fn base_link<T: Object>(obj: &Obj) -> &Link<T> {
+    let Obj::Own(link) = obj else {
+        unreachable!("an overlay copies only objects it may write, never shared ones")
+    };
+    link.as_any()
+        .downcast_ref::<Link<T>>()
+        .expect("a slot's ops match its object")
 }
 
 /// An overlay's copy of a `T`, as its entry holds it.

@@ -7,9 +7,9 @@ use std::any::Any;
 use crate::decl::object::sealed::Cells as _;
 use crate::decl::object::Object;
 use crate::heap::parts::Storage;
-use crate::key::{OverlayKey, Tag};
-use std::sync::Arc;
+use crate::key::Tag;
 use crate::sync::Bits;
+use std::sync::Arc;
 
 /// An object's storage as a handle holds it: `Some` while the object lives in its heap,
 /// emptied when it is removed (or moved to shared storage), so that a handle that
@@ -37,12 +37,14 @@ pub struct Stored<T: Object> {
     /// it is found without a look-up and never needs resetting (see `OpLog::record`).
     pub(crate) op: u32,
     /// The overlays (by bit) that wrote the object or compute one of its cells: a read in
-    /// an overlay whose bit is clear here is the base's read.
+    /// an overlay whose bit is clear here is the base's read. For an overlay's copy of an
+    /// object: the overlay's key (`OverlayKey` as `u64`).
     pub(crate) overlaid: Bits,
     /// The copies of the object the overlays that wrote it hold (see `overlay`), so that a
-    /// read through an overlay reaches its copy without a look-up. Shared with the overlay,
-    /// reached through the heap's owner as the object is.
-    pub(crate) forks: Option<Box<Vec<(OverlayKey, Arc<Link<T>>)>>>,
+    /// read through an overlay reaches its copy without a look-up: the first here, each
+    /// copy's next in its own `forks`. Shared with the overlays, reached through the heap's
+    /// owner as the object is.
+    pub(crate) forks: Option<Arc<Link<T>>>,
 }
 
 impl<T: Object> Stored<T> {

@@ -270,16 +270,13 @@ pub(crate) trait TypeOps: Send + Sync {
         &self,
         obj: &(dyn Any + Send + Sync),
         owner: &QCellOwner,
-    ) -> Option<Box<dyn Any + Send + Sync>>;
-    /// Records an overlay's copy (made by [`fork`](TypeOps::fork)) on the object.
-    fn attach_fork(
-        &self,
-        obj: &mut (dyn Any + Send + Sync),
         overlay: OverlayKey,
-        fork: &(dyn Any + Send + Sync),
-    );
+    ) -> Option<Box<dyn Any + Send + Sync>>;
+    /// Records an overlay's copy (made by [`fork`](TypeOps::fork) of this object, as it is
+    /// now) on the object, first among its copies.
+    fn attach_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &(dyn Any + Send + Sync));
     /// Forgets the overlay's copy recorded on the object.
-    fn detach_fork(&self, obj: &mut (dyn Any + Send + Sync), overlay: OverlayKey);
+    fn detach_fork(&self, obj: &Obj, owner: &mut QCellOwner, overlay: OverlayKey);
     /// Swaps the values of an object and of an overlay's copy of it: a commit writes the
     /// copy over the object, and a rollback of the commit swaps back.
     fn swap_fork(&self, obj: &Obj, fork: &(dyn Any + Send + Sync), owner: &mut QCellOwner);

@@ -45,9 +45,9 @@ impl Core {
             .expect("checked to be open");
         // The copies it made, recorded on their objects.
         for entry in state.entries().filter(|e| e.fork.is_some()) {
-            if let Some(slot) = self.slots.get_mut(entry.key) {
+            if let Some(slot) = self.slots.get(entry.key) {
                 slot.ops
-                    .detach_fork(slot.obj.get_mut(&mut self.owner), overlay.key);
+                    .detach_fork(&slot.obj, &mut self.owner, overlay.key);
             }
         }
         let bit = state.bit;

@@ -12,8 +12,8 @@ use crate::decl::cache::Cache;
 use crate::decl::ctx::Ctx;
 use crate::decl::field::{Field, FieldMask};
 use crate::decl::object::Object;
-use crate::decl::stored::Stored;
 use crate::decl::ops::fork_stored;
+use crate::decl::stored::Stored;
 use crate::error::{CacheName, Error};
 use crate::heap::handle::Handle;
 use crate::heap::parts::{Core, Slot};
@@ -23,6 +23,7 @@ use crate::track::frame::Frame;
 use crate::track::graph::Dep;
 
 use qcell::QCellOwner;
+use slotmap::Key;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
@@ -39,6 +40,13 @@ use std::sync::atomic::Ordering;
 pub struct Layer<'h> {
     core: &'h Core,
     state: &'h OverlayState,
+    /// The overlay's bit, kept here for the hit path.
+    bit: u64,
+    /// The overlay's key, as its copies record it.
+    key: u64,
+    /// The heap's id while the overlay is usable, else 0 (no heap's): the hit path's one
+    /// check of both.
+    usable_heap: u64,
     overlay: Overlay,
     /// The invariant that fails in the overlay, found when the view was made.
     broken: Option<CacheName>,
@@ -58,6 +66,9 @@ impl<'h> Layer<'h> {
         Ok(Layer {
             core,
             state,
+            bit: state.bit,
+            key: overlay.key.data().as_ffi(),
+            usable_heap: if broken.is_none() { core.id } else { 0 },
             overlay: *overlay,
             broken,
         })
@@ -107,7 +118,7 @@ impl<'h> Layer<'h> {
     ///
     /// # Errors
     /// As [`get`](Layer::get), and those of [`Heap::cached`](crate::Heap::cached).
-    #[inline]
+    #[inline(always)]
     pub fn cached<'a, T: Object, V: Send + Sync + 'static, H: Handle<T>>(
         &self,
         handle: &'a H,
@@ -117,12 +128,12 @@ impl<'h> Layer<'h> {
         'h: 'a,
     {
         let id = handle.id();
-        if self.broken.is_none() && id.heap == self.core.id {
+        if id.heap == self.usable_heap {
             if let Some(link) = handle.link() {
                 // Nothing of the object in any overlay that shares this one's bit: the
                 // base's cell is the overlay's.
                 if let Some(stored) = self.core.owner.ro(&**link).as_ref() {
-                    if stored.overlaid.load(Ordering::Relaxed) & self.state.bit == 0 {
+                    if stored.overlaid.load(Ordering::Relaxed) & self.bit == 0 {
                         if let Some(v) = (cache.cell)(&stored.cells).get() {
                             self.core.stats.hit();
                             return Ok(v);
@@ -133,6 +144,17 @@ impl<'h> Layer<'h> {
                 }
             }
         }
+        self.cached_slow(id, cache)
+    }
+
+    /// Everything but a hit, out of line so that the hit inlines into the caller.
+    #[cold]
+    #[inline(never)]
+    fn cached_slow<T: Object, V: Send + Sync + 'static>(
+        &self,
+        id: ObjectId,
+        cache: &Cache<T, V>,
+    ) -> Result<&'h V, Error> {
         self.usable()?;
         self.core
             .layer_cache(self.state, id, cache, None)
@@ -149,15 +171,17 @@ impl<'h> Layer<'h> {
     where
         'h: 'a,
     {
-        let (_, fork) = stored
-            .forks
-            .as_deref()?
-            .iter()
-            .find(|(k, _)| *k == self.overlay.key)?;
-        let fork = self.core.owner.ro(&**fork).as_ref()?;
-        let v = (cache.cell)(&fork.cells).get()?;
-        self.core.stats.hit();
-        Some(v)
+        let mut next = stored.forks.as_deref();
+        while let Some(link) = next {
+            let fork = self.core.owner.ro(link).as_ref()?;
+            if fork.overlaid.load(Ordering::Relaxed) == self.key {
+                let v = (cache.cell)(&fork.cells).get()?;
+                self.core.stats.hit();
+                return Some(v);
+            }
+            next = fork.forks.as_deref();
+        }
+        None
     }
 
     /// The invariant that fails in the overlay since a base write, if one does: then every

@@ -249,10 +249,13 @@ impl Core {
     fn fork(&mut self, overlay: OverlayKey, id: ObjectId, key: ObjectKey) -> Result<(), Error> {
         let slot = &self.slots[key];
         let obj = slot.obj.get(&self.owner);
-        let copy = slot.ops.fork(obj, &self.owner).ok_or(Error::NotForkable {
-            object: id,
-            type_name: slot.ops.type_name(),
-        })?;
+        let copy = slot
+            .ops
+            .fork(obj, &self.owner, overlay)
+            .ok_or(Error::NotForkable {
+                object: id,
+                type_name: slot.ops.type_name(),
+            })?;
         let state = &self.overlays.open[overlay];
         state.entry_or_insert(key, slot.ops.entry_ops());
         let graph = slot.graph.lock();
@@ -260,13 +263,20 @@ impl Core {
             .readers
             .keys()
             .copied()
-            .chain(graph.nodes.iter().flat_map(|n| n.dependents.iter().copied()))
+            .chain(
+                graph
+                    .nodes
+                    .iter()
+                    .flat_map(|n| n.dependents.iter().copied()),
+            )
             .collect();
         drop(graph);
         for reader in readers {
             self.shadow(state, reader);
         }
-        slot.ops.overlaid(obj).fetch_or(state.bit, Ordering::Release);
+        slot.ops
+            .overlaid(obj)
+            .fetch_or(state.bit, Ordering::Release);
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         slot.graph.lock().overlaid |= state.bit;
@@ -274,11 +284,7 @@ impl Core {
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
         state.dirty_shadowed(&mut self.owner);
-        ops.attach_fork(
-            self.slots[key].obj.get_mut(&mut self.owner),
-            overlay,
-            &*copy,
-        );
+        ops.attach_fork(self.slots[key].obj.get_mut(&mut self.owner), &*copy);
         let entry = state.entry_mut(key).expect("made above");
         entry.fork = Some(copy);
         Ok(())
@@ -289,9 +295,8 @@ impl Core {
     pub(crate) fn unfork(&mut self, overlay: OverlayKey, key: ObjectKey) {
         let state = &mut self.overlays.open[overlay];
         if state.unfork(&mut self.owner, key).is_some() {
-            if let Some(slot) = self.slots.get_mut(key) {
-                slot.ops
-                    .detach_fork(slot.obj.get_mut(&mut self.owner), overlay);
+            if let Some(slot) = self.slots.get(key) {
+                slot.ops.detach_fork(&slot.obj, &mut self.owner, overlay);
             }
         }
     }
