@@ -359,6 +359,7 @@ enum Step {
     ReadLayer(usize),
     Reopen,
     Commit,
+    Revert(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -369,6 +370,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0..NODES).prop_map(Step::ReadLayer),
         Just(Step::Reopen),
         Just(Step::Commit),
+        (0..NODES).prop_map(Step::Revert),
     ]
 }
 
@@ -448,6 +450,20 @@ proptest! {
                     ov = heap.overlay();
                     written = vec![None; NODES];
                     conflicts = [false; NODES];
+                }
+                Step::Revert(i) => {
+                    let mut next = written.clone();
+                    next[i] = None;
+                    let result = heap.layer_mut(&ov).unwrap().revert(&nodes[i]);
+                    if written[i].is_none() {
+                        prop_assert!(matches!(result, Ok(false)), "{:?}", result);
+                    } else if holds(&seen(&base, &next)) {
+                        prop_assert!(matches!(result, Ok(true)), "{:?}", result);
+                        written = next;
+                        conflicts[i] = false;
+                    } else {
+                        prop_assert!(matches!(result, Err(Error::Invariant { .. })), "{:?}", result);
+                    }
                 }
                 Step::Commit => {
                     let values = seen(&base, &written);
@@ -627,4 +643,35 @@ fn a_commit_refused_by_an_invariant_is_rolled_back_with_the_overlay_intact() {
     );
     heap.commit(ov).unwrap();
     assert_eq!(*heap.cached(&g, &Gate::TWICE).unwrap(), 6);
+}
+
+#[test]
+fn copies_of_one_object_in_several_overlays_stay_apart() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let overlays: Vec<_> = (0..4).map(|_| heap.overlay()).collect();
+    for (i, ov) in overlays.iter().enumerate() {
+        Node::set_value(&mut heap.layer_mut(ov).unwrap(), &n[2], 10 * (i as i64 + 1)).unwrap();
+    }
+    let sums = |heap: &Heap, ovs: &[steadfast::Overlay]| -> Vec<i64> {
+        ovs.iter()
+            .map(|ov| *heap.layer(ov).unwrap().cached(&n[0], &Node::SUM).unwrap())
+            .collect()
+    };
+    assert_eq!(sums(&heap, &overlays), vec![13, 23, 33, 43]);
+    heap.discard(overlays[1]).unwrap();
+    assert!(heap.layer_mut(&overlays[2]).unwrap().revert(&n[2]).unwrap());
+    assert!(!heap.layer_mut(&overlays[2]).unwrap().revert(&n[2]).unwrap());
+    let left = [overlays[0], overlays[2], overlays[3]];
+    assert_eq!(sums(&heap, &left), vec![13, 6, 43]);
+    Node::set_value(&mut heap.layer_mut(&overlays[2]).unwrap(), &n[2], 0).unwrap();
+    assert_eq!(sums(&heap, &left), vec![13, 3, 43]);
+    heap.commit(overlays[3]).unwrap();
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 43);
+    // The others wrote what the commit wrote: each keeps its own copy, and conflicts.
+    assert_eq!(sums(&heap, &left[..2]), vec![13, 3]);
+    assert!(matches!(
+        heap.commit(overlays[0]),
+        Err(Error::Conflict { .. })
+    ));
 }

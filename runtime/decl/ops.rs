@@ -248,16 +248,19 @@ impl<T: Object> TypeOps for OpsOf<T> {
             own: false,
             loud: Bits::new(u64::MAX),
             overlaid: Bits::new(overlay.data().as_ffi()),
-            // First among the object's copies once attached.
-            forks: base.forks.clone(),
             ..Stored::new(value, crate::key::Tag::Mutable)
         };
         let link: Arc<Link<T>> = Arc::new(QCell::new(owner, Some(copy)));
         Some(Box::new(link))
     }
 
-    fn attach_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &(dyn Any + Send + Sync)) {
-        stored_mut::<T>(obj).forks = Some(Arc::clone(fork_link::<T>(fork)));
+    fn attach_fork(&self, obj: &Obj, owner: &mut QCellOwner, fork: &(dyn Any + Send + Sync)) {
+        let (base, fork) = (base_link::<T>(obj), fork_link::<T>(fork));
+        let first = owner.ro(base).as_ref().and_then(|s| s.forks.clone());
+        owner.rw(&**fork).as_mut().expect("a live copy").forks = first;
+        if let Some(base) = owner.rw(base).as_mut() {
+            base.forks = Some(Arc::clone(fork));
+        }
     }
 
     fn detach_fork(&self, obj: &Obj, owner: &mut QCellOwner, overlay: OverlayKey) {

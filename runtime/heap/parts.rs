@@ -272,9 +272,9 @@ pub(crate) trait TypeOps: Send + Sync {
         owner: &QCellOwner,
         overlay: OverlayKey,
     ) -> Option<Box<dyn Any + Send + Sync>>;
-    /// Records an overlay's copy (made by [`fork`](TypeOps::fork) of this object, as it is
-    /// now) on the object, first among its copies.
-    fn attach_fork(&self, obj: &mut (dyn Any + Send + Sync), fork: &(dyn Any + Send + Sync));
+    /// Records an overlay's copy (made by [`fork`](TypeOps::fork)) on the object, first
+    /// among its copies.
+    fn attach_fork(&self, obj: &Obj, owner: &mut QCellOwner, fork: &(dyn Any + Send + Sync));
     /// Forgets the overlay's copy recorded on the object.
     fn detach_fork(&self, obj: &Obj, owner: &mut QCellOwner, overlay: OverlayKey);
     /// Swaps the values of an object and of an overlay's copy of it: a commit writes the

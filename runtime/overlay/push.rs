@@ -36,7 +36,9 @@ impl Core {
                 continue;
             };
             let entry = state.entry_or_insert(c.key, slot.ops.entry_ops());
-            if entry.fork.is_some() || entry.shadowed[c.index as usize].load(Ordering::Acquire) {
+            // Marked also on an object the overlay wrote: if its copy goes (`revert`), the
+            // cell is still the overlay's.
+            if entry.shadowed[c.index as usize].load(Ordering::Acquire) {
                 continue;
             }
             entry.shadowed[c.index as usize].store(true, Ordering::Release);

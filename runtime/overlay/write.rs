@@ -136,6 +136,17 @@ impl<'h> LayerMut<'h> {
         })
     }
 
+    /// Drops the overlay's copy of an object: the overlay reads the base's object again (an
+    /// editor's buffer saved, or its edits undone). Returns whether the overlay held a copy.
+    /// It is an operation of the overlay: if an invariant fails there with the base's object,
+    /// the copy stays and the error says which.
+    ///
+    /// # Errors
+    /// [`Error::Invariant`] as above; the handle's errors.
+    pub fn revert<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<bool, Error> {
+        self.core.layer_revert::<T>(self.overlay.key, handle.id())
+    }
+
     fn operate<T: Object, R>(
         &mut self,
         id: ObjectId,
@@ -188,7 +199,73 @@ impl Core {
         };
         // The invariant's error first, then the fields go back and what read them is
         // dirtied (what the checks computed from the written values with them).
-        let error = match failure {
+        let error = self.layer_failure_error(overlay, failure);
+        let state = &mut self.overlays.open[overlay];
+        restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
+        let dirty = state.readers_of(key, w.written);
+        state.dirty(&mut self.owner, dirty);
+        *state.broken.get_mut() = was_broken;
+        if forked {
+            // The copy was this write's: the object is the base's again.
+            self.unfork(overlay, key);
+        } else {
+            self.owe_checks::<T>(overlay, key);
+        }
+        // As before the write: what it brings up to date held then.
+        let _ = self.settle_layer(&self.overlays.open[overlay]);
+        match error {
+            Ok(error) => Err(error),
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// [`LayerMut::revert`].
+    pub(crate) fn layer_revert<T: Object>(
+        &mut self,
+        overlay: OverlayKey,
+        id: ObjectId,
+    ) -> Result<bool, Error> {
+        let (_, key) = self.typed_slot::<T>(id)?;
+        let state = &mut self.overlays.open[overlay];
+        if !state.forked(key) {
+            return Ok(false);
+        }
+        state.dirty_shadowed(&mut self.owner);
+        let was_broken = state.broken.get_mut().clone();
+        let conflict = state.conflicts.contains(&key);
+        let copy = self.unfork(overlay, key).expect("forked");
+        let failure = match self.settle_layer(&self.overlays.open[overlay]) {
+            Ok(()) => return Ok(true),
+            Err(failure) => failure,
+        };
+        let error = self.layer_failure_error(overlay, failure);
+        // The copy goes back, and what read the base's object in the meantime is dirtied.
+        let state = &mut self.overlays.open[overlay];
+        state.dirty_readers(&mut self.owner, key);
+        if conflict {
+            state.conflicts.insert(key);
+        }
+        *state.broken.get_mut() = was_broken;
+        let slot = &self.slots[key];
+        slot.ops.attach_fork(&slot.obj, &mut self.owner, &*copy);
+        let state = &mut self.overlays.open[overlay];
+        state.entry_mut(key).expect("an entry").fork = Some(copy);
+        self.owe_checks::<T>(overlay, key);
+        let _ = self.settle_layer(&self.overlays.open[overlay]);
+        match error {
+            Ok(error) => Err(error),
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// The error a failed check of the overlay reports (or the panic to resume); a failed
+    /// invariant's cell is dirtied once its error is taken.
+    fn layer_failure_error(
+        &mut self,
+        overlay: OverlayKey,
+        failure: LayerFailure,
+    ) -> Result<Error, Box<dyn std::any::Any + Send>> {
+        match failure {
             LayerFailure::Invariant(failed) => {
                 let invariant = self.name_of(failed);
                 let state = &mut self.overlays.open[overlay];
@@ -206,23 +283,6 @@ impl Core {
             }
             LayerFailure::Error(error) => Ok(error),
             LayerFailure::Panic(payload) => Err(payload),
-        };
-        let state = &mut self.overlays.open[overlay];
-        restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
-        let dirty = state.readers_of(key, w.written);
-        state.dirty(&mut self.owner, dirty);
-        *state.broken.get_mut() = was_broken;
-        if forked {
-            // The copy was this write's: the object is the base's again.
-            self.unfork(overlay, key);
-        } else {
-            self.owe_checks::<T>(overlay, key);
-        }
-        // As before the write: what it brings up to date held then.
-        let _ = self.settle_layer(&self.overlays.open[overlay]);
-        match error {
-            Ok(error) => Err(error),
-            Err(payload) => panic::resume_unwind(payload),
         }
     }
 
@@ -284,7 +344,7 @@ impl Core {
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
         state.dirty_shadowed(&mut self.owner);
-        ops.attach_fork(self.slots[key].obj.get_mut(&mut self.owner), &*copy);
+        ops.attach_fork(&self.slots[key].obj, &mut self.owner, &*copy);
         let entry = state.entry_mut(key).expect("made above");
         entry.fork = Some(copy);
         Ok(())
@@ -292,13 +352,17 @@ impl Core {
 
     /// Drops the overlay's copy of the object at `key` (made by a write that was refused):
     /// the overlay reads the base's again.
-    pub(crate) fn unfork(&mut self, overlay: OverlayKey, key: ObjectKey) {
+    pub(crate) fn unfork(
+        &mut self,
+        overlay: OverlayKey,
+        key: ObjectKey,
+    ) -> Option<Box<dyn std::any::Any + Send + Sync>> {
         let state = &mut self.overlays.open[overlay];
-        if state.unfork(&mut self.owner, key).is_some() {
-            if let Some(slot) = self.slots.get(key) {
-                slot.ops.detach_fork(&slot.obj, &mut self.owner, overlay);
-            }
+        let copy = state.unfork(&mut self.owner, key)?;
+        if let Some(slot) = self.slots.get(key) {
+            slot.ops.detach_fork(&slot.obj, &mut self.owner, overlay);
         }
+        Some(copy)
     }
 }
 
