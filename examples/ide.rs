@@ -36,7 +36,11 @@ struct Module {
 /// Parses `class Name` and `class Name(Base, other.Base)` lines.
 fn parse(source: &str) -> Result<Vec<Class>, String> {
     let mut classes = Vec::new();
-    for (n, line) in source.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let bad = || format!("line {}: syntax error: {line:?}", n + 1);
         let rest = line.trim().strip_prefix("class ").ok_or_else(bad)?;
         let (name, bases) = match rest.split_once('(') {
@@ -113,7 +117,11 @@ impl Module {
             return BTreeMap::new();
         };
         let mut tables = vec![parents];
-        tables.extend(imports.iter().filter_map(|m| ctx.cached(m, &Module::PARENTS).ok()));
+        tables.extend(
+            imports
+                .iter()
+                .filter_map(|m| ctx.cached(m, &Module::PARENTS).ok()),
+        );
         let parents_of = |class: &str| -> Vec<String> {
             tables
                 .iter()
@@ -175,14 +183,21 @@ fn main() -> Result<(), Error> {
     };
 
     // 1. An unsaved edit shows its errors; the saved project has none.
-    Module::set_source(&mut heap.layer_mut(&unsaved)?, &a, "class Foo(b.Missing)".into())?;
+    Module::set_source(
+        &mut heap.layer_mut(&unsaved)?,
+        &a,
+        "class Foo(b.Missing)".into(),
+    )?;
     println!("unsaved a: {:?}", errors(&heap, &a)?);
     assert_eq!(errors(&heap, &a)?, ["class Foo: unknown base b.Missing"]);
     assert!(saved_errors(&heap, &a)?.is_empty());
 
     // 2. Typing on: each state shows its own errors.
     for (text, expected) in [
-        ("class Foo(b.", vec!["line 1: syntax error: \"class Foo(b.\"".to_owned()]),
+        (
+            "class Foo(b.",
+            vec!["line 1: syntax error: \"class Foo(b.\"".to_owned()],
+        ),
         ("class Foo(b.Base)\nclass Bar(Foo, b.Mixin)", vec![]),
     ] {
         Module::set_source(&mut heap.layer_mut(&unsaved)?, &a, text.into())?;
@@ -199,12 +214,20 @@ fn main() -> Result<(), Error> {
     assert_eq!(hover(&heap)?, ["b.Base"]);
 
     // 3. An unsaved edit to `b` too (renaming `Base`): `a` shows it.
-    Module::set_source(&mut heap.layer_mut(&unsaved)?, &b, "class Root\nclass Mixin".into())?;
+    Module::set_source(
+        &mut heap.layer_mut(&unsaved)?,
+        &b,
+        "class Root\nclass Mixin".into(),
+    )?;
     println!("unsaved a and b: {:?}", errors(&heap, &a)?);
     assert_eq!(errors(&heap, &a)?, ["class Foo: unknown base b.Base"]);
     // Then `b` is saved with a `Base` kept after all: the save is a write of the heap, and
     // the overlay drops its copy of `b`. `a` shows errors against the saved `b`.
-    Module::set_source(&mut heap, &b, "class Root\nclass Base(Root)\nclass Mixin".into())?;
+    Module::set_source(
+        &mut heap,
+        &b,
+        "class Root\nclass Base(Root)\nclass Mixin".into(),
+    )?;
     heap.layer_mut(&unsaved)?.revert(&b)?;
     println!("b saved: a {:?}", errors(&heap, &a)?);
     assert!(errors(&heap, &a)?.is_empty());
@@ -216,7 +239,10 @@ fn main() -> Result<(), Error> {
     // `a` saved too: the overlay's last edit committed as one operation of the heap.
     heap.commit(unsaved)?;
     assert!(saved_errors(&heap, &a)?.is_empty());
-    assert_eq!(heap[&a].source, "class Foo(b.Base)\nclass Bar(Foo, b.Mixin)");
+    assert_eq!(
+        heap[&a].source,
+        "class Foo(b.Base)\nclass Bar(Foo, b.Mixin)"
+    );
     println!("a saved: the project has no errors");
     Ok(())
 }

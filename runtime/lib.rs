@@ -153,7 +153,7 @@ pub use imm::class::ClassId;
 pub use imm::freeze::FreezeError;
 pub use key::{ObjectId, Tag};
 pub use memo::{Interface, Memo, MemoStats, Tracked};
-pub use overlay::{Layer, LayerMut, Overlay};
+pub use overlay::{Layer, LayerMut, LayerTransaction, Overlay};
 pub use owned::Owned;
 pub use plain::Plain;
 pub use replay::{FormatterKey, Replay, State};

@@ -360,6 +360,8 @@ enum Step {
     Reopen,
     Commit,
     Revert(usize),
+    /// Two writes in one overlay transaction.
+    Pair(usize, i64, usize, i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -371,6 +373,8 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Reopen),
         Just(Step::Commit),
         (0..NODES).prop_map(Step::Revert),
+        (0..NODES, -20i64..45, 0..NODES, -20i64..45)
+            .prop_map(|(i, v, j, w)| Step::Pair(i, v, j, w)),
     ]
 }
 
@@ -450,6 +454,19 @@ proptest! {
                     ov = heap.overlay();
                     written = vec![None; NODES];
                     conflicts = [false; NODES];
+                }
+                Step::Pair(i, v, j, w) => {
+                    let mut next = written.clone();
+                    next[i] = Some(v);
+                    next[j] = Some(w);
+                    let result = heap.layer_mut(&ov).unwrap().transaction(|tx| {
+                        Node::set_value(tx, &nodes[i], v)?;
+                        Node::set_value(tx, &nodes[j], w)
+                    });
+                    prop_assert_eq!(result.is_ok(), holds(&seen(&base, &next)), "overlay transaction {:?}", result);
+                    if result.is_ok() {
+                        written = next;
+                    }
                 }
                 Step::Revert(i) => {
                     let mut next = written.clone();
@@ -674,4 +691,57 @@ fn copies_of_one_object_in_several_overlays_stay_apart() {
         heap.commit(overlays[0]),
         Err(Error::Conflict { .. })
     ));
+}
+
+#[test]
+fn an_overlay_transaction_is_checked_once_and_rolled_back_whole() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    // Over the limit between the two writes, under it at the end.
+    heap.layer_mut(&ov)
+        .unwrap()
+        .transaction(|tx| {
+            Node::set_value(tx, &n[2], 99)?;
+            assert_eq!(*tx.cached(&n[0], &Node::SUM)?, 102, "reads see the writes");
+            Node::set_value(tx, &n[1], -50)
+        })
+        .unwrap();
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        50
+    );
+    // Refused at the end: both writes undone, the copy of n[0] it made dropped.
+    let err = heap
+        .layer_mut(&ov)
+        .unwrap()
+        .transaction(|tx| {
+            Node::set_value(tx, &n[0], 50)?;
+            Node::set_value(tx, &n[1], 0)
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "bounded");
+    let layer = heap.layer(&ov).unwrap();
+    assert!(!layer.is_written(&n[0]).unwrap());
+    assert_eq!(layer.get(&n[1]).unwrap().value, -50);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 50);
+    // The closure's own error and a panic undo as much.
+    let own: Result<(), Error> = heap.layer_mut(&ov).unwrap().transaction(|tx| {
+        Node::set_value(tx, &n[2], 1)?;
+        Err(Error::OverlayClosed { overlay: ov })
+    });
+    assert!(own.is_err());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = heap.layer_mut(&ov).unwrap().transaction(|tx| {
+            Node::set_value(tx, &n[2], 2)?;
+            panic!("in the middle");
+            #[allow(unreachable_code)]
+            Ok::<(), Error>(())
+        });
+    }));
+    assert!(caught.is_err());
+    let layer = heap.layer(&ov).unwrap();
+    assert_eq!(layer.get(&n[2]).unwrap().value, 99);
+    assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 50);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
 }

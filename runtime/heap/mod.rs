@@ -1157,6 +1157,7 @@ mod sealed {
     impl Sealed for super::Heap {}
     impl Sealed for super::Transaction<'_> {}
     impl Sealed for crate::overlay::LayerMut<'_> {}
+    impl Sealed for crate::overlay::LayerTransaction<'_> {}
 }
 
 macro_rules! heap_mut {
@@ -1198,3 +1199,5 @@ heap_mut!(Heap);
 heap_mut!(Transaction<'_>);
 
 heap_mut!(LayerMut<'_>);
+
+heap_mut!(crate::overlay::LayerTransaction<'_>);

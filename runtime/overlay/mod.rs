@@ -6,6 +6,7 @@
 //! - `open`: opening and closing overlays;
 //! - `read`: reads in an overlay ([`Layer`]), and computations in it;
 //! - `write`: writes in an overlay ([`LayerMut`]): the copy, the overlay's barrier;
+//! - `transaction`: operations over several objects in an overlay ([`LayerTransaction`]);
 //! - `push`: what base operations owe their overlays;
 //! - `commit`: an overlay's writes made the base's, as one operation.
 
@@ -14,8 +15,10 @@ pub(crate) mod open;
 pub(crate) mod push;
 pub(crate) mod read;
 pub(crate) mod state;
+pub(crate) mod transaction;
 pub(crate) mod write;
 
 pub use crate::key::Overlay;
 pub use read::Layer;
+pub use transaction::LayerTransaction;
 pub use write::LayerMut;

@@ -63,7 +63,23 @@ impl<'h> Layer<'h> {
             panic::resume_unwind(payload);
         }
         let broken = state.broken.lock().first().map(|&c| core.name_of(c));
-        Ok(Layer {
+        Ok(Self::with(core, state, overlay, broken))
+    }
+
+    /// The reads inside an overlay's transaction: its invariants are open, so nothing is
+    /// checked and nothing reported broken until it ends.
+    pub(crate) fn within(core: &'h Core, overlay: &Overlay) -> Self {
+        let state = &core.overlays.open[overlay.key];
+        Self::with(core, state, overlay, None)
+    }
+
+    fn with(
+        core: &'h Core,
+        state: &'h OverlayState,
+        overlay: &Overlay,
+        broken: Option<CacheName>,
+    ) -> Self {
+        Layer {
             core,
             state,
             bit: state.bit,
@@ -71,7 +87,7 @@ impl<'h> Layer<'h> {
             usable_heap: if broken.is_none() { core.id } else { 0 },
             overlay: *overlay,
             broken,
-        })
+        }
     }
 
     /// The overlay this view reads.

@@ -147,6 +147,11 @@ impl<'h> LayerMut<'h> {
         self.core.layer_revert::<T>(self.overlay.key, handle.id())
     }
 
+    /// The heap's core and the overlay, for a transaction.
+    pub(crate) fn parts(&mut self) -> (&mut Core, Overlay) {
+        (self.core, self.overlay)
+    }
+
     fn operate<T: Object, R>(
         &mut self,
         id: ObjectId,
@@ -192,7 +197,7 @@ impl Core {
         let was_broken = state.broken.get_mut().clone();
         let readers = state.readers_of(key, w.written);
         state.dirty(&mut self.owner, readers);
-        self.owe_checks::<T>(overlay, key);
+        self.owe_checks_of(overlay, key);
         let failure = match self.settle_layer(&self.overlays.open[overlay]) {
             Ok(()) => return Ok(out),
             Err(failure) => failure,
@@ -209,7 +214,7 @@ impl Core {
             // The copy was this write's: the object is the base's again.
             self.unfork(overlay, key);
         } else {
-            self.owe_checks::<T>(overlay, key);
+            self.owe_checks_of(overlay, key);
         }
         // As before the write: what it brings up to date held then.
         let _ = self.settle_layer(&self.overlays.open[overlay]);
@@ -250,7 +255,7 @@ impl Core {
         slot.ops.attach_fork(&slot.obj, &mut self.owner, &*copy);
         let state = &mut self.overlays.open[overlay];
         state.entry_mut(key).expect("an entry").fork = Some(copy);
-        self.owe_checks::<T>(overlay, key);
+        self.owe_checks_of(overlay, key);
         let _ = self.settle_layer(&self.overlays.open[overlay]);
         match error {
             Ok(error) => Err(error),
@@ -260,7 +265,7 @@ impl Core {
 
     /// The error a failed check of the overlay reports (or the panic to resume); a failed
     /// invariant's cell is dirtied once its error is taken.
-    fn layer_failure_error(
+    pub(crate) fn layer_failure_error(
         &mut self,
         overlay: OverlayKey,
         failure: LayerFailure,
@@ -288,14 +293,12 @@ impl Core {
 
     /// The object's `now` and `eager` caches that are not valid in the overlay are owed a
     /// check (a new copy has none).
-    fn owe_checks<T: Object>(&mut self, overlay: OverlayKey, key: ObjectKey) {
+    pub(crate) fn owe_checks_of(&mut self, overlay: OverlayKey, key: ObjectKey) {
         let state = &mut self.overlays.open[overlay];
-        let entry = state.entry(key).expect("forked");
-        let owed: Vec<CellId> = T::CACHES
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| c.kind().is_eager() && !entry.cell(&self.owner, *i).is_ready())
-            .map(|(i, _)| CellId {
+        let entry = state.entry(key).expect("an entry");
+        let owed: Vec<CellId> = (0..entry.shadowed.len())
+            .filter(|&i| entry.ops.is_eager(i) && !entry.cell(&self.owner, i).is_ready())
+            .map(|i| CellId {
                 key,
                 index: i as u32,
             })
@@ -306,7 +309,12 @@ impl Core {
     /// Copies the object at `key` into the overlay: the base cells whose recorded reads
     /// reach it are computed in the overlay from now on, and what the overlay computed from
     /// the base's value of it is dirtied.
-    fn fork(&mut self, overlay: OverlayKey, id: ObjectId, key: ObjectKey) -> Result<(), Error> {
+    pub(crate) fn fork(
+        &mut self,
+        overlay: OverlayKey,
+        id: ObjectId,
+        key: ObjectKey,
+    ) -> Result<(), Error> {
         let slot = &self.slots[key];
         let obj = slot.obj.get(&self.owner);
         let copy = slot
@@ -367,7 +375,7 @@ impl Core {
 }
 
 /// The overlay's copy of a `T` it wrote.
-fn copy_of<'a, T: Object>(
+pub(crate) fn copy_of<'a, T: Object>(
     state: &'a mut OverlayState,
     owner: &'a mut QCellOwner,
     key: ObjectKey,
@@ -378,7 +386,7 @@ fn copy_of<'a, T: Object>(
 }
 
 /// Puts back the fields a writer saved.
-fn restore<T: Object>(value: &mut T, saved: Saves<T::Saved>) {
+pub(crate) fn restore<T: Object>(value: &mut T, saved: Saves<T::Saved>) {
     for s in saved.into_rev() {
         value.restore(s);
     }
