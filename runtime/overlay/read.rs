@@ -149,8 +149,12 @@ impl<'h> Layer<'h> {
                 // Nothing of the object in any overlay that shares this one's bit: the
                 // base's cell is the overlay's.
                 if let Some(stored) = self.core.owner.ro(&**link).as_ref() {
+                    // The value first: a base computation that finds its cell reads what the
+                    // overlay holds marks the object before it publishes, so a valid value
+                    // read here comes with its mark.
+                    let base = (cache.cell)(&stored.cells).get();
                     if stored.overlaid.load(Ordering::Relaxed) & self.bit == 0 {
-                        if let Some(v) = (cache.cell)(&stored.cells).get() {
+                        if let Some(v) = base {
                             self.core.stats.hit();
                             return Ok(v);
                         }
