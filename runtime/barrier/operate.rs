@@ -362,7 +362,7 @@ impl Core {
             .iter()
             .all(|n| (n.dependents.is_empty() && !n.watched) || !n.reads.intersects(written))
             && graph.readers.values().all(|m| !m.intersects(written))
-            && graph.overlaid | graph.observed == 0;
+            && graph.overlays == 0;
         if unread {
             let kept = loud.get() & (!written.0 | base);
             loud.set(kept);
@@ -382,7 +382,7 @@ impl Core {
         // An object an overlay holds or read: the barrier pushes the write into it.
         let quiet = graph.nodes.iter().enumerate().all(local)
             && graph.readers.values().all(|m| !m.intersects(written))
-            && graph.overlaid | graph.observed == 0;
+            && graph.overlays == 0;
         if !quiet {
             return Quiet::No;
         }

@@ -65,8 +65,7 @@ impl Core {
                         .overlaid(slot.obj.get(&self.owner))
                         .fetch_and(!bit, Ordering::Relaxed);
                     let mut graph = slot.graph.lock();
-                    graph.overlaid &= !bit;
-                    graph.observed &= !bit;
+                    graph.overlays &= !bit;
                 }
             }
         }

@@ -46,7 +46,7 @@ impl Core {
                 .overlaid(slot.obj.get(&self.owner))
                 .fetch_or(state.bit, Ordering::Release);
             let mut graph = slot.graph.lock();
-            graph.overlaid |= state.bit;
+            graph.overlays |= state.bit;
             if let Some(node) = graph.nodes.get(c.index as usize) {
                 work.extend(node.dependents.iter().copied());
             }
@@ -67,7 +67,7 @@ impl Core {
             return;
         }
         let graph = self.slots[key].graph.get_mut();
-        let bits = graph.overlaid | graph.observed;
+        let bits = graph.overlays;
         if bits != 0 {
             self.overlays.events.push(Event::Fields(key, fields, bits));
         }
@@ -84,9 +84,9 @@ impl Core {
             let Some(slot) = self.slots.get_mut(id.key) else {
                 continue;
             };
-            let observed = slot.graph.get_mut().observed;
-            if observed != 0 {
-                self.overlays.events.push(Event::Cell(*id, observed));
+            let bits = slot.graph.get_mut().overlays;
+            if bits != 0 {
+                self.overlays.events.push(Event::Cell(*id, bits));
             }
         }
         if self.overlays.events.is_empty() {

@@ -393,8 +393,8 @@ impl Core {
     /// barrier, which pushes them into the overlay.
     pub(crate) fn observe(&self, state: &OverlayState, slot: &Slot, fields: FieldMask) {
         let mut graph = slot.graph.lock();
-        if graph.observed & state.bit == 0 {
-            graph.observed |= state.bit;
+        if graph.overlays & state.bit == 0 {
+            graph.overlays |= state.bit;
         }
         drop(graph);
         self.make_loud(slot, fields);

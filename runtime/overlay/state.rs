@@ -73,7 +73,7 @@ impl Overlays {
 
 /// One open overlay.
 pub(crate) struct OverlayState {
-    /// This overlay's bit in the base's `overlaid` and `observed` words: one of 63, or the
+    /// This overlay's bit in the base's `overlaid` and `overlays` words: one of 63, or the
     /// last, shared by every overlay opened while 63 others are (their reads then take the
     /// slow path whenever any of them holds something of the object).
     pub(crate) bit: u64,

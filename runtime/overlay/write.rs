@@ -347,7 +347,7 @@ impl Core {
             .fetch_or(state.bit, Ordering::Release);
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
-        slot.graph.lock().overlaid |= state.bit;
+        slot.graph.lock().overlays |= state.bit;
         let ops = slot.ops;
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);

@@ -237,12 +237,10 @@ pub(crate) struct Graph {
     /// The last committed operation that wrote each field (with the `explain` feature).
     #[cfg_attr(not(feature = "explain"), allow(dead_code))]
     pub(crate) writes: Writes,
-    /// The overlays (by bit) that wrote the object or compute one of its cells: a base
-    /// computation that reads it is computed in those overlays too.
-    pub(crate) overlaid: u64,
-    /// The overlays (by bit) that read the object's fields or cells through: the base's
-    /// writes of it are pushed into them.
-    pub(crate) observed: u64,
+    /// The overlays (by bit) that wrote the object, compute one of its cells, or read its
+    /// fields or cells through: a base computation that reads it may be computed in those
+    /// overlays too (each checks), and the base's writes of it are pushed into them.
+    pub(crate) overlays: u64,
 }
 
 impl Graph {

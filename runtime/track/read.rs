@@ -50,7 +50,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         let me = self.frame.cell;
         let mut graph = slot.graph.lock();
         graph.readers.add(me, mask);
-        let overlaid = graph.overlaid;
+        let overlaid = graph.overlays;
         drop(graph);
         self.heap.make_loud(slot, mask);
         self.frame.depend(Dep::Fields(key));
@@ -133,7 +133,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         let node = &mut graph.nodes[id.index as usize];
         node.dependents.insert(self.frame.cell);
         let reads = node.reads;
-        let overlaid = graph.overlaid;
+        let overlaid = graph.overlays;
         drop(graph);
         self.heap.make_loud(slot, reads);
         self.frame.depend(Dep::Cell(id));
