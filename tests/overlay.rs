@@ -745,3 +745,37 @@ fn an_overlay_transaction_is_checked_once_and_rolled_back_whole() {
     assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 50);
     assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
 }
+
+#[test]
+fn a_capsule_frozen_since_the_overlay_wrote_it_is_a_conflict() {
+    #[steadfast::capsule]
+    #[derive(Clone)]
+    struct Note {
+        #[capsule]
+        text: String,
+    }
+    #[cached]
+    impl Note {
+        #[cache(clear)]
+        fn append(text: &mut String, more: char) {
+            text.push(more);
+        }
+    }
+
+    let mut heap = Heap::new();
+    let note = heap.capsule(Note { text: "a".into() }).unwrap();
+    let ov = heap.overlay();
+    // A mutator in the overlay, and the box.
+    Note::append(&mut heap.layer_mut(&ov).unwrap(), &note, 'b').unwrap();
+    heap.layer_mut(&ov)
+        .unwrap()
+        .open_box(&note, |n| n.text.push('c'))
+        .unwrap();
+    assert_eq!(heap.layer(&ov).unwrap().get(&note).unwrap().text, "abc");
+    assert_eq!(heap.get(&note).unwrap().text, "a");
+    let frozen = heap.freeze(note).ok().unwrap();
+    assert!(
+        matches!(heap.commit(ov), Err(Error::Conflict { object, .. }) if object == frozen.id())
+    );
+    assert_eq!(heap.get(&frozen).unwrap().text, "a");
+}

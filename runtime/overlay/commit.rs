@@ -7,7 +7,7 @@ use crate::diag::cause::OpKind;
 use crate::diag::trace::op;
 use crate::error::Error;
 use crate::heap::parts::Core;
-use crate::key::{ObjectKey, Overlay};
+use crate::key::{ObjectKey, Overlay, Tag};
 use crate::overlay::read::LayerFailure;
 
 use std::panic;
@@ -26,7 +26,11 @@ impl Core {
             .filter(|e| e.fork.is_some())
             .map(|e| e.key)
             .collect();
-        if let Some(&key) = written.iter().find(|k| state.conflicts.contains(k)) {
+        // Frozen since (`Heap::freeze`) counts as written: it may not be written any more.
+        let moved = |k: &&ObjectKey| {
+            state.conflicts.contains(k) || self.slots.get(**k).is_none_or(|s| s.tag == Tag::Imm)
+        };
+        if let Some(&key) = written.iter().find(moved) {
             return Err(Error::Conflict {
                 overlay: *overlay,
                 object: self.id_of(key),
