@@ -11,6 +11,7 @@ const DEEP: usize = 1_000_000;
 /// A spreadsheet column of running totals: each link's `sum` is its value plus the sum of
 /// the link below.
 #[mutable]
+#[derive(Clone)]
 struct Link {
     value: i64,
     below: Option<Mutable<Link>>,
@@ -100,6 +101,28 @@ fn the_first_read_of_a_million_deep_chain_returns_its_value() {
         Link::set_value(&mut heap, &links[0], 2).unwrap();
         Link::set_value(&mut heap, &links[0], 3).unwrap();
         assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64 + 2));
+    });
+}
+
+#[test]
+fn a_million_deep_chain_read_through_an_overlay_that_wrote_its_bottom() {
+    on_small_stack(|| {
+        let mut heap = Heap::new();
+        let links = column(&mut heap, DEEP);
+        let top = links.last().unwrap().clone();
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+        let ov = heap.overlay();
+        // Every sum reads the bottom link, through the others: all computed in the overlay,
+        // in one read.
+        Link::set_value(&mut heap.layer_mut(&ov).unwrap(), &links[0], 5).unwrap();
+        let layer = heap.layer(&ov).unwrap();
+        assert_eq!(
+            *layer.cached(&top, &Link::SUM).unwrap(),
+            Some(DEEP as i64 + 4)
+        );
+        assert_eq!(layer.cells(), DEEP);
+        assert_eq!(*Link::sum(&heap, &top).unwrap(), Some(DEEP as i64));
+        heap.discard(ov).unwrap();
     });
 }
 
