@@ -262,6 +262,12 @@ pub enum Error {
         /// Its type.
         type_name: &'static str,
     },
+    /// The handle names an object made in an overlay and not committed: only that overlay's
+    /// reads and writes see it.
+    OverlayOnly {
+        /// The object.
+        object: ObjectId,
+    },
     /// An overlay was used inside a transaction of its heap, whose writes are not settled
     /// until it ends: overlays are read and written between base operations.
     OverlayInTransaction {
@@ -398,6 +404,9 @@ impl fmt::Display for Error {
                 f,
                 "{overlay} cannot be committed: the base wrote {object} since the overlay did"
             ),
+            Error::OverlayOnly { object } => {
+                write!(f, "{object} was made in an overlay and is seen only there")
+            }
             Error::OverlayInTransaction { overlay } => {
                 write!(f, "{overlay} used inside a transaction of its heap")
             }

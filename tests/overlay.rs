@@ -779,3 +779,94 @@ fn a_capsule_frozen_since_the_overlay_wrote_it_is_a_conflict() {
     );
     assert_eq!(heap.get(&frozen).unwrap().text, "a");
 }
+
+#[test]
+fn an_object_made_in_an_overlay_is_seen_there_only_until_a_commit() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let len = heap.len();
+    let ov = heap.overlay();
+    let (made, top) = {
+        let mut layer = heap.layer_mut(&ov).unwrap();
+        let made = layer
+            .mutable(Node {
+                value: 40,
+                next: None,
+            })
+            .unwrap();
+        // A base node now points at it, in the overlay.
+        let top = layer
+            .mutable(Node {
+                value: 100 - 46,
+                next: Some(n[0].clone()),
+            })
+            .unwrap();
+        layer
+            .write(&n[2], |w| w.set(&Node::NEXT, Some(made.clone())))
+            .unwrap();
+        (made, top)
+    };
+    assert_eq!(heap.len(), len);
+    assert!(matches!(heap.get(&made), Err(Error::OverlayOnly { object }) if object == made.id()));
+    assert!(matches!(
+        heap.cached(&top, &Node::SUM),
+        Err(Error::OverlayOnly { .. })
+    ));
+    {
+        let layer = heap.layer(&ov).unwrap();
+        assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 46);
+        assert_eq!(*layer.cached(&top, &Node::SUM).unwrap(), 100);
+        assert_eq!(layer.get(&made).unwrap().value, 40);
+    }
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    // Refused: the sum at the top would go over; the value comes back inside the error.
+    let err = heap
+        .layer_mut(&ov)
+        .unwrap()
+        .mutable(Node {
+            value: 60,
+            next: Some(top.clone()),
+        })
+        .unwrap_err();
+    assert_eq!(err.invariant().unwrap().cache, "bounded");
+    assert_eq!(err.into_value::<Node>().unwrap().value, 60);
+    // Made in a transaction that rolls back: taken back.
+    let rolled: Result<(), Error> = heap.layer_mut(&ov).unwrap().transaction(|tx| {
+        tx.mutable(Node {
+            value: 1,
+            next: None,
+        })?;
+        Err(Error::OverlayClosed { overlay: ov })
+    });
+    assert!(rolled.is_err());
+    assert_eq!(heap.len(), len);
+    heap.commit(ov).unwrap();
+    assert_eq!(heap.len(), len + 2);
+    assert_eq!(*heap.cached(&top, &Node::SUM).unwrap(), 100);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 46);
+    Node::set_value(&mut heap, &made, 30).unwrap();
+    assert_eq!(*heap.cached(&top, &Node::SUM).unwrap(), 90);
+}
+
+#[test]
+fn a_discard_drops_what_the_overlay_made() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1]);
+    let (len, edges) = (heap.len(), heap.edges());
+    let ov = heap.overlay();
+    let made = heap
+        .layer_mut(&ov)
+        .unwrap()
+        .mutable(Node {
+            value: 2,
+            next: Some(n[0].clone()),
+        })
+        .unwrap();
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&made, &Node::SUM).unwrap(),
+        3
+    );
+    heap.discard(ov).unwrap();
+    assert_eq!((heap.len(), heap.edges()), (len, edges));
+    assert!(matches!(heap.get(&made), Err(Error::Removed { .. })));
+}

@@ -27,6 +27,9 @@ impl Core {
         }
         match self.slots.get(id.key) {
             Some(slot) if !slot.gone => Ok((slot, id.key)),
+            Some(_) if !self.overlays.is_empty() && self.overlays.hides(id.key) => {
+                Err(Error::OverlayOnly { object: id })
+            }
             _ => Err(Error::Removed {
                 object: id,
                 type_name: "object",

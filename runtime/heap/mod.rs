@@ -61,14 +61,14 @@ impl Heap {
         }
     }
 
-    /// The number of live objects.
+    /// The number of live objects (not those made in an overlay and not committed).
     pub fn len(&self) -> usize {
-        self.core.slots.len()
+        self.core.slots.len() - self.core.overlays.hidden
     }
 
     /// Whether the heap holds no object.
     pub fn is_empty(&self) -> bool {
-        self.core.slots.is_empty()
+        self.len() == 0
     }
 
     /// The number of recorded dependency edges (a diagnostic): each is one cache's read of

@@ -7,7 +7,7 @@ use crate::diag::cause::OpKind;
 use crate::diag::trace::op;
 use crate::error::Error;
 use crate::heap::parts::Core;
-use crate::key::{ObjectKey, Overlay, Tag};
+use crate::key::{CellId, ObjectKey, Overlay, Tag};
 use crate::overlay::read::LayerFailure;
 
 use std::panic;
@@ -45,8 +45,14 @@ impl Core {
                 invariant: self.name_of(invariant),
             });
         }
+        let made: Vec<ObjectKey> = state
+            .entries()
+            .filter(|e| e.created)
+            .map(|e| e.key)
+            .collect();
         self.clock.begin(OpKind::Commit);
         let _op = op(OpKind::Commit, None, "");
+        self.reveal(&made, true);
         self.swap_forks(overlay, &written);
         for &key in &written {
             self.invalidate(key, FieldMask::ALL);
@@ -55,6 +61,11 @@ impl Core {
         match self.settle_journal() {
             Ok(()) => {
                 self.commit();
+                // The base's objects now: not taken back with the overlay.
+                let state = &mut self.overlays.open[overlay.key];
+                for &key in &made {
+                    state.entry_mut(key).expect("made in the overlay").created = false;
+                }
                 for &key in &written {
                     let count = self.slots[key].ops.field_names().len();
                     self.wrote(key, FieldMask::ALL, count);
@@ -66,9 +77,40 @@ impl Core {
                 self.roll_back();
                 self.rolled_back();
                 self.swap_forks(overlay, &written);
+                self.reveal(&made, false);
                 match error {
                     Ok(error) => Err(error),
                     Err(payload) => panic::resume_unwind(payload),
+                }
+            }
+        }
+    }
+
+    /// Shows the objects at `keys`, made in an overlay, to the base (`shown`), their `now`
+    /// and `eager` caches journaled for the commit to settle; or hides them again.
+    fn reveal(&mut self, keys: &[ObjectKey], shown: bool) {
+        for &key in keys {
+            self.slots[key].gone = !shown;
+        }
+        match shown {
+            true => self.overlays.hidden -= keys.len(),
+            false => {
+                self.overlays.hidden += keys.len();
+                return;
+            }
+        }
+        let epoch = self.barrier.epoch;
+        let journal = &mut self.barrier.journal.get_mut().records;
+        for &key in keys {
+            let nodes = &mut self.slots[key].graph.get_mut().nodes;
+            for (index, node) in nodes.iter_mut().enumerate() {
+                if node.eager {
+                    let id = CellId {
+                        key,
+                        index: index as u32,
+                    };
+                    node.save(id, false, false, false, epoch, journal);
+                    self.barrier.urgent += 1;
                 }
             }
         }

@@ -8,9 +8,11 @@
 //! - `write`: writes in an overlay ([`LayerMut`]): the copy, the overlay's barrier;
 //! - `transaction`: operations over several objects in an overlay ([`LayerTransaction`]);
 //! - `push`: what base operations owe their overlays;
+//! - `create`: objects made in an overlay, hidden from the base until a commit;
 //! - `commit`: an overlay's writes made the base's, as one operation.
 
 pub(crate) mod commit;
+pub(crate) mod create;
 pub(crate) mod open;
 pub(crate) mod push;
 pub(crate) mod read;

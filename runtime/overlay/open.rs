@@ -38,6 +38,15 @@ impl Core {
     /// marks on base objects.
     pub(crate) fn discard_overlay(&mut self, overlay: &Overlay) -> Result<(), Error> {
         self.check_overlay(overlay)?;
+        // The objects it made, which the base never saw.
+        let made: Vec<_> = self.overlays.open[overlay.key]
+            .entries()
+            .filter(|e| e.created)
+            .map(|e| e.key)
+            .collect();
+        for key in made {
+            drop(self.layer_uninsert(overlay.key, key));
+        }
         let state = self
             .overlays
             .open

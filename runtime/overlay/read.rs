@@ -112,7 +112,7 @@ impl<'h> Layer<'h> {
     /// overlay; the handle's errors ([`Error::Removed`], [`Error::ForeignHandle`]).
     pub fn get<T: Object>(&self, handle: &impl Handle<T>) -> Result<&'h T, Error> {
         self.usable()?;
-        let (slot, key) = self.core.typed_slot::<T>(handle.id())?;
+        let (slot, key) = self.core.layer_slot::<T>(self.state, handle.id())?;
         self.core.layer_value::<T>(self.state, slot, key)
     }
 
@@ -228,7 +228,7 @@ impl<'h> Layer<'h> {
     /// # Errors
     /// The handle's errors.
     pub fn is_written<T: Object>(&self, handle: &impl Handle<T>) -> Result<bool, Error> {
-        let (_, key) = self.core.typed_slot::<T>(handle.id())?;
+        let (_, key) = self.core.layer_slot::<T>(self.state, handle.id())?;
         Ok(self.state.forked(key))
     }
 }
@@ -255,6 +255,25 @@ fn cells_of<'a, T: Object>(entry: &'a Entry, owner: &'a QCellOwner) -> &'a T::Ce
 }
 
 impl Core {
+    /// The slot a handle names, as the overlay sees it: also an object made in the overlay,
+    /// which the base does not see.
+    #[inline]
+    pub(crate) fn layer_slot<T: Object>(
+        &self,
+        state: &OverlayState,
+        id: ObjectId,
+    ) -> Result<(&Slot, ObjectKey), Error> {
+        match self.typed_slot::<T>(id) {
+            Ok(found) => Ok(found),
+            Err(error) => match self.slots.get(id.key) {
+                Some(slot) if id.heap == self.id && slot.gone && state.created(id.key) => {
+                    Ok((slot, id.key))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
     /// An object's value as the overlay sees it.
     pub(crate) fn layer_value<'a, T: Object>(
         &'a self,
@@ -279,7 +298,7 @@ impl Core {
         cache: &Cache<T, V>,
         parent: Option<&Frame<'_>>,
     ) -> Result<(&'a V, bool), Error> {
-        let (_, key) = self.typed_slot::<T>(id)?;
+        let (_, key) = self.layer_slot::<T>(state, id)?;
         let index = cache.index();
         let cell = CellId {
             key,
@@ -414,7 +433,12 @@ impl Core {
             let Some(entry) = state.entry(c.key).filter(|e| e.holds(c.index as usize)) else {
                 continue;
             };
-            if self.slot_by_key(c.key).is_err() {
+            // Removed from the base since (an object the overlay made is hidden, not gone).
+            if self
+                .slots
+                .get(c.key)
+                .is_none_or(|s| s.gone && !state.created(c.key))
+            {
                 continue;
             }
             let refreshed = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -449,7 +473,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         id: ObjectId,
         mask: FieldMask,
     ) -> Result<&'a U, Error> {
-        let (slot, key) = self.heap.typed_slot::<U>(id)?;
+        let (slot, key) = self.heap.layer_slot::<U>(state, id)?;
         let value = self.heap.layer_value::<U>(state, slot, key)?;
         let me = self.frame.cell;
         state
@@ -475,7 +499,7 @@ impl<'a, T: Object> Ctx<'a, T> {
             .heap
             .layer_cache(state, id, cache, Some(self.frame))
             .map_err(|e| self.frame.fail(e))?;
-        let (slot, key) = self.heap.typed_slot::<U>(id)?;
+        let (slot, key) = self.heap.layer_slot::<U>(state, id)?;
         let cell = CellId {
             key,
             index: cache.index() as u32,

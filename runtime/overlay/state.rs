@@ -32,6 +32,8 @@ pub(crate) struct Overlays {
     used: u64,
     /// How many open overlays share the last bit.
     shared: usize,
+    /// How many slots hold objects made in overlays, hidden from the base.
+    pub(crate) hidden: usize,
     /// What the running operation did to objects some overlay holds or read.
     pub(crate) events: Vec<Event>,
 }
@@ -63,6 +65,11 @@ impl Overlays {
         }
         self.used &= !bit;
         true
+    }
+
+    /// Whether an open overlay made the object at `key` (the base does not see it).
+    pub(crate) fn hides(&self, key: ObjectKey) -> bool {
+        self.open.values().any(|o| o.created(key))
     }
 
     /// The overlays whose bit is in `bits`.
@@ -117,6 +124,11 @@ pub(crate) struct Entry {
     /// whose computation reads something the overlay holds (`shadowed`).
     pub(crate) shadow: Box<dyn Any + Send + Sync>,
     pub(crate) shadowed: Box<[Flag]>,
+    /// Made in the overlay: its value is in the base's slot, hidden from the base until a
+    /// commit; every cell of it is the overlay's.
+    pub(crate) created: bool,
+    /// Made in the overlay, and its making rolled back: no longer indexed.
+    pub(crate) forgotten: bool,
 }
 
 impl Entry {
@@ -272,15 +284,18 @@ impl OverlayState {
                 fork: None,
                 shadow: ops.shadow_cells(),
                 shadowed: (0..ops.cache_count()).map(|_| Flag::new(false)).collect(),
+                created: false,
+                forgotten: false,
             })
         });
         drop(index);
         self.entries.get(at).expect("an indexed entry")
     }
 
-    /// Every entry, in the order they were made.
+    /// Every entry, in the order they were made (not those of objects made in the overlay
+    /// and forgotten since).
     pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().map(|(_, e)| e)
+        self.entries.iter().map(|(_, e)| e).filter(|e| !e.forgotten)
     }
 
     /// Whether the overlay holds the object (it wrote it) or the cell (it computes it).
@@ -298,6 +313,21 @@ impl OverlayState {
         self.entry(key).is_some_and(|e| e.fork.is_some())
     }
 
+    /// Whether the object at `key` was made in the overlay.
+    pub(crate) fn created(&self, key: ObjectKey) -> bool {
+        self.entry(key).is_some_and(|e| e.created)
+    }
+
+    /// Forgets an object made in the overlay (its making was rolled back).
+    pub(crate) fn forget(&mut self, key: ObjectKey) {
+        if let Some(at) = self.index.get_mut().remove(&key) {
+            if let Some(entry) = self.entries.get_mut(at) {
+                entry.created = false;
+                entry.forgotten = true;
+            }
+        }
+    }
+
     /// Dirties cells the overlay computed, and everything in the overlay that read them.
     /// Returns how many it dirtied.
     pub(crate) fn dirty(&mut self, owner: &mut QCellOwner, mut work: Vec<CellId>) -> usize {
@@ -312,7 +342,9 @@ impl OverlayState {
             }
             node.clean = false;
             count += 1;
-            let at = self.index.get_mut()[&c.key];
+            let Some(&at) = self.index.get_mut().get(&c.key) else {
+                continue;
+            };
             let entry = self.entries.get_mut(at).expect("an indexed entry");
             entry.cell_mut(owner, c.index as usize).clear();
             if entry.ops.is_eager(c.index as usize) {

@@ -4,21 +4,19 @@
 use crate::barrier::writer::{Saves, Writer};
 use crate::decl::cache::Cache;
 use crate::decl::field::{Field, FieldMask};
-use crate::decl::object::Object;
+use crate::decl::object::{Aliasable, Object};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Mutable, Writable};
 use crate::heap::parts::Core;
-use crate::key::{ObjectId, ObjectKey, OverlayKey};
+use crate::key::{ObjectId, ObjectKey, OverlayKey, Tag};
 use crate::overlay::read::Layer;
-use crate::overlay::state::OverlayState;
 use crate::overlay::write::{copy_of, restore, LayerMut};
 
-use qcell::QCellOwner;
 use rustc_hash::FxHashMap;
 use std::panic::{self, AssertUnwindSafe};
 
-/// What puts one write's fields back.
-type Undo = Box<dyn FnOnce(&mut OverlayState, &mut QCellOwner) + Send>;
+/// What puts one write's fields back (or takes back an object made).
+type Undo = Box<dyn FnOnce(&mut Core, OverlayKey) + Send>;
 
 /// An operation over any number of objects in an overlay, open inside
 /// [`LayerMut::transaction`]: the overlay's writes — [`set`](LayerTransaction::set),
@@ -119,6 +117,37 @@ impl<'h> LayerTransaction<'h> {
         })
     }
 
+    /// Makes a mutable object in the overlay (see [`LayerMut::mutable`]); checked when the
+    /// transaction ends, and taken back if it rolls back.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if a hand-written [`Object`] impl does not hold together.
+    pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
+        let key = self.insert(value, Tag::Mutable)?;
+        Ok(Mutable::new(self.core.id_of(key.0), key.1))
+    }
+
+    /// Makes a capsule object in the overlay (see [`mutable`](LayerTransaction::mutable)).
+    ///
+    /// # Errors
+    /// As [`mutable`](LayerTransaction::mutable).
+    pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
+        let key = self.insert(value, Tag::Capsule)?;
+        Ok(Capsule::new(self.core.id_of(key.0), key.1))
+    }
+
+    fn insert<T: Object>(
+        &mut self,
+        value: T,
+        tag: Tag,
+    ) -> Result<(ObjectKey, std::sync::Arc<crate::decl::stored::Link<T>>), Error> {
+        let (key, link) = self.core.layer_insert(self.key, value, tag)?;
+        self.undo.push(Box::new(move |core, overlay| {
+            drop(core.layer_uninsert(overlay, key));
+        }));
+        Ok((key, link))
+    }
+
     /// One write: copies the object in on its first write, saves what it writes (once per
     /// field per transaction) and dirties what read it.
     fn edit<T: Object, R>(
@@ -128,22 +157,23 @@ impl<'h> LayerTransaction<'h> {
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
         let core = &mut *self.core;
-        let key = core.writable::<T>(id)?;
+        let key = core.layer_writable::<T>(self.key, id)?;
         core.overlays.open[self.key].dirty_shadowed(&mut core.owner);
-        if !core.overlays.open[self.key].forked(key) {
+        let state = &core.overlays.open[self.key];
+        if !state.forked(key) && !state.created(key) {
             core.fork(self.key, id, key)?;
             self.forked.push(key);
         }
         let kept = self.kept.entry(key).or_insert(FieldMask::EMPTY);
-        let state = &mut core.overlays.open[self.key];
-        let w = Writer::run(copy_of::<T>(state, &mut core.owner, key), *kept, whole, f);
+        let w = Writer::run(copy_of::<T>(core, self.key, key), *kept, whole, f);
         *kept = w.kept;
         if !w.saved.is_empty() {
             let saved: Saves<T::Saved> = w.saved;
-            self.undo.push(Box::new(move |state, owner| {
-                restore::<T>(copy_of::<T>(state, owner, key), saved)
+            self.undo.push(Box::new(move |core, overlay| {
+                restore::<T>(copy_of::<T>(core, overlay, key), saved)
             }));
         }
+        let state = &mut core.overlays.open[self.key];
         let readers = state.readers_of(key, w.written);
         state.dirty(&mut core.owner, readers);
         match w.out {
@@ -175,10 +205,10 @@ impl<'h> LayerTransaction<'h> {
     /// Puts back every field the transaction wrote, and drops the copies it made.
     fn roll_back(&mut self) {
         let core = &mut *self.core;
-        let state = &mut core.overlays.open[self.key];
         for undo in self.undo.drain(..).rev() {
-            undo(state, &mut core.owner);
+            undo(core, self.key);
         }
+        let state = &mut core.overlays.open[self.key];
         for &key in self.kept.keys() {
             let readers = state.readers_of(key, FieldMask::ALL);
             state.dirty(&mut core.owner, readers);

@@ -8,17 +8,15 @@
 use crate::barrier::writer::{Saves, Writer};
 use crate::decl::cache::Cache;
 use crate::decl::field::{Field, FieldMask};
-use crate::decl::object::Object;
-use crate::decl::ops::fork_stored_mut;
+use crate::decl::object::{Aliasable, Object};
+use crate::decl::ops::{fork_stored_mut, stored_mut};
 use crate::error::Error;
 use crate::heap::handle::{Capsule, Handle, Mutable, Writable};
 use crate::heap::parts::Core;
 use crate::key::Overlay;
-use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey};
+use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey, Tag};
 use crate::overlay::read::{Layer, LayerFailure};
-use crate::overlay::state::OverlayState;
 
-use qcell::QCellOwner;
 use std::panic;
 use std::sync::atomic::Ordering;
 
@@ -136,6 +134,31 @@ impl<'h> LayerMut<'h> {
         })
     }
 
+    /// Makes a mutable object in the overlay: the base does not see it
+    /// ([`Error::OverlayOnly`]) until a [`commit`](crate::Heap::commit), and a
+    /// [`discard`](crate::Heap::discard) drops it. Its `now` and `eager` caches are computed
+    /// and the overlay's invariants checked, as [`Heap::mutable`](crate::Heap::mutable) does.
+    ///
+    /// # Errors
+    /// As [`Heap::mutable`](crate::Heap::mutable), the invariants being the overlay's.
+    pub fn mutable<T: Aliasable>(&mut self, value: T) -> Result<Mutable<T>, Error> {
+        let (key, link) = self
+            .core
+            .layer_create(self.overlay.key, value, Tag::Mutable)?;
+        Ok(Mutable::new(self.core.id_of(key), link))
+    }
+
+    /// Makes a capsule object in the overlay (see [`mutable`](LayerMut::mutable)).
+    ///
+    /// # Errors
+    /// As [`mutable`](LayerMut::mutable).
+    pub fn capsule<T: Object>(&mut self, value: T) -> Result<Capsule<T>, Error> {
+        let (key, link) = self
+            .core
+            .layer_create(self.overlay.key, value, Tag::Capsule)?;
+        Ok(Capsule::new(self.core.id_of(key), link))
+    }
+
     /// Drops the overlay's copy of an object: the overlay reads the base's object again (an
     /// editor's buffer saved, or its edits undone). Returns whether the overlay held a copy.
     /// It is an operation of the overlay: if an invariant fails there with the base's object,
@@ -171,29 +194,25 @@ impl Core {
         whole: bool,
         f: impl FnOnce(&mut Writer<'_, T>) -> R,
     ) -> Result<R, Error> {
-        let key = self.writable::<T>(id)?;
+        let key = self.layer_writable::<T>(overlay, id)?;
         self.overlays.open[overlay].dirty_shadowed(&mut self.owner);
-        let forked = !self.overlays.open[overlay].forked(key);
+        let state = &self.overlays.open[overlay];
+        let forked = !state.forked(key) && !state.created(key);
         if forked {
             self.fork(overlay, id, key)?;
         }
-        let state = &mut self.overlays.open[overlay];
-        let w = Writer::run(
-            copy_of::<T>(state, &mut self.owner, key),
-            FieldMask::EMPTY,
-            whole,
-            f,
-        );
+        let w = Writer::run(copy_of::<T>(self, overlay, key), FieldMask::EMPTY, whole, f);
         let out = match w.out {
             Ok(out) => out,
             Err(payload) => {
-                restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
+                restore::<T>(copy_of::<T>(self, overlay, key), w.saved);
                 if forked {
                     self.unfork(overlay, key);
                 }
                 panic::resume_unwind(payload)
             }
         };
+        let state = &mut self.overlays.open[overlay];
         let was_broken = state.broken.get_mut().clone();
         let readers = state.readers_of(key, w.written);
         state.dirty(&mut self.owner, readers);
@@ -205,8 +224,8 @@ impl Core {
         // The invariant's error first, then the fields go back and what read them is
         // dirtied (what the checks computed from the written values with them).
         let error = self.layer_failure_error(overlay, failure);
+        restore::<T>(copy_of::<T>(self, overlay, key), w.saved);
         let state = &mut self.overlays.open[overlay];
-        restore::<T>(copy_of::<T>(state, &mut self.owner, key), w.saved);
         let dirty = state.readers_of(key, w.written);
         state.dirty(&mut self.owner, dirty);
         *state.broken.get_mut() = was_broken;
@@ -224,13 +243,30 @@ impl Core {
         }
     }
 
+    /// The key of a live object of type `T` the overlay may write: a base object that is
+    /// not immutable, or one the overlay made.
+    pub(crate) fn layer_writable<T: Object>(
+        &self,
+        overlay: OverlayKey,
+        id: ObjectId,
+    ) -> Result<ObjectKey, Error> {
+        let (slot, key) = self.layer_slot::<T>(&self.overlays.open[overlay], id)?;
+        match slot.tag {
+            crate::key::Tag::Imm => Err(Error::Immutable {
+                object: id,
+                type_name: std::any::type_name::<T>(),
+            }),
+            _ => Ok(key),
+        }
+    }
+
     /// [`LayerMut::revert`].
     pub(crate) fn layer_revert<T: Object>(
         &mut self,
         overlay: OverlayKey,
         id: ObjectId,
     ) -> Result<bool, Error> {
-        let (_, key) = self.typed_slot::<T>(id)?;
+        let (_, key) = self.layer_slot::<T>(&self.overlays.open[overlay], id)?;
         let state = &mut self.overlays.open[overlay];
         if !state.forked(key) {
             return Ok(false);
@@ -374,15 +410,26 @@ impl Core {
     }
 }
 
-/// The overlay's copy of a `T` it wrote.
+/// The value of a `T` the overlay writes: its copy of a base object, or the object it made
+/// (whose value is in the base's slot, hidden from the base).
 pub(crate) fn copy_of<'a, T: Object>(
-    state: &'a mut OverlayState,
-    owner: &'a mut QCellOwner,
+    core: &'a mut Core,
+    overlay: OverlayKey,
     key: ObjectKey,
 ) -> &'a mut T {
-    let entry = state.entry_mut(key).expect("forked");
-    let fork = entry.fork.as_deref().expect("forked");
-    &mut fork_stored_mut::<T>(fork, owner).value
+    let Core {
+        slots,
+        overlays,
+        owner,
+        ..
+    } = core;
+    let entry = overlays.open[overlay]
+        .entry_mut(key)
+        .expect("written or made in the overlay");
+    match entry.fork.as_deref() {
+        Some(fork) => &mut fork_stored_mut::<T>(fork, owner).value,
+        None => &mut stored_mut::<T>(slots[key].obj.get_mut(owner)).value,
+    }
 }
 
 /// Puts back the fields a writer saved.
