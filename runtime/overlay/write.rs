@@ -412,11 +412,7 @@ impl Core {
 
 /// The value of a `T` the overlay writes: its copy of a base object, or the object it made
 /// (whose value is in the base's slot, hidden from the base).
-pub(crate) fn copy_of<'a, T: Object>(
-    core: &'a mut Core,
-    overlay: OverlayKey,
-    key: ObjectKey,
-) -> &'a mut T {
+pub(crate) fn copy_of<T: Object>(core: &mut Core, overlay: OverlayKey, key: ObjectKey) -> &mut T {
     let Core {
         slots,
         overlays,
