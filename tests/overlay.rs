@@ -870,3 +870,53 @@ fn a_discard_drops_what_the_overlay_made() {
     assert_eq!((heap.len(), heap.edges()), (len, edges));
     assert!(matches!(heap.get(&made), Err(Error::Removed { .. })));
 }
+
+#[test]
+fn an_object_removed_in_an_overlay_is_gone_there_only_until_a_commit() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    let ov = heap.overlay();
+    heap.layer_mut(&ov).unwrap().remove(&n[2]).unwrap();
+    {
+        let layer = heap.layer(&ov).unwrap();
+        assert!(matches!(layer.get(&n[2]), Err(Error::Removed { .. })));
+        assert!(matches!(
+            layer.cached(&n[2], &Node::SUM),
+            Err(Error::Removed { .. })
+        ));
+        // A sum that read it reads it gone (as 0).
+        assert_eq!(*layer.cached(&n[0], &Node::SUM).unwrap(), 3);
+    }
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 6);
+    // Removed in a transaction that rolls back: still there.
+    let rolled: Result<(), Error> = heap.layer_mut(&ov).unwrap().transaction(|tx| {
+        tx.remove(&n[1])?;
+        Err(Error::OverlayClosed { overlay: ov })
+    });
+    assert!(rolled.is_err());
+    assert_eq!(heap.layer(&ov).unwrap().get(&n[1]).unwrap().value, 2);
+    // Reverted: the base's again; removed again, then committed.
+    assert!(heap.layer_mut(&ov).unwrap().revert(&n[2]).unwrap());
+    assert_eq!(
+        *heap.layer(&ov).unwrap().cached(&n[0], &Node::SUM).unwrap(),
+        6
+    );
+    heap.layer_mut(&ov).unwrap().remove(&n[2]).unwrap();
+    let len = heap.len();
+    heap.commit(ov).unwrap();
+    assert_eq!(heap.len(), len - 1);
+    assert!(matches!(heap.get(&n[2]), Err(Error::Removed { .. })));
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 3);
+}
+
+#[test]
+fn a_base_write_of_an_object_the_overlay_removed_is_a_conflict() {
+    let mut heap = Heap::new();
+    let n = chain(&mut heap, &[1, 2, 3]);
+    let ov = heap.overlay();
+    heap.layer_mut(&ov).unwrap().remove(&n[1]).unwrap();
+    Node::set_value(&mut heap, &n[1], 7).unwrap();
+    assert!(matches!(heap.commit(ov), Err(Error::Conflict { object, .. }) if object == n[1].id()));
+    assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 11);
+}

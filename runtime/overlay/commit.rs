@@ -26,14 +26,28 @@ impl Core {
             .filter(|e| e.fork.is_some())
             .map(|e| e.key)
             .collect();
+        let removed: Vec<ObjectKey> = state
+            .entries()
+            .filter(|e| e.removed && !e.created)
+            .map(|e| e.key)
+            .collect();
         // Frozen since (`Heap::freeze`) counts as written: it may not be written any more.
         let moved = |k: &&ObjectKey| {
             state.conflicts.contains(k) || self.slots.get(**k).is_none_or(|s| s.tag == Tag::Imm)
         };
-        if let Some(&key) = written.iter().find(moved) {
+        if let Some(&key) = written.iter().chain(&removed).find(moved) {
             return Err(Error::Conflict {
                 overlay: *overlay,
                 object: self.id_of(key),
+            });
+        }
+        // Held by immutable objects made since.
+        if let Some(&key) = removed.iter().find(|&&k| self.slots[k].imm_refs > 0) {
+            let slot = &self.slots[key];
+            return Err(Error::Referenced {
+                object: self.id_of(key),
+                type_name: slot.ops.type_name(),
+                holders: slot.imm_refs as usize,
             });
         }
         if let Err(LayerFailure::Panic(payload)) = self.settle_layer(state) {
@@ -47,7 +61,7 @@ impl Core {
         }
         let made: Vec<ObjectKey> = state
             .entries()
-            .filter(|e| e.created)
+            .filter(|e| e.created && !e.removed)
             .map(|e| e.key)
             .collect();
         self.clock.begin(OpKind::Commit);
@@ -56,6 +70,13 @@ impl Core {
         self.swap_forks(overlay, &written);
         for &key in &written {
             self.invalidate(key, FieldMask::ALL);
+        }
+        self.hand_over_classes(&removed);
+        for &key in &removed {
+            self.slots[key].gone = true;
+        }
+        for &key in &removed {
+            self.mark_removed(key);
         }
         self.rev += 1;
         match self.settle_journal() {
@@ -70,12 +91,20 @@ impl Core {
                     let count = self.slots[key].ops.field_names().len();
                     self.wrote(key, FieldMask::ALL, count);
                 }
+                for &key in &removed {
+                    self.discard(key);
+                    let slot = self.take_slot(key);
+                    drop(slot.ops.unwrap_value(slot.obj, &mut self.owner));
+                }
                 self.discard_overlay(overlay)
             }
             Err(failure) => {
                 let error = self.failure_error(failure);
                 self.roll_back();
                 self.rolled_back();
+                for &key in &removed {
+                    self.slots[key].gone = false;
+                }
                 self.swap_forks(overlay, &written);
                 self.reveal(&made, false);
                 match error {

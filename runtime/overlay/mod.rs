@@ -9,6 +9,7 @@
 //! - `transaction`: operations over several objects in an overlay ([`LayerTransaction`]);
 //! - `push`: what base operations owe their overlays;
 //! - `create`: objects made in an overlay, hidden from the base until a commit;
+//! - `remove`: objects removed in an overlay;
 //! - `commit`: an overlay's writes made the base's, as one operation.
 
 pub(crate) mod commit;
@@ -16,6 +17,7 @@ pub(crate) mod create;
 pub(crate) mod open;
 pub(crate) mod push;
 pub(crate) mod read;
+pub(crate) mod remove;
 pub(crate) mod state;
 pub(crate) mod transaction;
 pub(crate) mod write;

@@ -98,7 +98,7 @@ impl Core {
             for &event in &events {
                 match event {
                     Event::Fields(key, fields, bits) if bits & state.bit != 0 => {
-                        if state.forked(key) {
+                        if state.wrote(key) {
                             // The overlay's copy is its truth; a commit will report this.
                             state.conflicts.insert(key);
                         } else {

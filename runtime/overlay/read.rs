@@ -264,9 +264,18 @@ impl Core {
         id: ObjectId,
     ) -> Result<(&Slot, ObjectKey), Error> {
         match self.typed_slot::<T>(id) {
+            Ok(_) if state.removed(id.key) => Err(Error::Removed {
+                object: id,
+                type_name: std::any::type_name::<T>(),
+            }),
             Ok(found) => Ok(found),
             Err(error) => match self.slots.get(id.key) {
-                Some(slot) if id.heap == self.id && slot.gone && state.created(id.key) => {
+                Some(slot)
+                    if id.heap == self.id
+                        && slot.gone
+                        && state.created(id.key)
+                        && !state.removed(id.key) =>
+                {
                     Ok((slot, id.key))
                 }
                 _ => Err(error),
@@ -473,7 +482,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         id: ObjectId,
         mask: FieldMask,
     ) -> Result<&'a U, Error> {
-        let (slot, key) = self.heap.layer_slot::<U>(state, id)?;
+        let (slot, key) = self.layer_found::<U>(state, id)?;
         let value = self.heap.layer_value::<U>(state, slot, key)?;
         let me = self.frame.cell;
         state
@@ -488,6 +497,28 @@ impl<'a, T: Object> Ctx<'a, T> {
         Ok(value)
     }
 
+    /// The slot a read in the overlay names; an object the overlay removed is read as gone,
+    /// and the read is recorded, so that a revert of the removal reaches the computation.
+    fn layer_found<U: Object>(
+        &self,
+        state: &'a OverlayState,
+        id: ObjectId,
+    ) -> Result<(&'a Slot, ObjectKey), Error> {
+        let found = self.heap.layer_slot::<U>(state, id);
+        if found.is_err() && id.heap == self.heap.id && state.removed(id.key) {
+            let me = self.frame.cell;
+            let mut graph = state.graph.lock();
+            graph
+                .fields
+                .entry(id.key)
+                .or_default()
+                .add(me, FieldMask::ALL);
+            drop(graph);
+            self.frame.depend(Dep::Fields(id.key));
+        }
+        found
+    }
+
     /// [`Ctx::cached`] in an overlay.
     pub(crate) fn layer_cache<U: Object, V: Send + Sync + 'static>(
         &self,
@@ -495,6 +526,7 @@ impl<'a, T: Object> Ctx<'a, T> {
         id: ObjectId,
         cache: &Cache<U, V>,
     ) -> Result<&'a V, Error> {
+        self.layer_found::<U>(state, id)?;
         let (value, held) = self
             .heap
             .layer_cache(state, id, cache, Some(self.frame))

@@ -129,6 +129,8 @@ pub(crate) struct Entry {
     pub(crate) created: bool,
     /// Made in the overlay, and its making rolled back: no longer indexed.
     pub(crate) forgotten: bool,
+    /// Removed in the overlay: its reads there say so, and a commit removes it.
+    pub(crate) removed: bool,
 }
 
 impl Entry {
@@ -286,6 +288,7 @@ impl OverlayState {
                 shadowed: (0..ops.cache_count()).map(|_| Flag::new(false)).collect(),
                 created: false,
                 forgotten: false,
+                removed: false,
             })
         });
         drop(index);
@@ -301,7 +304,9 @@ impl OverlayState {
     /// Whether the overlay holds the object (it wrote it) or the cell (it computes it).
     pub(crate) fn holds(&self, dep: Dep) -> bool {
         match dep {
-            Dep::Fields(key) => self.entry(key).is_some_and(|e| e.fork.is_some()),
+            Dep::Fields(key) => self
+                .entry(key)
+                .is_some_and(|e| e.fork.is_some() || e.removed),
             Dep::Cell(cell) => self
                 .entry(cell.key)
                 .is_some_and(|e| e.holds(cell.index as usize)),
@@ -311,6 +316,18 @@ impl OverlayState {
     /// Whether the overlay wrote the object at `key`.
     pub(crate) fn forked(&self, key: ObjectKey) -> bool {
         self.entry(key).is_some_and(|e| e.fork.is_some())
+    }
+
+    /// Whether the overlay removed the object at `key`.
+    pub(crate) fn removed(&self, key: ObjectKey) -> bool {
+        self.entry(key).is_some_and(|e| e.removed)
+    }
+
+    /// Whether the overlay wrote (or removed) the object at `key`: a base write of it since
+    /// is a conflict.
+    pub(crate) fn wrote(&self, key: ObjectKey) -> bool {
+        self.entry(key)
+            .is_some_and(|e| e.fork.is_some() || e.removed)
     }
 
     /// Whether the object at `key` was made in the overlay.

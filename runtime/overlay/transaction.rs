@@ -148,6 +148,19 @@ impl<'h> LayerTransaction<'h> {
         Ok((key, link))
     }
 
+    /// Removes an object in the overlay (see [`LayerMut::remove`]); checked when the
+    /// transaction ends, and put back if it rolls back.
+    ///
+    /// # Errors
+    /// [`Error::Referenced`] if immutable objects hold it; the handle's errors.
+    pub fn remove<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<(), Error> {
+        let removal = self.core.layer_mark_removed::<T>(self.key, handle.id())?;
+        self.undo.push(Box::new(move |core, overlay| {
+            core.layer_unremove(overlay, removal)
+        }));
+        Ok(())
+    }
+
     /// One write: copies the object in on its first write, saves what it writes (once per
     /// field per transaction) and dirties what read it.
     fn edit<T: Object, R>(

@@ -159,6 +159,17 @@ impl<'h> LayerMut<'h> {
         Ok(Capsule::new(self.core.id_of(key), link))
     }
 
+    /// Removes an object in the overlay: its reads there return [`Error::Removed`], and a
+    /// [`commit`](crate::Heap::commit) removes it from the heap. An operation of the overlay:
+    /// if an invariant fails there without it, it stays.
+    ///
+    /// # Errors
+    /// [`Error::Invariant`] as above; [`Error::Referenced`] if immutable objects hold it; the
+    /// handle's errors.
+    pub fn remove<T: Object>(&mut self, handle: &impl Handle<T>) -> Result<(), Error> {
+        self.core.layer_remove::<T>(self.overlay.key, handle.id())
+    }
+
     /// Drops the overlay's copy of an object: the overlay reads the base's object again (an
     /// editor's buffer saved, or its edits undone). Returns whether the overlay held a copy.
     /// It is an operation of the overlay: if an invariant fails there with the base's object,
@@ -266,6 +277,9 @@ impl Core {
         overlay: OverlayKey,
         id: ObjectId,
     ) -> Result<bool, Error> {
+        if id.heap == self.id && self.overlays.open[overlay].removed(id.key) {
+            return self.layer_unremove_checked::<T>(overlay, id);
+        }
         let (_, key) = self.layer_slot::<T>(&self.overlays.open[overlay], id)?;
         let state = &mut self.overlays.open[overlay];
         if !state.forked(key) {
