@@ -81,7 +81,7 @@ impl Core {
 
     /// [`LayerMut::revert`](crate::LayerMut::revert) of an object the overlay removed: an
     /// operation of the overlay, which reads the base's object again.
-    pub(crate) fn layer_unremove_checked<T: crate::Object>(
+    pub(crate) fn layer_unremove_checked(
         &mut self,
         overlay: OverlayKey,
         id: ObjectId,

@@ -278,7 +278,7 @@ impl Core {
         id: ObjectId,
     ) -> Result<bool, Error> {
         if id.heap == self.id && self.overlays.open[overlay].removed(id.key) {
-            return self.layer_unremove_checked::<T>(overlay, id);
+            return self.layer_unremove_checked(overlay, id);
         }
         let (_, key) = self.layer_slot::<T>(&self.overlays.open[overlay], id)?;
         let state = &mut self.overlays.open[overlay];
