@@ -354,7 +354,9 @@ fn many_open_overlays_share_the_last_mark_and_stay_right() {
 #[derive(Clone, Debug)]
 enum Step {
     Base(usize, i64),
+    BaseRemove(usize),
     Layer(usize, i64),
+    LayerRemove(usize),
     ReadBase(usize),
     ReadLayer(usize),
     Reopen,
@@ -366,124 +368,208 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Base(i, v)),
-        (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Layer(i, v)),
-        (0..NODES).prop_map(Step::ReadBase),
-        (0..NODES).prop_map(Step::ReadLayer),
-        Just(Step::Reopen),
-        Just(Step::Commit),
-        (0..NODES).prop_map(Step::Revert),
-        (0..NODES, -20i64..45, 0..NODES, -20i64..45)
-            .prop_map(|(i, v, j, w)| Step::Pair(i, v, j, w)),
+        4 => (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Base(i, v)),
+        1 => (0..NODES).prop_map(Step::BaseRemove),
+        4 => (0..NODES, -20i64..45).prop_map(|(i, v)| Step::Layer(i, v)),
+        1 => (0..NODES).prop_map(Step::LayerRemove),
+        2 => (0..NODES).prop_map(Step::ReadBase),
+        2 => (0..NODES).prop_map(Step::ReadLayer),
+        1 => Just(Step::Reopen),
+        1 => Just(Step::Commit),
+        1 => (0..NODES).prop_map(Step::Revert),
+        2 => (0..NODES, -20i64..45, 0..NODES, -20i64..45).prop_map(|(i, v, j, w)| Step::Pair(i, v, j, w)),
     ]
 }
 
 const NODES: usize = 5;
 
-/// Every node's sum, from the last.
-fn sums(values: &[i64]) -> Vec<i64> {
-    let mut sums = vec![0; values.len()];
-    let mut acc = 0;
+/// Every node's sum, from the last; a removed node has none, and a sum reads a removed next
+/// node as 0 (the chain's own rule).
+fn sums(values: &[Option<i64>]) -> Vec<Option<i64>> {
+    let mut sums = vec![None; values.len()];
+    let mut next = 0;
     for i in (0..values.len()).rev() {
-        acc += values[i];
-        sums[i] = acc;
+        sums[i] = values[i].map(|v| v + next);
+        next = sums[i].unwrap_or(0);
     }
     sums
 }
 
-fn holds(values: &[i64]) -> bool {
-    sums(values).iter().all(|&s| s <= LIMIT)
+fn holds(values: &[Option<i64>]) -> bool {
+    sums(values).iter().flatten().all(|&s| s <= LIMIT)
+}
+
+/// The model of the overlay: what it wrote and removed over the base.
+#[derive(Clone)]
+struct Seen {
+    written: Vec<Option<i64>>,
+    gone: Vec<bool>,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            written: vec![None; NODES],
+            gone: vec![false; NODES],
+        }
+    }
+
+    fn values(&self, base: &[Option<i64>]) -> Vec<Option<i64>> {
+        (0..NODES)
+            .map(|i| match (base[i], self.gone[i]) {
+                (None, _) | (_, true) => None,
+                (Some(b), false) => Some(self.written[i].unwrap_or(b)),
+            })
+            .collect()
+    }
+
+    fn holds_write(&self, i: usize) -> bool {
+        self.written[i].is_some() || self.gone[i]
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// Random base and overlay operations, commits included, against two oracles: the base
-    /// replayed alone, and the base with the overlay's written nodes substituted. After every step every cache,
-    /// read in the base and in the overlay, equals a recompute from its oracle.
+    /// Random base and overlay operations — writes, removals, transactions, reverts, commits
+    /// — against two oracles: the base replayed alone, and the base with the overlay's
+    /// written and removed nodes substituted. After every step every cache, read in the base
+    /// and in the overlay, equals a recompute from its oracle.
     #[test]
     fn overlay_and_base_agree_with_their_oracles(steps in prop::collection::vec(step(), 1..40)) {
         let mut heap = Heap::new();
-        let mut base = vec![1i64, 2, 3, 4, 5];
-        let nodes = chain(&mut heap, &base);
-        let mut written: Vec<Option<i64>> = vec![None; NODES];
-        // Nodes the base wrote since the overlay did.
+        let mut base: Vec<Option<i64>> = vec![Some(1), Some(2), Some(3), Some(4), Some(5)];
+        let nodes = chain(&mut heap, &[1, 2, 3, 4, 5]);
+        let mut seen = Seen::new();
+        // Nodes the base wrote or removed since the overlay did.
         let mut conflicts = [false; NODES];
         let mut ov = heap.overlay();
-        let seen = |base: &[i64], written: &[Option<i64>]| -> Vec<i64> {
-            base.iter().zip(written).map(|(b, w)| w.unwrap_or(*b)).collect()
-        };
         for step in steps {
             match step {
                 Step::Base(i, v) => {
-                    let mut next = base.clone();
-                    next[i] = v;
                     let result = Node::set_value(&mut heap, &nodes[i], v);
+                    if base[i].is_none() {
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                        continue;
+                    }
+                    let mut next = base.clone();
+                    next[i] = Some(v);
                     prop_assert_eq!(result.is_ok(), holds(&next), "base write {:?}", result);
                     if result.is_ok() {
                         base = next;
-                        conflicts[i] |= written[i].is_some();
+                        conflicts[i] |= seen.holds_write(i);
+                    }
+                }
+                Step::BaseRemove(i) => {
+                    let result = heap.remove(&nodes[i]).map(drop);
+                    if base[i].is_none() {
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                        continue;
+                    }
+                    let mut next = base.clone();
+                    next[i] = None;
+                    prop_assert_eq!(result.is_ok(), holds(&next), "base removal {:?}", result);
+                    if result.is_ok() {
+                        base = next;
+                        conflicts[i] |= seen.holds_write(i);
                     }
                 }
                 Step::Layer(i, v) => {
-                    let mut next = written.clone();
-                    next[i] = Some(v);
                     let result = Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &nodes[i], v);
-                    prop_assert_eq!(result.is_ok(), holds(&seen(&base, &next)), "overlay write {:?}", result);
+                    if seen.values(&base)[i].is_none() {
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                        continue;
+                    }
+                    let mut next = seen.clone();
+                    next.written[i] = Some(v);
+                    prop_assert_eq!(result.is_ok(), holds(&next.values(&base)), "overlay write {:?}", result);
                     if result.is_ok() {
-                        written = next;
+                        seen = next;
                     }
                 }
-                Step::ReadBase(i) => {
-                    let s = *heap.cached(&nodes[i], &Node::SUM).unwrap();
-                    prop_assert_eq!(s, sums(&base)[i]);
-                }
-                Step::ReadLayer(i) => {
-                    let values = seen(&base, &written);
-                    let layer = heap.layer(&ov).unwrap();
-                    let read = layer.cached(&nodes[i], &Node::SUM).copied();
-                    if holds(&values) {
-                        prop_assert_eq!(read.unwrap(), sums(&values)[i]);
-                        prop_assert_eq!(*layer.cached(&nodes[i], &Node::DOUBLE).unwrap(), 2 * values[i]);
-                    } else {
-                        prop_assert!(matches!(read, Err(Error::OverlayBroken { .. })), "{:?}", read);
+                Step::LayerRemove(i) => {
+                    let result = heap.layer_mut(&ov).unwrap().remove(&nodes[i]);
+                    if seen.values(&base)[i].is_none() {
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                        continue;
                     }
-                }
-                Step::Reopen => {
-                    heap.discard(ov).unwrap();
-                    ov = heap.overlay();
-                    written = vec![None; NODES];
-                    conflicts = [false; NODES];
+                    let mut next = seen.clone();
+                    next.written[i] = None;
+                    next.gone[i] = true;
+                    prop_assert_eq!(result.is_ok(), holds(&next.values(&base)), "overlay removal {:?}", result);
+                    if result.is_ok() {
+                        seen = next;
+                    }
                 }
                 Step::Pair(i, v, j, w) => {
-                    let mut next = written.clone();
-                    next[i] = Some(v);
-                    next[j] = Some(w);
                     let result = heap.layer_mut(&ov).unwrap().transaction(|tx| {
                         Node::set_value(tx, &nodes[i], v)?;
                         Node::set_value(tx, &nodes[j], w)
                     });
-                    prop_assert_eq!(result.is_ok(), holds(&seen(&base, &next)), "overlay transaction {:?}", result);
+                    let values = seen.values(&base);
+                    if values[i].is_none() || values[j].is_none() {
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                        continue;
+                    }
+                    let mut next = seen.clone();
+                    next.written[i] = Some(v);
+                    next.written[j] = Some(w);
+                    prop_assert_eq!(result.is_ok(), holds(&next.values(&base)), "overlay transaction {:?}", result);
                     if result.is_ok() {
-                        written = next;
+                        seen = next;
                     }
                 }
                 Step::Revert(i) => {
-                    let mut next = written.clone();
-                    next[i] = None;
                     let result = heap.layer_mut(&ov).unwrap().revert(&nodes[i]);
-                    if written[i].is_none() {
-                        prop_assert!(matches!(result, Ok(false)), "{:?}", result);
-                    } else if holds(&seen(&base, &next)) {
+                    let mut next = seen.clone();
+                    next.written[i] = None;
+                    next.gone[i] = false;
+                    if !seen.holds_write(i) {
+                        // Nothing to revert: no copy, or a node the base removed.
+                        let gone = base[i].is_none();
+                        prop_assert!(
+                            matches!(result, Ok(false)) || gone && matches!(result, Err(Error::Removed { .. })),
+                            "{:?}", result
+                        );
+                    } else if base[i].is_none() && !seen.gone[i] {
+                        // A copy of a node the base removed since: the node is gone.
+                        prop_assert!(matches!(result, Err(Error::Removed { .. })), "{:?}", result);
+                    } else if holds(&next.values(&base)) {
                         prop_assert!(matches!(result, Ok(true)), "{:?}", result);
-                        written = next;
+                        seen = next;
                         conflicts[i] = false;
                     } else {
                         prop_assert!(matches!(result, Err(Error::Invariant { .. })), "{:?}", result);
                     }
                 }
+                Step::ReadBase(i) => {
+                    let read = heap.cached(&nodes[i], &Node::SUM).copied();
+                    match sums(&base)[i] {
+                        Some(s) => prop_assert_eq!(read.unwrap(), s),
+                        None => prop_assert!(matches!(read, Err(Error::Removed { .. })), "{:?}", read),
+                    }
+                }
+                Step::ReadLayer(i) => {
+                    let values = seen.values(&base);
+                    let layer = heap.layer(&ov).unwrap();
+                    let read = layer.cached(&nodes[i], &Node::SUM).copied();
+                    if !holds(&values) {
+                        prop_assert!(matches!(read, Err(Error::OverlayBroken { .. })), "{:?}", read);
+                    } else if let Some(s) = sums(&values)[i] {
+                        prop_assert_eq!(read.unwrap(), s);
+                        prop_assert_eq!(*layer.cached(&nodes[i], &Node::DOUBLE).unwrap(), 2 * values[i].unwrap());
+                    } else {
+                        prop_assert!(matches!(read, Err(Error::Removed { .. })), "{:?}", read);
+                    }
+                }
+                Step::Reopen => {
+                    heap.discard(ov).unwrap();
+                    ov = heap.overlay();
+                    seen = Seen::new();
+                    conflicts = [false; NODES];
+                }
                 Step::Commit => {
-                    let values = seen(&base, &written);
+                    let values = seen.values(&base);
                     let result = heap.commit(ov);
                     if conflicts.contains(&true) {
                         // One of the nodes both wrote.
@@ -498,27 +584,39 @@ proptest! {
                         prop_assert!(result.is_ok(), "{:?}", result);
                         base = values;
                         ov = heap.overlay();
-                        written = vec![None; NODES];
+                        seen = Seen::new();
                     }
                 }
             }
             // Every cache, in both, after every step.
-            let values = seen(&base, &written);
+            let values = seen.values(&base);
             let layer = heap.layer(&ov).unwrap();
             prop_assert_eq!(layer.broken().is_some(), !holds(&values));
             for (i, node) in nodes.iter().enumerate() {
-                prop_assert_eq!(*heap.cached(node, &Node::SUM).unwrap(), sums(&base)[i]);
-                prop_assert_eq!(heap.get(node).unwrap().value, base[i]);
+                match sums(&base)[i] {
+                    Some(s) => {
+                        prop_assert_eq!(*heap.cached(node, &Node::SUM).unwrap(), s);
+                        prop_assert_eq!(heap.get(node).unwrap().value, base[i].unwrap());
+                    }
+                    None => prop_assert!(heap.get(node).is_err()),
+                }
                 if holds(&values) {
-                    prop_assert_eq!(*layer.cached(node, &Node::SUM).unwrap(), sums(&values)[i]);
-                    prop_assert_eq!(layer.get(node).unwrap().value, values[i]);
+                    match sums(&values)[i] {
+                        Some(s) => {
+                            prop_assert_eq!(*layer.cached(node, &Node::SUM).unwrap(), s);
+                            prop_assert_eq!(layer.get(node).unwrap().value, values[i].unwrap());
+                        }
+                        None => {
+                            let got = layer.get(node).map(|n| n.value);
+                            prop_assert!(matches!(got, Err(Error::Removed { .. })), "{:?}", got);
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// The guide's example ("Unsaved edits: overlays").
 #[test]
 fn the_guide_s_modules() -> Result<(), Error> {
     #[mutable]

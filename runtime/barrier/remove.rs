@@ -7,7 +7,6 @@ use crate::error::Error;
 use crate::track::graph::State;
 use std::mem;
 
-use crate::decl::field::FieldMask;
 use crate::heap::parts::{Core, Slot};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
 
@@ -96,7 +95,7 @@ impl Core {
     }
 
     pub(crate) fn mark_removed(&mut self, key: ObjectKey) {
-        self.overlay_wrote(key, FieldMask::ALL);
+        self.overlay_removed(key);
         let graph = self.slots[key].graph.get_mut();
         // The object's own cells that read its other cells go with it: nothing to recheck.
         let others = |c: &&CellId| c.key != key;

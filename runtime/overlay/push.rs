@@ -73,6 +73,20 @@ impl Core {
         }
     }
 
+    /// The running operation removes the object at `key`: owed to the overlays that hold or
+    /// read it (even one that wrote it: the object is gone for it too), once it commits.
+    pub(crate) fn overlay_removed(&mut self, key: ObjectKey) {
+        if self.overlays.is_empty() {
+            return;
+        }
+        let slot = &mut self.slots[key];
+        let bits = slot.graph.get_mut().overlays;
+        if bits != 0 {
+            let caches = slot.ops.cache_count();
+            self.overlays.events.push(Event::Removed(key, bits, caches));
+        }
+    }
+
     /// The running operation committed: what it invalidated (the journaled cells) and wrote
     /// is pushed into the overlays that read it.
     pub(crate) fn push_overlays(&mut self) {
@@ -104,6 +118,12 @@ impl Core {
                         } else {
                             work.extend(state.readers_of(key, fields));
                         }
+                    }
+                    Event::Removed(key, bits, caches) if bits & state.bit != 0 => {
+                        if state.wrote(key) {
+                            state.conflicts.insert(key);
+                        }
+                        work.extend(state.all_readers(key, caches));
                     }
                     // A cell the overlay holds is its own: the base's is not what it read.
                     Event::Cell(cell, bits)

@@ -59,6 +59,8 @@ impl Core {
         slot.graph.lock().overlays |= state.bit;
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
+        // What read the base's values of the cells shadowed just now.
+        state.dirty_shadowed(&mut self.owner);
         state.entry_mut(key).expect("made above").removed = true;
         Ok(Removal { key, copy })
     }
@@ -87,6 +89,8 @@ impl Core {
         id: ObjectId,
     ) -> Result<bool, Error> {
         let was_broken = self.overlays.open[overlay].broken.get_mut().clone();
+        // The overlay no longer removes it: what the base wrote since is no conflict.
+        let conflict = self.overlays.open[overlay].conflicts.remove(&id.key);
         let removal = Removal {
             key: id.key,
             copy: None,
@@ -99,6 +103,9 @@ impl Core {
         let error = self.layer_failure_error(overlay, failure);
         let state = &mut self.overlays.open[overlay];
         state.entry_mut(id.key).expect("an entry").removed = true;
+        if conflict {
+            state.conflicts.insert(id.key);
+        }
         state.dirty_readers(&mut self.owner, id.key);
         *state.broken.get_mut() = was_broken;
         let _ = self.settle_layer(&self.overlays.open[overlay]);

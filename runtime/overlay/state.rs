@@ -22,6 +22,8 @@ pub(crate) enum Event {
     Fields(ObjectKey, FieldMask, u64),
     /// A cell was invalidated; the overlays' bits its object carried.
     Cell(CellId, u64),
+    /// An object was removed; the overlays' bits it carried, and its number of caches.
+    Removed(ObjectKey, u64, usize),
 }
 
 /// The open overlays of a heap, and what the running base operation owes them.
@@ -403,17 +405,21 @@ impl OverlayState {
     /// is copied in, or after its copy goes): every reader of its fields and of its cells,
     /// and its cells.
     pub(crate) fn dirty_readers(&mut self, owner: &mut QCellOwner, key: ObjectKey) {
-        let Some(entry) = self.entry(key) else {
-            return;
-        };
-        let count = entry.shadowed.len();
+        let caches = self.entry(key).map_or(0, |e| e.shadowed.len());
+        let work = self.all_readers(key, caches);
+        self.dirty(owner, work);
+    }
+
+    /// The object's cells (`caches` of them) and every cell the overlay computed that read
+    /// its fields or cells.
+    pub(crate) fn all_readers(&mut self, key: ObjectKey, caches: usize) -> Vec<CellId> {
         let mut work = self.readers_of(key, FieldMask::ALL);
-        for index in 0..count as u32 {
+        for index in 0..caches as u32 {
             let cell = CellId { key, index };
             work.push(cell);
             work.extend(self.readers_of_cell(cell));
         }
-        self.dirty(owner, work);
+        work
     }
 
     /// Drops the overlay's copy of the object at `key`, made by a write that was refused:
@@ -425,7 +431,6 @@ impl OverlayState {
         key: ObjectKey,
     ) -> Option<Box<dyn Any + Send + Sync>> {
         self.dirty_readers(owner, key);
-        self.conflicts.remove(&key);
         self.entry_mut(key).and_then(|e| e.fork.take())
     }
 

@@ -287,7 +287,8 @@ impl Core {
         }
         state.dirty_shadowed(&mut self.owner);
         let was_broken = state.broken.get_mut().clone();
-        let conflict = state.conflicts.contains(&key);
+        // The overlay no longer writes it: what the base wrote since is no conflict.
+        let conflict = state.conflicts.remove(&key);
         let copy = self.unfork(overlay, key).expect("forked");
         let failure = match self.settle_layer(&self.overlays.open[overlay]) {
             Ok(()) => return Ok(true),
