@@ -364,6 +364,8 @@ enum Step {
     Revert(usize),
     /// Two writes in one overlay transaction.
     Pair(usize, i64, usize, i64),
+    /// A node made in the overlay, in front of the first.
+    Make(i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -378,6 +380,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Commit),
         1 => (0..NODES).prop_map(Step::Revert),
         2 => (0..NODES, -20i64..45, 0..NODES, -20i64..45).prop_map(|(i, v, j, w)| Step::Pair(i, v, j, w)),
+        1 => (-20i64..45).prop_map(Step::Make),
     ]
 }
 
@@ -395,8 +398,12 @@ fn sums(values: &[Option<i64>]) -> Vec<Option<i64>> {
     sums
 }
 
-fn holds(values: &[Option<i64>]) -> bool {
-    sums(values).iter().flatten().all(|&s| s <= LIMIT)
+/// Whether every sum is within the limit, those of the nodes in front of the first
+/// (`fronts`, whose sums read the first node's) included.
+fn holds_with(values: &[Option<i64>], fronts: &[i64]) -> bool {
+    let sums = sums(values);
+    let first = sums[0].unwrap_or(0);
+    sums.iter().flatten().all(|&s| s <= LIMIT) && fronts.iter().all(|v| v + first <= LIMIT)
 }
 
 /// The model of the overlay: what it wrote and removed over the base.
@@ -444,7 +451,14 @@ proptest! {
         // Nodes the base wrote or removed since the overlay did.
         let mut conflicts = [false; NODES];
         let mut ov = heap.overlay();
+        // Nodes in front of the first: made in the overlay, and made there and committed.
+        let mut made: Vec<(Mutable<Node>, i64)> = Vec::new();
+        let mut fronts: Vec<(Mutable<Node>, i64)> = Vec::new();
+        let values_of = |v: &[(Mutable<Node>, i64)]| v.iter().map(|(_, v)| *v).collect::<Vec<_>>();
         for step in steps {
+            let (all_fronts, base_fronts) = ([values_of(&fronts), values_of(&made)].concat(), values_of(&fronts));
+            let holds = |values: &[Option<i64>]| holds_with(values, &all_fronts);
+            let holds_base = |values: &[Option<i64>]| holds_with(values, &base_fronts);
             match step {
                 Step::Base(i, v) => {
                     let result = Node::set_value(&mut heap, &nodes[i], v);
@@ -454,7 +468,7 @@ proptest! {
                     }
                     let mut next = base.clone();
                     next[i] = Some(v);
-                    prop_assert_eq!(result.is_ok(), holds(&next), "base write {:?}", result);
+                    prop_assert_eq!(result.is_ok(), holds_base(&next), "base write {:?}", result);
                     if result.is_ok() {
                         base = next;
                         conflicts[i] |= seen.holds_write(i);
@@ -468,7 +482,7 @@ proptest! {
                     }
                     let mut next = base.clone();
                     next[i] = None;
-                    prop_assert_eq!(result.is_ok(), holds(&next), "base removal {:?}", result);
+                    prop_assert_eq!(result.is_ok(), holds_base(&next), "base removal {:?}", result);
                     if result.is_ok() {
                         base = next;
                         conflicts[i] |= seen.holds_write(i);
@@ -562,8 +576,23 @@ proptest! {
                         prop_assert!(matches!(read, Err(Error::Removed { .. })), "{:?}", read);
                     }
                 }
+                Step::Make(v) => {
+                    let node = Node { value: v, next: Some(nodes[0].clone()) };
+                    let result = heap.layer_mut(&ov).unwrap().mutable(node);
+                    let values = seen.values(&base);
+                    let first = sums(&values)[0].unwrap_or(0);
+                    let fine = holds(&values) && v + first <= LIMIT;
+                    prop_assert_eq!(result.is_ok(), fine, "made {:?}", result);
+                    if let Ok(handle) = result {
+                        prop_assert!(matches!(heap.get(&handle), Err(Error::OverlayOnly { .. })), "seen by the base");
+                        made.push((handle, v));
+                    }
+                }
                 Step::Reopen => {
                     heap.discard(ov).unwrap();
+                    for (handle, _) in made.drain(..) {
+                        prop_assert!(matches!(heap.get(&handle), Err(Error::Removed { .. })), "kept by a discard");
+                    }
                     ov = heap.overlay();
                     seen = Seen::new();
                     conflicts = [false; NODES];
@@ -583,6 +612,7 @@ proptest! {
                     } else {
                         prop_assert!(result.is_ok(), "{:?}", result);
                         base = values;
+                        fronts.append(&mut made);
                         ov = heap.overlay();
                         seen = Seen::new();
                     }
@@ -590,8 +620,22 @@ proptest! {
             }
             // Every cache, in both, after every step.
             let values = seen.values(&base);
+            let holds = holds_with(&values, &[values_of(&fronts), values_of(&made)].concat());
+            let base_first = sums(&base)[0].unwrap_or(0);
+            let seen_first = sums(&values)[0].unwrap_or(0);
+            for (handle, v) in &fronts {
+                prop_assert_eq!(*heap.cached(handle, &Node::SUM).unwrap(), v + base_first);
+            }
+            for (handle, _) in &made {
+                prop_assert!(matches!(heap.cached(handle, &Node::SUM), Err(Error::OverlayOnly { .. })), "seen by the base");
+            }
             let layer = heap.layer(&ov).unwrap();
-            prop_assert_eq!(layer.broken().is_some(), !holds(&values));
+            if holds {
+                for (handle, v) in fronts.iter().chain(&made) {
+                    prop_assert_eq!(*layer.cached(handle, &Node::SUM).unwrap(), v + seen_first);
+                }
+            }
+            prop_assert_eq!(layer.broken().is_some(), !holds);
             for (i, node) in nodes.iter().enumerate() {
                 match sums(&base)[i] {
                     Some(s) => {
@@ -600,7 +644,7 @@ proptest! {
                     }
                     None => prop_assert!(heap.get(node).is_err()),
                 }
-                if holds(&values) {
+                if holds {
                     match sums(&values)[i] {
                         Some(s) => {
                             prop_assert_eq!(*layer.cached(node, &Node::SUM).unwrap(), s);
