@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering;
 /// What a base operation did that an overlay may have read.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
-    /// Fields of an object were written (all of them for a removal); the overlays' bits
-    /// the object carried.
+    /// Fields of an object were written (all of them for an implementation replaced, see
+    /// `Heap::replace_ext`); the overlays' bits the object carried.
     Fields(ObjectKey, FieldMask, u64),
     /// A cell was invalidated; the overlays' bits its object carried.
     Cell(CellId, u64),
