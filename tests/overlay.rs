@@ -226,6 +226,17 @@ fn a_discard_leaves_nothing_behind() {
     }
     heap.discard(ov).unwrap();
     assert_eq!((heap.len(), heap.edges()), (len, edges));
+    // The base's cells as they were: every read a hit, nothing computed.
+    #[cfg(feature = "stats")]
+    {
+        let before = heap.stats();
+        for node in &n {
+            heap.cached(node, &Node::SUM).unwrap();
+            heap.cached(node, &Node::BOUNDED).unwrap();
+        }
+        let d = heap.stats().since(&before);
+        assert_eq!((d.hits, d.computes), (6, 0));
+    }
     // No mark left: a base write settles as before the overlay, and a new overlay starts
     // empty.
     Node::set_value(&mut heap, &n[2], 4).unwrap();
