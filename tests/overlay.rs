@@ -1073,3 +1073,42 @@ fn a_base_write_of_an_object_the_overlay_removed_is_a_conflict() {
     assert!(matches!(heap.commit(ov), Err(Error::Conflict { object, .. }) if object == n[1].id()));
     assert_eq!(*heap.cached(&n[0], &Node::SUM).unwrap(), 11);
 }
+
+#[test]
+fn a_layer_is_read_from_many_threads_at_once() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    let mut heap = Heap::new();
+    let values: Vec<i64> = (0..200).map(|i| i % 3 - 1).collect();
+    let n = chain(&mut heap, &values);
+    let ov = heap.overlay();
+    Node::set_value(&mut heap.layer_mut(&ov).unwrap(), &n[199], 50).unwrap();
+    let layer = heap.layer(&ov).unwrap();
+    shared(&layer);
+    let expected: Vec<i64> = {
+        let mut v = values.clone();
+        v[199] = 50;
+        let mut acc = 0;
+        let mut sums: Vec<i64> = v
+            .iter()
+            .rev()
+            .map(|x| {
+                acc += x;
+                acc
+            })
+            .collect();
+        sums.reverse();
+        sums
+    };
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (layer, n, expected) = (&layer, &n, &expected);
+            s.spawn(move || {
+                // Each thread starts at another end of the chain.
+                for k in 0..n.len() {
+                    let i = if t % 2 == 0 { k } else { n.len() - 1 - k };
+                    assert_eq!(*layer.cached(&n[i], &Node::SUM).unwrap(), expected[i]);
+                }
+            });
+        }
+    });
+}
