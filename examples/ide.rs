@@ -163,7 +163,7 @@ impl Module {
     }
 }
 
-fn main() -> Result<(), Error> {
+pub(crate) fn main() -> Result<(), Error> {
     let mut heap = Heap::new();
     let module = |name: &str, source: &str, imports: Vec<Mutable<Module>>| Module {
         name: name.into(),
