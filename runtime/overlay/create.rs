@@ -24,16 +24,12 @@ impl Core {
         let (key, link) = self.insert(value, tag)?;
         self.slots[key].gone = true;
         self.overlays.hidden += 1;
-        let slot = &self.slots[key];
         let state = &self.overlays.open[overlay];
-        let entry = state.entry_or_insert(key, slot.ops.entry_ops());
+        self.take_over(state, key);
+        let entry = state.entry(key).expect("made by the take-over");
         for held in entry.shadowed.iter() {
             held.store(true, Ordering::Release);
         }
-        slot.ops
-            .overlaid(slot.obj.get(&self.owner))
-            .fetch_or(state.bit, Ordering::Release);
-        slot.graph.lock().overlays |= state.bit;
         let state = &mut self.overlays.open[overlay];
         state.entry_mut(key).expect("made above").created = true;
         self.owe_checks_of(overlay, key);

@@ -59,6 +59,34 @@ impl Core {
         }
     }
 
+    /// The overlay takes the object at `key` over (it writes, removes or made it): the base
+    /// cells whose recorded reads reach it are computed in the overlay from now on, and the
+    /// object carries the overlay's bit. Makes its entry if it has none.
+    pub(crate) fn take_over(&self, state: &OverlayState, key: ObjectKey) {
+        let slot = &self.slots[key];
+        state.entry_or_insert(key, slot.ops.entry_ops());
+        let graph = slot.graph.lock();
+        let readers: Vec<CellId> = graph
+            .readers
+            .keys()
+            .copied()
+            .chain(
+                graph
+                    .nodes
+                    .iter()
+                    .flat_map(|n| n.dependents.iter().copied()),
+            )
+            .collect();
+        drop(graph);
+        for reader in readers {
+            self.shadow(state, reader);
+        }
+        slot.ops
+            .overlaid(slot.obj.get(&self.owner))
+            .fetch_or(state.bit, Ordering::Release);
+        slot.graph.lock().overlays |= state.bit;
+    }
+
     /// The running operation wrote `fields` of the object at `key`: owed to the overlays
     /// that hold or read it, once the operation commits.
     #[inline]

@@ -7,7 +7,6 @@ use crate::heap::parts::Core;
 use crate::key::{ObjectId, ObjectKey, OverlayKey};
 
 use std::any::Any;
-use std::sync::atomic::Ordering;
 
 /// What a removal in an overlay changed, to put back.
 pub(crate) struct Removal {
@@ -33,30 +32,8 @@ impl Core {
         }
         self.overlays.open[overlay].dirty_shadowed(&mut self.owner);
         let copy = self.unfork(overlay, key);
-        let slot = &self.slots[key];
-        let state = &self.overlays.open[overlay];
-        state.entry_or_insert(key, slot.ops.entry_ops());
         // What the base computed from it is computed in the overlay from now on.
-        let graph = slot.graph.lock();
-        let readers: Vec<_> = graph
-            .readers
-            .keys()
-            .copied()
-            .chain(
-                graph
-                    .nodes
-                    .iter()
-                    .flat_map(|n| n.dependents.iter().copied()),
-            )
-            .collect();
-        drop(graph);
-        for reader in readers {
-            self.shadow(state, reader);
-        }
-        slot.ops
-            .overlaid(slot.obj.get(&self.owner))
-            .fetch_or(state.bit, Ordering::Release);
-        slot.graph.lock().overlays |= state.bit;
+        self.take_over(&self.overlays.open[overlay], key);
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
         // What read the base's values of the cells shadowed just now.

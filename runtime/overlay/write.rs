@@ -375,30 +375,9 @@ impl Core {
                 object: id,
                 type_name: slot.ops.type_name(),
             })?;
-        let state = &self.overlays.open[overlay];
-        state.entry_or_insert(key, slot.ops.entry_ops());
-        let graph = slot.graph.lock();
-        let readers: Vec<CellId> = graph
-            .readers
-            .keys()
-            .copied()
-            .chain(
-                graph
-                    .nodes
-                    .iter()
-                    .flat_map(|n| n.dependents.iter().copied()),
-            )
-            .collect();
-        drop(graph);
-        for reader in readers {
-            self.shadow(state, reader);
-        }
-        slot.ops
-            .overlaid(obj)
-            .fetch_or(state.bit, Ordering::Release);
+        self.take_over(&self.overlays.open[overlay], key);
         // Every write of it goes through the barrier, which records conflicts.
         slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
-        slot.graph.lock().overlays |= state.bit;
         let ops = slot.ops;
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
