@@ -1112,3 +1112,41 @@ fn a_layer_is_read_from_many_threads_at_once() {
         }
     });
 }
+
+#[test]
+fn a_base_write_on_the_own_path_of_an_object_the_overlay_removed_is_a_conflict() {
+    /// Its only cache reads its own field: a base write of it settles on the object alone,
+    /// unless an overlay holds it.
+    #[mutable]
+    #[derive(Clone)]
+    struct Cell1 {
+        n: i64,
+    }
+    #[cached]
+    impl Cell1 {
+        #[cache(lazy_read)]
+        fn double(n: &i64) -> i64 {
+            n * 2
+        }
+    }
+
+    let mut heap = Heap::new();
+    let (a, b) = (
+        heap.mutable(Cell1 { n: 1 }).unwrap(),
+        heap.mutable(Cell1 { n: 2 }).unwrap(),
+    );
+    let ov = heap.overlay();
+    heap.layer_mut(&ov).unwrap().remove(&a).unwrap();
+    Cell1::set_n(&mut heap.layer_mut(&ov).unwrap(), &b, 5).unwrap();
+    Cell1::set_n(&mut heap, &a, 3).unwrap();
+    Cell1::set_n(&mut heap, &b, 4).unwrap();
+    let err = heap.commit(ov).unwrap_err();
+    assert!(matches!(err, Error::Conflict { object, .. } if object == a.id() || object == b.id()));
+    assert_eq!((heap[&a].n, heap[&b].n), (3, 4));
+    assert_eq!(*heap.cached(&a, &Cell1::DOUBLE).unwrap(), 6);
+    // Reverted both: nothing left to conflict, and the commit is a no-op.
+    let mut layer = heap.layer_mut(&ov).unwrap();
+    assert!(layer.revert(&a).unwrap() && layer.revert(&b).unwrap());
+    heap.commit(ov).unwrap();
+    assert_eq!((heap[&a].n, heap[&b].n), (3, 4));
+}

@@ -60,8 +60,9 @@ impl Core {
     }
 
     /// The overlay takes the object at `key` over (it writes, removes or made it): the base
-    /// cells whose recorded reads reach it are computed in the overlay from now on, and the
-    /// object carries the overlay's bit. Makes its entry if it has none.
+    /// cells whose recorded reads reach it are computed in the overlay from now on, the
+    /// object carries the overlay's bit, and every base write of it goes through the barrier
+    /// (which records it, for a commit's conflict check). Makes its entry if it has none.
     pub(crate) fn take_over(&self, state: &OverlayState, key: ObjectKey) {
         let slot = &self.slots[key];
         state.entry_or_insert(key, slot.ops.entry_ops());
@@ -81,9 +82,11 @@ impl Core {
         for reader in readers {
             self.shadow(state, reader);
         }
+        let obj = slot.obj.get(&self.owner);
         slot.ops
-            .overlaid(slot.obj.get(&self.owner))
+            .overlaid(obj)
             .fetch_or(state.bit, Ordering::Release);
+        slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         slot.graph.lock().overlays |= state.bit;
     }
 

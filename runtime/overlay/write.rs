@@ -18,7 +18,6 @@ use crate::key::{CellId, ObjectId, ObjectKey, OverlayKey, Tag};
 use crate::overlay::read::{Layer, LayerFailure};
 
 use std::panic;
-use std::sync::atomic::Ordering;
 
 /// Writes to a heap as an overlay: every write lands on the overlay's copy of its object,
 /// and the base is not changed (see [`Heap::overlay`](crate::Heap::overlay)). Made by
@@ -376,8 +375,6 @@ impl Core {
                 type_name: slot.ops.type_name(),
             })?;
         self.take_over(&self.overlays.open[overlay], key);
-        // Every write of it goes through the barrier, which records conflicts.
-        slot.ops.loud(obj).fetch_or(u64::MAX, Ordering::Relaxed);
         let ops = slot.ops;
         let state = &mut self.overlays.open[overlay];
         state.dirty_readers(&mut self.owner, key);
