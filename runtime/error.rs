@@ -315,6 +315,15 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The error with `value` handed back inside it, if it is an invariant's: the value of
+    /// an object whose creation it refused (see [`into_value`](Error::into_value)).
+    pub(crate) fn holding(mut self, value: Box<dyn Any + Send + Sync>) -> Error {
+        if let Error::Invariant { value: slot, .. } = &mut self {
+            *slot = Some(value);
+        }
+        self
+    }
 }
 
 impl fmt::Display for Error {

@@ -58,14 +58,7 @@ impl Core {
                 let slot = self.slots.remove(key).expect("just inserted");
                 let value = slot.ops.unwrap_value(slot.obj, &mut self.owner);
                 match error {
-                    Ok(Error::Invariant {
-                        invariant, source, ..
-                    }) => Err(Error::Invariant {
-                        invariant,
-                        source,
-                        value: Some(value),
-                    }),
-                    Ok(e) => Err(e),
+                    Ok(e) => Err(e.holding(value)),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }

@@ -234,11 +234,11 @@ impl Core {
         let Err(error) = settled else {
             unreachable!("called for a failure")
         };
-        let mut error = raise(error);
-        if let (Some(value), Error::Invariant { value: slot, .. }) = (removed, &mut error) {
-            *slot = Some(value);
+        let error = raise(error);
+        match removed {
+            Some(value) => error.holding(value),
+            None => error,
         }
-        error
     }
 
     /// Ends a write that [`write_quiet`](crate::heap::parts::Core::write_quiet) began: nothing more if it was

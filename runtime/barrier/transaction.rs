@@ -476,11 +476,11 @@ impl Tx<'_> {
 
 /// A failed invariant's error, with the value of an object removed by the rollback.
 fn with_value(
-    mut error: Result<Error, Box<dyn Any + Send>>,
+    error: Result<Error, Box<dyn Any + Send>>,
     value: Option<Box<dyn Any + Send + Sync>>,
 ) -> Result<Error, Box<dyn Any + Send>> {
-    if let (Some(value), Ok(Error::Invariant { value: slot, .. })) = (value, &mut error) {
-        *slot = Some(value);
+    match value {
+        Some(value) => error.map(|e| e.holding(value)),
+        None => error,
     }
-    error
 }

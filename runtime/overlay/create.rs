@@ -72,14 +72,7 @@ impl Core {
         *self.overlays.open[overlay].broken.get_mut() = was_broken;
         let _ = self.settle_layer(&self.overlays.open[overlay]);
         match error {
-            Ok(Error::Invariant {
-                invariant, source, ..
-            }) => Err(Error::Invariant {
-                invariant,
-                source,
-                value: Some(value),
-            }),
-            Ok(error) => Err(error),
+            Ok(error) => Err(error.holding(value)),
             Err(payload) => std::panic::resume_unwind(payload),
         }
     }
