@@ -33,6 +33,10 @@
 //! # Ok::<(), steadfast::norm::Error>(())
 //! ```
 
+mod freeze;
+
+pub use freeze::{freeze, Freeze, Freezer, Label};
+
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
@@ -52,6 +56,21 @@ pub enum Error {
         /// The number of nodes in the graph.
         nodes: usize,
     },
+    /// A `RefCell` was borrowed mutably while a value that holds it was frozen.
+    Borrowed {
+        /// The type of the borrowed value.
+        type_name: &'static str,
+    },
+    /// A `Mutex` or `RwLock` was held while a value that holds it was frozen.
+    Locked {
+        /// The type of the locked value.
+        type_name: &'static str,
+    },
+    /// A `Mutex` or `RwLock` a value holds was poisoned by a panic.
+    Poisoned {
+        /// The type of the poisoned value.
+        type_name: &'static str,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -61,6 +80,16 @@ impl std::fmt::Display for Error {
                 f,
                 "node {from} has a child {to}, but the graph's nodes are numbered below {nodes}"
             ),
+            Error::Borrowed { type_name } => {
+                write!(
+                    f,
+                    "a RefCell<{type_name}> was borrowed mutably while it was frozen"
+                )
+            }
+            Error::Locked { type_name } => {
+                write!(f, "a lock of {type_name} was held while it was frozen")
+            }
+            Error::Poisoned { type_name } => write!(f, "a lock of {type_name} was poisoned"),
         }
     }
 }

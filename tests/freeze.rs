@@ -1,0 +1,186 @@
+//! Freezing Rust values (`steadfast::norm::freeze`): the counter-examples of the note on
+//! freezing recursive objects, each told apart or found equal as it should be; a value frozen
+//! alone and inside a larger one; rings entered anywhere; errors; a million-deep list.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use steadfast::norm::{freeze, Error, Freeze, Freezer, Label};
+
+/// The note's `Struct`: some data and a member, which may point anywhere (cycles included).
+struct Obj {
+    data: i64,
+    member: RefCell<Option<Rc<Obj>>>,
+}
+
+impl Freeze for Obj {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Obj"), |f| {
+            Ok(vec![self.data.freeze(f)?, self.member.freeze(f)?])
+        })
+    }
+}
+
+fn obj(data: i64) -> Rc<Obj> {
+    Rc::new(Obj {
+        data,
+        member: RefCell::new(None),
+    })
+}
+
+fn point(from: &Rc<Obj>, to: &Rc<Obj>) {
+    *from.member.borrow_mut() = Some(to.clone());
+}
+
+/// `obj0`: 1 → 2 → back to `obj0`.
+fn obj0() -> Rc<Obj> {
+    let (a, b) = (obj(1), obj(2));
+    point(&a, &b);
+    point(&b, &a);
+    a
+}
+
+#[test]
+fn cycles_back_to_different_nodes_are_told_apart() {
+    // `obj1`: 1 → 2 → back to the 2.
+    let (a, b) = (obj(1), obj(2));
+    point(&a, &b);
+    point(&b, &b);
+    assert_ne!(freeze(&obj0()).unwrap(), freeze(&a).unwrap());
+    // The same shapes built again freeze equal.
+    assert_eq!(freeze(&obj0()).unwrap(), freeze(&obj0()).unwrap());
+}
+
+#[test]
+fn a_value_frozen_alone_and_inside_a_larger_one_has_one_form() {
+    // `obj2`: 42 → `obj0`'s shape (a new one).
+    let inner = obj0();
+    let obj2 = obj(42);
+    point(&obj2, &inner);
+    let alone = freeze(&obj0()).unwrap();
+    assert_eq!(freeze(&inner).unwrap(), alone);
+    let whole = freeze(&obj2).unwrap();
+    assert_ne!(whole, alone);
+    // `obj3`: 42 → 1 → 2 → back to the 42: its cycle goes through the 42, `obj2`'s does not.
+    let (c, d, e) = (obj(42), obj(1), obj(2));
+    point(&c, &d);
+    point(&d, &e);
+    point(&e, &c);
+    assert_ne!(freeze(&c).unwrap(), whole);
+}
+
+/// A node with several members: the note's `a → b1, b2; c → b1` against `c → b2`.
+struct Fan {
+    name: &'static str,
+    members: RefCell<Vec<Rc<Fan>>>,
+}
+
+impl Freeze for Fan {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Fan"), |f| {
+            Ok(vec![self.name.freeze(f)?, self.members.freeze(f)?])
+        })
+    }
+}
+
+fn fan(name: &'static str) -> Rc<Fan> {
+    Rc::new(Fan {
+        name,
+        members: RefCell::new(Vec::new()),
+    })
+}
+
+fn link(from: &Rc<Fan>, to: &Rc<Fan>) {
+    from.members.borrow_mut().push(to.clone());
+}
+
+#[test]
+fn a_cycle_to_a_sibling_and_to_a_cousin_is_told_apart() {
+    // a → b1, b2; b1 → c; c → b1 (or → b2).
+    let build = |back_to_first: bool| {
+        let (a, b1, b2, c) = (fan("a"), fan("b1"), fan("b2"), fan("c"));
+        link(&a, &b1);
+        link(&a, &b2);
+        link(&b1, &c);
+        link(&c, if back_to_first { &b1 } else { &b2 });
+        a
+    };
+    assert_ne!(
+        freeze(&build(true)).unwrap(),
+        freeze(&build(false)).unwrap()
+    );
+    // Cousins: a → b1 → c1, a → b2 → c2, a → b3 → c3; c3 → c1 (or → c2).
+    let cousins = |to_first: bool| {
+        let a = fan("a");
+        let bs = [fan("b1"), fan("b2"), fan("b3")];
+        let cs = [fan("c1"), fan("c2"), fan("c3")];
+        for (b, c) in bs.iter().zip(&cs) {
+            link(&a, b);
+            link(b, c);
+        }
+        link(&cs[2], &cs[if to_first { 0 } else { 1 }]);
+        a
+    };
+    assert_ne!(
+        freeze(&cousins(true)).unwrap(),
+        freeze(&cousins(false)).unwrap()
+    );
+}
+
+#[test]
+fn a_ring_entered_at_any_node_is_equal() {
+    // Three nodes holding 1, 2, 3 around; a rotation of it entered at its 1.
+    let ring = |values: [i64; 3]| {
+        let nodes: Vec<_> = values.iter().map(|&v| obj(v)).collect();
+        for i in 0..3 {
+            point(&nodes[i], &nodes[(i + 1) % 3]);
+        }
+        nodes
+    };
+    let a = ring([1, 2, 3]);
+    let b = ring([2, 3, 1]);
+    assert_eq!(freeze(&a[0]).unwrap(), freeze(&b[2]).unwrap());
+    assert_ne!(freeze(&a[0]).unwrap(), freeze(&b[0]).unwrap());
+    // A ring of one value, however many nodes: one form.
+    let same = ring([7, 7, 7]);
+    let single = obj(7);
+    point(&single, &single);
+    for node in &same {
+        assert_eq!(freeze(node).unwrap(), freeze(&single).unwrap());
+    }
+}
+
+#[test]
+fn a_weak_pointer_is_an_edge_while_its_value_lives() {
+    let target = Rc::new(5i32);
+    let weak: Weak<i32> = Rc::downgrade(&target);
+    assert_eq!(freeze(&weak).unwrap(), freeze(&5i32).unwrap());
+    drop(target);
+    assert_ne!(freeze(&weak).unwrap(), freeze(&5i32).unwrap());
+}
+
+#[test]
+fn a_value_borrowed_mutably_during_the_freeze_is_an_error() {
+    let cell = RefCell::new(vec![1, 2]);
+    let _writing = cell.borrow_mut();
+    assert!(matches!(freeze(&cell), Err(Error::Borrowed { .. })));
+}
+
+#[test]
+fn a_million_deep_list_freezes_in_one_call() {
+    let n = 1_000_000;
+    let mut head = obj(0);
+    for i in 1..n {
+        let next = obj(i);
+        point(&next, &head);
+        head = next;
+    }
+    let form = freeze(&head).unwrap();
+    // Every node differs (its data), plus the `None` at the end and the `Some`s between.
+    assert!(form.len() >= n as usize);
+    // Dropping a million-deep chain of `Rc`s recurses as deep: unlink it first.
+    let mut node = Some(head);
+    while let Some(n) = node {
+        node = n.member.borrow_mut().take();
+    }
+}
