@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use proptest::prelude::*;
 use steadfast::norm::{freeze, Error, Freeze, Freezer, Label};
 
 /// The note's `Struct`: some data and a member, which may point anywhere (cycles included).
@@ -182,5 +183,85 @@ fn a_million_deep_list_freezes_in_one_call() {
     let mut node = Some(head);
     while let Some(n) = node {
         node = n.member.borrow_mut().take();
+    }
+}
+
+/// A node of a random graph of `Rc`s: a label and ordered children.
+struct GNode {
+    label: u8,
+    children: RefCell<Vec<Rc<GNode>>>,
+}
+
+impl Freeze for GNode {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("GNode"), |f| {
+            Ok(vec![self.label.freeze(f)?, self.children.freeze(f)?])
+        })
+    }
+}
+
+/// The naive oracle: refine (label, arity) by the children's classes until nothing changes.
+fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
+    let renumber = |keys: Vec<(usize, Vec<usize>)>| -> Vec<usize> {
+        let mut seen = std::collections::HashMap::new();
+        keys.into_iter()
+            .map(|k| {
+                let next = seen.len();
+                *seen.entry(k).or_insert(next)
+            })
+            .collect()
+    };
+    let mut class = renumber(
+        nodes
+            .iter()
+            .map(|(l, c)| (*l as usize, vec![c.len()]))
+            .collect(),
+    );
+    loop {
+        let next = renumber(
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (_, c))| (class[i], c.iter().map(|&x| class[x]).collect()))
+                .collect(),
+        );
+        let count = |v: &[usize]| v.iter().max().map_or(0, |m| m + 1);
+        if count(&next) == count(&class) {
+            return next;
+        }
+        class = next;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random graphs of `Rc`s (labels from a small alphabet, up to three children anywhere,
+    /// cycles of every shape): two nodes freeze equal exactly when the naive fixpoint relates
+    /// them.
+    #[test]
+    fn freezing_matches_the_naive_fixpoint(
+        nodes in (1usize..16).prop_flat_map(|n| {
+            proptest::collection::vec((0u8..3, proptest::collection::vec(0..n, 0..4)), n)
+        })
+    ) {
+        let built: Vec<Rc<GNode>> = nodes
+            .iter()
+            .map(|(label, _)| Rc::new(GNode { label: *label, children: RefCell::new(Vec::new()) }))
+            .collect();
+        for (node, (_, children)) in built.iter().zip(&nodes) {
+            *node.children.borrow_mut() = children.iter().map(|&c| built[c].clone()).collect();
+        }
+        let naive = naive_classes(&nodes);
+        let forms: Vec<_> = built.iter().map(|n| freeze(n).unwrap()).collect();
+        for i in 0..nodes.len() {
+            for j in 0..nodes.len() {
+                prop_assert_eq!(forms[i] == forms[j], naive[i] == naive[j], "nodes {} and {}", i, j);
+            }
+        }
+        // Unlink the cycles so that the nodes are freed.
+        for node in &built {
+            node.children.borrow_mut().clear();
+        }
     }
 }
