@@ -186,22 +186,31 @@ fn a_million_deep_list_freezes_in_one_call() {
     }
 }
 
-/// A node of a random graph of `Rc`s: a label and ordered children.
+/// A node of a random graph of `Rc`s: a label and children, ordered or a set.
 struct GNode {
     label: u8,
+    set: bool,
     children: RefCell<Vec<Rc<GNode>>>,
 }
 
 impl Freeze for GNode {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.node(Label::Struct("GNode"), |f| {
-            Ok(vec![self.label.freeze(f)?, self.children.freeze(f)?])
-        })
+        let children = self.children.borrow();
+        let parts = |f: &mut Freezer| children.iter().map(|c| c.freeze(f)).collect();
+        match self.set {
+            true => f.set(Label::Variant("GNode", label(self.label)), parts),
+            false => f.node(Label::Struct(label(self.label)), parts),
+        }
     }
 }
 
-/// The naive oracle: refine (label, arity) by the children's classes until nothing changes.
-fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
+fn label(l: u8) -> &'static str {
+    ["a", "b", "c"][l as usize]
+}
+
+/// The naive oracle: refine (label, kind, arity) by the children's classes — a set node's as
+/// a set — until nothing changes.
+fn naive_classes(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<usize> {
     let renumber = |keys: Vec<(usize, Vec<usize>)>| -> Vec<usize> {
         let mut seen = std::collections::HashMap::new();
         keys.into_iter()
@@ -214,7 +223,12 @@ fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
     let mut class = renumber(
         nodes
             .iter()
-            .map(|(l, c)| (*l as usize, vec![c.len()]))
+            .map(|(l, set, c)| {
+                (
+                    *l as usize,
+                    vec![usize::from(*set), if *set { 0 } else { c.len() }],
+                )
+            })
             .collect(),
     );
     loop {
@@ -222,7 +236,14 @@ fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
             nodes
                 .iter()
                 .enumerate()
-                .map(|(i, (_, c))| (class[i], c.iter().map(|&x| class[x]).collect()))
+                .map(|(i, (_, set, c))| {
+                    let mut kids: Vec<usize> = c.iter().map(|&x| class[x]).collect();
+                    if *set {
+                        kids.sort_unstable();
+                        kids.dedup();
+                    }
+                    (class[i], kids)
+                })
                 .collect(),
         );
         let count = |v: &[usize]| v.iter().max().map_or(0, |m| m + 1);
@@ -236,20 +257,20 @@ fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// Random graphs of `Rc`s (labels from a small alphabet, up to three children anywhere,
-    /// cycles of every shape): two nodes freeze equal exactly when the naive fixpoint relates
-    /// them.
+    /// Random graphs of `Rc`s (labels from a small alphabet, up to four children anywhere,
+    /// ordered or a set, cycles of every shape): two nodes freeze equal exactly when the naive
+    /// fixpoint relates them — sets with the same members in any order and repeated included.
     #[test]
     fn freezing_matches_the_naive_fixpoint(
         nodes in (1usize..16).prop_flat_map(|n| {
-            proptest::collection::vec((0u8..3, proptest::collection::vec(0..n, 0..4)), n)
+            proptest::collection::vec((0u8..3, any::<bool>(), proptest::collection::vec(0..n, 0..5)), n)
         })
     ) {
         let built: Vec<Rc<GNode>> = nodes
             .iter()
-            .map(|(label, _)| Rc::new(GNode { label: *label, children: RefCell::new(Vec::new()) }))
+            .map(|(label, set, _)| Rc::new(GNode { label: *label, set: *set, children: RefCell::new(Vec::new()) }))
             .collect();
-        for (node, (_, children)) in built.iter().zip(&nodes) {
+        for (node, (_, _, children)) in built.iter().zip(&nodes) {
             *node.children.borrow_mut() = children.iter().map(|&c| built[c].clone()).collect();
         }
         let naive = naive_classes(&nodes);
@@ -264,4 +285,24 @@ proptest! {
             node.children.borrow_mut().clear();
         }
     }
+}
+
+#[test]
+fn sets_and_maps_built_in_other_orders_are_equal() {
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    let a: HashSet<i32> = (0..100).collect();
+    let b: HashSet<i32> = (0..100).rev().collect();
+    let c: BTreeSet<i32> = (0..100).collect();
+    assert_eq!(freeze(&a).unwrap(), freeze(&b).unwrap());
+    assert_eq!(freeze(&a).unwrap(), freeze(&c).unwrap());
+    let fewer: HashSet<i32> = (0..99).collect();
+    assert_ne!(freeze(&a).unwrap(), freeze(&fewer).unwrap());
+    let m: HashMap<String, Vec<i32>> = (0..50).map(|i| (i.to_string(), vec![i; 3])).collect();
+    let n: HashMap<String, Vec<i32>> = (0..50).rev().map(|i| (i.to_string(), vec![i; 3])).collect();
+    assert_eq!(freeze(&m).unwrap(), freeze(&n).unwrap());
+    // A set is not the sequence of its members.
+    assert_ne!(
+        freeze(&c).unwrap(),
+        freeze(&(0..100).collect::<Vec<i32>>()).unwrap()
+    );
 }

@@ -6,11 +6,12 @@
 //! cycle of the graph; the graph's normalization then compares cycles by what they unfold to,
 //! and the canonical form of the root is the frozen value.
 //!
-//! Work in progress (issue 22, step 1 of `docs/freeze-design.md`): ordered containers only;
-//! `HashSet` and `HashMap` (sets compared as sets) come with set nodes in the normalization.
+//! Sets and maps are set nodes: their members compared as sets, in any order. Work in
+//! progress (issue 22, `docs/freeze-design.md`): a graph with set nodes is refined by rounds,
+//! not yet in O(m log n).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, RwLock, TryLockError};
 
@@ -53,8 +54,10 @@ pub enum Label {
     Ok,
     /// `Result::Err`; the value.
     Err,
-    /// An ordered map; its entries in key order.
+    /// A map; its entries as a set.
     Map,
+    /// A set; its members as a set.
+    Set,
     /// A map's entry: its key and value.
     Entry,
     /// A `Weak` whose value is gone.
@@ -69,6 +72,8 @@ pub enum Label {
 pub struct Freezer {
     labels: Vec<Label>,
     children: Vec<Vec<u32>>,
+    /// Which nodes are sets.
+    sets: Vec<bool>,
     /// The node of each shared pointer seen, by address.
     shared: FxHashMap<usize, u32>,
 }
@@ -90,6 +95,21 @@ impl Freezer {
     ) -> Result<usize, Error> {
         let parts = parts(self)?;
         Ok(self.push(label, parts))
+    }
+
+    /// A set node: its members, frozen by `members`, compared as a set (order and repeats
+    /// do not count).
+    ///
+    /// # Errors
+    /// What freezing a member returns.
+    pub fn set(
+        &mut self,
+        label: Label,
+        members: impl FnOnce(&mut Self) -> Result<Vec<usize>, Error>,
+    ) -> Result<usize, Error> {
+        let node = self.node(label, members)?;
+        self.sets[node] = true;
+        Ok(node)
     }
 
     /// A node of a sequence of parts.
@@ -127,6 +147,7 @@ impl Freezer {
 
     fn push(&mut self, label: Label, parts: Vec<usize>) -> usize {
         self.labels.push(label);
+        self.sets.push(false);
         self.children
             .push(parts.into_iter().map(|p| p as u32).collect());
         self.labels.len() - 1
@@ -153,7 +174,10 @@ impl Freezer {
                 .iter()
                 .map(|&c| self.resolve(c) as usize)
                 .collect();
-            graph.add_node(label.clone(), parts);
+            match self.sets[i] {
+                true => graph.add_set_node(label.clone(), parts),
+                false => graph.add_node(label.clone(), parts),
+            };
         }
         graph
     }
@@ -327,19 +351,50 @@ impl<T: Freeze> Freeze for VecDeque<T> {
     }
 }
 
+/// A set's members, as a set node.
+fn members<'a, T: Freeze + 'a>(
+    f: &mut Freezer,
+    items: impl IntoIterator<Item = &'a T>,
+) -> Result<usize, Error> {
+    f.set(Label::Set, |f| {
+        items.into_iter().map(|i| i.freeze(f)).collect()
+    })
+}
+
+/// A map's entries, as a set node.
+fn entries<'a, K: Freeze + 'a, V: Freeze + 'a>(
+    f: &mut Freezer,
+    items: impl IntoIterator<Item = (&'a K, &'a V)>,
+) -> Result<usize, Error> {
+    f.set(Label::Map, |f| {
+        items
+            .into_iter()
+            .map(|(k, v)| f.node(Label::Entry, |f| Ok(vec![k.freeze(f)?, v.freeze(f)?])))
+            .collect()
+    })
+}
+
 impl<T: Freeze> Freeze for BTreeSet<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.seq(Label::Seq, self)
+        members(f, self)
+    }
+}
+
+impl<T: Freeze, S> Freeze for HashSet<T, S> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        members(f, self)
     }
 }
 
 impl<K: Freeze, V: Freeze> Freeze for BTreeMap<K, V> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.node(Label::Map, |f| {
-            self.iter()
-                .map(|(k, v)| f.node(Label::Entry, |f| Ok(vec![k.freeze(f)?, v.freeze(f)?])))
-                .collect()
-        })
+        entries(f, self)
+    }
+}
+
+impl<K: Freeze, V: Freeze, S> Freeze for HashMap<K, V, S> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        entries(f, self)
     }
 }
 

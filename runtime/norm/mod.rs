@@ -106,6 +106,12 @@ pub struct Graph<L> {
     /// Children of node `i`: `children[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<u32>,
     children: Vec<u32>,
+    /// Which nodes are sets (their children unordered, compared as sets): empty until the
+    /// first set node is added.
+    sets: Vec<bool>,
+    /// How labels compare, for the canonical order of a set's members: given by the first
+    /// set node added.
+    order: Option<fn(&L, &L) -> std::cmp::Ordering>,
 }
 
 impl<L> Graph<L> {
@@ -115,7 +121,14 @@ impl<L> Graph<L> {
             labels: Vec::new(),
             offsets: vec![0],
             children: Vec::new(),
+            sets: Vec::new(),
+            order: None,
         }
+    }
+
+    /// Whether a node is a set (see [`add_set_node`](Graph::add_set_node)).
+    pub fn is_set(&self, node: usize) -> bool {
+        self.sets.get(node).copied().unwrap_or(false)
     }
 
     /// Adds a node and returns its index (nodes are numbered from 0 in the order added).
@@ -126,6 +139,9 @@ impl<L> Graph<L> {
         self.labels.push(label);
         self.children.extend(children.into_iter().map(index));
         self.offsets.push(index(self.children.len()));
+        if !self.sets.is_empty() {
+            self.sets.push(false);
+        }
         self.labels.len() - 1
     }
 
@@ -159,6 +175,23 @@ impl<L> Graph<L> {
     }
 }
 
+impl<L: Ord> Graph<L> {
+    /// Adds a set node: its members are unordered and compared as a set — two set nodes
+    /// with equal labels are equal when every member of each equals a member of the other
+    /// (so repeats and order do not count). Returns its index.
+    ///
+    /// # Panics
+    /// As [`add_node`](Graph::add_node).
+    pub fn add_set_node(&mut self, label: L, members: impl IntoIterator<Item = usize>) -> usize {
+        let node = self.add_node(label, members);
+        // The first set node: every node before it is ordered.
+        self.sets.resize(self.labels.len(), false);
+        self.sets[node] = true;
+        self.order.get_or_insert(L::cmp);
+        node
+    }
+}
+
 /// Node and edge numbers are stored as `u32` (the graph stays half the size); more than
 /// four billion nodes or edges is beyond what this is meant for.
 fn index(i: usize) -> u32 {
@@ -180,18 +213,131 @@ impl<L: Hash + Eq> Graph<L> {
                 nodes: n,
             });
         }
-        let (class, classes) = self.refine();
+        let (class, classes) = match self.sets.is_empty() {
+            true => self.refine(),
+            false => self.refine_with_sets(),
+        };
         let mut representative = vec![u32::MAX; classes];
         for (node, &c) in class.iter().enumerate() {
             if representative[c as usize] == u32::MAX {
                 representative[c as usize] = index(node);
             }
         }
+        let rank = match self.sets.is_empty() {
+            true => Vec::new(),
+            false => self.ranks(&class, &representative),
+        };
         Ok(Normal {
             graph: self,
             class,
             representative,
+            rank,
         })
+    }
+
+    /// A node's children's classes as its class compares them: in order, or, for a set,
+    /// sorted and without repeats.
+    fn child_classes(&self, node: usize, class: &[u32]) -> Vec<u32> {
+        let mut kids: Vec<u32> = self.children(node).map(|c| class[c]).collect();
+        if self.is_set(node) {
+            kids.sort_unstable();
+            kids.dedup();
+        }
+        kids
+    }
+
+    /// [`refine`](Graph::refine) for a graph with set nodes: rounds (Moore's) until stable,
+    /// a set node's signature its members' classes as a set. Correct, but a round per link
+    /// of the longest chain of dependence (see `docs/freeze-design.md` for the O(m log n)
+    /// refinement sets need).
+    fn refine_with_sets(&self) -> (Vec<u32>, usize) {
+        let n = self.len();
+        let mut groups: FxHashMap<(&L, u32), u32> = FxHashMap::default();
+        let mut class: Vec<u32> = (0..n)
+            .map(|i| {
+                let arity = match self.is_set(i) {
+                    true => u32::MAX,
+                    false => self.offsets[i + 1] - self.offsets[i],
+                };
+                let next = index(groups.len());
+                *groups.entry((&self.labels[i], arity)).or_insert(next)
+            })
+            .collect();
+        let mut count = groups.len();
+        loop {
+            let mut signatures: FxHashMap<(u32, Vec<u32>), u32> = FxHashMap::default();
+            let next: Vec<u32> = (0..n)
+                .map(|i| {
+                    let key = (class[i], self.child_classes(i, &class));
+                    let fresh = index(signatures.len());
+                    *signatures.entry(key).or_insert(fresh)
+                })
+                .collect();
+            let stable = signatures.len() == count;
+            (class, count) = (next, signatures.len());
+            if stable {
+                return (class, count);
+            }
+        }
+    }
+
+    /// A canonical rank of each class, for the order of a set's members in a canonical
+    /// form: depends only on the classes' structure and labels. Ranks start from (kind,
+    /// label, arity) and are refined by the children's ranks (a set's sorted) until every
+    /// class has its own — which happens, as no two classes are equal.
+    fn ranks(&self, class: &[u32], representative: &[u32]) -> Vec<u32> {
+        let order = self
+            .order
+            .expect("a graph with set nodes has an order of labels");
+        let k = representative.len();
+        let rep = |c: u32| representative[c as usize] as usize;
+        let arity = |node: usize| match self.is_set(node) {
+            true => u32::MAX,
+            false => self.offsets[node + 1] - self.offsets[node],
+        };
+        let mut by: Vec<u32> = (0..index(k)).collect();
+        let first = |a: &u32, b: &u32| {
+            let (a, b) = (rep(*a), rep(*b));
+            order(&self.labels[a], &self.labels[b]).then(arity(a).cmp(&arity(b)))
+        };
+        by.sort_unstable_by(first);
+        let mut rank = vec![0u32; k];
+        let mut distinct = 0u32;
+        for w in 0..k {
+            if w > 0 && first(&by[w - 1], &by[w]).is_ne() {
+                distinct += 1;
+            }
+            rank[by[w] as usize] = distinct;
+        }
+        loop {
+            let signature = |c: u32| -> (u32, Vec<u32>) {
+                let node = rep(c);
+                let mut kids: Vec<u32> = self
+                    .children(node)
+                    .map(|x| rank[class[x] as usize])
+                    .collect();
+                if self.is_set(node) {
+                    kids.sort_unstable();
+                    kids.dedup();
+                }
+                (rank[c as usize], kids)
+            };
+            let signatures: Vec<(u32, Vec<u32>)> = (0..index(k)).map(signature).collect();
+            by.sort_unstable_by(|&a, &b| signatures[a as usize].cmp(&signatures[b as usize]));
+            let mut next = vec![0u32; k];
+            let mut count = 0u32;
+            for w in 0..k {
+                if w > 0 && signatures[by[w - 1] as usize] != signatures[by[w] as usize] {
+                    count += 1;
+                }
+                next[by[w] as usize] = count;
+            }
+            let same = next.iter().max() == rank.iter().max();
+            rank = next;
+            if same {
+                return rank;
+            }
+        }
     }
 
     /// The coarsest partition of the nodes that separates labels and arities and is stable:
@@ -469,6 +615,8 @@ pub struct Normal<'g, L> {
     class: Vec<u32>,
     /// A node of each class.
     representative: Vec<u32>,
+    /// Each class's canonical rank, for the order of a set's members (empty without sets).
+    rank: Vec<u32>,
 }
 
 impl<L: Clone> Normal<'_, L> {
@@ -508,40 +656,61 @@ impl<L: Clone> Normal<'_, L> {
         number.insert(self.class[root], 0);
         while let Some(c) = queue.pop_front() {
             order.push(c);
-            for child in self
-                .graph
-                .children(self.representative[c as usize] as usize)
-            {
+            for cc in self.kids(self.representative[c as usize] as usize) {
                 let next = index(order.len() + queue.len());
-                let cc = self.class[child];
                 if let std::collections::hash_map::Entry::Vacant(e) = number.entry(cc) {
                     e.insert(next);
                     queue.push_back(cc);
                 }
             }
         }
+        let mut sets = Vec::new();
         let nodes = order
             .iter()
-            .map(|&c| {
+            .enumerate()
+            .map(|(at, &c)| {
                 let node = self.representative[c as usize] as usize;
-                let children = self
-                    .graph
-                    .children(node)
-                    .map(|child| number[&self.class[child]])
-                    .collect();
+                if self.graph.is_set(node) {
+                    sets.push(index(at));
+                }
+                let children = self.kids(node).into_iter().map(|k| number[&k]).collect();
                 (self.graph.label(node).clone(), children)
             })
             .collect();
-        Canonical { nodes }
+        Canonical { nodes, sets }
+    }
+
+    /// A node's children's classes as the canonical form lists them: in order, or, for a
+    /// set, each class once, by canonical rank.
+    fn kids(&self, node: usize) -> Vec<u32> {
+        let mut kids: Vec<u32> = self.graph.children(node).map(|c| self.class[c]).collect();
+        if self.graph.is_set(node) {
+            kids.sort_unstable_by_key(|&c| self.rank[c as usize]);
+            kids.dedup();
+        }
+        kids
     }
 }
 
 /// The canonical form of an immutable graph seen from one node: its classes numbered
 /// breadth-first from the root, each with its label and its children's numbers. Equal
 /// forms mean structurally equal roots, so a form is a map key for them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Canonical<L> {
     nodes: Vec<(L, Box<[u32]>)>,
+    /// The positions of the set nodes (empty for a graph without any).
+    sets: Vec<u32>,
+}
+
+impl<L: Hash> Hash for Canonical<L> {
+    /// The nodes, then the set positions only if there are any: a form without set nodes
+    /// hashes as it did before sets existed (its stable hash is stored by users).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.nodes.hash(state);
+        if !self.sets.is_empty() {
+            self.sets.hash(state);
+        }
+    }
 }
 
 impl<L> Canonical<L> {
