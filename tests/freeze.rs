@@ -306,3 +306,51 @@ fn sets_and_maps_built_in_other_orders_are_equal() {
         freeze(&(0..100).collect::<Vec<i32>>()).unwrap()
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A node's canonical form, set nodes included, is the same in its whole graph and in the
+    /// graph of what it reaches alone (built in another order): a value frozen alone and
+    /// inside a larger one gets one form.
+    #[test]
+    fn a_form_does_not_depend_on_the_graph_around_it(
+        nodes in (1usize..16).prop_flat_map(|n| {
+            proptest::collection::vec((0u8..3, any::<bool>(), proptest::collection::vec(0..n, 0..5)), n)
+        }),
+        root in 0usize..16,
+    ) {
+        use steadfast::norm::Graph;
+        let root = root % nodes.len();
+        let add = |g: &mut Graph<u8>, (label, set, children): &(u8, bool, Vec<usize>), map: &dyn Fn(usize) -> usize| {
+            let kids: Vec<usize> = children.iter().map(|&c| map(c)).collect();
+            match set {
+                true => g.add_set_node(*label, kids.into_iter().rev()),
+                false => g.add_node(*label, kids),
+            };
+        };
+        let mut whole = Graph::new();
+        for node in &nodes {
+            add(&mut whole, node, &|c| c);
+        }
+        // What the root reaches, numbered from the last reached.
+        let mut reached = vec![root];
+        let mut i = 0;
+        while i < reached.len() {
+            for &c in &nodes[reached[i]].2 {
+                if !reached.contains(&c) {
+                    reached.push(c);
+                }
+            }
+            i += 1;
+        }
+        reached.reverse();
+        let at = |c: usize| reached.iter().position(|&r| r == c).unwrap();
+        let mut alone = Graph::new();
+        for &r in &reached {
+            add(&mut alone, &nodes[r], &at);
+        }
+        let (w, a) = (whole.normalize().unwrap(), alone.normalize().unwrap());
+        prop_assert_eq!(w.canonical(root), a.canonical(at(root)));
+    }
+}
