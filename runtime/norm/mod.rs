@@ -34,13 +34,15 @@
 //! ```
 
 mod freeze;
+mod order;
 
 pub use freeze::{freeze, Freeze, Freezer, Label};
 
-use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
+
+use order::Reached;
 
 /// What [`Graph::normalize`] can report: this module's own error type (normalizing a
 /// plain graph touches no heap).
@@ -223,121 +225,217 @@ impl<L: Hash + Eq> Graph<L> {
                 representative[c as usize] = index(node);
             }
         }
-        let rank = match self.sets.is_empty() {
-            true => Vec::new(),
-            false => self.ranks(&class, &representative),
-        };
         Ok(Normal {
             graph: self,
             class,
             representative,
-            rank,
         })
     }
 
-    /// A node's children's classes as its class compares them: in order, or, for a set,
-    /// sorted and without repeats.
-    fn child_classes(&self, node: usize, class: &[u32]) -> Vec<u32> {
-        let mut kids: Vec<u32> = self.children(node).map(|c| class[c]).collect();
-        if self.is_set(node) {
-            kids.sort_unstable();
-            kids.dedup();
-        }
-        kids
-    }
-
-    /// [`refine`](Graph::refine) for a graph with set nodes: rounds (Moore's) until stable,
-    /// a set node's signature its members' classes as a set. Correct, but a round per link
-    /// of the longest chain of dependence (see `docs/freeze-design.md` for the O(m log n)
-    /// refinement sets need).
+    /// [`refine`](Graph::refine) for a graph with set nodes: the coarsest bisimulation, by
+    /// Paige and Tarjan's relational coarsest partition, in O(m log n).
+    ///
+    /// The smaller-half splitting of [`hopcroft`](Graph::hopcroft) is sound only when a
+    /// node has one edge per position; a set node has many edges of one kind, so a block
+    /// split by "has a member in B" must also be split by "has a member in S but outside B",
+    /// which takes counts of each node's edges into each coarse block. To give every edge
+    /// one kind, an ordered node's edge at position i goes through a node of its own
+    /// labelled i; two ordered nodes are then equal exactly when their children are,
+    /// position by position.
     fn refine_with_sets(&self) -> (Vec<u32>, usize) {
+        const NONE: u32 = u32::MAX;
         let n = self.len();
+        // The unlabelled graph: node v's successors are out[first[v]..first[v + 1]];
+        // nodes n.. are the ordered edges' steps, each with its position.
+        let mut first: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut out: Vec<u32> = Vec::with_capacity(self.children.len());
+        let mut steps: Vec<(u32, u32)> = Vec::new();
+        first.push(0);
+        for x in 0..n {
+            let kids = &self.children[self.offsets[x] as usize..self.offsets[x + 1] as usize];
+            if self.is_set(x) {
+                out.extend_from_slice(kids);
+            } else {
+                for (at, &kid) in kids.iter().enumerate() {
+                    out.push(index(n + steps.len()));
+                    steps.push((index(at), kid));
+                }
+            }
+            first.push(index(out.len()));
+        }
+        for &(_, kid) in &steps {
+            out.push(kid);
+            first.push(index(out.len()));
+        }
+        let total = first.len() - 1;
+        let m = out.len();
+        let mut tail = vec![0u32; m];
+        for v in 0..total {
+            tail[first[v] as usize..first[v + 1] as usize].fill(index(v));
+        }
+        // Edges into node v: incoming[first_in[v]..first_in[v + 1]].
+        let mut first_in = vec![0u32; total + 1];
+        for &head in &out {
+            first_in[head as usize + 1] += 1;
+        }
+        for v in 0..total {
+            first_in[v + 1] += first_in[v];
+        }
+        let mut fill = first_in.clone();
+        let mut incoming = vec![0u32; m];
+        for (edge, &head) in out.iter().enumerate() {
+            incoming[fill[head as usize] as usize] = index(edge);
+            fill[head as usize] += 1;
+        }
+        drop(fill);
+
+        // The initial blocks: the graph's nodes by label and arity (a set by whether it
+        // has members: a set of two equal members equals a set of one), the steps by
+        // position. Every block is then stable against the whole: all or none of its
+        // nodes have a successor.
         let mut groups: FxHashMap<(&L, u32), u32> = FxHashMap::default();
-        let mut class: Vec<u32> = (0..n)
-            .map(|i| {
-                let arity = match self.is_set(i) {
-                    true => u32::MAX,
-                    false => self.offsets[i + 1] - self.offsets[i],
+        let mut group: Vec<u32> = (0..n)
+            .map(|x| {
+                let arity = match (self.is_set(x), first[x] == first[x + 1]) {
+                    (true, false) => u32::MAX,
+                    (true, true) => u32::MAX - 1,
+                    (false, _) => first[x + 1] - first[x],
                 };
                 let next = index(groups.len());
-                *groups.entry((&self.labels[i], arity)).or_insert(next)
+                *groups.entry((&self.labels[x], arity)).or_insert(next)
             })
             .collect();
-        let mut count = groups.len();
-        loop {
-            let mut signatures: FxHashMap<(u32, Vec<u32>), u32> = FxHashMap::default();
-            let next: Vec<u32> = (0..n)
-                .map(|i| {
-                    let key = (class[i], self.child_classes(i, &class));
-                    let fresh = index(signatures.len());
-                    *signatures.entry(key).or_insert(fresh)
-                })
-                .collect();
-            let stable = signatures.len() == count;
-            (class, count) = (next, signatures.len());
-            if stable {
-                return (class, count);
-            }
-        }
-    }
+        let base = index(groups.len());
+        drop(groups);
+        let positions = steps.iter().map(|&(at, _)| at + 1).max().unwrap_or(0);
+        group.extend(steps.iter().map(|&(at, _)| base + at));
+        drop(steps);
+        let count = (base + positions) as usize;
+        let mut blocks = Partition::new(&group, count);
+        blocks.record_births();
+        drop(group);
 
-    /// A canonical rank of each class, for the order of a set's members in a canonical
-    /// form: depends only on the classes' structure and labels. Ranks start from (kind,
-    /// label, arity) and are refined by the children's ranks (a set's sorted) until every
-    /// class has its own — which happens, as no two classes are equal.
-    fn ranks(&self, class: &[u32], representative: &[u32]) -> Vec<u32> {
-        let order = self
-            .order
-            .expect("a graph with set nodes has an order of labels");
-        let k = representative.len();
-        let rep = |c: u32| representative[c as usize] as usize;
-        let arity = |node: usize| match self.is_set(node) {
-            true => u32::MAX,
-            false => self.offsets[node + 1] - self.offsets[node],
-        };
-        let mut by: Vec<u32> = (0..index(k)).collect();
-        let first = |a: &u32, b: &u32| {
-            let (a, b) = (rep(*a), rep(*b));
-            order(&self.labels[a], &self.labels[b]).then(arity(a).cmp(&arity(b)))
-        };
-        by.sort_unstable_by(first);
-        let mut rank = vec![0u32; k];
-        let mut distinct = 0u32;
-        for w in 0..k {
-            if w > 0 && first(&by[w - 1], &by[w]).is_ne() {
-                distinct += 1;
+        // Coarse blocks, each a union of blocks; the blocks are stable against each. A
+        // coarse block of two or more blocks is waiting to be split.
+        let mut coarse_of: Vec<u32> = vec![0; count];
+        let mut place: Vec<u32> = (0..index(count)).collect();
+        let mut coarse: Vec<Vec<u32>> = vec![(0..index(count)).collect()];
+        let mut waiting: Vec<u32> = if count > 1 { vec![0] } else { Vec::new() };
+        // For each edge, its tail's count of edges into the coarse block of its head.
+        let mut counts: Vec<u32> = Vec::with_capacity(total);
+        let mut count_of: Vec<u32> = vec![0; m];
+        for v in 0..total {
+            let (start, end) = (first[v] as usize, first[v + 1] as usize);
+            if start < end {
+                count_of[start..end].fill(index(counts.len()));
+                counts.push(index(end - start));
             }
-            rank[by[w] as usize] = distinct;
         }
-        loop {
-            let signature = |c: u32| -> (u32, Vec<u32>) {
-                let node = rep(c);
-                let mut kids: Vec<u32> = self
-                    .children(node)
-                    .map(|x| rank[class[x] as usize])
-                    .collect();
-                if self.is_set(node) {
-                    kids.sort_unstable();
-                    kids.dedup();
-                }
-                (rank[c as usize], kids)
+        let mut free: Vec<u32> = Vec::new();
+        // Per tail of an edge into the block being processed: its count into that block.
+        let mut into_b = vec![NONE; total];
+        let mut into_s = vec![0u32; total];
+        let mut tails: Vec<u32> = Vec::new();
+        let mut b_nodes: Vec<u32> = Vec::new();
+
+        while let Some(&s) = waiting.last() {
+            let s = s as usize;
+            if coarse[s].len() < 2 {
+                waiting.pop();
+                continue;
+            }
+            // Take the smaller of two of its blocks out as a coarse block of its own: each
+            // node is in such a block O(log n) times.
+            let (b1, b2) = (coarse[s][0], coarse[s][1]);
+            let b = match blocks.set(b1 as usize).len() <= blocks.set(b2 as usize).len() {
+                true => b1,
+                false => b2,
             };
-            let signatures: Vec<(u32, Vec<u32>)> = (0..index(k)).map(signature).collect();
-            by.sort_unstable_by(|&a, &b| signatures[a as usize].cmp(&signatures[b as usize]));
-            let mut next = vec![0u32; k];
-            let mut count = 0u32;
-            for w in 0..k {
-                if w > 0 && signatures[by[w - 1] as usize] != signatures[by[w] as usize] {
-                    count += 1;
+            let at = place[b as usize] as usize;
+            coarse[s].swap_remove(at);
+            if let Some(&moved) = coarse[s].get(at) {
+                place[moved as usize] = index(at);
+            }
+            coarse_of[b as usize] = index(coarse.len());
+            place[b as usize] = 0;
+            coarse.push(vec![b]);
+
+            // Split by "has an edge into B", then by "has edges into S only into B".
+            b_nodes.clear();
+            b_nodes.extend_from_slice(blocks.set(b as usize));
+            for &y in &b_nodes {
+                for &edge in
+                    &incoming[first_in[y as usize] as usize..first_in[y as usize + 1] as usize]
+                {
+                    let x = tail[edge as usize] as usize;
+                    if into_b[x] == NONE {
+                        into_b[x] = free.pop().unwrap_or_else(|| {
+                            counts.push(0);
+                            index(counts.len() - 1)
+                        });
+                        into_s[x] = count_of[edge as usize];
+                        tails.push(index(x));
+                    }
+                    counts[into_b[x] as usize] += 1;
                 }
-                next[by[w] as usize] = count;
             }
-            let same = next.iter().max() == rank.iter().max();
-            rank = next;
-            if same {
-                return rank;
+            for &x in &tails {
+                blocks.mark(x);
             }
+            blocks.split();
+            for &x in &tails {
+                let x = x as usize;
+                if counts[into_b[x] as usize] == counts[into_s[x] as usize] {
+                    blocks.mark(index(x));
+                }
+            }
+            blocks.split();
+            for (parent, child) in blocks.take_births() {
+                let c = coarse_of[parent as usize];
+                coarse_of.push(c);
+                let list = &mut coarse[c as usize];
+                place.push(index(list.len()));
+                list.push(child);
+                if list.len() == 2 {
+                    waiting.push(c);
+                }
+            }
+            // The edges into B now count against B; the rest against S without B.
+            for &y in &b_nodes {
+                for &edge in
+                    &incoming[first_in[y as usize] as usize..first_in[y as usize + 1] as usize]
+                {
+                    count_of[edge as usize] = into_b[tail[edge as usize] as usize];
+                }
+            }
+            for &x in &tails {
+                let x = x as usize;
+                let moved = counts[into_b[x] as usize];
+                let left = &mut counts[into_s[x] as usize];
+                *left -= moved;
+                if *left == 0 {
+                    free.push(into_s[x]);
+                }
+                into_b[x] = NONE;
+            }
+            tails.clear();
         }
+
+        // The graph's nodes' blocks, numbered from 0 (the steps' blocks dropped).
+        let mut number = vec![NONE; blocks.len()];
+        let sets = blocks.into_sets();
+        let mut classes = 0u32;
+        let class = sets[..n]
+            .iter()
+            .map(|&s| {
+                if number[s as usize] == NONE {
+                    number[s as usize] = classes;
+                    classes += 1;
+                }
+                number[s as usize]
+            })
+            .collect();
+        (class, classes as usize)
     }
 
     /// The coarsest partition of the nodes that separates labels and arities and is stable:
@@ -489,6 +587,8 @@ struct Partition {
     at: Vec<At>,
     sets: Vec<Set>,
     touched: Vec<u32>,
+    /// Each set a split made, with the set it was split from: kept only when asked for.
+    births: Option<Vec<(u32, u32)>>,
 }
 
 #[derive(Clone, Copy)]
@@ -539,7 +639,18 @@ impl Partition {
             at,
             sets,
             touched: Vec::new(),
+            births: None,
         }
+    }
+
+    /// Keeps, from now on, each set a split makes with the set it was split from.
+    fn record_births(&mut self) {
+        self.births = Some(Vec::new());
+    }
+
+    /// The sets made since the last call, each with the set it was split from.
+    fn take_births(&mut self) -> Vec<(u32, u32)> {
+        self.births.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     fn len(&self) -> usize {
@@ -601,6 +712,9 @@ impl Partition {
             };
             let z = index(self.sets.len());
             self.sets.push(new);
+            if let Some(births) = &mut self.births {
+                births.push((s, z));
+            }
             for &e in &self.elems[new.first as usize..new.past as usize] {
                 self.at[e as usize].set = z;
             }
@@ -615,8 +729,6 @@ pub struct Normal<'g, L> {
     class: Vec<u32>,
     /// A node of each class.
     representative: Vec<u32>,
-    /// Each class's canonical rank, for the order of a set's members (empty without sets).
-    rank: Vec<u32>,
 }
 
 impl<L: Clone> Normal<'_, L> {
@@ -649,46 +761,88 @@ impl<L: Clone> Normal<'_, L> {
     /// # Panics
     /// If `root` is not a node of the graph.
     pub fn canonical(&self, root: usize) -> Canonical<L> {
-        // Numbers by class, for the classes the root reaches only.
-        let mut number: FxHashMap<u32, u32> = FxHashMap::default();
-        let mut order = Vec::new();
-        let mut queue = VecDeque::from([self.class[root]]);
-        number.insert(self.class[root], 0);
-        while let Some(c) = queue.pop_front() {
-            order.push(c);
-            for cc in self.kids(self.representative[c as usize] as usize) {
-                let next = index(order.len() + queue.len());
-                if let std::collections::hash_map::Entry::Vacant(e) = number.entry(cc) {
-                    e.insert(next);
-                    queue.push_back(cc);
+        let reached = self.reached(root);
+        let rank = match (self.graph.order, reached.needs_order()) {
+            (Some(order), true) => reached.ranks(order),
+            _ => Vec::new(),
+        };
+        // Breadth-first from the root, children in order, a set's members by rank.
+        let k = reached.labels.len();
+        let mut number = vec![u32::MAX; k];
+        let mut queue = Vec::with_capacity(k);
+        number[0] = 0;
+        queue.push(0u32);
+        let mut kids: Vec<u32> = Vec::new();
+        let mut nodes = Vec::with_capacity(k);
+        let mut sets = Vec::new();
+        let mut at = 0;
+        while let Some(&c) = queue.get(at) {
+            let c = c as usize;
+            kids.clear();
+            kids.extend_from_slice(reached.kids(c));
+            if reached.sets[c] {
+                sets.push(index(at));
+                kids.sort_unstable_by_key(|&kid| rank[kid as usize]);
+            }
+            for &kid in &kids {
+                if number[kid as usize] == u32::MAX {
+                    number[kid as usize] = index(queue.len());
+                    queue.push(kid);
                 }
             }
+            let children = kids.iter().map(|&kid| number[kid as usize]).collect();
+            nodes.push((reached.labels[c].clone(), children));
+            at += 1;
         }
-        let mut sets = Vec::new();
-        let nodes = order
-            .iter()
-            .enumerate()
-            .map(|(at, &c)| {
-                let node = self.representative[c as usize] as usize;
-                if self.graph.is_set(node) {
-                    sets.push(index(at));
-                }
-                let children = self.kids(node).into_iter().map(|k| number[&k]).collect();
-                (self.graph.label(node).clone(), children)
-            })
-            .collect();
         Canonical { nodes, sets }
     }
 
-    /// A node's children's classes as the canonical form lists them: in order, or, for a
-    /// set, each class once, by canonical rank.
-    fn kids(&self, node: usize) -> Vec<u32> {
-        let mut kids: Vec<u32> = self.graph.children(node).map(|c| self.class[c]).collect();
-        if self.graph.is_set(node) {
-            kids.sort_unstable_by_key(|&c| self.rank[c as usize]);
-            kids.dedup();
+    /// The classes `root` reaches, the root's numbered 0; a set's members' classes without
+    /// repeats.
+    fn reached(&self, root: usize) -> Reached<'_, L> {
+        let mut local: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut classes = vec![self.class[root]];
+        local.insert(self.class[root], 0);
+        let mut reached = Reached {
+            labels: Vec::new(),
+            sets: Vec::new(),
+            offsets: vec![0],
+            kids: Vec::new(),
+        };
+        let mut at = 0;
+        while let Some(&c) = classes.get(at) {
+            let node = self.representative[c as usize] as usize;
+            let from = reached.kids.len();
+            for child in self.graph.children(node) {
+                let kid = self.class[child];
+                let next = index(classes.len());
+                let kid = *local.entry(kid).or_insert_with(|| {
+                    classes.push(kid);
+                    next
+                });
+                reached.kids.push(kid);
+            }
+            let set = self.graph.is_set(node);
+            if set {
+                reached.kids[from..].sort_unstable();
+                let unique = {
+                    let mut w = from;
+                    for r in from..reached.kids.len() {
+                        if r == from || reached.kids[r] != reached.kids[w - 1] {
+                            reached.kids[w] = reached.kids[r];
+                            w += 1;
+                        }
+                    }
+                    w
+                };
+                reached.kids.truncate(unique);
+            }
+            reached.labels.push(self.graph.label(node));
+            reached.sets.push(set);
+            reached.offsets.push(index(reached.kids.len()));
+            at += 1;
         }
-        kids
+        reached
     }
 }
 
@@ -791,6 +945,39 @@ mod tests {
             prop_assert_eq!(exact_count, mixed_count);
             prop_assert!(same_partition(&exact, &mixed));
         }
+    }
+
+    proptest! {
+        /// On a graph without set nodes the refinement for sets (Paige and Tarjan's) and
+        /// the one for ordered nodes (Valmari and Lehtinen's) reach the same partition.
+        #[test]
+        fn both_refinements_agree_without_sets(
+            nodes in (1usize..30).prop_flat_map(|n| {
+                prop::collection::vec((0u8..3, prop::collection::vec(0..n, 0..4)), n)
+            })
+        ) {
+            let mut g = Graph::new();
+            for (label, children) in &nodes {
+                g.add_node(*label, children.iter().copied());
+            }
+            let (ordered, ordered_count) = g.refine();
+            let (sets, sets_count) = g.refine_with_sets();
+            prop_assert_eq!(ordered_count, sets_count);
+            prop_assert!(same_partition(&ordered, &sets));
+        }
+    }
+
+    #[test]
+    fn a_long_path_through_sets_is_refined_in_one_pass() {
+        // A path whose links are sets of one member: rounds would take one per link.
+        let n = 200_000;
+        let mut g = Graph::new();
+        for i in 0..n - 1 {
+            g.add_set_node(0u8, [i + 1]);
+        }
+        g.add_node(1u8, []);
+        let normal = g.normalize().unwrap();
+        assert_eq!(normal.classes(), n);
     }
 
     #[test]
