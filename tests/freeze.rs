@@ -16,9 +16,7 @@ struct Obj {
 
 impl Freeze for Obj {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.node(Label::Struct("Obj"), |f| {
-            Ok(vec![self.data.freeze(f)?, self.member.freeze(f)?])
-        })
+        f.node(Label::Struct("Obj"), &[&self.data, &self.member])
     }
 }
 
@@ -78,9 +76,7 @@ struct Fan {
 
 impl Freeze for Fan {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.node(Label::Struct("Fan"), |f| {
-            Ok(vec![self.name.freeze(f)?, self.members.freeze(f)?])
-        })
+        f.node(Label::Struct("Fan"), &[&self.name, &self.members])
     }
 }
 
@@ -196,10 +192,9 @@ struct GNode {
 impl Freeze for GNode {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         let children = self.children.borrow();
-        let parts = |f: &mut Freezer| children.iter().map(|c| c.freeze(f)).collect();
         match self.set {
-            true => f.set(Label::Variant("GNode", label(self.label)), parts),
-            false => f.node(Label::Struct(label(self.label)), parts),
+            true => f.set(Label::Variant(label(self.label)), children.iter()),
+            false => f.seq(Label::Struct(label(self.label)), children.iter()),
         }
     }
 }
@@ -352,5 +347,73 @@ proptest! {
         }
         let (w, a) = (whole.normalize().unwrap(), alone.normalize().unwrap());
         prop_assert_eq!(w.canonical(root), a.canonical(at(root)));
+    }
+}
+
+/// A link of a list whose every link holds a set: the set of the two next links' tags.
+struct Tagged {
+    tag: u8,
+    around: RefCell<std::collections::HashSet<Rc<Tagged>, std::hash::RandomState>>,
+    next: RefCell<Option<Rc<Tagged>>>,
+}
+
+impl std::hash::Hash for Tagged {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self, state);
+    }
+}
+
+impl PartialEq for Tagged {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Tagged {}
+
+impl Freeze for Tagged {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(
+            Label::Struct("Tagged"),
+            &[&self.tag, &self.around, &self.next],
+        )
+    }
+}
+
+#[test]
+fn a_million_deep_list_of_sets_freezes_in_one_call() {
+    // Every link's tag is 0, so links differ only by how far the end is: the classes need
+    // the whole depth to tell apart, and every set orders two of them.
+    let n = 1_000_000;
+    let mut links: Vec<Rc<Tagged>> = Vec::with_capacity(n);
+    let end = Rc::new(Tagged {
+        tag: 1,
+        around: RefCell::default(),
+        next: RefCell::new(None),
+    });
+    links.push(end);
+    for i in 1..n {
+        let link = Rc::new(Tagged {
+            tag: 0,
+            around: RefCell::default(),
+            next: RefCell::new(Some(links[i - 1].clone())),
+        });
+        link.around.borrow_mut().insert(links[i - 1].clone());
+        if i >= 2 {
+            link.around.borrow_mut().insert(links[i - 2].clone());
+        }
+        links.push(link);
+    }
+    let form = freeze(&links[n - 1]).unwrap();
+    assert!(form.len() >= n);
+    // The same list entered one link later is a different value, and equal to itself
+    // however its sets were filled.
+    assert_ne!(form, freeze(&links[n - 2]).unwrap());
+    let (small, again) = (freeze(&links[1000]).unwrap(), freeze(&links[1000]).unwrap());
+    assert_eq!(small, again);
+    // Unlink before dropping: a million-deep chain of `Rc`s drops as deep.
+    for link in &links {
+        link.around.borrow_mut().clear();
+        link.next.borrow_mut().take();
     }
 }

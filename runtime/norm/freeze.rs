@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock, TryLockError};
 
 use rustc_hash::FxHashMap;
 
-use super::{Canonical, Error, Graph};
+use super::{index, Canonical, Error, Graph};
 
 /// What a node of a frozen value is: a scalar with its value, or a compound with its kind
 /// (its parts are the node's children, in order).
@@ -40,8 +40,8 @@ pub enum Label {
     Str(Box<str>),
     /// A struct, by type name; its fields in order.
     Struct(&'static str),
-    /// An enum variant, by type and variant name; its fields in order.
-    Variant(&'static str, &'static str),
+    /// An enum variant, by its path (`Type::Variant`); its fields in order.
+    Variant(&'static str),
     /// A tuple; its parts in order.
     Tuple,
     /// A sequence (`Vec`, slice, array, `VecDeque`); its items in order.
@@ -62,103 +62,215 @@ pub enum Label {
     Entry,
     /// A `Weak` whose value is gone.
     Dead,
-    /// A shared pointer (`Rc`, `Arc`, a live `Weak`): the value it points to, which the
-    /// walk follows once; never in a frozen form (it is the value).
-    Shared,
+}
+
+/// How a node's parts compare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// In order.
+    Ordered,
+    /// As a set.
+    Set,
+    /// A stand-in for the value a shared pointer points to (its one part, once walked):
+    /// not a node of the graph built.
+    StandIn,
 }
 
 /// Builds the graph of a value: [`Freeze`] impls call it for their parts.
-#[derive(Default)]
+///
+/// A node is reserved before its parts are walked and its parts are stored flat, so that
+/// freezing a value costs no allocation per node; equal leaves are one node.
 pub struct Freezer {
     labels: Vec<Label>,
-    children: Vec<Vec<u32>>,
-    /// Which nodes are sets.
-    sets: Vec<bool>,
+    kinds: Vec<Kind>,
+    /// Node `i`'s parts: `parts[spans[i].0 as usize..][..spans[i].1 as usize]`.
+    spans: Vec<(u32, u32)>,
+    parts: Vec<u32>,
+    /// The parts of the nodes being walked, innermost last.
+    walking: Vec<u32>,
     /// The node of each shared pointer seen, by address.
     shared: FxHashMap<usize, u32>,
+    /// The node of each leaf label seen.
+    leaves: FxHashMap<Label, u32>,
+    /// Shared values still to walk, each with its stand-in: the walk through shared
+    /// pointers is a loop, not a recursion, so a list a million links long does not take a
+    /// million frames of stack.
+    deferred: Vec<(u32, Box<dyn Deferred>)>,
+}
+
+/// A shared pointer whose value is walked later.
+trait Deferred {
+    fn walk(&self, f: &mut Freezer) -> Result<usize, Error>;
+}
+
+impl<T: Freeze + ?Sized> Deferred for Rc<T> {
+    fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
+        (**self).freeze(f)
+    }
+}
+
+impl<T: Freeze + ?Sized> Deferred for Arc<T> {
+    fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
+        (**self).freeze(f)
+    }
 }
 
 impl Freezer {
-    /// A node without parts.
+    fn new() -> Self {
+        Freezer {
+            labels: Vec::new(),
+            kinds: Vec::new(),
+            spans: Vec::new(),
+            parts: Vec::new(),
+            walking: Vec::new(),
+            shared: FxHashMap::default(),
+            leaves: FxHashMap::default(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Walks `value` and every shared value it reaches.
+    fn walk<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<usize, Error> {
+        let root = value.freeze(self)?;
+        while let Some((node, value)) = self.deferred.pop() {
+            let target = value.walk(self)?;
+            self.spans[node as usize] = (index(self.parts.len()), 1);
+            self.parts.push(index(target));
+        }
+        Ok(root)
+    }
+
+    /// A node without parts (one node for equal labels).
     pub fn leaf(&mut self, label: Label) -> usize {
-        self.push(label, Vec::new())
+        if let Some(&node) = self.leaves.get(&label) {
+            return node as usize;
+        }
+        let node = self.reserve(label.clone(), Kind::Ordered);
+        self.spans[node] = (0, 0);
+        self.leaves.insert(label, index(node));
+        node
     }
 
-    /// A node whose parts `parts` freezes, in order.
+    /// A node of `parts`, in order (a struct's fields, a tuple's items).
     ///
     /// # Errors
     /// What freezing a part returns.
-    pub fn node(
-        &mut self,
-        label: Label,
-        parts: impl FnOnce(&mut Self) -> Result<Vec<usize>, Error>,
-    ) -> Result<usize, Error> {
-        let parts = parts(self)?;
-        Ok(self.push(label, parts))
+    pub fn node(&mut self, label: Label, parts: &[&dyn Freeze]) -> Result<usize, Error> {
+        self.compound(label, false, |f| parts.iter().try_for_each(|p| f.part(*p)))
     }
 
-    /// A set node: its members, frozen by `members`, compared as a set (order and repeats
-    /// do not count).
-    ///
-    /// # Errors
-    /// What freezing a member returns.
-    pub fn set(
-        &mut self,
-        label: Label,
-        members: impl FnOnce(&mut Self) -> Result<Vec<usize>, Error>,
-    ) -> Result<usize, Error> {
-        let node = self.node(label, members)?;
-        self.sets[node] = true;
-        Ok(node)
-    }
-
-    /// A node of a sequence of parts.
+    /// A node of a sequence of parts, in order.
     ///
     /// # Errors
     /// What freezing a part returns.
-    pub fn seq<'a, T: Freeze + 'a>(
+    pub fn seq<'a, T: Freeze + ?Sized + 'a>(
         &mut self,
         label: Label,
         items: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
-        self.node(label, |f| items.into_iter().map(|i| i.freeze(f)).collect())
+        self.compound(label, false, |f| {
+            items.into_iter().try_for_each(|i| f.part(i))
+        })
     }
 
-    /// The node of the value a shared pointer at `address` points to: frozen on the first
-    /// visit, the same node on every later one (so a cycle closes on it).
+    /// A set node: its members compared as a set (order and repeats do not count).
     ///
     /// # Errors
-    /// What freezing the value returns.
-    pub fn shared<T: Freeze + ?Sized>(
+    /// What freezing a member returns.
+    pub fn set<'a, T: Freeze + ?Sized + 'a>(
         &mut self,
-        address: usize,
-        value: &T,
+        label: Label,
+        members: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
-        if let Some(&node) = self.shared.get(&address) {
-            return Ok(node as usize);
-        }
-        let node = self.push(Label::Shared, Vec::new());
-        self.shared.insert(address, node as u32);
-        // A list a million links long is walked a million calls deep.
-        let target = crate::stack::grown(|| value.freeze(self))?;
-        self.children[node] = vec![target as u32];
-        Ok(node)
+        self.compound(label, true, |f| {
+            members.into_iter().try_for_each(|m| f.part(m))
+        })
     }
 
-    fn push(&mut self, label: Label, parts: Vec<usize>) -> usize {
+    /// A map node: its entries (each a [`Label::Entry`] node of its key and value) compared
+    /// as a set.
+    ///
+    /// # Errors
+    /// What freezing a key or a value returns.
+    pub fn map<'a, K: Freeze + ?Sized + 'a, V: Freeze + ?Sized + 'a>(
+        &mut self,
+        label: Label,
+        entries: impl IntoIterator<Item = (&'a K, &'a V)>,
+    ) -> Result<usize, Error> {
+        self.compound(label, true, |f| {
+            entries.into_iter().try_for_each(|(k, v)| {
+                let entry = f.compound(Label::Entry, false, |f| {
+                    f.part(k)?;
+                    f.part(v)
+                })?;
+                f.walking.push(index(entry));
+                Ok(())
+            })
+        })
+    }
+
+    /// The node of the value a shared pointer at `address` points to: one node for every
+    /// pointer to it (so a cycle closes on it), its value walked once, later.
+    fn shared(&mut self, address: usize, pointer: impl FnOnce() -> Box<dyn Deferred>) -> usize {
+        if let Some(&node) = self.shared.get(&address) {
+            return node as usize;
+        }
+        // The value's own node is not known until it is walked: a stand-in for it takes
+        // the edges, and is removed when the graph is built.
+        let node = self.reserve(Label::Unit, Kind::StandIn);
+        self.shared.insert(address, index(node));
+        self.deferred.push((index(node), pointer()));
+        node
+    }
+
+    fn reserve(&mut self, label: Label, kind: Kind) -> usize {
         self.labels.push(label);
-        self.sets.push(false);
-        self.children
-            .push(parts.into_iter().map(|p| p as u32).collect());
+        self.kinds.push(kind);
+        self.spans.push((0, 0));
         self.labels.len() - 1
     }
 
-    /// The node a `Shared` chain ends on (itself if the chain is a cycle of pointers only,
+    fn part<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let node = value.freeze(self)?;
+        self.walking.push(index(node));
+        Ok(())
+    }
+
+    fn compound(
+        &mut self,
+        label: Label,
+        set: bool,
+        walk: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let node = self.reserve(
+            label,
+            match set {
+                true => Kind::Set,
+                false => Kind::Ordered,
+            },
+        );
+        let from = self.walking.len();
+        if let Err(e) = walk(self) {
+            self.walking.truncate(from);
+            return Err(e);
+        }
+        let start = index(self.parts.len());
+        self.parts.extend(self.walking.drain(from..));
+        self.spans[node] = (start, index(self.parts.len()) - start);
+        Ok(node)
+    }
+
+    fn children(&self, node: usize) -> &[u32] {
+        let (start, len) = self.spans[node];
+        &self.parts[start as usize..][..len as usize]
+    }
+
+    /// The node a chain of stand-ins ends on (itself if the chain is a cycle of pointers only,
     /// which no value builds: a cycle needs a value to hold the pointer back).
     fn resolve(&self, mut node: u32) -> u32 {
         let start = node;
-        while self.labels[node as usize] == Label::Shared {
-            node = self.children[node as usize][0];
+        while self.kinds[node as usize] == Kind::StandIn {
+            node = self.children(node as usize)[0];
             if node == start {
                 break;
             }
@@ -166,20 +278,46 @@ impl Freezer {
         node
     }
 
-    /// The graph, each edge into a shared pointer moved onto the value it points to.
-    fn into_graph(self) -> Graph<Label> {
-        let mut graph = Graph::new();
-        for (i, label) in self.labels.iter().enumerate() {
-            let parts: Vec<usize> = self.children[i]
-                .iter()
-                .map(|&c| self.resolve(c) as usize)
-                .collect();
-            match self.sets[i] {
-                true => graph.add_set_node(label.clone(), parts),
-                false => graph.add_node(label.clone(), parts),
-            };
+    /// The graph without the stand-ins for shared pointers (an edge into one goes to the
+    /// value it points to), and the node `root` became.
+    fn into_graph(self, root: usize) -> (Graph<Label>, usize) {
+        let n = self.labels.len();
+        let mut number = vec![u32::MAX; n];
+        let mut kept = 0u32;
+        for (node, &kind) in self.kinds.iter().enumerate() {
+            if kind != Kind::StandIn {
+                number[node] = kept;
+                kept += 1;
+            }
         }
-        graph
+        let target: Vec<u32> = (0..index(n))
+            .map(|node| number[self.resolve(node) as usize])
+            .collect();
+        let any_set = self.kinds.contains(&Kind::Set);
+        let mut graph = Graph::new();
+        graph.labels.reserve(kept as usize);
+        graph.offsets.reserve(kept as usize);
+        graph.children.reserve(self.parts.len());
+        for (node, label) in self.labels.into_iter().enumerate() {
+            if self.kinds[node] == Kind::StandIn {
+                continue;
+            }
+            let (start, len) = self.spans[node];
+            let parts = &self.parts[start as usize..][..len as usize];
+            graph
+                .children
+                .extend(parts.iter().map(|&p| target[p as usize]));
+            graph.offsets.push(index(graph.children.len()));
+            graph.labels.push(label);
+            if any_set {
+                graph.sets.push(self.kinds[node] == Kind::Set);
+            }
+        }
+        if any_set {
+            graph.order = Some(Label::cmp);
+        }
+        let root = target[root] as usize;
+        (graph, root)
     }
 }
 
@@ -197,7 +335,7 @@ impl Freezer {
 ///
 /// impl Freeze for Point {
 ///     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-///         f.node(Label::Struct("Point"), |f| Ok(vec![self.x.freeze(f)?, self.y.freeze(f)?]))
+///         f.node(Label::Struct("Point"), &[&self.x, &self.y])
 ///     }
 /// }
 ///
@@ -229,7 +367,7 @@ pub trait Freeze {
 ///
 /// impl Freeze for Node {
 ///     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-///         f.node(Label::Struct("Node"), |f| Ok(vec![self.value.freeze(f)?, self.next.freeze(f)?]))
+///         f.node(Label::Struct("Node"), &[&self.value, &self.next])
 ///     }
 /// }
 ///
@@ -249,10 +387,9 @@ pub trait Freeze {
 /// # Errors
 /// As [`Freeze::freeze`]: nothing is frozen then.
 pub fn freeze<T: Freeze + ?Sized>(value: &T) -> Result<Canonical<Label>, Error> {
-    let mut f = Freezer::default();
-    let root = value.freeze(&mut f)?;
-    let root = f.resolve(root as u32) as usize;
-    let graph = f.into_graph();
+    let mut f = Freezer::new();
+    let root = f.walk(value)?;
+    let (graph, root) = f.into_graph(root);
     let normal = graph.normalize()?;
     Ok(normal.canonical(root))
 }
@@ -323,7 +460,8 @@ impl<T: Freeze + ?Sized> Freeze for &T {
 
 impl<T: Freeze + ?Sized> Freeze for Box<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        (**self).freeze(f)
+        // A list of boxes a million deep is walked a million calls deep.
+        crate::stack::grown(|| (**self).freeze(f))
     }
 }
 
@@ -351,50 +489,27 @@ impl<T: Freeze> Freeze for VecDeque<T> {
     }
 }
 
-/// A set's members, as a set node.
-fn members<'a, T: Freeze + 'a>(
-    f: &mut Freezer,
-    items: impl IntoIterator<Item = &'a T>,
-) -> Result<usize, Error> {
-    f.set(Label::Set, |f| {
-        items.into_iter().map(|i| i.freeze(f)).collect()
-    })
-}
-
-/// A map's entries, as a set node.
-fn entries<'a, K: Freeze + 'a, V: Freeze + 'a>(
-    f: &mut Freezer,
-    items: impl IntoIterator<Item = (&'a K, &'a V)>,
-) -> Result<usize, Error> {
-    f.set(Label::Map, |f| {
-        items
-            .into_iter()
-            .map(|(k, v)| f.node(Label::Entry, |f| Ok(vec![k.freeze(f)?, v.freeze(f)?])))
-            .collect()
-    })
-}
-
 impl<T: Freeze> Freeze for BTreeSet<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        members(f, self)
+        f.set(Label::Set, self)
     }
 }
 
 impl<T: Freeze, S> Freeze for HashSet<T, S> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        members(f, self)
+        f.set(Label::Set, self)
     }
 }
 
 impl<K: Freeze, V: Freeze> Freeze for BTreeMap<K, V> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        entries(f, self)
+        f.map(Label::Map, self)
     }
 }
 
 impl<K: Freeze, V: Freeze, S> Freeze for HashMap<K, V, S> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        entries(f, self)
+        f.map(Label::Map, self)
     }
 }
 
@@ -402,7 +517,7 @@ impl<T: Freeze> Freeze for Option<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         match self {
             None => Ok(f.leaf(Label::None)),
-            Some(v) => f.node(Label::Some, |f| Ok(vec![v.freeze(f)?])),
+            Some(v) => f.node(Label::Some, &[v]),
         }
     }
 }
@@ -410,8 +525,8 @@ impl<T: Freeze> Freeze for Option<T> {
 impl<T: Freeze, E: Freeze> Freeze for Result<T, E> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         match self {
-            Ok(v) => f.node(Label::Ok, |f| Ok(vec![v.freeze(f)?])),
-            Err(e) => f.node(Label::Err, |f| Ok(vec![e.freeze(f)?])),
+            Ok(v) => f.node(Label::Ok, &[v]),
+            Err(e) => f.node(Label::Err, &[e]),
         }
     }
 }
@@ -420,7 +535,7 @@ macro_rules! tuples {
     ($(($($t:ident $i:tt),+))*) => {$(
         impl<$($t: Freeze),+> Freeze for ($($t,)+) {
             fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-                f.node(Label::Tuple, |f| Ok(vec![$(self.$i.freeze(f)?),+]))
+                f.node(Label::Tuple, &[$(&self.$i),+])
             }
         }
     )*};
@@ -435,19 +550,24 @@ tuples! {
     (A 0, B 1, C 2, D 3, E 4, F 5)
 }
 
-impl<T: Freeze + ?Sized> Freeze for Rc<T> {
+/// Walked later, not within the walk of what points to it (see [`Freezer`]): hence
+/// `'static`, as the pointer is kept until then.
+impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.shared(Rc::as_ptr(self).cast::<()>() as usize, &**self)
+        let address = Rc::as_ptr(self).cast::<()>() as usize;
+        Ok(f.shared(address, || Box::new(self.clone())))
     }
 }
 
-impl<T: Freeze + ?Sized> Freeze for Arc<T> {
+/// Walked later, as an [`Rc`] is.
+impl<T: Freeze + ?Sized + 'static> Freeze for Arc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.shared(Arc::as_ptr(self).cast::<()>() as usize, &**self)
+        let address = Arc::as_ptr(self).cast::<()>() as usize;
+        Ok(f.shared(address, || Box::new(self.clone())))
     }
 }
 
-impl<T: Freeze> Freeze for std::rc::Weak<T> {
+impl<T: Freeze + 'static> Freeze for std::rc::Weak<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         match self.upgrade() {
             Some(rc) => rc.freeze(f),
@@ -456,7 +576,7 @@ impl<T: Freeze> Freeze for std::rc::Weak<T> {
     }
 }
 
-impl<T: Freeze> Freeze for std::sync::Weak<T> {
+impl<T: Freeze + 'static> Freeze for std::sync::Weak<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         match self.upgrade() {
             Some(arc) => arc.freeze(f),

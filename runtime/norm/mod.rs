@@ -800,9 +800,12 @@ impl<L: Clone> Normal<'_, L> {
     /// The classes `root` reaches, the root's numbered 0; a set's members' classes without
     /// repeats.
     fn reached(&self, root: usize) -> Reached<'_, L> {
-        let mut local: FxHashMap<u32, u32> = FxHashMap::default();
+        // Each class's number plus one, 0 for a class not reached: zeroed memory is only
+        // paid for where it is touched, so a root that reaches little of a large graph
+        // costs little.
+        let mut local = vec![0u32; self.classes()];
         let mut classes = vec![self.class[root]];
-        local.insert(self.class[root], 0);
+        local[self.class[root] as usize] = 1;
         let mut reached = Reached {
             labels: Vec::new(),
             sets: Vec::new(),
@@ -815,11 +818,15 @@ impl<L: Clone> Normal<'_, L> {
             let from = reached.kids.len();
             for child in self.graph.children(node) {
                 let kid = self.class[child];
-                let next = index(classes.len());
-                let kid = *local.entry(kid).or_insert_with(|| {
-                    classes.push(kid);
-                    next
-                });
+                let kid = match local[kid as usize] {
+                    0 => {
+                        let at = index(classes.len());
+                        local[kid as usize] = at + 1;
+                        classes.push(kid);
+                        at
+                    }
+                    at => at - 1,
+                };
                 reached.kids.push(kid);
             }
             let set = self.graph.is_set(node);
