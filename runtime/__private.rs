@@ -60,6 +60,14 @@ pub const fn assert_owned<T: ?Sized + Owned>() {}
 /// See [`assert_imm`].
 pub const fn assert_plain<T: ?Sized + Plain>() {}
 
+/// A derived `Freeze` impl's part: a field, as a `dyn Freeze`, its type named at the
+/// field's span so that a type that cannot be frozen is an error there.
+pub fn freeze_part<T: Freeze>(value: &T) -> &dyn Freeze {
+    value
+}
+
+pub use crate::norm::{Error as NormError, Freeze, Freezer, Label};
+
 /// The bound of the setter a capsule field does not have: implemented by nothing, so that a
 /// call says how such a field changes.
 #[diagnostic::on_unimplemented(

@@ -417,3 +417,90 @@ fn a_million_deep_list_of_sets_freezes_in_one_call() {
         link.next.borrow_mut().take();
     }
 }
+
+mod derived {
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    use steadfast::norm::{freeze, Freeze};
+
+    #[derive(Freeze)]
+    struct Point {
+        x: i32,
+        y: i32,
+    }
+
+    #[derive(Freeze)]
+    struct Pair(Point, Point);
+
+    #[derive(Freeze)]
+    struct Marker;
+
+    #[derive(Freeze)]
+    enum Shape {
+        Empty,
+        Dot(Point),
+        Poly {
+            points: Vec<Point>,
+            tags: BTreeMap<String, u8>,
+        },
+    }
+
+    #[derive(Freeze)]
+    struct Boxed<T> {
+        value: T,
+    }
+
+    #[derive(Freeze)]
+    struct Other {
+        x: i32,
+        y: i32,
+    }
+
+    #[test]
+    fn derived_structs_and_enums_freeze_field_by_field() {
+        let p = |x, y| Point { x, y };
+        assert_eq!(freeze(&p(1, 2)).unwrap(), freeze(&p(1, 2)).unwrap());
+        assert_ne!(freeze(&p(1, 2)).unwrap(), freeze(&p(2, 1)).unwrap());
+        assert_eq!(
+            freeze(&Pair(p(0, 0), p(1, 1))).unwrap(),
+            freeze(&Pair(p(0, 0), p(1, 1))).unwrap()
+        );
+        assert_eq!(freeze(&Marker).unwrap(), freeze(&Marker).unwrap());
+        // A type's name is part of its label: the same fields in another type differ.
+        assert_ne!(
+            freeze(&p(1, 2)).unwrap(),
+            freeze(&Other { x: 1, y: 2 }).unwrap()
+        );
+        // Variants differ by name, even with the same fields.
+        assert_ne!(
+            freeze(&Shape::Empty).unwrap(),
+            freeze(&Shape::Dot(p(0, 0))).unwrap()
+        );
+        let poly = |order: &[u8]| Shape::Poly {
+            points: vec![p(0, 0), p(1, 0)],
+            tags: order.iter().map(|&t| (t.to_string(), t)).collect(),
+        };
+        assert_eq!(
+            freeze(&poly(&[1, 2, 3])).unwrap(),
+            freeze(&poly(&[3, 2, 1])).unwrap()
+        );
+        assert_ne!(
+            freeze(&poly(&[1, 2])).unwrap(),
+            freeze(&poly(&[1, 2, 3])).unwrap()
+        );
+        // A generic parameter is bounded by `Freeze`; a shared value is compared by what
+        // it is.
+        let shared = Rc::new(p(5, 5));
+        assert_eq!(
+            freeze(&Boxed {
+                value: (shared.clone(), shared)
+            })
+            .unwrap(),
+            freeze(&Boxed {
+                value: (Rc::new(p(5, 5)), Rc::new(p(5, 5)))
+            })
+            .unwrap()
+        );
+    }
+}

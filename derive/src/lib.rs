@@ -11,6 +11,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 
+mod freeze;
 mod generate;
 mod interface;
 mod model;
@@ -89,6 +90,16 @@ pub fn derive_plain(item: TokenStream) -> TokenStream {
 pub fn derive_structural(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {
         Ok(input) => generate::structural(&input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implements `steadfast::norm::Freeze`: a struct as a node of its fields in order, an
+/// enum's variant as a node of its fields. See `steadfast::norm::Freeze`.
+#[proc_macro_derive(Freeze)]
+pub fn derive_freeze(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item).and_then(|input| freeze::derive(&input)) {
+        Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

@@ -343,6 +343,12 @@ impl Freezer {
 /// assert_ne!(freeze(&Point { x: 1, y: 2 })?, freeze(&Point { x: 2, y: 1 })?);
 /// # Ok::<(), Error>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be frozen",
+    label = "not `Freeze`",
+    note = "a value freezes to its structure; function pointers, closures and raw pointers have none to compare",
+    note = "derive `Freeze` for a type of your own (`#[derive(steadfast::norm::Freeze)]`), or implement it by hand"
+)]
 pub trait Freeze {
     /// Adds this value's node (and its parts') to the graph `f` builds; returns the node.
     ///

@@ -37,6 +37,29 @@ mod freeze;
 mod order;
 
 pub use freeze::{freeze, Freeze, Freezer, Label};
+/// Derives [`Freeze`](trait@Freeze): a struct freezes to a node of its fields in order,
+/// labelled by its path; an enum to a node of its variant's fields, labelled by the
+/// variant's path. Every field must be `Freeze` (a type parameter gets the bound); a field
+/// that cannot be — a function pointer, a raw pointer, a closure — is a compile error at
+/// that field.
+///
+/// ```
+/// use std::rc::Rc;
+/// use steadfast::norm::{freeze, Freeze};
+///
+/// #[derive(Freeze)]
+/// enum Tree {
+///     Leaf(i32),
+///     Node(Rc<Tree>, Rc<Tree>),
+/// }
+///
+/// let leaf = Rc::new(Tree::Leaf(1));
+/// let shared = Tree::Node(leaf.clone(), leaf);
+/// let copied = Tree::Node(Rc::new(Tree::Leaf(1)), Rc::new(Tree::Leaf(1)));
+/// assert_eq!(freeze(&shared)?, freeze(&copied)?);
+/// # Ok::<(), steadfast::norm::Error>(())
+/// ```
+pub use steadfast_derive::Freeze;
 
 use std::hash::{Hash, Hasher};
 

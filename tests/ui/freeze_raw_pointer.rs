@@ -1,0 +1,9 @@
+use steadfast::norm::Freeze;
+
+#[derive(Freeze)]
+enum Link {
+    End,
+    Next(*const Link),
+}
+
+fn main() {}
