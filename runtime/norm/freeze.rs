@@ -1,14 +1,11 @@
 //! Freezing a Rust value into the canonical form of its structure: [`freeze`], [`Freeze`].
 //!
 //! The walk builds a [`Graph`]: a node per value, labelled by what the value is, with its
-//! parts as ordered children. A value reached through an `Rc` or `Arc` is one node whatever
-//! the number of paths to it (identity by pointer), so a cycle through shared pointers is a
-//! cycle of the graph; the graph's normalization then compares cycles by what they unfold to,
-//! and the canonical form of the root is the frozen value.
-//!
-//! Sets and maps are set nodes: their members compared as sets, in any order. Work in
-//! progress (issue 22, `docs/freeze-design.md`): a graph with set nodes is refined by rounds,
-//! not yet in O(m log n).
+//! parts as children — in order, or, for a set or map, as a set. A value reached through an
+//! `Rc` or `Arc` is one node whatever the number of paths to it (identity by pointer), so a
+//! cycle through shared pointers is a cycle of the graph; the graph's normalization then
+//! compares cycles by what they unfold to, and the canonical form of the root is the frozen
+//! value.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -323,10 +320,11 @@ impl Freezer {
 
 /// A value that can be frozen: walked into the graph of its structure (see [`freeze`]).
 ///
-/// Implemented for scalars, strings, tuples, arrays, slices, `Vec`, `VecDeque`, `Option`,
-/// `Result`, `Box`, references, `Rc`, `Arc`, their `Weak`s, `Cell`, `RefCell`, `Mutex`,
-/// `RwLock`, `BTreeMap` and `BTreeSet`. Implement it for a type of your own by freezing its
-/// parts in order under a label naming it:
+/// Implemented for scalars, strings, tuples (up to six), arrays, slices, `Vec`, `VecDeque`,
+/// `Option`, `Result`, `Box`, references, `Rc`, `Arc`, their `Weak`s, `Cell`, `RefCell`,
+/// `Mutex`, `RwLock`, and, as sets, `BTreeSet`, `HashSet`, `BTreeMap` and `HashMap`. Derive
+/// it (`#[derive(Freeze)]`, see [`derive@Freeze`]), or implement it by freezing the parts in
+/// order under a label naming the type:
 ///
 /// ```
 /// use steadfast::norm::{freeze, Error, Freeze, Freezer, Label};

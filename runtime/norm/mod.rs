@@ -5,7 +5,9 @@
 //! children, and pairwise structurally equal children — the greatest such relation, so that
 //! cycles are compared by what they unfold to, not by where they were entered or how often
 //! they are drawn: a cycle `a → b → a` equals `a → b → a' → b' → a` when the labels match.
-//! (This is bisimilarity for graphs whose edges are ordered.)
+//! (This is bisimilarity for graphs whose edges are ordered.) A *set node*
+//! ([`Graph::add_set_node`]) has its members compared as a set instead: order and repeats of
+//! equal members do not count. [`freeze`] builds such a graph from any Rust value.
 //!
 //! The classes are computed by partition refinement in O(m log n) for n nodes and m edges
 //! (Valmari and Lehtinen's form of Hopcroft's algorithm, which allows nodes of different
