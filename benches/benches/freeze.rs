@@ -122,7 +122,9 @@ fn frozen_graph(shape: &Shape) -> Graph<Label> {
             false => g.add_node(Label::Seq, kids.iter().copied()),
         };
     }
-    for data in 0..=u8::MAX {
+    // One leaf per value up to the largest used (the walk makes one per value it meets).
+    let most = shape.iter().map(|&(data, _, _)| data).max().unwrap_or(0);
+    for data in 0..=most {
         g.add_node(Label::Uint(u128::from(data)), []);
     }
     g
