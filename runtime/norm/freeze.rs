@@ -323,7 +323,7 @@ impl Freezer {
 /// Implemented for scalars, strings, tuples (up to six), arrays, slices, `Vec`, `VecDeque`,
 /// `Option`, `Result`, `Box`, references, `Rc`, `Arc`, their `Weak`s, `Cell`, `RefCell`,
 /// `Mutex`, `RwLock`, and, as sets, `BTreeSet`, `HashSet`, `BTreeMap` and `HashMap`. Derive
-/// it (`#[derive(Freeze)]`, see [`derive@Freeze`]), or implement it by freezing the parts in
+/// it (`#[derive(Freeze)]`, see [`derive@crate::norm::Freeze`]), or implement it by freezing the parts in
 /// order under a label naming the type:
 ///
 /// ```
