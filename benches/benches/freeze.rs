@@ -3,7 +3,8 @@
 //! pointers as children) and taking the root's form, in one run. Targets (issue 22): a
 //! 1,000,000-node `Rc` graph in under 1 s, and within 2× of the `norm::Graph`.
 //!
-//! `cargo bench -p steadfast-benches --bench freeze` (full), `-- --quick` for CI.
+//! `cargo bench -p steadfast-benches --bench freeze` (full); CI runs `-- --quick` with
+//! `STEADFAST_FREEZE_NODES=100000`.
 
 #![allow(missing_docs)]
 
@@ -131,13 +132,17 @@ fn frozen_graph(shape: &Shape) -> Graph<Label> {
 }
 
 fn bench(c: &mut Criterion) {
-    let n = 1_000_000;
+    // CI runs it smaller: `STEADFAST_FREEZE_NODES=100000`.
+    let n: usize = std::env::var("STEADFAST_FREEZE_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     for (name, shape) in [
         ("ring", ring(n)),
         ("tangle", tangle(n, false)),
         ("tangle with sets", tangle(n, true)),
     ] {
-        let mut group = c.benchmark_group(format!("freeze 1,000,000 {name}"));
+        let mut group = c.benchmark_group(format!("freeze {n} {name}"));
         group.sample_size(10);
         let nodes = build(&shape);
         group.bench_function(BenchmarkId::from_parameter("Rc graph, norm::freeze"), |b| {
