@@ -37,6 +37,7 @@
 
 mod freeze;
 mod order;
+mod settle;
 
 pub use freeze::{freeze, Freeze, Freezer, Label};
 /// Derives [`Freeze`](trait@Freeze): a struct freezes to a node of its fields in order,
@@ -510,7 +511,14 @@ impl<L: Hash + Eq> Graph<L> {
         if count == n {
             return (class, count);
         }
-        self.hopcroft(&class, count)
+        // Rounds restricted to the nodes whose children changed; Hopcroft's refinement if
+        // they read more than its bound.
+        let log = u64::from(usize::BITS - n.leading_zeros()) + 1;
+        let budget = 4 * (self.children.len() as u64 + n as u64) * log;
+        match self.settle(class, count, budget) {
+            Ok(done) => done,
+            Err((class, count)) => self.hopcroft(&class, count),
+        }
     }
 
     /// One round: splits every block by the blocks of its nodes' children. `None` if two
@@ -980,6 +988,25 @@ mod tests {
     }
 
     proptest! {
+        /// The refinement of dirty nodes alone, from the first partition, reaches the same
+        /// partition as Hopcroft's.
+        #[test]
+        fn settling_and_hopcroft_agree(
+            nodes in (1usize..40).prop_flat_map(|n| {
+                prop::collection::vec((0u8..3, prop::collection::vec(0..n, 0..4)), n)
+            })
+        ) {
+            let mut g = Graph::new();
+            for (label, children) in &nodes {
+                g.add_node(*label, children.iter().copied());
+            }
+            let (class, count) = initial(&g);
+            let (exact, exact_count) = g.hopcroft(&class, count);
+            let (settled, settled_count) = g.settle(class, count, u64::MAX).unwrap();
+            prop_assert_eq!(exact_count, settled_count);
+            prop_assert!(same_partition(&exact, &settled));
+        }
+
         /// On a graph without set nodes the refinement for sets (Paige and Tarjan's) and
         /// the one for ordered nodes (Valmari and Lehtinen's) reach the same partition.
         #[test]
