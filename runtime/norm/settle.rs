@@ -18,8 +18,9 @@ use rustc_hash::FxHasher;
 use super::{index, Graph};
 
 impl<L> Graph<L> {
-    /// Refines `class` (`count` blocks, every block's nodes of one label and arity) to the
-    /// coarsest stable partition. `Err` with the partition reached if `budget` (edges read)
+    /// Refines `class` (`count` blocks, every block's nodes of one label and kind, and of one
+    /// arity if ordered) to the coarsest stable partition (for set nodes: the coarsest
+    /// bisimulation). `Err` with the partition reached if `budget` (edges read)
     /// runs out first: it is still a refinement of the input that only split unequal nodes.
     pub(super) fn settle(
         &self,
@@ -67,17 +68,27 @@ impl<L> Graph<L> {
             }
         }
 
+        // A set's signature is its members' classes as a set: sorted, without repeats.
+        let members = |class: &[u32], v: usize| -> Vec<u32> {
+            let mut kids: Vec<u32> = self.children(v).map(|c| class[c]).collect();
+            kids.sort_unstable();
+            kids.dedup();
+            kids
+        };
         let signature = |class: &[u32], v: usize| -> u64 {
             let mut h = FxHasher::default();
-            for child in self.children(v) {
-                h.write_u32(class[child]);
+            match self.is_set(v) {
+                true => members(class, v).iter().for_each(|&c| h.write_u32(c)),
+                false => self.children(v).for_each(|c| h.write_u32(class[c])),
             }
             h.finish()
         };
-        let same = |class: &[u32], a: usize, b: usize| {
-            self.children(a)
+        let same = |class: &[u32], a: usize, b: usize| match self.is_set(a) {
+            true => members(class, a) == members(class, b),
+            false => self
+                .children(a)
                 .map(|c| class[c])
-                .eq(self.children(b).map(|c| class[c]))
+                .eq(self.children(b).map(|c| class[c])),
         };
 
         let mut dirty: Vec<u32> = (0..index(n)).collect();
