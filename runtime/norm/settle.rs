@@ -141,8 +141,8 @@ impl<L> Graph<L> {
             std::mem::swap(&mut dirty, &mut ordered);
             // Phase one: every dirty node's group within its block, from the classes as
             // they were at the start of the round.
-            for run_at in 0..runs.len() {
-                let (from, to, _) = runs[run_at];
+            for (from, to, ngroups) in runs.iter_mut() {
+                let (from, to) = (*from, *to);
                 let run = &dirty[from..to];
                 let b = class[run[0] as usize];
                 let (lo, hi) = (start[b as usize], end[b as usize]);
@@ -175,7 +175,7 @@ impl<L> Graph<L> {
                         groups.len() - 1
                     }));
                 }
-                runs[run_at].2 = index(groups.len());
+                *ngroups = index(groups.len());
             }
             // Phase two: split.
             for &(from, to, ngroups) in &runs {
