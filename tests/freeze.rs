@@ -302,6 +302,37 @@ fn sets_and_maps_built_in_other_orders_are_equal() {
     );
 }
 
+#[test]
+fn sets_of_long_sequences_are_equal_in_any_order() {
+    use std::collections::HashSet;
+    // Sequences of 70 items (more than 64 positions) that differ only far along: the
+    // canonical order of a set's members tells them apart by their last positions too.
+    let seq = |i: u8| -> Vec<u8> {
+        let mut v = vec![0u8; 70];
+        v[66] = i;
+        v[3] = i % 2;
+        v
+    };
+    let forwards: HashSet<Vec<u8>> = (0..20).map(seq).collect();
+    let backwards: HashSet<Vec<u8>> = (0..20).rev().map(seq).collect();
+    assert_eq!(freeze(&forwards).unwrap(), freeze(&backwards).unwrap());
+    let other: HashSet<Vec<u8>> = (1..21).map(seq).collect();
+    assert_ne!(freeze(&forwards).unwrap(), freeze(&other).unwrap());
+    // Inside a list of sets, members shared between sets.
+    let nested = |order: &[u8]| -> Vec<HashSet<Vec<u8>>> {
+        order
+            .chunks(5)
+            .map(|c| c.iter().map(|&i| seq(i)).collect())
+            .collect()
+    };
+    let a: Vec<u8> = (0..20).collect();
+    let mut b = a.clone();
+    for chunk in b.chunks_mut(5) {
+        chunk.reverse();
+    }
+    assert_eq!(freeze(&nested(&a)).unwrap(), freeze(&nested(&b)).unwrap());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 

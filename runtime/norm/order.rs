@@ -9,12 +9,14 @@
 //! choice made from colours and never from node numbers, ends with each class a colour of
 //! its own, at a position in the colour order that is the same in every graph the root is
 //! drawn in. The refinement is the canonical one of Berkholz, Bonsma and Grohe: colours are
-//! intervals of one array, a colour splits by its nodes' edge counts into a splitter, in
-//! ascending count order, and every part but a largest one becomes a splitter — each node
+//! intervals of one array, a colour splits by what its nodes' edges into a splitter weigh
+//! (a count for a set, the positions for an ordered node), in ascending order, and every
+//! part but a largest one becomes a splitter — each node
 //! is in a splitter O(log n) times.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// The classes a root reaches, numbered from 0 (the root) in any order: labels, kinds, and
 /// children (a set's without repeats).
@@ -40,35 +42,40 @@ impl<L> Reached<'_, L> {
     /// every graph the root is drawn in.
     pub(super) fn ranks(&self, order: fn(&L, &L) -> Ordering) -> Vec<u32> {
         let k = self.labels.len();
-        // An ordered node's edge at position i goes through a step of its own labelled i
-        // (steps are nodes k..), so that counts of edges into a colour tell positions apart.
-        let mut preds_of: Vec<(u32, u32)> = Vec::with_capacity(self.kids.len() * 2);
+        // What a node's edges into a colour add up to must tell positions apart: a set's
+        // edge weighs 1 (a count), an ordered node's edge at position i weighs 2^i (a set
+        // of positions). An ordered node of more than 64 children has its edge at position
+        // i go through a step of its own labelled i (steps are nodes k..), weighing 1.
+        let mut preds_of: Vec<(u32, u32, u64)> = Vec::with_capacity(self.kids.len());
         let mut positions: Vec<u32> = Vec::new();
         for i in 0..k {
+            let wide = !self.sets[i] && self.kids(i).len() > 64;
             for (at, &kid) in self.kids(i).iter().enumerate() {
                 if self.sets[i] {
-                    preds_of.push((kid, i as u32));
+                    preds_of.push((kid, i as u32, 1));
+                } else if !wide {
+                    preds_of.push((kid, i as u32, 1 << at));
                 } else {
                     let step = (k + positions.len()) as u32;
                     positions.push(at as u32);
-                    preds_of.push((step, i as u32));
-                    preds_of.push((kid, step));
+                    preds_of.push((step, i as u32, 1));
+                    preds_of.push((kid, step, 1));
                 }
             }
         }
         let total = k + positions.len();
         // Predecessors of node v: preds[first[v]..first[v + 1]].
         let mut first = vec![0u32; total + 1];
-        for &(head, _) in &preds_of {
+        for &(head, _, _) in &preds_of {
             first[head as usize + 1] += 1;
         }
         for v in 0..total {
             first[v + 1] += first[v];
         }
         let mut fill = first.clone();
-        let mut preds = vec![0u32; preds_of.len()];
-        for &(head, tail) in &preds_of {
-            preds[fill[head as usize] as usize] = tail;
+        let mut preds = vec![(0u32, 0u64); preds_of.len()];
+        for &(head, tail, weight) in &preds_of {
+            preds[fill[head as usize] as usize] = (tail, weight);
             fill[head as usize] += 1;
         }
         drop((preds_of, fill));
@@ -96,49 +103,70 @@ impl<L> Reached<'_, L> {
         let mut place = vec![0u32; total];
         // The end of the colour that starts at each position.
         let mut end = vec![0u32; total];
-        let mut pending = BTreeSet::new();
+        // Splitters waiting, smallest position first: a flag per position, and a heap.
+        let mut waiting = vec![false; total];
+        let mut pending: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
         let mut start = 0;
-        for at in 0..total {
-            if at > 0 && compare(&elems[at - 1], &elems[at]).is_ne() {
+        for at in 0..=total {
+            if at == total || (at > 0 && compare(&elems[at - 1], &elems[at]).is_ne()) {
                 end[start] = at as u32;
-                pending.insert(start as u32);
+                waiting[start] = true;
+                pending.push(Reverse(start as u32));
                 start = at;
             }
-            colour[elems[at] as usize] = start as u32;
-            place[elems[at] as usize] = at as u32;
+            if at < total {
+                colour[elems[at] as usize] = start as u32;
+                place[elems[at] as usize] = at as u32;
+            }
         }
-        end[start] = total as u32;
-        pending.insert(start as u32);
 
-        let mut count = vec![0u32; total];
+        // Per node, the weight of its edges into the splitter (0: none).
+        let mut weight = vec![0u64; total];
         let mut touched: Vec<u32> = Vec::new();
+        // The touched nodes by colour: the first of colour c is head[c], then next[v].
+        const NONE: u32 = u32::MAX;
+        let mut head = vec![NONE; total];
+        let mut next = vec![NONE; total];
+        let mut colours: Vec<u32> = Vec::new();
+        let mut group: Vec<u32> = Vec::new();
         let mut parts: Vec<(u32, u32)> = Vec::new();
-        while let Some(splitter) = pending.pop_first() {
+        while let Some(Reverse(splitter)) = pending.pop() {
+            waiting[splitter as usize] = false;
             for at in splitter..end[splitter as usize] {
                 let w = elems[at as usize] as usize;
-                for &v in &preds[first[w] as usize..first[w + 1] as usize] {
-                    if count[v as usize] == 0 {
+                for &(v, add) in &preds[first[w] as usize..first[w + 1] as usize] {
+                    if weight[v as usize] == 0 {
                         touched.push(v);
                     }
-                    count[v as usize] += 1;
+                    weight[v as usize] += add;
                 }
             }
-            touched.sort_unstable_by_key(|&v| (colour[v as usize], count[v as usize]));
-            let mut next = 0;
-            while next < touched.len() {
-                let c = colour[touched[next] as usize];
-                let from = next;
-                while next < touched.len() && colour[touched[next] as usize] == c {
-                    next += 1;
+            for &v in &touched {
+                let c = colour[v as usize] as usize;
+                if head[c] == NONE {
+                    colours.push(c as u32);
                 }
-                let group = &touched[from..next];
+                next[v as usize] = head[c];
+                head[c] = v;
+            }
+            for &c in &colours {
+                group.clear();
+                let mut v = std::mem::replace(&mut head[c as usize], NONE);
+                while v != NONE {
+                    group.push(v);
+                    v = next[v as usize];
+                }
                 let (lo, hi) = (c, end[c as usize]);
                 let t = group.len() as u32;
-                let same = |a: u32, b: u32| count[a as usize] == count[b as usize];
-                if t == hi - lo && same(group[0], group[group.len() - 1]) {
+                let w0 = weight[group[0] as usize];
+                let uniform = group.iter().all(|&v| weight[v as usize] == w0);
+                if t == hi - lo && uniform {
                     continue;
                 }
-                // The touched nodes to the back, by ascending count; the untouched first.
+                if !uniform {
+                    group.sort_unstable_by_key(|&v| weight[v as usize]);
+                }
+                // The touched nodes to the back, by ascending weight; the untouched first.
                 for (i, &v) in group.iter().enumerate() {
                     let to = hi - t + i as u32;
                     let from = place[v as usize];
@@ -152,7 +180,7 @@ impl<L> Reached<'_, L> {
                     parts.push((lo, hi - t));
                 }
                 let mut at = hi - t;
-                for run in group.chunk_by(|&a, &b| same(a, b)) {
+                for run in group.chunk_by(|&a, &b| weight[a as usize] == weight[b as usize]) {
                     parts.push((at, at + run.len() as u32));
                     at += run.len() as u32;
                 }
@@ -166,7 +194,7 @@ impl<L> Reached<'_, L> {
                 }
                 // Stable against the whole colour, so against a largest part once stable
                 // against the others — unless the whole was waiting itself.
-                let skip = match pending.contains(&lo) {
+                let skip = match waiting[lo as usize] {
                     true => None,
                     false => parts
                         .iter()
@@ -175,13 +203,15 @@ impl<L> Reached<'_, L> {
                         .map(|(i, _)| i),
                 };
                 for (i, &(a, _)) in parts.iter().enumerate() {
-                    if Some(i) != skip {
-                        pending.insert(a);
+                    if Some(i) != skip && !waiting[a as usize] {
+                        waiting[a as usize] = true;
+                        pending.push(Reverse(a));
                     }
                 }
             }
+            colours.clear();
             for &v in &touched {
-                count[v as usize] = 0;
+                weight[v as usize] = 0;
             }
             touched.clear();
         }
