@@ -226,6 +226,38 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).expect("steadfast::norm: at most u32::MAX nodes and edges")
 }
 
+/// Items grouped by a key in `0..keys` (a counting sort): key `k`'s are
+/// `items[first[k]..first[k + 1]]`, in the order given. How edges are reversed and blocks
+/// laid out here.
+struct Grouped<T> {
+    first: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T: Copy + Default> Grouped<T> {
+    /// Groups `pairs` (key, item); the iterator is read twice.
+    fn new(keys: usize, pairs: impl Iterator<Item = (u32, T)> + Clone) -> Self {
+        let mut first = vec![0u32; keys + 1];
+        for (key, _) in pairs.clone() {
+            first[key as usize + 1] += 1;
+        }
+        for k in 0..keys {
+            first[k + 1] += first[k];
+        }
+        let mut fill = first.clone();
+        let mut items = vec![T::default(); first[keys] as usize];
+        for (key, item) in pairs {
+            items[fill[key as usize] as usize] = item;
+            fill[key as usize] += 1;
+        }
+        Grouped { first, items }
+    }
+
+    fn get(&self, key: usize) -> &[T] {
+        &self.items[self.first[key] as usize..self.first[key + 1] as usize]
+    }
+}
+
 impl<L: Hash + Eq> Graph<L> {
     /// Computes the classes of structurally equal nodes.
     ///
@@ -325,21 +357,13 @@ impl<L: Hash + Eq> Graph<L> {
         for v in 0..total {
             tail[first[v] as usize..first[v + 1] as usize].fill(index(v));
         }
-        // Edges into node v: incoming[first_in[v]..first_in[v + 1]].
-        let mut first_in = vec![0u32; total + 1];
-        for &head in &out {
-            first_in[head as usize + 1] += 1;
-        }
-        for v in 0..total {
-            first_in[v + 1] += first_in[v];
-        }
-        let mut fill = first_in.clone();
-        let mut incoming = vec![0u32; m];
-        for (edge, &head) in out.iter().enumerate() {
-            incoming[fill[head as usize] as usize] = index(edge);
-            fill[head as usize] += 1;
-        }
-        drop(fill);
+        // The edges into each node.
+        let incoming = Grouped::new(
+            total,
+            out.iter()
+                .enumerate()
+                .map(|(edge, &head)| (head, index(edge))),
+        );
 
         // The initial blocks: the graph's nodes by label and arity (a set by whether it
         // has members: a set of two equal members equals a set of one), the steps by
@@ -416,9 +440,7 @@ impl<L: Hash + Eq> Graph<L> {
             b_nodes.clear();
             b_nodes.extend_from_slice(blocks.set(b as usize));
             for &y in &b_nodes {
-                for &edge in
-                    &incoming[first_in[y as usize] as usize..first_in[y as usize + 1] as usize]
-                {
+                for &edge in incoming.get(y as usize) {
                     let x = tail[edge as usize] as usize;
                     if into_b[x] == NONE {
                         into_b[x] = free.pop().unwrap_or_else(|| {
@@ -454,9 +476,7 @@ impl<L: Hash + Eq> Graph<L> {
             }
             // The edges into B now count against B; the rest against S without B.
             for &y in &b_nodes {
-                for &edge in
-                    &incoming[first_in[y as usize] as usize..first_in[y as usize + 1] as usize]
-                {
+                for &edge in incoming.get(y as usize) {
                     count_of[edge as usize] = into_b[tail[edge as usize] as usize];
                 }
             }
@@ -594,20 +614,14 @@ impl<L: Hash + Eq> Graph<L> {
         // Cords: edges grouped by position (every position below the largest arity occurs).
         let positions = pos.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
         let mut cords = Partition::new(&pos, positions);
-        // Incoming edges of each node: incoming[first_in[v]..first_in[v + 1]].
-        let mut first_in = vec![0u32; n + 1];
-        for &head in &self.children {
-            first_in[head as usize + 1] += 1;
-        }
-        for v in 0..n {
-            first_in[v + 1] += first_in[v];
-        }
-        let mut fill = first_in.clone();
-        let mut incoming = vec![0u32; m];
-        for (edge, &head) in self.children.iter().enumerate() {
-            incoming[fill[head as usize] as usize] = index(edge);
-            fill[head as usize] += 1;
-        }
+        // The edges into each node.
+        let incoming = Grouped::new(
+            n,
+            self.children
+                .iter()
+                .enumerate()
+                .map(|(edge, &head)| (head, index(edge))),
+        );
         // Every cord splits the blocks by which nodes have an edge in it; every block but
         // the first splits the cords by which edges lead into it. Splitting keeps the
         // smaller half as the new set, and new sets are processed when reached: each
@@ -621,8 +635,7 @@ impl<L: Hash + Eq> Graph<L> {
             c += 1;
             while b < blocks.len() {
                 for &node in blocks.set(b) {
-                    let (start, end) = (first_in[node as usize], first_in[node as usize + 1]);
-                    for &edge in &incoming[start as usize..end as usize] {
+                    for &edge in incoming.get(node as usize) {
                         cords.mark(edge);
                     }
                 }
@@ -992,40 +1005,44 @@ mod tests {
         (class, groups.len())
     }
 
+    /// Random graphs of up to `n` nodes, each with a label, whether it is a set (if `sets`),
+    /// and up to four children anywhere.
+    fn graphs(n: usize, sets: bool) -> impl Strategy<Value = Graph<u8>> {
+        (1..n)
+            .prop_flat_map(move |n| {
+                prop::collection::vec(
+                    (0u8..3, any::<bool>(), prop::collection::vec(0..n, 0..5)),
+                    n,
+                )
+            })
+            .prop_map(move |nodes| {
+                let mut g = Graph::new();
+                for (label, set, children) in nodes {
+                    match set && sets {
+                        true => g.add_set_node(label, children),
+                        false => g.add_node(label, children),
+                    };
+                }
+                g
+            })
+    }
+
     proptest! {
         /// The rounds and the Hopcroft-style refinement reach the same partition, so each is
         /// checked by the other (and both by the naive fixpoint in `tests/norm.rs`).
         #[test]
-        fn rounds_and_hopcroft_agree(
-            nodes in (1usize..30).prop_flat_map(|n| {
-                prop::collection::vec((0u8..3, prop::collection::vec(0..n, 0..4)), n)
-            })
-        ) {
-            let mut g = Graph::new();
-            for (label, children) in &nodes {
-                g.add_node(*label, children.iter().copied());
-            }
+        fn rounds_and_hopcroft_agree(g in graphs(30, false)) {
             let (class, count) = initial(&g);
             let (exact, exact_count) = g.hopcroft(&class, count);
             let (mixed, mixed_count) = g.refine();
             prop_assert_eq!(exact_count, mixed_count);
             prop_assert!(same_partition(&exact, &mixed));
         }
-    }
 
-    proptest! {
-        /// The refinement of dirty nodes alone, from the first partition, reaches the same
+        /// The rounds over changed nodes alone, from the first partition, reach the same
         /// partition as Hopcroft's.
         #[test]
-        fn settling_and_hopcroft_agree(
-            nodes in (1usize..40).prop_flat_map(|n| {
-                prop::collection::vec((0u8..3, prop::collection::vec(0..n, 0..4)), n)
-            })
-        ) {
-            let mut g = Graph::new();
-            for (label, children) in &nodes {
-                g.add_node(*label, children.iter().copied());
-            }
+        fn settling_and_hopcroft_agree(g in graphs(40, false)) {
             let (class, count) = initial(&g);
             let (exact, exact_count) = g.hopcroft(&class, count);
             let (settled, settled_count) = g.settle(class, count, u64::MAX).unwrap();
@@ -1033,41 +1050,20 @@ mod tests {
             prop_assert!(same_partition(&exact, &settled));
         }
 
-        /// On a graph without set nodes the refinement for sets (Paige and Tarjan's) and
-        /// the one for ordered nodes (Valmari and Lehtinen's) reach the same partition.
+        /// On a graph without set nodes Paige and Tarjan's refinement and Valmari and
+        /// Lehtinen's reach the same partition.
         #[test]
-        fn both_refinements_agree_without_sets(
-            nodes in (1usize..30).prop_flat_map(|n| {
-                prop::collection::vec((0u8..3, prop::collection::vec(0..n, 0..4)), n)
-            })
-        ) {
-            let mut g = Graph::new();
-            for (label, children) in &nodes {
-                g.add_node(*label, children.iter().copied());
-            }
+        fn both_refinements_agree_without_sets(g in graphs(30, false)) {
             let (ordered, ordered_count) = g.refine();
-            let (sets, sets_count) = g.refine_with_sets();
+            let (sets, sets_count) = g.paige_tarjan();
             prop_assert_eq!(ordered_count, sets_count);
             prop_assert!(same_partition(&ordered, &sets));
         }
-    }
 
-    proptest! {
         /// With set nodes, the rounds over changed nodes and Paige and Tarjan's refinement
         /// reach the same partition.
         #[test]
-        fn settling_and_paige_tarjan_agree_with_sets(
-            nodes in (1usize..30).prop_flat_map(|n| {
-                prop::collection::vec((0u8..3, any::<bool>(), prop::collection::vec(0..n, 0..5)), n)
-            })
-        ) {
-            let mut g = Graph::new();
-            for (label, set, children) in &nodes {
-                match set {
-                    true => g.add_set_node(*label, children.iter().copied()),
-                    false => g.add_node(*label, children.iter().copied()),
-                };
-            }
+        fn settling_and_paige_tarjan_agree_with_sets(g in graphs(30, true)) {
             let (settled, settled_count) = g.refine_with_sets();
             let (exact, exact_count) = g.paige_tarjan();
             prop_assert_eq!(exact_count, settled_count);

@@ -18,6 +18,8 @@ use std::cmp::Ordering;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use super::Grouped;
+
 /// The classes a root reaches, numbered from 0 (the root) in any order: labels, kinds, and
 /// children (a set's without repeats).
 pub(super) struct Reached<'g, L> {
@@ -64,21 +66,14 @@ impl<L> Reached<'_, L> {
             }
         }
         let total = k + positions.len();
-        // Predecessors of node v: preds[first[v]..first[v + 1]].
-        let mut first = vec![0u32; total + 1];
-        for &(head, _, _) in &preds_of {
-            first[head as usize + 1] += 1;
-        }
-        for v in 0..total {
-            first[v + 1] += first[v];
-        }
-        let mut fill = first.clone();
-        let mut preds = vec![(0u32, 0u64); preds_of.len()];
-        for &(head, tail, weight) in &preds_of {
-            preds[fill[head as usize] as usize] = (tail, weight);
-            fill[head as usize] += 1;
-        }
-        drop((preds_of, fill));
+        // Each node's predecessors, with what the edge weighs.
+        let preds = Grouped::new(
+            total,
+            preds_of
+                .iter()
+                .map(|&(head, tail, weight)| (head, (tail, weight))),
+        );
+        drop(preds_of);
 
         // The first colours: classes by label, kind and arity, then steps by position.
         let key = |v: usize| -> (bool, u32, u32) {
@@ -134,7 +129,7 @@ impl<L> Reached<'_, L> {
             waiting[splitter as usize] = false;
             for at in splitter..end[splitter as usize] {
                 let w = elems[at as usize] as usize;
-                for &(v, add) in &preds[first[w] as usize..first[w + 1] as usize] {
+                for &(v, add) in preds.get(w) {
                     if weight[v as usize] == 0 {
                         touched.push(v);
                     }

@@ -15,7 +15,7 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHasher;
 
-use super::{index, Graph};
+use super::{index, Graph, Grouped};
 
 impl<L> Graph<L> {
     /// Refines `class` (`count` blocks, every block's nodes of one label and kind, and of one
@@ -29,43 +29,24 @@ impl<L> Graph<L> {
         budget: u64,
     ) -> Result<(Vec<u32>, usize), (Vec<u32>, usize)> {
         let n = self.len();
-        // Parents of node v: parents[first[v]..first[v + 1]].
-        let mut first = vec![0u32; n + 1];
-        for &child in &self.children {
-            first[child as usize + 1] += 1;
-        }
-        for v in 0..n {
-            first[v + 1] += first[v];
-        }
-        let mut fill = first.clone();
-        let mut parents = vec![0u32; self.children.len()];
-        for v in 0..n {
-            for child in self.children(v) {
-                parents[fill[child] as usize] = index(v);
-                fill[child] += 1;
-            }
-        }
-        drop(fill);
+        // Each node's parents (once per edge).
+        let parents = Grouped::new(
+            n,
+            (0..n).flat_map(|v| {
+                let kids = &self.children[self.offsets[v] as usize..self.offsets[v + 1] as usize];
+                kids.iter().map(move |&c| (c, index(v)))
+            }),
+        );
         // Blocks as ranges of `elems`: block b is elems[start[b]..end[b]].
-        let mut start = vec![0u32; count + 1];
-        for &c in &class {
-            start[c as usize + 1] += 1;
-        }
-        for b in 0..count {
-            start[b + 1] += start[b];
-        }
+        let Grouped {
+            first: mut start,
+            items: mut elems,
+        } = Grouped::new(count, (0..n).map(|v| (class[v], index(v))));
         let mut end: Vec<u32> = start[1..].to_vec();
         start.pop();
-        let mut elems = vec![0u32; n];
         let mut place = vec![0u32; n];
-        {
-            let mut fill = start.clone();
-            for (v, &c) in class.iter().enumerate() {
-                let at = fill[c as usize];
-                elems[at as usize] = index(v);
-                place[v] = at;
-                fill[c as usize] += 1;
-            }
+        for (at, &v) in elems.iter().enumerate() {
+            place[v as usize] = index(at);
         }
 
         // A set's signature is its members' classes as a set: sorted, without repeats.
@@ -112,7 +93,7 @@ impl<L> Graph<L> {
             }
             for &v in &dirty {
                 hash[v as usize] = signature(&class, v as usize);
-                read += u64::from(first[v as usize + 1] - first[v as usize]) + 1;
+                read += self.children(v as usize).len() as u64 + 1;
             }
             // The dirty nodes by block (buckets, not a sort: a round may be most of the
             // graph), each block's by signature.
@@ -231,8 +212,8 @@ impl<L> Graph<L> {
             dirty.clear();
             for &v in &changed {
                 let v = v as usize;
-                read += u64::from(first[v + 1] - first[v]);
-                for &p in &parents[first[v] as usize..first[v + 1] as usize] {
+                read += parents.get(v).len() as u64;
+                for &p in parents.get(v) {
                     if !is_dirty[p as usize] {
                         is_dirty[p as usize] = true;
                         dirty.push(p);
