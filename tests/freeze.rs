@@ -533,3 +533,50 @@ mod derived {
         );
     }
 }
+
+/// A hand-written impl that returns a node number it did not get from the freezer.
+struct Forged;
+
+impl Freeze for Forged {
+    fn freeze(&self, _: &mut Freezer) -> Result<usize, Error> {
+        Ok(usize::MAX)
+    }
+}
+
+#[test]
+fn locks_held_poisoned_or_forged_nodes_are_typed_errors() {
+    use std::sync::{Arc, Mutex, RwLock};
+    let held = Mutex::new(1);
+    let guard = held.lock().unwrap();
+    assert!(matches!(freeze(&held), Err(Error::Locked { .. })));
+    drop(guard);
+    assert!(freeze(&held).is_ok());
+    let written = RwLock::new(1);
+    let guard = written.write().unwrap();
+    assert!(matches!(freeze(&written), Err(Error::Locked { .. })));
+    drop(guard);
+    let poisoned = Arc::new(Mutex::new(1));
+    let p = poisoned.clone();
+    let _ = std::thread::spawn(move || {
+        let _guard = p.lock().unwrap();
+        panic!("poison the lock");
+    })
+    .join();
+    assert!(matches!(freeze(&poisoned), Err(Error::Poisoned { .. })));
+    assert!(matches!(
+        freeze(&Forged),
+        Err(Error::UnknownNode {
+            node: usize::MAX,
+            nodes: 0
+        })
+    ));
+    assert!(matches!(
+        freeze(&vec![Forged]),
+        Err(Error::UnknownNode { nodes: 1, .. })
+    ));
+    // The messages say what happened.
+    assert_eq!(
+        Error::UnknownNode { node: 7, nodes: 3 }.to_string(),
+        "a Freeze impl returned node 7, but the freezer has made 3 nodes"
+    );
+}

@@ -129,12 +129,14 @@ impl Freezer {
     /// Walks `value` and every shared value it reaches.
     fn walk<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<usize, Error> {
         let root = value.freeze(self)?;
+        let root = self.made(root)?;
         while let Some((node, value)) = self.deferred.pop() {
             let target = value.walk(self)?;
+            let target = self.made(target)?;
             self.spans[node as usize] = (index(self.parts.len()), 1);
-            self.parts.push(index(target));
+            self.parts.push(target);
         }
-        Ok(root)
+        Ok(root as usize)
     }
 
     /// A node without parts (one node for equal labels).
@@ -229,8 +231,20 @@ impl Freezer {
 
     fn part<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let node = value.freeze(self)?;
-        self.walking.push(index(node));
+        let node = self.made(node)?;
+        self.walking.push(node);
         Ok(())
+    }
+
+    /// `node`, if this freezer made it (a `Freeze` impl may return any number).
+    fn made(&self, node: usize) -> Result<u32, Error> {
+        match node < self.labels.len() {
+            true => Ok(index(node)),
+            false => Err(Error::UnknownNode {
+                node,
+                nodes: self.labels.len(),
+            }),
+        }
     }
 
     fn compound(

@@ -84,6 +84,13 @@ pub enum Error {
         /// The number of nodes in the graph.
         nodes: usize,
     },
+    /// A [`Freeze`] impl returned a node that the [`Freezer`] did not make.
+    UnknownNode {
+        /// The node returned.
+        node: usize,
+        /// The number of nodes made so far.
+        nodes: usize,
+    },
     /// A `RefCell` was borrowed mutably while a value that holds it was frozen.
     Borrowed {
         /// The type of the borrowed value.
@@ -107,6 +114,10 @@ impl std::fmt::Display for Error {
             Error::DanglingEdge { from, to, nodes } => write!(
                 f,
                 "node {from} has a child {to}, but the graph's nodes are numbered below {nodes}"
+            ),
+            Error::UnknownNode { node, nodes } => write!(
+                f,
+                "a Freeze impl returned node {node}, but the freezer has made {nodes} nodes"
             ),
             Error::Borrowed { type_name } => {
                 write!(
