@@ -233,6 +233,7 @@ impl<L: Ord> Graph<L> {
 
 /// Node and edge numbers are stored as `u32` (the graph stays half the size); more than
 /// four billion nodes or edges is beyond what this is meant for.
+#[inline]
 fn index(i: usize) -> u32 {
     u32::try_from(i).expect("steadfast::norm: at most u32::MAX nodes and edges")
 }

@@ -86,6 +86,7 @@ impl<L> Graph<L> {
         let mut touched: Vec<u32> = Vec::new();
         let mut ordered: Vec<u32> = Vec::new();
         let mut runs: Vec<(usize, usize, u32)> = Vec::new();
+        let mut bounds: Vec<(u32, u32)> = Vec::new();
         let mut read = 0u64;
         while !dirty.is_empty() {
             if read > budget {
@@ -172,7 +173,7 @@ impl<L> Graph<L> {
                 to_back(&mut elems, &mut place, hi, run);
                 let rest = hi - lo - index(run.len());
                 // Each group's range.
-                let mut bounds: Vec<(u32, u32)> = Vec::with_capacity(ngroups as usize);
+                bounds.clear();
                 let mut cursor = lo;
                 let mut i = 0;
                 for g in 0..ngroups {
