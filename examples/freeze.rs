@@ -119,7 +119,7 @@ fn main() -> Result<(), Error> {
         freeze(&small)?.stable_hash()
     );
     // Unlink the cycles so that the states are freed.
-    for s in [&small, &unrolled, &odd] {
+    for s in [&small, &unrolled, &odd, &busy] {
         let next: Vec<_> = s.on.borrow().values().cloned().collect();
         s.on.borrow_mut().clear();
         for n in next {
