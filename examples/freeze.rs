@@ -105,11 +105,12 @@ fn main() -> Result<(), Error> {
 
     // A state borrowed for writing cannot be frozen: a typed error, nothing cached.
     let busy = even_as();
-    let _writing = busy.on.borrow_mut();
+    let writing = busy.on.borrow_mut();
     assert!(matches!(
         memo.accepts(&busy, "aa"),
         Err(Error::Borrowed { .. })
     ));
+    drop(writing);
 
     println!(
         "{} questions answered, {} computed; the form of `even a's`: {} nodes, stable hash {:#018x}",
