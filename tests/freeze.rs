@@ -2,6 +2,8 @@
 //! freezing recursive objects, each told apart or found equal as it should be; a value frozen
 //! alone and inside a larger one; rings entered anywhere; errors; a million-deep list.
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
@@ -203,51 +205,7 @@ fn label(l: u8) -> &'static str {
     ["a", "b", "c"][l as usize]
 }
 
-/// The naive oracle: refine (label, kind, arity) by the children's classes — a set node's as
-/// a set — until nothing changes.
-fn naive_classes(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<usize> {
-    let renumber = |keys: Vec<(usize, Vec<usize>)>| -> Vec<usize> {
-        let mut seen = std::collections::HashMap::new();
-        keys.into_iter()
-            .map(|k| {
-                let next = seen.len();
-                *seen.entry(k).or_insert(next)
-            })
-            .collect()
-    };
-    let mut class = renumber(
-        nodes
-            .iter()
-            .map(|(l, set, c)| {
-                (
-                    *l as usize,
-                    vec![usize::from(*set), if *set { 0 } else { c.len() }],
-                )
-            })
-            .collect(),
-    );
-    loop {
-        let next = renumber(
-            nodes
-                .iter()
-                .enumerate()
-                .map(|(i, (_, set, c))| {
-                    let mut kids: Vec<usize> = c.iter().map(|&x| class[x]).collect();
-                    if *set {
-                        kids.sort_unstable();
-                        kids.dedup();
-                    }
-                    (class[i], kids)
-                })
-                .collect(),
-        );
-        let count = |v: &[usize]| v.iter().max().map_or(0, |m| m + 1);
-        if count(&next) == count(&class) {
-            return next;
-        }
-        class = next;
-    }
-}
+use common::naive::naive_classes;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]

@@ -1,6 +1,8 @@
 //! Normalization (G6's structural equality of immutable graphs): the partition refinement
 //! against a naive fixpoint, and canonical forms across relabellings, unrollings and edits.
 
+mod common;
+
 use proptest::prelude::*;
 use steadfast::norm::Error;
 use steadfast::norm::Graph;
@@ -20,37 +22,11 @@ fn build(nodes: &[(u8, Vec<usize>)]) -> Graph<u8> {
     g
 }
 
-/// The naive oracle: refine (label, arity) by the children's classes until nothing changes.
+/// The naive oracle (shared with `tests/freeze.rs`), on ordered nodes only.
 fn naive_classes(nodes: &[(u8, Vec<usize>)]) -> Vec<usize> {
-    let renumber = |keys: Vec<(usize, Vec<usize>)>| -> Vec<usize> {
-        let mut seen = std::collections::HashMap::new();
-        keys.into_iter()
-            .map(|k| {
-                let next = seen.len();
-                *seen.entry(k).or_insert(next)
-            })
-            .collect()
-    };
-    let mut class = renumber(
-        nodes
-            .iter()
-            .map(|(l, c)| (*l as usize, vec![c.len()]))
-            .collect(),
-    );
-    loop {
-        let next = renumber(
-            nodes
-                .iter()
-                .enumerate()
-                .map(|(i, (_, c))| (class[i], c.iter().map(|&x| class[x]).collect()))
-                .collect(),
-        );
-        let count = |v: &[usize]| v.iter().max().map_or(0, |m| m + 1);
-        if count(&next) == count(&class) {
-            return next;
-        }
-        class = next;
-    }
+    let nodes: Vec<(u8, bool, Vec<usize>)> =
+        nodes.iter().map(|(l, c)| (*l, false, c.clone())).collect();
+    common::naive::naive_classes(&nodes)
 }
 
 fn reaches(nodes: &[(u8, Vec<usize>)], from: usize, to: usize) -> bool {

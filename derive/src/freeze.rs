@@ -54,15 +54,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let mut arms = Vec::new();
     for shape in &shapes {
-        let members: Vec<syn::Member> = shape
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(j, f)| match &f.ident {
-                Some(ident) => syn::Member::Named(ident.clone()),
-                None => syn::Member::Unnamed(syn::Index::from(j)),
-            })
-            .collect();
+        let members = crate::generate::members(shape.fields);
         let bound: Vec<_> = (0..members.len())
             .map(|j| format_ident!("__f{}", j))
             .collect();

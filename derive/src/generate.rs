@@ -712,14 +712,7 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
     let mut visit = Vec::new();
     let mut checks = Vec::new();
     for (i, (path, fields)) in variants.iter().enumerate() {
-        let members: Vec<syn::Member> = fields
-            .iter()
-            .enumerate()
-            .map(|(j, f)| match &f.ident {
-                Some(ident) => syn::Member::Named(ident.clone()),
-                None => syn::Member::Unnamed(syn::Index::from(j)),
-            })
-            .collect();
+        let members = members(fields);
         let ours: Vec<_> = (0..members.len())
             .map(|j| format_ident!("__a{}", j))
             .collect();
@@ -785,4 +778,16 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
             fn __check #impl_generics () #where_clause { #(#checks)* }
         };
     }
+}
+
+/// How each field is named in a pattern: `name` or its index.
+pub(crate) fn members(fields: &syn::Fields) -> Vec<syn::Member> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(j, f)| match &f.ident {
+            Some(ident) => syn::Member::Named(ident.clone()),
+            None => syn::Member::Unnamed(syn::Index::from(j)),
+        })
+        .collect()
 }

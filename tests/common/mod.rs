@@ -8,6 +8,7 @@ use std::fmt;
 use steadfast::{AnyCache, Cache, CacheCell, Field, FieldMask, Imm, Mutable, Object};
 
 pub mod derived;
+pub mod naive;
 
 thread_local! {
     static COUNTS: Cell<[usize; 12]> = const { Cell::new([0; 12]) };
