@@ -35,7 +35,7 @@ pub enum Label {
     Char(char),
     /// A string.
     Str(Box<str>),
-    /// A struct, by type name; its fields in order.
+    /// A struct, by its path (`module::Type`, as the derive writes it); its fields in order.
     Struct(&'static str),
     /// An enum variant, by its path (`Type::Variant`); its fields in order.
     Variant(&'static str),
