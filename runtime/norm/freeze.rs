@@ -618,24 +618,25 @@ impl<T: Freeze + ?Sized> Freeze for RefCell<T> {
     }
 }
 
+/// Why a lock of a `T` could not be taken for the walk.
+fn lock_error<T: ?Sized, G>(e: TryLockError<G>) -> Error {
+    let type_name = std::any::type_name::<T>();
+    match e {
+        TryLockError::WouldBlock => Error::Locked { type_name },
+        TryLockError::Poisoned(_) => Error::Poisoned { type_name },
+    }
+}
+
 impl<T: Freeze + ?Sized> Freeze for Mutex<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        let type_name = std::any::type_name::<T>();
-        let value = self.try_lock().map_err(|e| match e {
-            TryLockError::WouldBlock => Error::Locked { type_name },
-            TryLockError::Poisoned(_) => Error::Poisoned { type_name },
-        })?;
+        let value = self.try_lock().map_err(lock_error::<T, _>)?;
         value.freeze(f)
     }
 }
 
 impl<T: Freeze + ?Sized> Freeze for RwLock<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        let type_name = std::any::type_name::<T>();
-        let value = self.try_read().map_err(|e| match e {
-            TryLockError::WouldBlock => Error::Locked { type_name },
-            TryLockError::Poisoned(_) => Error::Poisoned { type_name },
-        })?;
+        let value = self.try_read().map_err(lock_error::<T, _>)?;
         value.freeze(f)
     }
 }
