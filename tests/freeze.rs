@@ -260,6 +260,44 @@ fn sets_and_maps_built_in_other_orders_are_equal() {
     );
 }
 
+/// A set member identified by a number but frozen as the cycle it holds.
+struct Numbered(u32, Rc<Obj>);
+
+impl PartialEq for Numbered {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Numbered {}
+
+impl std::hash::Hash for Numbered {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl Freeze for Numbered {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        self.1.freeze(f)
+    }
+}
+
+#[test]
+// A `Numbered` hashes by its number alone, which never changes.
+#[allow(clippy::mutable_key_type)]
+fn a_set_counts_its_members() {
+    use std::collections::HashSet;
+    // Two distinct but equal cycles are two members, as `len` says: not a set of one.
+    let two: HashSet<Numbered> = [Numbered(1, obj0()), Numbered(2, obj0())].into();
+    let one: HashSet<Numbered> = [Numbered(1, obj0())].into();
+    assert_ne!(freeze(&two).unwrap(), freeze(&one).unwrap());
+    // Which cycles, and whether they are one `Rc` twice, does not count.
+    let shared = obj0();
+    let twice: HashSet<Numbered> = [Numbered(5, shared.clone()), Numbered(9, shared)].into();
+    assert_eq!(freeze(&two).unwrap(), freeze(&twice).unwrap());
+}
+
 #[test]
 fn sets_of_long_sequences_are_equal_in_any_order() {
     use std::collections::HashSet;

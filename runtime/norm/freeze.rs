@@ -172,7 +172,8 @@ impl Freezer {
         })
     }
 
-    /// A set node: its members compared as a set (order and repeats do not count).
+    /// A set node: its members compared as a multiset (their order does not count, how many
+    /// of each class, does).
     ///
     /// # Errors
     /// What freezing a member returns.

@@ -6,8 +6,10 @@
 //! cycles are compared by what they unfold to, not by where they were entered or how often
 //! they are drawn: a cycle `a → b → a` equals `a → b → a' → b' → a` when the labels match.
 //! (This is bisimilarity for graphs whose edges are ordered.) A *set node*
-//! ([`Graph::add_set_node`]) has its members compared as a set instead: order and repeats of
-//! equal members do not count. [`freeze`] builds such a graph from any Rust value.
+//! ([`Graph::add_set_node`]) has its members compared as a multiset instead: their order does
+//! not count, how many members of each class it has does (so a set of two distinct but equal
+//! members is not a set of one: its `len` differs). [`freeze`] builds such a graph from any
+//! Rust value.
 //!
 //! The classes are computed by partition refinement in O(m log n) for n nodes and m edges
 //! (Valmari and Lehtinen's form of Hopcroft's algorithm, which allows nodes of different
@@ -215,9 +217,10 @@ impl<L> Graph<L> {
 }
 
 impl<L: Ord> Graph<L> {
-    /// Adds a set node: its members are unordered and compared as a set — two set nodes
-    /// with equal labels are equal when every member of each equals a member of the other
-    /// (so repeats and order do not count). Returns its index.
+    /// Adds a set node: its members are unordered and compared as a multiset — two set
+    /// nodes with equal labels are equal when their members can be paired so that each pair
+    /// is equal (order does not count; how many members of each class, does). Returns its
+    /// index.
     ///
     /// # Panics
     /// As [`add_node`](Graph::add_node).
@@ -302,43 +305,49 @@ impl<L: Hash + Eq> Graph<L> {
         })
     }
 
-    /// [`refine`](Graph::refine) for a graph with set nodes: the coarsest bisimulation.
+    /// [`refine`](Graph::refine) for a graph with set nodes: the coarsest counting
+    /// bisimulation.
     fn refine_with_sets(&self) -> (Vec<u32>, usize) {
         // Rounds over the nodes whose children changed first: a set whose members change
-        // often is reread as often, so past Paige and Tarjan's bound they give way to it.
+        // often is reread as often, so past the bound of the smaller-half refinement they
+        // give way to it.
         let n = self.len();
-        let mut groups: FxHashMap<(&L, u32), u32> = FxHashMap::default();
-        let class: Vec<u32> = (0..n)
-            .map(|x| {
-                let arity = match self.is_set(x) {
-                    true => u32::MAX,
-                    false => self.offsets[x + 1] - self.offsets[x],
-                };
-                let next = index(groups.len());
-                *groups.entry((&self.labels[x], arity)).or_insert(next)
-            })
-            .collect();
-        let count = groups.len();
-        drop(groups);
+        let (class, count) = self.by_label_kind_arity();
         let log = u64::from(usize::BITS - n.leading_zeros()) + 1;
         let budget = 4 * (self.children.len() as u64 + n as u64) * log;
         match self.settle(class, count, budget) {
             Ok(done) => done,
-            Err(_) => self.paige_tarjan(),
+            Err(_) => self.smaller_half(),
         }
     }
 
-    /// The coarsest bisimulation by Paige and Tarjan's relational coarsest partition, in
-    /// O(m log n).
+    /// The nodes grouped by label, kind and arity (a set's arity counts its members with
+    /// their repeats): no two groups hold equal nodes.
+    fn by_label_kind_arity(&self) -> (Vec<u32>, usize) {
+        let mut groups: FxHashMap<(&L, bool, u32), u32> = FxHashMap::default();
+        let class = (0..self.len())
+            .map(|x| {
+                let arity = self.offsets[x + 1] - self.offsets[x];
+                let next = index(groups.len());
+                *groups
+                    .entry((&self.labels[x], self.is_set(x), arity))
+                    .or_insert(next)
+            })
+            .collect();
+        (class, groups.len())
+    }
+
+    /// The coarsest counting bisimulation by smaller-half splitting, in O(m log n).
     ///
-    /// The smaller-half splitting of [`hopcroft`](Graph::hopcroft) is sound only when a
-    /// node has one edge per position; a set node has many edges of one kind, so a block
-    /// split by "has a member in B" must also be split by "has a member in S but outside B",
-    /// which takes counts of each node's edges into each coarse block. To give every edge
-    /// one kind, an ordered node's edge at position i goes through a node of its own
-    /// labelled i; two ordered nodes are then equal exactly when their children are,
-    /// position by position.
-    fn paige_tarjan(&self) -> (Vec<u32>, usize) {
+    /// Every edge is given one kind: an ordered node's edge at position i goes through a
+    /// node of its own labelled i (a *step*), so two ordered nodes are equal exactly when
+    /// their children are, position by position, and a set node's edges go straight to its
+    /// members. Equal nodes then have, into every class, the same number of edges. Blocks
+    /// are split by their nodes' counts of edges into a splitter, and when a block splits,
+    /// all its parts but a largest become splitters: a count into the largest part is the
+    /// count into the whole less the others', so it splits nothing more (Hopcroft's argument,
+    /// as in Valmari and Franceschinis's lumping). Each node is in a splitter O(log n) times.
+    fn smaller_half(&self) -> (Vec<u32>, usize) {
         const NONE: u32 = u32::MAX;
         let n = self.len();
         // The unlabelled graph: node v's successors are out[first[v]..first[v + 1]];
@@ -364,37 +373,24 @@ impl<L: Hash + Eq> Graph<L> {
             first.push(index(out.len()));
         }
         let total = first.len() - 1;
-        let m = out.len();
-        let mut tail = vec![0u32; m];
+        let mut tail = vec![0u32; out.len()];
         for v in 0..total {
             tail[first[v] as usize..first[v + 1] as usize].fill(index(v));
         }
-        // The edges into each node.
-        let incoming = Grouped::new(
+        // The edges into each node, by their tails.
+        let preds = Grouped::new(
             total,
             out.iter()
                 .enumerate()
-                .map(|(edge, &head)| (head, index(edge))),
+                .map(|(edge, &head)| (head, tail[edge])),
         );
+        drop((out, tail, first));
 
-        // The initial blocks: the graph's nodes by label and arity (a set by whether it
-        // has members: a set of two equal members equals a set of one), the steps by
-        // position. Every block is then stable against the whole: all or none of its
-        // nodes have a successor.
-        let mut groups: FxHashMap<(&L, u32), u32> = FxHashMap::default();
-        let mut group: Vec<u32> = (0..n)
-            .map(|x| {
-                let arity = match (self.is_set(x), first[x] == first[x + 1]) {
-                    (true, false) => u32::MAX,
-                    (true, true) => u32::MAX - 1,
-                    (false, _) => first[x + 1] - first[x],
-                };
-                let next = index(groups.len());
-                *groups.entry((&self.labels[x], arity)).or_insert(next)
-            })
-            .collect();
-        let base = index(groups.len());
-        drop(groups);
+        // The initial blocks: the graph's nodes by label, kind and arity, the steps by
+        // position. Each is stable against the whole: its nodes have the same number of
+        // successors.
+        let (mut group, base) = self.by_label_kind_arity();
+        let base = index(base);
         let positions = steps.iter().map(|&(at, _)| at + 1).max().unwrap_or(0);
         group.extend(steps.iter().map(|&(at, _)| base + at));
         drop(steps);
@@ -403,106 +399,73 @@ impl<L: Hash + Eq> Graph<L> {
         blocks.record_births();
         drop(group);
 
-        // Coarse blocks, each a union of blocks; the blocks are stable against each. A
-        // coarse block of two or more blocks is waiting to be split.
-        let mut coarse_of: Vec<u32> = vec![0; count];
-        let mut place: Vec<u32> = (0..index(count)).collect();
-        let mut coarse: Vec<Vec<u32>> = vec![(0..index(count)).collect()];
-        let mut waiting: Vec<u32> = if count > 1 { vec![0] } else { Vec::new() };
-        // For each edge, its tail's count of edges into the coarse block of its head.
-        let mut counts: Vec<u32> = Vec::with_capacity(total);
-        let mut count_of: Vec<u32> = vec![0; m];
-        for v in 0..total {
-            let (start, end) = (first[v] as usize, first[v + 1] as usize);
-            if start < end {
-                count_of[start..end].fill(index(counts.len()));
-                counts.push(index(end - start));
-            }
-        }
-        let mut free: Vec<u32> = Vec::new();
-        // Per tail of an edge into the block being processed: its count into that block.
-        let mut into_b = vec![NONE; total];
-        let mut into_s = vec![0u32; total];
+        let mut waiting: Vec<u32> = (0..index(count)).collect();
+        let mut is_waiting = vec![true; count];
+        // Per node, its edges into the splitter.
+        let mut into = vec![0u32; total];
         let mut tails: Vec<u32> = Vec::new();
-        let mut b_nodes: Vec<u32> = Vec::new();
-
-        while let Some(&s) = waiting.last() {
-            let s = s as usize;
-            if coarse[s].len() < 2 {
-                waiting.pop();
-                continue;
-            }
-            // Take the smaller of two of its blocks out as a coarse block of its own: each
-            // node is in such a block O(log n) times.
-            let (b1, b2) = (coarse[s][0], coarse[s][1]);
-            let b = match blocks.set(b1 as usize).len() <= blocks.set(b2 as usize).len() {
-                true => b1,
-                false => b2,
-            };
-            let at = place[b as usize] as usize;
-            coarse[s].swap_remove(at);
-            if let Some(&moved) = coarse[s].get(at) {
-                place[moved as usize] = index(at);
-            }
-            coarse_of[b as usize] = index(coarse.len());
-            place[b as usize] = 0;
-            coarse.push(vec![b]);
-
-            // Split by "has an edge into B", then by "has edges into S only into B".
-            b_nodes.clear();
-            b_nodes.extend_from_slice(blocks.set(b as usize));
-            for &y in &b_nodes {
-                for &edge in incoming.get(y as usize) {
-                    let x = tail[edge as usize] as usize;
-                    if into_b[x] == NONE {
-                        into_b[x] = free.pop().unwrap_or_else(|| {
-                            counts.push(0);
-                            index(counts.len() - 1)
-                        });
-                        into_s[x] = count_of[edge as usize];
-                        tails.push(index(x));
+        let mut splitter: Vec<u32> = Vec::new();
+        // The parts made in one pass, each with the block it came from.
+        let mut family: Vec<(u32, u32)> = Vec::new();
+        let mut origin: Vec<u32> = Vec::new();
+        while let Some(b) = waiting.pop() {
+            is_waiting[b as usize] = false;
+            splitter.clear();
+            splitter.extend_from_slice(blocks.set(b as usize));
+            for &y in &splitter {
+                for &x in preds.get(y as usize) {
+                    if into[x as usize] == 0 {
+                        tails.push(x);
                     }
-                    counts[into_b[x] as usize] += 1;
+                    into[x as usize] += 1;
                 }
+            }
+            // One split per count: those with it leave their blocks.
+            tails.sort_unstable_by_key(|&x| into[x as usize]);
+            for run in tails.chunk_by(|&x, &y| into[x as usize] == into[y as usize]) {
+                for &x in run {
+                    blocks.mark(x);
+                }
+                blocks.split();
             }
             for &x in &tails {
-                blocks.mark(x);
-            }
-            blocks.split();
-            for &x in &tails {
-                let x = x as usize;
-                if counts[into_b[x] as usize] == counts[into_s[x] as usize] {
-                    blocks.mark(index(x));
-                }
-            }
-            blocks.split();
-            for (parent, child) in blocks.take_births() {
-                let c = coarse_of[parent as usize];
-                coarse_of.push(c);
-                let list = &mut coarse[c as usize];
-                place.push(index(list.len()));
-                list.push(child);
-                if list.len() == 2 {
-                    waiting.push(c);
-                }
-            }
-            // The edges into B now count against B; the rest against S without B.
-            for &y in &b_nodes {
-                for &edge in incoming.get(y as usize) {
-                    count_of[edge as usize] = into_b[tail[edge as usize] as usize];
-                }
-            }
-            for &x in &tails {
-                let x = x as usize;
-                let moved = counts[into_b[x] as usize];
-                let left = &mut counts[into_s[x] as usize];
-                *left -= moved;
-                if *left == 0 {
-                    free.push(into_s[x]);
-                }
-                into_b[x] = NONE;
+                into[x as usize] = 0;
             }
             tails.clear();
+            // Each block that split: if it was waiting, all its parts wait; if not, all but
+            // a largest. A part born in this pass may have split again, so parts are taken
+            // back to the block they came from.
+            family.clear();
+            origin.resize(blocks.len(), NONE);
+            for (parent, child) in blocks.take_births() {
+                let from = match origin[parent as usize] {
+                    NONE => parent,
+                    from => from,
+                };
+                origin[child as usize] = from;
+                family.push((from, child));
+            }
+            for &(_, child) in &family {
+                origin[child as usize] = NONE;
+            }
+            family.sort_unstable();
+            is_waiting.resize(blocks.len(), false);
+            for parts in family.chunk_by(|x, y| x.0 == y.0) {
+                let from = parts[0].0;
+                let all = parts.iter().map(|&(_, c)| c).chain([from]);
+                let largest = match is_waiting[from as usize] {
+                    true => NONE,
+                    false => all
+                        .clone()
+                        .max_by_key(|&s| blocks.set(s as usize).len())
+                        .expect("a block and its parts"),
+                };
+                for s in all.filter(|&s| s != largest) {
+                    if !std::mem::replace(&mut is_waiting[s as usize], true) {
+                        waiting.push(s);
+                    }
+                }
+            }
         }
 
         // The graph's nodes' blocks, numbered from 0 (the steps' blocks dropped).
@@ -866,7 +829,10 @@ impl<L: Clone> Normal<'_, L> {
             kids.extend_from_slice(reached.kids(c));
             if reached.sets[c] {
                 sets.push(index(at));
-                kids.sort_unstable_by_key(|&kid| rank[kid as usize]);
+                // Without ranks, every set's members are of one class.
+                if !rank.is_empty() {
+                    kids.sort_unstable_by_key(|&kid| rank[kid as usize]);
+                }
             }
             for &kid in &kids {
                 if number[kid as usize] == u32::MAX {
@@ -881,8 +847,7 @@ impl<L: Clone> Normal<'_, L> {
         Canonical { nodes, sets }
     }
 
-    /// The classes `root` reaches, the root's numbered 0; a set's members' classes without
-    /// repeats.
+    /// The classes `root` reaches, the root's numbered 0; a set's members' classes sorted.
     fn reached(&self, root: usize) -> Reached<'_, L> {
         // Each class's number plus one, 0 for a class not reached: zeroed memory is only
         // paid for where it is touched, so a root that reaches little of a large graph
@@ -916,17 +881,6 @@ impl<L: Clone> Normal<'_, L> {
             let set = self.graph.is_set(node);
             if set {
                 reached.kids[from..].sort_unstable();
-                let unique = {
-                    let mut w = from;
-                    for r in from..reached.kids.len() {
-                        if r == from || reached.kids[r] != reached.kids[w - 1] {
-                            reached.kids[w] = reached.kids[r];
-                            w += 1;
-                        }
-                    }
-                    w
-                };
-                reached.kids.truncate(unique);
             }
             reached.labels.push(self.graph.label(node));
             reached.sets.push(set);
@@ -1062,25 +1016,52 @@ mod tests {
             prop_assert!(same_partition(&exact, &settled));
         }
 
-        /// On a graph without set nodes Paige and Tarjan's refinement and Valmari and
-        /// Lehtinen's reach the same partition.
+        /// On a graph without set nodes the smaller-half refinement through steps and
+        /// Valmari and Lehtinen's reach the same partition.
         #[test]
         fn both_refinements_agree_without_sets(g in graphs(30, false)) {
             let (ordered, ordered_count) = g.refine();
-            let (sets, sets_count) = g.paige_tarjan();
+            let (sets, sets_count) = g.smaller_half();
             prop_assert_eq!(ordered_count, sets_count);
             prop_assert!(same_partition(&ordered, &sets));
         }
 
-        /// With set nodes, the rounds over changed nodes and Paige and Tarjan's refinement
+        /// With set nodes, the rounds over changed nodes and the smaller-half refinement
         /// reach the same partition.
         #[test]
-        fn settling_and_paige_tarjan_agree_with_sets(g in graphs(30, true)) {
-            let (settled, settled_count) = g.refine_with_sets();
-            let (exact, exact_count) = g.paige_tarjan();
+        fn settling_and_smaller_half_agree_with_sets(g in graphs(30, true)) {
+            let (class, count) = g.by_label_kind_arity();
+            let (settled, settled_count) = g.settle(class, count, u64::MAX).unwrap();
+            let (exact, exact_count) = g.smaller_half();
             prop_assert_eq!(exact_count, settled_count);
             prop_assert!(same_partition(&exact, &settled));
         }
+    }
+
+    #[test]
+    fn a_set_counts_its_members() {
+        // Two equal leaves; sets of them by how many they hold, in any order.
+        let mut g = Graph::new();
+        let (a, b, c) = (
+            g.add_node(0u8, []),
+            g.add_node(0u8, []),
+            g.add_node(1u8, []),
+        );
+        let one = g.add_set_node(2u8, [a]);
+        let two = g.add_set_node(2u8, [a, b]);
+        let same = g.add_set_node(2u8, [b, b]);
+        let mixed = g.add_set_node(2u8, [c, a]);
+        let shuffled = g.add_set_node(2u8, [b, c]);
+        for (class, count) in [g.refine_with_sets(), g.smaller_half()] {
+            assert_eq!(count, 5);
+            assert_ne!(class[one], class[two]);
+            assert_eq!(class[two], class[same]);
+            assert_eq!(class[mixed], class[shuffled]);
+        }
+        let normal = g.normalize().unwrap();
+        assert_eq!(normal.canonical(two), normal.canonical(same));
+        assert_ne!(normal.canonical(one), normal.canonical(two));
+        assert_eq!(normal.canonical(mixed), normal.canonical(shuffled));
     }
 
     #[test]

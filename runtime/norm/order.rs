@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 use super::Grouped;
 
 /// The classes a root reaches, numbered from 0 (the root) in any order: labels, kinds, and
-/// children (a set's without repeats).
+/// children (a set's sorted, with its repeats).
 pub(super) struct Reached<'g, L> {
     pub(super) labels: Vec<&'g L>,
     pub(super) sets: Vec<bool>,
@@ -37,7 +37,8 @@ impl<L> Reached<'_, L> {
 
     /// Whether some set has members of two classes, so that their order matters.
     pub(super) fn needs_order(&self) -> bool {
-        (0..self.labels.len()).any(|i| self.sets[i] && self.kids(i).len() > 1)
+        (0..self.labels.len())
+            .any(|i| self.sets[i] && self.kids(i).windows(2).any(|w| w[0] != w[1]))
     }
 
     /// The canonical rank of each class: distinct, and the same for the same classes in

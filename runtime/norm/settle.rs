@@ -18,9 +18,8 @@ use rustc_hash::FxHasher;
 use super::{index, Graph, Grouped};
 
 impl<L> Graph<L> {
-    /// Refines `class` (`count` blocks, every block's nodes of one label and kind, and of one
-    /// arity if ordered) to the coarsest stable partition (for set nodes: the coarsest
-    /// bisimulation). `Err` with the partition reached if `budget` (edges read)
+    /// Refines `class` (`count` blocks, every block's nodes of one label, kind and arity) to
+    /// the coarsest stable partition (for set nodes: the coarsest counting bisimulation). `Err` with the partition reached if `budget` (edges read)
     /// runs out first: it is still a refinement of the input that only split unequal nodes.
     pub(super) fn settle(
         &self,
@@ -49,11 +48,10 @@ impl<L> Graph<L> {
             place[v as usize] = index(at);
         }
 
-        // A set's signature is its members' classes as a set: sorted, without repeats.
+        // A set's signature is its members' classes as a multiset: sorted.
         let members = |class: &[u32], v: usize| -> Vec<u32> {
             let mut kids: Vec<u32> = self.children(v).map(|c| class[c]).collect();
             kids.sort_unstable();
-            kids.dedup();
             kids
         };
         let signature = |class: &[u32], v: usize| -> u64 {

@@ -1,5 +1,6 @@
 //! The naive oracle of structural equality: refine (label, kind, arity) by the children's
-//! classes — a set node's as a set — until nothing changes. Quadratic and obviously right.
+//! classes — a set node's as a multiset — until nothing changes. Quadratic and obviously
+//! right.
 
 /// Each node's class, for nodes given as (label, is a set, children).
 pub fn naive_classes(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<usize> {
@@ -15,10 +16,7 @@ pub fn naive_classes(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<usize> {
     let mut class = renumber(
         nodes
             .iter()
-            .map(|(l, set, c)| {
-                let arity = if *set { 0 } else { c.len() };
-                (*l as usize, vec![usize::from(*set), arity])
-            })
+            .map(|(l, set, c)| (*l as usize, vec![usize::from(*set), c.len()]))
             .collect(),
     );
     loop {
@@ -30,7 +28,6 @@ pub fn naive_classes(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<usize> {
                     let mut kids: Vec<usize> = c.iter().map(|&x| class[x]).collect();
                     if *set {
                         kids.sort_unstable();
-                        kids.dedup();
                     }
                     (class[i], kids)
                 })
