@@ -13,8 +13,10 @@ slotmap::new_key_type! {
 /// Identifies one object of one heap, whatever its type and tag.
 ///
 /// Two ids are equal only if they name the same object of the same heap; an id of a
-/// removed object never names a later one (keys are generational).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// removed object never names a later one (keys are generational). Ids are ordered by arena
+/// index and generation, then by heap: an order with no meaning but a fixed one, so that
+/// handles can be kept in a `BTreeSet`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId {
     pub(crate) key: ObjectKey,
     pub(crate) heap: u64,

@@ -6,7 +6,7 @@
 //! order, name structurally equal objects — cycles included (see [`crate::norm`]). The
 //! runtime compares the shapes; it follows the handles itself.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
@@ -46,6 +46,21 @@ pub trait Structural {
     fn hash_shape(&self, state: &mut dyn Hasher);
     /// Calls `visit` with every handle the value holds, in order.
     fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId));
+
+    /// Whether the type is a handle ([`Imm`], [`Mutable`], [`Capsule`]): a set of handles is
+    /// compared as a multiset of the objects they name.
+    const HANDLE: bool = false;
+
+    /// Calls `visit(start, len)` for every run of the handles [`visit_handles`] lists that
+    /// is compared as a multiset rather than in order — a set of handles — numbering the
+    /// handles from `at`, and advances `at` past this value's handles. The default has no
+    /// such run; containers pass the call on to their items.
+    ///
+    /// [`visit_handles`]: Structural::visit_handles
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        let _ = visit;
+        self.visit_handles(&mut |_| *at += 1);
+    }
 }
 
 macro_rules! by_eq {
@@ -60,6 +75,8 @@ macro_rules! by_eq {
             }
             #[inline]
             fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+            #[inline]
+            fn visit_sets(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
         }
     )*};
 }
@@ -78,6 +95,8 @@ macro_rules! by_bits {
             }
             #[inline]
             fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+            #[inline]
+            fn visit_sets(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
         }
     )*};
 }
@@ -96,6 +115,11 @@ macro_rules! handles {
             fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
                 visit(self.id);
             }
+            const HANDLE: bool = true;
+            #[inline]
+            fn visit_sets(&self, at: &mut usize, _: &mut dyn FnMut(usize, usize)) {
+                *at += 1;
+            }
         }
     )*};
 }
@@ -108,6 +132,7 @@ impl<T: ?Sized> Structural for PhantomData<T> {
     }
     fn hash_shape(&self, _: &mut dyn Hasher) {}
     fn visit_handles(&self, _: &mut dyn FnMut(ObjectId)) {}
+    fn visit_sets(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
 }
 
 impl<T: ?Sized + Structural> Structural for Box<T> {
@@ -119,6 +144,9 @@ impl<T: ?Sized + Structural> Structural for Box<T> {
     }
     fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
         (**self).visit_handles(visit);
+    }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        (**self).visit_sets(at, visit);
     }
 }
 
@@ -140,8 +168,35 @@ fn hash_seq<'a, T: Structural + 'a>(
     }
 }
 
+/// The runs of a sequence's items; its handles are numbered in order.
+fn sets_of_seq<'a, T: Structural + 'a>(
+    items: impl ExactSizeIterator<Item = &'a T>,
+    at: &mut usize,
+    visit: &mut dyn FnMut(usize, usize),
+) {
+    match T::HANDLE {
+        true => *at += items.len(),
+        false => items.for_each(|item| item.visit_sets(at, visit)),
+    }
+}
+
+/// The runs of a set's items: its handles, if they are handles, are one run.
+fn sets_of_set<'a, T: Structural + 'a>(
+    items: impl ExactSizeIterator<Item = &'a T>,
+    at: &mut usize,
+    visit: &mut dyn FnMut(usize, usize),
+) {
+    match T::HANDLE {
+        true => {
+            visit(*at, items.len());
+            *at += items.len();
+        }
+        false => items.for_each(|item| item.visit_sets(at, visit)),
+    }
+}
+
 macro_rules! sequence {
-    ($($(#[$meta:meta])* [$($g:tt)*] $t:ty;)*) => {$(
+    ($($(#[$meta:meta])* [$($g:tt)*] $t:ty => $sets:ident;)*) => {$(
         $(#[$meta])*
         impl<$($g)*> Structural for $t {
             fn same_shape(&self, other: &Self) -> bool {
@@ -155,17 +210,62 @@ macro_rules! sequence {
                     item.visit_handles(visit);
                 }
             }
+            fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+                $sets(self.iter(), at, visit);
+            }
         }
     )*};
 }
 
 sequence! {
-    [T: Structural] [T];
-    [T: Structural, const N: usize] [T; N];
-    [T: Structural] Vec<T>;
-    [T: Structural] VecDeque<T>;
-    /// In order, so the elements' shapes must agree with their `Ord`.
-    [T: Structural] BTreeSet<T>;
+    [T: Structural] [T] => sets_of_seq;
+    [T: Structural, const N: usize] [T; N] => sets_of_seq;
+    [T: Structural] Vec<T> => sets_of_seq;
+    [T: Structural] VecDeque<T> => sets_of_seq;
+    /// A set of handles is compared as a multiset of the objects they name (in any order,
+    /// each counted); a set of other items in order, so their shapes must agree with their
+    /// `Ord`.
+    [T: Structural] BTreeSet<T> => sets_of_set;
+}
+
+/// A set of handles is compared as a multiset of the objects they name (in any order, each
+/// counted); a set of other items in their `Ord` order, so their shapes must agree with it.
+impl<T: Structural + Ord, S> Structural for HashSet<T, S> {
+    fn same_shape(&self, other: &Self) -> bool {
+        match T::HANDLE {
+            true => self.len() == other.len(),
+            false => same_seq(
+                sorted(self.iter()).into_iter(),
+                sorted(other.iter()).into_iter(),
+            ),
+        }
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        match T::HANDLE {
+            true => state.write_u64(self.len() as u64),
+            false => hash_seq(sorted(self.iter()).into_iter(), state),
+        }
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        match T::HANDLE {
+            true => self.iter().for_each(|item| item.visit_handles(visit)),
+            false => sorted(self.iter())
+                .into_iter()
+                .for_each(|item| item.visit_handles(visit)),
+        }
+    }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        match T::HANDLE {
+            true => sets_of_set(self.iter(), at, visit),
+            false => sets_of_seq(sorted(self.iter()).into_iter(), at, visit),
+        }
+    }
+}
+
+fn sorted<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Vec<&'a T> {
+    let mut items: Vec<&T> = items.collect();
+    items.sort_unstable();
+    items
 }
 
 /// In key order, so the keys' shapes must agree with their `Ord`.
@@ -190,6 +290,48 @@ impl<K: Structural, V: Structural> Structural for BTreeMap<K, V> {
             v.visit_handles(visit);
         }
     }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        for (k, v) in self {
+            k.visit_sets(at, visit);
+            v.visit_sets(at, visit);
+        }
+    }
+}
+
+/// In key order, as a [`BTreeMap`], so the keys' shapes must agree with their `Ord`.
+impl<K: Structural + Ord, V: Structural, S> Structural for HashMap<K, V, S> {
+    fn same_shape(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && by_key(self)
+                .into_iter()
+                .zip(by_key(other))
+                .all(|((k, v), (l, w))| k.same_shape(l) && v.same_shape(w))
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        state.write_u64(self.len() as u64);
+        for (k, v) in by_key(self) {
+            k.hash_shape(state);
+            v.hash_shape(state);
+        }
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        for (k, v) in by_key(self) {
+            k.visit_handles(visit);
+            v.visit_handles(visit);
+        }
+    }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        for (k, v) in by_key(self) {
+            k.visit_sets(at, visit);
+            v.visit_sets(at, visit);
+        }
+    }
+}
+
+fn by_key<K: Ord, V, S>(map: &HashMap<K, V, S>) -> Vec<(&K, &V)> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 impl<T: Structural> Structural for Option<T> {
@@ -209,6 +351,11 @@ impl<T: Structural> Structural for Option<T> {
     fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
         if let Some(v) = self {
             v.visit_handles(visit);
+        }
+    }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        if let Some(v) = self {
+            v.visit_sets(at, visit);
         }
     }
 }
@@ -239,6 +386,12 @@ impl<T: Structural, E: Structural> Structural for Result<T, E> {
             Err(e) => e.visit_handles(visit),
         }
     }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        match self {
+            Ok(v) => v.visit_sets(at, visit),
+            Err(e) => e.visit_sets(at, visit),
+        }
+    }
 }
 
 macro_rules! tuples {
@@ -252,6 +405,9 @@ macro_rules! tuples {
             }
             fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
                 $(self.$i.visit_handles(visit);)+
+            }
+            fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+                $(self.$i.visit_sets(at, visit);)+
             }
         }
     )*};
@@ -282,6 +438,7 @@ macro_rules! part_trait {
             fn same_part(&self, other: &T) -> bool;
             fn hash_part(&self, state: &mut dyn Hasher) -> bool;
             fn visit_part(&self, visit: &mut dyn FnMut(ObjectId));
+            fn sets_part(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize));
         }
     )*};
 }
@@ -300,6 +457,9 @@ impl<T: Structural> ByStructure<T> for &&Part<'_, T> {
     fn visit_part(&self, visit: &mut dyn FnMut(ObjectId)) {
         self.0.visit_handles(visit);
     }
+    fn sets_part(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        self.0.visit_sets(at, visit);
+    }
 }
 
 impl<T: Eq + Hash> ByEquality<T> for &Part<'_, T> {
@@ -312,6 +472,7 @@ impl<T: Eq + Hash> ByEquality<T> for &Part<'_, T> {
         true
     }
     fn visit_part(&self, _: &mut dyn FnMut(ObjectId)) {}
+    fn sets_part(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
 }
 
 impl<T> Opaque<T> for Part<'_, T> {
@@ -322,4 +483,5 @@ impl<T> Opaque<T> for Part<'_, T> {
         false
     }
     fn visit_part(&self, _: &mut dyn FnMut(ObjectId)) {}
+    fn sets_part(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
@@ -25,6 +26,20 @@ struct N {
 #[cached]
 impl N {}
 
+/// A node of the model: children in order (`next`, `imm`) and in sets of handles, compared
+/// as multisets (`next_set`, `imm_set`).
+#[mutable]
+struct M {
+    label: u8,
+    next: Vec<Mutable<M>>,
+    imm: Vec<Imm<M>>,
+    next_set: HashSet<Mutable<M>>,
+    imm_set: BTreeSet<Imm<M>>,
+}
+
+#[cached]
+impl M {}
+
 /// Owns the nodes of one batch until it is frozen.
 #[capsule]
 struct Batch {
@@ -34,16 +49,29 @@ struct Batch {
 #[cached]
 impl Batch {}
 
+/// Owns the model's nodes of one batch until it is frozen.
+#[capsule]
+struct MBatch {
+    nodes: Vec<Mutable<M>>,
+}
+
+#[cached]
+impl MBatch {}
+
 /// One way of adding immutable nodes.
 #[derive(Clone, Debug)]
 enum Step {
-    /// `heap.imm` of a node whose children are existing immutable nodes (indices modulo
-    /// how many there are).
-    Imm { label: u8, children: Vec<usize> },
-    /// A batch of new nodes with edges among themselves (`Ok`) and to existing immutable
-    /// nodes (`Err`), allocated in a shuffled order and frozen together.
+    /// `heap.imm` of a node whose children, in order and in its set, are existing
+    /// immutable nodes (indices modulo how many there are).
+    Imm {
+        label: u8,
+        children: Vec<usize>,
+        set: Vec<usize>,
+    },
+    /// A batch of new nodes with edges among themselves and to existing immutable nodes,
+    /// in order or in sets, allocated in a shuffled order and frozen together.
     Freeze {
-        nodes: Vec<(u8, Vec<Result<usize, usize>>)>,
+        nodes: Vec<(u8, Vec<Edge>)>,
         order_seed: u64,
     },
     /// `remove_graph` of an existing node (index modulo how many there are): frees what
@@ -51,15 +79,33 @@ enum Step {
     Remove(usize),
 }
 
+/// An edge of a batch node: to a batch node or an existing one, in order or in its set.
+#[derive(Clone, Copy, Debug)]
+enum Edge {
+    Next(usize),
+    Imm(usize),
+    NextSet(usize),
+    ImmSet(usize),
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        3 => (0u8..2, prop::collection::vec(0usize..64, 0..3))
-            .prop_map(|(label, children)| Step::Imm { label, children }),
+        3 => (
+            0u8..2,
+            prop::collection::vec(0usize..64, 0..3),
+            prop::collection::vec(0usize..64, 0..4),
+        )
+            .prop_map(|(label, children, set)| Step::Imm { label, children, set }),
         3 => (1usize..7)
             .prop_flat_map(|n| {
-                let edge = prop_oneof![3 => (0..n).prop_map(Ok), 1 => (0usize..64).prop_map(Err)];
+                let edge = prop_oneof![
+                    3 => (0..n).prop_map(Edge::Next),
+                    1 => (0usize..64).prop_map(Edge::Imm),
+                    2 => (0..n).prop_map(Edge::NextSet),
+                    1 => (0usize..64).prop_map(Edge::ImmSet),
+                ];
                 (
-                    prop::collection::vec((0u8..2, prop::collection::vec(edge, 0..3)), n),
+                    prop::collection::vec((0u8..2, prop::collection::vec(edge, 0..5)), n),
                     any::<u64>(),
                 )
             })
@@ -70,14 +116,22 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// The heap's immutable nodes, with labels and children as the oracle sees them. A label
 /// is the node's own label with how many children it has in `next` and in `imm`: the
-/// shape, which tells apart nodes whose handles sit in different fields.
+/// shape, which tells apart nodes whose handles sit in different fields. Its two sets are
+/// set nodes of the oracle, after its ordered children.
 #[derive(Default)]
 struct Built {
-    handles: Vec<Imm<N>>,
+    handles: Vec<Imm<M>>,
     /// The frozen batches, which hold their nodes.
-    roots: Vec<Imm<Batch>>,
+    roots: Vec<Imm<MBatch>>,
     labels: Vec<(u8, usize, usize)>,
     children: Vec<Vec<usize>>,
+    sets: Vec<[Vec<usize>; 2]>,
+}
+
+/// Indices without repeats: a set holds a handle once.
+fn distinct(items: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let set: BTreeSet<usize> = items.into_iter().collect();
+    set.into_iter().collect()
 }
 
 fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
@@ -93,66 +147,93 @@ fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
 
 fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
     match step {
-        Step::Imm { label, children } => {
-            let children: Vec<usize> = if built.handles.is_empty() {
-                Vec::new()
-            } else {
-                children.iter().map(|c| c % built.handles.len()).collect()
+        Step::Imm {
+            label,
+            children,
+            set,
+        } => {
+            let old = built.handles.len();
+            let (children, set): (Vec<usize>, Vec<usize>) = match old {
+                0 => Default::default(),
+                _ => (
+                    children.iter().map(|c| c % old).collect(),
+                    distinct(set.iter().map(|c| c % old)),
+                ),
             };
-            let imm = children.iter().map(|&c| built.handles[c]).collect();
-            let h = heap.imm(N {
+            let h = heap.imm(M {
                 label: *label,
                 next: Vec::new(),
-                imm,
+                imm: children.iter().map(|&c| built.handles[c]).collect(),
+                next_set: HashSet::new(),
+                imm_set: set.iter().map(|&c| built.handles[c]).collect(),
             })?;
             built.handles.push(h);
             built.labels.push((*label, 0, children.len()));
             built.children.push(children);
+            built.sets.push([Vec::new(), set]);
         }
         Step::Freeze { nodes, order_seed } => {
             let base = built.handles.len();
             let old = base;
             // Allocation in a shuffled order: the heap sees the nodes in another order
             // than the oracle.
-            let mut made: Vec<Option<Mutable<N>>> = vec![None; nodes.len()];
+            let mut made: Vec<Option<Mutable<M>>> = vec![None; nodes.len()];
             for i in shuffled(nodes.len(), *order_seed) {
-                made[i] = Some(heap.mutable(N {
+                made[i] = Some(heap.mutable(M {
                     label: nodes[i].0,
                     next: Vec::new(),
                     imm: Vec::new(),
+                    next_set: HashSet::new(),
+                    imm_set: BTreeSet::new(),
                 })?);
             }
-            let made: Vec<Mutable<N>> = made.into_iter().map(Option::unwrap).collect();
+            let made: Vec<Mutable<M>> = made.into_iter().map(Option::unwrap).collect();
             let mut all_children = Vec::new();
+            let mut all_sets = Vec::new();
             let mut labels = Vec::new();
             for (i, (_, edges)) in nodes.iter().enumerate() {
-                let next: Vec<Mutable<N>> = edges
-                    .iter()
-                    .filter_map(|e| e.as_ref().ok().map(|&j| made[j].clone()))
-                    .collect();
-                let imm: Vec<usize> = if old == 0 {
-                    Vec::new()
-                } else {
-                    edges
-                        .iter()
-                        .filter_map(|e| e.as_ref().err().map(|&j| j % old))
-                        .collect()
-                };
-                let mut children: Vec<usize> = edges
-                    .iter()
-                    .filter_map(|e| e.as_ref().ok().map(|&j| base + j))
-                    .collect();
-                labels.push((nodes[i].0, children.len(), imm.len()));
+                let (mut next, mut imm, mut next_set, mut imm_set) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for &edge in edges {
+                    match edge {
+                        Edge::Next(j) => next.push(j),
+                        Edge::NextSet(j) => next_set.push(j),
+                        _ if old == 0 => {}
+                        Edge::Imm(j) => imm.push(j % old),
+                        Edge::ImmSet(j) => imm_set.push(j % old),
+                    }
+                }
+                let (next_set, imm_set) = (distinct(next_set), distinct(imm_set));
+                labels.push((nodes[i].0, next.len(), imm.len()));
+                let mut children: Vec<usize> = next.iter().map(|&j| base + j).collect();
                 children.extend(imm.iter().copied());
-                N::set_next(heap, &made[i], next)?;
-                N::set_imm(
+                all_children.push(children);
+                all_sets.push([
+                    next_set.iter().map(|&j| base + j).collect(),
+                    imm_set.clone(),
+                ]);
+                M::set_next(
+                    heap,
+                    &made[i],
+                    next.iter().map(|&j| made[j].clone()).collect(),
+                )?;
+                M::set_imm(
                     heap,
                     &made[i],
                     imm.iter().map(|&j| built.handles[j]).collect(),
                 )?;
-                all_children.push(children);
+                M::set_next_set(
+                    heap,
+                    &made[i],
+                    next_set.iter().map(|&j| made[j].clone()).collect(),
+                )?;
+                M::set_imm_set(
+                    heap,
+                    &made[i],
+                    imm_set.iter().map(|&j| built.handles[j]).collect(),
+                )?;
             }
-            let batch = heap.capsule(Batch {
+            let batch = heap.capsule(MBatch {
                 nodes: made.clone(),
             })?;
             built.roots.push(heap.freeze(batch)?);
@@ -162,6 +243,7 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
                     .push(heap.as_imm(&m.clone()).expect("frozen with its batch"));
                 built.labels.push(labels[i]);
                 built.children.push(all_children[i].clone());
+                built.sets.push(all_sets[i].clone());
             }
         }
         Step::Remove(i) => {
@@ -191,13 +273,20 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
                     kept.labels.push(built.labels[i]);
                 }
             }
-            for (i, &alive) in live.iter().enumerate() {
-                if alive {
-                    let children = built.children[i].iter().map(|&c| {
+            let renumbered = |children: &[usize]| -> Vec<usize> {
+                children
+                    .iter()
+                    .map(|&c| {
                         assert!(live[c], "a live immutable object never dangles");
                         renumber[c]
-                    });
-                    kept.children.push(children.collect());
+                    })
+                    .collect()
+            };
+            for (i, &alive) in live.iter().enumerate() {
+                if alive {
+                    kept.children.push(renumbered(&built.children[i]));
+                    kept.sets
+                        .push(built.sets[i].each_ref().map(|set| renumbered(set)));
                 }
             }
             *built = kept;
@@ -207,9 +296,19 @@ fn apply(heap: &mut Heap, built: &mut Built, step: &Step) -> Result<(), Error> {
 }
 
 fn check(heap: &Heap, built: &Built) -> Result<(), TestCaseError> {
+    // Each node's two sets are set nodes after all the nodes.
+    let n = built.handles.len();
     let mut g = Graph::new();
-    for (label, children) in built.labels.iter().zip(&built.children) {
-        g.add_node(*label, children.iter().copied());
+    for (i, (label, children)) in built.labels.iter().zip(&built.children).enumerate() {
+        g.add_node(
+            *label,
+            children.iter().copied().chain([n + 2 * i, n + 2 * i + 1]),
+        );
+    }
+    for sets in &built.sets {
+        for set in sets {
+            g.add_set_node((u8::MAX, 0, 0), set.iter().copied());
+        }
     }
     let oracle = g.normalize().unwrap();
     let classes: Vec<_> = built
@@ -321,6 +420,120 @@ fn the_same_cycle_from_other_starts_orders_and_unrolled_is_one_class() {
     );
 }
 
+fn leaf(heap: &mut Heap, label: u8) -> Imm<M> {
+    heap.imm(M {
+        label,
+        next: Vec::new(),
+        imm: Vec::new(),
+        next_set: HashSet::new(),
+        imm_set: BTreeSet::new(),
+    })
+    .unwrap()
+}
+
+fn set_of(heap: &mut Heap, members: &[Imm<M>]) -> Imm<M> {
+    heap.imm(M {
+        label: 0,
+        next: Vec::new(),
+        imm: Vec::new(),
+        next_set: HashSet::new(),
+        imm_set: members.iter().copied().collect(),
+    })
+    .unwrap()
+}
+
+/// A ring of `labels` whose node i holds, as a set, nodes i + 1 and i + 2 and `leaf`;
+/// allocated in the order `order`; returns the nodes in ring order.
+fn ring_of_sets(heap: &mut Heap, labels: &[u8], order: &[usize], leaf: Imm<M>) -> Vec<Imm<M>> {
+    let n = labels.len();
+    let mut made = vec![None; n];
+    for &i in order {
+        made[i] = Some(
+            heap.mutable(M {
+                label: labels[i],
+                next: Vec::new(),
+                imm: Vec::new(),
+                next_set: HashSet::new(),
+                imm_set: BTreeSet::new(),
+            })
+            .unwrap(),
+        );
+    }
+    let made: Vec<Mutable<M>> = made.into_iter().map(Option::unwrap).collect();
+    for i in 0..n {
+        let set = [made[(i + 1) % n].clone(), made[(i + 2) % n].clone()];
+        M::set_next_set(heap, &made[i], set.into_iter().collect()).unwrap();
+        M::set_imm_set(heap, &made[i], [leaf].into()).unwrap();
+    }
+    let batch = heap
+        .capsule(MBatch {
+            nodes: made.clone(),
+        })
+        .unwrap();
+    heap.freeze(batch).unwrap();
+    made.iter().map(|m| heap.as_imm(m).unwrap()).collect()
+}
+
+#[test]
+fn sets_of_handles_built_in_other_orders_are_one_class() {
+    let mut heap = Heap::new();
+    // Members allocated in one order, and equal ones in the other: a `BTreeSet` of handles
+    // iterates them in opposite orders.
+    let forward: Vec<Imm<M>> = (1..=3).map(|l| leaf(&mut heap, l)).collect();
+    let backward: Vec<Imm<M>> = (1..=3).rev().map(|l| leaf(&mut heap, l)).collect();
+    let x = set_of(&mut heap, &forward);
+    let y = set_of(&mut heap, &backward);
+    assert_eq!(heap.class_of(&x).unwrap(), heap.class_of(&y).unwrap());
+    assert_eq!(heap.stable_hash(&x).unwrap(), heap.stable_hash(&y).unwrap());
+    // Specified, as every stable hash: the canonical form of a graph with sets.
+    assert_eq!(heap.stable_hash(&x).unwrap(), GOLDEN_SET);
+    // Members are counted: two distinct equal leaves are not one.
+    let twice = set_of(&mut heap, &[forward[0], backward[2]]);
+    let once = set_of(&mut heap, &[forward[0]]);
+    assert_ne!(
+        heap.class_of(&twice).unwrap(),
+        heap.class_of(&once).unwrap()
+    );
+    assert_ne!(
+        heap.stable_hash(&twice).unwrap(),
+        heap.stable_hash(&once).unwrap()
+    );
+    assert_ne!(heap.class_of(&x).unwrap(), heap.class_of(&twice).unwrap());
+
+    // Cycles through sets: the second ring is found equal to the first, member for member,
+    // though its sets hold their members in other orders.
+    let leaf = leaf(&mut heap, 9);
+    let a = ring_of_sets(&mut heap, &[1, 2, 3, 4], &[0, 1, 2, 3], leaf);
+    let b = ring_of_sets(&mut heap, &[1, 2, 3, 4], &[3, 1, 0, 2], leaf);
+    // Drawn twice around: equal too.
+    let c = ring_of_sets(
+        &mut heap,
+        &[1, 2, 3, 4, 1, 2, 3, 4],
+        &[7, 5, 3, 1, 0, 2, 4, 6],
+        leaf,
+    );
+    for other in [&b, &c] {
+        for i in 0..4 {
+            assert_eq!(
+                heap.class_of(&a[i]).unwrap(),
+                heap.class_of(&other[i]).unwrap()
+            );
+            assert_eq!(
+                heap.stable_hash(&a[i]).unwrap(),
+                heap.stable_hash(&other[i]).unwrap()
+            );
+        }
+    }
+    let classes: HashSet<_> = a.iter().map(|h| heap.class_of(h).unwrap()).collect();
+    assert_eq!(classes.len(), 4);
+    // A ring whose labels differ in one place is another ring.
+    let d = ring_of_sets(&mut heap, &[1, 2, 3, 5], &[2, 3, 0, 1], leaf);
+    assert_ne!(heap.class_of(&a[0]).unwrap(), heap.class_of(&d[0]).unwrap());
+}
+
+/// The stable hash of `sets_of_handles_built_in_other_orders_are_one_class`'s `x`.
+const GOLDEN_SET: u64 = 0x0d4a_c2ac_379a_f323;
+
 #[test]
 fn graphs_that_differ_in_one_leaf_are_not_equal() {
     let mut heap = Heap::new();
@@ -425,11 +638,18 @@ fn equal_objects_share_their_lazy_caches_across_threads() {
 }
 
 /// A derived `Structural` enum in an immutable struct: variants, fields and the handles
-/// inside them are compared.
+/// inside them are compared (a set of handles as a multiset).
 #[derive(steadfast::Structural, steadfast::Owned)]
 enum Part {
     Leaf(u32),
-    Pair { left: Imm<Tree>, right: Imm<Tree> },
+    Pair {
+        left: Imm<Tree>,
+        right: Imm<Tree>,
+    },
+    Fan {
+        first: Imm<Tree>,
+        rest: HashSet<Imm<Tree>>,
+    },
 }
 
 #[imm]
@@ -465,6 +685,25 @@ fn derived_structural_types_are_compared_through_their_handles() {
         })
         .unwrap();
     assert_ne!(heap.class_of(&x).unwrap(), heap.class_of(&leaf).unwrap());
+
+    // A fan's first member in order, the rest as a set: equal leaves made in other orders.
+    let mut fan = |labels: [u32; 3]| {
+        let [first, rest @ ..] = labels.map(|l| {
+            heap.imm(Tree {
+                part: Part::Leaf(l),
+            })
+            .unwrap()
+        });
+        let rest = rest.into_iter().collect();
+        heap.imm(Tree {
+            part: Part::Fan { first, rest },
+        })
+        .unwrap()
+    };
+    let (a, b, c) = (fan([1, 2, 3]), fan([1, 3, 2]), fan([2, 1, 3]));
+    assert_eq!(heap.class_of(&a).unwrap(), heap.class_of(&b).unwrap());
+    assert_eq!(heap.stable_hash(&a).unwrap(), heap.stable_hash(&b).unwrap());
+    assert_ne!(heap.class_of(&a).unwrap(), heap.class_of(&c).unwrap());
 }
 
 /// An immutable value whose `sq` is computed once per class.

@@ -188,6 +188,14 @@ pub(crate) fn object(object: &Object) -> TokenStream {
             }
 
             #[allow(unused_variables)]
+            fn handle_sets(&self, visit: &mut dyn ::core::ops::FnMut(usize, usize)) {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
+                let mut at = 0usize;
+                #((&&&#rt::Part(&self.#idents)).sets_part(&mut at, visit);)*
+            }
+
+            #[allow(unused_variables)]
             fn hash_shape(&self, state: &mut dyn #rt::Hasher) -> bool {
                 #[allow(unused_imports)]
                 use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
@@ -710,6 +718,7 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
     let mut same = Vec::new();
     let mut hash = Vec::new();
     let mut visit = Vec::new();
+    let mut sets = Vec::new();
     let mut checks = Vec::new();
     for (i, (path, fields)) in variants.iter().enumerate() {
         let members = members(fields);
@@ -732,6 +741,11 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
         });
         visit.push(quote! {
             #path { #(#members: #ours),* } => { #((&&&#rt::Part(#ours)).visit_part(visit);)* }
+        });
+        sets.push(quote! {
+            #path { #(#members: #ours),* } => {
+                #((&&&#rt::Part(#ours)).sets_part(at, visit);)*
+            }
         });
         checks.extend(
             fields
@@ -771,6 +785,16 @@ pub(crate) fn structural(input: &DeriveInput) -> TokenStream {
                 #[allow(unused_imports)]
                 use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
                 match self { #(#visit)* }
+            }
+            #[allow(unused_variables)]
+            fn visit_sets(
+                &self,
+                at: &mut usize,
+                visit: &mut dyn ::core::ops::FnMut(usize, usize),
+            ) {
+                #[allow(unused_imports)]
+                use #rt::{ByEquality as _, ByStructure as _, Opaque as _};
+                match self { #(#sets)* }
             }
         }
         const _: () = {

@@ -401,6 +401,14 @@ pub trait Object: Sized + Send + Sync + 'static {
         let _ = visit;
     }
 
+    /// Calls `visit(start, len)` for every run of the handles [`handles`](Object::handles)
+    /// lists that normalization compares as a multiset rather than in order (a set of
+    /// handles; see [`Structural::visit_sets`](crate::Structural::visit_sets)), handles
+    /// numbered from 0. The default has none; the derive reports its `Structural` fields'.
+    fn handle_sets(&self, visit: &mut dyn FnMut(usize, usize)) {
+        let _ = visit;
+    }
+
     /// Feeds the value's shape (everything but the objects its handles name) to `state`
     /// and returns `true`, or returns `false` if the type cannot be compared by structure,
     /// so that its immutable objects are never merged with others (the default).

@@ -168,6 +168,10 @@ impl<T: Object> TypeOps for OpsOf<T> {
         stored::<T>(obj).value.handles(visit);
     }
 
+    fn handle_sets(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(usize, usize)) {
+        stored::<T>(obj).value.handle_sets(visit);
+    }
+
     fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool {
         stored::<T>(obj).value.hash_shape(state)
     }

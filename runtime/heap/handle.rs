@@ -48,6 +48,19 @@ macro_rules! handle {
 
         impl<T $($bound)*> Eq for $name<T> {}
 
+        /// By [`ObjectId`]: a fixed order with no other meaning, for `BTreeSet`s of handles.
+        impl<T $($bound)*> PartialOrd for $name<T> {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl<T $($bound)*> Ord for $name<T> {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.id.cmp(&other.id)
+            }
+        }
+
         // A handle names an object: the storage it may hold is reached only through the
         // heap, whose operations roll back on a panic (see `Heap`'s unwind safety).
         impl<T $($bound)*> UnwindSafe for $name<T> {}

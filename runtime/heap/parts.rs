@@ -242,6 +242,8 @@ pub(crate) trait TypeOps: Send + Sync {
     fn clear(&self, obj: &mut (dyn Any + Send + Sync));
     /// [`Object::handles`](crate::Object::handles).
     fn handles(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(ObjectId));
+    /// [`Object::handle_sets`](crate::Object::handle_sets).
+    fn handle_sets(&self, obj: &(dyn Any + Send + Sync), visit: &mut dyn FnMut(usize, usize));
     /// [`Object::hash_shape`](crate::Object::hash_shape).
     fn hash_shape(&self, obj: &(dyn Any + Send + Sync), state: &mut dyn Hasher) -> bool;
     /// [`Object::same_shape`](crate::Object::same_shape) of two objects of this type.

@@ -29,8 +29,8 @@ use crate::error::Error;
 use crate::heap::handle::Imm;
 use crate::heap::parts::Core;
 use crate::imm::class::{hash_of, ClassId, ClassKey, Unfolding, DEPTH};
+use crate::imm::lower::{runs, sort_runs, Lowered};
 use crate::key::{CellId, ObjectId, ObjectKey, Tag};
-use crate::norm;
 use crate::stable::StableHasher;
 use crate::track::graph::Dep;
 
@@ -56,6 +56,8 @@ struct New {
     /// that is not immutable), so it is a class of its own.
     shape: Option<u64>,
     children: Vec<Child>,
+    /// Runs of `children` compared as multisets (see `lower`).
+    runs: Vec<(u32, u32)>,
 }
 
 /// A cyclic component after minimization: one node per class.
@@ -64,6 +66,43 @@ struct Quotient {
     members: Vec<Vec<u32>>,
     /// Children of each class: `Ok(class in the quotient)` or `Err(outside class)`.
     children: Vec<Vec<Result<u32, ClassKey>>>,
+}
+
+impl Quotient {
+    /// The runs of a class's children compared as multisets.
+    fn runs<'n>(&self, nodes: &'n [New], q: usize) -> &'n [(u32, u32)] {
+        &nodes[self.members[q][0] as usize].runs
+    }
+}
+
+/// A node of the graphs normalization builds: an object by its exact shape, a class
+/// around what is being compared, or a run of handles compared as a multiset.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Label {
+    Node(u32),
+    Outside(ClassKey),
+    Run,
+}
+
+/// Exact shape labels: objects with the same shape hash are told apart by comparing shapes.
+#[derive(Default)]
+struct Shapes {
+    buckets: FxHashMap<u64, Vec<(u32, ObjectKey)>>,
+    next: u32,
+}
+
+impl Shapes {
+    fn label(&mut self, core: &Core, shape: u64, key: ObjectKey) -> u32 {
+        let bucket = self.buckets.entry(shape).or_default();
+        match bucket.iter().find(|(_, k)| core.same_shape(*k, key)) {
+            Some(&(l, _)) => l,
+            None => {
+                self.next += 1;
+                bucket.push((self.next, key));
+                self.next
+            }
+        }
+    }
 }
 
 impl Core {
@@ -247,14 +286,28 @@ impl Core {
         founders
     }
 
+    /// An object's type and shape, hashed; `None` if it cannot be compared.
+    fn shape_hash(&self, key: ObjectKey) -> Option<u64> {
+        let slot = &self.slots[key];
+        let obj = slot.obj.get(&self.owner);
+        let mut h = FxHasher::default();
+        obj.type_id().hash(&mut h);
+        slot.ops.hash_shape(obj, &mut h).then(|| h.finish())
+    }
+
+    /// The runs of an object's `handles` handles compared as multisets.
+    fn runs_of(&self, key: ObjectKey, handles: usize) -> Vec<(u32, u32)> {
+        let slot = &self.slots[key];
+        runs(handles, |visit| {
+            slot.ops.handle_sets(slot.obj.get(&self.owner), visit)
+        })
+    }
+
     /// A batch node's type, shape and children.
     fn describe(&self, key: ObjectKey, position: &FxHashMap<ObjectKey, u32>) -> New {
         let slot = &self.slots[key];
         let obj = slot.obj.get(&self.owner);
-        let type_id = obj.type_id();
-        let mut h = FxHasher::default();
-        type_id.hash(&mut h);
-        let mut shape = slot.ops.hash_shape(obj, &mut h).then(|| h.finish());
+        let mut shape = self.shape_hash(key);
         let mut children = Vec::new();
         slot.ops.handles(obj, &mut |id: ObjectId| {
             let child = (id.heap == self.id)
@@ -271,15 +324,20 @@ impl Core {
                 None => shape = None,
             }
         });
+        let runs = match shape {
+            Some(_) => self.runs_of(key, children.len()),
+            None => Vec::new(),
+        };
         New {
             key,
             shape,
             children,
+            runs,
         }
     }
 
-    /// The classes of an object's children (all classed).
-    fn child_classes(&self, key: ObjectKey) -> Vec<Option<ClassKey>> {
+    /// The classes of an object's children, each run sorted by class, and its runs.
+    fn child_classes(&self, key: ObjectKey) -> (Vec<Option<ClassKey>>, Vec<(u32, u32)>) {
         let slot = &self.slots[key];
         let mut out = Vec::new();
         slot.ops
@@ -291,7 +349,9 @@ impl Core {
                         .and_then(|s| s.class),
                 );
             });
-        out
+        let runs = self.runs_of(key, out.len());
+        sort_runs(&mut out, &runs, |&c| c);
+        (out, runs)
     }
 
     fn same_shape(&self, a: ObjectKey, b: ObjectKey) -> bool {
@@ -312,14 +372,21 @@ impl Core {
     }
 
     /// The unfolding of a node whose children are all classed.
-    fn unfold(&self, shape: u64, children: &[ClassKey]) -> Unfolding {
+    fn unfold(&self, shape: u64, children: &[ClassKey], runs: &[(u32, u32)]) -> Unfolding {
         let mut u = [hash_of(|h| (shape, children.len()).hash(h)); DEPTH + 1];
+        let mut below: Vec<u64> = Vec::with_capacity(children.len());
         for depth in 1..=DEPTH {
+            below.clear();
+            below.extend(
+                children
+                    .iter()
+                    .map(|&c| self.classes.classes[c].unfolding[depth - 1]),
+            );
+            // A run's members by hash: equal objects' runs hash alike in any order.
+            sort_runs(&mut below, runs, |&x| x);
             u[depth] = hash_of(|h| {
                 u[0].hash(h);
-                for &c in children {
-                    self.classes.classes[c].unfolding[depth - 1].hash(h);
-                }
+                below.iter().for_each(|x| x.hash(h));
             });
         }
         u
@@ -327,7 +394,7 @@ impl Core {
 
     /// Classes a node that is not on a cycle: its children are all classed.
     fn add_single(&mut self, node: &New, founders: &mut Vec<ObjectKey>) -> ClassKey {
-        let children: Vec<ClassKey> = node
+        let mut children: Vec<ClassKey> = node
             .children
             .iter()
             .map(|c| match *c {
@@ -335,6 +402,7 @@ impl Core {
                 Child::New(_) => unreachable!("children are classed first"),
             })
             .collect();
+        sort_runs(&mut children, &node.runs, |&c| c);
         let signature = Self::signature(node, children.iter().copied());
         let mut candidate = self.classes.by_signature.get(&signature).copied();
         while let Some(c) = candidate {
@@ -342,6 +410,7 @@ impl Core {
             if self.same_shape(rep, node.key)
                 && self
                     .child_classes(rep)
+                    .0
                     .iter()
                     .copied()
                     .eq(children.iter().map(|&c| Some(c)))
@@ -351,7 +420,7 @@ impl Core {
             }
             candidate = self.classes.classes[c].next;
         }
-        let unfolding = self.unfold(node.shape.expect("comparable"), &children);
+        let unfolding = self.unfold(node.shape.expect("comparable"), &children, &node.runs);
         let c = self.classes.found(node.key, IndexSet::default(), unfolding);
         self.classes.index(c, signature);
         founders.push(node.key);
@@ -371,8 +440,16 @@ impl Core {
         // Equal objects have equal unfoldings, so the candidates for the first class are
         // the cyclic classes with its deepest hash.
         let mut candidate = self.classes.on_cycles.get(&unfoldings[0][DEPTH]).copied();
+        let sets = quotient
+            .members
+            .iter()
+            .any(|m| !nodes[m[0] as usize].runs.is_empty());
         while let Some(c) = candidate {
-            if let Some(map) = self.map_onto(nodes, &quotient, c) {
+            let map = match sets {
+                true => self.map_jointly(nodes, &quotient, c),
+                false => self.map_onto(nodes, &quotient, c),
+            };
+            if let Some(map) = map {
                 for (q, members) in quotient.members.iter().enumerate() {
                     for &m in members {
                         self.classes.classes[map[q]]
@@ -398,15 +475,16 @@ impl Core {
                 c
             })
             .collect();
+        let mut children: Vec<ClassKey> = Vec::new();
         for (q, &k) in keys.iter().enumerate() {
             let node = &nodes[quotient.members[q][0] as usize];
-            let signature = Self::signature(
-                node,
-                quotient.children[q].iter().map(|c| match *c {
-                    Ok(inner) => keys[inner as usize],
-                    Err(outer) => outer,
-                }),
-            );
+            children.clear();
+            children.extend(quotient.children[q].iter().map(|c| match *c {
+                Ok(inner) => keys[inner as usize],
+                Err(outer) => outer,
+            }));
+            sort_runs(&mut children, &node.runs, |&c| c);
+            let signature = Self::signature(node, children.iter().copied());
             self.classes.index(k, signature);
             for &m in &quotient.members[q] {
                 class[m as usize] = Some(k);
@@ -425,16 +503,18 @@ impl Core {
                 [hash_of(|h| (shape, children.len()).hash(h)); DEPTH + 1]
             })
             .collect();
+        let mut below: Vec<u64> = Vec::new();
         for depth in 1..=DEPTH {
             for q in 0..u.len() {
+                below.clear();
+                below.extend(quotient.children[q].iter().map(|c| match *c {
+                    Ok(inner) => u[inner as usize][depth - 1],
+                    Err(k) => self.classes.classes[k].unfolding[depth - 1],
+                }));
+                sort_runs(&mut below, quotient.runs(nodes, q), |&x| x);
                 u[q][depth] = hash_of(|h| {
                     u[q][0].hash(h);
-                    for c in &quotient.children[q] {
-                        match *c {
-                            Ok(inner) => u[inner as usize][depth - 1].hash(h),
-                            Err(k) => self.classes.classes[k].unfolding[depth - 1].hash(h),
-                        }
-                    }
+                    below.iter().for_each(|x| x.hash(h));
                 });
             }
         }
@@ -444,49 +524,27 @@ impl Core {
     /// Merges the structurally equal nodes of a cyclic component (partition refinement,
     /// with the classes around it as fixed labels).
     fn minimize(&self, nodes: &[New], component: &[u32]) -> Quotient {
-        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-        enum Label {
-            Node(u32),
-            Outside(ClassKey),
-        }
         let local: FxHashMap<u32, usize> =
             component.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-        // Exact labels: the same shape hash is confirmed by comparing shapes.
-        let mut labels: FxHashMap<u64, Vec<(u32, ObjectKey)>> = FxHashMap::default();
-        let mut next_label = 0u32;
-        let mut graph = norm::Graph::new();
+        let mut labels = Shapes::default();
+        let mut graph = Lowered::new(component.len());
         let mut outside: FxHashMap<ClassKey, usize> = FxHashMap::default();
-        let mut leaves = Vec::new();
+        let mut children: Vec<usize> = Vec::new();
         for &n in component {
             let node = &nodes[n as usize];
-            let bucket = labels.entry(node.shape.expect("comparable")).or_default();
-            let label = match bucket.iter().find(|(_, k)| self.same_shape(*k, node.key)) {
-                Some(&(l, _)) => l,
-                None => {
-                    next_label += 1;
-                    bucket.push((next_label, node.key));
-                    next_label
-                }
-            };
-            let children: Vec<usize> = node
-                .children
-                .iter()
-                .map(|c| match *c {
+            let label = labels.label(self, node.shape.expect("comparable"), node.key);
+            children.clear();
+            for c in &node.children {
+                children.push(match *c {
                     Child::New(j) => local[&j],
-                    Child::Class(k) => {
-                        let next = component.len() + outside.len();
-                        *outside.entry(k).or_insert_with(|| {
-                            leaves.push(k);
-                            next
-                        })
-                    }
-                })
-                .collect();
-            graph.add_node(Label::Node(label), children);
+                    Child::Class(k) => *outside
+                        .entry(k)
+                        .or_insert_with(|| graph.later(Label::Outside(k), false, Vec::new())),
+                });
+            }
+            graph.object(Label::Node(label), &children, &node.runs, || Label::Run);
         }
-        for k in leaves {
-            graph.add_node(Label::Outside(k), []);
-        }
+        let graph = graph.finish();
         let normal = graph.normalize().expect("every child was added");
         let mut number: FxHashMap<usize, u32> = FxHashMap::default();
         let mut members: Vec<Vec<u32>> = Vec::new();
@@ -514,6 +572,80 @@ impl Core {
         Quotient { members, children }
     }
 
+    /// [`map_onto`](Core::map_onto) for a component with sets of handles, whose members
+    /// can be paired in many ways: the component normalized together with the cyclic
+    /// classes `start` reaches (an object on a cycle can equal only an object on a cycle),
+    /// other classes as fixed labels on both sides. The classes are pairwise unequal, so
+    /// each of the component's classes is equal to the one class it shares a joint class
+    /// with, if any.
+    fn map_jointly(
+        &self,
+        nodes: &[New],
+        quotient: &Quotient,
+        start: ClassKey,
+    ) -> Option<Vec<ClassKey>> {
+        // The cyclic classes `start` reaches, numbered after the component's classes.
+        let q = quotient.members.len();
+        let mut reached: FxHashMap<ClassKey, usize> = FxHashMap::default();
+        reached.insert(start, q);
+        let mut order = vec![start];
+        let mut kids = Vec::new();
+        while let Some(&c) = order.get(kids.len()) {
+            let (children, runs) = self.child_classes(self.classes.rep(c));
+            for &k in &children {
+                let k = k?;
+                if self.classes.classes[k].cyclic && !reached.contains_key(&k) {
+                    reached.insert(k, q + order.len());
+                    order.push(k);
+                }
+            }
+            kids.push((children, runs));
+        }
+        let mut labels = Shapes::default();
+        let mut graph = Lowered::new(q + order.len());
+        let mut outside: FxHashMap<ClassKey, usize> = FxHashMap::default();
+        let mut node_of = |graph: &mut Lowered<Label>, k: ClassKey| match reached.get(&k) {
+            Some(&at) => at,
+            None => *outside
+                .entry(k)
+                .or_insert_with(|| graph.later(Label::Outside(k), false, Vec::new())),
+        };
+        let mut children: Vec<usize> = Vec::new();
+        for (members, mine) in quotient.members.iter().zip(&quotient.children) {
+            let node = &nodes[members[0] as usize];
+            let label = labels.label(self, node.shape.expect("comparable"), node.key);
+            children.clear();
+            for c in mine {
+                children.push(match *c {
+                    Ok(inner) => inner as usize,
+                    Err(k) => node_of(&mut graph, k),
+                });
+            }
+            graph.object(Label::Node(label), &children, &node.runs, || Label::Run);
+        }
+        for (&c, (theirs, runs)) in order.iter().zip(&kids) {
+            let rep = self.classes.rep(c);
+            let label = labels.label(self, self.shape_hash(rep)?, rep);
+            children.clear();
+            for &k in theirs {
+                children.push(node_of(&mut graph, k.expect("checked above")));
+            }
+            graph.object(Label::Node(label), &children, runs, || Label::Run);
+        }
+        let graph = graph.finish();
+        let normal = graph.normalize().expect("every child was added");
+        if !normal.equivalent(0, q) {
+            return None;
+        }
+        let mut class_of: FxHashMap<usize, ClassKey> = FxHashMap::default();
+        for (i, &c) in order.iter().enumerate() {
+            class_of.insert(normal.class(q + i), c);
+        }
+        (0..q)
+            .map(|i| class_of.get(&normal.class(i)).copied())
+            .collect()
+    }
+
     /// If the minimized component's first class is equal to class `start`, the class each
     /// of its classes is equal to (several may be equal to one: the minimization took the
     /// classes around the component as distinct labels).
@@ -532,7 +664,7 @@ impl Core {
             if !self.same_shape(rep, nodes[quotient.members[q as usize][0] as usize].key) {
                 return None;
             }
-            let theirs = self.child_classes(rep);
+            let theirs = self.child_classes(rep).0;
             let ours = &quotient.children[q as usize];
             if theirs.len() != ours.len() {
                 return None;
@@ -656,14 +788,11 @@ impl Core {
             let mut shape = StableHasher::default();
             let comparable = slot.ops.hash_shape(slot.obj.get(&self.owner), &mut shape);
             (comparable, shape.finish()).hash(&mut h);
+            let mut handles = 0;
             slot.ops
                 .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
-                    let child = self
-                        .slots
-                        .get(id.key)
-                        .filter(|_| id.heap == self.id)
-                        .and_then(|s| s.class);
-                    match child {
+                    handles += 1;
+                    match self.class_of_id(id) {
                         Some(c) => {
                             let n = *number.entry(c).or_insert_with(|| {
                                 order.push(c);
@@ -674,9 +803,97 @@ impl Core {
                         None => u32::MAX.hash(&mut h),
                     }
                 });
+            if !self.runs_of(self.classes.rep(class), handles).is_empty() {
+                return Ok(self.stable_hash_with_sets(root));
+            }
             // Ends the node, so that children lists cannot run into each other.
             (u32::MAX - 1).hash(&mut h);
         }
         Ok(h.finish())
+    }
+
+    /// The class of the object `id` names in this heap, if it is classed.
+    fn class_of_id(&self, id: ObjectId) -> Option<ClassKey> {
+        self.slots
+            .get(id.key)
+            .filter(|_| id.heap == self.id)
+            .and_then(|s| s.class)
+    }
+
+    /// [`stable_hash`](Core::stable_hash) of a graph with sets of handles: numbering the
+    /// classes in the order their handles are met would depend on the order of a set's
+    /// members, so the graph of the reachable classes is hashed by its canonical form,
+    /// which lists a set's members in an order given by the structure alone.
+    fn stable_hash_with_sets(&self, root: ClassKey) -> u64 {
+        let mut number: FxHashMap<ClassKey, usize> = FxHashMap::default();
+        number.insert(root, 0);
+        let mut order = vec![root];
+        let mut children: Vec<Vec<Option<ClassKey>>> = Vec::new();
+        while let Some(&class) = order.get(children.len()) {
+            let slot = &self.slots[self.classes.rep(class)];
+            let mut kids = Vec::new();
+            slot.ops
+                .handles(slot.obj.get(&self.owner), &mut |id: ObjectId| {
+                    let child = self.class_of_id(id);
+                    if let Some(c) = child {
+                        number.entry(c).or_insert_with(|| {
+                            order.push(c);
+                            order.len() - 1
+                        });
+                    }
+                    kids.push(child);
+                });
+            children.push(kids);
+        }
+        let mut graph = Lowered::new(order.len());
+        let mut unclassed = None;
+        let mut nodes: Vec<usize> = Vec::new();
+        for (&class, kids) in order.iter().zip(&children) {
+            let rep = self.classes.rep(class);
+            let slot = &self.slots[rep];
+            let mut shape = StableHasher::default();
+            let comparable = slot.ops.hash_shape(slot.obj.get(&self.owner), &mut shape);
+            nodes.clear();
+            for &kid in kids {
+                nodes.push(match kid {
+                    Some(c) => number[&c],
+                    None => *unclassed.get_or_insert_with(|| {
+                        graph.later(StableLabel::Unclassed, false, Vec::new())
+                    }),
+                });
+            }
+            let label = StableLabel::Object(slot.ops.stable_name(), comparable, shape.finish());
+            let runs = self.runs_of(rep, kids.len());
+            graph.object(label, &nodes, &runs, || StableLabel::Run);
+        }
+        let graph = graph.finish();
+        let normal = graph.normalize().expect("every child was added");
+        normal.canonical(0).stable_hash()
+    }
+}
+
+/// A node of the graph [`Core::stable_hash_with_sets`] hashes: what feeds the hash must not
+/// depend on the run, so an object is its type's stable name and its shape's stable hash.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum StableLabel {
+    Object(&'static str, bool, u64),
+    /// A handle to something not classed.
+    Unclassed,
+    Run,
+}
+
+impl Hash for StableLabel {
+    /// Tags as bytes, not std's discriminant (whose writes are not specified).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match *self {
+            StableLabel::Object(name, comparable, shape) => {
+                state.write_u8(0);
+                name.hash(state);
+                state.write_u8(comparable as u8);
+                state.write_u64(shape);
+            }
+            StableLabel::Unclassed => state.write_u8(1),
+            StableLabel::Run => state.write_u8(2),
+        }
     }
 }

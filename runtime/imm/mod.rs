@@ -4,4 +4,5 @@
 pub(crate) mod class;
 pub(crate) mod freeze;
 pub(crate) mod intern;
+pub(crate) mod lower;
 pub(crate) mod parallel;
