@@ -3,7 +3,8 @@
 //!
 //! Two immutable objects are structurally equal when their values have the same shape
 //! ([`Structural::same_shape`]: equal apart from handles) and their handles, taken in
-//! order, name structurally equal objects — cycles included (see [`crate::norm`]). The
+//! order — but for the runs [`Structural::visit_sets`] reports, sets of handles, taken as
+//! multisets — name structurally equal objects, cycles included (see [`crate::norm`]). The
 //! runtime compares the shapes; it follows the handles itself.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -19,7 +20,10 @@ use crate::key::ObjectId;
 /// share, so that the runtime can compare what they name.
 ///
 /// Implemented for std's plain types (floats by their bits, so `NaN` equals `NaN` and `0.0`
-/// differs from `-0.0`), their ordered containers, and the handles. Derive it for your own
+/// differs from `-0.0`), their containers, and the handles. A `HashSet` or `BTreeSet` of
+/// handles is a multiset of the objects they name (any order, each member counted); other
+/// sets and maps are compared in their `Ord` order (a map keyed by handles in the keys'
+/// handle order, which may miss that two are equal, never find unequal ones equal). Derive it for your own
 /// types with `#[derive(Structural)]`: a field of an `#[imm]`, `#[capsule]` or `#[mutable]`
 /// struct whose type is `Structural` takes part in normalization and freezing; a field
 /// that is only `Eq + Hash` is compared by equality (handles inside it by identity, which
@@ -31,6 +35,39 @@ use crate::key::ObjectId;
 ///
 /// #[derive(Structural)]
 /// struct Edge<N> { weight: f64, to: Imm<N> }
+/// ```
+///
+/// Equal sets of handles made in other orders:
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use steadfast::{cached, imm, Heap, Imm};
+///
+/// #[imm]
+/// struct Tag {
+///     name: &'static str,
+/// }
+///
+/// #[cached]
+/// impl Tag {}
+///
+/// #[imm]
+/// struct Tagged {
+///     tags: BTreeSet<Imm<Tag>>,
+/// }
+///
+/// #[cached]
+/// impl Tagged {}
+///
+/// let mut heap = Heap::new();
+/// let (a, b) = (heap.imm(Tag { name: "a" })?, heap.imm(Tag { name: "b" })?);
+/// // Equal tags made in the other order: a `BTreeSet` of handles lists them the other way.
+/// let (b2, a2) = (heap.imm(Tag { name: "b" })?, heap.imm(Tag { name: "a" })?);
+/// let x = heap.imm(Tagged { tags: [a, b].into() })?;
+/// let y = heap.imm(Tagged { tags: [a2, b2].into() })?;
+/// assert_eq!(heap.class_of(&x)?, heap.class_of(&y)?);
+/// assert_eq!(heap.stable_hash(&x)?, heap.stable_hash(&y)?);
+/// # Ok::<(), steadfast::Error>(())
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be compared by structure",

@@ -418,7 +418,8 @@ pub trait Object: Sized + Send + Sync + 'static {
     }
 
     /// Whether two values have the same shape: equal apart from the objects their handles
-    /// name, which the runtime compares itself, position by position. Must agree with
+    /// name, which the runtime compares itself, position by position (a run of
+    /// [`handle_sets`](Object::handle_sets) as a multiset). Must agree with
     /// [`hash_shape`](Object::hash_shape); the default is `false`.
     fn same_shape(&self, other: &Self) -> bool {
         let _ = other;

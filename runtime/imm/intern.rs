@@ -16,9 +16,15 @@
 //!   existing object, every node of it is (an equal object must lie on an equal cycle),
 //!   so it is enough to look up one: classes founded on cycles are indexed by a hash of
 //!   their unfolding to a fixed depth (equal for equal objects whatever the graph around
-//!   them), and a walk that maps the component onto existing classes decides. If none
+//!   them), and a walk that maps the component onto existing classes decides (for a
+//!   component with sets of handles, whose members pair up in many ways, a normalization of
+//!   the component together with the classes the candidate reaches). If none
 //!   matches, the component's nodes are equal to no existing object, so the minimization
 //!   with fixed labels around it was exact.
+//!
+//! An object's sets of handles ([`Object::handle_sets`]) are multisets: each is listed in a
+//! canonical order where classes or hashes are compared (sorted by class, or by hash), and
+//! is a set node of the refinement (`lower`).
 //!
 //! Every lookup is confirmed by comparing shapes with
 //! [`Object::same_shape`], so hash collisions cost time, never
