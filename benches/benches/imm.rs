@@ -1,6 +1,7 @@
-//! Immutable objects: a `lazy` hit against a hand-written `OnceLock` read, and two
-//! expensive `eager` caches computed on rayon's pool against computing them one after
-//! the other.
+//! Immutable objects: a `lazy` hit against a hand-written `OnceLock` read, two expensive
+//! `eager` caches computed on rayon's pool against computing them one after the other, and
+//! freezing a graph of mutable objects (normalization included), its edges in order or in
+//! sets of handles. `STEADFAST_FREEZE_OBJECTS` sets the graph's size (default 100,000).
 //!
 //! `cargo bench -p steadfast-benches --bench imm` (full), `-- --quick` for CI.
 
@@ -9,8 +10,10 @@
 use std::hint::black_box;
 use std::sync::OnceLock;
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use steadfast::{cached, imm, Heap};
+use std::collections::HashSet;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use steadfast::{cached, capsule, imm, mutable, Heap, Mutable};
 
 #[imm]
 struct Circle {
@@ -132,5 +135,117 @@ fn eager(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lazy_hit, eager);
+/// A node of the frozen graph, its edges in order.
+#[mutable]
+struct Node {
+    label: u8,
+    next: Vec<Mutable<Node>>,
+}
+
+#[cached]
+impl Node {}
+
+/// A node of the frozen graph, its edges in a set of handles.
+#[mutable]
+struct SetNode {
+    label: u8,
+    next: HashSet<Mutable<SetNode>>,
+}
+
+#[cached]
+impl SetNode {}
+
+#[capsule]
+struct Owner {
+    nodes: Vec<Mutable<Node>>,
+}
+
+#[cached]
+impl Owner {}
+
+#[capsule]
+struct SetOwner {
+    nodes: Vec<Mutable<SetNode>>,
+}
+
+#[cached]
+impl SetOwner {}
+
+/// Rings of 10 nodes (labels from the ring number modulo 64, so equal rings recur), each
+/// node also pointing at a node of the next ring: two edges, given to `link` with the node.
+fn graph<T: steadfast::Object>(
+    n: usize,
+    mut make: impl FnMut(&mut Heap, u8) -> Mutable<T>,
+    mut link: impl FnMut(&mut Heap, &Mutable<T>, [Mutable<T>; 2]),
+) -> (Heap, Vec<Mutable<T>>) {
+    let mut heap = Heap::new();
+    let nodes: Vec<Mutable<T>> = (0..n)
+        .map(|i| make(&mut heap, ((i / 10) % 64) as u8 ^ (i % 10) as u8))
+        .collect();
+    for i in 0..n {
+        let ring = i / 10 * 10;
+        let next = nodes[ring + (i - ring + 1) % 10.min(n - ring)].clone();
+        let near = nodes[(i + 10) % n].clone();
+        link(&mut heap, &nodes[i], [next, near]);
+    }
+    (heap, nodes)
+}
+
+fn freeze(c: &mut Criterion) {
+    let n: usize = std::env::var("STEADFAST_FREEZE_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut g = c.benchmark_group(format!("imm/freeze_{n}"));
+    g.sample_size(10);
+    g.bench_function("edges in order", |b| {
+        b.iter_batched(
+            || {
+                graph(
+                    n,
+                    |heap, label| {
+                        heap.mutable(Node {
+                            label,
+                            next: Vec::new(),
+                        })
+                        .unwrap()
+                    },
+                    |heap, node, edges| Node::set_next(heap, node, edges.into()).unwrap(),
+                )
+            },
+            |(mut heap, nodes)| {
+                let owner = heap.capsule(Owner { nodes }).unwrap();
+                black_box(heap.freeze(owner).unwrap());
+                heap
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("edges in sets", |b| {
+        b.iter_batched(
+            || {
+                graph(
+                    n,
+                    |heap, label| {
+                        let node = SetNode {
+                            label,
+                            next: HashSet::new(),
+                        };
+                        heap.mutable(node).unwrap()
+                    },
+                    |heap, node, edges| SetNode::set_next(heap, node, edges.into()).unwrap(),
+                )
+            },
+            |(mut heap, nodes)| {
+                let owner = heap.capsule(SetOwner { nodes }).unwrap();
+                black_box(heap.freeze(owner).unwrap());
+                heap
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lazy_hit, eager, freeze);
 criterion_main!(benches);
