@@ -72,7 +72,7 @@ use crate::key::ObjectId;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be compared by structure",
     label = "this field must be `steadfast::Structural`",
-    note = "derive it with `#[derive(Structural)]`; std's plain types, ordered containers and \
+    note = "derive it with `#[derive(Structural)]`; std's plain types, containers, references and \
             handles are `Structural`"
 )]
 pub trait Structural {
@@ -91,7 +91,8 @@ pub trait Structural {
     /// Calls `visit(start, len)` for every run of the handles [`visit_handles`] lists that
     /// is compared as a multiset rather than in order — a set of handles — numbering the
     /// handles from `at`, and advances `at` past this value's handles. The default has no
-    /// such run; containers pass the call on to their items.
+    /// such run; containers pass the call on to their items. Values of the same shape must
+    /// report the same runs.
     ///
     /// [`visit_handles`]: Structural::visit_handles
     fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
@@ -173,6 +174,22 @@ impl<T: ?Sized> Structural for PhantomData<T> {
 }
 
 impl<T: ?Sized + Structural> Structural for Box<T> {
+    fn same_shape(&self, other: &Self) -> bool {
+        (**self).same_shape(other)
+    }
+    fn hash_shape(&self, state: &mut dyn Hasher) {
+        (**self).hash_shape(state);
+    }
+    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+        (**self).visit_handles(visit);
+    }
+    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+        (**self).visit_sets(at, visit);
+    }
+}
+
+/// A reference is the value it points to.
+impl<T: ?Sized + Structural> Structural for &T {
     fn same_shape(&self, other: &Self) -> bool {
         (**self).same_shape(other)
     }

@@ -526,10 +526,33 @@ fn sets_of_handles_built_in_other_orders_are_one_class() {
     }
     let classes: HashSet<_> = a.iter().map(|h| heap.class_of(h).unwrap()).collect();
     assert_eq!(classes.len(), 4);
+    // Sets of plain values compare in their order, whatever the order of insertion.
+    let words = |heap: &mut Heap, words: &[&'static str]| {
+        heap.imm(Words {
+            words: words.iter().copied().collect(),
+            count: words.iter().map(|w| (*w, w.len())).collect(),
+        })
+        .unwrap()
+    };
+    let p = words(&mut heap, &["a", "bb", "ccc", "dddd"]);
+    let q = words(&mut heap, &["dddd", "ccc", "bb", "a"]);
+    let r = words(&mut heap, &["dddd", "ccc", "bb"]);
+    assert_eq!(heap.class_of(&p).unwrap(), heap.class_of(&q).unwrap());
+    assert_ne!(heap.class_of(&p).unwrap(), heap.class_of(&r).unwrap());
+
     // A ring whose labels differ in one place is another ring.
     let d = ring_of_sets(&mut heap, &[1, 2, 3, 5], &[2, 3, 0, 1], leaf);
     assert_ne!(heap.class_of(&a[0]).unwrap(), heap.class_of(&d[0]).unwrap());
 }
+
+#[imm]
+struct Words {
+    words: HashSet<&'static str>,
+    count: std::collections::HashMap<&'static str, usize>,
+}
+
+#[cached]
+impl Words {}
 
 /// The stable hash of `sets_of_handles_built_in_other_orders_are_one_class`'s `x`.
 const GOLDEN_SET: u64 = 0x0d4a_c2ac_379a_f323;

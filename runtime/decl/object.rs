@@ -405,6 +405,8 @@ pub trait Object: Sized + Send + Sync + 'static {
     /// lists that normalization compares as a multiset rather than in order (a set of
     /// handles; see [`Structural::visit_sets`](crate::Structural::visit_sets)), handles
     /// numbered from 0. The default has none; the derive reports its `Structural` fields'.
+    /// Values of the same shape must report the same runs (they are part of the shape);
+    /// runs that overlap, leave the list or hold fewer than two handles are ignored.
     fn handle_sets(&self, visit: &mut dyn FnMut(usize, usize)) {
         let _ = visit;
     }
