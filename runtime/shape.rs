@@ -173,35 +173,31 @@ impl<T: ?Sized> Structural for PhantomData<T> {
     fn visit_sets(&self, _: &mut usize, _: &mut dyn FnMut(usize, usize)) {}
 }
 
-impl<T: ?Sized + Structural> Structural for Box<T> {
-    fn same_shape(&self, other: &Self) -> bool {
-        (**self).same_shape(other)
-    }
-    fn hash_shape(&self, state: &mut dyn Hasher) {
-        (**self).hash_shape(state);
-    }
-    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
-        (**self).visit_handles(visit);
-    }
-    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
-        (**self).visit_sets(at, visit);
-    }
+macro_rules! pointers {
+    ($($(#[$meta:meta])* $t:ty;)*) => {$(
+        $(#[$meta])*
+        impl<T: ?Sized + Structural> Structural for $t {
+            fn same_shape(&self, other: &Self) -> bool {
+                (**self).same_shape(other)
+            }
+            fn hash_shape(&self, state: &mut dyn Hasher) {
+                (**self).hash_shape(state);
+            }
+            fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
+                (**self).visit_handles(visit);
+            }
+            fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
+                (**self).visit_sets(at, visit);
+            }
+        }
+    )*};
 }
 
-/// A reference is the value it points to.
-impl<T: ?Sized + Structural> Structural for &T {
-    fn same_shape(&self, other: &Self) -> bool {
-        (**self).same_shape(other)
-    }
-    fn hash_shape(&self, state: &mut dyn Hasher) {
-        (**self).hash_shape(state);
-    }
-    fn visit_handles(&self, visit: &mut dyn FnMut(ObjectId)) {
-        (**self).visit_handles(visit);
-    }
-    fn visit_sets(&self, at: &mut usize, visit: &mut dyn FnMut(usize, usize)) {
-        (**self).visit_sets(at, visit);
-    }
+pointers! {
+    /// A box is the value it holds.
+    Box<T>;
+    /// A reference is the value it points to.
+    &T;
 }
 
 /// A sequence: its length, then its elements in order.
