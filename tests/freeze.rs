@@ -240,6 +240,116 @@ proptest! {
     }
 }
 
+/// A node of a random graph in which structs hold their children in a `Vec` of their own
+/// (which `freeze` folds into the struct's node) or through a pointer to a node that may be
+/// a plain sequence (shared, and folded into every struct pointing to it).
+enum Shaped {
+    /// A struct with one field, a `Vec` of its children.
+    Owning(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A struct with its fields: a leaf and, if it has children, a pointer to its first.
+    Pointing(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A struct with its fields: a leaf and a `Vec` of its children — equal to a pointing
+    /// struct whose pointer is to an equal sequence.
+    Holding(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A plain sequence of its children.
+    Seq(RefCell<Vec<Rc<Shaped>>>),
+    /// A set of its children.
+    Set(u8, RefCell<Vec<Rc<Shaped>>>),
+}
+
+impl Freeze for Shaped {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        match self {
+            Shaped::Owning(l, kids) => f.node(Label::Struct(label(*l)), &[kids]),
+            Shaped::Pointing(l, to) => match to.borrow().first() {
+                Some(to) => f.node(Label::Struct(label(*l)), &[l, to]),
+                None => f.node(Label::Struct(label(*l)), &[l]),
+            },
+            Shaped::Holding(l, kids) => f.node(Label::Struct(label(*l)), &[l, kids]),
+            Shaped::Seq(kids) => kids.freeze(f),
+            Shaped::Set(l, kids) => f.set(Label::Variant(label(*l)), kids.borrow().iter()),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Structs whose sequence field `freeze` folds into their node are compared as if it
+    /// were not: against the naive fixpoint of the graph drawn with every sequence, struct
+    /// and pointer as a node — an owned `Vec` and a shared one equal, cycles through
+    /// sequences included.
+    #[test]
+    fn folding_sequences_into_structs_matches_the_naive_fixpoint(
+        nodes in (1usize..14).prop_flat_map(|n| {
+            proptest::collection::vec((0u8..5, 0u8..2, proptest::collection::vec(0..n, 0..4)), n)
+        })
+    ) {
+        let n = nodes.len();
+        let built: Vec<Rc<Shaped>> = nodes
+            .iter()
+            .map(|&(kind, l, _)| Rc::new(match kind {
+                0 => Shaped::Owning(l, RefCell::default()),
+                1 => Shaped::Pointing(l, RefCell::default()),
+                2 => Shaped::Holding(l, RefCell::default()),
+                3 => Shaped::Seq(RefCell::default()),
+                _ => Shaped::Set(l, RefCell::default()),
+            }))
+            .collect();
+        // The oracle's graph: the nodes, then an owning struct's `Vec` and a pointing
+        // struct's leaf (labels: 0..2 structs, 2..4 sets, 4 a sequence, 5..7 a leaf).
+        let mut oracle: Vec<(u8, bool, Vec<usize>)> = Vec::new();
+        let mut extra: Vec<(u8, bool, Vec<usize>)> = Vec::new();
+        for (node, &(_, l, ref kids)) in built.iter().zip(&nodes) {
+            let rcs = kids.iter().map(|&c| built[c].clone());
+            match &**node {
+                Shaped::Owning(_, v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    extra.push((4, false, kids.clone()));
+                    oracle.push((l, false, vec![n + extra.len() - 1]));
+                }
+                Shaped::Pointing(_, to) => {
+                    *to.borrow_mut() = rcs.take(1).collect();
+                    extra.push((5 + l, false, Vec::new()));
+                    let leaf = n + extra.len() - 1;
+                    oracle.push((l, false, [leaf].into_iter().chain(kids.first().copied()).collect()));
+                }
+                Shaped::Holding(_, v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    extra.push((5 + l, false, Vec::new()));
+                    extra.push((4, false, kids.clone()));
+                    oracle.push((l, false, vec![n + extra.len() - 2, n + extra.len() - 1]));
+                }
+                Shaped::Seq(v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    oracle.push((4, false, kids.clone()));
+                }
+                Shaped::Set(_, v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    oracle.push((2 + l, true, kids.clone()));
+                }
+            }
+        }
+        oracle.extend(extra);
+        let naive = naive_classes(&oracle);
+        let forms: Vec<_> = built.iter().map(|n| freeze(n).unwrap()).collect();
+        for i in 0..n {
+            for j in 0..n {
+                prop_assert_eq!(forms[i] == forms[j], naive[i] == naive[j], "nodes {} and {}", i, j);
+            }
+        }
+        for node in &built {
+            match &**node {
+                Shaped::Owning(_, v)
+                | Shaped::Pointing(_, v)
+                | Shaped::Holding(_, v)
+                | Shaped::Seq(v)
+                | Shaped::Set(_, v) => v.borrow_mut().clear(),
+            }
+        }
+    }
+}
+
 #[test]
 fn sets_and_maps_built_in_other_orders_are_equal() {
     use std::collections::{BTreeSet, HashMap, HashSet};

@@ -59,6 +59,43 @@ pub enum Label {
     Entry,
     /// A `Weak` whose value is gone.
     Dead,
+    /// A struct whose first sequence field is drawn into its node (see [`Folded`]).
+    Folded(Folded),
+}
+
+/// A struct node with its first sequence field drawn in: the struct's path, where the
+/// sequence was and how long it is. The node's children are the struct's fields with the
+/// sequence's items in its place, so a struct and its `Vec` are one node, not two, and the
+/// graph to normalize is smaller. Equal structs are folded alike (which field is folded
+/// depends only on the fields' labels), so forms compare as before. Only `freeze` makes
+/// these labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Folded {
+    path: &'static str,
+    at: u32,
+    len: u32,
+}
+
+impl Folded {
+    /// The struct's path.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// The position of the sequence among the struct's fields.
+    pub fn at(&self) -> usize {
+        self.at as usize
+    }
+
+    /// The sequence's length.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the sequence is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// How a node's parts compare.
@@ -291,36 +328,89 @@ impl Freezer {
     }
 
     /// The graph without the stand-ins for shared pointers (an edge into one goes to the
-    /// value it points to), and the node `root` became.
-    fn into_graph(self, root: usize) -> (Graph<Label>, usize) {
+    /// value it points to), each struct with its first sequence field folded in (see
+    /// [`Folded`]), and only what the root then reaches; and the node `root` became.
+    fn into_graph(mut self, root: usize) -> (Graph<Label>, usize) {
+        const NONE: u32 = u32::MAX;
         let n = self.labels.len();
-        let mut number = vec![u32::MAX; n];
-        let mut kept = 0u32;
-        for (node, &kind) in self.kinds.iter().enumerate() {
-            if kind != Kind::StandIn {
-                number[node] = kept;
-                kept += 1;
+        let target: Vec<u32> = (0..index(n)).map(|node| self.resolve(node)).collect();
+        // Each struct's folded field: its position and the sequence's node.
+        let fold: Vec<(u32, u32)> = (0..n)
+            .map(|node| {
+                let unfolded = (NONE, NONE);
+                if !matches!(self.labels[node], Label::Struct(_)) || self.kinds[node] != Kind::Ordered
+                {
+                    return unfolded;
+                }
+                self.children(node)
+                    .iter()
+                    .position(|&p| {
+                        let t = target[p as usize] as usize;
+                        self.labels[t] == Label::Seq && self.kinds[t] == Kind::Ordered
+                    })
+                    .map_or(unfolded, |at| {
+                        (index(at), target[self.children(node)[at] as usize])
+                    })
+            })
+            .collect();
+        let labels = std::mem::take(&mut self.labels);
+        // A node's children once folded, as nodes of the freezer.
+        let kids = |node: usize| {
+            let parts = self.children(node);
+            let (at, seq) = fold[node];
+            let (before, inner, after) = match at {
+                NONE => (parts, &[][..], &[][..]),
+                at => (
+                    &parts[..at as usize],
+                    self.children(seq as usize),
+                    &parts[at as usize + 1..],
+                ),
+            };
+            before
+                .iter()
+                .chain(inner)
+                .chain(after)
+                .map(|&p| target[p as usize])
+        };
+        // What the root reaches, numbered in the freezer's order.
+        let root = target[root];
+        let mut number = vec![NONE; n];
+        number[root as usize] = 0;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            for kid in kids(node as usize) {
+                if number[kid as usize] == NONE {
+                    number[kid as usize] = 0;
+                    stack.push(kid);
+                }
             }
         }
-        let target: Vec<u32> = (0..index(n))
-            .map(|node| number[self.resolve(node) as usize])
-            .collect();
+        let mut kept = 0u32;
+        for slot in number.iter_mut().filter(|slot| **slot != NONE) {
+            *slot = kept;
+            kept += 1;
+        }
         let any_set = self.kinds.contains(&Kind::Set);
         let mut graph = Graph::new();
         graph.labels.reserve(kept as usize);
         graph.offsets.reserve(kept as usize);
         graph.children.reserve(self.parts.len());
-        for (node, label) in self.labels.into_iter().enumerate() {
-            if self.kinds[node] == Kind::StandIn {
+        for (node, label) in labels.into_iter().enumerate() {
+            if number[node] == NONE {
                 continue;
             }
-            let (start, len) = self.spans[node];
-            let parts = &self.parts[start as usize..][..len as usize];
             graph
                 .children
-                .extend(parts.iter().map(|&p| target[p as usize]));
+                .extend(kids(node).map(|kid| number[kid as usize]));
             graph.offsets.push(index(graph.children.len()));
-            graph.labels.push(label);
+            graph.labels.push(match (label, fold[node]) {
+                (Label::Struct(path), (at, seq)) if at != NONE => Label::Folded(Folded {
+                    path,
+                    at,
+                    len: self.spans[seq as usize].1,
+                }),
+                (label, _) => label,
+            });
             if any_set {
                 graph.sets.push(self.kinds[node] == Kind::Set);
             }
@@ -328,8 +418,7 @@ impl Freezer {
         if any_set {
             graph.order = Some(Label::cmp);
         }
-        let root = target[root] as usize;
-        (graph, root)
+        (graph, number[root as usize] as usize)
     }
 }
 
