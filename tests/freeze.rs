@@ -251,6 +251,8 @@ enum Shaped {
     /// A struct with its fields: a leaf and a `Vec` of its children — equal to a pointing
     /// struct whose pointer is to an equal sequence.
     Holding(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A struct with its fields: a leaf and an `Option` of a pointer to its first child.
+    Optional(u8, RefCell<Vec<Rc<Shaped>>>),
     /// A plain sequence of its children.
     Seq(RefCell<Vec<Rc<Shaped>>>),
     /// A set of its children.
@@ -266,6 +268,10 @@ impl Freeze for Shaped {
                 None => f.node(Label::Struct(label(*l)), &[l]),
             },
             Shaped::Holding(l, kids) => f.node(Label::Struct(label(*l)), &[l, kids]),
+            Shaped::Optional(l, kids) => {
+                let first = kids.borrow().first().cloned();
+                f.node(Label::Struct(label(*l)), &[l, &first])
+            }
             Shaped::Seq(kids) => kids.freeze(f),
             Shaped::Set(l, kids) => f.set(Label::Variant(label(*l)), kids.borrow().iter()),
         }
@@ -275,14 +281,14 @@ impl Freeze for Shaped {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// Structs whose sequence field `freeze` folds into their node are compared as if it
-    /// were not: against the naive fixpoint of the graph drawn with every sequence, struct
-    /// and pointer as a node — an owned `Vec` and a shared one equal, cycles through
-    /// sequences included.
+    /// Structs whose sequence or `Option` field `freeze` folds into their node are compared
+    /// as if it were not: against the naive fixpoint of the graph drawn with every sequence,
+    /// option, struct and pointer as a node — an owned `Vec` and a shared one equal, cycles
+    /// through sequences included.
     #[test]
     fn folding_sequences_into_structs_matches_the_naive_fixpoint(
         nodes in (1usize..14).prop_flat_map(|n| {
-            proptest::collection::vec((0u8..5, 0u8..2, proptest::collection::vec(0..n, 0..4)), n)
+            proptest::collection::vec((0u8..6, 0u8..2, proptest::collection::vec(0..n, 0..4)), n)
         })
     ) {
         let n = nodes.len();
@@ -293,11 +299,12 @@ proptest! {
                 1 => Shaped::Pointing(l, RefCell::default()),
                 2 => Shaped::Holding(l, RefCell::default()),
                 3 => Shaped::Seq(RefCell::default()),
+                4 => Shaped::Optional(l, RefCell::default()),
                 _ => Shaped::Set(l, RefCell::default()),
             }))
             .collect();
-        // The oracle's graph: the nodes, then an owning struct's `Vec` and a pointing
-        // struct's leaf (labels: 0..2 structs, 2..4 sets, 4 a sequence, 5..7 a leaf).
+        // The oracle's graph: the nodes, then a struct's leaf, `Vec`, `Some` or `None`
+        // (labels: 0..2 structs, 2..4 sets, 4 a sequence, 5..7 a leaf, 7 `Some`, 8 `None`).
         let mut oracle: Vec<(u8, bool, Vec<usize>)> = Vec::new();
         let mut extra: Vec<(u8, bool, Vec<usize>)> = Vec::new();
         for (node, &(_, l, ref kids)) in built.iter().zip(&nodes) {
@@ -318,6 +325,15 @@ proptest! {
                     *v.borrow_mut() = rcs.collect();
                     extra.push((5 + l, false, Vec::new()));
                     extra.push((4, false, kids.clone()));
+                    oracle.push((l, false, vec![n + extra.len() - 2, n + extra.len() - 1]));
+                }
+                Shaped::Optional(_, v) => {
+                    *v.borrow_mut() = rcs.take(1).collect();
+                    extra.push((5 + l, false, Vec::new()));
+                    extra.push(match kids.first() {
+                        Some(&c) => (7, false, vec![c]),
+                        None => (8, false, Vec::new()),
+                    });
                     oracle.push((l, false, vec![n + extra.len() - 2, n + extra.len() - 1]));
                 }
                 Shaped::Seq(v) => {
@@ -343,6 +359,7 @@ proptest! {
                 Shaped::Owning(_, v)
                 | Shaped::Pointing(_, v)
                 | Shaped::Holding(_, v)
+                | Shaped::Optional(_, v)
                 | Shaped::Seq(v)
                 | Shaped::Set(_, v) => v.borrow_mut().clear(),
             }

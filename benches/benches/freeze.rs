@@ -107,21 +107,31 @@ fn graph(shape: &Shape) -> Graph<u8> {
 }
 
 /// The graph `freeze` builds from the `Rc` graph, by hand: per `Rc`, a struct node of its
-/// data's leaf and its pointers' node (a sequence or a set). What `freeze` adds to it is the
-/// walk.
+/// data's leaf and its pointers — in the node itself for a sequence (folded in; labelled
+/// here as a plain struct, as `Label::Folded` is made only by `freeze`), through a set
+/// node for a set. What `freeze` adds to it is the walk.
 fn frozen_graph(shape: &Shape) -> Graph<Label> {
     let n = shape.len();
+    let sets: Vec<usize> = (0..n).filter(|&i| shape[i].1).collect();
     let mut g = Graph::new();
-    // Nodes: the structs 0..n, their pointers' nodes n..2n, then the data leaves.
-    let leaf = |data: u8| 2 * n + data as usize;
-    for (data, _, _) in shape {
-        g.add_node(Label::Struct("Node"), [leaf(*data), n + g.len()]);
-    }
-    for (_, set, kids) in shape {
-        match set {
-            true => g.add_set_node(Label::Set, kids.iter().copied()),
-            false => g.add_node(Label::Seq, kids.iter().copied()),
+    // Nodes: the structs 0..n, the set nodes, then the data leaves.
+    let leaf = |data: u8| n + sets.len() + data as usize;
+    let mut set = n;
+    for (data, is_set, kids) in shape {
+        let kids: Vec<usize> = match is_set {
+            true => {
+                set += 1;
+                vec![set - 1]
+            }
+            false => kids.clone(),
         };
+        g.add_node(
+            Label::Struct("Node"),
+            std::iter::once(leaf(*data)).chain(kids),
+        );
+    }
+    for &i in &sets {
+        g.add_set_node(Label::Set, shape[i].2.iter().copied());
     }
     // One leaf per value up to the largest used (the walk makes one per value it meets).
     let most = shape.iter().map(|&(data, _, _)| data).max().unwrap_or(0);

@@ -59,22 +59,33 @@ pub enum Label {
     Entry,
     /// A `Weak` whose value is gone.
     Dead,
-    /// A struct whose first sequence field is drawn into its node (see [`Folded`]).
+    /// A struct with a field drawn into its node (see [`Folded`]).
     Folded(Folded),
 }
 
-/// A struct node with its first sequence field drawn in: the struct's path, where the
-/// sequence was and how long it is. The node's children are the struct's fields with the
-/// sequence's items in its place, so a struct and its `Vec` are one node, not two, and the
-/// graph to normalize is smaller. Equal structs are folded alike (which field is folded
-/// depends only on the fields' labels), so forms compare as before. Only `freeze` makes
-/// these labels.
+/// A struct node with one field drawn in: the first of its fields that is a sequence, a
+/// tuple, or an `Option` or `Result` variant. The node's children are the struct's fields
+/// with that field's parts in its place, so a struct and its `Vec` (or its `Option<Rc<_>>`)
+/// are one node, not two, and the graph to normalize is smaller. Which field is drawn in
+/// depends only on the fields' labels, so equal structs are folded alike and forms compare
+/// as they would unfolded. Only `freeze` makes these labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Folded {
     path: &'static str,
     at: u32,
+    field: u8,
     len: u32,
 }
+
+/// The labels of the fields a struct draws in, by their code in [`Folded`].
+const FOLDABLE: [Label; 6] = [
+    Label::Seq,
+    Label::Tuple,
+    Label::None,
+    Label::Some,
+    Label::Ok,
+    Label::Err,
+];
 
 impl Folded {
     /// The struct's path.
@@ -82,17 +93,23 @@ impl Folded {
         self.path
     }
 
-    /// The position of the sequence among the struct's fields.
+    /// The position of the field drawn in among the struct's fields.
     pub fn at(&self) -> usize {
         self.at as usize
     }
 
-    /// The sequence's length.
+    /// The label of the field drawn in: [`Label::Seq`], [`Label::Tuple`], [`Label::None`],
+    /// [`Label::Some`], [`Label::Ok`] or [`Label::Err`].
+    pub fn field(&self) -> Label {
+        FOLDABLE[self.field as usize].clone()
+    }
+
+    /// How many parts the field drawn in has.
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
-    /// Whether the sequence is empty.
+    /// Whether the field drawn in has no parts.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -334,30 +351,34 @@ impl Freezer {
         const NONE: u32 = u32::MAX;
         let n = self.labels.len();
         let target: Vec<u32> = (0..index(n)).map(|node| self.resolve(node)).collect();
-        // Each struct's folded field: its position and the sequence's node.
-        let fold: Vec<(u32, u32)> = (0..n)
+        // Each struct's folded field: its position, its node and its label's code.
+        let foldable = |node: usize| match self.kinds[node] {
+            Kind::Ordered => FOLDABLE.iter().position(|l| *l == self.labels[node]),
+            _ => None,
+        };
+        let fold: Vec<(u32, u32, u8)> = (0..n)
             .map(|node| {
-                let unfolded = (NONE, NONE);
-                if !matches!(self.labels[node], Label::Struct(_)) || self.kinds[node] != Kind::Ordered
+                let unfolded = (NONE, NONE, 0);
+                if !matches!(self.labels[node], Label::Struct(_))
+                    || self.kinds[node] != Kind::Ordered
                 {
                     return unfolded;
                 }
                 self.children(node)
                     .iter()
-                    .position(|&p| {
-                        let t = target[p as usize] as usize;
-                        self.labels[t] == Label::Seq && self.kinds[t] == Kind::Ordered
+                    .enumerate()
+                    .find_map(|(at, &p)| {
+                        let t = target[p as usize];
+                        foldable(t as usize).map(|code| (index(at), t, code as u8))
                     })
-                    .map_or(unfolded, |at| {
-                        (index(at), target[self.children(node)[at] as usize])
-                    })
+                    .unwrap_or(unfolded)
             })
             .collect();
         let labels = std::mem::take(&mut self.labels);
         // A node's children once folded, as nodes of the freezer.
         let kids = |node: usize| {
             let parts = self.children(node);
-            let (at, seq) = fold[node];
+            let (at, seq, _) = fold[node];
             let (before, inner, after) = match at {
                 NONE => (parts, &[][..], &[][..]),
                 at => (
@@ -404,10 +425,11 @@ impl Freezer {
                 .extend(kids(node).map(|kid| number[kid as usize]));
             graph.offsets.push(index(graph.children.len()));
             graph.labels.push(match (label, fold[node]) {
-                (Label::Struct(path), (at, seq)) if at != NONE => Label::Folded(Folded {
+                (Label::Struct(path), (at, inner, field)) if at != NONE => Label::Folded(Folded {
                     path,
                     at,
-                    len: self.spans[seq as usize].1,
+                    field,
+                    len: self.spans[inner as usize].1,
                 }),
                 (label, _) => label,
             });
