@@ -41,7 +41,7 @@ mod freeze;
 mod order;
 mod settle;
 
-pub use freeze::{freeze, Freeze, Freezer, Label};
+pub use freeze::{freeze, Folded, Freeze, Freezer, Label};
 /// Derives [`Freeze`](trait@Freeze): a struct freezes to a node of its fields in order,
 /// labelled by its path; an enum to a node of its variant's fields, labelled by the
 /// variant's path. Every field must be `Freeze` (a type parameter gets the bound); a field
