@@ -1,11 +1,13 @@
 //! Freezing a Rust value into the canonical form of its structure: [`freeze`], [`Freeze`].
 //!
 //! The walk builds a [`Graph`]: a node per value, labelled by what the value is, with its
-//! parts as children — in order, or, for a set or map, as a set. A value reached through an
+//! parts as children — in order, or, for a set or map, as a multiset. A value reached through an
 //! `Rc` or `Arc` is one node whatever the number of paths to it (identity by pointer), so a
 //! cycle through shared pointers is a cycle of the graph; the graph's normalization then
 //! compares cycles by what they unfold to, and the canonical form of the root is the frozen
-//! value.
+//! value. Before that, each struct's first sequence, tuple, `Option` or `Result` field is
+//! drawn into the struct's node ([`Folded`]), which halves the graph of a typical value and
+//! changes no comparison.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -51,9 +53,9 @@ pub enum Label {
     Ok,
     /// `Result::Err`; the value.
     Err,
-    /// A map; its entries as a set.
+    /// A map; its entries as a multiset.
     Map,
-    /// A set; its members as a set.
+    /// A set; its members as a multiset.
     Set,
     /// A map's entry: its key and value.
     Entry,
@@ -242,7 +244,7 @@ impl Freezer {
     }
 
     /// A map node: its entries (each a [`Label::Entry`] node of its key and value) compared
-    /// as a set.
+    /// as a multiset.
     ///
     /// # Errors
     /// What freezing a key or a value returns.
@@ -448,7 +450,7 @@ impl Freezer {
 ///
 /// Implemented for scalars, strings, tuples (up to six), arrays, slices, `Vec`, `VecDeque`,
 /// `Option`, `Result`, `Box`, references, `Rc`, `Arc`, their `Weak`s, `Cell`, `RefCell`,
-/// `Mutex`, `RwLock`, and, as sets, `BTreeSet`, `HashSet`, `BTreeMap` and `HashMap`. Derive
+/// `Mutex`, `RwLock`, and, as multisets, `BTreeSet`, `HashSet`, `BTreeMap` and `HashMap`. Derive
 /// it (`#[derive(Freeze)]`, see [`derive@crate::norm::Freeze`]), or implement it by freezing the parts in
 /// order under a label naming the type:
 ///

@@ -147,7 +147,7 @@ pub struct Graph<L> {
     /// Children of node `i`: `children[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<u32>,
     children: Vec<u32>,
-    /// Which nodes are sets (their children unordered, compared as sets): empty until the
+    /// Which nodes are sets (their children unordered, compared as multisets): empty until the
     /// first set node is added.
     sets: Vec<bool>,
     /// How labels compare, for the canonical order of a set's members: given by the first
