@@ -388,12 +388,7 @@ impl Core {
                     .iter()
                     .map(|&c| self.classes.classes[c].unfolding[depth - 1]),
             );
-            // A run's members by hash: equal objects' runs hash alike in any order.
-            sort_runs(&mut below, runs, |&x| x);
-            u[depth] = hash_of(|h| {
-                u[0].hash(h);
-                below.iter().for_each(|x| x.hash(h));
-            });
+            u[depth] = deeper(u[0], &mut below, runs);
         }
         u
     }
@@ -517,11 +512,7 @@ impl Core {
                     Ok(inner) => u[inner as usize][depth - 1],
                     Err(k) => self.classes.classes[k].unfolding[depth - 1],
                 }));
-                sort_runs(&mut below, quotient.runs(nodes, q), |&x| x);
-                u[q][depth] = hash_of(|h| {
-                    u[q][0].hash(h);
-                    below.iter().for_each(|x| x.hash(h));
-                });
+                u[q][depth] = deeper(u[q][0], &mut below, quotient.runs(nodes, q));
             }
         }
         u
@@ -694,6 +685,16 @@ impl Core {
         // A strongly connected component: the walk reached every class.
         map.into_iter().collect()
     }
+}
+
+/// An unfolding hash one level deeper: the node's own hash and its children's one level
+/// less deep, a run's sorted so that equal objects' runs hash alike in any order.
+fn deeper(own: u64, below: &mut [u64], runs: &[(u32, u32)]) -> u64 {
+    sort_runs(below, runs, |&x| x);
+    hash_of(|h| {
+        own.hash(h);
+        below.iter().for_each(|x| x.hash(h));
+    })
 }
 
 /// The strongly connected components of the batch's comparable nodes, children first
