@@ -150,6 +150,104 @@ fn a_ring_entered_at_any_node_is_equal() {
 }
 
 #[test]
+fn a_ring_held_by_one_node_freezes_as_one_held_node_by_node() {
+    // Held only by its head, every other node is pointed to once: `freeze` keeps no address
+    // for those, and the ring closes on the head, which it does keep.
+    let ring = |n: i64| {
+        let nodes: Vec<_> = (0..n).map(|i| obj(i % 3)).collect();
+        for i in 0..nodes.len() {
+            point(&nodes[i], &nodes[(i + 1) % nodes.len()]);
+        }
+        nodes
+    };
+    let held = ring(999);
+    let head = ring(999).swap_remove(0);
+    assert_eq!(Rc::strong_count(head.member.borrow().as_ref().unwrap()), 1);
+    assert_eq!(freeze(&head).unwrap(), freeze(&held[0]).unwrap());
+    // The same ring three nodes round, unfolded: equal too; and a ring of 998: not.
+    assert_eq!(freeze(&head).unwrap(), freeze(&ring(3)[0]).unwrap());
+    assert_ne!(freeze(&head).unwrap(), freeze(&ring(998)[0]).unwrap());
+    // A value held once, reached twice through references: one form, as if shared.
+    let once = obj(1);
+    point(&once, &obj(2));
+    let shared = obj(1);
+    point(&shared, &obj(2));
+    let kept = shared.member.borrow().clone();
+    assert_eq!(
+        freeze(&(&*once, &*once)).unwrap(),
+        freeze(&(&shared, &shared)).unwrap()
+    );
+    drop(kept);
+    for node in held.iter().chain([&head]) {
+        node.member.borrow_mut().take();
+    }
+}
+
+/// An `Obj` shared across threads.
+struct SyncObj {
+    data: i64,
+    member: std::sync::Mutex<Option<std::sync::Arc<SyncObj>>>,
+}
+
+impl Freeze for SyncObj {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Obj"), &[&self.data, &self.member])
+    }
+}
+
+#[test]
+fn an_arc_ring_held_by_its_head_is_the_rc_ring() {
+    use std::sync::{Arc, Mutex};
+    let nodes: Vec<_> = (0..99)
+        .map(|i| {
+            Arc::new(SyncObj {
+                data: i % 3,
+                member: Mutex::new(None),
+            })
+        })
+        .collect();
+    for i in 0..nodes.len() {
+        *nodes[i].member.lock().unwrap() = Some(nodes[(i + 1) % nodes.len()].clone());
+    }
+    let head = nodes[0].clone();
+    drop(nodes);
+    let rc = [0, 1, 2].map(obj);
+    for i in 0..3 {
+        point(&rc[i], &rc[(i + 1) % 3]);
+    }
+    assert_eq!(freeze(&head).unwrap(), freeze(&rc[0]).unwrap());
+    let mut next = head.member.lock().unwrap().take();
+    while let Some(node) = next {
+        next = node.member.lock().unwrap().take();
+    }
+    for node in &rc {
+        node.member.borrow_mut().take();
+    }
+}
+
+#[test]
+fn a_cycle_of_pointers_only_freezes_to_itself() {
+    // A `dyn Freeze` can close a cycle with no value on it: `a` points to a cell that points
+    // to `a`. It unfolds to nothing but itself, however long the cycle.
+    type Loop = RefCell<Rc<dyn Freeze>>;
+    let unit: Rc<dyn Freeze> = Rc::new(());
+    let one: Rc<Loop> = Rc::new(RefCell::new(unit.clone()));
+    *one.borrow_mut() = one.clone();
+    let (a, b): (Rc<Loop>, Rc<Loop>) = (
+        Rc::new(RefCell::new(unit.clone())),
+        Rc::new(RefCell::new(unit.clone())),
+    );
+    *a.borrow_mut() = b.clone();
+    *b.borrow_mut() = a.clone();
+    assert_eq!(freeze(&one).unwrap(), freeze(&a).unwrap());
+    assert_ne!(freeze(&one).unwrap(), freeze(&()).unwrap());
+    assert_eq!(freeze(&(&one, &a)).unwrap(), freeze(&(&b, &b)).unwrap());
+    for cell in [&one, &a, &b] {
+        *cell.borrow_mut() = unit.clone();
+    }
+}
+
+#[test]
 fn a_weak_pointer_is_an_edge_while_its_value_lives() {
     let target = Rc::new(5i32);
     let weak: Weak<i32> = Rc::downgrade(&target);
@@ -219,13 +317,7 @@ proptest! {
             proptest::collection::vec((0u8..3, any::<bool>(), proptest::collection::vec(0..n, 0..5)), n)
         })
     ) {
-        let built: Vec<Rc<GNode>> = nodes
-            .iter()
-            .map(|(label, set, _)| Rc::new(GNode { label: *label, set: *set, children: RefCell::new(Vec::new()) }))
-            .collect();
-        for (node, (_, _, children)) in built.iter().zip(&nodes) {
-            *node.children.borrow_mut() = children.iter().map(|&c| built[c].clone()).collect();
-        }
+        let built = build_graph(&nodes);
         let naive = naive_classes(&nodes);
         let forms: Vec<_> = built.iter().map(|n| freeze(n).unwrap()).collect();
         for i in 0..nodes.len() {
@@ -237,6 +329,57 @@ proptest! {
         for node in &built {
             node.children.borrow_mut().clear();
         }
+        // Held by the root alone, most nodes are pointed to once, and `freeze` keeps no
+        // address for them: the forms are the same.
+        for (i, form) in forms.iter().enumerate() {
+            let root = held_by(build_graph(&nodes), i);
+            prop_assert_eq!(&freeze(&root).unwrap(), form, "node {} held alone", i);
+            unlink(root);
+        }
+    }
+}
+
+fn build_graph(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<Rc<GNode>> {
+    let built: Vec<Rc<GNode>> = nodes
+        .iter()
+        .map(|(label, set, _)| {
+            Rc::new(GNode {
+                label: *label,
+                set: *set,
+                children: RefCell::new(Vec::new()),
+            })
+        })
+        .collect();
+    for (node, (_, _, children)) in built.iter().zip(nodes) {
+        *node.children.borrow_mut() = children.iter().map(|&c| built[c].clone()).collect();
+    }
+    built
+}
+
+/// Node `root` of `built`, the rest of `built` let go of: what `root` does not reach is
+/// unlinked (and freed), what it reaches is held by the graph's own pointers only.
+fn held_by(built: Vec<Rc<GNode>>, root: usize) -> Rc<GNode> {
+    let address = |n: &Rc<GNode>| Rc::as_ptr(n) as usize;
+    let mut reached = std::collections::HashSet::from([address(&built[root])]);
+    let mut stack = vec![built[root].clone()];
+    while let Some(node) = stack.pop() {
+        for child in node.children.borrow().iter() {
+            if reached.insert(address(child)) {
+                stack.push(child.clone());
+            }
+        }
+    }
+    for node in built.iter().filter(|n| !reached.contains(&address(n))) {
+        node.children.borrow_mut().clear();
+    }
+    built[root].clone()
+}
+
+/// Frees a graph held by `root` alone, cycles included.
+fn unlink(root: Rc<GNode>) {
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        stack.extend(node.children.take());
     }
 }
 

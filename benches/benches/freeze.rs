@@ -1,7 +1,15 @@
-//! Freezing large `Rc` graphs (`steadfast::norm::freeze`) against normalizing the same
-//! graphs built by hand as a `norm::Graph` (one node per `Rc`, labelled by its data, its
-//! pointers as children) and taking the root's form, in one run. Targets (issue 22): a
-//! 1,000,000-node `Rc` graph in under 1 s, and within 2× of the `norm::Graph`.
+//! Freezing large `Rc` graphs (`steadfast::norm::freeze`), in one run against:
+//!
+//! - the hand-written equivalent: walking the `Rc` graph by hand into a `norm::Graph` (one
+//!   node per `Rc`, numbered by address in an `FxHashMap`, labelled by its data, its
+//!   pointers as children), then normalizing it and taking the root's form;
+//! - normalizing that `norm::Graph` alone, built from the graph's shape without a walk;
+//! - normalizing the graph `freeze` builds, made by hand without a walk.
+//!
+//! Targets (issue 22): a 1,000,000-node `Rc` graph in under 1 s, and within 2× of the
+//! `norm::Graph`. The ring is held by its first node only (every other `Rc` is pointed to
+//! once), and again with every node also held in a `Vec` (every `Rc` shared, as in the
+//! tangles).
 //!
 //! `cargo bench -p steadfast-benches --bench freeze` (full); CI runs `-- --quick` with
 //! `STEADFAST_FREEZE_NODES=100000`.
@@ -13,6 +21,7 @@ use std::hint::black_box;
 use std::rc::Rc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rustc_hash::FxHashMap;
 use steadfast::norm::{freeze, Error, Freeze, Freezer, Graph, Label};
 
 /// A node of an `Rc` graph: its data and its pointers, in order or as a set.
@@ -94,6 +103,35 @@ fn build(shape: &Shape) -> Vec<Rc<Node>> {
     nodes
 }
 
+/// The hand-written walk: from `root`, each `Rc` numbered by address on first sight, into
+/// one node per `Rc` (what a user would write to normalize an `Rc` graph without `freeze`).
+fn walk(root: &Rc<Node>) -> Graph<u8> {
+    let address = |node: &Rc<Node>| Rc::as_ptr(node) as usize;
+    let mut number = FxHashMap::default();
+    number.insert(address(root), 0usize);
+    let mut order = vec![root.clone()];
+    let mut g = Graph::new();
+    let mut kids = Vec::new();
+    let mut at = 0;
+    while let Some(node) = order.get(at).cloned() {
+        kids.clear();
+        for next in node.next.borrow().iter() {
+            let fresh = order.len();
+            let kid = *number.entry(address(next)).or_insert(fresh);
+            if kid == fresh {
+                order.push(next.clone());
+            }
+            kids.push(kid);
+        }
+        match node.set {
+            true => g.add_set_node(node.data, kids.iter().copied()),
+            false => g.add_node(node.data, kids.iter().copied()),
+        };
+        at += 1;
+    }
+    g
+}
+
 /// The same graph by hand: one node per `Rc`.
 fn graph(shape: &Shape) -> Graph<u8> {
     let mut g = Graph::new();
@@ -147,17 +185,26 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    for (name, shape) in [
-        ("ring", ring(n)),
-        ("tangle", tangle(n, false)),
-        ("tangle with sets", tangle(n, true)),
+    for (name, shape, held) in [
+        ("ring", ring(n), false),
+        ("ring, every node held", ring(n), true),
+        ("tangle", tangle(n, false), true),
+        ("tangle with sets", tangle(n, true), true),
     ] {
         let mut group = c.benchmark_group(format!("freeze {n} {name}"));
         group.sample_size(10);
-        let nodes = build(&shape);
+        let mut nodes = build(&shape);
+        if !held {
+            nodes.truncate(1);
+        }
+        let root = &nodes[0];
         group.bench_function(BenchmarkId::from_parameter("Rc graph, norm::freeze"), |b| {
-            b.iter(|| black_box(freeze(&nodes[0]).unwrap().len()))
+            b.iter(|| black_box(freeze(root).unwrap().len()))
         });
+        group.bench_function(
+            BenchmarkId::from_parameter("Rc graph, walked by hand, normalize + canonical"),
+            |b| b.iter(|| black_box(walk(root).normalize().unwrap().canonical(0).len())),
+        );
         let g = graph(&shape);
         group.bench_function(
             BenchmarkId::from_parameter("norm::Graph, normalize + canonical"),
@@ -169,9 +216,14 @@ fn bench(c: &mut Criterion) {
             |b| b.iter(|| black_box(g.normalize().unwrap().canonical(0).len())),
         );
         group.finish();
-        for node in &nodes {
-            node.next.borrow_mut().clear();
-        }
+        unlink(nodes);
+    }
+}
+
+/// Frees an `Rc` graph, cycles included, without a drop as deep as the graph.
+fn unlink(mut nodes: Vec<Rc<Node>>) {
+    while let Some(node) = nodes.pop() {
+        nodes.append(&mut node.next.borrow_mut());
     }
 }
 

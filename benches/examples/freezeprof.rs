@@ -1,5 +1,9 @@
-//! Freezing a large `Rc` graph once, for profilers:
-//! `target/release/examples/freezeprof N list|sets`.
+//! Freezing a large `Rc` graph three times, for profilers:
+//! `target/release/examples/freezeprof N ring|held|tangle`.
+//!
+//! `ring`: a ring held by its first node only (every other `Rc` is pointed to once);
+//! `held`: the same ring with every node also held in a `Vec` (every `Rc` shared);
+//! `tangle`: three pointers a node, anywhere, every node held.
 
 #![allow(missing_docs)]
 
@@ -11,7 +15,7 @@ use steadfast::norm::{freeze, Error, Freeze, Freezer, Label};
 
 struct Node {
     value: u32,
-    next: RefCell<Option<Rc<Node>>>,
+    next: RefCell<Vec<Rc<Node>>>,
 }
 
 impl Freeze for Node {
@@ -22,31 +26,43 @@ impl Freeze for Node {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let n: u32 = args
+    let n: usize = args
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let head = Rc::new(Node {
-        value: 0,
-        next: RefCell::new(None),
-    });
-    let mut last = head.clone();
-    for i in 1..n {
-        let node = Rc::new(Node {
-            value: i % 7,
-            next: RefCell::new(None),
-        });
-        *last.next.borrow_mut() = Some(node.clone());
-        last = node;
+    let shape = args.next().unwrap_or_else(|| "ring".into());
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut nodes: Vec<Rc<Node>> = (0..n)
+        .map(|i| {
+            Rc::new(Node {
+                value: (i % 7) as u32,
+                next: RefCell::default(),
+            })
+        })
+        .collect();
+    for (i, node) in nodes.iter().enumerate() {
+        let next: Vec<usize> = match shape.as_str() {
+            "tangle" => vec![random(), random(), random()],
+            _ => vec![(i + 1) % n],
+        };
+        *node.next.borrow_mut() = next.into_iter().map(|k| nodes[k].clone()).collect();
     }
-    *last.next.borrow_mut() = Some(head.clone());
-    let t = Instant::now();
-    let form = freeze(&head).unwrap();
-    eprintln!("{} nodes: {:?}", form.len(), t.elapsed());
-    // A ring: unlinking one edge leaves a list a million deep, which drops as deep.
-    let mut node = head.next.borrow_mut().take();
-    while let Some(n) = node {
-        node = n.next.borrow_mut().take();
+    if shape == "ring" {
+        nodes.truncate(1);
     }
-    drop(last);
+    for _ in 0..3 {
+        let t = Instant::now();
+        let form = freeze(&nodes[0]).unwrap();
+        eprintln!("{shape}: {} nodes in {:?}", form.len(), t.elapsed());
+    }
+    // Unlinked first: dropping a ring a million long would recurse as deep.
+    while let Some(node) = nodes.pop() {
+        nodes.append(&mut node.next.borrow_mut());
+    }
 }

@@ -10,6 +10,7 @@
 //! changes no comparison.
 
 use std::cell::{Cell, RefCell};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, RwLock, TryLockError};
@@ -117,41 +118,96 @@ impl Folded {
     }
 }
 
-/// How a node's parts compare.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// In order.
-    Ordered,
-    /// As a set.
-    Set,
-    /// A stand-in for the value a shared pointer points to (its one part, once walked):
-    /// not a node of the graph built.
-    StandIn,
+/// The bit that marks a [`Freezer`]'s number as a shared pointer's, not a node's.
+const POINTER: u32 = 1 << 31;
+/// The bit of a node's label id that makes it a set node.
+const SET: u32 = 1 << 31;
+/// No node (yet).
+const NONE: u32 = u32::MAX;
+
+/// The labels without a value: the first label ids of every [`Freezer`], in this order
+/// (see [`kind`]).
+const KINDS: [Label; 11] = [
+    Label::Unit,
+    Label::Tuple,
+    Label::Seq,
+    Label::None,
+    Label::Some,
+    Label::Ok,
+    Label::Err,
+    Label::Map,
+    Label::Set,
+    Label::Entry,
+    Label::Dead,
+];
+
+/// The id of a label without a value: its place in [`KINDS`].
+fn kind(label: &Label) -> Option<u32> {
+    Some(match label {
+        Label::Unit => 0,
+        Label::Tuple => 1,
+        Label::Seq => 2,
+        Label::None => 3,
+        Label::Some => 4,
+        Label::Ok => 5,
+        Label::Err => 6,
+        Label::Map => 7,
+        Label::Set => 8,
+        Label::Entry => 9,
+        Label::Dead => 10,
+        _ => return None,
+    })
+}
+
+/// A node the walk made: its label (an id in [`Freezer::labels`], with [`SET`] for a set
+/// node) and its parts, `parts[start..][..len]`.
+#[derive(Clone, Copy)]
+struct Made {
+    label: u32,
+    start: u32,
+    len: u32,
 }
 
 /// Builds the graph of a value: [`Freeze`] impls call it for their parts.
 ///
 /// A node is reserved before its parts are walked and its parts are stored flat, so that
-/// freezing a value costs no allocation per node; equal leaves are one node.
+/// freezing a value costs no allocation per node; equal leaves are one node. The numbers it
+/// hands out are nodes, or shared pointers (their high bit set): a pointer is an edge to
+/// its value's node, which is not known while a cycle through it is being walked, nor while
+/// its value waits to be walked.
 pub struct Freezer {
+    nodes: Vec<Made>,
+    /// Each label id's label: a node keeps 4 bytes, not a `Label`'s 48. An id stands for one
+    /// label, but a label may have more than one id (a path is known by its address, which
+    /// equal paths need not share): ids only share leaves and say what a node is.
     labels: Vec<Label>,
-    kinds: Vec<Kind>,
-    /// Node `i`'s parts: `parts[spans[i].0 as usize..][..spans[i].1 as usize]`.
-    spans: Vec<(u32, u32)>,
+    /// The ids of the labels with a value, by value.
+    values: FxHashMap<Label, u32>,
+    /// The ids of struct (`false`) and variant (`true`) paths, by address and length.
+    paths: FxHashMap<(usize, usize, bool), u32>,
+    /// Each label's leaf node, by label id.
+    leaves: Vec<u32>,
+    /// Each node's parts, flat: nodes, or pointers.
     parts: Vec<u32>,
     /// The parts of the nodes being walked, innermost last.
     walking: Vec<u32>,
-    /// The node of each shared pointer seen, by address.
+    /// The pointer of each shared value seen, by address.
     shared: FxHashMap<usize, u32>,
-    /// The node of each leaf label seen.
-    leaves: FxHashMap<Label, u32>,
-    /// Shared values still to walk, each with its stand-in: the walk through shared
-    /// pointers is a loop, not a recursion, so a list a million links long does not take a
-    /// million frames of stack.
+    /// What each pointer points to, once walked: a node, or a pointer (an `Rc<Rc<_>>`).
+    pointees: Vec<u32>,
+    /// Shared values still to walk, each with its pointer: those met [`NESTED`] pointers
+    /// deep, so that a list a million links long does not take a million frames of stack.
     deferred: Vec<(u32, Box<dyn Deferred>)>,
+    /// How many shared values are being walked, one inside another.
+    nested: u32,
 }
 
-/// A shared pointer whose value is walked later.
+/// How many shared values are walked one inside another before the next waits: bounds the
+/// stack a walk takes (about 600 bytes a level in a release build, 5 KiB in a debug one;
+/// a thread short of it continues on a new segment, see [`crate::stack`]).
+const NESTED: u32 = 64;
+
+/// A shared pointer, whose value is walked through it.
 trait Deferred {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error>;
 }
@@ -171,39 +227,42 @@ impl<T: Freeze + ?Sized> Deferred for Arc<T> {
 impl Freezer {
     fn new() -> Self {
         Freezer {
-            labels: Vec::new(),
-            kinds: Vec::new(),
-            spans: Vec::new(),
+            nodes: Vec::new(),
+            labels: KINDS.to_vec(),
+            values: FxHashMap::default(),
+            paths: FxHashMap::default(),
+            leaves: vec![NONE; KINDS.len()],
             parts: Vec::new(),
             walking: Vec::new(),
             shared: FxHashMap::default(),
-            leaves: FxHashMap::default(),
+            pointees: Vec::new(),
             deferred: Vec::new(),
+            nested: 0,
         }
     }
 
     /// Walks `value` and every shared value it reaches.
-    fn walk<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<usize, Error> {
+    fn walk<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<u32, Error> {
         let root = value.freeze(self)?;
         let root = self.made(root)?;
-        while let Some((node, value)) = self.deferred.pop() {
+        while let Some((pointer, value)) = self.deferred.pop() {
             let target = value.walk(self)?;
-            let target = self.made(target)?;
-            self.spans[node as usize] = (index(self.parts.len()), 1);
-            self.parts.push(target);
+            self.pointees[pointer as usize] = self.made(target)?;
         }
-        Ok(root as usize)
+        Ok(root)
     }
 
     /// A node without parts (one node for equal labels).
     pub fn leaf(&mut self, label: Label) -> usize {
-        if let Some(&node) = self.leaves.get(&label) {
-            return node as usize;
+        let id = self.intern(label);
+        match self.leaves[id as usize] {
+            NONE => {
+                let node = self.reserve(id);
+                self.leaves[id as usize] = index(node);
+                node
+            }
+            node => node as usize,
         }
-        let node = self.reserve(label.clone(), Kind::Ordered);
-        self.spans[node] = (0, 0);
-        self.leaves.insert(label, index(node));
-        node
     }
 
     /// A node of `parts`, in order (a struct's fields, a tuple's items).
@@ -265,25 +324,86 @@ impl Freezer {
         })
     }
 
-    /// The node of the value a shared pointer at `address` points to: one node for every
-    /// pointer to it (so a cycle closes on it), its value walked once, later.
-    fn shared(&mut self, address: usize, pointer: impl FnOnce() -> Box<dyn Deferred>) -> usize {
-        if let Some(&node) = self.shared.get(&address) {
-            return node as usize;
+    /// The pointer to the value `pointer` (at `address`) points to: one for every pointer to
+    /// it (so a cycle closes on it), its value walked once. A pointer that is the only
+    /// reference to its value (`alone`, asked only on the first visit: it reads the value's
+    /// counts) takes no place in the address map; see [`Freeze for Rc`](Rc#impl-Freeze-for-Rc<T>).
+    ///
+    /// The value is walked at once, while its counts are in the cache, up to [`NESTED`]
+    /// pointers deep, and later beyond, so that a list a million links long takes no more
+    /// stack than [`NESTED`] links. A clone of the pointer is held while the value is walked
+    /// or waits to be: if the walk meets the same pointer again, its value is not alone.
+    fn shared<P: Deferred + Clone + 'static>(
+        &mut self,
+        pointer: &P,
+        address: usize,
+        alone: impl FnOnce() -> bool,
+    ) -> Result<usize, Error> {
+        let id = index(self.pointees.len());
+        match self.shared.entry(address) {
+            Entry::Occupied(seen) => return Ok((POINTER | *seen.get()) as usize),
+            Entry::Vacant(entry) if !alone() => {
+                entry.insert(id);
+            }
+            Entry::Vacant(_) => {}
         }
-        // The value's own node is not known until it is walked: a stand-in for it takes
-        // the edges, and is removed when the graph is built.
-        let node = self.reserve(Label::Unit, Kind::StandIn);
-        self.shared.insert(address, index(node));
-        self.deferred.push((index(node), pointer()));
-        node
+        assert!(id < POINTER, "steadfast::norm: at most 2^31 shared values");
+        self.pointees.push(NONE);
+        if self.nested < NESTED {
+            let held = pointer.clone();
+            self.nested += 1;
+            let target = crate::stack::grown(|| held.walk(self));
+            self.nested -= 1;
+            self.pointees[id as usize] = self.made(target?)?;
+        } else {
+            self.deferred.push((id, Box::new(pointer.clone())));
+        }
+        Ok((POINTER | id) as usize)
     }
 
-    fn reserve(&mut self, label: Label, kind: Kind) -> usize {
-        self.labels.push(label);
-        self.kinds.push(kind);
-        self.spans.push((0, 0));
-        self.labels.len() - 1
+    /// An id of `label`: a kind's fixed one, a path's by its address, any other by value.
+    fn intern(&mut self, label: Label) -> u32 {
+        if let Some(id) = kind(&label) {
+            return id;
+        }
+        let next = index(self.labels.len());
+        let id = match label {
+            Label::Struct(path) | Label::Variant(path) => {
+                let key = (
+                    path.as_ptr() as usize,
+                    path.len(),
+                    matches!(label, Label::Variant(_)),
+                );
+                *self.paths.entry(key).or_insert(next)
+            }
+            ref label => match self.values.get(label) {
+                Some(&id) => id,
+                None => {
+                    self.values.insert(label.clone(), next);
+                    next
+                }
+            },
+        };
+        if id == next {
+            assert!(next < SET, "steadfast::norm: at most 2^31 distinct labels");
+            self.labels.push(label);
+            self.leaves.push(NONE);
+        }
+        id
+    }
+
+    fn reserve(&mut self, label: u32) -> usize {
+        let node = self.nodes.len();
+        assert!(
+            node < POINTER as usize,
+            "steadfast::norm: at most 2^31 nodes"
+        );
+        self.nodes.push(Made {
+            label,
+            start: 0,
+            len: 0,
+        });
+        node
     }
 
     fn part<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -295,11 +415,16 @@ impl Freezer {
 
     /// `node`, if this freezer made it (a `Freeze` impl may return any number).
     fn made(&self, node: usize) -> Result<u32, Error> {
-        match node < self.labels.len() {
-            true => Ok(index(node)),
+        let known = match u32::try_from(node) {
+            Ok(n) if n & POINTER != 0 => ((n & !POINTER) as usize) < self.pointees.len(),
+            Ok(n) => (n as usize) < self.nodes.len(),
+            Err(_) => false,
+        };
+        match known {
+            true => Ok(node as u32),
             false => Err(Error::UnknownNode {
                 node,
-                nodes: self.labels.len(),
+                nodes: self.nodes.len(),
             }),
         }
     }
@@ -310,13 +435,8 @@ impl Freezer {
         set: bool,
         walk: impl FnOnce(&mut Self) -> Result<(), Error>,
     ) -> Result<usize, Error> {
-        let node = self.reserve(
-            label,
-            match set {
-                true => Kind::Set,
-                false => Kind::Ordered,
-            },
-        );
+        let label = self.intern(label) | if set { SET } else { 0 };
+        let node = self.reserve(label);
         let from = self.walking.len();
         if let Err(e) = walk(self) {
             self.walking.truncate(from);
@@ -324,119 +444,116 @@ impl Freezer {
         }
         let start = index(self.parts.len());
         self.parts.extend(self.walking.drain(from..));
-        self.spans[node] = (start, index(self.parts.len()) - start);
+        self.nodes[node].start = start;
+        self.nodes[node].len = index(self.parts.len()) - start;
         Ok(node)
     }
 
-    fn children(&self, node: usize) -> &[u32] {
-        let (start, len) = self.spans[node];
-        &self.parts[start as usize..][..len as usize]
-    }
-
-    /// The node a chain of stand-ins ends on (itself if the chain is a cycle of pointers only,
-    /// which no value builds: a cycle needs a value to hold the pointer back).
-    fn resolve(&self, mut node: u32) -> u32 {
-        let start = node;
-        while self.kinds[node as usize] == Kind::StandIn {
-            node = self.children(node as usize)[0];
-            if node == start {
-                break;
-            }
-        }
-        node
-    }
-
-    /// The graph without the stand-ins for shared pointers (an edge into one goes to the
-    /// value it points to), each struct with its first sequence field folded in (see
-    /// [`Folded`]), and only what the root then reaches; and the node `root` became.
-    fn into_graph(mut self, root: usize) -> (Graph<Label>, usize) {
-        const NONE: u32 = u32::MAX;
-        let n = self.labels.len();
-        let target: Vec<u32> = (0..index(n)).map(|node| self.resolve(node)).collect();
-        // Each struct's folded field: its position, its node and its label's code.
-        let foldable = |node: usize| match self.kinds[node] {
-            Kind::Ordered => FOLDABLE.iter().position(|l| *l == self.labels[node]),
-            _ => None,
+    /// The graph the walk made, each pointer an edge to the node of its value, each struct
+    /// with its first sequence field folded in (see [`Folded`]), without the nodes only a
+    /// fold reached; and the node `root` became.
+    fn into_graph(self, root: u32) -> (Graph<Label>, usize) {
+        let Freezer {
+            mut nodes,
+            mut labels,
+            mut parts,
+            pointees,
+            ..
+        } = self;
+        let pointees = resolve(&pointees, &mut nodes, &mut parts, &mut labels);
+        let target = |p: u32| match p & POINTER {
+            0 => p,
+            _ => pointees[(p & !POINTER) as usize],
         };
-        let fold: Vec<(u32, u32, u8)> = (0..n)
-            .map(|node| {
-                let unfolded = (NONE, NONE, 0);
-                if !matches!(self.labels[node], Label::Struct(_))
-                    || self.kinds[node] != Kind::Ordered
-                {
-                    return unfolded;
-                }
-                self.children(node)
+        let n = nodes.len();
+        let kids = |node: usize| {
+            let Made { start, len, .. } = nodes[node];
+            &parts[start as usize..][..len as usize]
+        };
+        // Each label's code in `FOLDABLE`, for the nodes a struct draws in.
+        let codes: Vec<Option<u8>> = labels
+            .iter()
+            .map(|l| FOLDABLE.iter().position(|f| f == l).map(|c| c as u8))
+            .collect();
+        let code = |node: u32| match nodes[node as usize].label {
+            l if l & SET != 0 => None,
+            l => codes[l as usize],
+        };
+        // Each struct's folded field, by its position among the struct's parts.
+        let fold: Vec<u32> = (0..n)
+            .map(|node| match nodes[node].label {
+                l if l & SET == 0 && matches!(labels[l as usize], Label::Struct(_)) => kids(node)
                     .iter()
-                    .enumerate()
-                    .find_map(|(at, &p)| {
-                        let t = target[p as usize];
-                        foldable(t as usize).map(|code| (index(at), t, code as u8))
-                    })
-                    .unwrap_or(unfolded)
+                    .position(|&p| code(target(p)).is_some())
+                    .map_or(NONE, index),
+                _ => NONE,
             })
             .collect();
-        let labels = std::mem::take(&mut self.labels);
-        // A node's children once folded, as nodes of the freezer.
-        let kids = |node: usize| {
-            let parts = self.children(node);
-            let (at, seq, _) = fold[node];
-            let (before, inner, after) = match at {
-                NONE => (parts, &[][..], &[][..]),
-                at => (
-                    &parts[..at as usize],
-                    self.children(seq as usize),
-                    &parts[at as usize + 1..],
-                ),
-            };
-            before
-                .iter()
-                .chain(inner)
-                .chain(after)
-                .map(|&p| target[p as usize])
-        };
-        // What the root reaches, numbered in the freezer's order.
-        let root = target[root];
-        let mut number = vec![NONE; n];
-        number[root as usize] = 0;
-        let mut stack = vec![root];
-        while let Some(node) = stack.pop() {
-            for kid in kids(node as usize) {
-                if number[kid as usize] == NONE {
-                    number[kid as usize] = 0;
-                    stack.push(kid);
-                }
+        // A node drawn into a struct, and pointed to from nowhere else, is dropped.
+        const FOLDED: u8 = 1;
+        const POINTED: u8 = 2;
+        let mut seen = vec![0u8; n];
+        for (node, &folded) in fold.iter().enumerate() {
+            for (at, &p) in kids(node).iter().enumerate() {
+                seen[target(p) as usize] |= match folded == at as u32 {
+                    true => FOLDED,
+                    false => POINTED,
+                };
             }
         }
+        let root = target(root);
+        seen[root as usize] |= POINTED;
+        let mut number = vec![NONE; n];
         let mut kept = 0u32;
-        for slot in number.iter_mut().filter(|slot| **slot != NONE) {
-            *slot = kept;
-            kept += 1;
+        for (slot, seen) in number.iter_mut().zip(&seen) {
+            if *seen != FOLDED {
+                *slot = kept;
+                kept += 1;
+            }
         }
-        let any_set = self.kinds.contains(&Kind::Set);
+        // A part's number in the graph, a pointer's looked up once, not twice.
+        let numbered: Vec<u32> = pointees.iter().map(|&t| number[t as usize]).collect();
+        let renumber = |&p: &u32| match p & POINTER {
+            0 => number[p as usize],
+            _ => numbered[(p & !POINTER) as usize],
+        };
+        let any_set = nodes.iter().any(|m| m.label & SET != 0);
         let mut graph = Graph::new();
         graph.labels.reserve(kept as usize);
         graph.offsets.reserve(kept as usize);
-        graph.children.reserve(self.parts.len());
-        for (node, label) in labels.into_iter().enumerate() {
+        graph.children.reserve(parts.len());
+        for node in 0..n {
             if number[node] == NONE {
                 continue;
             }
-            graph
-                .children
-                .extend(kids(node).map(|kid| number[kid as usize]));
+            let parts = kids(node);
+            let label = &labels[(nodes[node].label & !SET) as usize];
+            match fold[node] {
+                NONE => {
+                    graph.labels.push(label.clone());
+                    graph.children.extend(parts.iter().map(renumber));
+                }
+                at => {
+                    let (before, after) = parts.split_at(at as usize);
+                    let (folded, after) = (target(after[0]), &after[1..]);
+                    let inner = kids(folded as usize);
+                    let &Label::Struct(path) = label else {
+                        unreachable!("only structs fold")
+                    };
+                    graph.labels.push(Label::Folded(Folded {
+                        path,
+                        at,
+                        field: code(folded).unwrap_or_default(),
+                        len: index(inner.len()),
+                    }));
+                    graph.children.extend(before.iter().map(renumber));
+                    graph.children.extend(inner.iter().map(renumber));
+                    graph.children.extend(after.iter().map(renumber));
+                }
+            }
             graph.offsets.push(index(graph.children.len()));
-            graph.labels.push(match (label, fold[node]) {
-                (Label::Struct(path), (at, inner, field)) if at != NONE => Label::Folded(Folded {
-                    path,
-                    at,
-                    field,
-                    len: self.spans[inner as usize].1,
-                }),
-                (label, _) => label,
-            });
             if any_set {
-                graph.sets.push(self.kinds[node] == Kind::Set);
+                graph.sets.push(nodes[node].label & SET != 0);
             }
         }
         if any_set {
@@ -444,6 +561,53 @@ impl Freezer {
         }
         (graph, number[root as usize] as usize)
     }
+}
+
+/// The node each pointer's value is, through pointers to pointers. A cycle of pointers only,
+/// which a `dyn Freeze` can close, unfolds to nothing but itself: it becomes a node of its
+/// own, a unit with itself as its one part.
+fn resolve(
+    pointees: &[u32],
+    nodes: &mut Vec<Made>,
+    parts: &mut Vec<u32>,
+    labels: &mut Vec<Label>,
+) -> Vec<u32> {
+    const ON_PATH: u32 = NONE - 1;
+    let mut resolved = vec![NONE; pointees.len()];
+    let mut path = Vec::new();
+    let mut cycle = NONE;
+    for start in 0..pointees.len() {
+        let mut p = start;
+        let node = loop {
+            match resolved[p] {
+                NONE => {}
+                ON_PATH => {
+                    if cycle == NONE {
+                        cycle = index(nodes.len());
+                        labels.push(Label::Unit);
+                        nodes.push(Made {
+                            label: index(labels.len() - 1),
+                            start: index(parts.len()),
+                            len: 1,
+                        });
+                        parts.push(cycle);
+                    }
+                    break cycle;
+                }
+                node => break node,
+            }
+            resolved[p] = ON_PATH;
+            path.push(p);
+            match pointees[p] {
+                next if next & POINTER != 0 => p = (next & !POINTER) as usize,
+                node => break node,
+            }
+        };
+        for p in path.drain(..) {
+            resolved[p] = node;
+        }
+    }
+    resolved
 }
 
 /// A value that can be frozen: walked into the graph of its structure (see [`freeze`]).
@@ -686,16 +850,18 @@ tuples! {
 /// `'static`, as the pointer is kept until then.
 impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        let address = Rc::as_ptr(self).cast::<()>() as usize;
-        Ok(f.shared(address, || Box::new(self.clone())))
+        f.shared(self, Rc::as_ptr(self).cast::<()>() as usize, || {
+            Rc::strong_count(self) == 1 && Rc::weak_count(self) == 0
+        })
     }
 }
 
 /// Walked later, as an [`Rc`] is.
 impl<T: Freeze + ?Sized + 'static> Freeze for Arc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        let address = Arc::as_ptr(self).cast::<()>() as usize;
-        Ok(f.shared(address, || Box::new(self.clone())))
+        f.shared(self, Arc::as_ptr(self).cast::<()>() as usize, || {
+            Arc::strong_count(self) == 1 && Arc::weak_count(self) == 0
+        })
     }
 }
 

@@ -66,6 +66,7 @@ pub use freeze::{freeze, Folded, Freeze, Freezer, Label};
 /// ```
 pub use steadfast_derive::Freeze;
 
+use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
@@ -819,32 +820,38 @@ impl<L: Clone> Normal<'_, L> {
         let mut queue = Vec::with_capacity(k);
         number[0] = 0;
         queue.push(0u32);
-        let mut kids: Vec<u32> = Vec::new();
-        let mut nodes = Vec::with_capacity(k);
-        let mut sets = Vec::new();
+        let mut form = Canonical {
+            labels: Vec::with_capacity(k),
+            offsets: Vec::with_capacity(k + 1),
+            children: Vec::with_capacity(reached.kids.len()),
+            sets: Vec::new(),
+        };
+        form.offsets.push(0);
         let mut at = 0;
         while let Some(&c) = queue.get(at) {
             let c = c as usize;
-            kids.clear();
-            kids.extend_from_slice(reached.kids(c));
+            let from = form.children.len();
+            form.children.extend_from_slice(reached.kids(c));
+            let kids = &mut form.children[from..];
             if reached.sets[c] {
-                sets.push(index(at));
+                form.sets.push(index(at));
                 // Without ranks, every set's members are of one class.
                 if !rank.is_empty() {
                     kids.sort_unstable_by_key(|&kid| rank[kid as usize]);
                 }
             }
-            for &kid in &kids {
-                if number[kid as usize] == u32::MAX {
-                    number[kid as usize] = index(queue.len());
-                    queue.push(kid);
+            for kid in kids {
+                if number[*kid as usize] == u32::MAX {
+                    number[*kid as usize] = index(queue.len());
+                    queue.push(*kid);
                 }
+                *kid = number[*kid as usize];
             }
-            let children = kids.iter().map(|&kid| number[kid as usize]).collect();
-            nodes.push((reached.labels[c].clone(), children));
+            form.labels.push(reached.labels[c].clone());
+            form.offsets.push(index(form.children.len()));
             at += 1;
         }
-        Canonical { nodes, sets }
+        form
     }
 
     /// The classes `root` reaches, the root's numbered 0; a set's members' classes sorted.
@@ -894,39 +901,79 @@ impl<L: Clone> Normal<'_, L> {
 /// The canonical form of an immutable graph seen from one node: its classes numbered
 /// breadth-first from the root, each with its label and its children's numbers. Equal
 /// forms mean structurally equal roots, so a form is a map key for them.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// Forms compare (and order) as their [`nodes`](Canonical::nodes) do, then their set nodes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Canonical<L> {
-    nodes: Vec<(L, Box<[u32]>)>,
+    labels: Vec<L>,
+    /// Node `i`'s children: `children[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<u32>,
+    children: Vec<u32>,
     /// The positions of the set nodes (empty for a graph without any).
     sets: Vec<u32>,
 }
 
 impl<L: Hash> Hash for Canonical<L> {
-    /// The nodes, then the set positions only if there are any: a form without set nodes
-    /// hashes as it did before sets existed (its stable hash is stored by users).
+    /// The nodes as a list of (label, children) pairs, then the set positions only if there
+    /// are any: the writes of the list of pairs forms were once stored as, so that stable
+    /// hashes users stored stay valid, and a form without set nodes hashes as it did before
+    /// sets existed.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.nodes.hash(state);
+        state.write_usize(self.len());
+        for (label, children) in self.nodes() {
+            label.hash(state);
+            children.hash(state);
+        }
         if !self.sets.is_empty() {
             self.sets.hash(state);
         }
     }
 }
 
+impl<L: PartialOrd> PartialOrd for Canonical<L> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        match self.nodes().partial_cmp(other.nodes()) {
+            Some(std::cmp::Ordering::Equal) => self.sets.partial_cmp(&other.sets),
+            order => order,
+        }
+    }
+}
+
+impl<L: Ord> Ord for Canonical<L> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.nodes()
+            .cmp(other.nodes())
+            .then_with(|| self.sets.cmp(&other.sets))
+    }
+}
+
+impl<L: fmt::Debug> fmt::Debug for Canonical<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Canonical")
+            .field("nodes", &self.nodes().collect::<Vec<_>>())
+            .field("sets", &self.sets)
+            .finish()
+    }
+}
+
 impl<L> Canonical<L> {
     /// The number of distinct nodes the root reaches (after normalization).
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.labels.len()
     }
 
     /// Always false: a form has at least its root.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.labels.is_empty()
     }
 
     /// The nodes in canonical order (the root first): each label with its children's
     /// positions in this list.
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (&L, &[u32])> {
-        self.nodes.iter().map(|(l, c)| (l, &c[..]))
+        self.labels
+            .iter()
+            .zip(self.offsets.windows(2))
+            .map(|(l, w)| (l, &self.children[w[0] as usize..w[1] as usize]))
     }
 }
 
