@@ -327,7 +327,7 @@ impl Freezer {
     /// The pointer to the value `pointer` (at `address`) points to: one for every pointer to
     /// it (so a cycle closes on it), its value walked once. A pointer that is the only
     /// reference to its value (`alone`, asked only on the first visit: it reads the value's
-    /// counts) takes no place in the address map; see [`Freeze for Rc`](Rc#impl-Freeze-for-Rc<T>).
+    /// counts) takes no place in the address map: nothing else can lead to its value.
     ///
     /// The value is walked at once, while its counts are in the cache, up to [`NESTED`]
     /// pointers deep, and later beyond, so that a list a million links long takes no more
@@ -846,8 +846,12 @@ tuples! {
     (A 0, B 1, C 2, D 3, E 4, F 5)
 }
 
-/// Walked later, not within the walk of what points to it (see [`Freezer`]): hence
-/// `'static`, as the pointer is kept until then.
+/// A node per value, not per pointer: every `Rc` to one value is an edge to one node, so a
+/// cycle through `Rc`s is a cycle of the graph. The value is walked when first met, or, past
+/// 64 pointers deep, queued with a clone of the pointer and walked in a loop: hence
+/// `'static`. An `Rc` that is its value's only reference (strong count 1, no `Weak`) is not
+/// entered in the map of addresses seen, as no other path can reach its value: a list or a
+/// tree held by its root alone costs no such map.
 impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         f.shared(self, Rc::as_ptr(self).cast::<()>() as usize, || {
@@ -856,7 +860,7 @@ impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
     }
 }
 
-/// Walked later, as an [`Rc`] is.
+/// Walked as an [`Rc`] is.
 impl<T: Freeze + ?Sized + 'static> Freeze for Arc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         f.shared(self, Arc::as_ptr(self).cast::<()>() as usize, || {
