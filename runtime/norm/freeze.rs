@@ -451,8 +451,10 @@ impl Freezer {
 
     /// The graph the walk made, each pointer an edge to the node of its value, each struct
     /// with its first sequence field folded in (see [`Folded`]), without the nodes only a
-    /// fold reached; and the node `root` became.
-    fn into_graph(self, root: u32) -> (Graph<Label>, usize) {
+    /// fold reached; the node `root` became; and the graph's labels. A node is labelled by
+    /// its label's rank among them, in `Label`'s order, so that normalizing compares and
+    /// hashes numbers, and orders a set's members as their labels would.
+    fn into_graph(self, root: u32) -> (Graph<u32>, usize, Vec<Label>) {
         let Freezer {
             mut nodes,
             mut labels,
@@ -518,6 +520,9 @@ impl Freezer {
             _ => numbered[(p & !POINTER) as usize],
         };
         let any_set = nodes.iter().any(|m| m.label & SET != 0);
+        // The folded structs' labels, by struct label, position, field and length.
+        let mut folds: FxHashMap<(u32, u32, u8, u32), u32> = FxHashMap::default();
+        let mut folded_labels = Vec::new();
         let mut graph = Graph::new();
         graph.labels.reserve(kept as usize);
         graph.offsets.reserve(kept as usize);
@@ -527,25 +532,31 @@ impl Freezer {
                 continue;
             }
             let parts = kids(node);
-            let label = &labels[(nodes[node].label & !SET) as usize];
+            let label = nodes[node].label & !SET;
             match fold[node] {
                 NONE => {
-                    graph.labels.push(label.clone());
+                    graph.labels.push(label);
                     graph.children.extend(parts.iter().map(renumber));
                 }
                 at => {
                     let (before, after) = parts.split_at(at as usize);
                     let (folded, after) = (target(after[0]), &after[1..]);
                     let inner = kids(folded as usize);
-                    let &Label::Struct(path) = label else {
-                        unreachable!("only structs fold")
-                    };
-                    graph.labels.push(Label::Folded(Folded {
-                        path,
-                        at,
-                        field: code(folded).unwrap_or_default(),
-                        len: index(inner.len()),
-                    }));
+                    let (field, len) = (code(folded).unwrap_or_default(), index(inner.len()));
+                    let next = index(labels.len() + folded_labels.len());
+                    let id = *folds.entry((label, at, field, len)).or_insert(next);
+                    if id == next {
+                        let &Label::Struct(path) = &labels[label as usize] else {
+                            unreachable!("only structs fold")
+                        };
+                        folded_labels.push(Label::Folded(Folded {
+                            path,
+                            at,
+                            field,
+                            len,
+                        }));
+                    }
+                    graph.labels.push(id);
                     graph.children.extend(before.iter().map(renumber));
                     graph.children.extend(inner.iter().map(renumber));
                     graph.children.extend(after.iter().map(renumber));
@@ -556,11 +567,32 @@ impl Freezer {
                 graph.sets.push(nodes[node].label & SET != 0);
             }
         }
-        if any_set {
-            graph.order = Some(Label::cmp);
+        labels.extend(folded_labels);
+        let (rank, labels) = ranked(labels);
+        for label in &mut graph.labels {
+            *label = rank[*label as usize];
         }
-        (graph, number[root as usize] as usize)
+        if any_set {
+            graph.order = Some(<u32 as Ord>::cmp);
+        }
+        (graph, number[root as usize] as usize, labels)
     }
+}
+
+/// Each label id's rank among the distinct labels, in `Label`'s order; and those labels.
+fn ranked(mut labels: Vec<Label>) -> (Vec<u32>, Vec<Label>) {
+    let mut sorted: Vec<u32> = (0..index(labels.len())).collect();
+    sorted.sort_unstable_by(|&a, &b| labels[a as usize].cmp(&labels[b as usize]));
+    let mut rank = vec![0; labels.len()];
+    let mut distinct: Vec<Label> = Vec::new();
+    for id in sorted {
+        let label = &mut labels[id as usize];
+        if distinct.last() != Some(label) {
+            distinct.push(std::mem::replace(label, Label::Unit));
+        }
+        rank[id as usize] = index(distinct.len() - 1);
+    }
+    (rank, distinct)
 }
 
 /// The node each pointer's value is, through pointers to pointers. A cycle of pointers only,
@@ -685,9 +717,11 @@ pub trait Freeze {
 pub fn freeze<T: Freeze + ?Sized>(value: &T) -> Result<Canonical<Label>, Error> {
     let mut f = Freezer::new();
     let root = f.walk(value)?;
-    let (graph, root) = f.into_graph(root);
+    let (graph, root, labels) = f.into_graph(root);
     let normal = graph.normalize()?;
-    Ok(normal.canonical(root))
+    Ok(normal
+        .canonical(root)
+        .relabel(|rank| labels[rank as usize].clone()))
 }
 
 macro_rules! scalars {

@@ -967,6 +967,17 @@ impl<L> Canonical<L> {
         self.labels.is_empty()
     }
 
+    /// The same form with each label mapped by `f`: for labels that stood in for others,
+    /// in the same order.
+    pub(crate) fn relabel<M>(self, f: impl FnMut(L) -> M) -> Canonical<M> {
+        Canonical {
+            labels: self.labels.into_iter().map(f).collect(),
+            offsets: self.offsets,
+            children: self.children,
+            sets: self.sets,
+        }
+    }
+
     /// The nodes in canonical order (the root first): each label with its children's
     /// positions in this list.
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (&L, &[u32])> {
