@@ -400,6 +400,22 @@ enum Shaped {
     Seq(RefCell<Vec<Rc<Shaped>>>),
     /// A set of its children.
     Set(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A struct with its fields: a leaf and a set of its children (which `freeze` makes a set
+    /// node of the struct's, the leaf drawn into its label).
+    Grouping(u8, RefCell<Vec<Rc<Shaped>>>),
+    /// A struct with its fields: a leaf, a set of its children and a `Vec` of them (the
+    /// `Vec` drawn in, the set a child).
+    Mixed(u8, RefCell<Vec<Rc<Shaped>>>),
+}
+
+/// A set field of a struct.
+struct Members<'a>(&'a RefCell<Vec<Rc<Shaped>>>);
+
+impl Freeze for Members<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        let members = self.0.borrow();
+        f.set(Label::Set, members.iter())
+    }
 }
 
 impl Freeze for Shaped {
@@ -417,6 +433,8 @@ impl Freeze for Shaped {
             }
             Shaped::Seq(kids) => kids.freeze(f),
             Shaped::Set(l, kids) => f.set(Label::Variant(label(*l)), kids.borrow().iter()),
+            Shaped::Grouping(l, kids) => f.node(Label::Struct(label(*l)), &[l, &Members(kids)]),
+            Shaped::Mixed(l, kids) => f.node(Label::Struct(label(*l)), &[l, &Members(kids), kids]),
         }
     }
 }
@@ -431,7 +449,7 @@ proptest! {
     #[test]
     fn folding_sequences_into_structs_matches_the_naive_fixpoint(
         nodes in (1usize..14).prop_flat_map(|n| {
-            proptest::collection::vec((0u8..6, 0u8..2, proptest::collection::vec(0..n, 0..4)), n)
+            proptest::collection::vec((0u8..8, 0u8..2, proptest::collection::vec(0..n, 0..4)), n)
         })
     ) {
         let n = nodes.len();
@@ -443,11 +461,14 @@ proptest! {
                 2 => Shaped::Holding(l, RefCell::default()),
                 3 => Shaped::Seq(RefCell::default()),
                 4 => Shaped::Optional(l, RefCell::default()),
-                _ => Shaped::Set(l, RefCell::default()),
+                5 => Shaped::Set(l, RefCell::default()),
+                6 => Shaped::Grouping(l, RefCell::default()),
+                _ => Shaped::Mixed(l, RefCell::default()),
             }))
             .collect();
         // The oracle's graph: the nodes, then a struct's leaf, `Vec`, `Some` or `None`
-        // (labels: 0..2 structs, 2..4 sets, 4 a sequence, 5..7 a leaf, 7 `Some`, 8 `None`).
+        // (labels: 0..2 structs, 2..4 sets, 4 a sequence, 5..7 a leaf, 7 `Some`, 8 `None`,
+        // 9 a set field).
         let mut oracle: Vec<(u8, bool, Vec<usize>)> = Vec::new();
         let mut extra: Vec<(u8, bool, Vec<usize>)> = Vec::new();
         for (node, &(_, l, ref kids)) in built.iter().zip(&nodes) {
@@ -487,6 +508,20 @@ proptest! {
                     *v.borrow_mut() = rcs.collect();
                     oracle.push((2 + l, true, kids.clone()));
                 }
+                Shaped::Grouping(_, v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    extra.push((5 + l, false, Vec::new()));
+                    extra.push((9, true, kids.clone()));
+                    oracle.push((l, false, vec![n + extra.len() - 2, n + extra.len() - 1]));
+                }
+                Shaped::Mixed(_, v) => {
+                    *v.borrow_mut() = rcs.collect();
+                    extra.push((5 + l, false, Vec::new()));
+                    extra.push((9, true, kids.clone()));
+                    extra.push((4, false, kids.clone()));
+                    let at = n + extra.len() - 3;
+                    oracle.push((l, false, vec![at, at + 1, at + 2]));
+                }
             }
         }
         oracle.extend(extra);
@@ -504,10 +539,44 @@ proptest! {
                 | Shaped::Holding(_, v)
                 | Shaped::Optional(_, v)
                 | Shaped::Seq(v)
-                | Shaped::Set(_, v) => v.borrow_mut().clear(),
+                | Shaped::Set(_, v)
+                | Shaped::Grouping(_, v)
+                | Shaped::Mixed(_, v) => v.borrow_mut().clear(),
             }
         }
     }
+}
+
+#[test]
+fn a_struct_drawn_into_a_set_node_compares_its_set_as_a_multiset() {
+    // A struct of a leaf and a set is one set node labelled with the leaf: its members in
+    // any order, each counted, the leaf told apart.
+    let member = |l| Rc::new(Shaped::Pointing(l, RefCell::default()));
+    let group = |l, kids: Vec<u8>| {
+        Rc::new(Shaped::Grouping(
+            l,
+            RefCell::new(kids.into_iter().map(member).collect()),
+        ))
+    };
+    let form = |g: Rc<Shaped>| freeze(&g).unwrap();
+    assert_eq!(form(group(0, vec![0, 1])), form(group(0, vec![1, 0])));
+    assert_ne!(form(group(0, vec![0, 1])), form(group(1, vec![0, 1])));
+    assert_ne!(form(group(0, vec![0, 0])), form(group(0, vec![0])));
+    assert_ne!(form(group(0, vec![0, 1])), form(group(0, vec![0, 0])));
+    // With a `Vec` beside it, the set is a child of its own, still a multiset.
+    let mixed = |kids: Vec<u8>| {
+        Rc::new(Shaped::Mixed(
+            0,
+            RefCell::new(kids.into_iter().map(member).collect()),
+        ))
+    };
+    let (a, b) = (mixed(vec![0, 1]), mixed(vec![1, 0]));
+    assert_ne!(form(a.clone()), form(b.clone()), "the Vec is in order");
+    let set_only = |m: &Rc<Shaped>| match &**m {
+        Shaped::Mixed(_, v) => freeze(&Members(v)).unwrap(),
+        _ => unreachable!(),
+    };
+    assert_eq!(set_only(&a), set_only(&b));
 }
 
 #[test]
@@ -752,6 +821,13 @@ mod derived {
         y: i32,
     }
 
+    /// A name and a map: one set node of the map's entries, labelled with the name.
+    #[derive(Freeze)]
+    struct Tagged {
+        name: String,
+        tags: std::collections::HashMap<String, u8>,
+    }
+
     #[test]
     fn derived_structs_and_enums_freeze_field_by_field() {
         let p = |x, y| Point { x, y };
@@ -783,6 +859,27 @@ mod derived {
         assert_ne!(
             freeze(&poly(&[1, 2])).unwrap(),
             freeze(&poly(&[1, 2, 3])).unwrap()
+        );
+        let tagged = |name: &str, tags: &[(&str, u8)]| Tagged {
+            name: name.into(),
+            tags: tags.iter().map(|&(k, v)| (k.into(), v)).collect(),
+        };
+        let (ab, ba) = (
+            tagged("t", &[("a", 1), ("b", 2)]),
+            tagged("t", &[("b", 2), ("a", 1)]),
+        );
+        assert_eq!(freeze(&ab).unwrap(), freeze(&ba).unwrap());
+        assert_ne!(
+            freeze(&ab).unwrap(),
+            freeze(&tagged("u", &[("a", 1), ("b", 2)])).unwrap()
+        );
+        assert_ne!(
+            freeze(&ab).unwrap(),
+            freeze(&tagged("t", &[("a", 2), ("b", 1)])).unwrap()
+        );
+        assert_ne!(
+            freeze(&ab).unwrap(),
+            freeze(&tagged("t", &[("a", 1)])).unwrap()
         );
         // A generic parameter is bounded by `Freeze`; a shared value is compared by what
         // it is.

@@ -5,9 +5,10 @@
 //! `Rc` or `Arc` is one node whatever the number of paths to it (identity by pointer), so a
 //! cycle through shared pointers is a cycle of the graph; the graph's normalization then
 //! compares cycles by what they unfold to, and the canonical form of the root is the frozen
-//! value. Before that, each struct's first sequence, tuple, `Option` or `Result` field is
-//! drawn into the struct's node ([`Folded`]), which halves the graph of a typical value and
-//! changes no comparison.
+//! value. Before that, each struct's fields are drawn into its node where they can be
+//! ([`Folded`]: its scalars into its label, a sequence, `Option` or `Result` field's parts,
+//! or its one set's members, into its children), so that the graph has a node per struct,
+//! not per field, and no comparison changes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry;
@@ -62,33 +63,49 @@ pub enum Label {
     Entry,
     /// A `Weak` whose value is gone.
     Dead,
-    /// A struct with a field drawn into its node (see [`Folded`]).
+    /// A struct with fields drawn into its node (see [`Folded`]).
     Folded(Folded),
 }
 
-/// A struct node with one field drawn in: the first of its fields that is a sequence, a
-/// tuple, or an `Option` or `Result` variant. The node's children are the struct's fields
-/// with that field's parts in its place, so a struct and its `Vec` (or its `Option<Rc<_>>`)
-/// are one node, not two, and the graph to normalize is smaller. Which field is drawn in
-/// depends only on the fields' labels, so equal structs are folded alike and forms compare
-/// as they would unfolded. Only `freeze` makes these labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A struct node with fields drawn in, so that the graph to normalize has one node per
+/// struct, not one per field:
+///
+/// - its *bare* fields, those without parts (a scalar, a string, `None`, an empty sequence),
+///   are drawn into the label, each with its position;
+/// - if its one other field is a set or a map, the node is a set node of that field's
+///   members (or entries);
+/// - else the first other field that is a sequence, a tuple, or an `Option` or `Result`
+///   variant is drawn in: the node's children are the struct's other fields with that
+///   field's parts in its place.
+///
+/// Which fields are drawn in depends only on the fields' labels, kinds and numbers of
+/// parts, which equal structs share, so equal structs are folded alike and forms compare as
+/// they would unfolded. Only `freeze` makes these labels.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Folded {
     path: &'static str,
-    at: u32,
-    field: u8,
-    len: u32,
+    /// The bare fields, by position.
+    bare: Arc<[(u32, Label)]>,
+    /// The field drawn in: its position, its label's code in [`FOLDABLE`] and its number of
+    /// parts.
+    field: Option<(u32, u8, u32)>,
 }
 
-/// The labels of the fields a struct draws in, by their code in [`Folded`].
-const FOLDABLE: [Label; 6] = [
+/// The labels of the fields a struct draws in, by their code in [`Folded`]: the sequences
+/// first, then the sets.
+const FOLDABLE: [Label; 8] = [
     Label::Seq,
     Label::Tuple,
     Label::None,
     Label::Some,
     Label::Ok,
     Label::Err,
+    Label::Set,
+    Label::Map,
 ];
+
+/// The first code in [`FOLDABLE`] of a set.
+const SETS: u8 = 6;
 
 impl Folded {
     /// The struct's path.
@@ -96,25 +113,33 @@ impl Folded {
         self.path
     }
 
-    /// The position of the field drawn in among the struct's fields.
-    pub fn at(&self) -> usize {
-        self.at as usize
+    /// The struct's bare fields (without parts), drawn into the label: each position among
+    /// the struct's fields with the field's label.
+    pub fn bare(&self) -> impl ExactSizeIterator<Item = (usize, &Label)> {
+        self.bare.iter().map(|(at, label)| (*at as usize, label))
     }
 
-    /// The label of the field drawn in: [`Label::Seq`], [`Label::Tuple`], [`Label::None`],
-    /// [`Label::Some`], [`Label::Ok`] or [`Label::Err`].
-    pub fn field(&self) -> Label {
-        FOLDABLE[self.field as usize].clone()
+    /// The position among the struct's fields of the field whose parts are drawn in, if any.
+    pub fn at(&self) -> Option<usize> {
+        self.field.map(|(at, _, _)| at as usize)
     }
 
-    /// How many parts the field drawn in has.
+    /// The label of the field whose parts are drawn in, if any: [`Label::Seq`],
+    /// [`Label::Tuple`], [`Label::None`], [`Label::Some`], [`Label::Ok`], [`Label::Err`],
+    /// or, for a set node, [`Label::Set`] or [`Label::Map`].
+    pub fn field(&self) -> Option<Label> {
+        self.field
+            .map(|(_, code, _)| FOLDABLE[code as usize].clone())
+    }
+
+    /// How many parts the field drawn in has (0 without one).
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.field.map_or(0, |(_, _, len)| len as usize)
     }
 
-    /// Whether the field drawn in has no parts.
+    /// Whether the field drawn in has no parts, or there is none.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
@@ -450,8 +475,7 @@ impl Freezer {
     }
 
     /// The graph the walk made, each pointer an edge to the node of its value, each struct
-    /// with its first sequence field folded in (see [`Folded`]), without the nodes only a
-    /// fold reached; the node `root` became; and the graph's labels. A node is labelled by
+    /// with its fields drawn in (see [`Folded`]), without the nodes only a struct drew in; the node `root` became; and the graph's labels. A node is labelled by
     /// its label's rank among them, in `Label`'s order, so that normalizing compares and
     /// hashes numbers, and orders a set's members as their labels would.
     fn into_graph(self, root: u32) -> (Graph<u32>, usize, Vec<Label>) {
@@ -477,27 +501,59 @@ impl Freezer {
             .iter()
             .map(|l| FOLDABLE.iter().position(|f| f == l).map(|c| c as u8))
             .collect();
-        let code = |node: u32| match nodes[node as usize].label {
-            l if l & SET != 0 => None,
-            l => codes[l as usize],
+        // A node's code, if a struct draws it in: a sequence's for an ordered node, a set's
+        // for a set node.
+        let code = |node: u32| {
+            let label = nodes[node as usize].label;
+            codes[(label & !SET) as usize].filter(|&code| (code >= SETS) == (label & SET != 0))
         };
-        // Each struct's folded field, by its position among the struct's parts.
+        // Whether a node is bare: no parts, no set.
+        let bare: Vec<bool> = nodes
+            .iter()
+            .map(|m| m.len == 0 && m.label & SET == 0)
+            .collect();
+        let is_bare = |p: u32| bare[target(p) as usize];
+        // Each struct's fold: `PLAIN` for a node that is no struct, else the position of the
+        // field drawn in, with `SET` for a set, or `BARE` if only its bare fields are.
+        const PLAIN: u32 = NONE;
+        const BARE: u32 = NONE - 1;
         let fold: Vec<u32> = (0..n)
-            .map(|node| match nodes[node].label {
-                l if l & SET == 0 && matches!(labels[l as usize], Label::Struct(_)) => kids(node)
-                    .iter()
-                    .position(|&p| code(target(p)).is_some())
-                    .map_or(NONE, index),
-                _ => NONE,
+            .map(|node| {
+                let label = nodes[node].label;
+                if label & SET != 0 || !matches!(labels[label as usize], Label::Struct(_)) {
+                    return PLAIN;
+                }
+                let parts = kids(node);
+                let mut others = parts.iter().enumerate().filter(|&(_, &p)| !is_bare(p));
+                let field = match (others.next(), others.next()) {
+                    (Some((at, &p)), None) if code(target(p)).is_some_and(|c| c >= SETS) => {
+                        Some(index(at) | SET)
+                    }
+                    _ => parts.iter().enumerate().find_map(|(at, &p)| {
+                        let code = code(target(p))?;
+                        (code < SETS && !is_bare(p)).then(|| index(at))
+                    }),
+                };
+                match field {
+                    Some(at) => at,
+                    None if parts.iter().any(|&p| is_bare(p)) => BARE,
+                    None => PLAIN,
+                }
             })
             .collect();
+        // Whether a struct draws in its part at `at`.
+        let draws = |fold: u32, at: usize, p: u32| match fold {
+            PLAIN => false,
+            BARE => is_bare(p),
+            fold => fold & !SET == index(at) || is_bare(p),
+        };
         // A node drawn into a struct, and pointed to from nowhere else, is dropped.
         const FOLDED: u8 = 1;
         const POINTED: u8 = 2;
         let mut seen = vec![0u8; n];
-        for (node, &folded) in fold.iter().enumerate() {
+        for (node, &fold) in fold.iter().enumerate() {
             for (at, &p) in kids(node).iter().enumerate() {
-                seen[target(p) as usize] |= match folded == at as u32 {
+                seen[target(p) as usize] |= match draws(fold, at, p) {
                     true => FOLDED,
                     false => POINTED,
                 };
@@ -520,8 +576,10 @@ impl Freezer {
             _ => numbered[(p & !POINTER) as usize],
         };
         let any_set = nodes.iter().any(|m| m.label & SET != 0);
-        // The folded structs' labels, by struct label, position, field and length.
-        let mut folds: FxHashMap<(u32, u32, u8, u32), u32> = FxHashMap::default();
+        // The folded structs' labels, by what makes them: the struct's label, the field
+        // drawn in, the bare fields.
+        let mut folds: FxHashMap<Box<[u32]>, u32> = FxHashMap::default();
+        let mut key: Vec<u32> = Vec::new();
         let mut folded_labels = Vec::new();
         let mut graph = Graph::new();
         graph.labels.reserve(kept as usize);
@@ -533,38 +591,65 @@ impl Freezer {
             }
             let parts = kids(node);
             let label = nodes[node].label & !SET;
+            let mut set = nodes[node].label & SET != 0;
             match fold[node] {
-                NONE => {
+                PLAIN => {
                     graph.labels.push(label);
                     graph.children.extend(parts.iter().map(renumber));
                 }
-                at => {
-                    let (before, after) = parts.split_at(at as usize);
-                    let (folded, after) = (target(after[0]), &after[1..]);
-                    let inner = kids(folded as usize);
-                    let (field, len) = (code(folded).unwrap_or_default(), index(inner.len()));
-                    let next = index(labels.len() + folded_labels.len());
-                    let id = *folds.entry((label, at, field, len)).or_insert(next);
-                    if id == next {
-                        let &Label::Struct(path) = &labels[label as usize] else {
-                            unreachable!("only structs fold")
-                        };
-                        folded_labels.push(Label::Folded(Folded {
-                            path,
-                            at,
-                            field,
-                            len,
-                        }));
+                fold => {
+                    let field = (fold != BARE).then(|| {
+                        let at = fold & !SET;
+                        let inner = target(parts[at as usize]);
+                        (at, inner, code(inner).unwrap_or_default())
+                    });
+                    key.clear();
+                    key.push(label);
+                    key.extend(field.map_or([NONE; 3], |(at, inner, code)| {
+                        [at, u32::from(code), nodes[inner as usize].len]
+                    }));
+                    for (at, &p) in parts.iter().enumerate() {
+                        if is_bare(p) {
+                            key.extend([index(at), nodes[target(p) as usize].label]);
+                        }
                     }
+                    let next = index(labels.len() + folded_labels.len());
+                    let id = match folds.get(&key[..]) {
+                        Some(&id) => id,
+                        None => {
+                            folds.insert(key.clone().into_boxed_slice(), next);
+                            let &Label::Struct(path) = &labels[label as usize] else {
+                                unreachable!("only structs fold")
+                            };
+                            let bare = key[4..]
+                                .chunks(2)
+                                .map(|w| (w[0], labels[w[1] as usize].clone()))
+                                .collect();
+                            folded_labels.push(Label::Folded(Folded {
+                                path,
+                                bare,
+                                field: field
+                                    .map(|(at, inner, code)| (at, code, nodes[inner as usize].len)),
+                            }));
+                            next
+                        }
+                    };
                     graph.labels.push(id);
-                    graph.children.extend(before.iter().map(renumber));
-                    graph.children.extend(inner.iter().map(renumber));
-                    graph.children.extend(after.iter().map(renumber));
+                    set = fold != BARE && fold & SET != 0;
+                    for (at, &p) in parts.iter().enumerate() {
+                        match field {
+                            Some((drawn, inner, _)) if drawn == index(at) => graph
+                                .children
+                                .extend(kids(inner as usize).iter().map(renumber)),
+                            _ if is_bare(p) => {}
+                            _ => graph.children.push(renumber(&p)),
+                        }
+                    }
                 }
             }
             graph.offsets.push(index(graph.children.len()));
             if any_set {
-                graph.sets.push(nodes[node].label & SET != 0);
+                graph.sets.push(set);
             }
         }
         labels.extend(folded_labels);
