@@ -802,7 +802,9 @@ impl<L: Clone> Normal<'_, L> {
     pub fn equivalent(&self, a: usize, b: usize) -> bool {
         self.class[a] == self.class[b]
     }
+}
 
+impl<L: Clone + Hash + Eq> Normal<'_, L> {
     /// The canonical form of what `root` reaches: equal for structurally equal roots,
     /// whatever graph they are in, and different otherwise.
     ///
@@ -820,8 +822,10 @@ impl<L: Clone> Normal<'_, L> {
         let mut queue = Vec::with_capacity(k);
         number[0] = 0;
         queue.push(0u32);
+        let mut distinct: FxHashMap<&L, u32> = FxHashMap::default();
         let mut form = Canonical {
-            labels: Vec::with_capacity(k),
+            labels: Vec::new(),
+            label_of: Vec::with_capacity(k),
             offsets: Vec::with_capacity(k + 1),
             children: Vec::with_capacity(reached.kids.len()),
             sets: Vec::new(),
@@ -847,7 +851,13 @@ impl<L: Clone> Normal<'_, L> {
                 }
                 *kid = number[*kid as usize];
             }
-            form.labels.push(reached.labels[c].clone());
+            let label = reached.labels[c];
+            let next = index(form.labels.len());
+            let id = *distinct.entry(label).or_insert(next);
+            if id == next {
+                form.labels.push(label.clone());
+            }
+            form.label_of.push(id);
             form.offsets.push(index(form.children.len()));
             at += 1;
         }
@@ -905,7 +915,11 @@ impl<L: Clone> Normal<'_, L> {
 /// Forms compare (and order) as their [`nodes`](Canonical::nodes) do, then their set nodes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Canonical<L> {
+    /// The distinct labels, in the order the nodes first have them (so that equal forms have
+    /// equal lists): a million nodes of a few labels keep a few.
     labels: Vec<L>,
+    /// Each node's label, by its place in `labels`.
+    label_of: Vec<u32>,
     /// Node `i`'s children: `children[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<u32>,
     children: Vec<u32>,
@@ -959,19 +973,20 @@ impl<L: fmt::Debug> fmt::Debug for Canonical<L> {
 impl<L> Canonical<L> {
     /// The number of distinct nodes the root reaches (after normalization).
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.label_of.len()
     }
 
     /// Always false: a form has at least its root.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.label_of.is_empty()
     }
 
-    /// The same form with each label mapped by `f`: for labels that stood in for others,
-    /// in the same order.
+    /// The same form with each label mapped by `f`, which must map distinct labels to
+    /// distinct ones: for labels that stood in for others, in the same order.
     pub(crate) fn relabel<M>(self, f: impl FnMut(L) -> M) -> Canonical<M> {
         Canonical {
             labels: self.labels.into_iter().map(f).collect(),
+            label_of: self.label_of,
             offsets: self.offsets,
             children: self.children,
             sets: self.sets,
@@ -981,10 +996,15 @@ impl<L> Canonical<L> {
     /// The nodes in canonical order (the root first): each label with its children's
     /// positions in this list.
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = (&L, &[u32])> {
-        self.labels
+        self.label_of
             .iter()
             .zip(self.offsets.windows(2))
-            .map(|(l, w)| (l, &self.children[w[0] as usize..w[1] as usize]))
+            .map(|(&l, w)| {
+                (
+                    &self.labels[l as usize],
+                    &self.children[w[0] as usize..w[1] as usize],
+                )
+            })
     }
 }
 
