@@ -67,13 +67,8 @@ fn ring(n: usize) -> Shape {
 /// the one eight before (so that there are equal nodes to merge), and with `sets`, every
 /// other node's pointers a set.
 fn tangle(n: usize, sets: bool) -> Shape {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut random = steadfast_benches::xorshift();
+    let mut next = move || (random() % n as u64) as usize;
     let mut shape: Shape = Vec::with_capacity(n);
     for i in 0..n {
         if i >= 8 && i % 8 == 0 {

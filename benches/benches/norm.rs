@@ -15,13 +15,7 @@ use steadfast::norm::Graph;
 /// instead a copy of the node eight places before it (same label, children shifted by
 /// eight), so that many nodes are equal and the refinement has real merging to find.
 fn tangle(n: usize) -> Graph<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = steadfast_benches::xorshift();
     let mut nodes: Vec<(u8, [usize; 2])> = Vec::with_capacity(n);
     for i in 0..n {
         if i >= 8 && i % 8 == 0 {

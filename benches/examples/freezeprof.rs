@@ -31,13 +31,8 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let shape = args.next().unwrap_or_else(|| "ring".into());
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut random = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut xorshift = steadfast_benches::xorshift();
+    let mut random = move || (xorshift() % n as u64) as usize;
     let mut nodes: Vec<Rc<Node>> = (0..n)
         .map(|i| {
             Rc::new(Node {

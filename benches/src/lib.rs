@@ -6,6 +6,18 @@ pub mod interaction;
 
 use std::hint::black_box;
 
+/// A deterministic pseudo-random sequence (xorshift64), the same in every run: the random
+/// graphs of the benches.
+pub fn xorshift() -> impl FnMut() -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 use criterion::measurement::WallTime;
 use criterion::BenchmarkGroup;
 use slotmap::{DefaultKey, SlotMap};
