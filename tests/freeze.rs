@@ -256,6 +256,154 @@ fn a_weak_pointer_is_an_edge_while_its_value_lives() {
     assert_ne!(freeze(&weak).unwrap(), freeze(&5i32).unwrap());
 }
 
+/// Nodes of two types pointing to each other, and the same graph with one type.
+struct Even {
+    data: u8,
+    next: RefCell<Vec<Rc<Odd>>>,
+}
+
+struct Odd {
+    data: u8,
+    next: RefCell<Vec<Rc<Even>>>,
+}
+
+struct Either {
+    even: bool,
+    data: u8,
+    next: RefCell<Vec<Rc<Either>>>,
+}
+
+impl Freeze for Even {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Even"), &[&self.data, &self.next])
+    }
+}
+
+impl Freeze for Odd {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Odd"), &[&self.data, &self.next])
+    }
+}
+
+impl Freeze for Either {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        let path = if self.even { "Even" } else { "Odd" };
+        f.node(Label::Struct(path), &[&self.data, &self.next])
+    }
+}
+
+#[test]
+fn values_of_several_types_waiting_at_once_are_each_walked_through_their_own_pointer() {
+    // Every value is shared, so each waits in the line of its pointer's type; two types
+    // interleave in the walk. The same graph with one type waits in one line.
+    let n = 2_000;
+    let next = |i: usize| [(2 * i + 1) % n, (3 * i + 2) % n, (7 * i + 3) % n];
+    let data = |i: usize| ((i.wrapping_mul(2_654_435_761) >> 7) % 4) as u8;
+    let even: Vec<Rc<Even>> = (0..n)
+        .step_by(2)
+        .map(|i| {
+            Rc::new(Even {
+                data: data(i),
+                next: RefCell::default(),
+            })
+        })
+        .collect();
+    let odd: Vec<Rc<Odd>> = (1..n)
+        .step_by(2)
+        .map(|i| {
+            Rc::new(Odd {
+                data: data(i),
+                next: RefCell::default(),
+            })
+        })
+        .collect();
+    let either: Vec<Rc<Either>> = (0..n)
+        .map(|i| {
+            Rc::new(Either {
+                even: i % 2 == 0,
+                data: data(i),
+                next: RefCell::default(),
+            })
+        })
+        .collect();
+    for i in 0..n {
+        // Odd targets from even nodes and even targets from odd ones: `next` gives both.
+        let kids: Vec<usize> = next(i).into_iter().filter(|k| k % 2 != i % 2).collect();
+        *either[i].next.borrow_mut() = kids.iter().map(|&k| either[k].clone()).collect();
+        match i % 2 {
+            0 => {
+                *even[i / 2].next.borrow_mut() = kids.iter().map(|&k| odd[k / 2].clone()).collect()
+            }
+            _ => {
+                *odd[i / 2].next.borrow_mut() = kids.iter().map(|&k| even[k / 2].clone()).collect()
+            }
+        }
+    }
+    for i in [0, 1, 2, 501, 1998] {
+        let one_type = freeze(&either[i]).unwrap();
+        let two_types = match i % 2 {
+            0 => freeze(&even[i / 2]).unwrap(),
+            _ => freeze(&odd[i / 2]).unwrap(),
+        };
+        assert_eq!(one_type, two_types, "entered at {i}");
+        assert!(
+            one_type.len() > 100,
+            "the graph is not trivial: {}",
+            one_type.len()
+        );
+    }
+    assert_ne!(freeze(&either[0]).unwrap(), freeze(&either[2]).unwrap());
+    for node in &either {
+        node.next.borrow_mut().clear();
+    }
+    for node in &even {
+        node.next.borrow_mut().clear();
+    }
+    for node in &odd {
+        node.next.borrow_mut().clear();
+    }
+}
+
+/// Two values of any types as one node's parts.
+struct Pair<'a>(&'a dyn Freeze, &'a dyn Freeze);
+
+impl Freeze for Pair<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Tuple, &[self.0, self.1])
+    }
+}
+
+#[test]
+fn scalars_on_either_side_of_the_small_ones_keep_their_labels() {
+    // Small numbers and booleans are interned apart from other scalars: two scalars in one
+    // value are one label exactly when their labels are equal, whatever their types.
+    let scalars: Vec<(Box<dyn Freeze>, Label)> = vec![
+        (Box::new(0u8), Label::Uint(0)),
+        (Box::new(0u128), Label::Uint(0)),
+        (Box::new(0i8), Label::Int(0)),
+        (Box::new(1u8), Label::Uint(1)),
+        (Box::new(1i64), Label::Int(1)),
+        (Box::new(true), Label::Bool(true)),
+        (Box::new(false), Label::Bool(false)),
+        (Box::new(255u32), Label::Uint(255)),
+        (Box::new(256u32), Label::Uint(256)),
+        (Box::new(255i64), Label::Int(255)),
+        (Box::new(127i8), Label::Int(127)),
+        (Box::new(128i16), Label::Int(128)),
+        (Box::new(-128i8), Label::Int(-128)),
+        (Box::new(-129i32), Label::Int(-129)),
+        (Box::new(u128::MAX), Label::Uint(u128::MAX)),
+        (Box::new('a'), Label::Char('a')),
+    ];
+    for (a, la) in &scalars {
+        let alike = freeze(&Pair(&**a, &**a)).unwrap();
+        for (b, lb) in &scalars {
+            let pair = freeze(&Pair(&**a, &**b)).unwrap();
+            assert_eq!(pair == alike, la == lb, "{la:?} and {lb:?}");
+        }
+    }
+}
+
 #[test]
 fn a_value_borrowed_mutably_during_the_freeze_is_an_error() {
     let cell = RefCell::new(vec![1, 2]);

@@ -1,5 +1,9 @@
 //! Freezing a large `Rc` graph three times, for profilers:
-//! `target/release/examples/freezeprof N ring|held|tangle`.
+//! `target/release/examples/freezeprof N ring|held|tangle [hand]`.
+//!
+//! With `hand`, each freeze follows the hand-written equivalent (walking the graph
+//! breadth-first into a `norm::Graph`, then normalizing it and taking the root's form), timed
+//! in the same process: on a noisy machine, a fairer comparison than two runs.
 //!
 //! `ring`: a ring held by its first node only (every other `Rc` is pointed to once);
 //! `held`: the same ring with every node also held in a `Vec` (every `Rc` shared);
@@ -11,7 +15,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use steadfast::norm::{freeze, Error, Freeze, Freezer, Label};
+use rustc_hash::FxHashMap;
+use steadfast::norm::{freeze, Error, Freeze, Freezer, Graph, Label};
 
 struct Node {
     value: u32,
@@ -31,6 +36,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let shape = args.next().unwrap_or_else(|| "ring".into());
+    let by_hand = args.next().as_deref() == Some("hand");
     let mut xorshift = steadfast_benches::xorshift();
     let mut random = move || (xorshift() % n as u64) as usize;
     let mut nodes: Vec<Rc<Node>> = (0..n)
@@ -52,6 +58,17 @@ fn main() {
         nodes.truncate(1);
     }
     for _ in 0..3 {
+        if by_hand {
+            let t = Instant::now();
+            let graph = walk(&nodes[0]);
+            let walked = t.elapsed();
+            let form = graph.normalize().unwrap().canonical(0);
+            eprintln!(
+                "by hand: {} nodes in {:?} (walk {walked:?})",
+                form.len(),
+                t.elapsed()
+            );
+        }
         let t = Instant::now();
         let form = freeze(&nodes[0]).unwrap();
         eprintln!("{shape}: {} nodes in {:?}", form.len(), t.elapsed());
@@ -60,4 +77,29 @@ fn main() {
     while let Some(node) = nodes.pop() {
         nodes.append(&mut node.next.borrow_mut());
     }
+}
+
+/// The hand-written walk: each `Rc` numbered by address on first sight, breadth-first.
+fn walk(root: &Rc<Node>) -> Graph<u32> {
+    let address = |node: &Rc<Node>| Rc::as_ptr(node) as usize;
+    let mut number = FxHashMap::default();
+    number.insert(address(root), 0usize);
+    let mut order = vec![root.clone()];
+    let mut graph = Graph::new();
+    let mut kids = Vec::new();
+    let mut at = 0;
+    while let Some(node) = order.get(at).cloned() {
+        kids.clear();
+        for next in node.next.borrow().iter() {
+            let fresh = order.len();
+            let kid = *number.entry(address(next)).or_insert(fresh);
+            if kid == fresh {
+                order.push(next.clone());
+            }
+            kids.push(kid);
+        }
+        graph.add_node(node.value, kids.iter().copied());
+        at += 1;
+    }
+    graph
 }

@@ -10,6 +10,7 @@
 //! or its one set's members, into its children), so that the graph has a node per struct,
 //! not per field, and no comparison changes.
 
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -196,7 +197,9 @@ struct Made {
 /// Builds the graph of a value: [`Freeze`] impls call it for their parts.
 ///
 /// A node is reserved before its parts are walked and its parts are stored flat, so that
-/// freezing a value costs no allocation per node; equal leaves are one node. The numbers it
+/// freezing a value costs no allocation per node; equal scalar leaves are one node (a path
+/// is known by its address, so two equal paths at two addresses may give two leaves, which
+/// normalizing merges). The numbers it
 /// hands out are nodes, or shared pointers (their high bit set): a pointer is an edge to
 /// its value's node, which is not known while a cycle through it is being walked, nor while
 /// its value waits to be walked.
@@ -210,6 +213,10 @@ pub struct Freezer {
     values: FxHashMap<Label, u32>,
     /// The ids of struct (`false`) and variant (`true`) paths, by address and length.
     paths: FxHashMap<(usize, usize, bool), u32>,
+    /// The ids of small numbers and booleans (see [`Freezer::intern`]), once one is met.
+    small: Vec<u32>,
+    /// The path interned last, and its id.
+    last_path: ((usize, usize, bool), u32),
     /// Each label's leaf node, by label id.
     leaves: Vec<u32>,
     /// Each node's parts, flat: nodes, or pointers.
@@ -220,9 +227,15 @@ pub struct Freezer {
     shared: FxHashMap<usize, u32>,
     /// What each pointer points to, once walked: a node, or a pointer (an `Rc<Rc<_>>`).
     pointees: Vec<u32>,
-    /// Shared values still to walk, each with its pointer: those met [`NESTED`] pointers
-    /// deep, so that a list a million links long does not take a million frames of stack.
-    deferred: Vec<(u32, Box<dyn Deferred>)>,
+    /// Shared values still to walk, first in first out: each pointer, with the line its
+    /// value waits in. A value other references reach waits (so that values are numbered
+    /// breadth-first, as the canonical form is, and the forms' passes over the graph run
+    /// through it in order), and so does one met [`NESTED`] pointers deep (so that a list a
+    /// million links long does not take a million frames of stack).
+    waiting: VecDeque<(u32, u32)>,
+    /// The lines values wait in: one per pointer type, a clone of each pointer, in the
+    /// order of [`waiting`](Self::waiting); with the function that walks a line's next.
+    lines: Vec<(TypeId, Box<dyn Any>, Walk)>,
     /// How many shared values are being walked, one inside another.
     nested: u32,
 }
@@ -232,21 +245,40 @@ pub struct Freezer {
 /// a thread short of it continues on a new segment, see [`crate::stack`]).
 const NESTED: u32 = 64;
 
+/// How many labels [`Freezer::intern`] finds without hashing: `Uint`s below 256, `Int`s in
+/// `-128..128`, the two `Bool`s.
+const SMALL: usize = 514;
+
 /// A shared pointer, whose value is walked through it.
-trait Deferred {
+trait Deferred: 'static {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error>;
 }
 
-impl<T: Freeze + ?Sized> Deferred for Rc<T> {
+impl<T: Freeze + ?Sized + 'static> Deferred for Rc<T> {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
         (**self).freeze(f)
     }
 }
 
-impl<T: Freeze + ?Sized> Deferred for Arc<T> {
+impl<T: Freeze + ?Sized + 'static> Deferred for Arc<T> {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
         (**self).freeze(f)
     }
+}
+
+/// Walks the value of the next pointer in a line.
+type Walk = fn(&mut Freezer, usize) -> Result<usize, Error>;
+
+/// Walks the value of the next pointer in line `line`, which holds `P`s.
+fn walk_next<P: Deferred>(f: &mut Freezer, line: usize) -> Result<usize, Error> {
+    let waiting = f.lines[line]
+        .1
+        .downcast_mut::<VecDeque<P>>()
+        .expect("steadfast::norm: a line holds one type");
+    let next = waiting
+        .pop_front()
+        .expect("steadfast::norm: a line holds its pointers");
+    next.walk(f)
 }
 
 impl Freezer {
@@ -256,12 +288,15 @@ impl Freezer {
             labels: KINDS.to_vec(),
             values: FxHashMap::default(),
             paths: FxHashMap::default(),
+            last_path: ((0, 0, false), NONE),
+            small: Vec::new(),
             leaves: vec![NONE; KINDS.len()],
             parts: Vec::new(),
             walking: Vec::new(),
             shared: FxHashMap::default(),
             pointees: Vec::new(),
-            deferred: Vec::new(),
+            waiting: VecDeque::new(),
+            lines: Vec::new(),
             nested: 0,
         }
     }
@@ -270,14 +305,15 @@ impl Freezer {
     fn walk<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<u32, Error> {
         let root = value.freeze(self)?;
         let root = self.made(root)?;
-        while let Some((pointer, value)) = self.deferred.pop() {
-            let target = value.walk(self)?;
+        while let Some((pointer, line)) = self.waiting.pop_front() {
+            let walk = self.lines[line as usize].2;
+            let target = walk(self, line as usize)?;
             self.pointees[pointer as usize] = self.made(target)?;
         }
         Ok(root)
     }
 
-    /// A node without parts (one node for equal labels).
+    /// A node without parts (one node for equal scalar labels).
     pub fn leaf(&mut self, label: Label) -> usize {
         let id = self.intern(label);
         match self.leaves[id as usize] {
@@ -354,36 +390,60 @@ impl Freezer {
     /// reference to its value (`alone`, asked only on the first visit: it reads the value's
     /// counts) takes no place in the address map: nothing else can lead to its value.
     ///
-    /// The value is walked at once, while its counts are in the cache, up to [`NESTED`]
-    /// pointers deep, and later beyond, so that a list a million links long takes no more
-    /// stack than [`NESTED`] links. A clone of the pointer is held while the value is walked
-    /// or waits to be: if the walk meets the same pointer again, its value is not alone.
-    fn shared<P: Deferred + Clone + 'static>(
+    /// A value alone is walked at once, while its counts are in the cache, up to [`NESTED`]
+    /// pointers deep, and waits beyond, so that a list a million links long takes no more
+    /// stack than [`NESTED`] links. Any other value waits: values are then walked, and
+    /// numbered, breadth-first, the order the canonical form numbers them in, so that the
+    /// passes that normalize the graph and take its form read it nearly in order. A clone
+    /// of the pointer is held while the value is walked or waits to be: if the walk meets
+    /// the same pointer again, its value is not alone.
+    fn shared<P: Deferred + Clone>(
         &mut self,
         pointer: &P,
         address: usize,
         alone: impl FnOnce() -> bool,
     ) -> Result<usize, Error> {
         let id = index(self.pointees.len());
-        match self.shared.entry(address) {
+        let alone = match self.shared.entry(address) {
             Entry::Occupied(seen) => return Ok((POINTER | *seen.get()) as usize),
-            Entry::Vacant(entry) if !alone() => {
-                entry.insert(id);
+            Entry::Vacant(entry) => {
+                alone() || {
+                    entry.insert(id);
+                    false
+                }
             }
-            Entry::Vacant(_) => {}
-        }
+        };
         assert!(id < POINTER, "steadfast::norm: at most 2^31 shared values");
         self.pointees.push(NONE);
-        if self.nested < NESTED {
+        if alone && self.nested < NESTED {
             let held = pointer.clone();
             self.nested += 1;
             let target = crate::stack::grown(|| held.walk(self));
             self.nested -= 1;
             self.pointees[id as usize] = self.made(target?)?;
         } else {
-            self.deferred.push((id, Box::new(pointer.clone())));
+            self.wait(id, pointer.clone());
         }
         Ok((POINTER | id) as usize)
+    }
+
+    /// Puts `pointer`'s value in line to be walked.
+    fn wait<P: Deferred>(&mut self, id: u32, pointer: P) {
+        let ty = TypeId::of::<P>();
+        let line = match self.lines.iter().position(|(t, ..)| *t == ty) {
+            Some(line) => line,
+            None => {
+                let line: Box<dyn Any> = Box::new(VecDeque::<P>::new());
+                self.lines.push((ty, line, walk_next::<P>));
+                self.lines.len() - 1
+            }
+        };
+        self.lines[line]
+            .1
+            .downcast_mut::<VecDeque<P>>()
+            .expect("steadfast::norm: a line holds one type")
+            .push_back(pointer);
+        self.waiting.push_back((id, index(line)));
     }
 
     /// An id of `label`: a kind's fixed one, a path's by its address, any other by value.
@@ -399,15 +459,43 @@ impl Freezer {
                     path.len(),
                     matches!(label, Label::Variant(_)),
                 );
-                *self.paths.entry(key).or_insert(next)
-            }
-            ref label => match self.values.get(label) {
-                Some(&id) => id,
-                None => {
-                    self.values.insert(label.clone(), next);
-                    next
+                // Nodes of one type tend to come one after another.
+                if self.last_path.0 == key {
+                    return self.last_path.1;
                 }
-            },
+                let id = *self.paths.entry(key).or_insert(next);
+                self.last_path = (key, id);
+                id
+            }
+            ref label => {
+                // Small numbers and booleans, the commonest scalars, are found without
+                // hashing.
+                let small = match *label {
+                    Label::Uint(v) if v < 256 => Some(v as usize),
+                    Label::Int(v) if (-128..128).contains(&v) => Some((v + 384) as usize),
+                    Label::Bool(b) => Some(512 + usize::from(b)),
+                    _ => None,
+                };
+                if let Some(id) = small.and_then(|s| self.small.get(s)).copied() {
+                    if id != NONE {
+                        return id;
+                    }
+                }
+                let id = match self.values.get(label) {
+                    Some(&id) => id,
+                    None => {
+                        self.values.insert(label.clone(), next);
+                        next
+                    }
+                };
+                if let Some(s) = small {
+                    if self.small.is_empty() {
+                        self.small = vec![NONE; SMALL];
+                    }
+                    self.small[s] = id;
+                }
+                id
+            }
         };
         if id == next {
             assert!(next < SET, "steadfast::norm: at most 2^31 distinct labels");
@@ -468,7 +556,11 @@ impl Freezer {
             return Err(e);
         }
         let start = index(self.parts.len());
-        self.parts.extend(self.walking.drain(from..));
+        // Copied one by one: a node has a few parts, too few to pay for a `memcpy` call.
+        for &part in &self.walking[from..] {
+            self.parts.push(part);
+        }
+        self.walking.truncate(from);
         self.nodes[node].start = start;
         self.nodes[node].len = index(self.parts.len()) - start;
         Ok(node)
@@ -523,21 +615,29 @@ impl Freezer {
                 if label & SET != 0 || !matches!(labels[label as usize], Label::Struct(_)) {
                     return PLAIN;
                 }
-                let parts = kids(node);
-                let mut others = parts.iter().enumerate().filter(|&(_, &p)| !is_bare(p));
-                let field = match (others.next(), others.next()) {
-                    (Some((at, &p)), None) if code(target(p)).is_some_and(|c| c >= SETS) => {
-                        Some(index(at) | SET)
+                // In one pass: how many parts are not bare, the first of them a sequence
+                // and whether the first of them is a set, and whether any part is bare.
+                let (mut others, mut seq, mut first_set, mut any_bare) = (0, None, None, false);
+                for (at, &p) in kids(node).iter().enumerate() {
+                    let p = target(p);
+                    if bare[p as usize] {
+                        any_bare = true;
+                        continue;
                     }
-                    _ => parts.iter().enumerate().find_map(|(at, &p)| {
-                        let code = code(target(p))?;
-                        (code < SETS && !is_bare(p)).then(|| index(at))
-                    }),
-                };
-                match field {
-                    Some(at) => at,
-                    None if parts.iter().any(|&p| is_bare(p)) => BARE,
-                    None => PLAIN,
+                    let code = code(p);
+                    if others == 0 && code.is_some_and(|c| c >= SETS) {
+                        first_set = Some(index(at) | SET);
+                    }
+                    if seq.is_none() && code.is_some_and(|c| c < SETS) {
+                        seq = Some(index(at));
+                    }
+                    others += 1;
+                }
+                match (others, first_set, seq) {
+                    (1, Some(set), _) => set,
+                    (_, _, Some(at)) => at,
+                    _ if any_bare => BARE,
+                    _ => PLAIN,
                 }
             })
             .collect();
@@ -966,9 +1066,9 @@ tuples! {
 }
 
 /// A node per value, not per pointer: every `Rc` to one value is an edge to one node, so a
-/// cycle through `Rc`s is a cycle of the graph. The value is walked when first met, or, past
-/// 64 pointers deep, queued with a clone of the pointer and walked in a loop: hence
-/// `'static`. An `Rc` that is its value's only reference (strong count 1, no `Weak`) is not
+/// cycle through `Rc`s is a cycle of the graph. A value other pointers share is queued with
+/// a clone of the pointer and walked in a loop, breadth-first; one this pointer alone holds is
+/// walked when first met, or, past 64 pointers deep, queued too: hence `'static`. An `Rc` that is its value's only reference (strong count 1, no `Weak`) is not
 /// entered in the map of addresses seen, as no other path can reach its value: a list or a
 /// tree held by its root alone costs no such map.
 impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
