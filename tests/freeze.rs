@@ -364,6 +364,44 @@ fn values_of_several_types_waiting_at_once_are_each_walked_through_their_own_poi
     }
 }
 
+/// A struct of many scalars beside a sequence: all of them drawn into its label.
+struct Wide {
+    a: u8,
+    b: i32,
+    c: &'static str,
+    d: bool,
+    next: Vec<Rc<Wide>>,
+}
+
+impl Freeze for Wide {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(
+            Label::Struct("Wide"),
+            &[&self.a, &self.b, &self.c, &self.d, &self.next],
+        )
+    }
+}
+
+#[test]
+fn a_struct_of_many_scalars_is_told_apart_by_each_of_them() {
+    let wide = |d: bool, next: Vec<Rc<Wide>>| Wide {
+        a: 1,
+        b: -2,
+        c: "c",
+        d,
+        next,
+    };
+    let leaf = || Rc::new(wide(true, Vec::new()));
+    let (one, other) = (wide(true, vec![leaf()]), wide(false, vec![leaf()]));
+    let again = wide(true, vec![leaf()]);
+    assert_eq!(freeze(&one).unwrap(), freeze(&again).unwrap());
+    assert_ne!(freeze(&one).unwrap(), freeze(&other).unwrap());
+    // In one value: equal structs share a label, unequal ones do not.
+    let alike = freeze(&(&one, &one)).unwrap();
+    assert_eq!(freeze(&(&one, &again)).unwrap(), alike);
+    assert_ne!(freeze(&(&one, &other)).unwrap(), alike);
+}
+
 /// Two values of any types as one node's parts.
 struct Pair<'a>(&'a dyn Freeze, &'a dyn Freeze);
 

@@ -609,38 +609,36 @@ impl Freezer {
         // field drawn in, with `SET` for a set, or `BARE` if only its bare fields are.
         const PLAIN: u32 = NONE;
         const BARE: u32 = NONE - 1;
-        let fold: Vec<u32> = (0..n)
-            .map(|node| {
-                let label = nodes[node].label;
-                if label & SET != 0 || !matches!(labels[label as usize], Label::Struct(_)) {
-                    return PLAIN;
+        let fold_of = |node: usize| {
+            let label = nodes[node].label;
+            if label & SET != 0 || !matches!(labels[label as usize], Label::Struct(_)) {
+                return PLAIN;
+            }
+            // In one pass: how many parts are not bare, the first of them a sequence
+            // and whether the first of them is a set, and whether any part is bare.
+            let (mut others, mut seq, mut first_set, mut any_bare) = (0, None, None, false);
+            for (at, &p) in kids(node).iter().enumerate() {
+                let p = target(p);
+                if bare[p as usize] {
+                    any_bare = true;
+                    continue;
                 }
-                // In one pass: how many parts are not bare, the first of them a sequence
-                // and whether the first of them is a set, and whether any part is bare.
-                let (mut others, mut seq, mut first_set, mut any_bare) = (0, None, None, false);
-                for (at, &p) in kids(node).iter().enumerate() {
-                    let p = target(p);
-                    if bare[p as usize] {
-                        any_bare = true;
-                        continue;
-                    }
-                    let code = code(p);
-                    if others == 0 && code.is_some_and(|c| c >= SETS) {
-                        first_set = Some(index(at) | SET);
-                    }
-                    if seq.is_none() && code.is_some_and(|c| c < SETS) {
-                        seq = Some(index(at));
-                    }
-                    others += 1;
+                let code = code(p);
+                if others == 0 && code.is_some_and(|c| c >= SETS) {
+                    first_set = Some(index(at) | SET);
                 }
-                match (others, first_set, seq) {
-                    (1, Some(set), _) => set,
-                    (_, _, Some(at)) => at,
-                    _ if any_bare => BARE,
-                    _ => PLAIN,
+                if seq.is_none() && code.is_some_and(|c| c < SETS) {
+                    seq = Some(index(at));
                 }
-            })
-            .collect();
+                others += 1;
+            }
+            match (others, first_set, seq) {
+                (1, Some(set), _) => set,
+                (_, _, Some(at)) => at,
+                _ if any_bare => BARE,
+                _ => PLAIN,
+            }
+        };
         // Whether a struct draws in its part at `at`.
         let draws = |fold: u32, at: usize, p: u32| match fold {
             PLAIN => false,
@@ -651,9 +649,11 @@ impl Freezer {
         const FOLDED: u8 = 1;
         const POINTED: u8 = 2;
         let mut seen = vec![0u8; n];
-        for (node, &fold) in fold.iter().enumerate() {
+        let mut fold = vec![PLAIN; n];
+        for (node, slot) in fold.iter_mut().enumerate() {
+            *slot = fold_of(node);
             for (at, &p) in kids(node).iter().enumerate() {
-                seen[target(p) as usize] |= match draws(fold, at, p) {
+                seen[target(p) as usize] |= match draws(*slot, at, p) {
                     true => FOLDED,
                     false => POINTED,
                 };
@@ -678,6 +678,9 @@ impl Freezer {
         let any_set = nodes.iter().any(|m| m.label & SET != 0);
         // The folded structs' labels, by what makes them: the struct's label, the field
         // drawn in, the bare fields.
+        // (A key is never padded with `NONE`: the positions in it are below 2^31.)
+        const SHORT: usize = 8;
+        let mut shorts: FxHashMap<[u32; SHORT], u32> = FxHashMap::default();
         let mut folds: FxHashMap<Box<[u32]>, u32> = FxHashMap::default();
         let mut key: Vec<u32> = Vec::new();
         let mut folded_labels = Vec::new();
@@ -714,10 +717,25 @@ impl Freezer {
                         }
                     }
                     let next = index(labels.len() + folded_labels.len());
-                    let id = match folds.get(&key[..]) {
-                        Some(&id) => id,
-                        None => {
-                            folds.insert(key.clone().into_boxed_slice(), next);
+                    // A key of up to two bare fields, the commonest, is found in a table
+                    // of arrays, hashed and compared without a length or a call.
+                    let found = match key.len() <= SHORT {
+                        true => {
+                            let mut short = [NONE; SHORT];
+                            short[..key.len()].copy_from_slice(&key);
+                            *shorts.entry(short).or_insert(next)
+                        }
+                        false => match folds.get(&key[..]) {
+                            Some(&id) => id,
+                            None => {
+                                folds.insert(key.clone().into_boxed_slice(), next);
+                                next
+                            }
+                        },
+                    };
+                    let id = match found == next {
+                        false => found,
+                        true => {
                             let &Label::Struct(path) = &labels[label as usize] else {
                                 unreachable!("only structs fold")
                             };
