@@ -614,8 +614,8 @@ impl Freezer {
             if label & SET != 0 || !matches!(labels[label as usize], Label::Struct(_)) {
                 return PLAIN;
             }
-            // In one pass: how many parts are not bare, the first of them a sequence
-            // and whether the first of them is a set, and whether any part is bare.
+            // In one pass: how many parts are not bare, the first of those that is a
+            // sequence, whether the first of those is a set, and whether any part is bare.
             let (mut others, mut seq, mut first_set, mut any_bare) = (0, None, None, false);
             for (at, &p) in kids(node).iter().enumerate() {
                 let p = target(p);
