@@ -461,6 +461,16 @@ fn a_million_deep_list_freezes_in_one_call() {
     let form = freeze(&head).unwrap();
     // Every node differs (its data), plus the `None` at the end and the `Some`s between.
     assert!(form.len() >= n as usize);
+    // Every node also held: each value then waits in line instead of being walked at once,
+    // a million of them, with the same form.
+    let mut held = Vec::with_capacity(n as usize);
+    let mut node = Some(head.clone());
+    while let Some(n) = node {
+        node = n.member.borrow().clone();
+        held.push(n);
+    }
+    assert_eq!(freeze(&head).unwrap(), form);
+    drop(held);
     // Dropping a million-deep chain of `Rc`s recurses as deep: unlink it first.
     let mut node = Some(head);
     while let Some(n) = node {
