@@ -38,10 +38,12 @@
 //! ```
 
 mod freeze;
+mod freezer;
 mod order;
 mod settle;
 
-pub use freeze::{freeze, Folded, Freeze, Freezer, Label};
+pub use freeze::{freeze, Folded, Freeze, Label};
+pub use freezer::Freezer;
 /// Derives [`Freeze`](trait@Freeze): a struct freezes to a node of its fields in order,
 /// labelled by its path; an enum to a node of its variant's fields, labelled by the
 /// variant's path. Every field must be `Freeze` (a type parameter gets the bound); a field
