@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use proptest::prelude::*;
@@ -147,6 +147,131 @@ fn a_ring_entered_at_any_node_is_equal() {
     for node in &same {
         assert_eq!(freeze(node).unwrap(), freeze(&single).unwrap());
     }
+}
+
+/// The note's `Struct` in an arena: its member a reference, which may point anywhere
+/// (cycles included). Labelled as `Obj` is: `&x` freezes as `x`, as `Rc::new(x)` does.
+struct Linked<'a> {
+    data: i64,
+    member: Cell<Option<&'a Linked<'a>>>,
+}
+
+impl Freeze for Linked<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Obj"), &[&self.data, &self.member])
+    }
+}
+
+/// A ring of `Linked` values holding `data` around, in an arena.
+fn linked_ring<'a>(data: impl IntoIterator<Item = i64>) -> Vec<Linked<'a>> {
+    data.into_iter()
+        .map(|data| Linked {
+            data,
+            member: Cell::new(None),
+        })
+        .collect()
+}
+
+/// Links each value of `arena` to the next, the last to the first.
+fn close<'a>(arena: &'a [Linked<'a>]) {
+    for (i, value) in arena.iter().enumerate() {
+        value.member.set(Some(&arena[(i + 1) % arena.len()]));
+    }
+}
+
+#[test]
+fn a_cycle_of_references_closes_and_freezes_as_the_same_cycle_of_rcs() {
+    let rcs = |values: [i64; 3]| {
+        let nodes: Vec<_> = values.iter().map(|&v| obj(v)).collect();
+        for i in 0..3 {
+            point(&nodes[i], &nodes[(i + 1) % 3]);
+        }
+        nodes
+    };
+    let arena = linked_ring([1, 2, 3]);
+    close(&arena);
+    let (one_two_three, two_three_one) = (rcs([1, 2, 3]), rcs([2, 3, 1]));
+    let form = freeze(&arena[0]).unwrap();
+    assert_eq!(form, freeze(&one_two_three[0]).unwrap());
+    assert_eq!(
+        freeze(&arena[1]).unwrap(),
+        freeze(&two_three_one[0]).unwrap()
+    );
+    assert_ne!(form, freeze(&arena[1]).unwrap());
+    // A few references more in front change nothing.
+    assert_eq!(freeze(&&&arena[0]).unwrap(), form);
+    // A ring of one value, however many links: the ring of one `Rc`.
+    let sevens = linked_ring([7; 5]);
+    close(&sevens);
+    let single = obj(7);
+    point(&single, &single);
+    assert_eq!(freeze(&sevens[3]).unwrap(), freeze(&single).unwrap());
+    for rc in [one_two_three, two_three_one].iter().chain([&vec![single]]) {
+        rc[0].member.borrow_mut().take();
+    }
+}
+
+#[test]
+fn a_million_long_cycle_of_references_freezes_in_one_call() {
+    // 0, 1, 2 around 999,999 links: it unfolds as the ring of three does.
+    let arena = linked_ring((0..999_999).map(|i| i % 3));
+    close(&arena);
+    let three = linked_ring([0, 1, 2]);
+    close(&three);
+    assert_eq!(freeze(&arena[0]).unwrap(), freeze(&three[0]).unwrap());
+    // One value more, and every link differs from every other: a million of them.
+    let arena = linked_ring((0..1_000_000).map(|i| i % 3));
+    close(&arena);
+    assert!(freeze(&arena[0]).unwrap().len() >= 1_000_000);
+}
+
+/// A link of a chain of diamonds: both its references to the next link.
+struct Diamond<'a> {
+    left: Cell<Option<&'a Diamond<'a>>>,
+    right: Cell<Option<&'a Diamond<'a>>>,
+}
+
+impl Freeze for Diamond<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Diamond"), &[&self.left, &self.right])
+    }
+}
+
+#[test]
+fn a_value_reached_by_many_references_is_walked_once() {
+    // 2^300 paths from the last link to the first: walked once a path, this would not end.
+    let chain: Vec<Diamond<'_>> = (0..301)
+        .map(|_| Diamond {
+            left: Cell::new(None),
+            right: Cell::new(None),
+        })
+        .collect();
+    for i in 1..chain.len() {
+        chain[i].left.set(Some(&chain[i - 1]));
+        chain[i].right.set(Some(&chain[i - 1]));
+    }
+    let form = freeze(&chain[300]).unwrap();
+    // Each link, its `Some`s and the `None`s at the end: the chain, not the paths.
+    assert!(form.len() <= 3 * 301, "{}", form.len());
+}
+
+/// A struct whose one field is at its own address, with its size.
+struct Wrap(u32);
+
+impl Freeze for Wrap {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Struct("Wrap"), &[&self.0])
+    }
+}
+
+#[test]
+fn a_struct_and_its_first_field_are_two_values_at_one_address() {
+    let wrap = Wrap(5);
+    let bytes = [1u8, 2, 3];
+    assert_eq!(
+        freeze(&(&wrap, &wrap.0, &bytes[..], &bytes[..2])).unwrap(),
+        freeze(&(Wrap(5), 5u32, vec![1u8, 2, 3], vec![1u8, 2])).unwrap()
+    );
 }
 
 #[test]
@@ -521,6 +646,14 @@ proptest! {
                 prop_assert_eq!(forms[i] == forms[j], naive[i] == naive[j], "nodes {} and {}", i, j);
             }
         }
+        // The same graph in an arena, linked by references: the same forms.
+        let arena = arena_graph(&nodes);
+        for (node, (_, _, children)) in arena.iter().zip(&nodes) {
+            *node.children.borrow_mut() = children.iter().map(|&c| &arena[c]).collect();
+        }
+        for (i, form) in forms.iter().enumerate() {
+            prop_assert_eq!(&freeze(&arena[i]).unwrap(), form, "node {} by references", i);
+        }
         // Unlink the cycles so that the nodes are freed.
         for node in &built {
             node.children.borrow_mut().clear();
@@ -550,6 +683,35 @@ fn build_graph(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<Rc<GNode>> {
         *node.children.borrow_mut() = children.iter().map(|&c| built[c].clone()).collect();
     }
     built
+}
+
+/// `GNode` in an arena: its children references (labelled as `GNode` is).
+struct RNode<'a> {
+    label: u8,
+    set: bool,
+    children: RefCell<Vec<&'a RNode<'a>>>,
+}
+
+impl Freeze for RNode<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        let children = self.children.borrow();
+        match self.set {
+            true => f.set(Label::Variant(label(self.label)), children.iter()),
+            false => f.seq(Label::Struct(label(self.label)), children.iter()),
+        }
+    }
+}
+
+/// The nodes of a graph in an arena, not linked yet.
+fn arena_graph<'a>(nodes: &[(u8, bool, Vec<usize>)]) -> Vec<RNode<'a>> {
+    nodes
+        .iter()
+        .map(|(label, set, _)| RNode {
+            label: *label,
+            set: *set,
+            children: RefCell::new(Vec::new()),
+        })
+        .collect()
 }
 
 /// Node `root` of `built`, the rest of `built` let go of: what `root` does not reach is

@@ -281,9 +281,13 @@ impl Freeze for String {
     }
 }
 
+/// Known by its value's address, as an `Rc` is: `&x` freezes as `x` does, a value reached
+/// by many references is walked once, and references can close a cycle (values in an arena
+/// linked by `Cell<Option<&T>>`). A value is known by its address, its type's name and its
+/// size (a struct and its first field share an address).
 impl<T: Freeze + ?Sized> Freeze for &T {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        (**self).freeze(f)
+        f.referred(*self)
     }
 }
 

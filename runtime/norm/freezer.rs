@@ -106,6 +106,9 @@ pub struct Freezer {
     lines: Vec<(TypeId, Box<dyn Any>, Walk)>,
     /// How many shared values are being walked, one inside another.
     nested: u32,
+    /// The pointer of each value reached through a reference, by its address, its type's
+    /// name and its size (a struct and its first field share an address).
+    referred: FxHashMap<(usize, usize, usize), u32>,
 }
 
 /// How many shared values are walked one inside another before the next waits: bounds the
@@ -166,6 +169,7 @@ impl Freezer {
             waiting: VecDeque::new(),
             lines: Vec::new(),
             nested: 0,
+            referred: FxHashMap::default(),
         }
     }
 
@@ -292,6 +296,32 @@ impl Freezer {
         } else {
             self.wait(id, pointer.clone());
         }
+        Ok((POINTER | id) as usize)
+    }
+
+    /// The pointer to the value `value` refers to: one for every reference to it, its value
+    /// walked once, so that a value reached by many paths of references is one node (not
+    /// walked once a path, which can be exponentially many), and a cycle of references
+    /// (values in an arena linked by `Cell<Option<&T>>`) closes on it instead of being walked
+    /// forever. A value is known by its address, its type's name and its size: a struct and
+    /// its first field, or a slice and its prefix, share an address, not both. It is walked at
+    /// once (a reference cannot wait: the lines hold `'static` pointers), on a stack that
+    /// grows as deep as a chain of references goes.
+    pub(super) fn referred<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<usize, Error> {
+        let key = (
+            (value as *const T).cast::<()>() as usize,
+            std::any::type_name::<T>().as_ptr() as usize,
+            std::mem::size_of_val(value),
+        );
+        let id = index(self.pointees.len());
+        match self.referred.entry(key) {
+            Entry::Occupied(seen) => return Ok((POINTER | *seen.get()) as usize),
+            Entry::Vacant(entry) => entry.insert(id),
+        };
+        assert!(id < POINTER, "steadfast::norm: at most 2^31 shared values");
+        self.pointees.push(NONE);
+        let target = crate::stack::grown(|| value.freeze(self));
+        self.pointees[id as usize] = self.made(target?)?;
         Ok((POINTER | id) as usize)
     }
 
