@@ -1,9 +1,11 @@
 //! Freezing a large `Rc` graph three times, for profilers:
-//! `target/release/examples/freezeprof N ring|held|tangle [hand]`.
+//! `target/release/examples/freezeprof N ring|held|tangle [hand|graph]`.
 //!
 //! With `hand`, each freeze follows the hand-written equivalent (walking the graph
-//! breadth-first into a `norm::Graph`, then normalizing it and taking the root's form), timed
-//! in the same process: on a noisy machine, a fairer comparison than two runs.
+//! breadth-first into a `norm::Graph`, then normalizing it and taking the root's form); with
+//! `graph`, it follows normalizing the same graph built as a `norm::Graph` (one node per `Rc`,
+//! as the freeze bench's baseline) and taking the root's form; each timed in the same process:
+//! on a noisy machine, a fairer comparison than two runs.
 //!
 //! `ring`: a ring held by its first node only (every other `Rc` is pointed to once);
 //! `held`: the same ring with every node also held in a `Vec` (every `Rc` shared);
@@ -36,7 +38,9 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let shape = args.next().unwrap_or_else(|| "ring".into());
-    let by_hand = args.next().as_deref() == Some("hand");
+    let against = args.next();
+    let by_hand = against.as_deref() == Some("hand");
+    let by_graph = against.as_deref() == Some("graph");
     let mut xorshift = steadfast_benches::xorshift();
     let mut random = move || (xorshift() % n as u64) as usize;
     let mut nodes: Vec<Rc<Node>> = (0..n)
@@ -47,11 +51,13 @@ fn main() {
             })
         })
         .collect();
+    let mut graph = Graph::new();
     for (i, node) in nodes.iter().enumerate() {
         let next: Vec<usize> = match shape.as_str() {
             "tangle" => vec![random(), random(), random()],
             _ => vec![(i + 1) % n],
         };
+        graph.add_node(node.value, next.iter().copied());
         *node.next.borrow_mut() = next.into_iter().map(|k| nodes[k].clone()).collect();
     }
     if shape == "ring" {
@@ -68,6 +74,11 @@ fn main() {
                 form.len(),
                 t.elapsed()
             );
+        }
+        if by_graph {
+            let t = Instant::now();
+            let form = graph.normalize().unwrap().canonical(0);
+            eprintln!("norm::Graph: {} nodes in {:?}", form.len(), t.elapsed());
         }
         let t = Instant::now();
         let form = freeze(&nodes[0]).unwrap();
