@@ -126,16 +126,20 @@ fn a_cycle_to_a_sibling_and_to_a_cousin_is_told_apart() {
     );
 }
 
+/// A ring of `Obj`s holding `values` around, each pointing to the next, the last to the
+/// first.
+fn ring(values: &[i64]) -> Vec<Rc<Obj>> {
+    let nodes: Vec<_> = values.iter().map(|&v| obj(v)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        point(node, &nodes[(i + 1) % nodes.len()]);
+    }
+    nodes
+}
+
 #[test]
 fn a_ring_entered_at_any_node_is_equal() {
     // Three nodes holding 1, 2, 3 around; a rotation of it entered at its 1.
-    let ring = |values: [i64; 3]| {
-        let nodes: Vec<_> = values.iter().map(|&v| obj(v)).collect();
-        for i in 0..3 {
-            point(&nodes[i], &nodes[(i + 1) % 3]);
-        }
-        nodes
-    };
+    let ring = |values: [i64; 3]| ring(&values);
     let a = ring([1, 2, 3]);
     let b = ring([2, 3, 1]);
     assert_eq!(freeze(&a[0]).unwrap(), freeze(&b[2]).unwrap());
@@ -181,13 +185,7 @@ fn close<'a>(arena: &'a [Linked<'a>]) {
 
 #[test]
 fn a_cycle_of_references_closes_and_freezes_as_the_same_cycle_of_rcs() {
-    let rcs = |values: [i64; 3]| {
-        let nodes: Vec<_> = values.iter().map(|&v| obj(v)).collect();
-        for i in 0..3 {
-            point(&nodes[i], &nodes[(i + 1) % 3]);
-        }
-        nodes
-    };
+    let rcs = |values: [i64; 3]| ring(&values);
     let arena = linked_ring([1, 2, 3]);
     close(&arena);
     let (one_two_three, two_three_one) = (rcs([1, 2, 3]), rcs([2, 3, 1]));
