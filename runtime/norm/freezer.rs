@@ -67,10 +67,10 @@ struct Made {
 /// A node is reserved before its parts are walked and its parts are stored flat, so that
 /// freezing a value costs no allocation per node; equal scalar leaves are one node (a path
 /// is known by its address, so two equal paths at two addresses may give two leaves, which
-/// normalizing merges). The numbers it
-/// hands out are nodes, or shared pointers (their high bit set): a pointer is an edge to
-/// its value's node, which is not known while a cycle through it is being walked, nor while
-/// its value waits to be walked.
+/// normalizing merges). The numbers it hands out are nodes, or shared pointers (their high
+/// bit set; an `Rc`'s, an `Arc`'s or a reference's): a pointer is an edge to its value's
+/// node, which is not known while a cycle through it is being walked, nor while its value
+/// waits to be walked.
 pub struct Freezer {
     nodes: Vec<Made>,
     /// Each label id's label: a node keeps 4 bytes, not a `Label`'s 48. An id stands for one
@@ -465,9 +465,10 @@ impl Freezer {
     }
 
     /// The graph the walk made, each pointer an edge to the node of its value, each struct
-    /// with its fields drawn in (see [`Folded`]), without the nodes only a struct drew in; the node `root` became; and the graph's labels. A node is labelled by
-    /// its label's rank among them, in `Label`'s order, so that normalizing compares and
-    /// hashes numbers, and orders a set's members as their labels would.
+    /// with its fields drawn in (see [`Folded`]), without the nodes only a struct drew in;
+    /// the node `root` became; and the graph's labels. A node is labelled by its label's
+    /// rank among them, in `Label`'s order, so that normalizing compares and hashes
+    /// numbers, and orders a set's members as their labels would.
     pub(super) fn into_graph(self, root: u32) -> (Graph<u32>, usize, Vec<Label>) {
         let Freezer {
             mut nodes,
