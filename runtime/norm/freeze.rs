@@ -448,6 +448,9 @@ fn lock_error<T: ?Sized, G>(e: TryLockError<G>) -> Error {
     }
 }
 
+/// Locked with `try_lock` while its contents are walked, and only then: a freeze takes no
+/// snapshot of a graph other threads change meanwhile (each lock's contents are seen as they
+/// were when it was walked); hold one lock over the whole graph for a consistent form.
 impl<T: Freeze + ?Sized> Freeze for Mutex<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         let value = self.try_lock().map_err(lock_error::<T, _>)?;
