@@ -1,7 +1,8 @@
 //! Memoizing a function of an `Rc` graph by its frozen key: `norm::freeze` turns any value
 //! that derives `Freeze` — shared nodes, cycles, sets and maps included — into a canonical
 //! form, equal exactly for values with the same structure, so a `HashMap` keyed by it
-//! remembers results across graphs that were built apart.
+//! remembers results across graphs that were built apart. States linked by references in an
+//! arena freeze the same way, cycles included.
 //!
 //! `cargo run --example freeze`
 
@@ -46,6 +47,34 @@ fn accepts(start: &Rc<State>, word: &str) -> bool {
         }
     }
     at.accepting
+}
+
+/// A state in an arena: its transitions references to other states of the arena, cycles
+/// included (a reference is known by its value's address, as an `Rc` is).
+#[derive(Freeze)]
+struct Linked<'a> {
+    accepting: bool,
+    on: RefCell<HashMap<char, &'a Linked<'a>>>,
+}
+
+/// "An even number of a's" in an arena of `n` states around a cycle (`n` even).
+fn even_as_in_arena<'a>(n: usize) -> Vec<Linked<'a>> {
+    (0..n)
+        .map(|i| Linked {
+            accepting: i % 2 == 0,
+            on: RefCell::default(),
+        })
+        .collect()
+}
+
+/// Links each state of `arena` to the next on 'a', the last to the first.
+fn close<'a>(arena: &'a [Linked<'a>]) {
+    for (i, state) in arena.iter().enumerate() {
+        state
+            .on
+            .borrow_mut()
+            .insert('a', &arena[(i + 1) % arena.len()]);
+    }
 }
 
 /// The memo: results by the machine's frozen form and the word.
@@ -111,6 +140,13 @@ fn main() -> Result<(), Error> {
         Err(Error::Borrowed { .. })
     ));
     drop(writing);
+
+    // In an arena, linked by references: the cycle of two and the cycle of six, equal.
+    let (two, six) = (even_as_in_arena(2), even_as_in_arena(6));
+    close(&two);
+    close(&six);
+    assert_eq!(freeze(&two[0])?, freeze(&six[0])?);
+    assert_ne!(freeze(&two[0])?, freeze(&six[1])?);
 
     println!(
         "{} questions answered, {} computed; the form of `even a's`: {} nodes, stable hash {:#018x}",

@@ -139,13 +139,12 @@ fn ring(values: &[i64]) -> Vec<Rc<Obj>> {
 #[test]
 fn a_ring_entered_at_any_node_is_equal() {
     // Three nodes holding 1, 2, 3 around; a rotation of it entered at its 1.
-    let ring = |values: [i64; 3]| ring(&values);
-    let a = ring([1, 2, 3]);
-    let b = ring([2, 3, 1]);
+    let a = ring(&[1, 2, 3]);
+    let b = ring(&[2, 3, 1]);
     assert_eq!(freeze(&a[0]).unwrap(), freeze(&b[2]).unwrap());
     assert_ne!(freeze(&a[0]).unwrap(), freeze(&b[0]).unwrap());
     // A ring of one value, however many nodes: one form.
-    let same = ring([7, 7, 7]);
+    let same = ring(&[7, 7, 7]);
     let single = obj(7);
     point(&single, &single);
     for node in &same {
@@ -185,10 +184,9 @@ fn close<'a>(arena: &'a [Linked<'a>]) {
 
 #[test]
 fn a_cycle_of_references_closes_and_freezes_as_the_same_cycle_of_rcs() {
-    let rcs = |values: [i64; 3]| ring(&values);
     let arena = linked_ring([1, 2, 3]);
     close(&arena);
-    let (one_two_three, two_three_one) = (rcs([1, 2, 3]), rcs([2, 3, 1]));
+    let (one_two_three, two_three_one) = (ring(&[1, 2, 3]), ring(&[2, 3, 1]));
     let form = freeze(&arena[0]).unwrap();
     assert_eq!(form, freeze(&one_two_three[0]).unwrap());
     assert_eq!(
@@ -204,9 +202,11 @@ fn a_cycle_of_references_closes_and_freezes_as_the_same_cycle_of_rcs() {
     let single = obj(7);
     point(&single, &single);
     assert_eq!(freeze(&sevens[3]).unwrap(), freeze(&single).unwrap());
-    for rc in [one_two_three, two_three_one].iter().chain([&vec![single]]) {
-        rc[0].member.borrow_mut().take();
+    // Unlink the `Rc` rings so that they are freed.
+    for nodes in [&one_two_three, &two_three_one] {
+        nodes[0].member.borrow_mut().take();
     }
+    single.member.borrow_mut().take();
 }
 
 #[test]

@@ -290,9 +290,9 @@ impl Freezer {
         if alone && self.nested < NESTED {
             let held = pointer.clone();
             self.nested += 1;
-            let target = crate::stack::grown(|| held.walk(self));
+            let walked = self.walk_now(id, |f| held.walk(f));
             self.nested -= 1;
-            self.pointees[id as usize] = self.made(target?)?;
+            walked?;
         } else {
             self.wait(id, pointer.clone());
         }
@@ -320,9 +320,19 @@ impl Freezer {
         };
         assert!(id < POINTER, "steadfast::norm: at most 2^31 shared values");
         self.pointees.push(NONE);
-        let target = crate::stack::grown(|| value.freeze(self));
-        self.pointees[id as usize] = self.made(target?)?;
+        self.walk_now(id, |f| value.freeze(f))?;
         Ok((POINTER | id) as usize)
+    }
+
+    /// Walks the value of pointer `id` now, on a stack that grows as deep as the walk goes.
+    fn walk_now(
+        &mut self,
+        id: u32,
+        walk: impl FnOnce(&mut Self) -> Result<usize, Error>,
+    ) -> Result<(), Error> {
+        let target = crate::stack::grown(|| walk(self))?;
+        self.pointees[id as usize] = self.made(target)?;
+        Ok(())
     }
 
     /// Puts `pointer`'s value in line to be walked.
