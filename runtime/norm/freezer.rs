@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::freeze::{Folded, Freeze, Label, FOLDABLE, SETS};
+use super::seen::Seen;
 use super::{index, Error, Graph};
 
 /// The bit that marks a [`Freezer`]'s number as a shared pointer's, not a node's.
@@ -91,8 +92,9 @@ pub struct Freezer {
     parts: Vec<u32>,
     /// The parts of the nodes being walked, innermost last.
     walking: Vec<u32>,
-    /// The pointer of each shared value seen, by address.
-    shared: FxHashMap<usize, u32>,
+    /// The pointer of each shared value seen, by address (an `Rc` its value's only
+    /// reference takes no place: nothing else leads to its value).
+    shared: Seen,
     /// What each pointer points to, once walked: a node, or a pointer (an `Rc<Rc<_>>`).
     pointees: Vec<u32>,
     /// Shared values still to walk, first in first out: each pointer, with the line its
@@ -164,7 +166,7 @@ impl Freezer {
             leaves: vec![NONE; KINDS.len()],
             parts: Vec::new(),
             walking: Vec::new(),
-            shared: FxHashMap::default(),
+            shared: Seen::new(),
             pointees: Vec::new(),
             waiting: VecDeque::new(),
             lines: Vec::new(),
@@ -276,11 +278,11 @@ impl Freezer {
         alone: impl FnOnce() -> bool,
     ) -> Result<usize, Error> {
         let id = index(self.pointees.len());
-        let alone = match self.shared.entry(address) {
-            Entry::Occupied(seen) => return Ok((POINTER | *seen.get()) as usize),
-            Entry::Vacant(entry) => {
+        let alone = match self.shared.find(address) {
+            Ok(seen) => return Ok((POINTER | seen) as usize),
+            Err(vacant) => {
                 alone() || {
-                    entry.insert(id);
+                    vacant.insert(id);
                     false
                 }
             }

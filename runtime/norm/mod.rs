@@ -40,6 +40,7 @@
 mod freeze;
 mod freezer;
 mod order;
+mod seen;
 mod settle;
 
 pub use freeze::{freeze, Folded, Freeze, Label};
