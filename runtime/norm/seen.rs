@@ -122,7 +122,47 @@ impl Vacant<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Random lookups and insertions, past a few growths, against a `HashMap`: addresses
+        /// from families that crowd a region, share a low half, have a low half of zero, or
+        /// lie a megabyte apart.
+        #[test]
+        fn agrees_with_a_map(
+            ops in vec((0..4u64, 0..2048u64, any::<u32>(), any::<bool>()), 0..4000)
+        ) {
+            let mut seen = Seen::new();
+            let mut model: HashMap<usize, u32> = HashMap::new();
+            for (family, k, pointer, insert) in ops {
+                let address = match family {
+                    0 => 0x5555_0000_0000 + 16 * k,
+                    1 => (k << 32) | 16,
+                    2 => (k + 1) << 32,
+                    _ => 0x7000_0000_0000 + (k << 20),
+                } as usize;
+                match seen.find(address) {
+                    Ok(kept) => prop_assert_eq!(Some(&kept), model.get(&address)),
+                    Err(vacant) => {
+                        prop_assert!(!model.contains_key(&address));
+                        if insert {
+                            vacant.insert(pointer);
+                            model.insert(address, pointer);
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(seen.len, model.len());
+            for (&address, &pointer) in &model {
+                prop_assert_eq!(seen.find(address).ok(), Some(pointer));
+            }
+        }
+    }
 
     /// Keeps pointer `i` for `address`, not seen before.
     fn insert(seen: &mut Seen, address: usize, i: usize) {
