@@ -29,8 +29,8 @@ pub(super) struct Seen {
 /// or `Arc`'s allocation takes on a 64-bit target, its two counts).
 const REGION: u32 = 8;
 
-/// Slots in a new table.
-const FIRST: usize = 1 << 10;
+/// Slots in a new table: few, as most values frozen are small.
+const FIRST: usize = 16;
 
 /// The first slot to look for `address` in.
 fn start(address: u64, shift: u32, mask: usize) -> usize {
