@@ -386,9 +386,10 @@ tuples! {
 /// A node per value, not per pointer: every `Rc` to one value is an edge to one node, so a
 /// cycle through `Rc`s is a cycle of the graph. A value other pointers share is queued with
 /// a clone of the pointer and walked in a loop, breadth-first; one this pointer alone holds is
-/// walked when first met, or, past 64 pointers deep, queued too: hence `'static`. An `Rc` that is its value's only reference (strong count 1, no `Weak`) is not
-/// entered in the map of addresses seen, as no other path can reach its value: a list or a
-/// tree held by its root alone costs no such map.
+/// walked when first met, or, past 64 pointers deep, queued too: hence `'static`. An `Rc`
+/// that is its value's only reference (strong count 1, no `Weak`) is not entered in the table
+/// of addresses seen, as no other path can reach its value: a list or a tree held by its root
+/// alone fills no such table.
 impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
         f.shared(self, Rc::as_ptr(self).cast::<()>() as usize, || {

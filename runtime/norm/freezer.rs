@@ -262,7 +262,7 @@ impl Freezer {
     /// The pointer to the value `pointer` (at `address`) points to: one for every pointer to
     /// it (so a cycle closes on it), its value walked once. A pointer that is the only
     /// reference to its value (`alone`, asked only on the first visit: it reads the value's
-    /// counts) takes no place in the address map: nothing else can lead to its value.
+    /// counts) takes no place in the table of addresses: nothing else can lead to its value.
     ///
     /// A value alone is walked at once, while its counts are in the cache, up to [`NESTED`]
     /// pointers deep, and waits beyond, so that a list a million links long takes no more
