@@ -1299,3 +1299,84 @@ fn locks_held_poisoned_or_forged_nodes_are_typed_errors() {
         "a Freeze impl returned node 7, but the freezer has made 3 nodes"
     );
 }
+
+/// A node of parts given as `dyn Freeze`, as many as asked.
+struct Parts<'a>(Vec<&'a dyn Freeze>);
+
+impl Freeze for Parts<'_> {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        f.node(Label::Tuple, &self.0)
+    }
+}
+
+#[test]
+fn long_runs_of_shared_parts_keep_their_order_on_every_path() {
+    use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+    // Runs shorter and longer than the walk reads ahead at once: each path that walks a run
+    // (a slice, an iterator, a node's parts, a set, a map) walks it whole and in order.
+    for n in [2, 7, 8, 9, 16, 17, 40] {
+        let rcs: Vec<Rc<Obj>> = (0..n).map(obj).collect();
+        let fresh: Vec<Rc<Obj>> = (0..n).map(obj).collect();
+        let mut swapped = fresh.clone();
+        swapped.swap(n as usize - 2, n as usize - 1);
+        let frozen = freeze(&rcs).unwrap();
+        assert_eq!(freeze(&fresh).unwrap(), frozen, "{n}: a Vec");
+        assert_ne!(freeze(&swapped).unwrap(), frozen, "{n}: a Vec, swapped");
+        assert_eq!(freeze(&rcs[..]).unwrap(), frozen, "{n}: a slice");
+        let deque: VecDeque<Rc<Obj>> = rcs.iter().cloned().collect();
+        assert_eq!(freeze(&deque).unwrap(), frozen, "{n}: an iterator");
+        let parts =
+            |rcs: &[Rc<Obj>]| freeze(&Parts(rcs.iter().map(|r| r as &dyn Freeze).collect()));
+        assert_eq!(parts(&rcs).unwrap(), parts(&fresh).unwrap(), "{n}: parts");
+        assert_ne!(
+            parts(&rcs).unwrap(),
+            parts(&swapped).unwrap(),
+            "{n}: parts, swapped"
+        );
+        let set: BTreeSet<i64> = (0..n).collect();
+        let backwards: BTreeSet<i64> = (0..n).rev().collect();
+        assert_eq!(
+            freeze(&set).unwrap(),
+            freeze(&backwards).unwrap(),
+            "{n}: a set"
+        );
+        let map: BTreeMap<i64, Rc<Obj>> = (0..n).zip(rcs.iter().cloned()).collect();
+        let hashed: HashMap<i64, Rc<Obj>> = (0..n).rev().zip(fresh.iter().rev().cloned()).collect();
+        let fewer: HashMap<i64, Rc<Obj>> = (1..n).zip(fresh.iter().skip(1).cloned()).collect();
+        assert_eq!(
+            freeze(&map).unwrap(),
+            freeze(&hashed).unwrap(),
+            "{n}: a map"
+        );
+        assert_ne!(
+            freeze(&map).unwrap(),
+            freeze(&fewer).unwrap(),
+            "{n}: a map, fewer"
+        );
+    }
+}
+
+/// A value whose freeze recovers from its parts' error by freezing as a string instead.
+struct Recovering(RefCell<i64>);
+
+impl Freeze for Recovering {
+    fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        let one = Rc::new(1);
+        match f.node(Label::Struct("Recovering"), &[&one, &self.0, &one]) {
+            Ok(node) => Ok(node),
+            Err(_) => Ok(f.leaf(Label::Str("recovered".into()))),
+        }
+    }
+}
+
+#[test]
+fn a_freeze_impl_may_recover_from_a_part_that_fails() {
+    // The node whose part failed is left half made: nothing refers to it, and the freeze
+    // is the freeze of what the impl returned instead.
+    let value = Recovering(RefCell::new(5));
+    let borrowed = value.0.borrow_mut();
+    let recovered = freeze(&(&value, 7)).unwrap();
+    drop(borrowed);
+    assert_eq!(recovered, freeze(&("recovered", 7)).unwrap());
+    assert_ne!(freeze(&(&value, 7)).unwrap(), recovered);
+}

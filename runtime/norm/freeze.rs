@@ -177,6 +177,13 @@ pub trait Freeze {
     /// [`Error::Borrowed`] for a `RefCell` borrowed mutably during the walk,
     /// [`Error::Locked`] for a lock held elsewhere, [`Error::Poisoned`] for a poisoned one.
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error>;
+
+    /// Not part of the API. Reads what freezing this value reads first, for a value that
+    /// misses the cache there (a shared pointer: its table slot and its value's counts), so
+    /// that the misses of a run of parts overlap.
+    #[doc(hidden)]
+    #[inline]
+    fn __read_ahead(&self, _: &Freezer) {}
 }
 
 /// The canonical form of a value's structure: equal for values whose structures are equal
@@ -296,23 +303,28 @@ impl<T: Freeze + ?Sized> Freeze for Box<T> {
         // A list of boxes a million deep is walked a million calls deep.
         crate::stack::grown(|| (**self).freeze(f))
     }
+
+    #[inline]
+    fn __read_ahead(&self, f: &Freezer) {
+        (**self).__read_ahead(f);
+    }
 }
 
 impl<T: Freeze> Freeze for [T] {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.seq(Label::Seq, self)
+        f.slice(self)
     }
 }
 
 impl<T: Freeze, const N: usize> Freeze for [T; N] {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.seq(Label::Seq, self)
+        f.slice(self)
     }
 }
 
 impl<T: Freeze> Freeze for Vec<T> {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
-        f.seq(Label::Seq, self)
+        f.slice(self)
     }
 }
 
@@ -351,6 +363,13 @@ impl<T: Freeze> Freeze for Option<T> {
         match self {
             None => Ok(f.leaf(Label::None)),
             Some(v) => f.node(Label::Some, &[v]),
+        }
+    }
+
+    #[inline]
+    fn __read_ahead(&self, f: &Freezer) {
+        if let Some(v) = self {
+            v.__read_ahead(f);
         }
     }
 }
@@ -396,6 +415,12 @@ impl<T: Freeze + ?Sized + 'static> Freeze for Rc<T> {
             Rc::strong_count(self) == 1 && Rc::weak_count(self) == 0
         })
     }
+
+    #[inline]
+    fn __read_ahead(&self, f: &Freezer) {
+        f.read_ahead(Rc::as_ptr(self).cast::<()>() as usize);
+        std::hint::black_box(Rc::strong_count(self));
+    }
 }
 
 /// Walked as an [`Rc`] is.
@@ -404,6 +429,12 @@ impl<T: Freeze + ?Sized + 'static> Freeze for Arc<T> {
         f.shared(self, Arc::as_ptr(self).cast::<()>() as usize, || {
             Arc::strong_count(self) == 1 && Arc::weak_count(self) == 0
         })
+    }
+
+    #[inline]
+    fn __read_ahead(&self, f: &Freezer) {
+        f.read_ahead(Arc::as_ptr(self).cast::<()>() as usize);
+        std::hint::black_box(Arc::strong_count(self));
     }
 }
 

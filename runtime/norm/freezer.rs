@@ -37,6 +37,7 @@ const KINDS: [Label; 11] = [
 ];
 
 /// The id of a label without a value: its place in [`KINDS`].
+#[inline(always)]
 fn kind(label: &Label) -> Option<u32> {
     Some(match label {
         Label::Unit => 0,
@@ -84,6 +85,8 @@ pub struct Freezer {
     paths: FxHashMap<(usize, usize, bool), u32>,
     /// The ids of small numbers and booleans (see [`Freezer::intern`]), once one is met.
     small: Vec<u32>,
+    /// The leaves of small numbers and booleans, as [`small`](Self::small), once made.
+    small_leaves: Vec<u32>,
     /// The path interned last, and its id.
     last_path: ((usize, usize, bool), u32),
     /// Each label's leaf node, by label id.
@@ -122,14 +125,31 @@ const NESTED: u32 = 64;
 /// `-128..128`, the two `Bool`s.
 const SMALL: usize = 514;
 
+/// The place of a small number or a boolean in [`Freezer::small`] and
+/// [`Freezer::small_leaves`].
+#[inline]
+fn small(label: &Label) -> Option<usize> {
+    match *label {
+        Label::Uint(v) if v < 256 => Some(v as usize),
+        Label::Int(v) if (-128..128).contains(&v) => Some((v + 384) as usize),
+        Label::Bool(b) => Some(512 + usize::from(b)),
+        _ => None,
+    }
+}
+
 /// A shared pointer, whose value is walked through it.
 pub(super) trait Deferred: 'static {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error>;
+    /// Reads the value's counts, which lie beside the value (see [`walk_next`]).
+    fn touch(&self);
 }
 
 impl<T: Freeze + ?Sized + 'static> Deferred for Rc<T> {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
         (**self).freeze(f)
+    }
+    fn touch(&self) {
+        std::hint::black_box(Rc::strong_count(self));
     }
 }
 
@@ -137,12 +157,22 @@ impl<T: Freeze + ?Sized + 'static> Deferred for Arc<T> {
     fn walk(&self, f: &mut Freezer) -> Result<usize, Error> {
         (**self).freeze(f)
     }
+    fn touch(&self) {
+        std::hint::black_box(Arc::strong_count(self));
+    }
 }
+
+/// How far ahead of the walk it reads what it will read first: in a run of parts (see
+/// [`Freezer::ahead`]), and in a line of values waiting (see [`walk_next`]). On a graph larger
+/// than the cache these reads miss; a few issued together take little longer than one.
+const AHEAD: usize = 8;
 
 /// Walks the value of the next pointer in a line.
 type Walk = fn(&mut Freezer, usize) -> Result<usize, Error>;
 
-/// Walks the value of the next pointer in line `line`, which holds `P`s.
+/// Walks the value of the next pointer in line `line`, which holds `P`s, after reading the
+/// counts of the value [`AHEAD`] places behind it in line: by its turn, they (and the start of
+/// the value, beside them) are in the cache.
 fn walk_next<P: Deferred>(f: &mut Freezer, line: usize) -> Result<usize, Error> {
     let waiting = f.lines[line]
         .1
@@ -151,6 +181,9 @@ fn walk_next<P: Deferred>(f: &mut Freezer, line: usize) -> Result<usize, Error> 
     let next = waiting
         .pop_front()
         .expect("steadfast::norm: a line holds its pointers");
+    if let Some(ahead) = waiting.get(AHEAD) {
+        ahead.touch();
+    }
     next.walk(f)
 }
 
@@ -163,6 +196,7 @@ impl Freezer {
             paths: FxHashMap::default(),
             last_path: ((0, 0, false), NONE),
             small: Vec::new(),
+            small_leaves: Vec::new(),
             leaves: vec![NONE; KINDS.len()],
             parts: Vec::new(),
             walking: Vec::new(),
@@ -188,24 +222,46 @@ impl Freezer {
     }
 
     /// A node without parts (one node for equal scalar labels).
+    #[inline]
     pub fn leaf(&mut self, label: Label) -> usize {
+        // A small number's or a boolean's leaf, once made, is found without interning.
+        let small = small(&label);
+        if let Some(&node) = small.and_then(|s| self.small_leaves.get(s)) {
+            if node != NONE {
+                return node as usize;
+            }
+        }
         let id = self.intern(label);
-        match self.leaves[id as usize] {
+        let node = match self.leaves[id as usize] {
             NONE => {
                 let node = self.reserve(id);
                 self.leaves[id as usize] = index(node);
                 node
             }
             node => node as usize,
+        };
+        if let Some(s) = small {
+            if self.small_leaves.is_empty() {
+                self.small_leaves = vec![NONE; SMALL];
+            }
+            self.small_leaves[s] = index(node);
         }
+        node
     }
 
     /// A node of `parts`, in order (a struct's fields, a tuple's items).
     ///
     /// # Errors
     /// What freezing a part returns.
+    #[inline]
     pub fn node(&mut self, label: Label, parts: &[&dyn Freeze]) -> Result<usize, Error> {
-        self.compound(label, false, |f| parts.iter().try_for_each(|p| f.part(*p)))
+        self.counted(label, parts.len(), |f, slots| {
+            f.ahead(
+                parts.iter().zip(slots),
+                |f, (part, _)| part.__read_ahead(f),
+                |f, (part, slot)| f.part_at(slot, *part),
+            )
+        })
     }
 
     /// A node of a sequence of parts, in order.
@@ -218,7 +274,7 @@ impl Freezer {
         items: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
         self.compound(label, false, |f| {
-            items.into_iter().try_for_each(|i| f.part(i))
+            f.ahead(items, |f, item| item.__read_ahead(f), Self::part)
         })
     }
 
@@ -233,7 +289,7 @@ impl Freezer {
         members: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
         self.compound(label, true, |f| {
-            members.into_iter().try_for_each(|m| f.part(m))
+            f.ahead(members, |f, member| member.__read_ahead(f), Self::part)
         })
     }
 
@@ -248,14 +304,21 @@ impl Freezer {
         entries: impl IntoIterator<Item = (&'a K, &'a V)>,
     ) -> Result<usize, Error> {
         self.compound(label, true, |f| {
-            entries.into_iter().try_for_each(|(k, v)| {
-                let entry = f.compound(Label::Entry, false, |f| {
-                    f.part(k)?;
-                    f.part(v)
-                })?;
-                f.walking.push(index(entry));
-                Ok(())
-            })
+            f.ahead(
+                entries,
+                |f, (k, v)| {
+                    k.__read_ahead(f);
+                    v.__read_ahead(f);
+                },
+                |f, (k, v)| {
+                    let entry = f.compound(Label::Entry, false, |f| {
+                        f.part(k)?;
+                        f.part(v)
+                    })?;
+                    f.walking.push(index(entry));
+                    Ok(())
+                },
+            )
         })
     }
 
@@ -326,6 +389,13 @@ impl Freezer {
         Ok((POINTER | id) as usize)
     }
 
+    /// Reads the slot of the table of addresses that a lookup of `address` reads first, so
+    /// that the lookup, soon after, finds it in the cache (see [`Freezer::ahead`]).
+    #[inline]
+    pub(super) fn read_ahead(&self, address: usize) {
+        self.shared.touch(address);
+    }
+
     /// Walks the value of pointer `id` now, on a stack that grows as deep as the walk goes.
     fn walk_now(
         &mut self,
@@ -357,10 +427,31 @@ impl Freezer {
     }
 
     /// An id of `label`: a kind's fixed one, a path's by its address, any other by value.
+    ///
+    /// Inlined, so that a label the caller names (a kind, a derived struct's path) is found
+    /// without a call: nodes of one type tend to come one after another, and the path
+    /// interned last is kept.
+    #[inline(always)]
     fn intern(&mut self, label: Label) -> u32 {
         if let Some(id) = kind(&label) {
             return id;
         }
+        if let Label::Struct(path) | Label::Variant(path) = label {
+            let key = (
+                path.as_ptr() as usize,
+                path.len(),
+                matches!(label, Label::Variant(_)),
+            );
+            if self.last_path.0 == key {
+                return self.last_path.1;
+            }
+        }
+        self.intern_new(label)
+    }
+
+    /// An id of a label not found by [`intern`](Self::intern)'s fast paths.
+    #[inline(never)]
+    fn intern_new(&mut self, label: Label) -> u32 {
         let next = index(self.labels.len());
         let id = match label {
             Label::Struct(path) | Label::Variant(path) => {
@@ -369,10 +460,6 @@ impl Freezer {
                     path.len(),
                     matches!(label, Label::Variant(_)),
                 );
-                // Nodes of one type tend to come one after another.
-                if self.last_path.0 == key {
-                    return self.last_path.1;
-                }
                 let id = *self.paths.entry(key).or_insert(next);
                 self.last_path = (key, id);
                 id
@@ -380,12 +467,7 @@ impl Freezer {
             ref label => {
                 // Small numbers and booleans, the commonest scalars, are found without
                 // hashing.
-                let small = match *label {
-                    Label::Uint(v) if v < 256 => Some(v as usize),
-                    Label::Int(v) if (-128..128).contains(&v) => Some((v + 384) as usize),
-                    Label::Bool(b) => Some(512 + usize::from(b)),
-                    _ => None,
-                };
+                let small = small(label);
                 if let Some(id) = small.and_then(|s| self.small.get(s)).copied() {
                     if id != NONE {
                         return id;
@@ -429,6 +511,81 @@ impl Freezer {
         node
     }
 
+    /// A sequence node of a slice's items: counted, so that its parts need no copy.
+    pub(super) fn slice<T: Freeze>(&mut self, items: &[T]) -> Result<usize, Error> {
+        self.counted(Label::Seq, items.len(), |f, slots| {
+            f.ahead(
+                items.iter().zip(slots),
+                |f, (item, _)| item.__read_ahead(f),
+                |f, (item, slot)| f.part_at(slot, item),
+            )
+        })
+    }
+
+    /// Walks `items` in order, [`AHEAD`] at a time: each group is read ahead
+    /// ([`Freeze::__read_ahead`]) before any of it is walked. The first reads of a run of
+    /// shared pointers (a table slot, a value's counts) miss the cache on a large graph;
+    /// issued together, the misses overlap, where walking each pointer in turn would wait for
+    /// one after another.
+    #[inline]
+    fn ahead<I: Copy>(
+        &mut self,
+        items: impl IntoIterator<Item = I>,
+        read: impl Fn(&Self, I),
+        mut walk: impl FnMut(&mut Self, I) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut items = items.into_iter();
+        loop {
+            let mut due: [Option<I>; AHEAD] = [None; AHEAD];
+            let mut k = 0;
+            for item in items.by_ref().take(AHEAD) {
+                read(self, item);
+                due[k] = Some(item);
+                k += 1;
+            }
+            for item in due.into_iter().take(k).flatten() {
+                walk(self, item)?;
+            }
+            if k < AHEAD {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A node of `len` parts, which `walk` freezes each into its slot: the slots are taken
+    /// in [`parts`](Self::parts) before the walk (the parts' own parts go after them), so
+    /// that the parts are not gathered in [`walking`](Self::walking) and copied.
+    #[inline]
+    fn counted(
+        &mut self,
+        label: Label,
+        len: usize,
+        walk: impl FnOnce(&mut Self, std::ops::Range<usize>) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let label = self.intern(label);
+        let node = self.reserve(label);
+        let start = self.parts.len();
+        let end = start + len;
+        index(end);
+        // Pushed one by one: a node has a few parts, too few to pay for a `memset` call.
+        self.parts.reserve(len);
+        for _ in 0..len {
+            self.parts.push(NONE);
+        }
+        // On an error the node keeps no parts, and its slots are left to no one.
+        walk(self, start..end)?;
+        self.nodes[node].start = start as u32;
+        self.nodes[node].len = len as u32;
+        Ok(node)
+    }
+
+    #[inline]
+    fn part_at<T: Freeze + ?Sized>(&mut self, slot: usize, value: &T) -> Result<(), Error> {
+        let node = value.freeze(self)?;
+        self.parts[slot] = self.made(node)?;
+        Ok(())
+    }
+
     fn part<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let node = value.freeze(self)?;
         let node = self.made(node)?;
@@ -437,6 +594,7 @@ impl Freezer {
     }
 
     /// `node`, if this freezer made it (a `Freeze` impl may return any number).
+    #[inline]
     fn made(&self, node: usize) -> Result<u32, Error> {
         let known = match u32::try_from(node) {
             Ok(n) if n & POINTER != 0 => ((n & !POINTER) as usize) < self.pointees.len(),

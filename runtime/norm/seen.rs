@@ -83,6 +83,15 @@ impl Seen {
         }
     }
 
+    /// Reads `address`'s first slot, so that a lookup soon after finds it in the cache.
+    #[inline]
+    pub(super) fn touch(&self, address: usize) {
+        if !self.slots.is_empty() {
+            let first = start(address as u64, self.shift, self.slots.len() - 1);
+            std::hint::black_box(self.slots[first][0]);
+        }
+    }
+
     /// Doubles the table (or makes the first one) and puts every address back.
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(FIRST);
