@@ -163,9 +163,33 @@ impl<T: Freeze + ?Sized + 'static> Deferred for Arc<T> {
 }
 
 /// How far ahead of the walk it reads what it will read first: in a run of parts (see
-/// [`Freezer::ahead`]), and in a line of values waiting (see [`walk_next`]). On a graph larger
+/// [`Run`] and [`Freezer::counted`]), and in a line of values waiting (see [`walk_next`]). On a graph larger
 /// than the cache these reads miss; a few issued together take little longer than one.
 const AHEAD: usize = 8;
+
+/// Parts to walk, the next [`AHEAD`] of them read ahead (see [`Freezer::run`]).
+///
+/// The first reads of a run of shared pointers (a table slot, a value's counts) miss the
+/// cache on a large graph. Issued together, the misses overlap, where walking each pointer
+/// in turn would wait for one after another.
+struct Run<I, It> {
+    due: [Option<I>; AHEAD],
+    len: usize,
+    rest: It,
+}
+
+impl<I: Copy, It: Iterator<Item = I>> Run<I, It> {
+    /// Takes the next group of parts and reads each ahead.
+    #[inline]
+    fn read(&mut self, f: &Freezer, read: impl Fn(&Freezer, I)) {
+        self.len = 0;
+        for item in self.rest.by_ref().take(AHEAD) {
+            read(f, item);
+            self.due[self.len] = Some(item);
+            self.len += 1;
+        }
+    }
+}
 
 /// Walks the value of the next pointer in a line.
 type Walk = fn(&mut Freezer, usize) -> Result<usize, Error>;
@@ -255,13 +279,12 @@ impl Freezer {
     /// What freezing a part returns.
     #[inline]
     pub fn node(&mut self, label: Label, parts: &[&dyn Freeze]) -> Result<usize, Error> {
-        self.counted(label, parts.len(), |f, slots| {
-            f.ahead(
-                parts.iter().zip(slots),
-                |f, (part, _)| part.__read_ahead(f),
-                |f, (part, slot)| f.part_at(slot, *part),
-            )
-        })
+        self.counted(
+            label,
+            parts,
+            |f, part| (**part).__read_ahead(f),
+            |part, f| (**part).freeze(f),
+        )
     }
 
     /// A node of a sequence of parts, in order.
@@ -273,9 +296,9 @@ impl Freezer {
         label: Label,
         items: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
-        self.compound(label, false, |f| {
-            f.ahead(items, |f, item| item.__read_ahead(f), Self::part)
-        })
+        let read = |f: &Self, item: &T| item.__read_ahead(f);
+        let run = self.run(items, read);
+        self.compound(label, false, |f| f.walk_run(run, read, Self::part))
     }
 
     /// A set node: its members compared as a multiset (their order does not count, how many
@@ -288,9 +311,9 @@ impl Freezer {
         label: Label,
         members: impl IntoIterator<Item = &'a T>,
     ) -> Result<usize, Error> {
-        self.compound(label, true, |f| {
-            f.ahead(members, |f, member| member.__read_ahead(f), Self::part)
-        })
+        let read = |f: &Self, member: &T| member.__read_ahead(f);
+        let run = self.run(members, read);
+        self.compound(label, true, |f| f.walk_run(run, read, Self::part))
     }
 
     /// A map node: its entries (each a [`Label::Entry`] node of its key and value) compared
@@ -303,22 +326,20 @@ impl Freezer {
         label: Label,
         entries: impl IntoIterator<Item = (&'a K, &'a V)>,
     ) -> Result<usize, Error> {
+        let read = |f: &Self, (k, v): (&K, &V)| {
+            k.__read_ahead(f);
+            v.__read_ahead(f);
+        };
+        let run = self.run(entries, read);
         self.compound(label, true, |f| {
-            f.ahead(
-                entries,
-                |f, (k, v)| {
-                    k.__read_ahead(f);
-                    v.__read_ahead(f);
-                },
-                |f, (k, v)| {
-                    let entry = f.compound(Label::Entry, false, |f| {
-                        f.part(k)?;
-                        f.part(v)
-                    })?;
-                    f.walking.push(index(entry));
-                    Ok(())
-                },
-            )
+            f.walk_run(run, read, |f, (k, v)| {
+                let entry = f.compound(Label::Entry, false, |f| {
+                    f.part(k)?;
+                    f.part(v)
+                })?;
+                f.walking.push(index(entry));
+                Ok(())
+            })
         })
     }
 
@@ -390,7 +411,7 @@ impl Freezer {
     }
 
     /// Reads the slot of the table of addresses that a lookup of `address` reads first, so
-    /// that the lookup, soon after, finds it in the cache (see [`Freezer::ahead`]).
+    /// that the lookup, soon after, finds it in the cache (see [`Freezer::run`]).
     #[inline]
     pub(super) fn read_ahead(&self, address: usize) {
         self.shared.touch(address);
@@ -513,77 +534,88 @@ impl Freezer {
 
     /// A sequence node of a slice's items: counted, so that its parts need no copy.
     pub(super) fn slice<T: Freeze>(&mut self, items: &[T]) -> Result<usize, Error> {
-        self.counted(Label::Seq, items.len(), |f, slots| {
-            f.ahead(
-                items.iter().zip(slots),
-                |f, (item, _)| item.__read_ahead(f),
-                |f, (item, slot)| f.part_at(slot, item),
-            )
-        })
+        self.counted(Label::Seq, items, |f, item| item.__read_ahead(f), T::freeze)
     }
 
-    /// Walks `items` in order, [`AHEAD`] at a time: each group is read ahead
-    /// ([`Freeze::__read_ahead`]) before any of it is walked. The first reads of a run of
-    /// shared pointers (a table slot, a value's counts) miss the cache on a large graph;
-    /// issued together, the misses overlap, where walking each pointer in turn would wait for
-    /// one after another.
+    /// A run of parts, its first [`AHEAD`] read ahead ([`Freeze::__read_ahead`]): done
+    /// before the node of the run is made, as the reads then overlap best.
     #[inline]
-    fn ahead<I: Copy>(
+    fn run<I: Copy, It: Iterator<Item = I>>(
+        &self,
+        items: impl IntoIterator<IntoIter = It>,
+        read: impl Fn(&Self, I),
+    ) -> Run<I, It> {
+        let mut run = Run {
+            due: [None; AHEAD],
+            len: 0,
+            rest: items.into_iter(),
+        };
+        run.read(self, read);
+        run
+    }
+
+    /// Walks a [`run`](Self::run)'s parts in order, [`AHEAD`] at a time, each group read
+    /// ahead before any of it is walked.
+    #[inline]
+    fn walk_run<I: Copy, It: Iterator<Item = I>>(
         &mut self,
-        items: impl IntoIterator<Item = I>,
+        mut run: Run<I, It>,
         read: impl Fn(&Self, I),
         mut walk: impl FnMut(&mut Self, I) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut items = items.into_iter();
         loop {
-            let mut due: [Option<I>; AHEAD] = [None; AHEAD];
-            let mut k = 0;
-            for item in items.by_ref().take(AHEAD) {
-                read(self, item);
-                due[k] = Some(item);
-                k += 1;
-            }
-            for item in due.into_iter().take(k).flatten() {
+            for item in run.due.into_iter().take(run.len).flatten() {
                 walk(self, item)?;
             }
-            if k < AHEAD {
+            if run.len < AHEAD {
                 return Ok(());
             }
+            run.read(self, &read);
         }
     }
 
-    /// A node of `len` parts, which `walk` freezes each into its slot: the slots are taken
-    /// in [`parts`](Self::parts) before the walk (the parts' own parts go after them), so
-    /// that the parts are not gathered in [`walking`](Self::walking) and copied.
+    /// A node of `items`, each frozen (by `freeze`) into its slot: the slots are taken in
+    /// [`parts`](Self::parts) before the walk (the parts' own parts go after them), so that
+    /// the parts are not gathered in [`walking`](Self::walking) and copied. The items are
+    /// walked [`AHEAD`] at a time, each group read ahead (by `read`) before any of it is
+    /// walked, the first before the node is made, as the reads then overlap best (see
+    /// [`Run`]).
     #[inline]
-    fn counted(
+    fn counted<X>(
         &mut self,
         label: Label,
-        len: usize,
-        walk: impl FnOnce(&mut Self, std::ops::Range<usize>) -> Result<(), Error>,
+        items: &[X],
+        read: impl Fn(&Self, &X),
+        freeze: impl Fn(&X, &mut Self) -> Result<usize, Error>,
     ) -> Result<usize, Error> {
+        for item in items.iter().take(AHEAD) {
+            read(self, item);
+        }
         let label = self.intern(label);
         let node = self.reserve(label);
         let start = self.parts.len();
-        let end = start + len;
-        index(end);
+        let len = items.len();
+        index(start + len);
         // Pushed one by one: a node has a few parts, too few to pay for a `memset` call.
         self.parts.reserve(len);
         for _ in 0..len {
             self.parts.push(NONE);
         }
-        // On an error the node keeps no parts, and its slots are left to no one.
-        walk(self, start..end)?;
+        for (k, group) in items.chunks(AHEAD).enumerate() {
+            if k > 0 {
+                for item in group {
+                    read(self, item);
+                }
+            }
+            for (at, item) in group.iter().enumerate() {
+                let part = freeze(item, self)?;
+                // On an error the node keeps no parts, and its slots are left to no one.
+                self.parts[start + k * AHEAD + at] = self.made(part)?;
+            }
+        }
         self.nodes[node].start = start as u32;
         self.nodes[node].len = len as u32;
         Ok(node)
-    }
-
-    #[inline]
-    fn part_at<T: Freeze + ?Sized>(&mut self, slot: usize, value: &T) -> Result<(), Error> {
-        let node = value.freeze(self)?;
-        self.parts[slot] = self.made(node)?;
-        Ok(())
     }
 
     fn part<T: Freeze + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
