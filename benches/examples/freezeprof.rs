@@ -1,5 +1,5 @@
 //! Freezing a large `Rc` graph three times, for profilers:
-//! `target/release/examples/freezeprof N ring|held|tangle [hand|graph]`.
+//! `target/release/examples/freezeprof N ring|held|tangle [hand|graph] [seq]`.
 //!
 //! With `hand`, each freeze follows the hand-written equivalent (walking the graph
 //! breadth-first into a `norm::Graph`, then normalizing it and taking the root's form); with
@@ -10,11 +10,15 @@
 //! `ring`: a ring held by its first node only (every other `Rc` is pointed to once);
 //! `held`: the same ring with every node also held in a `Vec` (every `Rc` shared);
 //! `tangle`: three pointers a node, anywhere, every node held.
+//!
+//! With `seq`, a node freezes its pointers through `Freezer::seq` (an iterator), as the
+//! `freeze` bench's node does, not as a `Vec` part.
 
 #![allow(missing_docs)]
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
@@ -25,14 +29,36 @@ struct Node {
     next: RefCell<Vec<Rc<Node>>>,
 }
 
+/// Whether a node freezes its pointers through `Freezer::seq`.
+static SEQ: AtomicBool = AtomicBool::new(false);
+
 impl Freeze for Node {
     fn freeze(&self, f: &mut Freezer) -> Result<usize, Error> {
+        if SEQ.load(Ordering::Relaxed) {
+            let next = self.next.borrow();
+            let next = f.seq(Label::Seq, next.iter())?;
+            return f.node(Label::Struct("Node"), &[&self.value, &Part(next)]);
+        }
         f.node(Label::Struct("Node"), &[&self.value, &self.next])
     }
 }
 
+/// A node already frozen, as a part.
+struct Part(usize);
+
+impl Freeze for Part {
+    fn freeze(&self, _: &mut Freezer) -> Result<usize, Error> {
+        Ok(self.0)
+    }
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "seq") {
+        args.remove(at);
+        SEQ.store(true, Ordering::Relaxed);
+    }
+    let mut args = args.into_iter();
     let n: usize = args
         .next()
         .and_then(|a| a.parse().ok())
