@@ -549,11 +549,22 @@ impl<L: Hash + Eq> Graph<L> {
     /// One round: splits every block by the blocks of its nodes' children. `None` if two
     /// different signatures met on one hash (left to the exact refinement).
     fn round(&self, class: &[u32], count: usize) -> Option<(Vec<u32>, usize)> {
+        // A node alone in its block cannot be split from anything: it keeps a block of its
+        // own without a signature (on a graph nearly refined, that is almost every node).
+        let mut alone = vec![0u8; count];
+        for &c in class {
+            alone[c as usize] = alone[c as usize].saturating_add(1);
+        }
         let mut signatures: FxHashMap<(u32, u64), u32> = FxHashMap::default();
         signatures.reserve(count);
         let mut representative: Vec<u32> = Vec::with_capacity(count);
         let mut next = Vec::with_capacity(class.len());
         for node in 0..class.len() {
+            if alone[class[node] as usize] == 1 {
+                next.push(index(representative.len()));
+                representative.push(index(node));
+                continue;
+            }
             let mut h = FxHasher::default();
             for child in self.children(node) {
                 h.write_u32(class[child]);
