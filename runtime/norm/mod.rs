@@ -551,16 +551,17 @@ impl<L: Hash + Eq> Graph<L> {
     fn round(&self, class: &[u32], count: usize) -> Option<(Vec<u32>, usize)> {
         // A node alone in its block cannot be split from anything: it keeps a block of its
         // own without a signature (on a graph nearly refined, that is almost every node).
-        let mut alone = vec![0u8; count];
+        // Each block's nodes, counted up to 255: only whether there is one counts.
+        let mut size = vec![0u8; count];
         for &c in class {
-            alone[c as usize] = alone[c as usize].saturating_add(1);
+            size[c as usize] = size[c as usize].saturating_add(1);
         }
         let mut signatures: FxHashMap<(u32, u64), u32> = FxHashMap::default();
         signatures.reserve(count);
         let mut representative: Vec<u32> = Vec::with_capacity(count);
         let mut next = Vec::with_capacity(class.len());
         for node in 0..class.len() {
-            if alone[class[node] as usize] == 1 {
+            if size[class[node] as usize] == 1 {
                 next.push(index(representative.len()));
                 representative.push(index(node));
                 continue;
